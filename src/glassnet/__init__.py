@@ -1,0 +1,40 @@
+"""glassnet: neural networks on NumPy that show their work.
+
+Quick tour::
+
+    import glassnet as gn
+    x = gn.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()          # x.grad == [2., 4.]
+"""
+
+from . import functional
+from ._rng import seed
+from .autograd import (
+    GradcheckReport,
+    Tensor,
+    detect_anomaly,
+    enable_grad,
+    gradcheck,
+    is_grad_enabled,
+    no_grad,
+    tensor,
+)
+from .errors import GlassnetError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor",
+    "tensor",
+    "no_grad",
+    "enable_grad",
+    "is_grad_enabled",
+    "detect_anomaly",
+    "gradcheck",
+    "GradcheckReport",
+    "seed",
+    "functional",
+    "GlassnetError",
+    "__version__",
+]

@@ -1,0 +1,196 @@
+"""gradcheck: compare the engine's gradients with central differences, in float64.
+
+For a function f of some tensors, gradcheck picks a fixed random cotangent r (the same shape as
+f's output), forms the scalar s = Σ r ⊙ f(x), and compares for every element x_i of every
+input that requires grad
+
+    analytical  ∂s/∂x_i     from one backward pass with grad=r
+    numerical   (s(x_i + ε) − s(x_i − ε)) / 2ε
+
+Using a random r rather than ones also checks that each backward really multiplies by the
+gradient it receives. An element passes when |numerical − analytical| ≤ atol + rtol·|numerical|.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import DTypeError, GradcheckError, InvalidArgumentError
+from .tensor import Tensor, no_grad
+
+__all__ = ["gradcheck", "GradcheckReport", "InputReport"]
+
+
+@dataclass
+class InputReport:
+    """How one input's analytical gradient compares with the numerical one."""
+
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    ok: bool
+    max_abs_error: float
+    max_rel_error: float
+    worst_index: tuple[int, ...]
+    numerical: float
+    analytical: float
+    numerical_grad: np.ndarray = field(repr=False)
+    analytical_grad: np.ndarray = field(repr=False)
+
+    def __str__(self) -> str:
+        where = f"[{', '.join(map(str, self.worst_index))}]" if self.worst_index else ""
+        verdict = "ok" if self.ok else "MISMATCH"
+        return (
+            f"{self.name} {self.shape}: {verdict}  max abs error {self.max_abs_error:.3e}, "
+            f"max rel error {self.max_rel_error:.3e}; worst element {self.name}{where}: "
+            f"numerical {self.numerical:.10g} analytical {self.analytical:.10g}"
+        )
+
+
+@dataclass
+class GradcheckReport:
+    """The result of ``gradcheck``: ``ok`` and one ``InputReport`` per checked input."""
+
+    ok: bool
+    inputs: list[InputReport]
+    eps: float
+    atol: float
+    rtol: float
+    notes: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+    def __str__(self) -> str:
+        head = (
+            f"gradcheck {'passed' if self.ok else 'FAILED'}: central differences with "
+            f"eps={self.eps:g} in float64, tolerance |num − ana| ≤ {self.atol:g} + "
+            f"{self.rtol:g}·|num|"
+        )
+        lines = [head] + ["  " + str(r) for r in self.inputs] + ["  note: " + n for n in self.notes]
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return "```\n" + str(self) + "\n```"
+
+
+def _as_float64_input(x: Any, i: int) -> tuple[Tensor, bool]:
+    """A float64 copy of an input and whether it is checked."""
+    if isinstance(x, Tensor):
+        if x.data.dtype.kind != "f":
+            return x, False
+        t = Tensor(x.data.astype(np.float64, copy=True), dtype="float64")
+        if x.requires_grad:
+            t.requires_grad_(True)
+        return t, x.requires_grad
+    arr = np.asarray(x)
+    if arr.dtype.kind == "f":
+        return Tensor(arr.astype(np.float64, copy=True), dtype="float64", requires_grad=True), True
+    if arr.dtype.kind in "iub":
+        return Tensor(arr), False
+    raise DTypeError(f"gradcheck: input {i} must be a tensor or numeric array, "
+                     f"received {type(x).__name__}")
+
+
+def _scalarize(out: Any, r: np.ndarray | None) -> float:
+    data = out.data if isinstance(out, Tensor) else np.asarray(out)
+    if r is None:
+        return float(np.sum(data))
+    return float(np.sum(data * r))
+
+
+def gradcheck(
+    fn: Callable[..., Tensor],
+    inputs: Sequence[Any] | Tensor,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_on_fail: bool = False,
+    seed: int = 0,
+) -> GradcheckReport:
+    """Check fn's gradients against central differences for each input that requires grad.
+
+    ``inputs``: tensors (checked when ``requires_grad``) or float arrays (always checked);
+    each is copied to float64 first. Returns a GradcheckReport (``ok``, per-input errors and
+    the worst element); with ``raise_on_fail=True`` a mismatch raises GradcheckError.
+    """
+    if isinstance(inputs, (Tensor, np.ndarray)):
+        inputs = (inputs,)
+    if not callable(fn):
+        raise InvalidArgumentError(f"gradcheck: fn must be callable, received {fn!r}")
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise InvalidArgumentError(
+            "gradcheck: inputs must be a non-empty tuple of tensors or arrays, "
+            f"received {type(inputs).__name__}"
+        )
+    for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
+        if not isinstance(value, (int, float)) or not value >= 0 or (name == "eps" and value == 0):
+            raise InvalidArgumentError(f"gradcheck: {name} must be a positive number, "
+                                       f"received {name}={value!r}")
+    notes: list[str] = []
+    converted = [_as_float64_input(x, i) for i, x in enumerate(inputs)]
+    if any(isinstance(x, Tensor) and x.data.dtype == np.float32 for x in inputs):
+        notes.append("float32 inputs were copied to float64: finite differences in float32 "
+                     "are too coarse to check anything")
+    tensors = [t for t, _ in converted]
+    checked = [i for i, (_, c) in enumerate(converted) if c]
+    if not checked:
+        raise InvalidArgumentError(
+            "gradcheck: no input requires grad, so there is nothing to check; pass tensors "
+            "with requires_grad=True or float arrays"
+        )
+
+    out = fn(*tensors)
+    if not isinstance(out, Tensor):
+        raise InvalidArgumentError(f"gradcheck: fn must return a Tensor, received "
+                                   f"{type(out).__name__}")
+    rng = np.random.default_rng(seed)
+    r = rng.uniform(0.5, 1.5, size=out.data.shape) * rng.choice([-1.0, 1.0], size=out.data.shape)
+    r = np.asarray(r, dtype=np.float64)
+    for i in checked:
+        tensors[i].grad = None
+    if out.requires_grad:
+        out.backward(r.astype(out.data.dtype))
+    reports: list[InputReport] = []
+    with no_grad():
+        for i in checked:
+            t = tensors[i]
+            analytical = t.grad if t.grad is not None else np.zeros_like(t.data)
+            numerical = np.zeros_like(t.data)
+            flat = t.data.reshape(-1)
+            for j in range(flat.size):
+                original = flat[j]
+                flat[j] = original + eps
+                plus = _scalarize(fn(*tensors), r)
+                flat[j] = original - eps
+                minus = _scalarize(fn(*tensors), r)
+                flat[j] = original
+                numerical.reshape(-1)[j] = (plus - minus) / (2 * eps)
+            diff = np.abs(numerical - analytical)
+            scale = np.maximum(np.abs(numerical), np.abs(analytical))
+            rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
+            bad = diff > atol + rtol * np.abs(numerical)
+            if diff.size:
+                worst = int(np.argmax(np.where(bad, diff + 1e300, diff)) if bad.any()
+                            else np.argmax(diff))
+                worst_index = tuple(int(v) for v in np.unravel_index(worst, diff.shape))
+                num_w, ana_w = float(numerical.flat[worst]), float(analytical.flat[worst])
+            else:
+                worst_index, num_w, ana_w = (), 0.0, 0.0
+            name = getattr(inputs[i], "name", None) or f"input {i}"
+            reports.append(InputReport(
+                index=i, name=name, shape=tuple(t.data.shape), ok=not bad.any(),
+                max_abs_error=float(diff.max()) if diff.size else 0.0,
+                max_rel_error=float(rel.max()) if rel.size else 0.0,
+                worst_index=worst_index, numerical=num_w, analytical=ana_w,
+                numerical_grad=numerical, analytical_grad=np.array(analytical),
+            ))
+    report = GradcheckReport(ok=all(r_.ok for r_ in reports), inputs=reports, eps=eps,
+                             atol=atol, rtol=rtol, notes=notes)
+    if raise_on_fail and not report.ok:
+        raise GradcheckError(str(report))
+    return report

@@ -1,0 +1,137 @@
+"""Differentiable ops on tensors: ``import glassnet.functional as F``.
+
+Every op computes its value with NumPy and records, next to it, how to send a gradient back
+(its vector-Jacobian product). Importing this package also gives ``Tensor`` its operators and
+methods (``a + b``, ``a @ b``, ``x.sum()``, ``x[idx]``, ...).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..autograd.tensor import Tensor, is_grad_enabled
+from ..errors import GraphError
+from ._core import lift_pair, unbroadcast
+from .activations import (
+    KERNELS,
+    Kernel,
+    elu,
+    gelu,
+    get_kernel,
+    leaky_relu,
+    log_softmax,
+    relu,
+    sigmoid,
+    softmax,
+    softplus,
+    tanh,
+)
+from .arithmetic import add, cast, div, linear, matmul, mul, neg, pow, sub
+from .elementwise import abs, clip, exp, log, maximum, minimum, sqrt, where
+from .nn import (
+    dropout,
+    one_hot,
+    sigmoid_binary_cross_entropy,
+    softmax_cross_entropy,
+    sparse_softmax_cross_entropy,
+)
+from .reductions import logsumexp, max, mean, min, sum, var
+from .shape import (
+    broadcast_to,
+    concat,
+    flatten,
+    getitem,
+    permute,
+    reshape,
+    squeeze,
+    stack,
+    transpose,
+    unsqueeze,
+)
+
+__all__ = [
+    "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear", "cast",
+    "exp", "log", "sqrt", "abs", "clip", "maximum", "minimum", "where",
+    "tanh", "sigmoid", "relu", "leaky_relu", "elu", "gelu", "softplus",
+    "softmax", "log_softmax", "logsumexp",
+    "sum", "mean", "max", "min", "var",
+    "reshape", "flatten", "transpose", "permute", "broadcast_to", "squeeze", "unsqueeze",
+    "concat", "stack", "getitem",
+    "one_hot", "dropout",
+    "sparse_softmax_cross_entropy", "softmax_cross_entropy", "sigmoid_binary_cross_entropy",
+    "unbroadcast", "Kernel", "KERNELS", "get_kernel",
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensor methods and operators
+# ---------------------------------------------------------------------------------------------
+def _compare(np_op: Any) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        _, _, a, b = lift_pair(self, other, np_op.__name__)
+        return Tensor(np_op(a, b))  # comparisons are not differentiable
+
+    return method
+
+
+def _inplace(np_op: Any, name: str) -> Any:
+    def method(self: Tensor, other: Any) -> Tensor:
+        # As in PyTorch: w -= lr * w.grad updates w itself (inside no_grad for parameters).
+        if self.requires_grad and is_grad_enabled():
+            raise GraphError(
+                f"{name}: in-place change of a tensor that requires grad would corrupt its "
+                f"gradient; do it inside 'with glassnet.no_grad():'"
+            )
+        value = other.data if isinstance(other, Tensor) else np.asarray(other)
+        np_op(self.data, value.astype(self.data.dtype, copy=False), out=self.data,
+              casting="unsafe")
+        return self
+
+    return method
+
+
+def _install() -> None:
+    T = Tensor
+    T.__add__ = lambda self, o: add(self, o)  # type: ignore[method-assign,assignment]
+    T.__radd__ = lambda self, o: add(o, self)  # type: ignore[method-assign,assignment]
+    T.__sub__ = lambda self, o: sub(self, o)  # type: ignore[method-assign,assignment]
+    T.__rsub__ = lambda self, o: sub(o, self)  # type: ignore[method-assign,assignment]
+    T.__mul__ = lambda self, o: mul(self, o)  # type: ignore[method-assign,assignment]
+    T.__rmul__ = lambda self, o: mul(o, self)  # type: ignore[method-assign,assignment]
+    T.__truediv__ = lambda self, o: div(self, o)  # type: ignore[method-assign,assignment]
+    T.__rtruediv__ = lambda self, o: div(o, self)  # type: ignore[method-assign,assignment]
+    T.__pow__ = lambda self, p: pow(self, p)  # type: ignore[method-assign,assignment]
+    T.__rpow__ = lambda self, base: exp(mul(self, float(np.log(base))))  # type: ignore[method-assign,assignment]
+    T.__matmul__ = lambda self, o: matmul(self, o)  # type: ignore[method-assign,assignment]
+    T.__rmatmul__ = lambda self, o: matmul(o, self)  # type: ignore[method-assign,assignment]
+    T.__neg__ = lambda self: neg(self)  # type: ignore[method-assign,assignment]
+    T.__abs__ = lambda self: abs(self)  # type: ignore[method-assign,assignment]
+    T.__getitem__ = lambda self, idx: getitem(self, idx)  # type: ignore[method-assign,assignment]
+    T.__lt__ = _compare(np.less)  # type: ignore[method-assign]
+    T.__le__ = _compare(np.less_equal)  # type: ignore[method-assign]
+    T.__gt__ = _compare(np.greater)  # type: ignore[method-assign]
+    T.__ge__ = _compare(np.greater_equal)  # type: ignore[method-assign]
+    T.__eq__ = _compare(np.equal)  # type: ignore[method-assign,assignment]
+    T.__ne__ = _compare(np.not_equal)  # type: ignore[method-assign,assignment]
+    T.__iadd__ = _inplace(np.add, "+=")  # type: ignore[attr-defined]
+    T.__isub__ = _inplace(np.subtract, "-=")  # type: ignore[attr-defined]
+    T.__imul__ = _inplace(np.multiply, "*=")  # type: ignore[attr-defined]
+    T.__itruediv__ = _inplace(np.divide, "/=")  # type: ignore[attr-defined]
+
+    methods = {
+        "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul,
+        "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "clip": clip,
+        "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "leaky_relu": leaky_relu, "elu": elu,
+        "gelu": gelu, "softplus": softplus, "softmax": softmax, "log_softmax": log_softmax,
+        "logsumexp": logsumexp, "sum": sum, "mean": mean, "max": max, "min": min, "var": var,
+        "reshape": reshape, "flatten": flatten, "transpose": transpose, "permute": permute,
+        "broadcast_to": broadcast_to, "squeeze": squeeze, "unsqueeze": unsqueeze,
+    }
+    for name, fn in methods.items():
+        setattr(T, name, fn)
+    T.T = property(lambda self: transpose(self))  # type: ignore[attr-defined]
+
+
+_install()

@@ -1,0 +1,206 @@
+"""Network ops: one_hot, dropout, and the fused, numerically stable output-layer losses.
+
+The fused losses take *logits* z^L (the output layer before its softmax/sigmoid). Their
+gradient is the famous δ^L = a^L − y (per sample; divided by N for a batch mean): the same
+value the composed path softmax → log → multiply → sum gives wherever that path is finite, but
+computed without ever taking log(0).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _rng
+from ..autograd.tensor import Tensor, as_array
+from ..errors import DTypeError, InvalidArgumentError, ShapeError
+from ._core import lift, require_float
+from .activations import stable_log_softmax, stable_sigmoid
+
+__all__ = [
+    "one_hot",
+    "dropout",
+    "dropout_mask",
+    "check_sparse_labels",
+    "sparse_softmax_cross_entropy",
+    "softmax_cross_entropy",
+    "sigmoid_binary_cross_entropy",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def one_hot(labels: Any, num_classes: int, dtype: Any = "float32") -> Tensor:
+    """Integer labels of shape (N,) → a (N, num_classes) tensor of 0/1 (no gradient)."""
+    y = lift(labels, "one_hot").data
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
+            or num_classes < 1:
+        raise InvalidArgumentError(
+            f"one_hot: num_classes must be a positive integer, received {num_classes!r}"
+        )
+    check_sparse_labels(y, int(num_classes), "one_hot")
+    out = np.zeros(y.shape + (int(num_classes),), dtype=as_array(0, dtype, "one_hot").dtype)
+    np.put_along_axis(out, y[..., None].astype(np.intp), 1, axis=-1)
+    return Tensor(out)
+
+
+def check_sparse_labels(y: np.ndarray, num_classes: int, where: str) -> None:
+    """Labels must be integers in [0, num_classes); say which one is not."""
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise DTypeError(
+                f"{where}: labels must be whole numbers (class indices), received float values "
+                f"such as {y[np.flatnonzero(y != np.round(y))[:1]].tolist() or 'NaN'}"
+            )
+    elif y.dtype.kind not in "iu":
+        raise DTypeError(f"{where}: labels must be integers, received dtype {y.dtype}")
+    if y.size:
+        lo, hi = y.min(), y.max()
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise InvalidArgumentError(
+                f"{where}: labels must lie in [0, {num_classes}) for {num_classes} classes, "
+                f"received a label {int(bad)}"
+            )
+
+
+def dropout_mask(shape: tuple[int, ...], rate: float, dtype: Any) -> np.ndarray:
+    """Inverted-dropout mask: 0 with probability ``rate``, else 1/(1 − rate).
+
+    Scaling the kept units by 1/(1 − rate) keeps each unit's expected value, so nothing
+    changes at inference time.
+    """
+    keep = _rng.generator().random(shape, dtype=np.float32) >= rate
+    mask = keep.astype(dtype)
+    mask *= 1.0 / (1.0 - rate)
+    return mask
+
+
+def dropout(x: Any, rate: float, training: bool = True) -> Tensor:
+    """Zero each element with probability ``rate`` while training (inverted dropout)."""
+    x = lift(x, "dropout")
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise InvalidArgumentError(f"dropout: rate must be in [0, 1), received rate={rate!r}")
+    if not training or rate == 0:
+        return x
+    require_float(x, "dropout")
+    mask = dropout_mask(x.data.shape, float(rate), x.data.dtype)
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        return (g * mask,)
+
+    return Tensor._make(x.data * mask, (x,), backward, "dropout")
+
+
+def _reduce(per_sample: np.ndarray, reduction: str, op: str) -> tuple[np.ndarray, float | None]:
+    """Apply the reduction; return the value and the factor each sample's gradient gets."""
+    if reduction == "mean":
+        n = per_sample.shape[0] if per_sample.ndim else 1
+        return np.asarray(per_sample.mean(), dtype=per_sample.dtype), 1.0 / max(n, 1)
+    if reduction == "sum":
+        return np.asarray(per_sample.sum(), dtype=per_sample.dtype), 1.0
+    if reduction == "none":
+        return per_sample, None
+    raise InvalidArgumentError(
+        f"{op}: reduction must be one of {', '.join(_REDUCTIONS)}, received {reduction!r}"
+    )
+
+
+def _upstream(g: np.ndarray, scale: float | None, extra_dims: int) -> np.ndarray | float:
+    """The per-sample factor of the upstream gradient, shaped to broadcast over classes."""
+    if scale is None:  # reduction="none": g has one entry per sample
+        return g.reshape(g.shape + (1,) * extra_dims)
+    return float(g) * scale
+
+
+def _logits_2d(logits: Any, op: str) -> Tensor:
+    z = lift(logits, op)
+    require_float(z, op)
+    if z.data.ndim != 2 or z.data.shape[1] < 1:
+        raise ShapeError(
+            f"{op}: logits must have shape (batch, classes), received {z.shape}"
+        )
+    return z
+
+
+def sparse_softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
+    """C = −log softmax(z)_y per sample, from logits z (N, K) and integer labels y (N,).
+
+    Gradient: ∂C/∂z = softmax(z) − onehot(y) (δ^L = a^L − y), times 1/N for the mean.
+    """
+    op = "sparse_softmax_cross_entropy"
+    z = _logits_2d(logits, op)
+    y = lift(labels, op).data
+    n, k = z.data.shape
+    if y.shape != (n,):
+        raise ShapeError(f"{op}: labels must have shape ({n},) to match logits {z.shape}, "
+                         f"received {y.shape}")
+    check_sparse_labels(y, k, op)
+    y = y.astype(np.intp, copy=False)
+    log_p = stable_log_softmax(z.data, -1)
+    rows = np.arange(n)
+    per_sample = -log_p[rows, y]
+    value, scale = _reduce(per_sample, reduction, op)
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        delta = np.exp(log_p)
+        delta[rows, y] -= 1.0
+        delta *= _upstream(g, scale, 1)
+        return (delta,)
+
+    return Tensor._make(value, (z,), backward, op)
+
+
+def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """C = −Σ_k y_k log softmax(z)_k per sample, for target distributions y (N, K).
+
+    Gradient: ∂C/∂z = softmax(z)·Σ_k y_k − y, which is a^L − y for one-hot or probability rows.
+    """
+    op = "softmax_cross_entropy"
+    z = _logits_2d(logits, op)
+    t = lift(targets, op)
+    if t.data.shape != z.data.shape:
+        raise ShapeError(f"{op}: targets must have the logits' shape {z.shape} (one column per "
+                         f"class), received {t.shape}")
+    td = t.data.astype(z.data.dtype, copy=False)
+    log_p = stable_log_softmax(z.data, -1)
+    per_sample = -(td * log_p).sum(axis=-1)
+    value, scale = _reduce(per_sample, reduction, op)
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        up = _upstream(g, scale, 1)
+        gz = (np.exp(log_p) * td.sum(axis=-1, keepdims=True) - td) * up
+        gt = -log_p * up if t.requires_grad else None
+        return gz, gt
+
+    return Tensor._make(value, (z, t), backward, op)
+
+
+def sigmoid_binary_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """C = −[y log σ(z) + (1 − y) log(1 − σ(z))], averaged over the last axis per sample.
+
+    Computed as max(z, 0) − z·y + log(1 + e^(−|z|)), finite for any z. Gradient: σ(z) − y.
+    """
+    op = "sigmoid_binary_cross_entropy"
+    z = lift(logits, op)
+    require_float(z, op)
+    t = lift(targets, op)
+    if t.data.shape != z.data.shape:
+        raise ShapeError(f"{op}: targets must have the logits' shape {z.shape}, "
+                         f"received {t.shape}")
+    zd = z.data
+    td = t.data.astype(zd.dtype, copy=False)
+    elementwise = np.maximum(zd, 0) - zd * td + np.log1p(np.exp(-np.abs(zd)))
+    per_sample = elementwise.mean(axis=-1) if zd.ndim > 1 else elementwise
+    width = zd.shape[-1] if zd.ndim > 1 else 1
+    value, scale = _reduce(per_sample, reduction, op)
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        up = _upstream(g, scale, 1 if zd.ndim > 1 else 0)
+        factor = up / width if zd.ndim > 1 else up
+        gz = (stable_sigmoid(zd) - td) * factor
+        gt = -zd * factor if t.requires_grad else None
+        return gz, gt
+
+    return Tensor._make(value, (z, t), backward, op)
