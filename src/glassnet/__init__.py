@@ -8,7 +8,19 @@ Quick tour::
     y.backward()          # x.grad == [2., 4.]
 """
 
-from . import functional
+from . import (
+    callbacks,
+    datasets,
+    errors,
+    functional,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    nn,
+    optimizers,
+    schedules,
+)
 from ._rng import seed
 from .autograd import (
     GradcheckReport,
@@ -21,6 +33,9 @@ from .autograd import (
     tensor,
 )
 from .errors import GlassnetError
+from .training import Model, Sequential
+
+from . import keras  # noqa: E402  (after Sequential: keras.models refers to it)
 
 __version__ = "0.1.0"
 
@@ -35,6 +50,19 @@ __all__ = [
     "GradcheckReport",
     "seed",
     "functional",
+    "nn",
+    "layers",
+    "losses",
+    "optimizers",
+    "schedules",
+    "callbacks",
+    "metrics",
+    "initializers",
+    "datasets",
+    "errors",
+    "Model",
+    "Sequential",
+    "keras",
     "GlassnetError",
     "__version__",
 ]

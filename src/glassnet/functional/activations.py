@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..errors import InvalidArgumentError, UnknownNameError
-from ._core import normalize_axis, to_float
+from ..errors import InvalidArgumentError, ShapeError, UnknownNameError
+from ._core import check_finite_scalar, normalize_axis, to_float
 
 __all__ = [
     "Kernel",
@@ -46,11 +46,17 @@ __all__ = [
 # NumPy kernels
 # --------------------------------------------------------------------------------------------
 def stable_sigmoid(z: np.ndarray) -> np.ndarray:
-    """σ(z) = 1/(1 + e^(−z)), computed from e^(−|z|) so nothing overflows."""
-    e = np.exp(-np.abs(z))
-    out = np.where(z >= 0, 1.0, e)
-    out /= 1.0 + e
-    return out.astype(z.dtype, copy=False)
+    """σ(z) = 1/(1 + e^(−z)), written exactly so (seed 003's ``1/(1+np.exp(-x))``).
+
+    For z below about −88 (float32) or −709 (float64) e^(−z) overflows to inf and the result
+    is 1/inf = 0, the correctly rounded limit; the overflow warning is silenced because that
+    inf is intended. Elsewhere this form is accurate to the last bit.
+    """
+    z = np.asarray(z)
+    with np.errstate(over="ignore"):
+        e = np.exp(-z.reshape(-1) if z.ndim == 0 else -z)  # an array even for 0-d input
+    e += 1.0
+    return np.divide(1.0, e, out=e).reshape(z.shape)
 
 
 def stable_softplus(z: np.ndarray) -> np.ndarray:
@@ -89,10 +95,12 @@ class Kernel:
         prime: Callable[..., np.ndarray],
         params: dict[str, float] | None = None,
         elementwise: bool = True,
+        vjp: Callable[..., np.ndarray] | None = None,
     ) -> None:
         self.name = name
         self._value = value
         self._prime = prime
+        self._vjp = vjp
         self.params = dict(params or {})
         self.elementwise = elementwise
 
@@ -108,6 +116,8 @@ class Kernel:
 
     def vjp(self, z: np.ndarray, a: np.ndarray, g: np.ndarray) -> np.ndarray:
         """(∂a/∂z)ᵀ g: g ⊙ σ'(z) for elementwise σ, a ⊙ (g − Σ g a) for softmax."""
+        if self._vjp is not None:
+            return self._vjp(z, a, g, **self.params)
         if self.elementwise:
             return g * self._prime(z, a, **self.params)
         return a * (g - (g * a).sum(axis=-1, keepdims=True))
@@ -120,8 +130,10 @@ class Kernel:
                 f"activation '{self.name}': unknown parameter(s) {sorted(unknown)}; "
                 f"it takes {sorted(self.params) or 'none'}"
             )
-        return Kernel(self.name, self._value, self._prime, {**self.params, **params},
-                      self.elementwise)
+        # Plain floats: a NumPy float64 slope would upcast a float32 activation.
+        floats = {k: check_finite_scalar(v, k, self.name) for k, v in params.items()}
+        return Kernel(self.name, self._value, self._prime, {**self.params, **floats},
+                      self.elementwise, self._vjp)
 
     def __repr__(self) -> str:
         return f"Kernel({self.name!r}{', ' + repr(self.params) if self.params else ''})"
@@ -137,6 +149,11 @@ def _linear_prime(z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 def _sigmoid_prime(z: np.ndarray, a: np.ndarray) -> np.ndarray:
     return a * (1.0 - a)
+
+
+def _sigmoid_vjp(z: np.ndarray, a: np.ndarray, g: np.ndarray) -> np.ndarray:
+    # g·σ·(1 − σ) multiplied left to right, as seed 003 writes grad_h * h * (1 - h).
+    return g * a * (1.0 - a)
 
 
 def _tanh_prime(z: np.ndarray, a: np.ndarray) -> np.ndarray:
@@ -190,7 +207,7 @@ def _softmax_prime(z: np.ndarray, a: np.ndarray) -> np.ndarray:
 
 KERNELS: dict[str, Kernel] = {
     "linear": Kernel("linear", _linear_value, _linear_prime),
-    "sigmoid": Kernel("sigmoid", stable_sigmoid, _sigmoid_prime),
+    "sigmoid": Kernel("sigmoid", stable_sigmoid, _sigmoid_prime, vjp=_sigmoid_vjp),
     "tanh": Kernel("tanh", np.tanh, _tanh_prime),
     "relu": Kernel("relu", _relu_value, _relu_prime),
     "leaky_relu": Kernel("leaky_relu", _leaky_value, _leaky_prime, {"negative_slope": 0.01}),
@@ -220,7 +237,7 @@ def _elementwise_op(kernel: Kernel, x: Any) -> Tensor:
     a = kernel.value(z)
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
-        return (g * kernel.prime(z, a),)
+        return (kernel.vjp(z, a, g),)
 
     return Tensor._make(a, (x,), backward, kernel.name)
 
@@ -260,13 +277,21 @@ def softplus(x: Any) -> Tensor:
     return _elementwise_op(KERNELS["softplus"], x)
 
 
+def _one_axis(axis: Any, ndim: int, op: str) -> int | None:
+    """The single axis softmax-like ops normalise over (None for a 0-d tensor: one element)."""
+    if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+        raise ShapeError(f"{op}: axis must be a single int, received {axis!r}")
+    axes = normalize_axis(axis, ndim, op)
+    return axes[0] if axes else None
+
+
 def softmax(x: Any, axis: int = -1) -> Tensor:
     """softmax along ``axis``: e^(z_i) / Σ_j e^(z_j), stable (the max is subtracted first).
 
     Backward: ∂C/∂z = a ⊙ (g − Σ_j g_j a_j), the Jacobian diag(a) − a aᵀ applied to g.
     """
     x = to_float(x, "softmax")
-    (ax,) = normalize_axis(axis, x.data.ndim, "softmax") or (-1,)
+    ax = _one_axis(axis, x.data.ndim, "softmax")
     a = stable_softmax(x.data, ax)
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
@@ -278,7 +303,7 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """log softmax(z) = z − logsumexp(z), stable. Backward: g − softmax(z) Σ_j g_j."""
     x = to_float(x, "log_softmax")
-    (ax,) = normalize_axis(axis, x.data.ndim, "log_softmax") or (-1,)
+    ax = _one_axis(axis, x.data.ndim, "log_softmax")
     out = stable_log_softmax(x.data, ax)
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:

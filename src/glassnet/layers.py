@@ -1,0 +1,26 @@
+"""Keras-style layers: ``from glassnet.layers import Dense, Dropout, Flatten``."""
+
+from .nn.layers import (
+    ELU,
+    GELU,
+    Activation,
+    Dense,
+    Dropout,
+    Flatten,
+    Input,
+    Layer,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Rescaling,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+    get_activation,
+)
+
+__all__ = [
+    "Layer", "Input", "Dense", "Activation", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
+    "ELU", "GELU", "Softplus", "Softmax", "Dropout", "Flatten", "Rescaling", "get_activation",
+]

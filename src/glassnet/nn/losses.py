@@ -1,0 +1,353 @@
+"""Losses (Keras names, called as ``loss(y_true, y_pred)``), with their closed-form gradients.
+
+Each loss has three faces:
+
+* ``__call__(y_true, y_pred)`` — a differentiable Tensor, the batch mean of per-sample costs
+  C_x (the seeds' C = 1/n Σ_x C_x);
+* ``per_sample(y_true, a)`` and ``gradient(y_true, a)`` — NumPy, C_x and ∇_a C_x written out
+  from the formula, used by the explain tools for BP1 independently of autograd;
+* ``fused_delta`` — for softmax/sigmoid outputs with the matching cross-entropy, where
+  δ^L = a^L − y, the stable fused op on logits is used in training.
+
+Probabilities are clipped to [ε, 1 − ε] (ε = 1e-7) before a log, as Keras does, unless
+``from_logits=True``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import functional as F
+from ..autograd.tensor import Tensor, as_array
+from ..errors import InvalidArgumentError, ShapeError, UnknownNameError, describe
+from ..functional.nn import check_sparse_labels
+
+__all__ = [
+    "Loss",
+    "Quadratic",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "get",
+    "EPSILON",
+]
+
+EPSILON = 1e-7
+
+
+def _pred_tensor(y_pred: Any, name: str) -> Tensor:
+    t = y_pred if isinstance(y_pred, Tensor) else Tensor(as_array(y_pred, None, name))
+    if t.data.dtype.kind != "f":
+        t = Tensor(t.data.astype(np.float32))
+    return t
+
+
+def _target_array(y_true: Any, like: np.ndarray, name: str, integer: bool = False
+                  ) -> np.ndarray:
+    arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+    if arr.dtype.kind not in "fiub":
+        raise InvalidArgumentError(f"{name}: y_true must hold numbers, received {describe(arr)}")
+    if integer:
+        return arr
+    return arr.astype(like.dtype, copy=False)
+
+
+class Loss:
+    """Base class. ``from_logits``: y_pred are pre-activation scores, not probabilities."""
+
+    name = "loss"
+    #: the output activation whose pairing with this loss makes δ^L = a^L − y
+    fused_activation: str | None = None
+
+    def __init__(self, from_logits: bool = False) -> None:
+        if not isinstance(from_logits, bool):
+            raise InvalidArgumentError(f"{type(self).__name__}: from_logits must be True or "
+                                       f"False, received {from_logits!r}")
+        self.from_logits = from_logits
+
+    # -- the three faces -------------------------------------------------------------------------
+    def __call__(self, y_true: Any, y_pred: Any) -> Tensor:
+        """The batch-mean cost as a differentiable scalar tensor."""
+        pred = _pred_tensor(y_pred, self.name)
+        self.check(y_true, pred.data)
+        if self.from_logits:
+            return self.from_logits_tensor(y_true, pred)
+        return self.tensor(y_true, pred)
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        """Mean of C_x over the batch, for outputs ``a`` (probabilities/values)."""
+        raise NotImplementedError
+
+    def from_logits_tensor(self, y_true: Any, z: Tensor) -> Tensor:
+        """Mean of C_x for logits ``z`` (stable fused form where one exists)."""
+        raise InvalidArgumentError(f"{self.name}: from_logits=True is not meaningful for this loss")
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        """C_x for each sample, shape (N,), from the formula (NumPy)."""
+        raise NotImplementedError
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        """∇_a C_x for each sample, shape of ``a``, from the formula (NumPy)."""
+        raise NotImplementedError
+
+    # -- shared ----------------------------------------------------------------------------------
+    def check(self, y_true: Any, pred: np.ndarray) -> None:
+        """Validate targets against predictions before any work (shape, range, finiteness)."""
+        arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if arr.shape != pred.shape:
+            raise ShapeError(f"{self.name}: y_true has shape {arr.shape} but y_pred has shape "
+                             f"{pred.shape}; they must match")
+
+    def get_config(self) -> dict[str, Any]:
+        """Constructor arguments, for saving."""
+        return {"from_logits": self.from_logits} if self.from_logits else {}
+
+    def formula(self) -> str:
+        """C_x in LaTeX, for the explain renderers."""
+        return ""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({'from_logits=True' if self.from_logits else ''})"
+
+
+class Quadratic(Loss):
+    """The seeds' quadratic cost: C_x = ½‖y − a‖², batch cost C = 1/n Σ_x C_x.
+
+    ∇_a C_x = a − y. Seed 004's E = Σ ½(target − out)² is this cost for one sample.
+    """
+
+    name = "quadratic"
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        y = _target_array(y_true, a.data, self.name)
+        diff = a - y
+        per = F.sum(diff * diff, axis=-1) * 0.5 if a.ndim > 1 else diff * diff * 0.5
+        return F.mean(per)
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = _target_array(y_true, a, self.name)
+        d = a - y
+        return 0.5 * (d * d).reshape(len(a), -1).sum(axis=1)
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        return a - _target_array(y_true, a, self.name)
+
+    def formula(self) -> str:
+        return r"C_x = \tfrac{1}{2}\lVert y - a^L \rVert^2"
+
+
+class MeanSquaredError(Loss):
+    """C_x = mean_k (y_k − a_k)² (Keras's mse). ∇_a C_x = 2(a − y)/K."""
+
+    name = "mse"
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        y = _target_array(y_true, a.data, self.name)
+        diff = a - y
+        return F.mean(diff * diff)
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        d = a - _target_array(y_true, a, self.name)
+        return (d * d).reshape(len(a), -1).mean(axis=1)
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        k = a[0].size if a.ndim > 1 else 1
+        return 2.0 * (a - _target_array(y_true, a, self.name)) / k
+
+    def formula(self) -> str:
+        return r"C_x = \tfrac{1}{K}\sum_k (y_k - a^L_k)^2"
+
+
+class MeanAbsoluteError(Loss):
+    """C_x = mean_k |y_k − a_k| (Keras's mae). ∇_a C_x = sign(a − y)/K."""
+
+    name = "mae"
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        y = _target_array(y_true, a.data, self.name)
+        return F.mean(F.abs(a - y))
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        d = a - _target_array(y_true, a, self.name)
+        return np.abs(d).reshape(len(a), -1).mean(axis=1)
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        k = a[0].size if a.ndim > 1 else 1
+        return np.sign(a - _target_array(y_true, a, self.name)) / k
+
+    def formula(self) -> str:
+        return r"C_x = \tfrac{1}{K}\sum_k \lvert y_k - a^L_k \rvert"
+
+
+class BinaryCrossentropy(Loss):
+    """C_x = −mean_k [y_k log a_k + (1 − y_k) log(1 − a_k)], targets in [0, 1].
+
+    With a sigmoid output, δ^L = ∇_a C ⊙ σ'(z) simplifies to (a − y)/K: training then uses the
+    stable fused op on z.
+    """
+
+    name = "binary_crossentropy"
+    fused_activation = "sigmoid"
+
+    def check(self, y_true: Any, pred: np.ndarray) -> None:
+        super().check(y_true, pred)
+        arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if arr.size and (arr.min() < 0 or arr.max() > 1):
+            raise InvalidArgumentError(
+                f"{self.name}: targets must lie in [0, 1], received values from "
+                f"{arr.min()} to {arr.max()}"
+            )
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        y = _target_array(y_true, a.data, self.name)
+        p = F.clip(a, EPSILON, 1.0 - EPSILON)
+        return -F.mean(y * F.log(p) + (1.0 - y) * F.log(1.0 - p))
+
+    def from_logits_tensor(self, y_true: Any, z: Tensor) -> Tensor:
+        y = _target_array(y_true, z.data, self.name)
+        return F.sigmoid_binary_cross_entropy(z, y)
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = _target_array(y_true, a, self.name)
+        p = np.clip(a, EPSILON, 1 - EPSILON)
+        c = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+        return c.reshape(len(a), -1).mean(axis=1)
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = _target_array(y_true, a, self.name)
+        p = np.clip(a, EPSILON, 1 - EPSILON)
+        k = a[0].size if a.ndim > 1 else 1
+        return (p - y) / (p * (1 - p)) / k
+
+    def formula(self) -> str:
+        return r"C_x = -\tfrac{1}{K}\sum_k \left[y_k \ln a^L_k + (1-y_k)\ln(1-a^L_k)\right]"
+
+
+class CategoricalCrossentropy(Loss):
+    """C_x = −Σ_k y_k log a_k for one-hot (or probability) targets of shape (N, K).
+
+    With a softmax output, δ^L = a^L − y: training then uses the stable fused op on z.
+    """
+
+    name = "categorical_crossentropy"
+    fused_activation = "softmax"
+
+    def check(self, y_true: Any, pred: np.ndarray) -> None:
+        arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if pred.ndim != 2:
+            raise ShapeError(f"{self.name}: y_pred must have shape (batch, classes), received "
+                             f"{pred.shape}")
+        if arr.shape != pred.shape:
+            hint = (" (integer labels need sparse_categorical_crossentropy)"
+                    if arr.ndim == 1 else "")
+            raise ShapeError(
+                f"{self.name}: one-hot targets must have shape {pred.shape} ({pred.shape[1]} "
+                f"classes), received {arr.shape}{hint}"
+            )
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        y = _target_array(y_true, a.data, self.name)
+        p = F.clip(a, EPSILON, 1.0 - EPSILON)
+        return -F.mean(F.sum(y * F.log(p), axis=-1))
+
+    def from_logits_tensor(self, y_true: Any, z: Tensor) -> Tensor:
+        return F.softmax_cross_entropy(z, _target_array(y_true, z.data, self.name))
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = _target_array(y_true, a, self.name)
+        return -(y * np.log(np.clip(a, EPSILON, 1 - EPSILON))).sum(axis=-1)
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = _target_array(y_true, a, self.name)
+        return -y / np.clip(a, EPSILON, 1 - EPSILON)
+
+    def formula(self) -> str:
+        return r"C_x = -\sum_k y_k \ln a^L_k"
+
+
+class SparseCategoricalCrossentropy(Loss):
+    """C_x = −log a_{y} for integer labels y of shape (N,) and outputs (N, K).
+
+    With a softmax output, δ^L = a^L − onehot(y): training then uses the stable fused op on z.
+    """
+
+    name = "sparse_categorical_crossentropy"
+    fused_activation = "softmax"
+
+    def check(self, y_true: Any, pred: np.ndarray) -> None:
+        arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if pred.ndim != 2:
+            raise ShapeError(f"{self.name}: y_pred must have shape (batch, classes), received "
+                             f"{pred.shape}")
+        if arr.ndim == 2 and arr.shape[1] == 1:
+            arr = arr[:, 0]
+        if arr.shape != (pred.shape[0],):
+            hint = " (one-hot targets need categorical_crossentropy)" if arr.ndim == 2 else ""
+            raise ShapeError(
+                f"{self.name}: integer labels must have shape ({pred.shape[0]},), received "
+                f"{arr.shape}{hint}"
+            )
+        check_sparse_labels(arr, pred.shape[1], self.name)
+
+    @staticmethod
+    def _labels(y_true: Any) -> np.ndarray:
+        arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if arr.ndim == 2:
+            arr = arr[:, 0]
+        return arr.astype(np.intp, copy=False)
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        y = self._labels(y_true)
+        picked = F.getitem(a, (np.arange(len(y)), y))
+        return -F.mean(F.log(F.clip(picked, EPSILON, 1.0 - EPSILON)))
+
+    def from_logits_tensor(self, y_true: Any, z: Tensor) -> Tensor:
+        return F.sparse_softmax_cross_entropy(z, self._labels(y_true))
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = self._labels(y_true)
+        return -np.log(np.clip(a[np.arange(len(y)), y], EPSILON, 1 - EPSILON))
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = self._labels(y_true)
+        g = np.zeros_like(a)
+        rows = np.arange(len(y))
+        g[rows, y] = -1.0 / np.clip(a[rows, y], EPSILON, 1 - EPSILON)
+        return g
+
+    def formula(self) -> str:
+        return r"C_x = -\ln a^L_{y}"
+
+
+_REGISTRY: dict[str, type[Loss]] = {
+    "quadratic": Quadratic,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+
+
+def get(identifier: Any) -> Loss:
+    """A Loss from a Keras name ("sparse_categorical_crossentropy"), an instance or a class."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Loss):
+        return identifier()
+    if isinstance(identifier, dict) and "name" in identifier:
+        config = dict(identifier)
+        cls = _REGISTRY.get(str(config.pop("name")).lower())
+        if cls is not None:
+            return cls(**config)
+    if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
+        return _REGISTRY[identifier.lower()]()
+    raise UnknownNameError(
+        f"loss: unknown loss {identifier!r}; known: {', '.join(sorted(_REGISTRY))}"
+    )

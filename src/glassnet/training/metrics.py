@@ -1,0 +1,207 @@
+"""Metrics (Keras names): running means over the samples seen in an epoch, on NumPy arrays."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgumentError, UnknownNameError
+from ..nn.losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Loss,
+    SparseCategoricalCrossentropy,
+)
+
+__all__ = [
+    "Metric",
+    "Mean",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "SparseCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "MeanAbsoluteErrorMetric",
+    "MeanSquaredErrorMetric",
+    "get",
+]
+
+
+class Metric:
+    """A running, sample-weighted mean of a per-sample score."""
+
+    name = "metric"
+
+    def __init__(self, name: str | None = None) -> None:
+        if name is not None:
+            self.name = name
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything seen."""
+        self.total = 0.0
+        self.count = 0
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """One score per sample."""
+        raise NotImplementedError
+
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        """Add a batch."""
+        s = self.scores(np.asarray(y_true), np.asarray(y_pred))
+        self.total += float(s.sum())
+        self.count += int(s.size)
+
+    def result(self) -> float:
+        """The mean so far (0 before any update)."""
+        return self.total / self.count if self.count else 0.0
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+class Mean(Metric):
+    """Sample-weighted mean of values passed with ``update_value(value, n)`` (the loss)."""
+
+    name = "loss"
+
+    def update_value(self, value: float, n: int) -> None:
+        self.total += float(value) * n
+        self.count += n
+
+
+class BinaryAccuracy(Metric):
+    """Fraction of outputs on the right side of ``threshold`` (0.5 for probabilities)."""
+
+    name = "accuracy"
+
+    def __init__(self, name: str | None = None, threshold: float = 0.5) -> None:
+        self.threshold = float(threshold)
+        super().__init__(name)
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        hit = (y_pred > self.threshold) == (y_true.reshape(y_pred.shape) > 0.5)
+        return hit.reshape(len(hit), -1).mean(axis=1) if hit.ndim > 1 else hit.astype(float)
+
+
+class CategoricalAccuracy(Metric):
+    """argmax of the prediction equals argmax of the one-hot target."""
+
+    name = "accuracy"
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return (y_pred.argmax(axis=-1) == y_true.argmax(axis=-1)).astype(float)
+
+
+class SparseCategoricalAccuracy(Metric):
+    """argmax of the prediction equals the integer label."""
+
+    name = "accuracy"
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        labels = y_true.reshape(len(y_true), -1)[:, 0] if y_true.ndim > 1 else y_true
+        return (y_pred.argmax(axis=-1) == labels).astype(float)
+
+
+class TopKCategoricalAccuracy(Metric):
+    """The one-hot target's class is among the k highest predictions."""
+
+    name = "top_k_categorical_accuracy"
+
+    def __init__(self, k: int = 5, name: str | None = None) -> None:
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise InvalidArgumentError(f"top-k accuracy: k must be a positive integer, "
+                                       f"received k={k!r}")
+        self.k = k
+        super().__init__(name)
+
+    def _hits(self, labels: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        k = min(self.k, y_pred.shape[-1])
+        target = y_pred[np.arange(len(labels)), labels][:, None]
+        # Count strictly larger scores, so ties do not push the true class out.
+        return ((y_pred > target).sum(axis=-1) < k).astype(float)
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return self._hits(y_true.argmax(axis=-1), y_pred)
+
+
+class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
+    """The integer label is among the k highest predictions."""
+
+    name = "sparse_top_k_categorical_accuracy"
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        labels = (y_true.reshape(len(y_true), -1)[:, 0] if y_true.ndim > 1 else y_true)
+        return self._hits(labels.astype(np.intp), y_pred)
+
+
+class MeanAbsoluteErrorMetric(Metric):
+    """mean |y − ŷ| per sample."""
+
+    name = "mae"
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        d = np.abs(y_pred - y_true.reshape(y_pred.shape))
+        return d.reshape(len(d), -1).mean(axis=1)
+
+
+class MeanSquaredErrorMetric(Metric):
+    """mean (y − ŷ)² per sample."""
+
+    name = "mse"
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        d = y_pred - y_true.reshape(y_pred.shape)
+        return (d * d).reshape(len(d), -1).mean(axis=1)
+
+
+_NAMED: dict[str, type[Metric]] = {
+    "binary_accuracy": BinaryAccuracy,
+    "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy,
+    "top_k_categorical_accuracy": TopKCategoricalAccuracy,
+    "sparse_top_k_categorical_accuracy": SparseTopKCategoricalAccuracy,
+    "mae": MeanAbsoluteErrorMetric,
+    "mean_absolute_error": MeanAbsoluteErrorMetric,
+    "mse": MeanSquaredErrorMetric,
+    "mean_squared_error": MeanSquaredErrorMetric,
+}
+_KNOWN = sorted(set(_NAMED) | {"accuracy", "acc", "top_k_accuracy"})
+
+
+def _accuracy_for(loss: Loss | None, y_true_ndim: int, out_width: int | None) -> Metric:
+    """Keras's rule: pick the accuracy that matches the loss, else the shapes."""
+    if isinstance(loss, SparseCategoricalCrossentropy):
+        return SparseCategoricalAccuracy()
+    if isinstance(loss, CategoricalCrossentropy):
+        return CategoricalAccuracy()
+    if isinstance(loss, BinaryCrossentropy) or out_width == 1:
+        return BinaryAccuracy()
+    if y_true_ndim == 1:
+        return SparseCategoricalAccuracy()
+    return CategoricalAccuracy()
+
+
+def get(identifier: Any, loss: Loss | None = None, y_true_ndim: int = 1,
+        out_width: int | None = None) -> Metric:
+    """A Metric from a Keras name, an instance or a class; "accuracy" is resolved as Keras does."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        if key in ("accuracy", "acc"):
+            metric = _accuracy_for(loss, y_true_ndim, out_width)
+            metric.name = identifier
+            return metric
+        if key == "top_k_accuracy":
+            if isinstance(loss, SparseCategoricalCrossentropy) or y_true_ndim == 1:
+                return SparseTopKCategoricalAccuracy(name="top_k_accuracy")
+            return TopKCategoricalAccuracy(name="top_k_accuracy")
+        if key in _NAMED:
+            metric = _NAMED[key]()
+            metric.name = key
+            return metric
+    raise UnknownNameError(f"metrics: unknown metric {identifier!r}; known: {', '.join(_KNOWN)}")

@@ -1,0 +1,649 @@
+"""``Model`` and ``Sequential``: Keras's compile / fit / evaluate / predict on glassnet Modules.
+
+One training step is the seeds' mini-batch gradient descent (seed 003 §9.4): take b samples,
+forward-propagate, compute the cost C = 1/b Σ_x C_x, backpropagate to get ∂C/∂w for every
+weight, and let the optimiser update w := w − α ∂C/∂w (or Adam's variant of it).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import IO, Any
+
+import numpy as np
+
+from .. import _rng
+from ..autograd.tensor import Tensor, no_grad
+from ..errors import (
+    DTypeError,
+    GlassnetError,
+    InvalidArgumentError,
+    ShapeError,
+    describe,
+)
+from ..nn import losses as losses_module
+from ..nn.layers import Activation, Dense, Input, Layer
+from ..nn.module import Module
+from . import metrics as metrics_module
+from .callbacks import Callback, CallbackList, History
+from .progress import Progress
+
+__all__ = ["Model", "Sequential", "StepResult"]
+
+
+class StepResult:
+    """What one training step reports: the batch loss and the outputs a^L (for metrics)."""
+
+    __slots__ = ("loss", "outputs")
+
+    def __init__(self, loss: float, outputs: np.ndarray | None) -> None:
+        self.loss = loss
+        self.outputs = outputs
+
+
+def _positive_int(value: Any, name: str, where: str, allow_zero: bool = False) -> int:
+    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+    if not ok or value < (0 if allow_zero else 1):
+        bound = "≥ 0" if allow_zero else "≥ 1"
+        raise InvalidArgumentError(f"{where}: {name} must be an integer {bound}, "
+                                   f"received {name}={value!r}")
+    return int(value)
+
+
+def _as_data(value: Any, name: str, where: str) -> np.ndarray:
+    """User data as a NumPy array of numbers, checked for emptiness and NaN/inf."""
+    if isinstance(value, Tensor):
+        value = value.data
+    if value is None:
+        raise InvalidArgumentError(f"{where}: {name} is required, received None")
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise DTypeError(f"{where}: {name} must be an array of numbers, received "
+                         f"{describe(value)} ({exc})") from None
+    if arr.dtype.kind not in "fiub":
+        raise DTypeError(f"{where}: {name} must hold numbers, received {describe(arr)}")
+    if arr.ndim == 0 or arr.shape[0] == 0:
+        raise InvalidArgumentError(f"{where}: {name} is empty (shape {arr.shape}); expected at "
+                                   f"least one sample")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        bad = np.argwhere(~np.isfinite(arr))[0]
+        raise InvalidArgumentError(
+            f"{where}: {name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
+            f"clean or impute the data first"
+        )
+    return arr
+
+
+class Model(Module):
+    """A Module that can be compiled and fitted the Keras way.
+
+    Subclass it and write ``forward`` (and create layers in ``__init__``), or use Sequential.
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__()
+        self.name = name or type(self).__name__.lower()
+        self.optimizer: Any = None
+        self.loss: losses_module.Loss | None = None
+        self.metric_specs: list[Any] = []
+        self.compiled = False
+        self.stop_training = False
+        self._stop_reason: str | None = None
+        self.history: History | None = None
+
+    # -- structure hooks (Sequential overrides) ---------------------------------------------------
+    def output_activation(self) -> Activation | None:
+        """The final activation layer if the model ends in one (used to fuse with the loss)."""
+        return None
+
+    def forward_logits(self, x: Tensor) -> Tensor:
+        """Forward pass up to (not including) the output activation."""
+        raise NotImplementedError
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The float dtype of the model's parameters (float32 unless converted)."""
+        params = self.parameters()
+        return params[0].data.dtype if params else np.dtype(np.float32)
+
+    # -- compile -------------------------------------------------------------------------------
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
+                metrics: Sequence[Any] | None = None, fused: bool | str = "auto") -> None:
+        """Choose the optimiser, the loss and the metrics (Keras strings or objects).
+
+        ``fused`` (glassnet's counterpart of Keras's ``jit_compile``): "auto" trains a
+        Sequential of standard layers with the fused step (same math, no graph per step),
+        False always goes through the autograd graph, True requires the fused step.
+        """
+        from ..optim import optimizers as optimizers_module
+
+        if fused not in ("auto", True, False):
+            raise InvalidArgumentError(f"compile: fused must be 'auto', True or False, "
+                                       f"received fused={fused!r}")
+
+        if loss is None:
+            raise InvalidArgumentError(
+                "compile: loss is required, received None; for example "
+                "loss='sparse_categorical_crossentropy'"
+            )
+        self.optimizer = optimizers_module.get(optimizer)
+        self.loss = losses_module.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, (str, metrics_module.Metric)):
+            metrics = [metrics]
+        if not isinstance(metrics, (list, tuple)):
+            raise InvalidArgumentError(f"compile: metrics must be a list such as ['accuracy'], "
+                                       f"received {metrics!r}")
+        for m in metrics:  # fail on unknown names now, not in the middle of fit
+            metrics_module.get(m, self.loss)
+        self.metric_specs = list(metrics)
+        self.fused = fused
+        if fused is True:
+            from .fused import fusable
+
+            if not fusable(self):
+                raise InvalidArgumentError(
+                    f"compile: fused=True needs a Sequential of Dense, activation, Dropout, "
+                    f"Flatten, Rescaling and Input layers (softmax only at the output), all "
+                    f"built; {type(self).__name__} is not one; use fused='auto' or False"
+                )
+        self.compiled = True
+        self._fused_step: Any = None
+
+    def _require_compiled(self, where: str) -> None:
+        if not self.compiled or self.loss is None:
+            raise InvalidArgumentError(
+                f"{where}: the model is not compiled; call model.compile(optimizer=..., "
+                f"loss=..., metrics=[...]) first"
+            )
+
+    def _make_metrics(self, y: np.ndarray, out_width: int | None) -> list[metrics_module.Metric]:
+        made = [metrics_module.get(m, self.loss, y.ndim, out_width) for m in self.metric_specs]
+        # Fresh objects: compile may have received instances that are shared across calls.
+        for m in made:
+            m.reset()
+        return made
+
+    # -- data preparation ----------------------------------------------------------------------
+    def _prepare_batch(self, xb: np.ndarray) -> Tensor:
+        """A batch as a float tensor of the model's dtype; uint8 stays uint8 until here."""
+        dt = self.dtype
+        if xb.dtype != dt:
+            xb = xb.astype(dt)
+        return Tensor(xb)
+
+    def _dry_run(self, x: np.ndarray, where: str) -> np.ndarray:
+        """Forward one sample (eval mode, no grad) to build lazy layers and check the shape."""
+        was_training = self.training
+        self.eval()
+        try:
+            with no_grad():
+                out = self(self._prepare_batch(x[:1]))
+        except GlassnetError as exc:
+            raise ShapeError(
+                f"{where}: x of shape {x.shape} does not fit the model: {exc}"
+            ) from None
+        finally:
+            self.train(was_training)
+        data = out.data if isinstance(out, Tensor) else np.asarray(out)
+        return data
+
+    def _check_targets(self, x: np.ndarray, y: np.ndarray, out: np.ndarray, where: str) -> None:
+        if len(x) != len(y):
+            raise ShapeError(
+                f"{where}: x and y must have the same number of samples, received "
+                f"{len(x)} and {len(y)}"
+            )
+        assert self.loss is not None
+        shape = (len(y),) + out.shape[1:]
+        try:
+            self.loss.check(y, np.empty(shape, dtype=out.dtype))
+        except GlassnetError as exc:
+            raise type(exc)(f"{where}: {exc}") from None
+
+    # -- the training step ---------------------------------------------------------------------
+    def _fused_kernel(self) -> Any:
+        """The output activation's kernel when it pairs with the loss (δ^L = a^L − y)."""
+        act = self.output_activation()
+        loss = self.loss
+        if act is None or loss is None or loss.from_logits or loss.fused_activation is None:
+            return None
+        return act.kernel if act.kernel.name == loss.fused_activation else None
+
+    def forward_loss(self, x: Tensor, y: np.ndarray) -> tuple[Tensor, np.ndarray]:
+        """The batch cost as a differentiable tensor, and the outputs a^L as an array.
+
+        With a softmax (sigmoid) output and the matching cross-entropy, the cost is computed
+        from the logits by the fused, stable op, whose gradient is δ^L = a^L − y.
+        """
+        assert self.loss is not None
+        kernel = self._fused_kernel()
+        if kernel is not None:
+            z = self.forward_logits(x)
+            return self.loss.from_logits_tensor(y, z), kernel.value(z.data)
+        out = self(x)
+        return self.loss(y, out), out.data
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> StepResult:
+        """One step of mini-batch gradient descent through the autograd graph.
+
+        The loss is checked before the update: a NaN/inf loss leaves the weights untouched.
+        """
+        x = self._prepare_batch(xb)
+        loss, outputs = self.forward_loss(x, yb)
+        value = float(loss.data)
+        if not math.isfinite(value):
+            return StepResult(value, outputs)
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        return StepResult(value, outputs)
+
+    def _step_function(self) -> Callable[[np.ndarray, np.ndarray], StepResult]:
+        """The step fit uses: the fused step when allowed and possible, else train_step."""
+        from .fused import FusedStep, fusable
+
+        if getattr(self, "fused", "auto") is not False and fusable(self):
+            step = self._fused_step
+            if step is None or step.loss is not self.loss or step.optimizer is not self.optimizer:
+                step = self._fused_step = FusedStep(self, self.loss, self.optimizer)
+            return step  # type: ignore[no-any-return]
+        return self.train_step
+
+    # -- fit -----------------------------------------------------------------------------------
+    def fit(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int = 32,
+        epochs: int = 1,
+        verbose: int = 1,
+        callbacks: Sequence[Callback] | None = None,
+        validation_split: float = 0.0,
+        validation_data: tuple[Any, Any] | None = None,
+        shuffle: bool = True,
+        initial_epoch: int = 0,
+        stream: IO[str] | None = None,
+    ) -> History:
+        """Train for ``epochs`` passes over (x, y) in mini-batches; returns the History.
+
+        x: (N, ...) array (uint8 images are converted per batch); y: (N,) integer labels or
+        (N, K) targets. ``validation_split`` holds out the last fraction of the data (before
+        shuffling, as Keras does); ``validation_data=(x_val, y_val)`` gives it explicitly.
+        """
+        where = "fit"
+        self._require_compiled(where)
+        batch_size = _positive_int(batch_size, "batch_size", where)
+        epochs = _positive_int(epochs, "epochs", where, allow_zero=True)
+        initial_epoch = _positive_int(initial_epoch, "initial_epoch", where, allow_zero=True)
+        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
+            raise InvalidArgumentError(f"{where}: verbose must be 0, 1 or 2, received "
+                                       f"verbose={verbose!r}")
+        if not isinstance(validation_split, (int, float)) or isinstance(validation_split, bool) \
+                or not 0 <= validation_split < 1:
+            raise InvalidArgumentError(f"{where}: validation_split must be in [0, 1), received "
+                                       f"validation_split={validation_split!r}")
+        if validation_split and validation_data is not None:
+            raise InvalidArgumentError(f"{where}: give validation_split or validation_data, "
+                                       f"not both")
+        x_arr = _as_data(x, "x", where)
+        y_arr = _as_data(y, "y", where)
+        if len(x_arr) != len(y_arr):
+            raise ShapeError(f"{where}: x and y must have the same number of samples, received "
+                             f"{len(x_arr)} and {len(y_arr)}")
+        if validation_split:
+            split_at = int(len(x_arr) * (1.0 - validation_split))
+            if split_at < 1 or split_at >= len(x_arr):
+                raise InvalidArgumentError(
+                    f"{where}: validation_split={validation_split} of {len(x_arr)} samples "
+                    f"leaves an empty training or validation set"
+                )
+            x_val, y_val = x_arr[split_at:], y_arr[split_at:]
+            x_arr, y_arr = x_arr[:split_at], y_arr[:split_at]
+        elif validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise InvalidArgumentError(f"{where}: validation_data must be a tuple (x_val, "
+                                           f"y_val), received {describe(validation_data)}")
+            x_val = _as_data(validation_data[0], "validation_data x", where)
+            y_val = _as_data(validation_data[1], "validation_data y", where)
+        else:
+            x_val = y_val = None
+
+        out = self._dry_run(x_arr, where)
+        self._check_targets(x_arr, y_arr, out, where)
+        if x_val is not None and y_val is not None:
+            if x_val.shape[1:] != x_arr.shape[1:]:
+                raise ShapeError(f"{where}: validation x has per-sample shape {x_val.shape[1:]} "
+                                 f"but x has {x_arr.shape[1:]}")
+            self._check_targets(x_val, y_val, out, f"{where} (validation data)")
+        self.optimizer.bind(self.parameters())
+
+        history = History()
+        self.history = history
+        n = len(x_arr)
+        steps = -(-n // batch_size)
+        params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
+                  "samples": n}
+        callback_list = CallbackList([history, *(callbacks or [])], self, params)
+        progress = Progress(epochs, steps, verbose, stream)
+        step_fn = self._step_function()
+        out_width = out.shape[-1] if out.ndim > 1 else None
+        train_metrics = self._make_metrics(y_arr, out_width)
+        self.stop_training = False
+        self._stop_reason = None
+        was_training = self.training
+        generator = _rng.generator
+        callback_list.on_train_begin()
+        try:
+            for epoch in range(initial_epoch, epochs):
+                callback_list.on_epoch_begin(epoch)
+                self.train()
+                progress.epoch_begin(epoch)
+                order = generator().permutation(n) if shuffle else np.arange(n)
+                loss_total = 0.0
+                seen = 0
+                for m in train_metrics:
+                    m.reset()
+                logs: dict[str, Any] = {}
+                for step in range(steps):
+                    idx = order[step * batch_size:(step + 1) * batch_size]
+                    yb = y_arr[idx]
+                    for cb in callback_list.batch_callbacks:
+                        cb.on_train_batch_begin(step)
+                    result = step_fn(x_arr[idx], yb)
+                    if not math.isfinite(result.loss):
+                        self._stop_on_nan(history, epoch, step, result.loss)
+                        break
+                    nb = len(idx)
+                    loss_total += result.loss * nb
+                    seen += nb
+                    logs = {"loss": loss_total / seen}
+                    if train_metrics and result.outputs is not None:
+                        for m in train_metrics:
+                            m.update(yb, result.outputs)
+                            logs[m.name] = m.result()
+                    progress.update(step + 1, logs)
+                    for cb in callback_list.batch_callbacks:
+                        cb.on_train_batch_end(step, logs)
+                    if self.stop_training:
+                        break
+                if history.stopped_reason is not None and seen == 0:
+                    progress.close()
+                    break
+                logs = {"loss": loss_total / max(seen, 1)}
+                for m in train_metrics:
+                    logs[m.name] = m.result()
+                if x_val is not None and y_val is not None:
+                    val = self.evaluate(x_val, y_val, batch_size=batch_size, verbose=0,
+                                        return_dict=True)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                progress.epoch_end(epoch, logs)
+                callback_list.on_epoch_end(epoch, logs)
+                if self.stop_training or history.stopped_reason is not None:
+                    if history.stopped_reason is None:
+                        history.stopped_reason = self._stop_reason or "stop_training was set"
+                        history.stopped_epoch = epoch
+                    break
+        finally:
+            progress.close()
+            self.train(was_training)
+        callback_list.on_train_end()
+        return history
+
+    def _stop_on_nan(self, history: History, epoch: int, step: int, value: float) -> None:
+        kind = "NaN" if math.isnan(value) else "infinite"
+        reason = (f"the loss became {kind} at epoch {epoch + 1}, batch {step + 1}; training "
+                  f"stopped and the weights are those of the last finite step")
+        history.stopped_reason = reason
+        history.stopped_epoch = epoch
+        history.stopped_batch = step
+        self.stop_training = True
+        warnings.warn(f"fit: {reason}. Try a lower learning rate or check the inputs for "
+                      f"extreme values.", RuntimeWarning, stacklevel=3)
+
+    # -- evaluate / predict ----------------------------------------------------------------------
+    def _batched_outputs(self, x: np.ndarray, batch_size: int, logits: bool) -> Iterable[
+            tuple[slice, np.ndarray]]:
+        for start in range(0, len(x), batch_size):
+            sl = slice(start, start + batch_size)
+            xb = self._prepare_batch(x[sl])
+            out = self.forward_logits(xb) if logits else self(xb)
+            yield sl, (out.data if isinstance(out, Tensor) else np.asarray(out))
+
+    def evaluate(self, x: Any = None, y: Any = None, batch_size: int = 32, verbose: int = 0,
+                 return_dict: bool = False) -> Any:
+        """Loss and metrics on (x, y) in inference mode.
+
+        Returns the loss alone when there are no metrics, else [loss, *metrics], or a dict
+        {"loss": ..., "accuracy": ...} with ``return_dict=True``.
+        """
+        where = "evaluate"
+        self._require_compiled(where)
+        batch_size = _positive_int(batch_size, "batch_size", where)
+        x_arr = _as_data(x, "x", where)
+        y_arr = _as_data(y, "y", where)
+        out = self._dry_run(x_arr, where)
+        self._check_targets(x_arr, y_arr, out, where)
+        assert self.loss is not None
+        metrics = self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None)
+        kernel = self._fused_kernel()
+        was_training = self.training
+        self.eval()
+        total, seen = 0.0, 0
+        try:
+            with no_grad():
+                for sl, data in self._batched_outputs(x_arr, batch_size, kernel is not None):
+                    yb = y_arr[sl]
+                    if kernel is not None:
+                        loss = self.loss.from_logits_tensor(yb, Tensor(data))
+                        data = kernel.value(data)
+                    else:
+                        loss = self.loss(yb, Tensor(data))
+                    total += float(loss.data) * len(yb)
+                    seen += len(yb)
+                    for m in metrics:
+                        m.update(yb, data)
+        finally:
+            self.train(was_training)
+        result = {"loss": total / seen}
+        for m in metrics:
+            result[m.name] = m.result()
+        if verbose:
+            from .progress import format_logs
+
+            print(format_logs(result), file=sys.stdout)
+        if return_dict:
+            return result
+        if not metrics:
+            return result["loss"]
+        return list(result.values())
+
+    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+        """Outputs a^L for every sample of x, in inference mode, as one NumPy array."""
+        where = "predict"
+        batch_size = _positive_int(batch_size, "batch_size", where)
+        x_arr = _as_data(x, "x", where)
+        self._dry_run(x_arr, where)
+        was_training = self.training
+        self.eval()
+        result: np.ndarray | None = None
+        try:
+            with no_grad():
+                for sl, data in self._batched_outputs(x_arr, batch_size, False):
+                    if result is None:
+                        result = np.empty((len(x_arr),) + data.shape[1:], dtype=data.dtype)
+                    result[sl] = data
+        finally:
+            self.train(was_training)
+        assert result is not None
+        return result
+
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(x, Tensor):
+            arr = np.asarray(x)
+            x = self._prepare_batch(arr) if arr.dtype.kind in "fiub" else Tensor(arr)
+        return self.forward(x, *args, **kwargs)
+
+    # -- display -------------------------------------------------------------------------------
+    def summary(self, print_fn: Callable[[str], Any] | None = None) -> str:
+        """Print (and return) a table of layers, output shapes and parameter counts."""
+        rows = self._summary_rows()
+        headers = ("Layer (type)", "Output Shape", "Param #")
+        widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) + 2 for i in range(3)]
+        line = "─" * sum(widths)
+        out = [f'Model: "{self.name}"', line,
+               "".join(h.ljust(w) for h, w in zip(headers, widths)), "═" * sum(widths)]
+        for r in rows:
+            out.append("".join(c.ljust(w) for c, w in zip(r, widths)))
+        total = self.count_params()
+        out += [line, f"Total params: {total:,}", f"Trainable params: {total:,}",
+                "Non-trainable params: 0", line]
+        text = "\n".join(out)
+        (print_fn or print)(text)
+        return text
+
+    def _summary_rows(self) -> list[tuple[str, str, str]]:
+        return [(f"{name} ({type(m).__name__})", "?",
+                 f"{sum(p.data.size for p in m.parameters()):,}")
+                for name, m in self.named_children()]
+
+
+def _unique_name(base: str, taken: set[str]) -> str:
+    if base not in taken:
+        return base
+    i = 1
+    while f"{base}_{i}" in taken:
+        i += 1
+    return f"{base}_{i}"
+
+
+class Sequential(Model):
+    """A stack of layers, each feeding the next: ``Sequential([Flatten(...), Dense(128), ...])``."""
+
+    def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
+        super().__init__(name=name or "sequential")
+        self._layers: list[Layer] = []
+        self._input_shape: tuple[int, ...] | None = None
+        if layers is not None:
+            if isinstance(layers, Layer) or not isinstance(layers, (list, tuple)):
+                raise InvalidArgumentError(
+                    f"Sequential: layers must be a list of layers, received {describe(layers)}"
+                )
+            for layer in layers:
+                self.add(layer)
+
+    @property
+    def layers(self) -> list[Layer]:
+        """The layers in order (an Input declaration is not counted)."""
+        return list(self._layers)
+
+    def add(self, layer: Layer) -> None:
+        """Append a layer (names are made unique within the model: dense, dense_1, ...)."""
+        if not isinstance(layer, Layer):
+            raise InvalidArgumentError(
+                f"Sequential.add: expected a glassnet layer, received {describe(layer)}"
+            )
+        if isinstance(layer, Input):
+            if self._layers:
+                raise InvalidArgumentError("Sequential.add: Input must come first")
+            self._input_shape = layer.input_shape
+            return
+        if any(layer is existing for existing in self._layers):
+            raise InvalidArgumentError(f"Sequential.add: layer {layer.name!r} is already in "
+                                       f"this model")
+        layer.name = _unique_name(layer.name, {existing.name for existing in self._layers})
+        if not self._layers and self._input_shape is None and layer.input_shape is not None:
+            self._input_shape = layer.input_shape
+        self._layers.append(layer)
+        if self._input_shape is not None:
+            self._build_from(self._input_shape)
+
+    def pop(self) -> Layer:
+        """Remove and return the last layer."""
+        if not self._layers:
+            raise InvalidArgumentError("Sequential.pop: the model has no layers")
+        return self._layers.pop()
+
+    def named_children(self) -> Any:
+        for layer in self._layers:
+            yield layer.name, layer
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        """Per-sample input shape, when declared or seen."""
+        return self._input_shape
+
+    def build(self, input_shape: Sequence[int]) -> None:
+        """Create every layer's parameters for inputs of ``input_shape`` (no batch axis)."""
+        self._input_shape = tuple(int(s) for s in input_shape)
+        self._build_from(self._input_shape)
+
+    def _build_from(self, input_shape: tuple[int, ...]) -> None:
+        shape: tuple[Any, ...] = input_shape
+        for layer in self._layers:
+            if not layer.built:
+                layer.build(shape)
+            shape = layer.compute_output_shape(shape)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self._input_shape is None:
+            self._input_shape = tuple(x.shape[1:])
+        for layer in self._layers:
+            x = layer(x)
+        return x
+
+    def output_activation(self) -> Activation | None:
+        if not self._layers:
+            return None
+        last = self._layers[-1]
+        if isinstance(last, Dense):
+            return last.activation
+        if isinstance(last, Activation):
+            return last
+        return None
+
+    def forward_logits(self, x: Tensor) -> Tensor:
+        last = self._layers[-1]
+        for layer in self._layers[:-1]:
+            x = layer(x)
+        if isinstance(last, Dense):
+            if not last.built:
+                last.build(tuple(x.shape[1:]))
+            return last.forward_logits(x)
+        if isinstance(last, Activation):
+            return x
+        return last(x)  # type: ignore[no-any-return]
+
+    def _summary_rows(self) -> list[tuple[str, str, str]]:
+        rows = []
+        shape: tuple[Any, ...] | None = self._input_shape
+        for layer in self._layers:
+            if shape is not None:
+                shape = layer.compute_output_shape(shape)
+                shown = "(None, " + ", ".join("?" if s is None else str(s) for s in shape) + ")"
+            else:
+                shown = "?"
+            count = sum(p.data.size for p in layer.parameters())
+            rows.append((f"{layer.name} ({type(layer).__name__})", shown, f"{count:,}"))
+        return rows
+
+    def get_config(self) -> dict[str, Any]:
+        """The architecture as JSON-friendly data (layers with their configs)."""
+        config: dict[str, Any] = {"name": self.name, "layers": []}
+        if self._input_shape is not None:
+            config["input_shape"] = list(self._input_shape)
+        for layer in self._layers:
+            config["layers"].append({"class_name": type(layer).__name__,
+                                     "config": layer.get_config()})
+        return config
+
+    def __repr__(self) -> str:
+        lines = [f"Sequential(name={self.name!r}"]
+        for layer in self._layers:
+            lines.append(f"  {repr(layer)}")
+        return "\n".join(lines) + "\n)" if self._layers else lines[0] + ")"
