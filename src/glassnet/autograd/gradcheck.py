@@ -175,7 +175,9 @@ def gradcheck(
             rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
             bad = diff > atol + rtol * np.abs(numerical)
             if diff.size:
-                worst = int(np.argmax(np.where(bad, diff + 1e300, diff)) if bad.any()
+                # The largest error among the failing elements (diff + 1e300 would round
+                # them all to 1e300 and always name the first one).
+                worst = int(np.argmax(np.where(bad, diff, -1.0)) if bad.any()
                             else np.argmax(diff))
                 worst_index = tuple(int(v) for v in np.unravel_index(worst, diff.shape))
                 num_w, ana_w = float(numerical.flat[worst]), float(analytical.flat[worst])

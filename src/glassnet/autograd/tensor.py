@@ -240,6 +240,12 @@ class Tensor:
             raise GraphError("len: a 0-d tensor has no length")
         return len(self.data)
 
+    def __iter__(self) -> Iterator[Tensor]:
+        # Rows along the first axis, as in PyTorch. Without this Python would fall back to
+        # calling x[0], x[1], ... until an IndexError, which getitem reports as a ShapeError.
+        for i in range(len(self)):
+            yield self[i]  # type: ignore[index]
+
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set requires_grad in place (only floating tensors can require grad)."""
         if requires_grad and self.data.dtype not in _FLOAT_DTYPES:

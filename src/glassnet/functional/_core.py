@@ -9,7 +9,7 @@ import numpy as np
 from ..autograd.tensor import DEFAULT_FLOAT, Tensor, as_array
 from ..errors import DTypeError, ShapeError, describe
 
-__all__ = ["lift", "lift_pair", "unbroadcast", "require_float", "normalize_axis"]
+__all__ = ["lift", "lift_like", "lift_pair", "unbroadcast", "require_float", "normalize_axis"]
 
 
 def lift(x: Any, where: str) -> Tensor:
@@ -21,11 +21,23 @@ def lift(x: Any, where: str) -> Tensor:
 
 def _const_like(x: Any, dtype: np.dtype, where: str) -> Tensor:
     # Constants take the floating dtype of the tensor they meet, like Python scalars do, so a
-    # float64 NumPy array never silently upcasts a float32 model.
-    arr = as_array(x, None, where)
-    if dtype.kind == "f" and arr.dtype != dtype and arr.dtype.kind in "fiub":
-        arr = arr.astype(dtype)
-    return Tensor(arr)
+    # float64 NumPy array never silently upcasts a float32 model. They are converted straight
+    # to that dtype: through the float32 default first, 0.1 would become 0.10000000149 inside
+    # a float64 model.
+    if dtype.kind != "f":
+        return Tensor(as_array(x, None, where))
+    try:
+        raw = np.asarray(x)
+    except (TypeError, ValueError):
+        raw = None
+    if raw is None or raw.dtype.kind not in "fiub":
+        return Tensor(as_array(x, None, where))  # raises the usual DTypeError
+    return Tensor(raw, dtype=dtype)
+
+
+def lift_like(x: Any, dtype: np.dtype, where: str) -> Tensor:
+    """``x`` as a Tensor; a constant takes ``dtype`` when that is a float dtype (see lift_pair)."""
+    return x if isinstance(x, Tensor) else _const_like(x, np.dtype(dtype), where)
 
 
 def result_dtype(a: np.dtype, b: np.dtype) -> np.dtype:
@@ -40,9 +52,9 @@ def result_dtype(a: np.dtype, b: np.dtype) -> np.dtype:
 def lift_pair(a: Any, b: Any, where: str) -> tuple[Tensor, Tensor, np.ndarray, np.ndarray]:
     """Both operands as tensors, plus their data cast to one common dtype."""
     if isinstance(a, Tensor):
-        b = b if isinstance(b, Tensor) else _const_like(b, a.data.dtype, where)
+        b = lift_like(b, a.data.dtype, where)
     elif isinstance(b, Tensor):
-        a = _const_like(a, b.data.dtype, where)
+        a = lift_like(a, b.data.dtype, where)
     else:
         a, b = lift(a, where), lift(b, where)
     da, db = a.data, b.data
@@ -95,16 +107,20 @@ def normalize_axis(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
     """Axis argument as a tuple of non-negative ints (None: all axes), validated."""
     if axis is None:
         return None
+    if not isinstance(axis, (int, np.integer, tuple, list)):
+        raise ShapeError(f"{op}: axis must be an int or a tuple of ints, received {axis!r}")
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     out = []
     for ax in axes:
         if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
             raise ShapeError(f"{op}: axis must be an int or a tuple of ints, received {axis!r}")
-        if not -ndim <= ax < max(ndim, 1):
+        if ndim == 0 and ax in (0, -1):
+            continue  # as in PyTorch, a 0-d tensor reduces over "axis 0" to itself
+        if not -ndim <= ax < ndim:
             raise ShapeError(
                 f"{op}: axis {ax} is out of range for a tensor with {ndim} dimension(s)"
             )
-        out.append(int(ax) % max(ndim, 1))
+        out.append(int(ax) % ndim)
     if len(set(out)) != len(out):
         raise ShapeError(f"{op}: axis {axis!r} repeats an axis")
     return tuple(out)

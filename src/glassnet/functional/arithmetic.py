@@ -13,7 +13,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor, as_array
 from ..errors import DTypeError, ShapeError
-from ._core import broadcast_shapes, lift, lift_pair, require_float, unbroadcast
+from ._core import broadcast_shapes, lift, lift_like, lift_pair, require_float, unbroadcast
 
 __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "linear", "cast"]
 
@@ -111,6 +111,8 @@ def pow(a: Any, exponent: float) -> Tensor:  # noqa: A001 - the op's natural nam
         out = np.power(x, p)
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        if p == 0.0:  # a constant: 0, not 0·x^(−1) = NaN at x = 0
+            return (np.zeros_like(g),)
         if p == 2.0:
             return (g * 2.0 * x,)
         return (g * p * np.power(x, p - 1.0),)
@@ -136,18 +138,24 @@ def matmul(a: Any, b: Any) -> Tensor:
     if k_a != k_b:
         raise _matmul_error(sa, sb, f"inner sizes {k_a} and {k_b} differ")
     if da.ndim > 2 or db.ndim > 2:
-        broadcast_shapes(sa[:-2] if da.ndim > 1 else (), sb[:-2] if db.ndim > 1 else (), "matmul")
+        batch_a, batch_b = (sa[:-2] if da.ndim > 1 else ()), (sb[:-2] if db.ndim > 1 else ())
+        try:
+            np.broadcast_shapes(batch_a, batch_b)
+        except ValueError:
+            raise _matmul_error(sa, sb, f"batch shapes {batch_a} and {batch_b} cannot be "
+                                        "broadcast together") from None
     out = da @ db
 
     def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         # Promote 1-D operands to matrices so one formula covers every case.
         a2 = da[None, :] if da.ndim == 1 else da
         b2 = db[:, None] if db.ndim == 1 else db
+        # b's axis first: for vector @ vector g is 0-d and must become (1, 1).
         g2 = g
-        if da.ndim == 1:
-            g2 = np.expand_dims(g2, -2)
         if db.ndim == 1:
             g2 = np.expand_dims(g2, -1)
+        if da.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
         ga = gb = None
         if a.requires_grad:
             ga = g2 @ np.swapaxes(b2, -1, -2)
@@ -173,7 +181,12 @@ def linear(x: Any, W: Any, b: Any = None) -> Tensor:  # noqa: N803 - seeds' nota
     Backward: ∂C/∂x = δ W, ∂C/∂W = δᵀ x (BP4 summed over the batch), ∂C/∂b = Σ_n δ (BP3).
     Same math as ``matmul(x, W.T) + b``, one node instead of three.
     """
-    x, W = lift(x, "linear"), lift(W, "linear")
+    # A constant (a NumPy batch, say) takes the dtype of the tensor it meets.
+    if isinstance(W, Tensor):
+        x = lift_like(x, W.data.dtype, "linear")
+    else:
+        x = lift(x, "linear")
+        W = lift_like(W, x.data.dtype, "linear")
     require_float(W, "linear")
     if W.data.ndim != 2:
         raise ShapeError(f"linear: W must have shape (units, in_features), received {W.shape}")
@@ -187,7 +200,7 @@ def linear(x: Any, W: Any, b: Any = None) -> Tensor:  # noqa: N803 - seeds' nota
         )
     Wd = W.data
     if b is not None:
-        b = lift(b, "linear")
+        b = lift_like(b, W.data.dtype, "linear")
         if b.data.shape != (Wd.shape[0],):
             raise ShapeError(
                 f"linear: b must have shape ({Wd.shape[0]},) to match W {W.shape}, "
@@ -215,7 +228,8 @@ def linear(x: Any, W: Any, b: Any = None) -> Tensor:  # noqa: N803 - seeds' nota
 
 def cast(x: Any, dtype: Any) -> Tensor:
     """x converted to ``dtype``; between float dtypes the gradient is cast back."""
-    x = lift(x, "cast")
+    if not isinstance(x, Tensor):  # a constant: straight to dtype, not via the float32 default
+        return Tensor(as_array(x, dtype, "cast"), dtype=dtype)
     data = as_array(x.data, dtype, "cast")
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:

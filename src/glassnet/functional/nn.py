@@ -15,7 +15,7 @@ import numpy as np
 from .. import _rng
 from ..autograd.tensor import Tensor, as_array
 from ..errors import DTypeError, InvalidArgumentError, ShapeError
-from ._core import lift, require_float
+from ._core import lift, lift_like, require_float
 from .activations import stable_log_softmax, stable_sigmoid
 
 __all__ = [
@@ -42,7 +42,7 @@ def one_hot(labels: Any, num_classes: int, dtype: Any = "float32") -> Tensor:
     check_sparse_labels(y, int(num_classes), "one_hot")
     out = np.zeros(y.shape + (int(num_classes),), dtype=as_array(0, dtype, "one_hot").dtype)
     np.put_along_axis(out, y[..., None].astype(np.intp), 1, axis=-1)
-    return Tensor(out)
+    return Tensor(out, dtype=out.dtype)  # dtype= again, or float64 falls back to float32
 
 
 def check_sparse_labels(y: np.ndarray, num_classes: int, where: str) -> None:
@@ -96,7 +96,8 @@ def dropout(x: Any, rate: float, training: bool = True) -> Tensor:
 def _reduce(per_sample: np.ndarray, reduction: str, op: str) -> tuple[np.ndarray, float | None]:
     """Apply the reduction; return the value and the factor each sample's gradient gets."""
     if reduction == "mean":
-        n = per_sample.shape[0] if per_sample.ndim else 1
+        # Every entry counts, not just the first axis: per_sample is (N, T) for (N, T, K) logits.
+        n = per_sample.size
         return np.asarray(per_sample.mean(), dtype=per_sample.dtype), 1.0 / max(n, 1)
     if reduction == "sum":
         return np.asarray(per_sample.sum(), dtype=per_sample.dtype), 1.0
@@ -159,7 +160,7 @@ def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") ->
     """
     op = "softmax_cross_entropy"
     z = _logits_2d(logits, op)
-    t = lift(targets, op)
+    t = lift_like(targets, z.data.dtype, op)
     if t.data.shape != z.data.shape:
         raise ShapeError(f"{op}: targets must have the logits' shape {z.shape} (one column per "
                          f"class), received {t.shape}")
@@ -185,7 +186,7 @@ def sigmoid_binary_cross_entropy(logits: Any, targets: Any, reduction: str = "me
     op = "sigmoid_binary_cross_entropy"
     z = lift(logits, op)
     require_float(z, op)
-    t = lift(targets, op)
+    t = lift_like(targets, z.data.dtype, op)
     if t.data.shape != z.data.shape:
         raise ShapeError(f"{op}: targets must have the logits' shape {z.shape}, "
                          f"received {t.shape}")

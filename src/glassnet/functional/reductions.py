@@ -125,11 +125,15 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     xd = x.data
     m = xd.max(axis=axes, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # an all −inf row stays −inf without NaN
-    lse_kept = np.log(np.exp(xd - m).sum(axis=axes, keepdims=True)) + m
+    shifted = xd - m
+    log_s = np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+    lse_kept = log_s + m
     out = lse_kept if keepdims else (lse_kept.reshape(()) if axes is None
                                      else np.squeeze(lse_kept, axes))
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
-        return (_expand(g, axes, keepdims, shape) * np.exp(xd - lse_kept),)
+        # softmax(x) = e^((x − m) − log s): x − lse would round lse at |x| ~ 1000 in float32
+        # (one ulp there is 6e-5) and cost the gradient four digits.
+        return (_expand(g, axes, keepdims, shape) * np.exp(shifted - log_s),)
 
     return Tensor._make(np.asarray(out, dtype=xd.dtype), (x,), backward, "logsumexp")

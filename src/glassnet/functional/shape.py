@@ -9,7 +9,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ..errors import InvalidArgumentError, ShapeError
-from ._core import lift, normalize_axis, result_dtype, unbroadcast
+from ._core import lift, lift_like, normalize_axis, result_dtype, unbroadcast
 
 __all__ = [
     "reshape",
@@ -58,8 +58,11 @@ def transpose(x: Any, axes: Sequence[int] | None = None) -> Tensor:
     if axes is None:
         perm = tuple(range(x.data.ndim))[::-1]
     else:
-        perm = tuple(int(a) % max(x.data.ndim, 1) for a in axes)
-        if sorted(perm) != list(range(x.data.ndim)):
+        nd = x.data.ndim
+        # Out-of-range axes are an error, not wrapped around (axis 5 of a 2-d tensor ≠ axis 1).
+        in_range = all(isinstance(a, (int, np.integer)) and -nd <= a < nd for a in axes)
+        perm = tuple(int(a) % nd for a in axes) if in_range else tuple(axes)
+        if not in_range or sorted(perm) != list(range(nd)):
             raise ShapeError(
                 f"transpose: axes {tuple(axes)} are not a permutation of the "
                 f"{x.data.ndim} axes of a tensor of shape {x.shape}"
@@ -121,7 +124,11 @@ def _join_inputs(tensors: Sequence[Any], op: str) -> tuple[list[Tensor], list[np
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
         raise InvalidArgumentError(f"{op}: expected a non-empty list of tensors, received "
                                    f"{type(tensors).__name__}")
-    ts = [lift(t, op) for t in tensors]
+    # Constants take the float dtype of the tensors they are joined with.
+    like: np.dtype | None = None
+    for d in (t.data.dtype for t in tensors if isinstance(t, Tensor)):
+        like = d if like is None else result_dtype(like, d)
+    ts = [lift(t, op) if like is None else lift_like(t, like, op) for t in tensors]
     dt = ts[0].data.dtype
     for t in ts[1:]:
         dt = result_dtype(dt, t.data.dtype)
@@ -155,7 +162,11 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
         out = np.stack(arrays, axis=axis)
     except (ValueError, IndexError):
         shapes = ", ".join(str(a.shape) for a in arrays)
-        raise ShapeError(f"stack: tensors must all have the same shape, received {shapes}") from None
+        if len({a.shape for a in arrays}) == 1:
+            raise ShapeError(f"stack: axis {axis} is out of range for a result with "
+                             f"{arrays[0].ndim + 1} axes") from None
+        raise ShapeError(f"stack: tensors must all have the same shape, received {shapes}"
+                         ) from None
     ax = axis % out.ndim
 
     def backward(g: np.ndarray) -> list[np.ndarray]:

@@ -101,9 +101,13 @@ class FusedStep:
         self.categorical = isinstance(loss, CategoricalCrossentropy)
         self.binary = isinstance(loss, BinaryCrossentropy)
         self._by_size: dict[int, _Buffers] = {}
+        self._first_dense = next(i for i, layer in enumerate(self.layers)
+                                 if isinstance(layer, Dense)) if any(
+            isinstance(layer, Dense) for layer in self.layers) else -1
 
     # The forward pass keeps, per layer, what the backward pass needs: a^{l−1}, z, a, masks.
-    def __call__(self, xb: np.ndarray, yb: np.ndarray) -> Any:
+    def __call__(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> Any:
+        """One step; with ``record`` (a Telemetry), also log every Dense layer's statistics."""
         from .model import StepResult
 
         n = len(xb)
@@ -178,6 +182,13 @@ class FusedStep:
                 np.matmul(g.T, a_prev, out=_grad_array(W))
                 if layer.b is not None:
                     np.sum(g, axis=0, out=_grad_array(layer.b))
+                if record is not None:
+                    # g is ∂C/∂z for the batch mean; the seeds' per-sample δ is n times it.
+                    record.record_layer(layer.name, layer.activation.kernel, z,
+                                        outputs if out is None else out, g * n, W.data,
+                                        W.grad, self.optimizer.current_learning_rate)
+                    if index == self._first_dense:
+                        record.record_inputs(a_prev)
                 if index > 0:
                     g = g @ W.data
             elif isinstance(layer, Activation):
@@ -191,6 +202,9 @@ class FusedStep:
             elif isinstance(layer, Rescaling):
                 g = g * layer.scale
         self.optimizer.step()
+        if record is not None:
+            record.finish_sample({layer.name: layer.W.data for layer in self.layers
+                                  if isinstance(layer, Dense)})
         return StepResult(loss_value, outputs)
 
     @staticmethod

@@ -30,6 +30,7 @@ from ..nn.module import Module
 from . import metrics as metrics_module
 from .callbacks import Callback, CallbackList, History
 from .progress import Progress
+from .telemetry import Telemetry
 
 __all__ = ["Model", "Sequential", "StepResult"]
 
@@ -229,22 +230,50 @@ class Model(Module):
         out = self(x)
         return self.loss(y, out), out.data
 
-    def train_step(self, xb: np.ndarray, yb: np.ndarray) -> StepResult:
+    def forward_recording(self, x: Tensor, logits: bool) -> tuple[Tensor, list[Any]]:
+        """Forward pass that also returns, per Dense layer, (layer, a_prev, z, a) with z
+        retaining its gradient δ (for telemetry). Models other than Sequential record none."""
+        return (self.forward_logits(x) if logits else self(x)), []
+
+    def train_step(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> StepResult:
         """One step of mini-batch gradient descent through the autograd graph.
 
         The loss is checked before the update: a NaN/inf loss leaves the weights untouched.
+        With ``record`` (a Telemetry), every Dense layer's z, a, δ and gradients are logged.
         """
         x = self._prepare_batch(xb)
-        loss, outputs = self.forward_loss(x, yb)
+        taps: list[Any] = []
+        if record is None:
+            loss, outputs = self.forward_loss(x, yb)
+        else:
+            assert self.loss is not None
+            kernel = self._fused_kernel()
+            out, taps = self.forward_recording(x, kernel is not None)
+            if kernel is not None:
+                loss, outputs = self.loss.from_logits_tensor(yb, out), kernel.value(out.data)
+            else:
+                loss, outputs = self.loss(yb, out), out.data
         value = float(loss.data)
         if not math.isfinite(value):
             return StepResult(value, outputs)
         self.optimizer.zero_grad()
         loss.backward()
+        if record is not None:
+            n = len(xb)
+            lr = self.optimizer.current_learning_rate
+            for i, (layer, a_prev, z, a) in enumerate(taps):
+                a_data = outputs if a is None else a.data
+                delta = None if z.grad is None else z.grad * n
+                record.record_layer(layer.name, layer.activation.kernel, z.data, a_data, delta,
+                                    layer.W.data, layer.W.grad, lr)
+                if i == 0:
+                    record.record_inputs(a_prev.data)
         self.optimizer.step()
+        if record is not None:
+            record.finish_sample({layer.name: layer.W.data for layer, *_ in taps})
         return StepResult(value, outputs)
 
-    def _step_function(self) -> Callable[[np.ndarray, np.ndarray], StepResult]:
+    def _step_function(self) -> Callable[..., StepResult]:
         """The step fit uses: the fused step when allowed and possible, else train_step."""
         from .fused import FusedStep, fusable
 
@@ -269,12 +298,15 @@ class Model(Module):
         shuffle: bool = True,
         initial_epoch: int = 0,
         stream: IO[str] | None = None,
+        telemetry: bool | int = True,
     ) -> History:
         """Train for ``epochs`` passes over (x, y) in mini-batches; returns the History.
 
         x: (N, ...) array (uint8 images are converted per batch); y: (N,) integer labels or
         (N, K) targets. ``validation_split`` holds out the last fraction of the data (before
         shuffling, as Keras does); ``validation_data=(x_val, y_val)`` gives it explicitly.
+        ``telemetry``: per-layer statistics every 20 steps (True), every N steps (an int), or
+        none (False); they land on ``history.telemetry``.
         """
         where = "fit"
         self._require_compiled(where)
@@ -323,7 +355,15 @@ class Model(Module):
             self._check_targets(x_val, y_val, out, f"{where} (validation data)")
         self.optimizer.bind(self.parameters())
 
+        if isinstance(telemetry, bool):
+            recorder = Telemetry() if telemetry else None
+        else:
+            recorder = Telemetry(every=_positive_int(telemetry, "telemetry", where))
+        if recorder is not None:
+            recorder.declare_layers([name for name, m in self.named_modules()
+                                     if isinstance(m, Dense)])
         history = History()
+        history.telemetry = recorder
         self.history = history
         n = len(x_arr)
         steps = -(-n // batch_size)
@@ -338,6 +378,7 @@ class Model(Module):
         self._stop_reason = None
         was_training = self.training
         generator = _rng.generator
+        global_step = 0
         callback_list.on_train_begin()
         try:
             for epoch in range(initial_epoch, epochs):
@@ -355,8 +396,18 @@ class Model(Module):
                     yb = y_arr[idx]
                     for cb in callback_list.batch_callbacks:
                         cb.on_train_batch_begin(step)
-                    result = step_fn(x_arr[idx], yb)
+                    if recorder is not None and recorder.wants(global_step, step == 0):
+                        recorder.begin_sample(global_step, epoch)
+                        result = step_fn(x_arr[idx], yb, recorder)
+                    else:
+                        result = step_fn(x_arr[idx], yb)
+                    global_step += 1
+                    if recorder is not None:
+                        recorder.record_step(result.loss, self.optimizer.last_learning_rate
+                                             or 0.0, epoch)
                     if not math.isfinite(result.loss):
+                        if recorder is not None:
+                            recorder.drop_incomplete_sample()
                         self._stop_on_nan(history, epoch, step, result.loss)
                         break
                     nb = len(idx)
@@ -383,6 +434,9 @@ class Model(Module):
                                         return_dict=True)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 progress.epoch_end(epoch, logs)
+                if recorder is not None:
+                    for key, value in logs.items():
+                        recorder.epoch_metrics.setdefault(key, []).append(float(value))
                 callback_list.on_epoch_end(epoch, logs)
                 if self.stop_training or history.stopped_reason is not None:
                     if history.stopped_reason is None:
@@ -618,6 +672,26 @@ class Sequential(Model):
         if isinstance(last, Activation):
             return x
         return last(x)  # type: ignore[no-any-return]
+
+    def forward_recording(self, x: Tensor, logits: bool) -> tuple[Tensor, list[Any]]:
+        taps: list[Any] = []
+        last_index = len(self._layers) - 1
+        for i, layer in enumerate(self._layers):
+            if isinstance(layer, Dense):
+                z = layer.forward_logits(x)
+                z.retain_grad()
+                if i == last_index and logits:
+                    taps.append((layer, x, z, None))
+                    x = z
+                    continue
+                a = layer.activation.forward(z)
+                taps.append((layer, x, z, a))
+                x = a
+            elif i == last_index and logits and isinstance(layer, Activation):
+                continue
+            else:
+                x = layer(x)
+        return x, taps
 
     def _summary_rows(self) -> list[tuple[str, str, str]]:
         rows = []

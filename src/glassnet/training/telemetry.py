@@ -1,0 +1,198 @@
+"""Per-layer telemetry recorded during fit: what BP1–BP4 look like while a network trains.
+
+Every ``every`` steps (and at the first step of each epoch) the training step hands each Dense
+layer's z^l, a^l, δ^l, W^l and ∂C/∂W^l to ``Telemetry.record_layer``, which keeps a handful of
+numbers per layer:
+
+=====================  =====================================================================
+mean_abs_delta         mean |δ^l| — how much error reaches the layer (BP2)
+grad_norm              ‖∂C/∂W^l‖ (BP4)
+weight_norm            ‖W^l‖
+update_ratio           ‖ΔW^l‖ / ‖W^l‖, the actual change made by the optimiser this step
+grad_update_ratio      ‖α ∂C/∂W^l‖ / ‖W^l‖ with the current learning rate α
+saturated_fraction     units with σ'(z) below 5 % of its maximum (sigmoid, tanh, softplus…)
+dead_fraction          ReLU units whose z ≤ 0 for every sample of the batch
+activation_mean/std    of a^l over the batch
+=====================  =====================================================================
+
+plus the loss and learning rate of every step, and statistics of the inputs reaching the first
+Dense layer (for the "inputs not scaled" diagnosis). It is all kept on ``history.telemetry`` and
+exports to CSV and JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from typing import Any
+
+import numpy as np
+
+from ..functional.activations import Kernel
+
+__all__ = ["Telemetry", "LAYER_STATS"]
+
+LAYER_STATS = ("mean_abs_delta", "grad_norm", "weight_norm", "update_ratio",
+               "grad_update_ratio", "saturated_fraction", "dead_fraction", "activation_mean",
+               "activation_std")
+
+# Activations that saturate (σ' → 0 for large |z|) and the largest value their σ' takes.
+_SATURATING_MAX_PRIME = {"sigmoid": 0.25, "tanh": 1.0, "softplus": 1.0, "softmax": 0.25}
+SATURATION_THRESHOLD = 0.05
+
+
+def _norm(a: np.ndarray) -> float:
+    flat = a.reshape(-1)
+    return float(math.sqrt(float(np.dot(flat, flat))))
+
+
+class Telemetry:
+    """Recorded statistics of one fit; see the module docstring for the quantities."""
+
+    def __init__(self, every: int = 20) -> None:
+        self.every = max(int(every), 1)
+        self.step_loss: list[float] = []
+        self.step_learning_rate: list[float] = []
+        self.step_epoch: list[int] = []
+        self.sample_steps: list[int] = []
+        self.sample_epochs: list[int] = []
+        self.layers: dict[str, dict[str, list[float]]] = {}
+        self.layer_info: dict[str, dict[str, Any]] = {}
+        self.inputs: dict[str, list[float]] = {"mean": [], "std": [], "max_abs": []}
+        self.epoch_metrics: dict[str, list[float]] = {}
+        self._pending: dict[str, np.ndarray] = {}
+
+    # -- recording (called by the training step) ----------------------------------------------
+    def declare_layers(self, names: list[str]) -> None:
+        """Fix the order of the layers (forward order; records arrive last layer first)."""
+        for name in names:
+            self.layers.setdefault(name, {k: [] for k in LAYER_STATS})
+
+    def wants(self, step: int, first_of_epoch: bool) -> bool:
+        """Whether this global step is a sampled one."""
+        return first_of_epoch or step % self.every == 0
+
+    def begin_sample(self, step: int, epoch: int) -> None:
+        self.sample_steps.append(step)
+        self.sample_epochs.append(epoch)
+
+    def record_inputs(self, x: np.ndarray) -> None:
+        """Statistics of the inputs reaching the first Dense layer."""
+        self.inputs["mean"].append(float(x.mean()))
+        self.inputs["std"].append(float(x.std()))
+        self.inputs["max_abs"].append(float(np.abs(x).max()) if x.size else 0.0)
+
+    def record_layer(self, name: str, kernel: Kernel | None, z: np.ndarray | None,
+                     a: np.ndarray | None, delta: np.ndarray | None, W: np.ndarray,
+                     grad_W: np.ndarray | None, learning_rate: float) -> None:
+        """Statistics of one layer at the current sample, before the optimiser step."""
+        stats = self.layers.get(name)
+        if stats is None:
+            stats = self.layers[name] = {k: [] for k in LAYER_STATS}
+        if name not in self.layer_info:
+            self.layer_info[name] = {"activation": kernel.name if kernel else "linear",
+                                     "units": int(W.shape[0]), "inputs": int(W.shape[1])}
+        w_norm = _norm(W)
+        g_norm = _norm(grad_W) if grad_W is not None else math.nan
+        stats["mean_abs_delta"].append(float(np.abs(delta).mean()) if delta is not None
+                                       else math.nan)
+        stats["grad_norm"].append(g_norm)
+        stats["weight_norm"].append(w_norm)
+        stats["grad_update_ratio"].append(learning_rate * g_norm / w_norm if w_norm else math.nan)
+        saturated = dead = math.nan
+        name_k = kernel.name if kernel is not None else "linear"
+        if z is not None and a is not None:
+            if name_k in _SATURATING_MAX_PRIME:
+                prime = kernel.prime(z, a) if kernel is not None else np.ones_like(z)
+                saturated = float((prime < SATURATION_THRESHOLD
+                                   * _SATURATING_MAX_PRIME[name_k]).mean())
+            if name_k == "relu":
+                dead = float((z <= 0).all(axis=0).mean())
+        stats["saturated_fraction"].append(saturated)
+        stats["dead_fraction"].append(dead)
+        stats["activation_mean"].append(float(a.mean()) if a is not None else math.nan)
+        stats["activation_std"].append(float(a.std()) if a is not None else math.nan)
+        stats["update_ratio"].append(math.nan)  # filled by finish_sample after the step
+        self._pending[name] = W.copy()
+
+    def finish_sample(self, weights: dict[str, np.ndarray]) -> None:
+        """After the optimiser step: the actual update ratio ‖W_after − W_before‖ / ‖W_before‖."""
+        for name, before in self._pending.items():
+            after = weights.get(name)
+            if after is None:
+                continue
+            w_norm = _norm(before)
+            self.layers[name]["update_ratio"][-1] = (_norm(after - before) / w_norm
+                                                     if w_norm else math.nan)
+        self._pending.clear()
+
+    def drop_incomplete_sample(self) -> None:
+        """Forget a sample whose step ended early (a NaN loss), keeping the series aligned."""
+        self._pending.clear()
+        n = min([len(self.sample_steps)] + [len(s["grad_norm"]) for s in self.layers.values()])
+        del self.sample_steps[n:], self.sample_epochs[n:]
+        for stats in self.layers.values():
+            for values in stats.values():
+                del values[n:]
+
+    def record_step(self, loss: float, learning_rate: float, epoch: int) -> None:
+        self.step_loss.append(float(loss))
+        self.step_learning_rate.append(float(learning_rate))
+        self.step_epoch.append(int(epoch))
+
+    # -- reading and export ---------------------------------------------------------------------
+    def layer_series(self, name: str, stat: str) -> np.ndarray:
+        """One statistic of one layer over the sampled steps."""
+        return np.asarray(self.layers[name][stat], dtype=float)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything as JSON-friendly lists (NaN as None)."""
+
+        def clean(values: list[float]) -> list[float | None]:
+            return [None if (isinstance(v, float) and not math.isfinite(v)) else v
+                    for v in values]
+
+        return {
+            "every": self.every,
+            "steps": {"loss": clean(self.step_loss),
+                      "learning_rate": clean(self.step_learning_rate),
+                      "epoch": self.step_epoch},
+            "samples": {"step": self.sample_steps, "epoch": self.sample_epochs},
+            "layers": {name: {"info": self.layer_info.get(name, {}),
+                              **{k: clean(v) for k, v in stats.items()}}
+                       for name, stats in self.layers.items()},
+            "inputs": {k: clean(v) for k, v in self.inputs.items()},
+            "epoch_metrics": {k: clean(v) for k, v in self.epoch_metrics.items()},
+        }
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """JSON text (also written atomically to ``path`` when given)."""
+        text = json.dumps(self.as_dict(), indent=1)
+        if path is not None:
+            from ..io.atomic import atomic_write_text
+
+            atomic_write_text(path, text)
+        return text
+
+    def to_csv(self, path: str | os.PathLike[str] | None = None) -> str:
+        """One row per sampled step and layer: step, epoch, layer, then every statistic."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["step", "epoch", "layer", *LAYER_STATS])
+        for i, (step, epoch) in enumerate(zip(self.sample_steps, self.sample_epochs)):
+            for name, stats in self.layers.items():
+                if i < len(stats["grad_norm"]):
+                    writer.writerow([step, epoch, name, *(stats[k][i] for k in LAYER_STATS)])
+        text = buffer.getvalue()
+        if path is not None:
+            from ..io.atomic import atomic_write_text
+
+            atomic_write_text(path, text)
+        return text
+
+    def __repr__(self) -> str:
+        return (f"Telemetry({len(self.step_loss)} steps, {len(self.sample_steps)} samples of "
+                f"{len(self.layers)} layers, every {self.every} steps)")
