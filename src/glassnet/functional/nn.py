@@ -26,6 +26,7 @@ __all__ = [
     "sparse_softmax_cross_entropy",
     "softmax_cross_entropy",
     "sigmoid_binary_cross_entropy",
+    "softmax_cross_entropy_parts",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -125,6 +126,29 @@ def _logits_2d(logits: Any, op: str) -> Tensor:
     return z
 
 
+def softmax_cross_entropy_parts(z: np.ndarray, labels: np.ndarray | None = None,
+                                targets: np.ndarray | None = None
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample cost C_x and the probabilities a = softmax(z), from logits z of shape (N, K).
+
+    With m = max_k z_k and S = Σ_k e^(z_k − m):  a_k = e^(z_k − m)/S and
+    C_x = log S − (z_y − m) for an integer label y, or −Σ_k y_k (z_k − m − log S) for target
+    rows. Nothing overflows and no log(0) is taken. The fused ops below and the fused training
+    step both use this one function.
+    """
+    shifted = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=-1, keepdims=True)
+    log_total = np.log(total)
+    if labels is not None:
+        per_sample = log_total[:, 0] - shifted[np.arange(len(z)), labels]
+    else:
+        assert targets is not None
+        per_sample = -(targets * (shifted - log_total)).sum(axis=-1)
+    e /= total
+    return per_sample, e
+
+
 def sparse_softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """C = −log softmax(z)_y per sample, from logits z (N, K) and integer labels y (N,).
 
@@ -139,14 +163,12 @@ def sparse_softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mea
                          f"received {y.shape}")
     check_sparse_labels(y, k, op)
     y = y.astype(np.intp, copy=False)
-    log_p = stable_log_softmax(z.data, -1)
-    rows = np.arange(n)
-    per_sample = -log_p[rows, y]
+    per_sample, probs = softmax_cross_entropy_parts(z.data, labels=y)
     value, scale = _reduce(per_sample, reduction, op)
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
-        delta = np.exp(log_p)
-        delta[rows, y] -= 1.0
+        delta = probs.copy()
+        delta[np.arange(n), y] -= 1.0
         delta *= _upstream(g, scale, 1)
         return (delta,)
 
@@ -165,14 +187,13 @@ def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") ->
         raise ShapeError(f"{op}: targets must have the logits' shape {z.shape} (one column per "
                          f"class), received {t.shape}")
     td = t.data.astype(z.data.dtype, copy=False)
-    log_p = stable_log_softmax(z.data, -1)
-    per_sample = -(td * log_p).sum(axis=-1)
+    per_sample, probs = softmax_cross_entropy_parts(z.data, targets=td)
     value, scale = _reduce(per_sample, reduction, op)
 
     def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         up = _upstream(g, scale, 1)
-        gz = (np.exp(log_p) * td.sum(axis=-1, keepdims=True) - td) * up
-        gt = -log_p * up if t.requires_grad else None
+        gz = (probs * td.sum(axis=-1, keepdims=True) - td) * up
+        gt = -stable_log_softmax(z.data, -1) * up if t.requires_grad else None
         return gz, gt
 
     return Tensor._make(value, (z, t), backward, op)

@@ -11,9 +11,10 @@ backpropagation (for a batch of rows, with δ^l of shape (N, units)):
     BP3       ∂C/∂b^l = Σ_n δ^l
     BP4       ∂C/∂W^l = (δ^l)ᵀ a^{l−1}
 
-It uses the same kernels as the autograd ops (σ, σ', the dropout mask — drawn in the same
-order from the same generator — and the stable log-softmax), writes every intermediate into
-buffers allocated once per batch size, and writes the gradients straight into each parameter's
+It uses the same kernels as the autograd ops (σ and its vector-Jacobian product, the dropout
+mask — drawn in the same order from the same generator — and the softmax cross-entropy parts),
+writes intermediates into buffers allocated once per batch size, skips the gradient with
+respect to the input batch, and writes the parameter gradients straight into each
 ``.grad`` (views into the optimiser's flat buffer). The test suite checks that it produces the
 same losses, gradients and weights as the autograd path.
 """
@@ -24,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from ..functional.activations import Kernel, stable_log_softmax, stable_sigmoid
-from ..functional.nn import dropout_mask
+from ..functional.activations import Kernel, stable_sigmoid
+from ..functional.nn import dropout_mask, softmax_cross_entropy_parts
 from ..nn.layers import Activation, Dense, Dropout, Flatten, Input, Layer, Rescaling
 from ..nn.losses import (
     BinaryCrossentropy,
@@ -38,9 +39,12 @@ __all__ = ["FusedStep", "fusable"]
 
 _SUPPORTED = (Dense, Activation, Dropout, Flatten, Input, Rescaling)
 
+# Kinds of saved forward records, for the backward pass.
+_DENSE, _ACT, _DROP, _FLAT, _SCALE = range(5)
+
 
 def fusable(model: Any) -> bool:
-    """True when the model is a plain Sequential of layers FusedStep knows."""
+    """True when the model is a plain Sequential of layers FusedStep knows, all built."""
     from .model import Sequential
 
     if not isinstance(model, Sequential) or type(model).forward is not Sequential.forward:
@@ -69,8 +73,9 @@ def _kernel_of(layer: Layer) -> Kernel | None:
 class _Buffers:
     """Arrays for one batch size, allocated once and reused every step."""
 
-    def __init__(self) -> None:
+    def __init__(self, n: int) -> None:
         self.arrays: dict[tuple[int, str], np.ndarray] = {}
+        self.rows = np.arange(n)
 
     def get(self, key: tuple[int, str], shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         arr = self.arrays.get(key)
@@ -81,7 +86,7 @@ class _Buffers:
 
 
 class FusedStep:
-    """A callable ``step(xb, yb) -> StepResult`` equivalent to Model.train_step."""
+    """A callable ``step(xb, yb, record=None) -> StepResult`` equivalent to Model.train_step."""
 
     def __init__(self, model: Any, loss: Loss, optimizer: Any) -> None:
         self.model = model
@@ -90,8 +95,7 @@ class FusedStep:
         self.layers: list[Layer] = [layer for layer in model.layers
                                     if not isinstance(layer, Input)]
         self.dtype = model.dtype
-        last = self.layers[-1]
-        kernel = _kernel_of(last)
+        kernel = _kernel_of(self.layers[-1])
         # δ^L = (a^L − y)/N when the output activation pairs with the cross-entropy.
         self.fused_output = (
             kernel is not None and not loss.from_logits
@@ -100,12 +104,10 @@ class FusedStep:
         self.sparse = isinstance(loss, SparseCategoricalCrossentropy)
         self.categorical = isinstance(loss, CategoricalCrossentropy)
         self.binary = isinstance(loss, BinaryCrossentropy)
+        dense = [i for i, layer in enumerate(self.layers) if isinstance(layer, Dense)]
+        self._first_dense = dense[0] if dense else -1
         self._by_size: dict[int, _Buffers] = {}
-        self._first_dense = next(i for i, layer in enumerate(self.layers)
-                                 if isinstance(layer, Dense)) if any(
-            isinstance(layer, Dense) for layer in self.layers) else -1
 
-    # The forward pass keeps, per layer, what the backward pass needs: a^{l−1}, z, a, masks.
     def __call__(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> Any:
         """One step; with ``record`` (a Telemetry), also log every Dense layer's statistics."""
         from .model import StepResult
@@ -113,69 +115,79 @@ class FusedStep:
         n = len(xb)
         buffers = self._by_size.get(n)
         if buffers is None:
-            buffers = self._by_size[n] = _Buffers()
+            buffers = self._by_size[n] = _Buffers(n)
         dt = self.dtype
-        a = xb if xb.dtype == dt else xb.astype(dt)
-        saved: list[Any] = []
-        last_index = len(self.layers) - 1
+        layers = self.layers
+        last = len(layers) - 1
+        # Integer inputs (uint8 pixels) stay integers until a layer needs floats; Rescaling
+        # converts and scales in one pass, exactly as astype(dtype) followed by x·scale.
+        a = xb
+        saved: list[tuple[Any, ...]] = []
         logits = None
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(layers):
             if isinstance(layer, Dense):
-                W, b = layer.W.data, layer.b.data if layer.b is not None else None
+                if a.dtype != dt:
+                    a = a.astype(dt)
+                W = layer.W.data
                 z = buffers.get((i, "z"), (n, W.shape[0]), dt)
                 np.matmul(a, W.T, out=z)
-                if b is not None:
-                    z += b
+                if layer.b is not None:
+                    z += layer.b.data
                 kernel = layer.activation.kernel
-                if i == last_index and self.fused_output:
-                    saved.append((layer, a, z, None))
+                if i == last and self.fused_output:
+                    saved.append((_DENSE, layer, a, z, None))
                     logits = z
-                    a = z  # the output's activation is folded into the loss below
                     continue
                 out = self._activate(kernel, z, buffers, i)
-                saved.append((layer, a, z, out))
+                saved.append((_DENSE, layer, a, z, out))
                 a = out
             elif isinstance(layer, Activation):
-                if i == last_index and self.fused_output:
-                    saved.append((layer, a, a, None))
+                if a.dtype != dt:
+                    a = a.astype(dt)
+                if i == last and self.fused_output:
+                    saved.append((_ACT, layer, a, None))
                     logits = a
                     continue
                 out = self._activate(layer.kernel, a, buffers, i)
-                saved.append((layer, a, a, out))
+                saved.append((_ACT, layer, a, out))
                 a = out
             elif isinstance(layer, Dropout):
+                if a.dtype != dt:
+                    a = a.astype(dt)
                 if layer.training and layer.rate > 0:
                     mask = dropout_mask(a.shape, layer.rate, dt)
                     a = a * mask
-                    saved.append((layer, None, None, mask))
+                    saved.append((_DROP, mask))
                 else:
-                    saved.append((layer, None, None, None))
+                    saved.append((_DROP, None))
             elif isinstance(layer, Flatten):
-                shape = a.shape
+                saved.append((_FLAT, a.shape))
                 a = a.reshape(n, -1)
-                saved.append((layer, shape, None, None))
             elif isinstance(layer, Rescaling):
-                a = a * layer.scale
+                out = buffers.get((i, "x"), a.shape, dt)
+                np.multiply(a, dt.type(layer.scale), out=out, dtype=dt)
                 if layer.offset:
-                    a = a + layer.offset
-                saved.append((layer, None, None, None))
+                    out += dt.type(layer.offset)
+                saved.append((_SCALE, layer))
+                a = out
 
         # BP1: the output error δ^L (already divided by N: C is the batch mean).
         if logits is not None:
-            loss_value, delta, outputs = self._fused_output_error(logits, yb, n)
+            loss_value, delta, outputs = self._fused_output_error(logits, yb, n, buffers)
         else:
             outputs = a
             loss_value = float(self.loss.per_sample(yb, a).mean())
-            delta = self.loss.gradient(yb, a) / n
-            delta = delta.astype(dt, copy=False)
+            delta = (self.loss.gradient(yb, a) / n).astype(dt, copy=False)
         if not np.isfinite(loss_value):
             return StepResult(loss_value, outputs)
 
-        # BP2–BP4, last layer first.
+        # BP2–BP4, last layer first. g is ∂C/∂(output of the layer being undone).
         g = delta
         for index in range(len(saved) - 1, -1, -1):
-            layer, a_prev, z, out = saved[index]
-            if isinstance(layer, Dense):
+            entry = saved[index]
+            kind = entry[0]
+            if kind == _DENSE:
+                _, layer, a_prev, z, out = entry
                 if out is not None:  # not the fused output layer: δ = g ⊙ σ'(z)
                     g = layer.activation.kernel.vjp(z, out, g)
                 W = layer.W
@@ -189,34 +201,36 @@ class FusedStep:
                                         W.grad, self.optimizer.current_learning_rate)
                     if index == self._first_dense:
                         record.record_inputs(a_prev)
-                if index > 0:
-                    g = g @ W.data
-            elif isinstance(layer, Activation):
+                if index <= self._first_dense:
+                    break  # nothing below needs a gradient: the input batch is data
+                upstream = buffers.get((index, "g"), (n, W.data.shape[1]), dt)
+                g = np.matmul(g, W.data, out=upstream)
+            elif kind == _ACT:
+                _, layer, z, out = entry
                 if out is not None:
                     g = layer.kernel.vjp(z, out, g)
-            elif isinstance(layer, Dropout):
-                if out is not None:
-                    g = g * out
-            elif isinstance(layer, Flatten):
-                g = g.reshape(a_prev)
-            elif isinstance(layer, Rescaling):
-                g = g * layer.scale
+            elif kind == _DROP:
+                if entry[1] is not None:
+                    g = np.multiply(g, entry[1], out=g)  # g is always an array this step owns
+            elif kind == _FLAT:
+                g = g.reshape(entry[1])
+            elif kind == _SCALE:
+                g = g * entry[1].scale
         self.optimizer.step()
         if record is not None:
-            record.finish_sample({layer.name: layer.W.data for layer in self.layers
+            record.finish_sample({layer.name: layer.W.data for layer in layers
                                   if isinstance(layer, Dense)})
         return StepResult(loss_value, outputs)
 
     @staticmethod
     def _activate(kernel: Kernel, z: np.ndarray, buffers: _Buffers, i: int) -> np.ndarray:
         if kernel.name == "relu":
-            out = buffers.get((i, "a"), z.shape, z.dtype)
-            return np.maximum(z, 0, out=out)
+            return np.maximum(z, 0, out=buffers.get((i, "a"), z.shape, z.dtype))
         if kernel.name == "linear":
             return z
         return kernel.value(z)
 
-    def _fused_output_error(self, z: np.ndarray, yb: np.ndarray, n: int
+    def _fused_output_error(self, z: np.ndarray, yb: np.ndarray, n: int, buffers: _Buffers
                             ) -> tuple[float, np.ndarray, np.ndarray]:
         """Cost and δ^L = (a^L − y)/N from the logits, as the fused ops compute them."""
         if self.binary:
@@ -227,20 +241,18 @@ class FusedStep:
             a = stable_sigmoid(z)
             delta = (a - y) * (1.0 / (n * width))
             return loss_value, delta.astype(z.dtype, copy=False), a
-        log_p = stable_log_softmax(z, -1)
-        a = np.exp(log_p)
         if self.sparse:
-            labels = (yb.reshape(len(yb), -1)[:, 0] if yb.ndim > 1 else yb).astype(np.intp)
-            rows = np.arange(n)
-            loss_value = float(-log_p[rows, labels].mean())
+            labels = (yb.reshape(len(yb), -1)[:, 0] if yb.ndim > 1 else yb).astype(
+                np.intp, copy=False)
+            per, a = softmax_cross_entropy_parts(z, labels=labels)
             delta = a.copy()
-            delta[rows, labels] -= 1.0
+            delta[buffers.rows, labels] -= 1.0
         else:
             y = yb.astype(z.dtype, copy=False)
-            loss_value = float(-(y * log_p).sum(axis=-1).mean())
+            per, a = softmax_cross_entropy_parts(z, targets=y)
             delta = a * y.sum(axis=-1, keepdims=True) - y
         delta *= 1.0 / n
-        return loss_value, delta, a
+        return float(per.mean()), delta, a
 
 
 def _grad_array(p: Any) -> np.ndarray:
