@@ -193,3 +193,29 @@ def test_constant_initializer_and_unknown_name():
     np.testing.assert_array_equal(initializers.get(0.35)((2,)), np.float32([0.35, 0.35]))
     with pytest.raises(gn.errors.UnknownNameError, match="glorot_uniform"):
         initializers.get("glorot_unifrom")
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "categorical_crossentropy",
+                                  "sparse_categorical_crossentropy"])
+def test_closed_form_gradient_matches_autograd_at_saturated_outputs(name):
+    """Outside [ε, 1 − ε] the clipped cost is flat: gradient() must say 0 there too."""
+    loss = losses.get(name)
+    rng = np.random.default_rng(9)
+    y = _targets(loss, (4, 3), rng)
+    p = rng.uniform(0.2, 0.8, size=(4, 3))
+    p[0, :] = [1e-12, 1.0, 1e-9]
+    p[1, 0] = 1.0 - 1e-12
+    if name != "binary_crossentropy":
+        p[2:] /= p[2:].sum(axis=1, keepdims=True)
+    a = gn.tensor(p, dtype="float64", requires_grad=True)
+    loss(y, a).backward()
+    np.testing.assert_allclose(loss.gradient(y, p) / 4, a.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_float64_layers_keep_float64_parameters():
+    layer = Dense(3, input_dim=2, dtype="float64")
+    assert layer.W.dtype == np.float64 and layer.b.dtype == np.float64
+    model = gn.Sequential([Dense(4, input_dim=2), Dense(1)])
+    model.to("float64")
+    assert all(p.dtype == np.float64 for p in model.parameters())
+    assert model.dtype == np.float64

@@ -42,4 +42,5 @@ def test_seed002_keras_program_reaches_90_percent_on_mnist_5k():
     assert loss < 0.4
     printed = out.getvalue()
     assert "Epoch 5/5" in printed and "accuracy: " in printed
-    assert seconds < 30, f"took {seconds:.1f}s"
+    # About 1 s on an idle 2-core machine; the bound only catches a pathological slowdown.
+    assert seconds < 120, f"took {seconds:.1f}s"

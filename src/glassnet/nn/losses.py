@@ -56,6 +56,11 @@ def _target_array(y_true: Any, like: np.ndarray, name: str, integer: bool = Fals
     return arr.astype(like.dtype, copy=False)
 
 
+def _inside_clip(a: np.ndarray) -> np.ndarray:
+    """1 where ε ≤ a ≤ 1 − ε, else 0: the clipped cost is flat outside, so is its gradient."""
+    return ((a >= EPSILON) & (a <= 1 - EPSILON)).astype(a.dtype)
+
+
 class Loss:
     """Base class. ``from_logits``: y_pred are pre-activation scores, not probabilities."""
 
@@ -221,7 +226,7 @@ class BinaryCrossentropy(Loss):
         y = _target_array(y_true, a, self.name)
         p = np.clip(a, EPSILON, 1 - EPSILON)
         k = a[0].size if a.ndim > 1 else 1
-        return (p - y) / (p * (1 - p)) / k
+        return (p - y) / (p * (1 - p)) / k * _inside_clip(a)
 
     def formula(self) -> str:
         return r"C_x = -\tfrac{1}{K}\sum_k \left[y_k \ln a^L_k + (1-y_k)\ln(1-a^L_k)\right]"
@@ -263,7 +268,7 @@ class CategoricalCrossentropy(Loss):
 
     def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
         y = _target_array(y_true, a, self.name)
-        return -y / np.clip(a, EPSILON, 1 - EPSILON)
+        return -y / np.clip(a, EPSILON, 1 - EPSILON) * _inside_clip(a)
 
     def formula(self) -> str:
         return r"C_x = -\sum_k y_k \ln a^L_k"
@@ -316,7 +321,8 @@ class SparseCategoricalCrossentropy(Loss):
         y = self._labels(y_true)
         g = np.zeros_like(a)
         rows = np.arange(len(y))
-        g[rows, y] = -1.0 / np.clip(a[rows, y], EPSILON, 1 - EPSILON)
+        picked = a[rows, y]
+        g[rows, y] = -1.0 / np.clip(picked, EPSILON, 1 - EPSILON) * _inside_clip(picked)
         return g
 
     def formula(self) -> str:

@@ -149,7 +149,8 @@ class Module:
         if dt.kind != "f":
             raise DTypeError(f"Module.to: dtype must be float32 or float64, received {dt}")
         for m in self.modules():
-            if hasattr(m, "dtype"):
+            # Layers record their dtype; a Model's dtype is a read-only view of its parameters.
+            if hasattr(m, "dtype") and not isinstance(getattr(type(m), "dtype", None), property):
                 m.dtype = dt
         for p in self.parameters():
             p.data = p.data.astype(dt)

@@ -1,0 +1,42 @@
+"""Show the work: backpropagation traced through the four equations, with real numbers.
+
+* ``backprop(model, x, y)`` → a ``BackpropTrace``: every a, z, σ'(z), δ, ∂C/∂W, ∂C/∂b of
+  every layer, computed from BP1–BP4 and checked against the autograd engine; rendered as
+  text, Markdown, JSON or a self-contained HTML page; ``trace.path(l, j, k)`` tells one
+  weight's story, path by path.
+* ``graph(tensor)`` → the computational graph with values, gradients and local derivatives
+  (Graphviz DOT or SVG), seed 003's "downstream = upstream × local".
+* ``Perceptron`` → seed 003's single-layer perceptron, which learns AND and OR and shows why
+  XOR needs a hidden layer.
+* ``gradcheck_model`` → a per-parameter comparison of the engine's gradients with central
+  differences; ``gradcheck`` is the engine's own, for any function.
+* ``seed004_example()`` → seed 004's worked 2-2-2 example, ready to trace.
+"""
+
+from ..autograd.gradcheck import GradcheckReport, gradcheck
+from .checking import gradcheck_model
+from .examples import XOR_X, XOR_Y, seed004_example, xor_network
+from .graph import Graph, GraphvizNotFoundError, graph, model_graph
+from .path import WeightPath
+from .perceptron import Perceptron, PerceptronResult
+from .trace import BackpropTrace, LayerTrace, backprop
+
+__all__ = [
+    "backprop",
+    "BackpropTrace",
+    "LayerTrace",
+    "WeightPath",
+    "graph",
+    "model_graph",
+    "Graph",
+    "GraphvizNotFoundError",
+    "Perceptron",
+    "PerceptronResult",
+    "seed004_example",
+    "xor_network",
+    "XOR_X",
+    "XOR_Y",
+    "gradcheck",
+    "gradcheck_model",
+    "GradcheckReport",
+]
