@@ -33,6 +33,7 @@ from .autograd import (
     tensor,
 )
 from .errors import GlassnetError
+from .io import load_model, register
 from .training import Model, Sequential
 
 from . import keras  # noqa: E402  (after Sequential: keras.models refers to it)
@@ -62,6 +63,8 @@ __all__ = [
     "errors",
     "Model",
     "Sequential",
+    "load_model",
+    "register",
     "keras",
     "GlassnetError",
     "__version__",

@@ -207,11 +207,15 @@ def build_classifier(x_train: Any, num_classes: int, hidden: Sequence[int], acti
     """Rescaling → Flatten → (Dense → Dropout)* → Dense(num_classes, softmax)."""
     import numpy as np
 
-    from .layers import Dense, Dropout, Flatten, Rescaling
+    from .layers import Dense, Dropout, Flatten, Normalization, Rescaling
     from .training import Sequential
 
-    peak = float(np.abs(x_train).max()) or 1.0
-    layers: list[Any] = [Rescaling(1.0 / peak, input_shape=x_train.shape[1:])]
+    layers: list[Any]
+    if x_train.dtype.kind in "iu":  # pixels: scale by the largest value (255, or 16 for digits)
+        peak = float(np.abs(x_train).max()) or 1.0
+        layers = [Rescaling(1.0 / peak, input_shape=x_train.shape[1:])]
+    else:  # features: standardise each one with the training set's mean and variance
+        layers = [Normalization(input_shape=x_train.shape[1:]).adapt(x_train)]
     if x_train.ndim > 2:
         layers.append(Flatten())
     for units in hidden:
@@ -238,10 +242,10 @@ def _load_classification(name: str, path: str | None) -> Any:
 def _make_optimizer(name: str, learning_rate: float | None) -> Any:
     from .optim import optimizers
 
-    config: dict[str, Any] = {"name": name}
+    optimizer = optimizers.get(name)
     if learning_rate is not None:
-        config["learning_rate"] = learning_rate
-    return optimizers.get(config)
+        optimizer.learning_rate = learning_rate
+    return optimizer
 
 
 def cmd_train(args: argparse.Namespace) -> int:

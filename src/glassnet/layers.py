@@ -10,6 +10,7 @@ from .nn.layers import (
     Input,
     Layer,
     LeakyReLU,
+    Normalization,
     Linear,
     ReLU,
     Rescaling,
@@ -22,5 +23,5 @@ from .nn.layers import (
 
 __all__ = [
     "Layer", "Input", "Dense", "Activation", "Linear", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
-    "ELU", "GELU", "Softplus", "Softmax", "Dropout", "Flatten", "Rescaling", "get_activation",
+    "ELU", "GELU", "Softplus", "Softmax", "Dropout", "Flatten", "Rescaling", "Normalization", "get_activation",
 ]

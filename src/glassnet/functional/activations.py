@@ -66,6 +66,8 @@ def stable_softplus(z: np.ndarray) -> np.ndarray:
 
 def stable_softmax(z: np.ndarray, axis: int | None = -1) -> np.ndarray:
     """softmax(z)_i = e^(z_i − max z) / Σ_j e^(z_j − max z); rows sum to 1."""
+    if z.size == 0:
+        return np.empty_like(z)
     e = np.exp(z - z.max(axis=axis, keepdims=True))
     e /= e.sum(axis=axis, keepdims=True)
     return e
@@ -73,6 +75,8 @@ def stable_softmax(z: np.ndarray, axis: int | None = -1) -> np.ndarray:
 
 def stable_log_softmax(z: np.ndarray, axis: int | None = -1) -> np.ndarray:
     """log softmax(z) = z − logsumexp(z), finite for any finite z."""
+    if z.size == 0:
+        return np.empty_like(z)
     shifted = z - z.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 

@@ -1,5 +1,32 @@
-"""Files: atomic writes, model files (safetensors), checkpoints."""
+"""Files: atomic writes, model files (safetensors), training checkpoints.
 
+``save_model``/``load_model`` store a whole model (architecture, weights, training config,
+optimiser state) in one safetensors file; ``save_weights``/``load_weights`` only the weights;
+``save_checkpoint``/``load_checkpoint`` a training state. Every file is written atomically and
+read without executing anything from it (see docs/saving.md).
+"""
+
+from ._container import FileAccessError, MissingFileError
 from .atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from .checkpoint import load_checkpoint, save_checkpoint
+from .model_files import load_model, load_weights, save_model, save_weights
+from .registry import get_registered, register, registered_classes, registered_name, unregister
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "save_model",
+    "load_model",
+    "save_weights",
+    "load_weights",
+    "save_checkpoint",
+    "load_checkpoint",
+    "register",
+    "unregister",
+    "get_registered",
+    "registered_name",
+    "registered_classes",
+    "FileAccessError",
+    "MissingFileError",
+]

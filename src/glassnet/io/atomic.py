@@ -15,7 +15,23 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from ..errors import InvalidArgumentError
+
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it where the OS allows (no race with threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)  # elsewhere the only way to read it is to set it briefly
+    os.umask(umask)
+    return umask
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -39,10 +55,13 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb",
     If the block raises, the temporary file is removed and ``path`` is untouched.
     """
     if mode not in ("w", "wb", "wt"):
-        raise ValueError(f"atomic_write: mode must be 'w', 'wt' or 'wb', received {mode!r}")
+        raise InvalidArgumentError(
+            f"atomic_write: mode must be 'w', 'wt' or 'wb', received {mode!r}")
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
-    directory.mkdir(parents=True, exist_ok=True)
+    if not directory.is_dir():
+        directory.mkdir(parents=True, exist_ok=True)
+        _fsync_directory(directory.parent)  # the new directory's entry survives a power cut
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     tmp = Path(tmp_name)
     try:
@@ -56,9 +75,7 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb",
                 os.chmod(tmp, target.stat().st_mode & 0o7777)
         else:
             with contextlib.suppress(OSError):
-                umask = os.umask(0)
-                os.umask(umask)
-                os.chmod(tmp, 0o666 & ~umask)
+                os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, target)
         _fsync_directory(directory)
     except BaseException:

@@ -11,6 +11,7 @@ from .layers import (
     Input,
     Layer,
     LeakyReLU,
+    Normalization,
     Linear,
     ReLU,
     Rescaling,
@@ -25,5 +26,5 @@ from .module import Module, Parameter
 __all__ = [
     "Module", "Parameter", "Layer", "Input", "Dense", "Activation", "Linear", "Sigmoid",
     "Tanh", "ReLU", "LeakyReLU", "ELU", "GELU", "Softplus", "Softmax", "Dropout", "Flatten",
-    "Rescaling", "get_activation", "initializers",
+    "Rescaling", "Normalization", "get_activation", "initializers",
 ]

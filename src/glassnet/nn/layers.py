@@ -40,6 +40,7 @@ __all__ = [
     "Dropout",
     "Flatten",
     "Rescaling",
+    "Normalization",
     "get_activation",
     "LAYER_CLASSES",
 ]
@@ -93,7 +94,10 @@ class Layer(Module):
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(x, Tensor):
-            x = Tensor(as_array(x, None, self.name))
+            arr = as_array(x, None, self.name) if not isinstance(x, np.ndarray) else x
+            # Float data takes the layer's dtype directly: a float64 layer must not see its
+            # float64 input rounded through the float32 default.
+            x = Tensor(arr, dtype=self.dtype if arr.dtype.kind == "f" else None)
         if not self.built:
             self.build(tuple(x.shape[1:]))
         return self.forward(x, *args, **kwargs)
@@ -148,14 +152,14 @@ class Activation(Layer):
     kernel_name = "linear"
 
     def __init__(self, activation: str | None = None, name: str | None = None,
-                 **params: float) -> None:
+                 dtype: Any = None, **params: float) -> None:
         key = self.kernel_name if activation is None else str(activation).lower()
         if key not in KERNELS:
             raise UnknownNameError(
                 f"Activation: unknown activation {activation!r}; known: "
                 f"{', '.join(sorted(KERNELS))}"
             )
-        super().__init__(name=name or key)
+        super().__init__(name=name or key, dtype=dtype)
         self.kernel: Kernel = KERNELS[key].with_params(**params) if params else KERNELS[key]
 
     @property
@@ -223,11 +227,12 @@ class LeakyReLU(Activation):
 
     kernel_name = "leaky_relu"
 
-    def __init__(self, negative_slope: float = 0.01, name: str | None = None) -> None:
+    def __init__(self, negative_slope: float = 0.01, name: str | None = None,
+                 dtype: Any = None, activation: str | None = None) -> None:
         if not isinstance(negative_slope, (int, float)) or negative_slope < 0:
             raise InvalidArgumentError(f"LeakyReLU: negative_slope must be a number ≥ 0, "
                                        f"received negative_slope={negative_slope!r}")
-        super().__init__(None, name=name, negative_slope=float(negative_slope))
+        super().__init__(None, name=name, dtype=dtype, negative_slope=float(negative_slope))
 
 
 class ELU(Activation):
@@ -235,11 +240,12 @@ class ELU(Activation):
 
     kernel_name = "elu"
 
-    def __init__(self, alpha: float = 1.0, name: str | None = None) -> None:
+    def __init__(self, alpha: float = 1.0, name: str | None = None, dtype: Any = None,
+                 activation: str | None = None) -> None:
         if not isinstance(alpha, (int, float)) or alpha < 0:
             raise InvalidArgumentError(f"ELU: alpha must be a number ≥ 0, received "
                                        f"alpha={alpha!r}")
-        super().__init__(None, name=name, alpha=float(alpha))
+        super().__init__(None, name=name, dtype=dtype, alpha=float(alpha))
 
 
 class GELU(Activation):
@@ -396,10 +402,10 @@ class Dropout(Layer):
     """Inverted dropout: in training mode, zero each unit with probability ``rate`` and scale
     the rest by 1/(1 − rate); in eval mode, the identity."""
 
-    def __init__(self, rate: float, name: str | None = None) -> None:
+    def __init__(self, rate: float, name: str | None = None, dtype: Any = None) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
             raise InvalidArgumentError(f"Dropout: rate must be in [0, 1), received rate={rate!r}")
-        super().__init__(name=name)
+        super().__init__(name=name, dtype=dtype)
         self.rate = float(rate)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -455,8 +461,73 @@ class Rescaling(Layer):
         return f"scale={self.scale:g}, offset={self.offset:g}"
 
 
+class Normalization(Layer):
+    """(x − mean) / √variance per feature, with fixed statistics (Keras's Normalization).
+
+    Give ``mean`` and ``variance`` (numbers or per-feature lists), or call ``adapt(x)`` to take
+    them from training data. They are constants saved with the model, not trained.
+    """
+
+    def __init__(self, mean: Any = None, variance: Any = None, axis: int = -1,
+                 name: str | None = None, input_shape: Sequence[int] | None = None,
+                 dtype: Any = None) -> None:
+        super().__init__(name=name, input_shape=input_shape, dtype=dtype)
+        if axis != -1:
+            raise InvalidArgumentError(f"Normalization: only axis=-1 (per feature) is "
+                                       f"supported, received axis={axis!r}")
+        if (mean is None) != (variance is None):
+            raise InvalidArgumentError("Normalization: give both mean and variance, or neither "
+                                       "and call adapt(x)")
+        self.mean: np.ndarray | None = None
+        self.variance: np.ndarray | None = None
+        if mean is not None:
+            self._set(np.asarray(mean, dtype=np.float64), np.asarray(variance, dtype=np.float64))
+
+    def _set(self, mean: np.ndarray, variance: np.ndarray) -> None:
+        if mean.shape != variance.shape or mean.ndim > 1:
+            raise ShapeError(f"{self.name}: mean and variance must be numbers or equal-length "
+                             f"lists, received shapes {mean.shape} and {variance.shape}")
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(variance))) or \
+                np.any(variance < 0):
+            raise InvalidArgumentError(f"{self.name}: mean must be finite and variance finite "
+                                       f"and ≥ 0")
+        self.mean, self.variance = mean, variance
+
+    def adapt(self, x: Any) -> Normalization:
+        """Take mean and variance per feature (last axis) from ``x``."""
+        arr = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float64)
+        if arr.ndim < 1 or arr.shape[0] == 0:
+            raise InvalidArgumentError(f"{self.name}: adapt needs at least one sample, received "
+                                       f"{describe(arr)}")
+        flat = arr.reshape(-1, arr.shape[-1]) if arr.ndim > 1 else arr.reshape(-1, 1)
+        self._set(flat.mean(axis=0), flat.var(axis=0))
+        return self
+
+    def scale_and_shift(self) -> tuple[np.ndarray, np.ndarray]:
+        """(1/√variance, mean) in the layer's dtype; a zero variance leaves the feature unscaled."""
+        if self.mean is None or self.variance is None:
+            raise InvalidArgumentError(f"{self.name}: no statistics yet; pass mean= and "
+                                       f"variance= or call adapt(x_train) before using it")
+        std = np.sqrt(self.variance)
+        inv = np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0)
+        return inv.astype(self.dtype), self.mean.astype(self.dtype)
+
+    def forward(self, x: Tensor) -> Tensor:
+        inv, mean = self.scale_and_shift()
+        if x.data.dtype != self.dtype:
+            x = F.cast(x, self.dtype) if x.requires_grad else Tensor(x.data.astype(self.dtype))
+        return (x - mean) * inv
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        if self.mean is not None and self.variance is not None:
+            config["mean"] = self.mean.tolist()
+            config["variance"] = self.variance.tolist()
+        return config
+
+
 LAYER_CLASSES: dict[str, type[Layer]] = {
     cls.__name__: cls
     for cls in (Input, Dense, Activation, Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU,
-                Softplus, Softmax, Dropout, Flatten, Rescaling)
+                Softplus, Softmax, Dropout, Flatten, Rescaling, Normalization)
 }

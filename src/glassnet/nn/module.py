@@ -184,6 +184,7 @@ class Module:
                 if arr.shape != p.data.shape:
                     misshaped.append(f"{name} (expected {p.data.shape}, received {arr.shape})")
                 else:
+                    _check_values(arr, name)  # all checks before any parameter changes
                     arrays[name] = arr
         problems = []
         if missing and strict:
@@ -216,6 +217,8 @@ class Module:
                for (name, p), a in zip(params, arrays) if a.shape != p.data.shape]
         if bad:
             raise ShapeError("set_weights: wrong shape for " + "; ".join(bad))
+        for (name, _), a in zip(params, arrays):
+            _check_values(a, name)
         for (name, p), a in zip(params, arrays):
             _assign(p, a, name)
 
@@ -236,10 +239,13 @@ class Module:
         return "\n".join(lines) + "\n)"
 
 
-def _assign(p: Parameter, arr: np.ndarray, name: str) -> None:
+def _check_values(arr: np.ndarray, name: str) -> None:
     if arr.dtype.kind not in "fiub":
         raise DTypeError(f"load weights: {name} must hold numbers, received dtype {arr.dtype}")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
         raise InvalidArgumentError(f"load weights: {name} contains NaN or inf")
+
+
+def _assign(p: Parameter, arr: np.ndarray, name: str) -> None:
     # In place: the parameter may be a view into an optimiser's flat buffer.
     p.data[...] = arr

@@ -8,6 +8,7 @@ weight, and let the optimiser update w := w − α ∂C/∂w (or Adam's variant 
 from __future__ import annotations
 
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -176,7 +177,7 @@ class Model(Module):
         dt = self.dtype
         if xb.dtype != dt:
             xb = xb.astype(dt)
-        return Tensor(xb)
+        return Tensor(xb, dtype=dt)
 
     def _dry_run(self, x: np.ndarray, where: str) -> np.ndarray:
         """Forward one sample (eval mode, no grad) to build lazy layers and check the shape."""
@@ -299,6 +300,9 @@ class Model(Module):
         initial_epoch: int = 0,
         stream: IO[str] | None = None,
         telemetry: bool | int = True,
+        checkpoint: str | os.PathLike[str] | None = None,
+        checkpoint_every: str | int = "epoch",
+        resume: str | os.PathLike[str] | None = None,
     ) -> History:
         """Train for ``epochs`` passes over (x, y) in mini-batches; returns the History.
 
@@ -307,6 +311,12 @@ class Model(Module):
         shuffling, as Keras does); ``validation_data=(x_val, y_val)`` gives it explicitly.
         ``telemetry``: per-layer statistics every 20 steps (True), every N steps (an int), or
         none (False); they land on ``history.telemetry``.
+        ``checkpoint="run.ckpt"`` writes the whole training state (weights, optimiser state and
+        schedule position, epoch, step, random-number state, history, callback states) after
+        every epoch, or every N steps with ``checkpoint_every=N``, atomically;
+        ``resume="run.ckpt"`` continues from such a file exactly where it left off — a seeded
+        run resumed this way equals the uninterrupted run bit for bit. ``epochs`` counts from
+        the start of the original run.
         """
         where = "fit"
         self._require_compiled(where)
@@ -320,6 +330,10 @@ class Model(Module):
                 or not 0 <= validation_split < 1:
             raise InvalidArgumentError(f"{where}: validation_split must be in [0, 1), received "
                                        f"validation_split={validation_split!r}")
+        if checkpoint_every != "epoch" and (isinstance(checkpoint_every, bool) or not isinstance(
+                checkpoint_every, (int, np.integer)) or checkpoint_every < 1):
+            raise InvalidArgumentError(f"{where}: checkpoint_every must be 'epoch' or a number of "
+                                       f"steps ≥ 1, received checkpoint_every={checkpoint_every!r}")
         if validation_split and validation_data is not None:
             raise InvalidArgumentError(f"{where}: give validation_split or validation_data, "
                                        f"not both")
@@ -379,19 +393,53 @@ class Model(Module):
         was_training = self.training
         generator = _rng.generator
         global_step = 0
+        start_epoch, start_step = initial_epoch, 0
+        resumed: dict[str, Any] | None = None
+        user_callbacks = list(callbacks or [])
+        run_config = {"samples": n, "batch_size": batch_size, "shuffle": bool(shuffle)}
+        if resume is not None:
+            resumed = self._load_fit_checkpoint(resume, run_config, where)
+            history.set_state(resumed["history"])
+            start_epoch, start_step = int(resumed["epoch"]), int(resumed["step"])
+            global_step = int(resumed["global_step"])
         callback_list.on_train_begin()
+        if resumed is not None:
+            # After on_train_begin, which resets callbacks such as EarlyStopping.
+            for cb, state in zip(user_callbacks, resumed["callbacks"]):
+                if state:
+                    cb.set_state(state)
+
+        def save_state(next_epoch: int, next_step: int, order: np.ndarray | None,
+                       totals: dict[str, Any] | None) -> None:
+            assert checkpoint is not None
+            self._save_fit_checkpoint(checkpoint, {
+                "epoch": next_epoch, "step": next_step, "global_step": global_step,
+                "order": order, "totals": totals, "config": run_config,
+                "history": history.get_state(),
+                "callbacks": [cb.get_state() for cb in user_callbacks],
+            })
+
         try:
-            for epoch in range(initial_epoch, epochs):
+            for epoch in range(start_epoch, epochs):
                 callback_list.on_epoch_begin(epoch)
                 self.train()
                 progress.epoch_begin(epoch)
-                order = generator().permutation(n) if shuffle else np.arange(n)
                 loss_total = 0.0
                 seen = 0
                 for m in train_metrics:
                     m.reset()
+                first_step = 0
+                if resumed is not None and epoch == start_epoch and resumed["order"] is not None:
+                    order = resumed["order"]
+                    first_step = start_step
+                    totals = resumed["totals"]
+                    loss_total, seen = float(totals["loss_total"]), int(totals["seen"])
+                    for m, (total, count) in zip(train_metrics, totals["metrics"]):
+                        m.total, m.count = float(total), int(count)
+                else:
+                    order = generator().permutation(n) if shuffle else np.arange(n)
                 logs: dict[str, Any] = {}
-                for step in range(steps):
+                for step in range(first_step, steps):
                     idx = order[step * batch_size:(step + 1) * batch_size]
                     yb = y_arr[idx]
                     for cb in callback_list.batch_callbacks:
@@ -421,6 +469,11 @@ class Model(Module):
                     progress.update(step + 1, logs)
                     for cb in callback_list.batch_callbacks:
                         cb.on_train_batch_end(step, logs)
+                    if (checkpoint is not None and checkpoint_every != "epoch"
+                            and global_step % int(checkpoint_every) == 0):
+                        save_state(epoch, step + 1, order, {
+                            "loss_total": loss_total, "seen": seen,
+                            "metrics": [[m.total, m.count] for m in train_metrics]})
                     if self.stop_training:
                         break
                 if history.stopped_reason is not None and seen == 0:
@@ -438,6 +491,8 @@ class Model(Module):
                     for key, value in logs.items():
                         recorder.epoch_metrics.setdefault(key, []).append(float(value))
                 callback_list.on_epoch_end(epoch, logs)
+                if checkpoint is not None and history.stopped_batch is None:
+                    save_state(epoch + 1, 0, None, None)
                 if self.stop_training or history.stopped_reason is not None:
                     if history.stopped_reason is None:
                         history.stopped_reason = self._stop_reason or "stop_training was set"
@@ -448,6 +503,55 @@ class Model(Module):
             self.train(was_training)
         callback_list.on_train_end()
         return history
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def _save_fit_checkpoint(self, path: str | os.PathLike[str], progress: dict[str, Any]
+                             ) -> None:
+        from ..io.checkpoint import save_checkpoint
+
+        state = {"kind": "fit", "weights": dict(self.state_dict()),
+                 "optimizer": self.optimizer.state_dict(), "rng": _rng.get_state(), **progress}
+        save_checkpoint(path, state)
+
+    def _load_fit_checkpoint(self, path: str | os.PathLike[str], config: dict[str, Any],
+                             where: str) -> dict[str, Any]:
+        from ..io.checkpoint import load_checkpoint
+
+        state = load_checkpoint(path)
+        if state.get("kind") != "fit":
+            raise InvalidArgumentError(f"{where}: resume={os.fspath(path)!r} is not a checkpoint "
+                                       f"written by fit(checkpoint=...)")
+        if state["config"] != config:
+            raise InvalidArgumentError(
+                f"{where}: resume={os.fspath(path)!r} was written for {state['config']}, but "
+                f"this call has {config}; resume with the same data, batch_size and shuffle")
+        self.load_state_dict(state["weights"])
+        self.optimizer.bind(self.parameters())
+        self.optimizer.load_state_dict(state["optimizer"])
+        _rng.set_state(state["rng"])
+        return state
+
+    # -- saving ----------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:
+        """Save architecture, weights and training config in one safetensors file (atomic).
+
+        ``glassnet.load_model(path)`` rebuilds the model; see docs/saving.md for the format.
+        """
+        from ..io.model_files import save_model
+
+        save_model(self, path, include_optimizer=include_optimizer)
+
+    def save_weights(self, path: str | os.PathLike[str]) -> None:
+        """Save only the weights (a safetensors file keyed by parameter name)."""
+        from ..io.model_files import save_weights
+
+        save_weights(self, path)
+
+    def load_weights(self, path: str | os.PathLike[str], strict: bool = True) -> None:
+        """Load weights saved by save_weights/save; every mismatch is named before any change."""
+        from ..io.model_files import load_weights
+
+        load_weights(self, path, strict=strict)
 
     def _stop_on_nan(self, history: History, epoch: int, step: int, value: float) -> None:
         kind = "NaN" if math.isnan(value) else "infinite"

@@ -1,0 +1,612 @@
+"""Model files: ``save_model`` / ``load_model`` and ``save_weights`` / ``load_weights``.
+
+A model file is a standard safetensors file (``model.safetensors`` is the canonical name; any
+suffix is accepted). Its tensors are the model's parameters under their dotted names
+(``dense.W`` of shape (units, in_features), ``dense.b`` of shape (units,)), plus, when the
+optimiser is included, its state arrays under ``optimizer/...``. Its metadata (a string → string
+map in the header) holds:
+
+==================  ===============================================================================
+``format``          ``"glassnet"``
+``format_version``  ``"1"``
+``content``         ``"model"`` (``save_model``) or ``"weights"`` (``save_weights``)
+``architecture``    JSON ``{"class_name": "Sequential" | registered name, "config": get_config()}``
+``training_config`` JSON ``{"loss": {"name", ...}, "metrics": [...], "optimizer":
+                    {"class_name", "config"}}`` (compiled models only)
+``optimizer_state`` JSON of the optimiser's ``state_dict()`` with each array replaced by
+                    ``{"__glassnet__": "array", "key": "optimizer/..."}`` (when included)
+``glassnet_version`` the version that wrote the file (informative)
+==================  ===============================================================================
+
+Loading never unpickles, evaluates or imports anything named in the file: classes come only
+from glassnet's layer table, ``Sequential``, and the ``register`` list. Every problem with a
+file is a ``FileFormatError`` naming it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from .. import _rng
+from ..errors import FileFormatError, GlassnetError, InvalidArgumentError, describe
+from ..nn.layers import LAYER_CLASSES, Activation, Dense, Input, Layer
+from ..nn.module import Module
+from . import registry
+from ._container import (
+    decode_tree,
+    dumps,
+    encode_tree,
+    loads,
+    read_container,
+    write_container,
+)
+
+__all__ = [
+    "save_model",
+    "load_model",
+    "save_weights",
+    "load_weights",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
+
+FORMAT = "glassnet"
+FORMAT_VERSION = "1"
+CHECKPOINT_FORMAT = "glassnet-checkpoint"
+_OPTIMIZER_ROOT = "optimizer"
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return str(__version__)
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving
+# ---------------------------------------------------------------------------------------------
+def _check_model(model: Any, where: str) -> Module:
+    if not isinstance(model, Module):
+        raise InvalidArgumentError(f"{where}: model must be a glassnet Module (for example a "
+                                   f"Sequential), received {describe(model)}")
+    return model
+
+
+def _unregistered_message(where: str, what: str, cls: type) -> str:
+    return (f"{where}: {what} is a {cls.__name__}, which load_model could not rebuild because "
+            f"the class is not registered; decorate it with @glassnet.register (or "
+            f"glassnet.io.register) and give it a get_config() method, or use save_weights")
+
+
+def _layer_class_name(layer: Layer, where: str) -> str:
+    cls = type(layer)
+    if LAYER_CLASSES.get(cls.__name__) is cls:
+        return cls.__name__
+    name = registry.registered_name(cls)
+    if name is None:
+        raise InvalidArgumentError(_unregistered_message(where, f"layer {layer.name!r}", cls))
+    return name
+
+
+def _config_of(obj: Any, where: str) -> dict[str, Any]:
+    get_config = getattr(obj, "get_config", None)
+    if not callable(get_config):
+        raise InvalidArgumentError(
+            f"{where}: {type(obj).__name__} has no get_config() method; a registered class "
+            f"must return its constructor arguments from get_config() so load_model can "
+            f"rebuild it"
+        )
+    config = get_config()
+    if not isinstance(config, Mapping):
+        raise InvalidArgumentError(f"{where}: {type(obj).__name__}.get_config() must return a "
+                                   f"dict, received {describe(config)}")
+    return dict(config)
+
+
+def _architecture(model: Module, where: str) -> dict[str, Any]:
+    from ..training.model import Sequential
+
+    cls = type(model)
+    name = "Sequential" if cls is Sequential else registry.registered_name(cls)
+    if name is None:
+        raise InvalidArgumentError(_unregistered_message(where, "the model", cls))
+    config = _config_of(model, where)
+    if isinstance(model, Sequential) and not callable(getattr(cls, "from_config", None)):
+        # Rebuilt layer by layer (a registered Sequential subclass too): record each layer's
+        # class under the name load_model will look up.
+        config["layers"] = [
+            {"class_name": _layer_class_name(layer, where), "config": entry["config"]}
+            for layer, entry in zip(model.layers, config.get("layers", []))
+        ]
+    return {"class_name": name, "config": config}
+
+
+def _metric_name(spec: Any) -> str | None:
+    if isinstance(spec, str):
+        return spec
+    name = getattr(spec, "name", None)
+    return name if isinstance(name, str) else None
+
+
+def _training_config(model: Module, where: str) -> dict[str, Any] | None:
+    loss = getattr(model, "loss", None)
+    if not getattr(model, "compiled", False) or loss is None:
+        return None
+    config: dict[str, Any] = {"loss": {"name": loss.name, **loss.get_config()}}
+    metrics = []
+    for spec in getattr(model, "metric_specs", []):
+        metric = _metric_name(spec)
+        if metric is None:
+            warnings.warn(f"{where}: metric {spec!r} has no name and is not saved; pass it to "
+                          f"compile again after loading", RuntimeWarning, stacklevel=3)
+        else:
+            metrics.append(metric)
+    config["metrics"] = metrics
+    optimizer = getattr(model, "optimizer", None)
+    get_config = getattr(optimizer, "get_config", None)
+    config["optimizer"] = ({"class_name": type(optimizer).__name__, "config": get_config()}
+                           if callable(get_config) else None)
+    return config
+
+
+def _weights(model: Module, where: str) -> dict[str, np.ndarray]:
+    return {name: p.data for name, p in model.named_parameters()}
+
+
+def save_model(model: Module, path: Any, include_optimizer: bool = True) -> None:
+    """Save architecture, weights and (if compiled) training config to one safetensors file.
+
+    ``model``: a Sequential, or a Module whose class is registered (``@glassnet.register``).
+    ``path``: str or os.PathLike, canonically ``*.safetensors``; written atomically (a crash
+    leaves the previous file or the new one). ``include_optimizer``: also store the
+    optimiser's state (moments, step count), so training resumes where it stopped.
+    """
+    where = "save_model"
+    _check_model(model, where)
+    if not isinstance(include_optimizer, bool):
+        raise InvalidArgumentError(f"{where}: include_optimizer must be True or False, "
+                                   f"received include_optimizer={include_optimizer!r}")
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "content": "model",
+                "glassnet_version": _version()}
+    metadata["architecture"] = dumps(_architecture(model, where), "the architecture "
+                                     "(get_config())", where)
+    tensors = _weights(model, where)
+    training = _training_config(model, where)
+    if training is not None:
+        metadata["training_config"] = dumps(training, "the training config", where)
+        optimizer = getattr(model, "optimizer", None)
+        state_dict = getattr(optimizer, "state_dict", None)
+        if include_optimizer and callable(state_dict):
+            skeleton = encode_tree(state_dict(), tensors, root="optimizer state", where=where,
+                                   prefix=(_OPTIMIZER_ROOT,))
+            metadata["optimizer_state"] = dumps(skeleton, "the optimizer state", where)
+    write_container(path, tensors, metadata, where)
+
+
+def save_weights(model: Module, path: Any) -> None:
+    """Save only the parameters (dotted names → arrays) to a safetensors file, atomically.
+
+    Any Module works, registered or not; read them back with ``load_weights``.
+    """
+    where = "save_weights"
+    _check_model(model, where)
+    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "content": "weights",
+                "glassnet_version": _version()}
+    write_container(path, _weights(model, where), metadata, where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+def check_format(metadata: Mapping[str, str], name: str, where: str, expected: str) -> None:
+    """The file's format marker and version, or a FileFormatError saying what it is instead."""
+    fmt = metadata.get("format")
+    if fmt != expected:
+        if fmt is None:
+            what = "has no glassnet format marker (it may come from another library)"
+            hint = ("; to use its tensors as weights, build the model and call load_weights"
+                    if expected == FORMAT else "")
+        elif fmt == CHECKPOINT_FORMAT:
+            what = "is a glassnet training checkpoint"
+            hint = "; read it with glassnet.io.load_checkpoint or resume fit from it"
+        elif fmt == FORMAT:
+            what = "is a glassnet model file, not a checkpoint"
+            hint = "; read it with load_model or load_weights"
+        else:
+            what = f"has format {fmt[:40]!r}"
+            hint = f"; expected {expected!r}"
+        raise FileFormatError(f"{where}: '{name}' {what}{hint}")
+    version = metadata.get("format_version")
+    if version != FORMAT_VERSION:
+        if version is not None and version.isdigit() and int(version) > int(FORMAT_VERSION):
+            raise FileFormatError(
+                f"{where}: '{name}' uses format version {version}, newer than the version "
+                f"{FORMAT_VERSION} this glassnet reads; upgrade glassnet to load it"
+            )
+        raise FileFormatError(f"{where}: '{name}' has format_version {str(version)[:20]!r}; "
+                              f"expected {FORMAT_VERSION!r}")
+
+
+@contextmanager
+def _rng_preserved() -> Iterator[None]:
+    """Rebuilding layers runs their initialisers; keep glassnet's random stream untouched."""
+    bit_generator = _rng.generator().bit_generator
+    state = bit_generator.state
+    try:
+        yield
+    finally:
+        bit_generator.state = state
+
+
+def _accepted_kwargs(cls: type) -> set[str]:
+    init = cls.__init__  # type: ignore[misc]
+    params = inspect.signature(init).parameters.values()
+    return {p.name for p in params
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+
+
+def _float_dtype(value: Any) -> np.dtype:
+    dt = np.dtype(value) if isinstance(value, str) and value in ("float32", "float64") else None
+    if dt is None:
+        raise ValueError(f"dtype must be 'float32' or 'float64', received {str(value)[:20]!r}")
+    return dt
+
+
+def _builtin_layer(cls: type[Layer], config: dict[str, Any]) -> Layer:
+    """A glassnet layer from its get_config(), Dense left unbuilt (built after checks)."""
+    config = dict(config)
+    accepted = _accepted_kwargs(cls)
+    dtype = config.pop("dtype", None) if "dtype" not in accepted else None
+    if "activation" in config and "activation" not in accepted:
+        # LeakyReLU, ELU: get_config records the kernel name, the class already implies it.
+        kind = config.pop("activation")
+        expected = getattr(cls, "kernel_name", None)
+        if kind != expected:
+            raise ValueError(f"{cls.__name__} cannot have activation {str(kind)[:20]!r}")
+    if "input_shape" in config and "input_shape" not in accepted:
+        config.pop("input_shape")
+    if issubclass(cls, Dense):
+        act = config.get("activation")
+        if isinstance(act, Mapping):
+            act = dict(act)
+            kind = act.pop("activation", None)
+            act_name = act.pop("name", None)
+            config["activation"] = Activation(kind, name=act_name, **act)
+    layer = cls(**config)
+    if dtype is not None:
+        layer.dtype = _float_dtype(dtype)
+    return layer
+
+
+def _positive_shape(value: Any, what: str) -> tuple[int, ...]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
+        raise ValueError(f"{what} must be a list of positive integers, received "
+                         f"{str(value)[:40]}")
+    return tuple(value)
+
+
+def _sequential_from_config(config: Any, tensors: Mapping[str, np.ndarray], name: str,
+                            where: str, model_cls: type | None = None) -> Module:
+    """Rebuild a Sequential (or a registered subclass ``model_cls``); each Dense's weight shapes are
+    checked against the file before anything is allocated, so a crafted architecture cannot
+    request huge arrays."""
+    from ..training.model import Sequential
+
+    if model_cls is None:
+        model_cls = Sequential
+
+    def bad(reason: str) -> FileFormatError:
+        return FileFormatError(f"{where}: '{name}' has an invalid Sequential architecture: "
+                               f"{reason}")
+
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise bad("its config is not an object with a 'layers' list")
+    model_name = config.get("name")
+    if model_name is not None and not isinstance(model_name, str):
+        raise bad(f"the model name is {describe(model_name)}, expected a string")
+    try:
+        input_shape: tuple[int, ...] | None = (
+            _positive_shape(config["input_shape"], "input_shape")
+            if config.get("input_shape") is not None else None)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+
+    layers: list[Layer] = []
+    declared_inputs: list[int | None] = []  # a Dense's recorded in_features
+    for i, entry in enumerate(config["layers"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
+                or not isinstance(entry.get("config"), dict):
+            raise bad(f"layer {i} is not an object with a 'class_name' string and a 'config' "
+                      f"object")
+        class_name = entry["class_name"]
+        layer_config = dict(entry["config"])
+        builtin = LAYER_CLASSES.get(class_name)
+        cls = builtin or registry.get_registered(class_name)
+        if cls is None:
+            raise FileFormatError(
+                f"{where}: '{name}' uses the unknown layer class {class_name[:60]!r}; glassnet "
+                f"rebuilds only its own layers and classes registered with @glassnet.register "
+                f"(import the code that registers it before loading)")
+        if not issubclass(cls, Layer):
+            raise bad(f"layer {i} is a {class_name}, which is not a Layer")
+        declared: int | None = None
+        try:
+            if builtin is not None and issubclass(builtin, Dense):
+                dim = layer_config.pop("input_dim", None)
+                in_shape = layer_config.pop("input_shape", None)
+                if dim is not None:
+                    declared = _positive_shape(dim, "input_dim")[-1]
+                elif in_shape is not None:
+                    declared = _positive_shape(in_shape, "input_shape")[-1]
+            if builtin is Input:
+                layer = _builtin_layer(Input, layer_config)
+                if layers or input_shape not in (None, layer.input_shape):
+                    raise ValueError("Input must come first and agree with input_shape")
+                input_shape = layer.input_shape
+                continue
+            layer = (_builtin_layer(builtin, layer_config) if builtin is not None
+                     else registry.from_config(cls, layer_config))
+        except FileFormatError:
+            raise
+        except Exception as exc:
+            raise bad(f"layer {i} ({class_name}) could not be rebuilt from its config: "
+                      f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+        if not isinstance(layer, Layer):
+            raise bad(f"layer {i} ({class_name}) did not rebuild into a Layer")
+        layers.append(layer)
+        declared_inputs.append(declared)
+    names = [layer.name for layer in layers]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise bad(f"the layer names {', '.join(duplicates)} occur more than once")
+    if input_shape is None and layers and layers[0].input_shape is not None:
+        input_shape = layers[0].input_shape
+
+    # Walk the shapes; check every Dense against the file before building it. Past a
+    # registered layer the walked shape is only a guess (its compute_output_shape may be the
+    # default identity), so there the sizes each Dense recorded are what counts.
+    problems: list[str] = []
+    builds: list[tuple[Dense, int]] = []
+    shape: tuple[Any, ...] | None = input_shape
+    trusted = True
+    for layer, declared in zip(layers, declared_inputs):
+        if LAYER_CLASSES.get(type(layer).__name__) is not type(layer):
+            trusted = False
+        if isinstance(layer, Dense):
+            seen = shape[-1] if shape and trusted else None
+            if declared is not None and seen is not None and declared != seen:
+                raise bad(f"layer {layer.name!r} records {declared} inputs but the layer "
+                          f"before it gives {seen}")
+            fan_in = declared if declared is not None else seen
+            if fan_in is not None:
+                expected: dict[str, tuple[int, ...]] = {
+                    f"{layer.name}.W": (layer.units, int(fan_in))}
+                if layer.use_bias:
+                    expected[f"{layer.name}.b"] = (layer.units,)
+                for key, want in expected.items():
+                    if key not in tensors:
+                        problems.append(f"{key} is missing")
+                    elif tensors[key].shape != want:
+                        problems.append(f"{key} has shape {tensors[key].shape}, the "
+                                        f"architecture needs {want}")
+                builds.append((layer, int(fan_in)))
+        if shape is None and declared is not None:
+            shape = (declared,)
+        if shape is not None:
+            try:
+                shape = tuple(layer.compute_output_shape(shape))
+            except Exception as exc:
+                raise bad(f"layer {layer.name!r} rejects inputs of shape {shape}: "
+                          f"{str(exc)[:120]}") from exc
+    if problems:
+        raise FileFormatError(f"{where}: the weights in '{name}' do not match its "
+                              f"architecture: " + "; ".join(problems))
+    try:
+        for layer, fan_in in builds:
+            layer.build((fan_in,))
+        model = model_cls(name=model_name)
+        for layer in layers:
+            model.add(layer)
+        if input_shape is not None:
+            model.build(input_shape)
+    except Exception as exc:
+        raise bad(f"the model could not be assembled: {type(exc).__name__}: "
+                  f"{str(exc)[:200]}") from exc
+    return model
+
+
+def _model_from_architecture(arch: Any, tensors: Mapping[str, np.ndarray], name: str,
+                             where: str) -> Module:
+    if not isinstance(arch, dict) or not isinstance(arch.get("class_name"), str) \
+            or not isinstance(arch.get("config"), dict):
+        raise FileFormatError(f"{where}: '{name}' has an invalid architecture: expected an "
+                              f"object with a 'class_name' string and a 'config' object")
+    class_name = arch["class_name"]
+    with _rng_preserved():
+        if class_name == "Sequential":
+            return _sequential_from_config(arch["config"], tensors, name, where)
+        cls = registry.get_registered(class_name)
+        if cls is None:
+            raise FileFormatError(
+                f"{where}: '{name}' holds a model of class {class_name[:60]!r}, which is not "
+                f"registered in this process; import the code that defines it (decorated with "
+                f"@glassnet.register) before calling load_model")
+        from ..training.model import Sequential
+
+        if issubclass(cls, Sequential) and not callable(getattr(cls, "from_config", None)):
+            return _sequential_from_config(arch["config"], tensors, name, where, cls)
+        try:
+            model = registry.from_config(cls, dict(arch["config"]))
+        except Exception as exc:
+            raise FileFormatError(
+                f"{where}: '{name}' holds a {class_name} that could not be rebuilt from its "
+                f"saved config: {type(exc).__name__}: {str(exc)[:200]}") from exc
+    if not isinstance(model, Module):
+        raise FileFormatError(f"{where}: rebuilding {class_name} from '{name}' gave "
+                              f"{describe(model)}, not a glassnet Module")
+    return model
+
+
+def _fit_weights(model: Module, tensors: Mapping[str, np.ndarray], name: str, where: str,
+                 strict: bool, exact_dtype: bool) -> None:
+    """Copy ``tensors`` into the parameters after checking all of them; nothing changes
+    unless everything fits. The error names every missing, unexpected, mis-shaped, mistyped
+    or non-finite tensor."""
+    params = dict(model.named_parameters())
+    missing = [n for n in params if n not in tensors]
+    unexpected = [n for n in tensors if n not in params]
+    misshaped, mistyped, nonfinite = [], [], []
+    matched: dict[str, np.ndarray] = {}
+    for n, p in params.items():
+        if n not in tensors:
+            continue
+        arr = tensors[n]
+        if arr.shape != p.data.shape:
+            misshaped.append(f"{n} (file {arr.shape}, model {p.data.shape})")
+        elif arr.dtype.kind != "f" or (exact_dtype and arr.dtype != p.data.dtype):
+            mistyped.append(f"{n} (file {arr.dtype}, model {p.data.dtype})")
+        elif not np.isfinite(arr).all():
+            nonfinite.append(n)
+        else:
+            matched[n] = arr
+    problems = []
+    if strict and missing:
+        problems.append("missing " + ", ".join(missing))
+    if strict and unexpected:
+        problems.append("unexpected " + ", ".join(unexpected))
+    if misshaped:
+        problems.append("wrong shape " + ", ".join(misshaped))
+    if mistyped:
+        problems.append("wrong dtype " + ", ".join(mistyped))
+    if nonfinite:
+        problems.append("NaN or inf in " + ", ".join(nonfinite))
+    if problems:
+        raise FileFormatError(f"{where}: the weights in '{name}' do not fit "
+                              f"{type(model).__name__}: " + "; ".join(problems))
+    try:
+        model.load_state_dict(matched, strict=False)
+    except GlassnetError as exc:  # pragma: no cover - everything was checked above
+        raise FileFormatError(f"{where}: could not load the weights in '{name}': {exc}") \
+            from exc
+
+
+def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where: str) -> None:
+    from ..nn import losses as losses_module
+    from ..training import metrics as metrics_module
+
+    if not isinstance(training, dict) or not isinstance(training.get("loss"), dict):
+        raise FileFormatError(f"{where}: '{name}' has an invalid training config; pass "
+                              f"compile=False to load the model without it")
+    opt_config = training.get("optimizer")
+    if opt_config is None:
+        warnings.warn(f"{where}: '{name}' records no optimizer; the model is returned "
+                      f"uncompiled", RuntimeWarning, stacklevel=3)
+        return
+    try:
+        from ..optim import optimizers as optimizers_module
+
+        loss = losses_module.get(dict(training["loss"]))
+        optimizer = optimizers_module.get(opt_config)
+        metrics = []
+        for metric in training.get("metrics") or []:
+            try:
+                metrics_module.get(metric, loss)
+            except GlassnetError:
+                warnings.warn(f"{where}: metric {str(metric)[:40]!r} in '{name}' is unknown "
+                              f"here and is left out", RuntimeWarning, stacklevel=4)
+                continue
+            metrics.append(metric)
+        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)  # type: ignore[attr-defined]
+        if opt_state is not None:
+            optimizer.load_state_dict(opt_state)
+    except Exception as exc:
+        raise FileFormatError(f"{where}: the training config in '{name}' could not be "
+                              f"restored ({type(exc).__name__}: {str(exc)[:200]}); pass "
+                              f"compile=False to load the model without it") from exc
+
+
+def load_model(path: Any, compile: bool = True) -> Module:
+    """Rebuild a model saved by ``save_model``: same architecture, weights and, with
+    ``compile=True``, the same loss, metrics and optimiser (with its state if saved).
+
+    Only glassnet's own layers, Sequential and registered classes can be rebuilt; nothing
+    in the file is executed. Every problem with the file raises FileFormatError naming it.
+    """
+    from ..training.model import Model
+
+    where = "load_model"
+    if not isinstance(compile, bool):
+        raise InvalidArgumentError(f"{where}: compile must be True or False, received "
+                                   f"compile={compile!r}")
+    tensors, metadata = read_container(path, where)
+    name = str(path)
+    check_format(metadata, name, where, FORMAT)
+    if metadata.get("content") != "model":
+        if metadata.get("content") == "weights":
+            raise FileFormatError(f"{where}: '{name}' holds only weights (written by "
+                                  f"save_weights); build the model and call load_weights")
+        raise FileFormatError(f"{where}: '{name}' has content "
+                              f"{str(metadata.get('content'))[:20]!r}; expected 'model'")
+    if "architecture" not in metadata:
+        raise FileFormatError(f"{where}: '{name}' has no architecture")
+    arch = loads(metadata["architecture"], "architecture", name, where)
+
+    used: set[str] = set()
+    opt_state = None
+    if "optimizer_state" in metadata:
+        skeleton = loads(metadata["optimizer_state"], "optimizer state", name, where)
+        opt_state = decode_tree(skeleton, tensors, used, name=name, where=where)
+    weights = {k: v for k, v in tensors.items() if k not in used}
+
+    model = _model_from_architecture(arch, weights, name, where)
+    _fit_weights(model, weights, name, where, strict=True, exact_dtype=True)
+    if compile and "training_config" in metadata and isinstance(model, Model):
+        training = loads(metadata["training_config"], "training config", name, where)
+        _compile_from(model, training, opt_state, name, where)
+    return model
+
+
+def load_weights(model: Module, path: Any, strict: bool = True) -> None:
+    """Copy the weights in ``path`` into ``model``'s parameters (in place).
+
+    Reads files from ``save_weights`` or ``save_model``, glassnet checkpoints (their
+    ``weights``), and plain safetensors files keyed by parameter name. With ``strict`` every
+    parameter must be in the file and every tensor must be a parameter; shapes must always
+    match (float dtypes are cast). The error names every offending tensor, and nothing is
+    changed unless everything fits.
+    """
+    where = "load_weights"
+    _check_model(model, where)
+    if not isinstance(strict, bool):
+        raise InvalidArgumentError(f"{where}: strict must be True or False, received "
+                                   f"strict={strict!r}")
+    tensors, metadata = read_container(path, where)
+    name = str(path)
+    fmt = metadata.get("format")
+    if fmt == CHECKPOINT_FORMAT:
+        from .checkpoint import state_from_container
+
+        state = state_from_container(tensors, metadata, name, where)
+        weights = state.get("weights")
+        if not isinstance(weights, dict) or not all(
+                isinstance(v, np.ndarray) for v in weights.values()):
+            raise FileFormatError(f"{where}: the checkpoint '{name}' has no 'weights' "
+                                  f"dict of arrays")
+        tensors = weights
+    elif fmt is not None:
+        check_format(metadata, name, where, FORMAT)
+        if "optimizer_state" in metadata:
+            used: set[str] = set()
+            skeleton = loads(metadata["optimizer_state"], "optimizer state", name, where)
+            decode_tree(skeleton, tensors, used, name=name, where=where)
+            tensors = {k: v for k, v in tensors.items() if k not in used}
+    _fit_weights(model, tensors, name, where, strict=strict, exact_dtype=False)
