@@ -68,8 +68,10 @@ def glassnet_cases(rng: np.random.Generator) -> dict[str, tuple[str, Step]]:
         "sum": ("(4,4) → ()", lambda: m1.sum().backward()),
         "getitem": ("(4,)[1:3]", lambda: v1[1:3].backward(g2)),
         "linear": ("(4,4)·(3,4)ᵀ+(3,)", lambda: F.linear(m1, W2, b2).backward(g34)),
-        "softmax_ce": ("(4,3) logits", lambda: F.sparse_softmax_cross_entropy(
-            F.linear(m1, W2), labels).backward()),
+        "softmax_ce": (
+            "(4,3) logits",
+            lambda: F.sparse_softmax_cross_entropy(F.linear(m1, W2), labels).backward(),
+        ),
         "chain: 10 muls": ("(4,)", chain10),
         "chain: 2-layer MLP + CE": ("batch 4, 4→4→3", mlp),
     }
@@ -134,8 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--number", type=int, default=200, help="calls per round")
     parser.add_argument("--ops", default="", help="comma-separated subset of op names")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch")
-    parser.add_argument("--torch-threads", type=int, default=1,
-                        help="torch.set_num_threads (tiny tensors: threads only add overhead)")
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch.set_num_threads (tiny tensors: threads only add overhead)",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1 or args.number < 1:
         parser.error("--repeat and --number must be at least 1")
@@ -159,9 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         peer = "PyTorch skipped (--no-torch)"
     print("op_overhead: forward + backward of one op on tiny float32 tensors")
-    print(f"  median of {args.repeat} rounds x {args.number} calls; Python "
-          f"{platform.python_version()}, NumPy {np.__version__}, glassnet {gn.__version__}, "
-          f"{peer}")
+    print(
+        f"  median of {args.repeat} rounds x {args.number} calls; Python "
+        f"{platform.python_version()}, NumPy {np.__version__}, glassnet {gn.__version__}, "
+        f"{peer}"
+    )
     print()
     header = f"{'op':<26}{'shapes':<22}{'PyTorch µs':>14}{'glassnet µs':>13}{'ratio':>8}"
     print(header)
@@ -186,13 +194,17 @@ def main(argv: list[str] | None = None) -> int:
     print("-" * len(header))
     if ratios:
         geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
-        print(f"overall: glassnet/PyTorch geometric mean of ratios {geo:.2f}, "
-              f"total time ratio {total_ours / total_theirs:.2f} "
-              f"(below 1: glassnet faster); {sum(r <= 1 for r in ratios)}/{len(ratios)} ops "
-              "no slower than PyTorch")
+        print(
+            f"overall: glassnet/PyTorch geometric mean of ratios {geo:.2f}, "
+            f"total time ratio {total_ours / total_theirs:.2f} "
+            f"(below 1: glassnet faster); {sum(r <= 1 for r in ratios)}/{len(ratios)} ops "
+            "no slower than PyTorch"
+        )
     else:
-        print(f"overall: glassnet total {total_ours * 1e6:.1f} µs per round of ops; "
-              f"{peer}, so no ratio")
+        print(
+            f"overall: glassnet total {total_ours * 1e6:.1f} µs per round of ops; "
+            f"{peer}, so no ratio"
+        )
     return 0
 
 

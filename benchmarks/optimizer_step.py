@@ -39,8 +39,9 @@ N_GRADS = 16
 DENORMAL = 1e-39  # below float32's smallest normal number, 1.18e-38
 
 
-def make_arrays(seed: int, denormal_columns: float
-                ) -> tuple[list[np.ndarray], list[list[np.ndarray]], np.ndarray]:
+def make_arrays(
+    seed: int, denormal_columns: float
+) -> tuple[list[np.ndarray], list[list[np.ndarray]], np.ndarray]:
     """Initial weights, N_GRADS gradient sets (lists of arrays of SHAPES), the quiet columns."""
     rng = np.random.default_rng(seed)
     weights = [(rng.standard_normal(s) * 0.05).astype(np.float32) for s in SHAPES]
@@ -67,8 +68,13 @@ def time_steps(step: Callable[[], object], steps: int, repeats: int) -> float:
     return statistics.median(samples)
 
 
-def glassnet_step(kind: str, weights: list[np.ndarray], sets: list[list[np.ndarray]],
-                  cols: np.ndarray, with_step: bool = True) -> Callable[[], object]:
+def glassnet_step(
+    kind: str,
+    weights: list[np.ndarray],
+    sets: list[list[np.ndarray]],
+    cols: np.ndarray,
+    with_step: bool = True,
+) -> Callable[[], object]:
     from glassnet.nn import Parameter
     from glassnet.optimizers import SGD, Adam, Optimizer
 
@@ -99,9 +105,14 @@ def glassnet_step(kind: str, weights: list[np.ndarray], sets: list[list[np.ndarr
     return step
 
 
-def torch_step(kind: str, variant: str, weights: list[np.ndarray],
-               sets: list[list[np.ndarray]], cols: np.ndarray, with_step: bool = True
-               ) -> Callable[[], object] | None:
+def torch_step(
+    kind: str,
+    variant: str,
+    weights: list[np.ndarray],
+    sets: list[list[np.ndarray]],
+    cols: np.ndarray,
+    with_step: bool = True,
+) -> Callable[[], object] | None:
     import torch
 
     params = [torch.tensor(w.copy(), requires_grad=True) for w in weights]
@@ -144,9 +155,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=500, help="steps per timed run")
     parser.add_argument("--repeats", type=int, default=7, help="timed runs (median taken)")
-    parser.add_argument("--denormal-columns", type=float, default=0.0,
-                        help="fraction of first-layer input columns whose Adam moments are "
-                             "float32 denormals (zero gradient there)")
+    parser.add_argument(
+        "--denormal-columns",
+        type=float,
+        default=0.0,
+        help="fraction of first-layer input columns whose Adam moments are "
+        "float32 denormals (zero gradient there)",
+    )
     args = parser.parse_args()
 
     weights, sets, cols = make_arrays(0, args.denormal_columns)
@@ -155,29 +170,39 @@ def main() -> None:
         import torch
     except ImportError:
         torch = None  # type: ignore[assignment]
-    print(f"optimizer step over {n:,} float32 parameters {SHAPES}; "
-          f"median of {args.repeats} runs of {args.steps} steps")
+    print(
+        f"optimizer step over {n:,} float32 parameters {SHAPES}; "
+        f"median of {args.repeats} runs of {args.steps} steps"
+    )
     if len(cols):
-        print(f"Adam moments of {len(cols)} of {SHAPES[0][1]} input columns start as "
-              f"denormals ({DENORMAL:g})")
+        print(
+            f"Adam moments of {len(cols)} of {SHAPES[0][1]} input columns start as "
+            f"denormals ({DENORMAL:g})"
+        )
     if torch is not None:
-        print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
-              f"numpy {np.__version__} (single-threaded elementwise)")
+        print(
+            f"torch {torch.__version__}, {torch.get_num_threads()} threads; "
+            f"numpy {np.__version__} (single-threaded elementwise)"
+        )
     else:
         print("torch: not installed (pip install torch==2.13.0) — glassnet only")
     print()
-    copy_ours = time_steps(glassnet_step("sgd", weights, sets, cols, with_step=False), args.steps,
-                           args.repeats)
+    copy_ours = time_steps(
+        glassnet_step("sgd", weights, sets, cols, with_step=False), args.steps, args.repeats
+    )
     copy_torch = float("nan")
     if torch is not None:
         fn = torch_step("sgd", "default", weights, sets, cols, with_step=False)
         assert fn is not None
         copy_torch = time_steps(fn, args.steps, args.repeats)
-    print(f"gradient write alone (subtracted below): glassnet {copy_ours * 1e6:.1f} µs, "
-          f"torch {copy_torch * 1e6:.1f} µs")
+    print(
+        f"gradient write alone (subtracted below): glassnet {copy_ours * 1e6:.1f} µs, "
+        f"torch {copy_torch * 1e6:.1f} µs"
+    )
     print()
-    header = (f"{'optimizer':<10} {'peer':<22} {'µs/step':>9} {'net µs':>8} "
-              f"{'glassnet/peer (net)':>20}")
+    header = (
+        f"{'optimizer':<10} {'peer':<22} {'µs/step':>9} {'net µs':>8} {'glassnet/peer (net)':>20}"
+    )
     print(header)
     print("-" * len(header))
     for kind in ("sgd", "momentum", "adam"):
@@ -186,8 +211,14 @@ def main() -> None:
             for variant in ("default", "foreach", "fused"):
                 step = torch_step(kind, variant, weights, sets, cols)
                 name = f"torch.optim ({variant})"
-                rows.append((name, float("nan") if step is None else
-                             time_steps(step, args.steps, args.repeats)))
+                rows.append(
+                    (
+                        name,
+                        float("nan")
+                        if step is None
+                        else time_steps(step, args.steps, args.repeats),
+                    )
+                )
         ours = time_steps(glassnet_step(kind, weights, sets, cols), args.steps, args.repeats)
         ours_net = ours - copy_ours
         for name, t in rows:
@@ -195,13 +226,15 @@ def main() -> None:
             ratio = ours_net / net if t == t else float("nan")
             shown = f"{t * 1e6:9.1f} {net * 1e6:8.1f}" if t == t else f"{'n/a':>9} {'n/a':>8}"
             print(f"{kind:<10} {name:<22} {shown} {ratio:20.2f}")
-        print(f"{kind:<10} {'glassnet':<22} {ours * 1e6:9.1f} {ours_net * 1e6:8.1f} "
-              f"{1.0:20.2f}")
-        print(f"{'':<10} (glassnet: {ours_net * 1875 * 1e3:.0f} ms of optimizer per "
-              "1,875-step epoch)")
+        print(f"{kind:<10} {'glassnet':<22} {ours * 1e6:9.1f} {ours_net * 1e6:8.1f} {1.0:20.2f}")
+        print(
+            f"{'':<10} (glassnet: {ours_net * 1875 * 1e3:.0f} ms of optimizer per 1,875-step epoch)"
+        )
     print()
-    print("ratio < 1: glassnet is faster. On CPU torch.optim's default is its single-tensor "
-          "loop; 'fused' is its one-kernel Adam/SGD.")
+    print(
+        "ratio < 1: glassnet is faster. On CPU torch.optim's default is its single-tensor "
+        "loop; 'fused' is its one-kernel Adam/SGD."
+    )
 
 
 if __name__ == "__main__":

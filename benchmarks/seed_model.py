@@ -27,8 +27,13 @@ import time
 from typing import Any
 
 PEERS = ("torch", "jax", "sklearn", "keras")
-MODULES = {"glassnet": "glassnet", "torch": "torch", "jax": "jax", "sklearn": "sklearn",
-           "keras": "tensorflow"}
+MODULES = {
+    "glassnet": "glassnet",
+    "torch": "torch",
+    "jax": "jax",
+    "sklearn": "sklearn",
+    "keras": "tensorflow",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -75,11 +80,20 @@ def worker_glassnet(args: argparse.Namespace) -> None:
 
     (x, y), (xt, yt) = load_data(args.dataset)
     gn.seed(args.seed)
-    model = gn.Sequential([Rescaling(1 / 255, input_shape=(28, 28)), Flatten(),
-                           Dense(128, activation="relu"), Dropout(0.2),
-                           Dense(10, activation="softmax")])
-    model.compile(optimizer=gn.optimizers.Adam(learning_rate=1e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = gn.Sequential(
+        [
+            Rescaling(1 / 255, input_shape=(28, 28)),
+            Flatten(),
+            Dense(128, activation="relu"),
+            Dropout(0.2),
+            Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=gn.optimizers.Adam(learning_rate=1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
 
     class Interleave(Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -89,8 +103,15 @@ def worker_glassnet(args: argparse.Namespace) -> None:
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             _reply({"seconds": time.perf_counter() - self.started})
 
-    model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=0,
-              callbacks=[Interleave()], telemetry=not args.no_telemetry)
+    model.fit(
+        x,
+        y,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        verbose=0,
+        callbacks=[Interleave()],
+        telemetry=not args.no_telemetry,
+    )
     _wait_command()
     probs = model.predict(xt, batch_size=1000)
     accuracy = float(np.mean(probs.argmax(axis=1) == yt))
@@ -107,8 +128,13 @@ def worker_torch(args: argparse.Namespace) -> None:
     (x, y), (xt, yt) = load_data(args.dataset)
     torch.manual_seed(args.seed)
     xs, ys = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 128), torch.nn.ReLU(),
-                                torch.nn.Dropout(0.2), torch.nn.Linear(128, 10))
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(784, 128),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.2),
+        torch.nn.Linear(128, 10),
+    )
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     n = len(x)
@@ -118,7 +144,7 @@ def worker_torch(args: argparse.Namespace) -> None:
         model.train()
         order = torch.randperm(n)
         for i in range(0, n, args.batch_size):
-            idx = order[i:i + args.batch_size]
+            idx = order[i : i + args.batch_size]
             xb = xs[idx].float().div_(255.0)
             loss = loss_fn(model(xb), ys[idx])
             opt.zero_grad(set_to_none=True)
@@ -131,8 +157,12 @@ def worker_torch(args: argparse.Namespace) -> None:
 
     def predict() -> Any:
         with torch.no_grad():
-            return torch.cat([torch.softmax(model(xts[i:i + 1000].float() / 255.0), dim=1)
-                              for i in range(0, len(xt), 1000)])
+            return torch.cat(
+                [
+                    torch.softmax(model(xts[i : i + 1000].float() / 255.0), dim=1)
+                    for i in range(0, len(xt), 1000)
+                ]
+            )
 
     accuracy = float((predict().argmax(1).numpy() == yt).mean())
     _reply({"accuracy": accuracy, "predict": _time_predict(predict), "rss": _peak_rss_mb()})
@@ -148,10 +178,12 @@ def worker_jax(args: argparse.Namespace) -> None:
     key = jax.random.PRNGKey(args.seed)
     k1, k2, key = jax.random.split(key, 3)
     lim1, lim2 = (6 / (784 + 128)) ** 0.5, (6 / (128 + 10)) ** 0.5
-    params = {"W1": jax.random.uniform(k1, (784, 128), minval=-lim1, maxval=lim1),
-              "b1": jnp.zeros(128),
-              "W2": jax.random.uniform(k2, (128, 10), minval=-lim2, maxval=lim2),
-              "b2": jnp.zeros(10)}
+    params = {
+        "W1": jax.random.uniform(k1, (784, 128), minval=-lim1, maxval=lim1),
+        "b1": jnp.zeros(128),
+        "W2": jax.random.uniform(k2, (128, 10), minval=-lim2, maxval=lim2),
+        "b2": jnp.zeros(10),
+    }
     opt = optax.adam(1e-3)
     state = opt.init(params)
 
@@ -180,18 +212,22 @@ def worker_jax(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         order = rng.permutation(n)
         for i in range(0, n, args.batch_size):
-            idx = order[i:i + args.batch_size]
+            idx = order[i : i + args.batch_size]
             key, sub = jax.random.split(key)
             params, state, loss = step(params, state, x[idx], y[idx], sub)
         loss.block_until_ready()
         _reply({"seconds": time.perf_counter() - started})
     _wait_command()
-    predict_fn = jax.jit(lambda p, xb: jax.nn.softmax(
-        logits(p, xb.reshape(xb.shape[0], -1).astype(jnp.float32) / 255.0, None, False)))
+    predict_fn = jax.jit(
+        lambda p, xb: jax.nn.softmax(
+            logits(p, xb.reshape(xb.shape[0], -1).astype(jnp.float32) / 255.0, None, False)
+        )
+    )
 
     def predict() -> Any:
-        return np.concatenate([np.asarray(predict_fn(params, xt[i:i + 1000]))
-                               for i in range(0, len(xt), 1000)])
+        return np.concatenate(
+            [np.asarray(predict_fn(params, xt[i : i + 1000])) for i in range(0, len(xt), 1000)]
+        )
 
     accuracy = float((predict().argmax(1) == yt).mean())
     _reply({"accuracy": accuracy, "predict": _time_predict(predict), "rss": _peak_rss_mb()})
@@ -205,8 +241,13 @@ def worker_sklearn(args: argparse.Namespace) -> None:
     # scikit-learn has no dropout and wants floats; it is otherwise the same network.
     xf = x.reshape(len(x), -1).astype(np.float32) / 255.0
     xtf = xt.reshape(len(xt), -1).astype(np.float32) / 255.0
-    model = MLPClassifier(hidden_layer_sizes=(128,), solver="adam", learning_rate_init=1e-3,
-                          batch_size=args.batch_size, random_state=args.seed)
+    model = MLPClassifier(
+        hidden_layer_sizes=(128,),
+        solver="adam",
+        learning_rate_init=1e-3,
+        batch_size=args.batch_size,
+        random_state=args.seed,
+    )
     classes = np.arange(10)
     rng = np.random.default_rng(args.seed)
     for _ in range(args.epochs):
@@ -217,8 +258,13 @@ def worker_sklearn(args: argparse.Namespace) -> None:
         _reply({"seconds": time.perf_counter() - started})
     _wait_command()
     accuracy = float((model.predict(xtf) == yt).mean())
-    _reply({"accuracy": accuracy, "predict": _time_predict(lambda: model.predict_proba(xtf)),
-            "rss": _peak_rss_mb()})
+    _reply(
+        {
+            "accuracy": accuracy,
+            "predict": _time_predict(lambda: model.predict_proba(xtf)),
+            "rss": _peak_rss_mb(),
+        }
+    )
 
 
 def worker_keras(args: argparse.Namespace) -> None:
@@ -227,14 +273,21 @@ def worker_keras(args: argparse.Namespace) -> None:
 
     (x, y), (xt, yt) = load_data(args.dataset)
     tf.keras.utils.set_random_seed(args.seed)
-    model = tf.keras.Sequential([tf.keras.Input(shape=(28, 28)),
-                                 tf.keras.layers.Rescaling(1 / 255),
-                                 tf.keras.layers.Flatten(),
-                                 tf.keras.layers.Dense(128, activation="relu"),
-                                 tf.keras.layers.Dropout(0.2),
-                                 tf.keras.layers.Dense(10, activation="softmax")])
-    model.compile(optimizer=tf.keras.optimizers.Adam(1e-3),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model = tf.keras.Sequential(
+        [
+            tf.keras.Input(shape=(28, 28)),
+            tf.keras.layers.Rescaling(1 / 255),
+            tf.keras.layers.Flatten(),
+            tf.keras.layers.Dense(128, activation="relu"),
+            tf.keras.layers.Dropout(0.2),
+            tf.keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
 
     class Interleave(tf.keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
@@ -244,8 +297,9 @@ def worker_keras(args: argparse.Namespace) -> None:
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             _reply({"seconds": time.perf_counter() - self.started})
 
-    model.fit(x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=0,
-              callbacks=[Interleave()])
+    model.fit(
+        x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=0, callbacks=[Interleave()]
+    )
     _wait_command()
     probs = model.predict(xt, batch_size=1000, verbose=0)
     accuracy = float(np.mean(probs.argmax(axis=1) == yt))
@@ -253,8 +307,13 @@ def worker_keras(args: argparse.Namespace) -> None:
     _reply({"accuracy": accuracy, "predict": seconds, "rss": _peak_rss_mb()})
 
 
-WORKERS = {"glassnet": worker_glassnet, "torch": worker_torch, "jax": worker_jax,
-           "sklearn": worker_sklearn, "keras": worker_keras}
+WORKERS = {
+    "glassnet": worker_glassnet,
+    "torch": worker_torch,
+    "jax": worker_jax,
+    "sklearn": worker_sklearn,
+    "keras": worker_keras,
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,14 +367,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--peers", default="torch,jax,sklearn,keras",
-                        help="comma-separated subset of " + ",".join(PEERS))
+    parser.add_argument(
+        "--peers",
+        default="torch,jax,sklearn,keras",
+        help="comma-separated subset of " + ",".join(PEERS),
+    )
     parser.add_argument("--dataset", default="fashion-mnist")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--torch-threads", type=int, default=0,
-                        help="torch.set_num_threads (0: PyTorch's default)")
-    parser.add_argument("--no-telemetry", action="store_true",
-                        help="train glassnet with telemetry off")
+    parser.add_argument(
+        "--torch-threads", type=int, default=0, help="torch.set_num_threads (0: PyTorch's default)"
+    )
+    parser.add_argument(
+        "--no-telemetry", action="store_true", help="train glassnet with telemetry off"
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -332,19 +396,33 @@ def main(argv: list[str] | None = None) -> int:
     missing = [p for p in wanted if not installed(p)]
     (x, _), _ = load_data(args.dataset)
     n = len(x)
-    print(f"seed model on {args.dataset}: {n} training images, batch {args.batch_size}, "
-          f"{args.epochs} epochs, {os.cpu_count()} CPUs; interleaved workers: {', '.join(order)}",
-          flush=True)
+    print(
+        f"seed model on {args.dataset}: {n} training images, batch {args.batch_size}, "
+        f"{args.epochs} epochs, {os.cpu_count()} CPUs; interleaved workers: {', '.join(order)}",
+        flush=True,
+    )
 
     procs: dict[str, subprocess.Popen[str]] = {}
-    base = [sys.executable, os.path.abspath(__file__), "--batch-size", str(args.batch_size),
-            "--epochs", str(args.epochs), "--dataset", args.dataset, "--seed", str(args.seed),
-            "--torch-threads", str(args.torch_threads)]
+    base = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--batch-size",
+        str(args.batch_size),
+        "--epochs",
+        str(args.epochs),
+        "--dataset",
+        args.dataset,
+        "--seed",
+        str(args.seed),
+        "--torch-threads",
+        str(args.torch_threads),
+    ]
     if args.no_telemetry:
         base.append("--no-telemetry")
     for name in order:
-        procs[name] = subprocess.Popen(base + ["--worker", name], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, text=True)
+        procs[name] = subprocess.Popen(
+            base + ["--worker", name], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
     epochs: dict[str, list[float]] = {name: [] for name in order}
     results: dict[str, dict[str, Any]] = {}
     try:
@@ -357,8 +435,10 @@ def main(argv: list[str] | None = None) -> int:
                 if not reply:
                     raise RuntimeError(f"the {name} worker died (see its stderr above)")
                 epochs[name].append(json.loads(reply)["seconds"])
-            print(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s"
-                                                     for k, v in epochs.items()), flush=True)
+            print(
+                f"epoch {epoch + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in epochs.items()),
+                flush=True,
+            )
         for name, proc in procs.items():
             assert proc.stdin is not None and proc.stdout is not None
             proc.stdin.write("finish\n")
@@ -373,8 +453,10 @@ def main(argv: list[str] | None = None) -> int:
     median = {name: statistics.median(v[1:]) for name, v in epochs.items()}
     g = median["glassnet"]
     print()
-    header = (f"{'framework':<10} {'s/epoch':>8} {'glassnet/peer':>14} {'test acc':>9} "
-              f"{'peak RSS':>9} {'predict 10k':>12} {'import':>8}")
+    header = (
+        f"{'framework':<10} {'s/epoch':>8} {'glassnet/peer':>14} {'test acc':>9} "
+        f"{'peak RSS':>9} {'predict 10k':>12} {'import':>8}"
+    )
     print(header)
     print("-" * len(header))
     for name in order:
@@ -382,13 +464,17 @@ def main(argv: list[str] | None = None) -> int:
         ratio = "" if name == "glassnet" else f"{g / median[name]:.2f}×"
         imp = import_seconds(MODULES[name]) if name in ("glassnet", "torch") else None
         imp_text = f"{imp:.2f}s" if imp is not None else "—"
-        print(f"{name:<10} {median[name]:>8.3f} {ratio:>14} {r['accuracy']:>9.4f} "
-              f"{r['rss']:>7.0f}MB {r['predict'] * 1000:>10.1f}ms {imp_text:>8}")
+        print(
+            f"{name:<10} {median[name]:>8.3f} {ratio:>14} {r['accuracy']:>9.4f} "
+            f"{r['rss']:>7.0f}MB {r['predict'] * 1000:>10.1f}ms {imp_text:>8}"
+        )
     for name in missing:
         print(f"{name:<10} not installed (see benchmarks/README.md)")
     print(f"{'GEMM floor':<10} {floor:>8.3f} {g / floor:>13.2f}× (the six matmuls alone)")
-    print(f"\nper-epoch seconds: " + "; ".join(
-        f"{k}: " + ", ".join(f"{s:.2f}" for s in v) for k, v in epochs.items()))
+    print(
+        "\nper-epoch seconds: "
+        + "; ".join(f"{k}: " + ", ".join(f"{s:.2f}" for s in v) for k, v in epochs.items())
+    )
     return 0
 
 

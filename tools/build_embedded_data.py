@@ -76,13 +76,17 @@ def build(source: Path) -> dict[str, dict[str, np.ndarray]]:
 
     mnist = _read_csv(source / "mnist_5k.csv.gz")
     assert mnist.shape == (5000, 785), mnist.shape
-    sets["mnist-5k"] = (mnist[:, :784].reshape(-1, 28, 28).astype(np.uint8),
-                        mnist[:, 784].astype(np.uint8))
+    sets["mnist-5k"] = (
+        mnist[:, :784].reshape(-1, 28, 28).astype(np.uint8),
+        mnist[:, 784].astype(np.uint8),
+    )
 
     digits = _read_csv(source / "digits.csv.gz")
     assert digits.shape == (1797, 65), digits.shape
-    sets["digits"] = (digits[:, :64].reshape(-1, 8, 8).astype(np.uint8),
-                      digits[:, 64].astype(np.uint8))
+    sets["digits"] = (
+        digits[:, :64].reshape(-1, 8, 8).astype(np.uint8),
+        digits[:, 64].astype(np.uint8),
+    )
 
     iris = _read_csv(source / "iris.csv", skip_header=True)
     assert iris.shape == (150, 5), iris.shape
@@ -93,9 +97,12 @@ def build(source: Path) -> dict[str, dict[str, np.ndarray]]:
         seed, per_class = SPLITS[name]
         train, test = stratified(y, per_class, seed)
         out[name] = {
-            "x_train": x[train], "y_train": y[train],
-            "x_test": x[test], "y_test": y[test],
-            "index_train": train.astype(np.uint16), "index_test": test.astype(np.uint16),
+            "x_train": x[train],
+            "y_train": y[train],
+            "x_test": x[test],
+            "y_test": y[test],
+            "index_train": train.astype(np.uint16),
+            "index_test": test.astype(np.uint16),
         }
     return out
 
@@ -130,8 +137,9 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
-    parser.add_argument("--check", action="store_true",
-                        help="compare with the committed files instead of writing")
+    parser.add_argument(
+        "--check", action="store_true", help="compare with the committed files instead of writing"
+    )
     args = parser.parse_args()
     built = build(args.source)
     status = 0
@@ -140,15 +148,18 @@ def main() -> int:
         digest = content_digest(arrays)
         if args.check:
             with np.load(target, allow_pickle=False) as stored:
-                same = all(np.array_equal(stored[k], v) and stored[k].dtype == v.dtype
-                           for k, v in arrays.items())
+                same = all(
+                    np.array_equal(stored[k], v) and stored[k].dtype == v.dtype
+                    for k, v in arrays.items()
+                )
             print(f"{name}: {'same' if same else 'DIFFERENT'} content {digest}")
             status |= 0 if same else 1
             continue
         data = to_npz_bytes(arrays)
         atomic_write_bytes(target, data)
-        shapes = ", ".join(f"{k} {v.shape} {v.dtype}" for k, v in arrays.items()
-                           if not k.startswith("index"))
+        shapes = ", ".join(
+            f"{k} {v.shape} {v.dtype}" for k, v in arrays.items() if not k.startswith("index")
+        )
         print(f"{name}: {len(data):,} bytes  {shapes}\n  content sha256 {digest}")
     return status
 

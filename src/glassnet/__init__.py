@@ -14,6 +14,7 @@ from . import (
     errors,
     functional,
     initializers,
+    keras,  # noqa: E402  (after Sequential: keras.models refers to it)
     layers,
     losses,
     metrics,
@@ -35,8 +36,6 @@ from .autograd import (
 from .errors import GlassnetError
 from .io import load_model, register
 from .training import Model, Sequential
-
-from . import keras  # noqa: E402  (after Sequential: keras.models refers to it)
 
 __version__ = "0.1.0"
 

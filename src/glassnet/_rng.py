@@ -25,9 +25,7 @@ def seed(n: int) -> None:
     """
     global _generator
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise InvalidArgumentError(
-            f"seed: expected a non-negative integer, received n={n!r}"
-        )
+        raise InvalidArgumentError(f"seed: expected a non-negative integer, received n={n!r}")
     _generator = np.random.default_rng(int(n))
 
 
@@ -44,6 +42,6 @@ def get_state() -> dict[str, Any]:
 def set_state(state: dict[str, Any]) -> None:
     """Restore a state produced by ``get_state``."""
     bit_generator = np.random.PCG64()
-    bit_generator.state = state
+    bit_generator.state = state  # type: ignore[assignment]
     global _generator
     _generator = np.random.Generator(bit_generator)

@@ -13,6 +13,13 @@ from .training.callbacks import (
 )
 
 __all__ = [
-    "Callback", "History", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
-    "ReduceLROnPlateau", "CSVLogger", "LambdaCallback", "TerminateOnNaN",
+    "Callback",
+    "History",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "LearningRateScheduler",
+    "ReduceLROnPlateau",
+    "CSVLogger",
+    "LambdaCallback",
+    "TerminateOnNaN",
 ]

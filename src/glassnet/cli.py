@@ -45,8 +45,9 @@ def _positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}"
-                                         ) from None
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, received {text!r}"
+        ) from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
     return value
@@ -66,8 +67,9 @@ def _fraction(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), received {text!r}"
-                                         ) from None
+        raise argparse.ArgumentTypeError(
+            f"expected a number in [0, 1), received {text!r}"
+        ) from None
     if not 0 <= value < 1:
         raise argparse.ArgumentTypeError(f"expected a number in [0, 1), received {text!r}")
     return value
@@ -77,8 +79,7 @@ def _positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}"
-                                         ) from None
+        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}") from None
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
     return value
@@ -101,84 +102,146 @@ OPTIMIZERS = ["adam", "adamw", "sgd", "rmsprop", "adagrad"]
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = _Parser(prog=PROG, description="glassnet: neural networks on NumPy that show "
-                     "their work.")
+    parser = _Parser(
+        prog=PROG, description="glassnet: neural networks on NumPy that show their work."
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on failure")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     train = sub.add_parser(
-        "train", help="train a network on a data set and save it",
+        "train",
+        help="train a network on a data set and save it",
         description="Train Flatten → Dense(128, relu) → Dropout(0.2) → Dense(classes, softmax) "
-                    "with Adam (seed 002's model) unless told otherwise, print the test loss "
-                    "and accuracy, and save the model.")
-    train.add_argument("--dataset", default="mnist-5k",
-                       help="data set name (see 'glassnet datasets'); default mnist-5k")
-    train.add_argument("--layers", type=_int_list, default=[128],
-                       help="hidden layer sizes, comma-separated; default 128")
-    train.add_argument("--activation", choices=ACTIVATIONS, default="relu",
-                       help="hidden activation; default relu")
-    train.add_argument("--dropout", type=_fraction, default=0.2,
-                       help="dropout rate after each hidden layer; default 0.2")
+        "with Adam (seed 002's model) unless told otherwise, print the test loss "
+        "and accuracy, and save the model.",
+    )
+    train.add_argument(
+        "--dataset",
+        default="mnist-5k",
+        help="data set name (see 'glassnet datasets'); default mnist-5k",
+    )
+    train.add_argument(
+        "--layers",
+        type=_int_list,
+        default=[128],
+        help="hidden layer sizes, comma-separated; default 128",
+    )
+    train.add_argument(
+        "--activation", choices=ACTIVATIONS, default="relu", help="hidden activation; default relu"
+    )
+    train.add_argument(
+        "--dropout",
+        type=_fraction,
+        default=0.2,
+        help="dropout rate after each hidden layer; default 0.2",
+    )
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default adam")
-    train.add_argument("--learning-rate", type=_positive_float, default=None,
-                       help="default: the optimizer's (Keras) default")
+    train.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        default=None,
+        help="default: the optimizer's (Keras) default",
+    )
     train.add_argument("--epochs", type=_non_negative_int, default=5, help="default 5")
     train.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
-    train.add_argument("--validation-split", type=_fraction, default=0.0,
-                       help="fraction of the training data held out for validation")
+    train.add_argument(
+        "--validation-split",
+        type=_fraction,
+        default=0.0,
+        help="fraction of the training data held out for validation",
+    )
     train.add_argument("--seed", type=_non_negative_int, default=0, help="default 0")
-    train.add_argument("--output", default="glassnet-model.safetensors",
-                       help="where to save the model; default glassnet-model.safetensors")
-    train.add_argument("--report", default=None, metavar="FILE.html",
-                       help="also write a self-contained HTML training report")
+    train.add_argument(
+        "--output",
+        default="glassnet-model.safetensors",
+        help="where to save the model; default glassnet-model.safetensors",
+    )
+    train.add_argument(
+        "--report",
+        default=None,
+        metavar="FILE.html",
+        help="also write a self-contained HTML training report",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress output")
-    train.add_argument("--data-path", default=None,
-                       help="directory holding the data set's files (full sets)")
+    train.add_argument(
+        "--data-path", default=None, help="directory holding the data set's files (full sets)"
+    )
 
-    datasets = sub.add_parser("datasets", help="list the data sets and where they are",
-                              description="List every data set: size, licence, and whether "
-                                          "and where it is found on this machine.")
+    datasets = sub.add_parser(
+        "datasets",
+        help="list the data sets and where they are",
+        description="List every data set: size, licence, and whether "
+        "and where it is found on this machine.",
+    )
     datasets.add_argument("--json", action="store_true", help="print JSON")
 
     grad = sub.add_parser(
-        "gradcheck", help="check a small model's gradients numerically",
+        "gradcheck",
+        help="check a small model's gradients numerically",
         description="Build a small network, compute every parameter's gradient by "
-                    "backpropagation and by central differences (float64), and print the "
-                    "per-parameter report.")
-    grad.add_argument("--layers", type=_int_list, default=[4, 3],
-                      help="layer sizes after the input, comma-separated; default 4,3")
+        "backpropagation and by central differences (float64), and print the "
+        "per-parameter report.",
+    )
+    grad.add_argument(
+        "--layers",
+        type=_int_list,
+        default=[4, 3],
+        help="layer sizes after the input, comma-separated; default 4,3",
+    )
     grad.add_argument("--inputs", type=_positive_int, default=3, help="input size; default 3")
     grad.add_argument("--activation", choices=ACTIVATIONS, default="tanh")
-    grad.add_argument("--loss", default="mse",
-                      choices=["quadratic", "mse", "mae", "binary_crossentropy",
-                               "categorical_crossentropy", "sparse_categorical_crossentropy"])
+    grad.add_argument(
+        "--loss",
+        default="mse",
+        choices=[
+            "quadratic",
+            "mse",
+            "mae",
+            "binary_crossentropy",
+            "categorical_crossentropy",
+            "sparse_categorical_crossentropy",
+        ],
+    )
     grad.add_argument("--batch", type=_positive_int, default=2, help="samples; default 2")
     grad.add_argument("--seed", type=_non_negative_int, default=0)
 
     explain = sub.add_parser(
-        "explain", help="print backpropagation through the four equations, with numbers",
+        "explain",
+        help="print backpropagation through the four equations, with numbers",
         description="With no options, seed 004's worked 2-2-2 example. With --model, explain "
-                    "a saved model on one sample of a data set.")
+        "a saved model on one sample of a data set.",
+    )
     explain.add_argument("--model", default=None, help="a model saved by glassnet")
     explain.add_argument("--dataset", default=None, help="data set for --model")
-    explain.add_argument("--index", type=_non_negative_int, default=0,
-                         help="test sample index; default 0")
-    explain.add_argument("--format", choices=["text", "markdown", "json", "html"],
-                         default="text")
-    explain.add_argument("--weight", type=_weight, default=None, metavar="L,J,K",
-                         help="one weight's story: ∂C/∂w^L_JK along every path")
-    explain.add_argument("--graph", default=None, metavar="OUT.svg",
-                         help="also draw the computational graph (.svg or .dot)")
+    explain.add_argument(
+        "--index", type=_non_negative_int, default=0, help="test sample index; default 0"
+    )
+    explain.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
+    explain.add_argument(
+        "--weight",
+        type=_weight,
+        default=None,
+        metavar="L,J,K",
+        help="one weight's story: ∂C/∂w^L_JK along every path",
+    )
+    explain.add_argument(
+        "--graph",
+        default=None,
+        metavar="OUT.svg",
+        help="also draw the computational graph (.svg or .dot)",
+    )
     explain.add_argument("--learning-rate", type=_positive_float, default=None)
     explain.add_argument("--output", default=None, help="write to a file instead of stdout")
 
     lr = sub.add_parser(
-        "lr-find", help="learning-rate range test (Smith 2015)",
+        "lr-find",
+        help="learning-rate range test (Smith 2015)",
         description="Train briefly with a learning rate rising exponentially from --start to "
-                    "--end, and suggest a rate from the steepest fall of the loss. The "
-                    "model's weights are left as they were.")
+        "--end, and suggest a rate from the steepest fall of the loss. The "
+        "model's weights are left as they were.",
+    )
     lr.add_argument("--dataset", default="mnist-5k")
     lr.add_argument("--layers", type=_int_list, default=[128])
     lr.add_argument("--activation", choices=ACTIVATIONS, default="relu")
@@ -202,8 +265,9 @@ def _version() -> str:
 # ---------------------------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------------------------
-def build_classifier(x_train: Any, num_classes: int, hidden: Sequence[int], activation: str,
-                     dropout: float) -> Any:
+def build_classifier(
+    x_train: Any, num_classes: int, hidden: Sequence[int], activation: str, dropout: float
+) -> Any:
     """Rescaling → Flatten → (Dense → Dropout)* → Dense(num_classes, softmax)."""
     import numpy as np
 
@@ -233,8 +297,9 @@ def _load_classification(name: str, path: str | None) -> Any:
 
     (x_train, y_train), (x_test, y_test) = datasets.load(name, path=path)
     if y_train.dtype.kind not in "iu":
-        raise CommandError(f"data set {name!r} has non-integer labels; 'glassnet train' "
-                           f"trains classifiers")
+        raise CommandError(
+            f"data set {name!r} has non-integer labels; 'glassnet train' trains classifiers"
+        )
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     return (x_train, y_train), (x_test, y_test), max(num_classes, int(np.unique(y_train).size))
 
@@ -253,22 +318,36 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .io import model_files
 
     _rng.seed(args.seed)
-    (x_train, y_train), (x_test, y_test), classes = _load_classification(args.dataset,
-                                                                         args.data_path)
+    (x_train, y_train), (x_test, y_test), classes = _load_classification(
+        args.dataset, args.data_path
+    )
     model = build_classifier(x_train, classes, args.layers, args.activation, args.dropout)
-    model.compile(optimizer=_make_optimizer(args.optimizer, args.learning_rate),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=_make_optimizer(args.optimizer, args.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     verbose = 0 if args.quiet else 1
     if verbose:
-        print(f"glassnet train: {args.dataset}: {len(x_train)} training and {len(x_test)} test "
-              f"samples, {classes} classes; {model.count_params():,} parameters")
+        print(
+            f"glassnet train: {args.dataset}: {len(x_train)} training and {len(x_test)} test "
+            f"samples, {classes} classes; {model.count_params():,} parameters"
+        )
     started = time.perf_counter()
-    history = model.fit(x_train, y_train, epochs=args.epochs, batch_size=args.batch_size,
-                        validation_split=args.validation_split, verbose=verbose)
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=args.validation_split,
+        verbose=verbose,
+    )
     seconds = time.perf_counter() - started
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=256)
-    print(f"test loss: {loss:.4f} - test accuracy: {accuracy:.4f} "
-          f"({args.epochs} epochs in {seconds:.1f}s)")
+    print(
+        f"test loss: {loss:.4f} - test accuracy: {accuracy:.4f} "
+        f"({args.epochs} epochs in {seconds:.1f}s)"
+    )
     if history.stopped_reason:
         print(f"note: {history.stopped_reason}")
     model_files.save_model(model, args.output)
@@ -290,8 +369,9 @@ def cmd_datasets(args: argparse.Namespace) -> int:
         return 0
     rows = []
     for i in infos:
-        size = (f"{i.train_shape[0]:,} + {i.test_shape[0]:,}" if i.train_shape and i.test_shape
-                else "?")
+        size = (
+            f"{i.train_shape[0]:,} + {i.test_shape[0]:,}" if i.train_shape and i.test_shape else "?"
+        )
         shape = "×".join(str(s) for s in i.train_shape[1:]) or "-"
         where = i.location if i.found else f"not found ({i.how_to_get})"
         rows.append((i.name, i.kind, size, shape, i.licence, where))
@@ -316,11 +396,20 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     loss = get_loss(args.loss)
     sizes = list(args.layers)
-    final = {"binary_crossentropy": "sigmoid", "categorical_crossentropy": "softmax",
-             "sparse_categorical_crossentropy": "softmax"}.get(args.loss, args.activation)
-    layers = [Dense(units, activation=args.activation if i < len(sizes) - 1 else final,
-                    input_dim=args.inputs if i == 0 else None, dtype="float64")
-              for i, units in enumerate(sizes)]
+    final = {
+        "binary_crossentropy": "sigmoid",
+        "categorical_crossentropy": "softmax",
+        "sparse_categorical_crossentropy": "softmax",
+    }.get(args.loss, args.activation)
+    layers = [
+        Dense(
+            units,
+            activation=args.activation if i < len(sizes) - 1 else final,
+            input_dim=args.inputs if i == 0 else None,
+            dtype="float64",
+        )
+        for i, units in enumerate(sizes)
+    ]
     model = Sequential(layers)
     x = rng.normal(size=(args.batch, args.inputs))
     k = sizes[-1]
@@ -349,9 +438,15 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise CommandError("--model needs --dataset NAME to pick the sample to explain")
     if args.dataset is not None and args.model is None:
         raise CommandError("--dataset needs --model FILE (the model to explain)")
-    text = run_explain(model=model, dataset=args.dataset, index=args.index,
-                       format=args.format, weight=args.weight, graph=args.graph,
-                       learning_rate=args.learning_rate)
+    text = run_explain(
+        model=model,
+        dataset=args.dataset,
+        index=args.index,
+        format=args.format,
+        weight=args.weight,
+        graph=args.graph,
+        learning_rate=args.learning_rate,
+    )
     if args.output:
         from .io.atomic import atomic_write_text
 
@@ -369,10 +464,18 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     _rng.seed(args.seed)
     (x_train, y_train), _, classes = _load_classification(args.dataset, None)
     model = build_classifier(x_train, classes, args.layers, args.activation, args.dropout)
-    model.compile(optimizer=_make_optimizer(args.optimizer, None),
-                  loss="sparse_categorical_crossentropy")
-    result = lr_find(model, x_train, y_train, start=args.start, end=args.end, steps=args.steps,
-                     batch_size=args.batch_size)
+    model.compile(
+        optimizer=_make_optimizer(args.optimizer, None), loss="sparse_categorical_crossentropy"
+    )
+    result = lr_find(
+        model,
+        x_train,
+        y_train,
+        start=args.start,
+        end=args.end,
+        steps=args.steps,
+        batch_size=args.batch_size,
+    )
     print(result)
     if args.plot:
         result.plot(args.plot)
@@ -380,8 +483,13 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "datasets": cmd_datasets, "gradcheck": cmd_gradcheck,
-            "explain": cmd_explain, "lr-find": cmd_lr_find}
+COMMANDS = {
+    "train": cmd_train,
+    "datasets": cmd_datasets,
+    "gradcheck": cmd_gradcheck,
+    "explain": cmd_explain,
+    "lr-find": cmd_lr_find,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -18,6 +18,18 @@ from .nn.initializers import (
 )
 
 __all__ = [
-    "Initializer", "Zeros", "Ones", "Constant", "RandomNormal", "RandomUniform", "GlorotUniform",
-    "GlorotNormal", "HeUniform", "HeNormal", "LecunNormal", "LecunUniform", "get", "fans",
+    "Initializer",
+    "Zeros",
+    "Ones",
+    "Constant",
+    "RandomNormal",
+    "RandomUniform",
+    "GlorotUniform",
+    "GlorotNormal",
+    "HeUniform",
+    "HeNormal",
+    "LecunNormal",
+    "LecunUniform",
+    "get",
+    "fans",
 ]

@@ -12,8 +12,18 @@ from types import SimpleNamespace
 from . import callbacks, initializers, layers, losses, metrics, optimizers, schedules
 from .training.model import Model, Sequential
 
-__all__ = ["models", "layers", "optimizers", "losses", "metrics", "callbacks", "initializers",
-           "Sequential", "Model", "Input"]
+__all__ = [
+    "models",
+    "layers",
+    "optimizers",
+    "losses",
+    "metrics",
+    "callbacks",
+    "initializers",
+    "Sequential",
+    "Model",
+    "Input",
+]
 
 models = SimpleNamespace(Sequential=Sequential, Model=Model)
 Input = layers.Input

@@ -1,4 +1,8 @@
-"""Losses, as classes and Keras strings: ``glassnet.losses.get("sparse_categorical_crossentropy")``."""
+"""Losses, as classes and Keras strings.
+
+``glassnet.losses.get("sparse_categorical_crossentropy")`` or
+``glassnet.losses.SparseCategoricalCrossentropy()``.
+"""
 
 from .nn.losses import (
     EPSILON,
@@ -13,6 +17,13 @@ from .nn.losses import (
 )
 
 __all__ = [
-    "Loss", "Quadratic", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
-    "CategoricalCrossentropy", "SparseCategoricalCrossentropy", "get", "EPSILON",
+    "Loss",
+    "Quadratic",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "get",
+    "EPSILON",
 ]

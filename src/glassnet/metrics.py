@@ -13,7 +13,13 @@ from .training.metrics import (
 )
 
 __all__ = [
-    "Metric", "BinaryAccuracy", "CategoricalAccuracy", "SparseCategoricalAccuracy",
-    "TopKCategoricalAccuracy", "SparseTopKCategoricalAccuracy", "MeanAbsoluteErrorMetric",
-    "MeanSquaredErrorMetric", "get",
+    "Metric",
+    "BinaryAccuracy",
+    "CategoricalAccuracy",
+    "SparseCategoricalAccuracy",
+    "TopKCategoricalAccuracy",
+    "SparseTopKCategoricalAccuracy",
+    "MeanAbsoluteErrorMetric",
+    "MeanSquaredErrorMetric",
+    "get",
 ]

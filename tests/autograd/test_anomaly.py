@@ -26,12 +26,15 @@ def test_forward_names_the_first_op_that_made_nan() -> None:
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:divide:RuntimeWarning")
-@pytest.mark.parametrize("make, op", [
-    (lambda x: F.exp(x * 1000.0), "exp"),  # overflow to inf
-    (lambda x: 1.0 / (x - x), "div"),  # 1/0
-    (lambda x: F.sqrt(x - 10.0), "sqrt"),
-    (lambda x: x ** -1 * 0.0 + F.log(x - x), "log"),  # log 0 = -inf
-])
+@pytest.mark.parametrize(
+    "make, op",
+    [
+        (lambda x: F.exp(x * 1000.0), "exp"),  # overflow to inf
+        (lambda x: 1.0 / (x - x), "div"),  # 1/0
+        (lambda x: F.sqrt(x - 10.0), "sqrt"),
+        (lambda x: x**-1 * 0.0 + F.log(x - x), "log"),  # log 0 = -inf
+    ],
+)
 def test_forward_names_each_op(make: object, op: str) -> None:
     x = gn.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
     with gn.detect_anomaly(), pytest.raises(AnomalyError, match=f"'{op}'"):

@@ -286,26 +286,60 @@ def test_operators() -> None:
     a = gn.tensor(a_np, dtype="float64", requires_grad=True)
     b = gn.tensor(b_np, dtype="float64", requires_grad=True)
     pairs = [
-        (a + b, a_np + b_np), (a - b, a_np - b_np), (a * b, a_np * b_np),
-        (a / b, a_np / b_np), (a ** 2, a_np ** 2), (a @ b, a_np @ b_np), (-a, -a_np),
-        (2 + a, 2 + a_np), (2 - a, 2 - a_np), (2 * a, 2 * a_np), (2 / a, 2 / a_np),
-        (2 ** a, 2 ** a_np), (b_np @ a, b_np @ a_np), (a[0], a_np[0]), (a[:, 1], a_np[:, 1]),
-        (a[[1, 1, 0]], a_np[[1, 1, 0]]), (abs(b), np.abs(b_np)),
+        (a + b, a_np + b_np),
+        (a - b, a_np - b_np),
+        (a * b, a_np * b_np),
+        (a / b, a_np / b_np),
+        (a**2, a_np**2),
+        (a @ b, a_np @ b_np),
+        (-a, -a_np),
+        (2 + a, 2 + a_np),
+        (2 - a, 2 - a_np),
+        (2 * a, 2 * a_np),
+        (2 / a, 2 / a_np),
+        (2**a, 2**a_np),
+        (b_np @ a, b_np @ a_np),
+        (a[0], a_np[0]),
+        (a[:, 1], a_np[:, 1]),
+        (a[[1, 1, 0]], a_np[[1, 1, 0]]),
+        (abs(b), np.abs(b_np)),
     ]
     for got, want in pairs:
         assert isinstance(got, gn.Tensor) and got.requires_grad
         np.testing.assert_allclose(got.numpy(), want, rtol=1e-12)
-    for got, want in [(a < b, a_np < b_np), (a <= b, a_np <= b_np), (a > b, a_np > b_np),
-                      (a >= b, a_np >= b_np), (a == a, np.ones((2, 2), bool)),
-                      (a != b, a_np != b_np), (a > 2.5, a_np > 2.5)]:
+    for got, want in [
+        (a < b, a_np < b_np),
+        (a <= b, a_np <= b_np),
+        (a > b, a_np > b_np),
+        (a >= b, a_np >= b_np),
+        (a == a, np.ones((2, 2), bool)),
+        (a != b, a_np != b_np),
+        (a > 2.5, a_np > 2.5),
+    ]:
         assert got.dtype == np.bool_ and not got.requires_grad
         np.testing.assert_array_equal(got.numpy(), want)
 
 
 def test_methods_exist_and_match_functions() -> None:
     x = gn.tensor([[0.5, -1.0, 2.0]], dtype="float64")
-    for name in ["exp", "tanh", "sigmoid", "relu", "softplus", "abs", "sum", "mean", "max",
-                 "min", "var", "logsumexp", "softmax", "log_softmax", "flatten", "squeeze"]:
+    for name in [
+        "exp",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "softplus",
+        "abs",
+        "sum",
+        "mean",
+        "max",
+        "min",
+        "var",
+        "logsumexp",
+        "softmax",
+        "log_softmax",
+        "flatten",
+        "squeeze",
+    ]:
         np.testing.assert_allclose(getattr(x, name)().numpy(), getattr(F, name)(x).numpy())
     assert x.reshape(3, 1).shape == (3, 1)
     assert x.transpose().shape == (3, 1)

@@ -91,6 +91,7 @@ def test_names_the_offending_input_only() -> None:
 
         def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return g * bd, g * bd  # ∂/∂b should be a
+
         return gn.Tensor._make(ad * bd, (a, b), backward, "bad_mul")
 
     a = gn.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
@@ -106,8 +107,9 @@ def test_only_inputs_requiring_grad_are_checked() -> None:
     a = gn.tensor([1.0, 2.0], dtype="float64", requires_grad=True)
     c = gn.tensor([3.0, 4.0], dtype="float64")  # a constant
     labels = gn.tensor([1, 0])
-    report = gn.gradcheck(lambda a, c, y: F.sparse_softmax_cross_entropy(
-        F.stack([a * c, a]), y), [a, c, labels])
+    report = gn.gradcheck(
+        lambda a, c, y: F.sparse_softmax_cross_entropy(F.stack([a * c, a]), y), [a, c, labels]
+    )
     assert report.ok
     assert [r.index for r in report.inputs] == [0]
 

@@ -58,27 +58,43 @@ def _unary_ops() -> dict[str, tuple[Callable[..., Any], Callable[..., Any]]]:
         "abs": (F.abs, torch.abs),
         "exp_tanh": (lambda x: F.exp(F.tanh(x)), lambda x: torch.exp(torch.tanh(x))),
         "log1p_sq": (lambda x: F.log(x * x + 1.0), lambda x: torch.log(x * x + 1.0)),
-        "sqrt": (lambda x: F.sqrt(x ** 2 + 0.5), lambda x: torch.sqrt(x ** 2 + 0.5)),
-        "square": (lambda x: x ** 2 * 0.5, lambda x: x ** 2 * 0.5),
+        "sqrt": (lambda x: F.sqrt(x**2 + 0.5), lambda x: torch.sqrt(x**2 + 0.5)),
+        "square": (lambda x: x**2 * 0.5, lambda x: x**2 * 0.5),
         "clip": (lambda x: F.clip(x, -1.0, 1.0), lambda x: torch.clamp(x, -1.0, 1.0)),
-        "center": (lambda x: x - x.mean(axis=-1, keepdims=True),
-                   lambda x: x - x.mean(dim=-1, keepdim=True)),
-        "times_sum": (lambda x: x * F.sum(x, axis=0, keepdims=True) * 0.3,
-                      lambda x: x * x.sum(dim=0, keepdim=True) * 0.3),
-        "minus_max": (lambda x: x - F.max(x, axis=-1, keepdims=True),
-                      lambda x: x - torch.amax(x, dim=-1, keepdim=True)),
+        "center": (
+            lambda x: x - x.mean(axis=-1, keepdims=True),
+            lambda x: x - x.mean(dim=-1, keepdim=True),
+        ),
+        "times_sum": (
+            lambda x: x * F.sum(x, axis=0, keepdims=True) * 0.3,
+            lambda x: x * x.sum(dim=0, keepdim=True) * 0.3,
+        ),
+        "minus_max": (
+            lambda x: x - F.max(x, axis=-1, keepdims=True),
+            lambda x: x - torch.amax(x, dim=-1, keepdim=True),
+        ),
         "plus_min_all": (lambda x: x + F.min(x), lambda x: x + torch.amin(x)),
-        "times_var": (lambda x: x * F.var(x, axis=-1, keepdims=True),
-                      lambda x: x * torch.var(x, dim=-1, keepdim=True, correction=0)),
+        "times_var": (
+            lambda x: x * F.var(x, axis=-1, keepdims=True),
+            lambda x: x * torch.var(x, dim=-1, keepdim=True, correction=0),
+        ),
         "softmax": (lambda x: F.softmax(x, axis=-1), lambda x: torch.softmax(x, dim=-1)),
-        "log_softmax": (lambda x: F.log_softmax(x, axis=-1),
-                        lambda x: torch.log_softmax(x, dim=-1)),
-        "minus_lse": (lambda x: x - F.logsumexp(x, axis=-1, keepdims=True),
-                      lambda x: x - torch.logsumexp(x, dim=-1, keepdim=True)),
-        "reshape_roundtrip": (lambda x: F.reshape(F.reshape(x, (-1,)), x.shape),
-                              lambda x: x.reshape(-1).reshape(x.shape)),
-        "unsqueeze_squeeze": (lambda x: F.squeeze(F.unsqueeze(x, 0), 0),
-                              lambda x: x.unsqueeze(0).squeeze(0)),
+        "log_softmax": (
+            lambda x: F.log_softmax(x, axis=-1),
+            lambda x: torch.log_softmax(x, dim=-1),
+        ),
+        "minus_lse": (
+            lambda x: x - F.logsumexp(x, axis=-1, keepdims=True),
+            lambda x: x - torch.logsumexp(x, dim=-1, keepdim=True),
+        ),
+        "reshape_roundtrip": (
+            lambda x: F.reshape(F.reshape(x, (-1,)), x.shape),
+            lambda x: x.reshape(-1).reshape(x.shape),
+        ),
+        "unsqueeze_squeeze": (
+            lambda x: F.squeeze(F.unsqueeze(x, 0), 0),
+            lambda x: x.unsqueeze(0).squeeze(0),
+        ),
     }
 
 
@@ -87,8 +103,10 @@ def _param_ops() -> dict[str, tuple[Callable[..., Any], Callable[..., Any]]]:
     return {
         "gather_last": (lambda x, idx: x[..., idx], lambda x, idx: x[..., torch.as_tensor(idx)]),
         "matmul_const": (lambda x, m: x @ m, lambda x, m: x @ torch.as_tensor(m)),
-        "linear_const": (lambda x, m: F.linear(x, m, m[0]),
-                         lambda x, m: tnf.linear(x, torch.as_tensor(m), torch.as_tensor(m[0]))),
+        "linear_const": (
+            lambda x, m: F.linear(x, m, m[0]),
+            lambda x, m: tnf.linear(x, torch.as_tensor(m), torch.as_tensor(m[0])),
+        ),
     }
 
 
@@ -122,15 +140,27 @@ def _binary_ops() -> dict[str, tuple[Callable[..., Any], Callable[..., Any]]]:
         "div": (lambda a, b: a / (1.0 + b * b), lambda a, b: a / (1.0 + b * b)),
         "maximum": (F.maximum, torch.maximum),
         "minimum": (F.minimum, torch.minimum),
-        "where": (lambda a, b: F.where(a > b, a * 2.0, b),
-                  lambda a, b: torch.where(a > b, a * 2.0, b)),
+        "where": (
+            lambda a, b: F.where(a > b, a * 2.0, b),
+            lambda a, b: torch.where(a > b, a * 2.0, b),
+        ),
         "matmul_pair": (gn_matmul_pair, torch_matmul_pair),
-        "concat_slice": (lambda a, b: F.concat(gn_bshape(a, b), axis=-1)[..., ::2]
-                         if len(np.broadcast_shapes(a.shape, b.shape)) else a + b,
-                         lambda a, b: torch.cat(torch_bshape(a, b), dim=-1)[..., ::2]
-                         if len(torch.broadcast_shapes(a.shape, b.shape)) else a + b),
-        "stack_max": (lambda a, b: F.max(F.stack(gn_bshape(a, b)), axis=0),
-                      lambda a, b: torch.amax(torch.stack(torch_bshape(a, b)), dim=0)),
+        "concat_slice": (
+            lambda a, b: (
+                F.concat(gn_bshape(a, b), axis=-1)[..., ::2]
+                if len(np.broadcast_shapes(a.shape, b.shape))
+                else a + b
+            ),
+            lambda a, b: (
+                torch.cat(torch_bshape(a, b), dim=-1)[..., ::2]
+                if len(torch.broadcast_shapes(a.shape, b.shape))
+                else a + b
+            ),
+        ),
+        "stack_max": (
+            lambda a, b: F.max(F.stack(gn_bshape(a, b)), axis=0),
+            lambda a, b: torch.amax(torch.stack(torch_bshape(a, b)), dim=0),
+        ),
         "bce_pair": (_gn_bce_pair, _torch_bce_pair),
     }
 
@@ -158,8 +188,9 @@ def _torch_bce_pair(a: Any, b: Any) -> Any:
 UNARY, PARAM, BINARY = _unary_ops(), _param_ops(), _binary_ops()
 
 
-def generate(rng: np.random.Generator, n_ops: int, shapes: list[tuple[int, ...]]
-             ) -> tuple[Any, tuple[int, ...]]:
+def generate(
+    rng: np.random.Generator, n_ops: int, shapes: list[tuple[int, ...]]
+) -> tuple[Any, tuple[int, ...]]:
     """A random tree with exactly n_ops ops; returns (tree, shape of its value)."""
     if n_ops == 0:
         i = int(rng.integers(len(shapes)))
@@ -228,8 +259,13 @@ def test_random_composition_matches_torch(seed: int) -> None:
     assert out.shape == tuple(ref.shape), expr
     expected = ref.detach().numpy()
     assert np.isfinite(expected).all(), expr
-    np.testing.assert_allclose(out.numpy(), expected, rtol=RTOL,
-                               atol=1e-12 * max(1.0, np.abs(expected).max()), err_msg=expr)
+    np.testing.assert_allclose(
+        out.numpy(),
+        expected,
+        rtol=RTOL,
+        atol=1e-12 * max(1.0, np.abs(expected).max()),
+        err_msg=expr,
+    )
 
     upstream = rng.normal(size=out.shape)
     if out.requires_grad:
@@ -239,8 +275,9 @@ def test_random_composition_matches_torch(seed: int) -> None:
         want = np.zeros(x.shape) if t.grad is None else t.grad.numpy()
         got = np.zeros(x.shape) if x.grad is None else x.grad
         atol = 1e-10 * max(1.0, np.abs(want).max())
-        np.testing.assert_allclose(got, want, rtol=RTOL, atol=atol,
-                                   err_msg=f"gradient of input {i} in {expr}")
+        np.testing.assert_allclose(
+            got, want, rtol=RTOL, atol=atol, err_msg=f"gradient of input {i} in {expr}"
+        )
 
 
 def test_generator_covers_the_op_table() -> None:

@@ -10,23 +10,30 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = shutil.which("glassnet", path=os.path.dirname(sys.executable)) or shutil.which(
-    "glassnet")
+SCRIPT = shutil.which("glassnet", path=os.path.dirname(sys.executable)) or shutil.which("glassnet")
 
 
 def run(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     command = [SCRIPT, *args] if SCRIPT else [sys.executable, "-m", "glassnet", *args]
     env = dict(os.environ, GLASSNET_OFFLINE="1")
-    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                          env=env, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def test_console_script_is_installed():
     assert SCRIPT is not None, "the glassnet console script is not on PATH next to python"
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["datasets"], ["gradcheck"], ["explain"],
-                                     ["lr-find"]])
+@pytest.mark.parametrize(
+    "command", [[], ["train"], ["datasets"], ["gradcheck"], ["explain"], ["lr-find"]]
+)
 def test_help_on_every_subcommand(command):
     result = run(*command, "--help")
     assert result.returncode == 0, result.stderr
@@ -66,8 +73,17 @@ def test_datasets_lists_sizes_licences_and_locations():
     result = run("datasets")
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    for piece in ("mnist-5k", "4,000 + 1,000", "CC BY-SA 3.0", "digits", "iris", "CC BY 4.0",
-                  "fashion-mnist", "MIT", "moons"):
+    for piece in (
+        "mnist-5k",
+        "4,000 + 1,000",
+        "CC BY-SA 3.0",
+        "digits",
+        "iris",
+        "CC BY 4.0",
+        "fashion-mnist",
+        "MIT",
+        "moons",
+    ):
         assert piece in text
     if not Path("/usr/share/datasets/fashion-mnist").is_dir():
         assert "dataset-fashion-mnist" in text
@@ -75,9 +91,22 @@ def test_datasets_lists_sizes_licences_and_locations():
 
 def test_train_on_a_small_set_prints_accuracy_and_saves(tmp_path):
     out = tmp_path / "iris-model.safetensors"
-    result = run("train", "--dataset", "iris", "--layers", "16", "--epochs", "40",
-                 "--learning-rate", "0.01",
-                 "--batch-size", "16", "--output", str(out), cwd=tmp_path)
+    result = run(
+        "train",
+        "--dataset",
+        "iris",
+        "--layers",
+        "16",
+        "--epochs",
+        "40",
+        "--learning-rate",
+        "0.01",
+        "--batch-size",
+        "16",
+        "--output",
+        str(out),
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "test accuracy: " in result.stdout
     accuracy = float(result.stdout.split("test accuracy: ")[1].split()[0])
@@ -90,8 +119,9 @@ def test_train_on_a_small_set_prints_accuracy_and_saves(tmp_path):
 
 
 def test_gradcheck_command_prints_a_report_per_parameter():
-    result = run("gradcheck", "--layers", "4,3", "--activation", "tanh", "--loss",
-                 "categorical_crossentropy")
+    result = run(
+        "gradcheck", "--layers", "4,3", "--activation", "tanh", "--loss", "categorical_crossentropy"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "passed" in result.stdout
     for name in ("W", "b"):
@@ -101,8 +131,17 @@ def test_gradcheck_command_prints_a_report_per_parameter():
 def test_explain_with_no_options_prints_seed_004():
     result = run("explain")
     assert result.returncode == 0, result.stderr
-    for value in ("0.593269992", "0.75136507", "0.298371109", "0.35891648", "0.149780716",
-                  "BP1", "BP2", "BP3", "BP4"):
+    for value in (
+        "0.593269992",
+        "0.75136507",
+        "0.298371109",
+        "0.35891648",
+        "0.149780716",
+        "BP1",
+        "BP2",
+        "BP3",
+        "BP4",
+    ):
         assert value in result.stdout
 
 

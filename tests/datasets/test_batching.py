@@ -22,14 +22,17 @@ def order_of(batch_list):
     return np.concatenate([yb for _, yb in batch_list])
 
 
-@pytest.mark.parametrize(("n", "size", "drop_last", "expected"), [
-    (10, 3, False, [3, 3, 3, 1]),
-    (10, 3, True, [3, 3, 3]),
-    (10, 5, True, [5, 5]),
-    (10, 10, False, [10]),
-    (10, 32, False, [10]),
-    (1, 1, False, [1]),
-])
+@pytest.mark.parametrize(
+    ("n", "size", "drop_last", "expected"),
+    [
+        (10, 3, False, [3, 3, 3, 1]),
+        (10, 3, True, [3, 3, 3]),
+        (10, 5, True, [5, 5]),
+        (10, 10, False, [10]),
+        (10, 32, False, [10]),
+        (1, 1, False, [1]),
+    ],
+)
 def test_batch_sizes(n, size, drop_last, expected):
     x, y = data(n)
     for shuffle in (False, True):
@@ -128,16 +131,22 @@ def test_no_copy_of_the_training_set():
     assert peak < 1_000_000  # the index permutation and a couple of batches, not 15 MB
 
 
-@pytest.mark.parametrize(("kwargs", "error", "needle"), [
-    ({"batch_size": 0}, InvalidArgumentError, "batch_size must be an integer >= 1, "
-                                              "received batch_size=0"),
-    ({"batch_size": -3}, InvalidArgumentError, "batch_size=-3"),
-    ({"batch_size": 2.5}, InvalidArgumentError, "batch_size=2.5"),
-    ({"batch_size": True}, InvalidArgumentError, "batch_size=True"),
-    ({"batch_size": 11, "drop_last": True}, InvalidArgumentError, "would give no batch"),
-    ({"seed": -1}, InvalidArgumentError, "seed must be"),
-    ({"seed": 1.5}, InvalidArgumentError, "seed must be"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "error", "needle"),
+    [
+        (
+            {"batch_size": 0},
+            InvalidArgumentError,
+            "batch_size must be an integer >= 1, received batch_size=0",
+        ),
+        ({"batch_size": -3}, InvalidArgumentError, "batch_size=-3"),
+        ({"batch_size": 2.5}, InvalidArgumentError, "batch_size=2.5"),
+        ({"batch_size": True}, InvalidArgumentError, "batch_size=True"),
+        ({"batch_size": 11, "drop_last": True}, InvalidArgumentError, "would give no batch"),
+        ({"seed": -1}, InvalidArgumentError, "seed must be"),
+        ({"seed": 1.5}, InvalidArgumentError, "seed must be"),
+    ],
+)
 def test_argument_errors_are_raised_at_call_time(kwargs, error, needle):
     x, y = data(10)
     with pytest.raises(error, match=needle):
@@ -148,8 +157,11 @@ def test_argument_errors_are_raised_at_call_time(kwargs, error, needle):
 
 def test_data_errors():
     x, y = data(10)
-    with pytest.raises(ShapeError, match=r"same number of samples, received x of shape "
-                                         r"\(10, 4, 3\) and y of shape \(9,\)"):
+    with pytest.raises(
+        ShapeError,
+        match=r"same number of samples, received x of shape "
+        r"\(10, 4, 3\) and y of shape \(9,\)",
+    ):
         batches(x, y[:9])
     with pytest.raises(ShapeError, match="at least one sample"):
         batches(np.zeros((0, 3)))
@@ -168,6 +180,7 @@ def test_lists_are_accepted():
 
 # ------------------------------------------------------------------ train_val_split
 
+
 def test_train_val_split_takes_the_last_fraction_as_keras_does():
     x, y = data(10)
     (x_train, y_train), (x_val, y_val) = train_val_split(x, y, 0.2)
@@ -177,8 +190,9 @@ def test_train_val_split_takes_the_last_fraction_as_keras_does():
     np.testing.assert_array_equal(x_val[:, 0, 0], y_val)
 
 
-@pytest.mark.parametrize(("n", "fraction", "n_val"), [(10, 0.1, 1), (100, 0.7, 70),
-                                                     (7, 0.5, 3), (4000, 0.1, 400)])
+@pytest.mark.parametrize(
+    ("n", "fraction", "n_val"), [(10, 0.1, 1), (100, 0.7, 70), (7, 0.5, 3), (4000, 0.1, 400)]
+)
 def test_train_val_split_sizes(n, fraction, n_val):
     x, y = np.zeros((n, 2)), np.arange(n)
     (_, y_train), (_, y_val) = train_val_split(x, y, fraction)
@@ -213,6 +227,7 @@ def test_train_val_split_needs_both_sides():
 
 # ------------------------------------------------------------------ one_hot / normalize
 
+
 def test_one_hot():
     out = one_hot(np.array([2, 0, 1]))
     np.testing.assert_array_equal(out, [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
@@ -224,14 +239,22 @@ def test_one_hot():
     assert one_hot(np.array([], dtype=np.int64), 3).shape == (0, 3)
 
 
-@pytest.mark.parametrize(("labels", "kwargs", "error", "needle"), [
-    (np.array([0.0, 1.0]), {}, DTypeError, "integer array"),
-    (np.array([0, 3]), {"num_classes": 3}, InvalidArgumentError, r"\[0, 3\), received labels "
-                                                                 r"from 0 to 3"),
-    (np.array([-1, 0]), {}, InvalidArgumentError, "from -1"),
-    (np.array([0, 1]), {"num_classes": 0}, InvalidArgumentError, "num_classes=0"),
-    (np.array([], dtype=np.int64), {}, InvalidArgumentError, "labels is empty"),
-])
+@pytest.mark.parametrize(
+    ("labels", "kwargs", "error", "needle"),
+    [
+        (np.array([0.0, 1.0]), {}, DTypeError, "integer array"),
+        (
+            np.array([0, 3]),
+            {"num_classes": 3},
+            InvalidArgumentError,
+            r"\[0, 3\), received labels "
+            r"from 0 to 3",
+        ),
+        (np.array([-1, 0]), {}, InvalidArgumentError, "from -1"),
+        (np.array([0, 1]), {"num_classes": 0}, InvalidArgumentError, "num_classes=0"),
+        (np.array([], dtype=np.int64), {}, InvalidArgumentError, "labels is empty"),
+    ],
+)
 def test_one_hot_errors(labels, kwargs, error, needle):
     with pytest.raises(error, match=needle):
         one_hot(labels, **kwargs)
@@ -258,15 +281,18 @@ def test_normalize_with_mean_and_std():
     np.testing.assert_allclose(normalize(np.array([2, 4]), 1.0, 2.0), [0.5, 1.5])
 
 
-@pytest.mark.parametrize(("args", "kwargs", "error", "needle"), [
-    ((np.ones(3),), {"mean": 0.0}, InvalidArgumentError, "given together"),
-    ((np.ones(3),), {"mean": 0.0, "std": -1.0}, InvalidArgumentError, "std finite and >= 0"),
-    ((np.ones(3),), {"mean": np.nan, "std": 1.0}, InvalidArgumentError, "mean must be finite"),
-    ((np.ones(3),), {"mean": np.zeros(2), "std": 1.0}, ShapeError, "must broadcast"),
-    ((np.ones(3),), {"mean": np.zeros((2, 3)), "std": 1.0}, ShapeError, "must broadcast"),
-    ((np.array(["a"]),), {}, DTypeError, "numeric array"),
-    ((np.ones(3),), {"dtype": np.int32}, DTypeError, "floating dtype"),
-])
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "needle"),
+    [
+        ((np.ones(3),), {"mean": 0.0}, InvalidArgumentError, "given together"),
+        ((np.ones(3),), {"mean": 0.0, "std": -1.0}, InvalidArgumentError, "std finite and >= 0"),
+        ((np.ones(3),), {"mean": np.nan, "std": 1.0}, InvalidArgumentError, "mean must be finite"),
+        ((np.ones(3),), {"mean": np.zeros(2), "std": 1.0}, ShapeError, "must broadcast"),
+        ((np.ones(3),), {"mean": np.zeros((2, 3)), "std": 1.0}, ShapeError, "must broadcast"),
+        ((np.array(["a"]),), {}, DTypeError, "numeric array"),
+        ((np.ones(3),), {"dtype": np.int32}, DTypeError, "floating dtype"),
+    ],
+)
 def test_normalize_errors(args, kwargs, error, needle):
     with pytest.raises(error, match=needle):
         normalize(*args, **kwargs)

@@ -56,8 +56,9 @@ def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     httpd.block_on_close = False
     httpd.files, httpd.behaviour, httpd.requests = {}, {}, []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                              daemon=True)
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    )
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     yield httpd
@@ -94,20 +95,24 @@ def small_set(tmp_path):
     return blobs, arrays
 
 
-def publish(server, monkeypatch, tmp_path, prefix="/mnist/", *, sizes=True, wrong=None,
-            mirrors=None):
+def publish(
+    server, monkeypatch, tmp_path, prefix="/mnist/", *, sizes=True, wrong=None, mirrors=None
+):
     """Serve a tiny mnist under ``prefix`` and make glassnet's table describe it."""
     blobs, arrays = small_set(tmp_path)
     for name, blob in blobs.items():
         server.files[prefix + name] = blob
     files = tuple(
-        full.RemoteFile(name,
-                        "0" * 64 if name == wrong else hashlib.sha256(blob).hexdigest(),
-                        len(blob) if sizes else None)
+        full.RemoteFile(
+            name,
+            "0" * 64 if name == wrong else hashlib.sha256(blob).hexdigest(),
+            len(blob) if sizes else None,
+        )
         for name, blob in blobs.items()
     )
-    spec = dataclasses.replace(full.SPECS["mnist"], files=files,
-                               mirrors=tuple(mirrors or (server.url + prefix,)))
+    spec = dataclasses.replace(
+        full.SPECS["mnist"], files=files, mirrors=tuple(mirrors or (server.url + prefix,))
+    )
     monkeypatch.setitem(full.SPECS, "mnist", spec)
     return blobs, arrays
 
@@ -180,17 +185,25 @@ def test_connection_cut_mid_file_leaves_nothing(server, env, monkeypatch, behavi
 
 
 def test_second_mirror_is_tried(server, env, monkeypatch):
-    _, arrays = publish(server, monkeypatch, env, prefix="/good/",
-                        mirrors=[server.url + "/missing/", server.url + "/good/"])
+    _, arrays = publish(
+        server,
+        monkeypatch,
+        env,
+        prefix="/good/",
+        mirrors=[server.url + "/missing/", server.url + "/good/"],
+    )
     (x_train, _), _ = ds.load("mnist", verbose=False)
     np.testing.assert_array_equal(x_train, arrays[0])
-    assert server.requests[:2] == ["/missing/train-images-idx3-ubyte.gz",
-                                   "/good/train-images-idx3-ubyte.gz"]
+    assert server.requests[:2] == [
+        "/missing/train-images-idx3-ubyte.gz",
+        "/good/train-images-idx3-ubyte.gz",
+    ]
 
 
 def test_mirror_option_and_variable(server, env, monkeypatch):
-    _, arrays = publish(server, monkeypatch, env, prefix="/opt/",
-                        mirrors=["http://127.0.0.1:9/unused/"])
+    _, arrays = publish(
+        server, monkeypatch, env, prefix="/opt/", mirrors=["http://127.0.0.1:9/unused/"]
+    )
     (x_train, _), _ = ds.load("mnist", mirrors=server.url + "/opt", verbose=False)
     np.testing.assert_array_equal(x_train, arrays[0])
 
@@ -260,10 +273,10 @@ def test_download_options_are_checked(env):
 
 def test_file_url_mirror(env, monkeypatch):
     blobs, arrays = small_set(env)
-    files = tuple(full.RemoteFile(n, hashlib.sha256(b).hexdigest(), len(b))
-                  for n, b in blobs.items())
-    monkeypatch.setitem(full.SPECS, "mnist", dataclasses.replace(full.SPECS["mnist"],
-                                                                 files=files))
+    files = tuple(
+        full.RemoteFile(n, hashlib.sha256(b).hexdigest(), len(b)) for n, b in blobs.items()
+    )
+    monkeypatch.setitem(full.SPECS, "mnist", dataclasses.replace(full.SPECS["mnist"], files=files))
     (x_train, _), _ = ds.load("mnist", mirrors=(env / "src").as_uri(), verbose=False)
     np.testing.assert_array_equal(x_train, arrays[0])
     assert gzip.decompress((cache_of(env) / full.FILES[0]).read_bytes())[:4] == b"\0\0\x08\x03"

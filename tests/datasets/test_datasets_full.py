@@ -56,8 +56,10 @@ def assert_same(loaded, written):
     assert x_train.dtype == np.uint8 and y_train.dtype == np.int64
 
 
-@pytest.mark.skipif(not all((DEBIAN_DIR / f).is_file() for f in full.FILES),
-                    reason="the Debian package dataset-fashion-mnist is not installed")
+@pytest.mark.skipif(
+    not all((DEBIAN_DIR / f).is_file() for f in full.FILES),
+    reason="the Debian package dataset-fashion-mnist is not installed",
+)
 def test_fashion_mnist_from_the_debian_package(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("GLASSNET_DATA", raising=False)
@@ -124,8 +126,9 @@ def test_search_order(isolated, monkeypatch):
     assert_same(ds.load("fashion-mnist"), system)
     cache = write_set(isolated / "cache" / "glassnet" / "fashion-mnist", n_train=11, seed=2)
     assert_same(ds.load("fashion-mnist"), cache)
-    monkeypatch.setenv("GLASSNET_DATA", os.pathsep.join([str(isolated / "empty"),
-                                                          str(isolated / "data")]))
+    monkeypatch.setenv(
+        "GLASSNET_DATA", os.pathsep.join([str(isolated / "empty"), str(isolated / "data")])
+    )
     data = write_set(isolated / "data" / "fashion-mnist", n_train=12, seed=3)
     assert_same(ds.load("fashion_mnist"), data)
     given = write_set(isolated / "given", n_train=13, seed=4)
@@ -134,9 +137,12 @@ def test_search_order(isolated, monkeypatch):
     # path= may also be a root holding <name>/.
     assert_same(ds.load("fashion-mnist", path=isolated / "data"), data)
     assert full.search_dirs("fashion-mnist", isolated / "given") == [
-        isolated / "given", isolated / "given" / "fashion-mnist",
-        isolated / "empty" / "fashion-mnist", isolated / "data" / "fashion-mnist",
-        isolated / "cache" / "glassnet" / "fashion-mnist", isolated / "system" / "fashion-mnist",
+        isolated / "given",
+        isolated / "given" / "fashion-mnist",
+        isolated / "empty" / "fashion-mnist",
+        isolated / "data" / "fashion-mnist",
+        isolated / "cache" / "glassnet" / "fashion-mnist",
+        isolated / "system" / "fashion-mnist",
     ]
     assert ds.info("fashion-mnist").location == str(isolated / "data" / "fashion-mnist")
 

@@ -26,8 +26,12 @@ def content_digest(name):
     # The same digest as the build script: the stored arrays, labels in their stored uint8.
     digest = hashlib.sha256()
     (x_train, y_train), (x_test, y_test) = ds.load(name)
-    arrays = {"x_train": x_train, "y_train": y_train.astype(np.uint8),
-              "x_test": x_test, "y_test": y_test.astype(np.uint8)}
+    arrays = {
+        "x_train": x_train,
+        "y_train": y_train.astype(np.uint8),
+        "x_test": x_test,
+        "y_test": y_test.astype(np.uint8),
+    }
     for key, a in arrays.items():
         a = np.ascontiguousarray(a)
         digest.update(f"{key}:{a.dtype.str}:{a.shape};".encode())
@@ -93,18 +97,28 @@ def test_embedded_split_is_a_partition_in_shuffled_order(name):
         train, test = stored["index_train"], stored["index_test"]
         y_train = stored["y_train"]
     assert len(np.intersect1d(train, test)) == 0
-    assert np.array_equal(np.sort(np.concatenate([train, test])),
-                          np.arange(len(train) + len(test)))
+    assert np.array_equal(np.sort(np.concatenate([train, test])), np.arange(len(train) + len(test)))
     # The sources are sorted by class; the shipped order is not, so the last 10% that
     # Keras-style validation_split takes holds every class.
-    assert len(np.unique(y_train[-len(y_train) // 10:])) == len(np.unique(y_train))
+    assert len(np.unique(y_train[-len(y_train) // 10 :])) == len(np.unique(y_train))
 
 
 def test_names_and_normalisation():
-    assert ds.names() == ["mnist-5k", "digits", "iris", "xor", "moons", "circles", "spirals",
-                          "blobs", "mnist", "fashion-mnist"]
-    assert set(ds.names()) == (set(_embedded.EMBEDDED) | set(generated.GENERATORS)
-                               | set(full.SPECS))
+    assert ds.names() == [
+        "mnist-5k",
+        "digits",
+        "iris",
+        "xor",
+        "moons",
+        "circles",
+        "spirals",
+        "blobs",
+        "mnist",
+        "fashion-mnist",
+    ]
+    assert set(ds.names()) == (
+        set(_embedded.EMBEDDED) | set(generated.GENERATORS) | set(full.SPECS)
+    )
     (a, _), _ = ds.load("MNIST_5K")
     (b, _), _ = ds.load(" mnist-5k ")
     np.testing.assert_array_equal(a, b)
@@ -131,8 +145,10 @@ def test_options_are_checked():
         ds.load("iris", seed=3)
     with pytest.raises(InvalidArgumentError, match=r"unknown option samples.*n, noise, seed"):
         ds.load("moons", samples=10)
-    with pytest.raises(InvalidArgumentError, match="unknown option n, expected options: "
-                                                   "download, mirrors, timeout, verbose"):
+    with pytest.raises(
+        InvalidArgumentError,
+        match="unknown option n, expected options: download, mirrors, timeout, verbose",
+    ):
         ds.load("mnist", n=3)
     with pytest.raises(InvalidArgumentError, match="path= applies only to the full sets"):
         ds.load("mnist-5k", path="/tmp")
@@ -174,8 +190,10 @@ SHARED = Path("/work/shared/data")
 BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "build_embedded_data.py"
 
 
-@pytest.mark.skipif(not (SHARED / "mnist_5k.csv.gz").is_file() or not BUILD_SCRIPT.is_file(),
-                    reason="the source CSV files or the build script are not here")
+@pytest.mark.skipif(
+    not (SHARED / "mnist_5k.csv.gz").is_file() or not BUILD_SCRIPT.is_file(),
+    reason="the source CSV files or the build script are not here",
+)
 def test_build_script_reproduces_the_shipped_files():
     spec = importlib.util.spec_from_file_location("build_embedded_data", BUILD_SCRIPT)
     module = importlib.util.module_from_spec(spec)

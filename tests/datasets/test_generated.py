@@ -58,8 +58,9 @@ def test_seed_none_follows_glassnet_seed(name):
 
 
 def test_generator_seed_and_module_functions_match_load():
-    np.testing.assert_array_equal(joined(generated.moons(n=50, seed=3))[0],
-                                  joined(ds.load("moons", n=50, seed=3))[0])
+    np.testing.assert_array_equal(
+        joined(generated.moons(n=50, seed=3))[0], joined(ds.load("moons", n=50, seed=3))[0]
+    )
     rng = np.random.default_rng(3)
     x, _ = joined(generated.circles(n=50, seed=rng))
     assert x.shape == (50, 2)

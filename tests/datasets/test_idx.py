@@ -235,6 +235,7 @@ def test_read_rejects_non_files():
 
 # ----------------------------------------------------------------------- writer checks
 
+
 @pytest.mark.parametrize("dtype", [np.int64, np.uint16, np.float16, np.bool_, np.complex64])
 def test_writer_rejects_dtypes_idx_cannot_store(tmp_path, dtype):
     with pytest.raises(DTypeError, match="IDX cannot store dtype"):
@@ -259,5 +260,10 @@ def test_writer_rejects_bad_arrays_and_leaves_existing_file(tmp_path):
 
 def test_dtype_table_matches_the_format():
     assert {c: dt.str for c, dt in idx.DTYPE_CODES.items()} == {
-        0x08: "|u1", 0x09: "|i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8",
+        0x08: "|u1",
+        0x09: "|i1",
+        0x0B: ">i2",
+        0x0C: ">i4",
+        0x0D: ">f4",
+        0x0E: ">f8",
     }

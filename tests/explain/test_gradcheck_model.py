@@ -31,8 +31,9 @@ def test_seed004_passes_with_one_line_per_parameter() -> None:
 def test_a_float32_classifier_with_dropout_and_sampling() -> None:
     gn.seed(0)
     rng = np.random.default_rng(0)
-    model = Sequential([Flatten(input_shape=(3, 4)), Dense(16, "relu"), Dropout(0.3),
-                        Dense(5, "softmax")])
+    model = Sequential(
+        [Flatten(input_shape=(3, 4)), Dense(16, "relu"), Dropout(0.3), Dense(5, "softmax")]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
     x = rng.normal(size=(4, 3, 4)).astype(np.float32)
     y = rng.integers(0, 5, size=4)

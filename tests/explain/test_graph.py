@@ -34,7 +34,7 @@ def parse(dot: str) -> tuple[dict[str, dict[str, str]], list[tuple[str, str, str
         info = {"id": nid, "kind": lines[1]}
         for line in lines[2:]:
             if line.startswith("value "):
-                info["value"] = line[len("value "):]
+                info["value"] = line[len("value ") :]
             elif line.startswith("∂"):
                 info["grad"] = line.split(" = ", 1)[1]
         nodes[name] = info
@@ -90,8 +90,7 @@ def test_sigmoid_neuron_as_one_gate() -> None:
     assert num(nodes["s"]["grad"]) == 0.2
     (label,) = [lab for a, b, lab in edges if (a, b) == ("s", "f")]
     assert label.startswith("local ∂f/∂s = 0.2")  # σ(1 − σ) = 0.73 · 0.27
-    np.testing.assert_allclose(g.node("w").grad, [-0.19661193, -0.39322387, 0.19661193],
-                               rtol=1e-7)
+    np.testing.assert_allclose(g.node("w").grad, [-0.19661193, -0.39322387, 0.19661193], rtol=1e-7)
     # tensors send arrays back along their edges
     assert any(lab.startswith("sends back [-0.2, 0, 0]") for a, _, lab in edges if a == "w")
 
@@ -106,9 +105,18 @@ def test_sigmoid_neuron_as_seed_003s_expanded_gates() -> None:
     f = 1.0 / d
     g = graph(f, names={"s": s, "-s": neg, "exp": e, "1+exp": d, "f": f}, precision=2)
     nodes, _ = parse(g.to_dot())
-    expected = {"f": (0.73, 1), "1+exp": (1.4, -0.53), "exp": (0.37, -0.53),
-                "-s": (-1, -0.2), "s": (1, 0.2), "w0": (2, -0.2), "x0": (-1, 0.39),
-                "w1": (-3, -0.39), "x1": (-2, -0.59), "w2": (-3, 0.2)}
+    expected = {
+        "f": (0.73, 1),
+        "1+exp": (1.4, -0.53),
+        "exp": (0.37, -0.53),
+        "-s": (-1, -0.2),
+        "s": (1, 0.2),
+        "w0": (2, -0.2),
+        "x0": (-1, 0.39),
+        "w1": (-3, -0.39),
+        "x1": (-2, -0.59),
+        "w2": (-3, 0.2),
+    }
     for name, (value, grad) in expected.items():
         assert num(nodes[name]["value"]) == value, name
         assert num(nodes[name]["grad"]) == grad, name

@@ -84,8 +84,9 @@ def test_glassnet_trains_a_two_layer_network_on_xor() -> None:
     # the example of docs/explain.md
     gn.seed(0)
     model = Sequential([Dense(4, "tanh", input_dim=2), Dense(1, "sigmoid")])
-    model.compile(optimizer=Adam(learning_rate=0.1), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=Adam(learning_rate=0.1), loss="binary_crossentropy", metrics=["accuracy"]
+    )
     history = model.fit(XOR_X, XOR_Y[:, None], epochs=300, batch_size=4, verbose=0)
     assert history.history["accuracy"][-1] == 1.0
     np.testing.assert_array_equal(model.predict(XOR_X).ravel() > 0.5, XOR_Y == 1)

@@ -86,10 +86,10 @@ def test_precision_is_configurable(trace) -> None:  # type: ignore[no-untyped-de
 def test_large_matrices_are_elided_with_their_shape() -> None:
     gn.seed(0)
     rng = np.random.default_rng(0)
-    model = Sequential([Dense(20, "relu", input_dim=30, dtype="float64"),
-                        Dense(3, "softmax", dtype="float64")])
-    t = backprop(model, rng.normal(size=30), np.array([2]),
-                 loss="sparse_categorical_crossentropy")
+    model = Sequential(
+        [Dense(20, "relu", input_dim=30, dtype="float64"), Dense(3, "softmax", dtype="float64")]
+    )
+    t = backprop(model, rng.normal(size=30), np.array([2]), loss="sparse_categorical_crossentropy")
     text = t.to_text(max_rows=6, max_cols=6)
     assert "(20×30)" in text and "⋯" in text and "⋮" in text
     md = t.to_markdown(max_rows=6, max_cols=6)
@@ -106,8 +106,19 @@ def test_json_is_valid_and_complete(trace) -> None:  # type: ignore[no-untyped-d
     assert data["cost"] == pytest.approx(E, rel=1e-14)
     assert set(data["equations"]) >= {"forward", "BP1", "BP2", "BP3", "BP4", "update"}
     l2 = data["layers"][1]
-    for key in ("a_prev", "W", "b", "z", "a", "sigma_prime", "delta", "grad_W", "grad_b",
-                "W_updated", "b_updated"):
+    for key in (
+        "a_prev",
+        "W",
+        "b",
+        "z",
+        "a",
+        "sigma_prime",
+        "delta",
+        "grad_W",
+        "grad_b",
+        "W_updated",
+        "b_updated",
+    ):
         np.testing.assert_array_equal(np.array(l2[key]), getattr(trace.layer(2), key))
     assert l2["equations"] == {"delta": "BP1", "grad_b": "BP3", "grad_W": "BP4"}
     assert data["layers"][0]["equations"]["delta"] == "BP2"
@@ -143,8 +154,9 @@ def test_a_batch_is_shown_one_column_per_sample() -> None:
     t = backprop(model, xs, ys, loss=loss)
     assert t.batch_size == 3 and not t.single
     assert t.layer(1).z.shape == (3, 2) and t.layer(1).grad_W.shape == (2, 2)
-    np.testing.assert_allclose(t.layer(1).grad_W,
-                               t.layer(1).delta.T @ t.layer(1).a_prev / 3, rtol=1e-15)
+    np.testing.assert_allclose(
+        t.layer(1).grad_W, t.layer(1).delta.T @ t.layer(1).a_prev / 3, rtol=1e-15
+    )
     text = t.to_text()
     assert "one column per sample" in " ".join(text.split()) and "C = 1/3 Σₓ Cₓ" in text
     path = t.path(1, 2, 1)

@@ -30,8 +30,11 @@ OUTPUTS = {
     "categorical_crossentropy": ["softmax", "sigmoid"],
     "sparse_categorical_crossentropy": ["softmax", "sigmoid"],
 }
-LOGIT_LOSSES = ["binary_crossentropy", "categorical_crossentropy",
-                "sparse_categorical_crossentropy"]
+LOGIT_LOSSES = [
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+]
 
 
 def make_loss(name: str, from_logits: bool) -> losses.Loss:
@@ -49,14 +52,14 @@ def targets(name: str, rng: np.random.Generator, n: int, k: int) -> np.ndarray:
     return rng.normal(size=(n, k))
 
 
-def random_model(rng: np.random.Generator, depth: int, output: str, start: int
-                 ) -> Sequential:
+def random_model(rng: np.random.Generator, depth: int, output: str, start: int) -> Sequential:
     sizes = [int(rng.integers(2, 6)) for _ in range(depth + 1)]
     layers = []
     for i in range(depth):
         act = output if i == depth - 1 else HIDDEN[(start + i) % len(HIDDEN)]
-        layers.append(Dense(sizes[i + 1], act, input_dim=sizes[0] if i == 0 else None,
-                            dtype="float64"))
+        layers.append(
+            Dense(sizes[i + 1], act, input_dim=sizes[0] if i == 0 else None, dtype="float64")
+        )
     model = Sequential(layers)
     for p in model.parameters():
         p.data[...] = rng.normal(0.0, 1.0, p.data.shape)
@@ -65,17 +68,20 @@ def random_model(rng: np.random.Generator, depth: int, output: str, start: int
 
 def scale_of(trace) -> float:  # type: ignore[no-untyped-def]
     """The largest gradient anywhere in the trace (for an atol on entries that are ~0)."""
-    arrays = [trace.layers[-1].grad_a] + [a for lt in trace.layers
-                                          for a in (lt.delta, lt.grad_W, lt.grad_b)]
+    arrays = [trace.layers[-1].grad_a] + [
+        a for lt in trace.layers for a in (lt.delta, lt.grad_W, lt.grad_b)
+    ]
     return max(float(np.max(np.abs(a))) for a in arrays)
 
 
-CASES = [(loss, False, out) for loss, outs in OUTPUTS.items() for out in outs] + \
-        [(loss, True, "linear") for loss in LOGIT_LOSSES]
+CASES = [(loss, False, out) for loss, outs in OUTPUTS.items() for out in outs] + [
+    (loss, True, "linear") for loss in LOGIT_LOSSES
+]
 
 
-@pytest.mark.parametrize("loss_name,from_logits,output", CASES,
-                         ids=[f"{a}-{'logits' if b else c}" for a, b, c in CASES])
+@pytest.mark.parametrize(
+    "loss_name,from_logits,output", CASES, ids=[f"{a}-{'logits' if b else c}" for a, b, c in CASES]
+)
 def test_trace_agrees_with_engine(loss_name: str, from_logits: bool, output: str) -> None:
     rng = np.random.default_rng(zlib.crc32(f"{loss_name}/{from_logits}/{output}".encode()))
     loss = make_loss(loss_name, from_logits)
@@ -96,9 +102,11 @@ def test_trace_agrees_with_engine(loss_name: str, from_logits: bool, output: str
 
 def test_every_activation_is_covered() -> None:
     depths = range(1, 7)
-    used = {HIDDEN[(case + i) % len(HIDDEN)]
-            for case, (depth, _) in enumerate(itertools.product(depths, (1, 3)))
-            for i in range(depth - 1)}
+    used = {
+        HIDDEN[(case + i) % len(HIDDEN)]
+        for case, (depth, _) in enumerate(itertools.product(depths, (1, 3)))
+        for i in range(depth - 1)
+    }
     assert used == set(HIDDEN)
     assert {out for outs in OUTPUTS.values() for out in outs} == set(KERNELS)
 
@@ -107,22 +115,34 @@ def test_fused_rules_are_stated() -> None:
     rng = np.random.default_rng(0)
     model = random_model(rng, 2, "softmax", 0)
     y = np.array([1])
-    t = backprop(model, rng.normal(size=model.layers[0].in_features), y,
-                 loss="sparse_categorical_crossentropy")
+    t = backprop(
+        model,
+        rng.normal(size=model.layers[0].in_features),
+        y,
+        loss="sparse_categorical_crossentropy",
+    )
     assert t.delta_rule == "softmax+crossentropy"
-    np.testing.assert_allclose(t.layers[-1].delta,
-                               t.layers[-1].a - np.eye(model.layers[-1].units)[1], rtol=1e-15)
+    np.testing.assert_allclose(
+        t.layers[-1].delta, t.layers[-1].a - np.eye(model.layers[-1].units)[1], rtol=1e-15
+    )
     assert "a^L − y" in t.to_text()
     model = random_model(rng, 2, "sigmoid", 0)
     k = model.layers[-1].units
-    t = backprop(model, rng.normal(size=(3, model.layers[0].in_features)),
-                 rng.uniform(size=(3, k)), loss="binary_crossentropy")
+    t = backprop(
+        model,
+        rng.normal(size=(3, model.layers[0].in_features)),
+        rng.uniform(size=(3, k)),
+        loss="binary_crossentropy",
+    )
     assert t.delta_rule == "sigmoid+binary_crossentropy"
-    np.testing.assert_allclose(t.layers[-1].delta, (t.layers[-1].a - t.y_matrix) / k,
-                               rtol=1e-14)
+    np.testing.assert_allclose(t.layers[-1].delta, (t.layers[-1].a - t.y_matrix) / k, rtol=1e-14)
     model = random_model(rng, 2, "softmax", 0)
-    t = backprop(model, rng.normal(size=model.layers[0].in_features),
-                 rng.normal(size=model.layers[-1].units), loss="quadratic")
+    t = backprop(
+        model,
+        rng.normal(size=model.layers[0].in_features),
+        rng.normal(size=model.layers[-1].units),
+        loss="quadratic",
+    )
     assert t.delta_rule == "jacobian" and t.layers[-1].jacobian
     units = model.layers[-1].units
     assert t.layers[-1].sigma_prime.shape == (units, units)
@@ -138,8 +158,9 @@ class WrongSigmoid(Sigmoid):
 
 def test_a_wrong_sigma_prime_is_caught() -> None:
     rng = np.random.default_rng(3)
-    model = Sequential([Dense(3, "tanh", input_dim=2, dtype="float64"),
-                        Dense(2, dtype="float64"), WrongSigmoid()])
+    model = Sequential(
+        [Dense(3, "tanh", input_dim=2, dtype="float64"), Dense(2, dtype="float64"), WrongSigmoid()]
+    )
     for p in model.parameters():
         p.data[...] = rng.normal(size=p.data.shape)
     trace = backprop(model, [0.3, -0.7], [0.2, 0.9], loss="quadratic")
@@ -153,14 +174,16 @@ def test_a_wrong_sigma_prime_is_caught() -> None:
 
 
 def test_a_wrong_kernel_shared_with_the_engine_is_caught_by_central_differences(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Patching the kernel's σ' fools the engine too (it uses the same kernel); the central
     # differences of the trace's spot check are what notice.
     kernel = KERNELS["tanh"]
     monkeypatch.setattr(kernel, "_prime", lambda z, a: 1.0 - 0.9 * a * a)
     rng = np.random.default_rng(4)
-    model = Sequential([Dense(3, "tanh", input_dim=2, dtype="float64"),
-                        Dense(2, "sigmoid", dtype="float64")])
+    model = Sequential(
+        [Dense(3, "tanh", input_dim=2, dtype="float64"), Dense(2, "sigmoid", dtype="float64")]
+    )
     for p in model.parameters():
         p.data[...] = rng.normal(size=p.data.shape)
     trace = backprop(model, [0.5, -1.0], [0.0, 1.0], loss="quadratic")
@@ -171,12 +194,19 @@ def test_a_wrong_kernel_shared_with_the_engine_is_caught_by_central_differences(
 
 def test_an_activation_layer_after_a_linear_dense_is_its_sigma() -> None:
     rng = np.random.default_rng(5)
-    model = Sequential([Dense(3, input_dim=2, dtype="float64"), Activation("relu"),
-                        Dense(2, dtype="float64"), Activation("softmax")])
+    model = Sequential(
+        [
+            Dense(3, input_dim=2, dtype="float64"),
+            Activation("relu"),
+            Dense(2, dtype="float64"),
+            Activation("softmax"),
+        ]
+    )
     for p in model.parameters():
         p.data[...] = rng.normal(size=p.data.shape)
-    t = backprop(model, rng.normal(size=(3, 2)), np.array([0, 1, 1]),
-                 loss="sparse_categorical_crossentropy")
+    t = backprop(
+        model, rng.normal(size=(3, 2)), np.array([0, 1, 1]), loss="sparse_categorical_crossentropy"
+    )
     assert [lt.activation for lt in t.layers] == ["relu", "softmax"]
     assert t.delta_rule == "softmax+crossentropy"
     t.check(rtol=1e-10)
@@ -186,8 +216,9 @@ def test_float32_models_are_traced_in_float64() -> None:
     gn.seed(0)
     rng = np.random.default_rng(6)
     model = Sequential([Dense(4, "relu", input_dim=3), Dense(3, "softmax")])
-    t = backprop(model, rng.normal(size=(3, 3)), np.array([0, 2, 1]),
-                 loss="sparse_categorical_crossentropy")
+    t = backprop(
+        model, rng.normal(size=(3, 3)), np.array([0, 2, 1]), loss="sparse_categorical_crossentropy"
+    )
     assert t.layer(1).W.dtype == np.float64
     assert any("float32" in n for n in t.notes)
     t.check(rtol=1e-10)

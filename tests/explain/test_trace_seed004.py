@@ -55,12 +55,23 @@ def hand_derivation() -> dict[str, float]:
     g["w2"] = dE_dout_h1 * dout_h1 * i2
     g["w3"] = dE_dout_h2 * dout_h2 * i1
     g["w4"] = dE_dout_h2 * dout_h2 * i2
-    out = {"net_h1": net_h1, "net_h2": net_h2, "out_h1": out_h1, "out_h2": out_h2,
-           "net_o1": net_o1, "net_o2": net_o2, "out_o1": out_o1, "out_o2": out_o2, "E": E,
-           "delta_o1": dE_dout_o1 * dout_o1, "delta_o2": dE_dout_o2 * dout_o2,
-           "delta_h1": dE_dout_h1 * dout_h1, "delta_h2": dE_dout_h2 * dout_h2,
-           "path1_w1": dE_dout_o1 * dout_o1 * w5 * dout_h1 * i1,
-           "path2_w1": dE_dout_o2 * dout_o2 * w7 * dout_h1 * i1}
+    out = {
+        "net_h1": net_h1,
+        "net_h2": net_h2,
+        "out_h1": out_h1,
+        "out_h2": out_h2,
+        "net_o1": net_o1,
+        "net_o2": net_o2,
+        "out_o1": out_o1,
+        "out_o2": out_o2,
+        "E": E,
+        "delta_o1": dE_dout_o1 * dout_o1,
+        "delta_o2": dE_dout_o2 * dout_o2,
+        "delta_h1": dE_dout_h1 * dout_h1,
+        "delta_h2": dE_dout_h2 * dout_h2,
+        "path1_w1": dE_dout_o1 * dout_o1 * w5 * dout_h1 * i1,
+        "path2_w1": dE_dout_o2 * dout_o2 * w7 * dout_h1 * i1,
+    }
     weights = {"w1": w1, "w2": w2, "w3": w3, "w4": w4, "w5": w5, "w6": w6, "w7": w7, "w8": w8}
     for name, value in g.items():
         out[f"dE/d{name}"] = value
@@ -72,9 +83,17 @@ H = hand_derivation()
 
 
 def test_hand_derivation_matches_the_seeds_published_numbers() -> None:
-    published = {"out_h1": 0.593269992, "out_h2": 0.596884378, "out_o1": 0.75136507,
-                 "out_o2": 0.772928465, "E": 0.298371109, "dE/dw5": 0.082167041,
-                 "w5'": 0.35891648, "dE/dw1": 0.000438568, "w1'": 0.149780716}
+    published = {
+        "out_h1": 0.593269992,
+        "out_h2": 0.596884378,
+        "out_o1": 0.75136507,
+        "out_o2": 0.772928465,
+        "E": 0.298371109,
+        "dE/dw5": 0.082167041,
+        "w5'": 0.35891648,
+        "dE/dw1": 0.000438568,
+        "w1'": 0.149780716,
+    }
     for key, value in published.items():
         assert H[key] == pytest.approx(value, abs=6e-9), key
 
@@ -100,8 +119,11 @@ def test_bp1_to_bp4_and_the_update(trace) -> None:  # type: ignore[no-untyped-de
     l1, l2 = trace.layer(1), trace.layer(2)
     np.testing.assert_allclose(l2.delta, [H["delta_o1"], H["delta_o2"]], rtol=1e-13)
     np.testing.assert_allclose(l1.delta, [H["delta_h1"], H["delta_h2"]], rtol=1e-13)
-    np.testing.assert_allclose(l2.sigma_prime, [H["out_o1"] * (1 - H["out_o1"]),
-                                                H["out_o2"] * (1 - H["out_o2"])], rtol=1e-14)
+    np.testing.assert_allclose(
+        l2.sigma_prime,
+        [H["out_o1"] * (1 - H["out_o1"]), H["out_o2"] * (1 - H["out_o2"])],
+        rtol=1e-14,
+    )
     grad_W2 = [[H["dE/dw5"], H["dE/dw6"]], [H["dE/dw7"], H["dE/dw8"]]]
     grad_W1 = [[H["dE/dw1"], H["dE/dw2"]], [H["dE/dw3"], H["dE/dw4"]]]
     np.testing.assert_allclose(l2.grad_W, grad_W2, rtol=1e-13)
@@ -109,13 +131,16 @@ def test_bp1_to_bp4_and_the_update(trace) -> None:  # type: ignore[no-untyped-de
     np.testing.assert_allclose(l2.grad_b, l2.delta, rtol=0)  # BP3
     np.testing.assert_allclose(l1.grad_b, l1.delta, rtol=0)
     assert l2.W_updated is not None and l1.W_updated is not None
-    np.testing.assert_allclose(l2.W_updated, [[H["w5'"], H["w6'"]], [H["w7'"], H["w8'"]]],
-                               rtol=1e-14)
-    np.testing.assert_allclose(l1.W_updated, [[H["w1'"], H["w2'"]], [H["w3'"], H["w4'"]]],
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        l2.W_updated, [[H["w5'"], H["w6'"]], [H["w7'"], H["w8'"]]], rtol=1e-14
+    )
+    np.testing.assert_allclose(
+        l1.W_updated, [[H["w1'"], H["w2'"]], [H["w3'"], H["w4'"]]], rtol=1e-14
+    )
     assert l2.b_updated is not None
-    np.testing.assert_allclose(l2.b_updated, 0.60 - 0.5 * np.array(
-        [H["delta_o1"], H["delta_o2"]]), rtol=1e-14)
+    np.testing.assert_allclose(
+        l2.b_updated, 0.60 - 0.5 * np.array([H["delta_o1"], H["delta_o2"]]), rtol=1e-14
+    )
 
 
 def test_engine_and_central_differences_agree(trace) -> None:  # type: ignore[no-untyped-def]
@@ -147,8 +172,9 @@ def test_weight_paths(trace) -> None:  # type: ignore[no-untyped-def]
     w5 = trace.path(2, 1, 1, style="net/out")
     assert w5.path_count == 1
     values = [f.value for f in w5.samples[0].terms[0].factors]
-    np.testing.assert_allclose(values, [H["out_o1"] - 0.01, H["out_o1"] * (1 - H["out_o1"]),
-                                        H["out_h1"]], rtol=1e-14)
+    np.testing.assert_allclose(
+        values, [H["out_o1"] - 0.01, H["out_o1"] * (1 - H["out_o1"]), H["out_h1"]], rtol=1e-14
+    )
     assert w5.value == pytest.approx(H["dE/dw5"], rel=1e-13)
     text = str(w5)
     assert "∂E/∂outₒ₁ · ∂outₒ₁/∂netₒ₁ · ∂netₒ₁/∂w5" in text
@@ -171,8 +197,20 @@ def fmt9(v: float) -> str:
 
 def test_run_explain_prints_the_whole_trace() -> None:
     text = run_explain()
-    for key in ("out_h1", "out_h2", "out_o1", "out_o2", "E", "dE/dw5", "w5'", "dE/dw1", "w1'",
-                "delta_h2", "dE/dw8", "w8'"):
+    for key in (
+        "out_h1",
+        "out_h2",
+        "out_o1",
+        "out_o2",
+        "E",
+        "dE/dw5",
+        "w5'",
+        "dE/dw1",
+        "w1'",
+        "delta_h2",
+        "dE/dw8",
+        "w8'",
+    ):
         assert fmt9(H[key]) in text, (key, fmt9(H[key]))
     for label in ("BP1", "BP2", "BP3", "BP4", "FORWARD PASS", "BACKWARD PASS", "agree"):
         assert label in text
@@ -210,8 +248,9 @@ def test_run_explain_with_a_model_and_data() -> None:
     data = (np.stack([x, x * 2]), np.stack([y, y]))
     text = run_explain(model=model, dataset=data, index=0, loss="quadratic")
     assert fmt9(H["E"])[:8] in text  # 6 significant digits by default
-    assert run_explain(model="seed.gn", dataset=data, index=1,
-                       loader=lambda path: model).startswith("Backpropagation, traced")
+    assert run_explain(
+        model="seed.gn", dataset=data, index=1, loader=lambda path: model
+    ).startswith("Backpropagation, traced")
     with pytest.raises(InvalidArgumentError):
         run_explain(model=model)  # no dataset
     with pytest.raises(InvalidArgumentError):
@@ -223,8 +262,7 @@ def test_untraceable_models_name_the_layer() -> None:
         def forward(self, x):  # type: ignore[no-untyped-def]
             return x
 
-    model = Sequential([Dense(2, "sigmoid", input_dim=2), Custom(name="mystery"),
-                        Dense(1)])
+    model = Sequential([Dense(2, "sigmoid", input_dim=2), Custom(name="mystery"), Dense(1)])
     with pytest.raises(NotTraceableError, match="mystery.*not traceable yet"):
         backprop(model, [0.1, 0.2], [1.0], loss="quadratic")
     model = Sequential([Dense(2, input_dim=2), Rescaling(2.0, name="scale"), Dense(1)])
@@ -240,8 +278,15 @@ def test_untraceable_models_name_the_layer() -> None:
 
 def test_flatten_dropout_and_rescaling_are_traced_through() -> None:
     gn.seed(0)
-    model = Sequential([Flatten(input_shape=(2, 2)), Rescaling(0.5), Dense(3, "tanh"),
-                        Dropout(0.5), Dense(2, "sigmoid")])
+    model = Sequential(
+        [
+            Flatten(input_shape=(2, 2)),
+            Rescaling(0.5),
+            Dense(3, "tanh"),
+            Dropout(0.5),
+            Dense(2, "sigmoid"),
+        ]
+    )
     x = np.array([[0.2, -0.4], [0.6, 0.8]])
     t = backprop(model, x, [0.0, 1.0], loss="quadratic")
     assert t.single and t.layer(1).a_prev.shape == (4,)

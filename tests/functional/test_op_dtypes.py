@@ -35,9 +35,9 @@ OPS: list[tuple[str, Callable[[Any], Any]]] = [
     ("div", lambda x: x / (C64 + 2.0)),
     ("rdiv", lambda x: 1.0 / (x + 3.0)),
     ("neg", lambda x: -x),
-    ("pow", lambda x: x ** 2),
+    ("pow", lambda x: x**2),
     ("pow-np-exponent", lambda x: F.abs(x) ** np.float64(1.5)),
-    ("rpow", lambda x: 2.0 ** x),
+    ("rpow", lambda x: 2.0**x),
     ("matmul", lambda x: x @ M64),
     ("rmatmul", lambda x: M64.T @ x.T),
     ("linear-const-W", lambda x: F.linear(x, M64.T, np.array([0.5, -0.5]))),
@@ -81,8 +81,10 @@ OPS: list[tuple[str, Callable[[Any], Any]]] = [
     ("cast", lambda x: F.cast(x, x.dtype)),
     ("sparse_softmax_cross_entropy", lambda x: F.sparse_softmax_cross_entropy(x, [2, 0])),
     ("softmax_cross_entropy", lambda x: F.softmax_cross_entropy(x, TARGETS)),
-    ("sigmoid_binary_cross_entropy",
-     lambda x: F.sigmoid_binary_cross_entropy(x, TARGETS, reduction="none")),
+    (
+        "sigmoid_binary_cross_entropy",
+        lambda x: F.sigmoid_binary_cross_entropy(x, TARGETS, reduction="none"),
+    ),
 ]
 
 
@@ -96,16 +98,19 @@ def test_op_keeps_the_float_dtype(name: str, fn: Callable[[Any], Any], dtype: st
     assert x.grad is not None and x.grad.dtype == np.dtype(dtype)
 
 
-@pytest.mark.parametrize("make", [
-    lambda x: x * 0.1,
-    lambda x: (x - 1.0) + np.array([0.1]),
-    lambda x: np.array([0.1]) * x,
-    lambda x: F.where(x > 5, x, np.array([0.1])),
-    lambda x: F.maximum(x - 1.0, 0.1),
-    lambda x: F.concat([x * 0, np.array([0.1])])[1:],
-    lambda x: F.linear(x[None], np.array([[0.1]]))[0],
-    lambda x: F.cast(np.array([0.1]), "float64"),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: x * 0.1,
+        lambda x: (x - 1.0) + np.array([0.1]),
+        lambda x: np.array([0.1]) * x,
+        lambda x: F.where(x > 5, x, np.array([0.1])),
+        lambda x: F.maximum(x - 1.0, 0.1),
+        lambda x: F.concat([x * 0, np.array([0.1])])[1:],
+        lambda x: F.linear(x[None], np.array([[0.1]]))[0],
+        lambda x: F.cast(np.array([0.1]), "float64"),
+    ],
+)
 def test_float64_constants_keep_full_precision(make: Callable[[Any], Any]) -> None:
     """0.1 must stay the float64 0.1, not the float32 0.10000000149 widened back."""
     x = gn.tensor([1.0], dtype="float64")
@@ -160,7 +165,7 @@ def test_float32_chain_never_upcasts() -> None:
     b = gn.tensor(np.zeros(2), requires_grad=True)
     z = F.linear(x, W, b)
     h = F.leaky_relu(z, np.float64(0.01)) * np.float64(1.5) + rng.normal(size=2)
-    loss = F.sparse_softmax_cross_entropy(h, np.array([0, 1, 1, 0])) + 1e-3 * (W ** 2).sum()
+    loss = F.sparse_softmax_cross_entropy(h, np.array([0, 1, 1, 0])) + 1e-3 * (W**2).sum()
     assert z.dtype == h.dtype == loss.dtype == np.float32
     loss.backward()
     assert W.grad.dtype == b.grad.dtype == np.float32

@@ -70,10 +70,18 @@ for sa, sb in BROADCAST_PAIRS:
     case(f"sub-{tag}", F.sub, (sa, "any"), (sb, "any"))
     case(f"mul-{tag}", F.mul, (sa, "any"), (sb, "any"))
     case(f"div-{tag}", F.div, (sa, "any"), (sb, "away0"))
-    case(f"where-{tag}", lambda a, b, _s=sa: F.where(np.arange(np.prod(_s, dtype=int)).reshape(_s)
-                                                      % 2 == 0, a, b), (sa, "any"), (sb, "any"))
-case("where-cond-broadcast", lambda a, b: F.where(np.array([True, False, True]), a, b),
-     ((2, 1), "any"), ((), "any"))
+    case(
+        f"where-{tag}",
+        lambda a, b, _s=sa: F.where(np.arange(np.prod(_s, dtype=int)).reshape(_s) % 2 == 0, a, b),
+        (sa, "any"),
+        (sb, "any"),
+    )
+case(
+    "where-cond-broadcast",
+    lambda a, b: F.where(np.array([True, False, True]), a, b),
+    ((2, 1), "any"),
+    ((), "any"),
+)
 case("where-tensor-cond", lambda a, b: F.where(a > 0, a, b), ((2, 3), "away0"), ((3,), "any"))
 case("add-operator-scalar", lambda a: 2.5 + a + 1, ((2, 3), "any"))
 case("sub-operator-rsub", lambda a: 1.0 - a, ((2, 3), "any"))
@@ -84,11 +92,19 @@ case("mul-same-input-twice", lambda a: a * a, ((2, 3), "any"))
 for shape in [(), (3,), (2, 3), (1, 3), (2, 1, 3)]:
     case(f"neg-{shape}", F.neg, (shape, "any"))
     case(f"neg-operator-{shape}", lambda a: -a, (shape, "any"))
-for p, kind in [(2, "any"), (3, "any"), (1, "any"), (0, "any"), (0.5, "pos"), (-1.5, "pos"),
-                (2.5, "pos"), (-2, "away0")]:
+for p, kind in [
+    (2, "any"),
+    (3, "any"),
+    (1, "any"),
+    (0, "any"),
+    (0.5, "pos"),
+    (-1.5, "pos"),
+    (2.5, "pos"),
+    (-2, "away0"),
+]:
     case(f"pow-{p}", lambda a, _p=p: F.pow(a, _p), ((2, 3), kind))
-case("pow-operator", lambda a: a ** 3, ((3,), "any"))
-case("pow-rpow", lambda a: 2.0 ** a, ((3,), "any"))
+case("pow-operator", lambda a: a**3, ((3,), "any"))
+case("pow-rpow", lambda a: 2.0**a, ((3,), "any"))
 
 MATMUL_SHAPES = [
     ((3,), (3,)),
@@ -166,30 +182,66 @@ AXES: list[tuple[tuple[int, ...], Any]] = [
 for shape, axis in AXES:
     for keepdims in (False, True):
         tag = f"{shape}-axis{axis}-keep{keepdims}"
-        case(f"sum-{tag}", lambda a, _x=axis, _k=keepdims: F.sum(a, axis=_x, keepdims=_k),
-             (shape, "any"))
-        case(f"mean-{tag}", lambda a, _x=axis, _k=keepdims: F.mean(a, axis=_x, keepdims=_k),
-             (shape, "any"))
-        case(f"max-{tag}", lambda a, _x=axis, _k=keepdims: F.max(a, axis=_x, keepdims=_k),
-             (shape, "distinct"))
-        case(f"min-{tag}", lambda a, _x=axis, _k=keepdims: F.min(a, axis=_x, keepdims=_k),
-             (shape, "distinct"))
-        case(f"logsumexp-{tag}",
-             lambda a, _x=axis, _k=keepdims: F.logsumexp(a, axis=_x, keepdims=_k),
-             (shape, "any"))
+        case(
+            f"sum-{tag}",
+            lambda a, _x=axis, _k=keepdims: F.sum(a, axis=_x, keepdims=_k),
+            (shape, "any"),
+        )
+        case(
+            f"mean-{tag}",
+            lambda a, _x=axis, _k=keepdims: F.mean(a, axis=_x, keepdims=_k),
+            (shape, "any"),
+        )
+        case(
+            f"max-{tag}",
+            lambda a, _x=axis, _k=keepdims: F.max(a, axis=_x, keepdims=_k),
+            (shape, "distinct"),
+        )
+        case(
+            f"min-{tag}",
+            lambda a, _x=axis, _k=keepdims: F.min(a, axis=_x, keepdims=_k),
+            (shape, "distinct"),
+        )
+        case(
+            f"logsumexp-{tag}",
+            lambda a, _x=axis, _k=keepdims: F.logsumexp(a, axis=_x, keepdims=_k),
+            (shape, "any"),
+        )
         if shape:  # variance of a single element is 0 (fine) but skip ddof=1 there
-            case(f"var-{tag}", lambda a, _x=axis, _k=keepdims: F.var(a, axis=_x, keepdims=_k),
-                 (shape, "any"))
-            if int(np.prod([shape[i] for i in np.atleast_1d(axis if axis is not None
-                                                             else range(len(shape)))])) > 1:
-                case(f"var-ddof1-{tag}",
-                     lambda a, _x=axis, _k=keepdims: F.var(a, axis=_x, keepdims=_k, ddof=1),
-                     (shape, "any"))
+            case(
+                f"var-{tag}",
+                lambda a, _x=axis, _k=keepdims: F.var(a, axis=_x, keepdims=_k),
+                (shape, "any"),
+            )
+            if (
+                int(
+                    np.prod(
+                        [
+                            shape[i]
+                            for i in np.atleast_1d(axis if axis is not None else range(len(shape)))
+                        ]
+                    )
+                )
+                > 1
+            ):
+                case(
+                    f"var-ddof1-{tag}",
+                    lambda a, _x=axis, _k=keepdims: F.var(a, axis=_x, keepdims=_k, ddof=1),
+                    (shape, "any"),
+                )
 case("sum-method", lambda a: a.sum(axis=0) * 1.5, ((2, 3), "any"))
 case("mean-int-axis-tuple", lambda a: a.mean(axis=(0, 1)), ((2, 3), "any"))
 
-for shape, axis in [((3,), 0), ((3,), -1), ((2, 3), 0), ((2, 3), 1), ((2, 3, 4), 1),
-                    ((2, 3, 4), -1), ((), 0), ((1, 3), 0)]:
+for shape, axis in [
+    ((3,), 0),
+    ((3,), -1),
+    ((2, 3), 0),
+    ((2, 3), 1),
+    ((2, 3, 4), 1),
+    ((2, 3, 4), -1),
+    ((), 0),
+    ((1, 3), 0),
+]:
     tag = f"{shape}-axis{axis}"
     case(f"softmax-{tag}", lambda a, _x=axis: F.softmax(a, axis=_x), (shape, "any"))
     case(f"log_softmax-{tag}", lambda a, _x=axis: F.log_softmax(a, axis=_x), (shape, "any"))
@@ -216,16 +268,30 @@ case("squeeze-axis-tuple", lambda a: F.squeeze(a, (0, -1)), ((1, 3, 1), "any"))
 case("unsqueeze-0", lambda a: F.unsqueeze(a, 0), ((2, 3), "any"))
 case("unsqueeze-last", lambda a: F.unsqueeze(a, -1), ((2, 3), "any"))
 case("unsqueeze-mid", lambda a: a.unsqueeze(1), ((2, 3), "any"))
-case("concat-axis0", lambda a, b, c: F.concat([a, b, c], axis=0),
-     ((1, 3), "any"), ((2, 3), "any"), ((3, 3), "any"))
+case(
+    "concat-axis0",
+    lambda a, b, c: F.concat([a, b, c], axis=0),
+    ((1, 3), "any"),
+    ((2, 3), "any"),
+    ((3, 3), "any"),
+)
 case("concat-axis1", lambda a, b: F.concat([a, b], axis=1), ((2, 1), "any"), ((2, 3), "any"))
-case("concat-axis-neg", lambda a, b: F.concat([a, b], axis=-1),
-     ((2, 2, 1), "any"), ((2, 2, 2), "any"))
+case(
+    "concat-axis-neg",
+    lambda a, b: F.concat([a, b], axis=-1),
+    ((2, 2, 1), "any"),
+    ((2, 2, 2), "any"),
+)
 case("concat-1d-with-constant", lambda a: F.concat([a, np.ones(2)]), ((3,), "any"))
 case("concat-same-tensor-twice", lambda a: F.concat([a, a], axis=0), ((2, 3), "any"))
 case("stack-axis0", lambda a, b: F.stack([a, b]), ((2, 3), "any"), ((2, 3), "any"))
-case("stack-axis1", lambda a, b, c: F.stack([a, b, c], axis=1),
-     ((2, 3), "any"), ((2, 3), "any"), ((2, 3), "any"))
+case(
+    "stack-axis1",
+    lambda a, b, c: F.stack([a, b, c], axis=1),
+    ((2, 3), "any"),
+    ((2, 3), "any"),
+    ((2, 3), "any"),
+)
 case("stack-axis-neg", lambda a, b: F.stack([a, b], axis=-1), ((3,), "any"), ((3,), "any"))
 case("stack-scalars", lambda a, b: F.stack([a, b]), ((), "any"), ((), "any"))
 
@@ -267,24 +333,39 @@ case("dropout-0.5", _dropout(0.5), ((4, 5), "any"))
 case("dropout-0.2", _dropout(0.2), ((10,), "any"))
 case("dropout-eval", lambda a: F.dropout(a, 0.5, training=False) * 1.0, ((4, 5), "any"))
 for reduction in ("mean", "sum", "none"):
-    case(f"sparse_softmax_cross_entropy-{reduction}",
-         lambda z, _r=reduction: F.sparse_softmax_cross_entropy(z, LABELS, reduction=_r),
-         ((4, 5), "any"))
-    case(f"softmax_cross_entropy-{reduction}",
-         lambda z, _r=reduction: F.softmax_cross_entropy(
-             z, np.eye(5)[LABELS], reduction=_r), ((4, 5), "any"))
-    case(f"softmax_cross_entropy-soft-targets-{reduction}",
-         lambda z, t, _r=reduction: F.softmax_cross_entropy(z, t, reduction=_r),
-         ((4, 5), "any"), ((4, 5), "prob"))
+    case(
+        f"sparse_softmax_cross_entropy-{reduction}",
+        lambda z, _r=reduction: F.sparse_softmax_cross_entropy(z, LABELS, reduction=_r),
+        ((4, 5), "any"),
+    )
+    case(
+        f"softmax_cross_entropy-{reduction}",
+        lambda z, _r=reduction: F.softmax_cross_entropy(z, np.eye(5)[LABELS], reduction=_r),
+        ((4, 5), "any"),
+    )
+    case(
+        f"softmax_cross_entropy-soft-targets-{reduction}",
+        lambda z, t, _r=reduction: F.softmax_cross_entropy(z, t, reduction=_r),
+        ((4, 5), "any"),
+        ((4, 5), "prob"),
+    )
     for shape in [(4,), (4, 3), (2, 3, 2)]:
-        case(f"sigmoid_binary_cross_entropy-{shape}-{reduction}",
-             lambda z, t, _r=reduction: F.sigmoid_binary_cross_entropy(z, t, reduction=_r),
-             (shape, "any"), (shape, "unit"))
-case("sparse_softmax_cross_entropy-tensor-labels",
-     lambda z: F.sparse_softmax_cross_entropy(z, gn.tensor(LABELS)), ((4, 5), "any"))
-case("sigmoid_binary_cross_entropy-hard-targets",
-     lambda z: F.sigmoid_binary_cross_entropy(z, np.array([[1.0, 0.0], [0.0, 1.0]])),
-     ((2, 2), "any"))
+        case(
+            f"sigmoid_binary_cross_entropy-{shape}-{reduction}",
+            lambda z, t, _r=reduction: F.sigmoid_binary_cross_entropy(z, t, reduction=_r),
+            (shape, "any"),
+            (shape, "unit"),
+        )
+case(
+    "sparse_softmax_cross_entropy-tensor-labels",
+    lambda z: F.sparse_softmax_cross_entropy(z, gn.tensor(LABELS)),
+    ((4, 5), "any"),
+)
+case(
+    "sigmoid_binary_cross_entropy-hard-targets",
+    lambda z: F.sigmoid_binary_cross_entropy(z, np.array([[1.0, 0.0], [0.0, 1.0]])),
+    ((2, 2), "any"),
+)
 
 IDS = [c[0] for c in CASES]
 assert len(IDS) == len(set(IDS)), "duplicate case ids"
@@ -327,8 +408,12 @@ def test_cast_float32_round_trip_gradient() -> None:
     (y * 3.0).sum().backward()
     assert x.grad is not None and x.grad.dtype == np.float64
     np.testing.assert_array_equal(x.grad, np.full((2, 3), 3.0))
-    report = gn.gradcheck(lambda a: F.cast(F.cast(a, "float32") * 2.0, "float64"),
-                          [np.linspace(-1, 1, 6)], eps=1e-2, atol=1e-4)
+    report = gn.gradcheck(
+        lambda a: F.cast(F.cast(a, "float32") * 2.0, "float64"),
+        [np.linspace(-1, 1, 6)],
+        eps=1e-2,
+        atol=1e-4,
+    )
     assert report.ok, str(report)
 
 

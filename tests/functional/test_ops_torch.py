@@ -64,24 +64,36 @@ for sa, sb in [((2, 3), (2, 3)), ((2, 3), (3,)), ((2, 1, 3), (4, 1)), ((), (3,))
     case(f"div-{t}", F.div, torch.div, (sa, "any"), (sb, "away0"))
     case(f"maximum-{t}", F.maximum, torch.maximum, (sa, "any"), (sb, "any"))
     case(f"minimum-{t}", F.minimum, torch.minimum, (sa, "any"), (sb, "any"))
-    case(f"where-{t}", lambda a, b: F.where(a > 0.1, a, b),
-         lambda a, b: torch.where(a > 0.1, a, b), (sa, "any"), (sb, "any"))
+    case(
+        f"where-{t}",
+        lambda a, b: F.where(a > 0.1, a, b),
+        lambda a, b: torch.where(a > 0.1, a, b),
+        (sa, "any"),
+        (sb, "any"),
+    )
 case("maximum-ties", F.maximum, torch.maximum, ((6,), "ties"), ((6,), "ties"))
 case("minimum-ties", F.minimum, torch.minimum, ((6,), "ties"), ((6,), "ties"))
 case("neg", F.neg, torch.neg, ((2, 3), "any"))
 for p in (2, 3, 0.5, -1.5, 0, 1):
-    case(f"pow-{p}", lambda a, _p=p: F.pow(a, _p), lambda a, _p=p: torch.pow(a, _p),
-         ((2, 3), "pos"))
+    case(
+        f"pow-{p}", lambda a, _p=p: F.pow(a, _p), lambda a, _p=p: torch.pow(a, _p), ((2, 3), "pos")
+    )
 case("pow-0-at-zero", lambda a: F.pow(a, 0), lambda a: torch.pow(a, 0), ((4,), "with0"))
-case("pow-2-at-zero", lambda a: a ** 2, lambda a: a ** 2, ((4,), "with0"))
-for sa, sb in [((3,), (3,)), ((3,), (3, 4)), ((2, 3), (3,)), ((2, 3), (3, 4)),
-               ((2, 2, 3), (3, 4)), ((2, 1, 2, 3), (3, 3, 2)), ((3,), (2, 3, 4)),
-               ((2, 2, 3), (3,))]:
+case("pow-2-at-zero", lambda a: a**2, lambda a: a**2, ((4,), "with0"))
+for sa, sb in [
+    ((3,), (3,)),
+    ((3,), (3, 4)),
+    ((2, 3), (3,)),
+    ((2, 3), (3, 4)),
+    ((2, 2, 3), (3, 4)),
+    ((2, 1, 2, 3), (3, 3, 2)),
+    ((3,), (2, 3, 4)),
+    ((2, 2, 3), (3,)),
+]:
     case(f"matmul-{sa}@{sb}", F.matmul, torch.matmul, (sa, "any"), (sb, "any"))
 case("linear-bias", F.linear, tnf.linear, ((5, 3), "any"), ((4, 3), "any"), ((4,), "any"))
 case("linear-no-bias", F.linear, tnf.linear, ((5, 3), "any"), ((4, 3), "any"))
-case("linear-batched", F.linear, tnf.linear, ((2, 5, 3), "any"), ((4, 3), "any"),
-     ((4,), "any"))
+case("linear-batched", F.linear, tnf.linear, ((2, 5, 3), "any"), ((4, 3), "any"), ((4,), "any"))
 
 UNARY = [
     ("exp", F.exp, torch.exp, "any"),
@@ -104,55 +116,105 @@ for name, ours, theirs, kind in UNARY:
     for shape in [(), (7,), (2, 7)]:
         case(f"{name}-{shape}", ours, theirs, (shape, kind))
 
-for shape, axis in [((), None), ((3,), 0), ((2, 3), None), ((2, 3), 0), ((2, 3), -1),
-                    ((2, 3, 4), (0, 2)), ((2, 3, 4), 1)]:
+for shape, axis in [
+    ((), None),
+    ((3,), 0),
+    ((2, 3), None),
+    ((2, 3), 0),
+    ((2, 3), -1),
+    ((2, 3, 4), (0, 2)),
+    ((2, 3, 4), 1),
+]:
     for keep in (False, True):
         t = f"{shape}-{axis}-{keep}"
-        case(f"sum-{t}", lambda a, _x=axis, _k=keep: F.sum(a, axis=_x, keepdims=_k),
-             lambda a, _x=axis, _k=keep: _tsum(a, _x, _k), (shape, "any"))
-        case(f"mean-{t}", lambda a, _x=axis, _k=keep: F.mean(a, axis=_x, keepdims=_k),
-             lambda a, _x=axis, _k=keep: _tmean(a, _x, _k), (shape, "any"))
+        case(
+            f"sum-{t}",
+            lambda a, _x=axis, _k=keep: F.sum(a, axis=_x, keepdims=_k),
+            lambda a, _x=axis, _k=keep: _tsum(a, _x, _k),
+            (shape, "any"),
+        )
+        case(
+            f"mean-{t}",
+            lambda a, _x=axis, _k=keep: F.mean(a, axis=_x, keepdims=_k),
+            lambda a, _x=axis, _k=keep: _tmean(a, _x, _k),
+            (shape, "any"),
+        )
         for kind in ("any", "ties"):
-            case(f"max-{kind}-{t}", lambda a, _x=axis, _k=keep: F.max(a, axis=_x, keepdims=_k),
-                 lambda a, _x=axis, _k=keep: torch.amax(a, dim=_tall(_x, a.ndim), keepdim=_k),
-                 (shape, kind))
-            case(f"min-{kind}-{t}", lambda a, _x=axis, _k=keep: F.min(a, axis=_x, keepdims=_k),
-                 lambda a, _x=axis, _k=keep: torch.amin(a, dim=_tall(_x, a.ndim), keepdim=_k),
-                 (shape, kind))
+            case(
+                f"max-{kind}-{t}",
+                lambda a, _x=axis, _k=keep: F.max(a, axis=_x, keepdims=_k),
+                lambda a, _x=axis, _k=keep: torch.amax(a, dim=_tall(_x, a.ndim), keepdim=_k),
+                (shape, kind),
+            )
+            case(
+                f"min-{kind}-{t}",
+                lambda a, _x=axis, _k=keep: F.min(a, axis=_x, keepdims=_k),
+                lambda a, _x=axis, _k=keep: torch.amin(a, dim=_tall(_x, a.ndim), keepdim=_k),
+                (shape, kind),
+            )
         if shape:
-            case(f"logsumexp-{t}",
-                 lambda a, _x=axis, _k=keep: F.logsumexp(a, axis=_x, keepdims=_k),
-                 lambda a, _x=axis, _k=keep: torch.logsumexp(a, dim=_tall(_x, a.ndim),
-                                                             keepdim=_k), (shape, "any"))
+            case(
+                f"logsumexp-{t}",
+                lambda a, _x=axis, _k=keep: F.logsumexp(a, axis=_x, keepdims=_k),
+                lambda a, _x=axis, _k=keep: torch.logsumexp(a, dim=_tall(_x, a.ndim), keepdim=_k),
+                (shape, "any"),
+            )
             for ddof in (0, 1):
-                case(f"var-ddof{ddof}-{t}",
-                     lambda a, _x=axis, _k=keep, _d=ddof: F.var(a, axis=_x, keepdims=_k,
-                                                                ddof=_d),
-                     lambda a, _x=axis, _k=keep, _d=ddof: torch.var(
-                         a, dim=_tall(_x, a.ndim), keepdim=_k, correction=_d),
-                     (shape, "any"))
+                case(
+                    f"var-ddof{ddof}-{t}",
+                    lambda a, _x=axis, _k=keep, _d=ddof: F.var(a, axis=_x, keepdims=_k, ddof=_d),
+                    lambda a, _x=axis, _k=keep, _d=ddof: torch.var(
+                        a, dim=_tall(_x, a.ndim), keepdim=_k, correction=_d
+                    ),
+                    (shape, "any"),
+                )
 for shape, axis in [((5,), 0), ((2, 5), -1), ((2, 5), 0), ((2, 3, 4), 1)]:
     t = f"{shape}-{axis}"
-    case(f"softmax-{t}", lambda a, _x=axis: F.softmax(a, axis=_x),
-         lambda a, _x=axis: torch.softmax(a, dim=_x), (shape, "wide"))
-    case(f"log_softmax-{t}", lambda a, _x=axis: F.log_softmax(a, axis=_x),
-         lambda a, _x=axis: torch.log_softmax(a, dim=_x), (shape, "wide"))
+    case(
+        f"softmax-{t}",
+        lambda a, _x=axis: F.softmax(a, axis=_x),
+        lambda a, _x=axis: torch.softmax(a, dim=_x),
+        (shape, "wide"),
+    )
+    case(
+        f"log_softmax-{t}",
+        lambda a, _x=axis: F.log_softmax(a, axis=_x),
+        lambda a, _x=axis: torch.log_softmax(a, dim=_x),
+        (shape, "wide"),
+    )
 
 case("reshape", lambda a: F.reshape(a, (3, -1)), lambda a: a.reshape(3, -1), ((2, 3, 2), "any"))
 case("flatten", F.flatten, lambda a: torch.flatten(a, 1), ((2, 3, 2), "any"))
-case("transpose", lambda a: F.transpose(a, (2, 0, 1)), lambda a: a.permute(2, 0, 1),
-     ((2, 3, 4), "any"))
+case(
+    "transpose",
+    lambda a: F.transpose(a, (2, 0, 1)),
+    lambda a: a.permute(2, 0, 1),
+    ((2, 3, 4), "any"),
+)
 case("T", lambda a: a.T, lambda a: a.T, ((2, 3), "any"))
-case("permute", lambda a: F.permute(a, 1, 2, 0), lambda a: a.permute(1, 2, 0),
-     ((2, 3, 4), "any"))
-case("broadcast_to", lambda a: F.broadcast_to(a, (4, 2, 3)),
-     lambda a: torch.broadcast_to(a, (4, 2, 3)), ((2, 1), "any"))
+case("permute", lambda a: F.permute(a, 1, 2, 0), lambda a: a.permute(1, 2, 0), ((2, 3, 4), "any"))
+case(
+    "broadcast_to",
+    lambda a: F.broadcast_to(a, (4, 2, 3)),
+    lambda a: torch.broadcast_to(a, (4, 2, 3)),
+    ((2, 1), "any"),
+)
 case("squeeze", lambda a: F.squeeze(a, 0), lambda a: a.squeeze(0), ((1, 3, 1), "any"))
 case("unsqueeze", lambda a: F.unsqueeze(a, 1), lambda a: a.unsqueeze(1), ((2, 3), "any"))
-case("concat", lambda a, b: F.concat([a, b, a], axis=1), lambda a, b: torch.cat([a, b, a], 1),
-     ((2, 3), "any"), ((2, 1), "any"))
-case("stack", lambda a, b: F.stack([a, b, a], axis=-1),
-     lambda a, b: torch.stack([a, b, a], -1), ((2, 3), "any"), ((2, 3), "any"))
+case(
+    "concat",
+    lambda a, b: F.concat([a, b, a], axis=1),
+    lambda a, b: torch.cat([a, b, a], 1),
+    ((2, 3), "any"),
+    ((2, 1), "any"),
+)
+case(
+    "stack",
+    lambda a, b: F.stack([a, b, a], axis=-1),
+    lambda a, b: torch.stack([a, b, a], -1),
+    ((2, 3), "any"),
+    ((2, 3), "any"),
+)
 for name, index in [
     ("basic", (slice(None, None, 2), slice(1, 3))),
     ("newaxis-ellipsis", (None, Ellipsis, 1)),
@@ -163,23 +225,35 @@ for name, index in [
     ("bool-mask", (np.array([True, False, True]),)),
 ]:
     torch_index = tuple(torch.as_tensor(i) if isinstance(i, np.ndarray) else i for i in index)
-    case(f"getitem-{name}", lambda a, _i=index: a[_i], lambda a, _i=torch_index: a[_i],
-         ((3, 4), "any"))
+    case(
+        f"getitem-{name}",
+        lambda a, _i=index: a[_i],
+        lambda a, _i=torch_index: a[_i],
+        ((3, 4), "any"),
+    )
 
 for reduction in ("mean", "sum", "none"):
-    case(f"sparse_softmax_cross_entropy-{reduction}",
-         lambda z, _r=reduction: F.sparse_softmax_cross_entropy(z, LABELS, reduction=_r),
-         lambda z, _r=reduction: tnf.cross_entropy(z, torch.as_tensor(LABELS), reduction=_r),
-         ((6, 5), "wide"))
-    case(f"softmax_cross_entropy-{reduction}",
-         lambda z, t, _r=reduction: F.softmax_cross_entropy(z, t, reduction=_r),
-         lambda z, t, _r=reduction: tnf.cross_entropy(z, t, reduction=_r),
-         ((6, 5), "wide"), ((6, 5), "prob"))
+    case(
+        f"sparse_softmax_cross_entropy-{reduction}",
+        lambda z, _r=reduction: F.sparse_softmax_cross_entropy(z, LABELS, reduction=_r),
+        lambda z, _r=reduction: tnf.cross_entropy(z, torch.as_tensor(LABELS), reduction=_r),
+        ((6, 5), "wide"),
+    )
+    case(
+        f"softmax_cross_entropy-{reduction}",
+        lambda z, t, _r=reduction: F.softmax_cross_entropy(z, t, reduction=_r),
+        lambda z, t, _r=reduction: tnf.cross_entropy(z, t, reduction=_r),
+        ((6, 5), "wide"),
+        ((6, 5), "prob"),
+    )
     for shape in [(6,), (6, 3), (2, 3, 4)]:
-        case(f"sigmoid_binary_cross_entropy-{shape}-{reduction}",
-             lambda z, t, _r=reduction: F.sigmoid_binary_cross_entropy(z, t, reduction=_r),
-             lambda z, t, _r=reduction: _bce_reference(z, t, _r),
-             (shape, "wide"), (shape, "unit"))
+        case(
+            f"sigmoid_binary_cross_entropy-{shape}-{reduction}",
+            lambda z, t, _r=reduction: F.sigmoid_binary_cross_entropy(z, t, reduction=_r),
+            lambda z, t, _r=reduction: _bce_reference(z, t, _r),
+            (shape, "wide"),
+            (shape, "unit"),
+        )
 
 
 def draw(rng: np.random.Generator, shape: tuple[int, ...], kind: str) -> np.ndarray:
@@ -192,8 +266,11 @@ def draw(rng: np.random.Generator, shape: tuple[int, ...], kind: str) -> np.ndar
     if kind == "away0":
         return rng.uniform(0.2, 2.0, size=shape) * rng.choice([-1.0, 1.0], size=shape)
     if kind in ("with0", "ties", "bounds"):  # the non-differentiable points, exactly
-        pool = {"with0": [0.0, -1.5, 0.7, 2.0], "ties": [-1.0, 0.5, 2.0],
-                "bounds": [-0.5, 0.5, -1.0, 0.2, 1.0]}[kind]
+        pool = {
+            "with0": [0.0, -1.5, 0.7, 2.0],
+            "ties": [-1.0, 0.5, 2.0],
+            "bounds": [-0.5, 0.5, -1.0, 0.2, 1.0],
+        }[kind]
         return rng.choice(pool, size=shape)
     if kind == "prob":
         e = np.exp(rng.normal(size=shape))
@@ -223,8 +300,9 @@ def test_matches_torch(id_: str, ours: Any, theirs: Any, specs: Any) -> None:
     for i, (x, t) in enumerate(zip(xs, ts)):
         expected = np.zeros(x.shape) if t.grad is None else t.grad.numpy()
         got = np.zeros(x.shape) if x.grad is None else x.grad
-        np.testing.assert_allclose(got, expected, rtol=RTOL, atol=1e-12,
-                                   err_msg=f"{id_}: gradient of input {i}")
+        np.testing.assert_allclose(
+            got, expected, rtol=RTOL, atol=1e-12, err_msg=f"{id_}: gradient of input {i}"
+        )
 
 
 def test_fused_losses_match_composed_path() -> None:

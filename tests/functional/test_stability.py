@@ -56,8 +56,9 @@ def test_sigmoid(dtype: str) -> None:
     np.testing.assert_allclose(value, want, rtol=RTOL[dtype], atol=TINY[dtype])
     # σ' = σ(1 − σ) is read from σ, which rounds to 1 for z ≳ 17 in float32 (PyTorch too), so
     # the derivative is right to float32's absolute precision there, not relatively.
-    np.testing.assert_allclose(grad, want * (1 - want), rtol=RTOL[dtype],
-                               atol=1e-7 if dtype == "float32" else TINY[dtype])
+    np.testing.assert_allclose(
+        grad, want * (1 - want), rtol=RTOL[dtype], atol=1e-7 if dtype == "float32" else TINY[dtype]
+    )
     assert value[-1] == 1.0 and value[0] >= 0.0
 
 
@@ -70,16 +71,23 @@ def test_softplus(dtype: str) -> None:
     assert value[-1] == 1000.0
 
 
-@pytest.mark.parametrize("fn", [F.tanh, F.gelu, F.elu, F.relu, F.leaky_relu],
-                         ids=["tanh", "gelu", "elu", "relu", "leaky_relu"])
+@pytest.mark.parametrize(
+    "fn",
+    [F.tanh, F.gelu, F.elu, F.relu, F.leaky_relu],
+    ids=["tanh", "gelu", "elu", "relu", "leaky_relu"],
+)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_friends_stay_finite_and_quiet(fn: object, dtype: str) -> None:
     value, _ = run(fn, Z, dtype)
     assert value[-1] == pytest.approx(1000.0 if fn is not F.tanh else 1.0)
 
 
-ROWS = [[1000.0, -1000.0, 0.0], [1000.0, 1000.0, 999.0], [-1000.0, -1000.0, -1000.0],
-        [0.0, 1.0, 2.0]]
+ROWS = [
+    [1000.0, -1000.0, 0.0],
+    [1000.0, 1000.0, 999.0],
+    [-1000.0, -1000.0, -1000.0],
+    [0.0, 1.0, 2.0],
+]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -125,8 +133,9 @@ def test_sparse_cross_entropy(dtype: str) -> None:
     per = [logsumexp_ref(r) - r[y] for r, y in zip(logits, labels)]  # 2000, 0, log 2
     assert loss.item() == pytest.approx(sum(per) / 3, rel=RTOL[dtype])
     soft = np.array([[math.exp(v - logsumexp_ref(r)) for v in r] for r in logits])
-    np.testing.assert_allclose(z.grad, (soft - np.eye(2)[labels]) / 3, rtol=RTOL[dtype],
-                               atol=TINY[dtype])
+    np.testing.assert_allclose(
+        z.grad, (soft - np.eye(2)[labels]) / 3, rtol=RTOL[dtype], atol=TINY[dtype]
+    )
     none = F.sparse_softmax_cross_entropy(z, labels, reduction="none").numpy()
     np.testing.assert_allclose(none, per, rtol=RTOL[dtype])
 
@@ -138,8 +147,9 @@ def test_softmax_cross_entropy(dtype: str) -> None:
     z = gn.tensor(logits, dtype=dtype, requires_grad=True)
     loss = F.softmax_cross_entropy(z, targets, reduction="sum")
     loss.backward()
-    want = sum(-sum(t * (v - logsumexp_ref(r)) for t, v in zip(tr, r))
-               for tr, r in zip(targets, logits))  # 0.5·2000 + 0.5·1000 + 0
+    want = sum(
+        -sum(t * (v - logsumexp_ref(r)) for t, v in zip(tr, r)) for tr, r in zip(targets, logits)
+    )  # 0.5·2000 + 0.5·1000 + 0
     assert loss.item() == pytest.approx(want, rel=RTOL[dtype])
     soft = np.array([[math.exp(v - logsumexp_ref(r)) for v in r] for r in logits])
     np.testing.assert_allclose(z.grad, soft - targets, rtol=RTOL[dtype], atol=TINY[dtype])

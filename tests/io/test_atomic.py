@@ -47,9 +47,9 @@ def test_exception_inside_the_block_keeps_the_old_file(tmp_path: pathlib.Path) -
 
 
 @pytest.mark.parametrize("failing", ["fsync", "replace", "write"])
-def test_failure_at_each_step_keeps_the_old_file(tmp_path: pathlib.Path,
-                                                 monkeypatch: pytest.MonkeyPatch,
-                                                 failing: str) -> None:
+def test_failure_at_each_step_keeps_the_old_file(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
     path = tmp_path / "model.safetensors"
     model = Sequential([Input(shape=(3,)), Dense(2)])
     save_model(model, path)
@@ -76,8 +76,9 @@ def test_failure_at_each_step_keeps_the_old_file(tmp_path: pathlib.Path,
                 self.handle.write(data[: len(data) // 2])
                 raise OSError(28, "No space left on device")
 
-        monkeypatch.setattr(atomic_module.os, "fdopen",
-                            lambda *a, **k: Failing(real_fdopen(*a, **k)))
+        monkeypatch.setattr(
+            atomic_module.os, "fdopen", lambda *a, **k: Failing(real_fdopen(*a, **k))
+        )
     else:
         monkeypatch.setattr(atomic_module.os, failing, fail)
     model.layers[0].W.data[...] = 7.0
@@ -91,8 +92,9 @@ def test_failure_at_each_step_keeps_the_old_file(tmp_path: pathlib.Path,
     load_model(path)
 
 
-def test_fsync_comes_before_the_rename(tmp_path: pathlib.Path,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fsync_comes_before_the_rename(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     events: list[str] = []
     real_fsync, real_replace = os.fsync, os.replace
 
@@ -137,13 +139,15 @@ def test_stale_temporary_files_are_removed_by_the_next_save(tmp_path: pathlib.Pa
     save_model(Sequential([Input(shape=(3,)), Dense(2)]), target)
     # The old temp of this target is gone; a young one (a save in progress elsewhere),
     # other targets' temps and look-alike names stay.
-    assert _entries(tmp_path) == sorted([
-        young_temp.name, other_target_temp.name, lookalike.name, target.name])
+    assert _entries(tmp_path) == sorted(
+        [young_temp.name, other_target_temp.name, lookalike.name, target.name]
+    )
     assert remove_stale_temps(target, older_than=0.0) == [young_temp]
 
 
-def test_target_is_never_missing_while_being_replaced(tmp_path: pathlib.Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_target_is_never_missing_while_being_replaced(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Between the temp file's fsync and the rename, the old file is still complete.
     path = tmp_path / "m.safetensors"
     model = Sequential([Input(shape=(3,)), Dense(2)])

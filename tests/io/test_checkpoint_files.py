@@ -54,8 +54,14 @@ def assert_identical(a: Any, b: Any, where: str = "state") -> None:
 
 def _trained_state() -> dict[str, Any]:
     gn.seed(0)
-    model = Sequential([Input(shape=(4,)), Dense(6, activation="relu"), Dropout(0.5),
-                        Dense(3, activation="softmax")])
+    model = Sequential(
+        [
+            Input(shape=(4,)),
+            Dense(6, activation="relu"),
+            Dropout(0.5),
+            Dense(3, activation="softmax"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x = np.random.default_rng(1).normal(size=(16, 4)).astype(np.float32)
     y = np.arange(16) % 3
@@ -67,8 +73,10 @@ def _trained_state() -> dict[str, Any]:
         "epoch": 3,
         "step": 0,
         "history": {k: list(v) for k, v in history.history.items()},
-        "callbacks": [{"class_name": "EarlyStopping", "best": 0.25, "wait": 1,
-                       "best_weights": None}, {"class_name": "CSVLogger", "rows": 3}],
+        "callbacks": [
+            {"class_name": "EarlyStopping", "best": 0.25, "wait": 1, "best_weights": None},
+            {"class_name": "CSVLogger", "rows": 3},
+        ],
         "arrays": {"order": np.random.default_rng(2).permutation(16).astype(np.int64)},
     }
 
@@ -115,8 +123,13 @@ def test_every_dtype_and_shape(tmp_path: pathlib.Path) -> None:
         "big_endian": np.arange(4, dtype=">f8"),
         "high_rank": np.ones((1, 2, 1, 3, 1, 2), dtype=np.float32),
     }
-    scalars = {"np_f32": np.float32(0.1), "np_f64": np.float64(1 / 3), "np_i64": np.int64(-7),
-               "np_bool": np.bool_(True), "np_u8": np.uint8(200)}
+    scalars = {
+        "np_f32": np.float32(0.1),
+        "np_f64": np.float64(1 / 3),
+        "np_i64": np.int64(-7),
+        "np_bool": np.bool_(True),
+        "np_u8": np.uint8(200),
+    }
     save_checkpoint(tmp_path / "d.ckpt", {"arrays": arrays, "scalars": scalars})
     loaded = load_checkpoint(tmp_path / "d.ckpt")
     for name, arr in arrays.items():
@@ -130,16 +143,31 @@ def test_every_dtype_and_shape(tmp_path: pathlib.Path) -> None:
 
 def test_python_values_and_structure(tmp_path: pathlib.Path) -> None:
     state = {
-        "big": 2**200 + 1, "neg": -(3**100), "zero": 0, "true": True, "none": None,
-        "floats": [0.1, -0.0, 1e-320, 1.7976931348623157e308, float("inf"), float("-inf"),
-                   float("nan")],
-        "text": "héllo ✓ \u0000 \"quoted\"", "empty": {}, "empty_list": [], "empty_tuple": (),
+        "big": 2**200 + 1,
+        "neg": -(3**100),
+        "zero": 0,
+        "true": True,
+        "none": None,
+        "floats": [
+            0.1,
+            -0.0,
+            1e-320,
+            1.7976931348623157e308,
+            float("inf"),
+            float("-inf"),
+            float("nan"),
+        ],
+        "text": 'héllo ✓ \u0000 "quoted"',
+        "empty": {},
+        "empty_list": [],
+        "empty_tuple": (),
         "tuple": (1, (2.5, "x"), [None]),
         "int_keys": {0: "a", 1: {"nested": (True,)}},
         "mixed_keys": {"s": 1, 2: 2, 3.5: 3, None: 4, (1, "a"): 5, False: 6},
         "reserved": {"__glassnet__": "array", "key": "weights/x"},
         "__metadata__": np.ones(2, dtype=np.float32),
-        "a/b": np.zeros(1, dtype=np.float32), "a": {"b": np.ones(1, dtype=np.float32)},
+        "a/b": np.zeros(1, dtype=np.float32),
+        "a": {"b": np.ones(1, dtype=np.float32)},
         "shared": [np.arange(3)] * 2,
     }
     save_checkpoint(tmp_path / "p.ckpt", state)
@@ -151,42 +179,67 @@ def test_python_values_and_structure(tmp_path: pathlib.Path) -> None:
 
 
 def test_tensor_names_follow_key_paths(tmp_path: pathlib.Path) -> None:
-    save_checkpoint(tmp_path / "k.ckpt", {
-        "weights": {"dense.W": np.ones((2, 3), np.float32)},
-        "optimizer": {"m": [np.zeros(2), np.zeros(3)]},
-        "arrays": {"order": np.arange(4)}})
+    save_checkpoint(
+        tmp_path / "k.ckpt",
+        {
+            "weights": {"dense.W": np.ones((2, 3), np.float32)},
+            "optimizer": {"m": [np.zeros(2), np.zeros(3)]},
+            "arrays": {"order": np.arange(4)},
+        },
+    )
     names = set(stn.load_file(tmp_path / "k.ckpt"))
     assert names == {"weights/dense.W", "optimizer/m/0", "optimizer/m/1", "arrays/order"}
     raw = (tmp_path / "k.ckpt").read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
-    meta = json.loads(raw[8:8 + n])["__metadata__"]
+    meta = json.loads(raw[8 : 8 + n])["__metadata__"]
     assert meta["format"] == "glassnet-checkpoint" and meta["format_version"] == "1"
     skeleton = json.loads(meta["state"])
     assert skeleton["weights"]["dense.W"] == {"__glassnet__": "array", "key": "weights/dense.W"}
 
 
 _leaf_arrays = hnp.arrays(
-    dtype=st.sampled_from([np.float32, np.float64, np.int64, np.uint8, np.bool_, np.int32,
-                           np.float16]),
-    shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4))
+    dtype=st.sampled_from(
+        [np.float32, np.float64, np.int64, np.uint8, np.bool_, np.int32, np.float16]
+    ),
+    shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
+)
 _leaves = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
-    st.text(max_size=10), _leaf_arrays,
-    st.sampled_from([np.float32(1.5), np.int64(-3), np.float64(2.0), np.bool_(False)]))
-_keys = st.one_of(st.text(max_size=6), st.integers(-5, 5), st.none(),
-                  st.tuples(st.integers(0, 3), st.text(max_size=2)))
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=10),
+    _leaf_arrays,
+    st.sampled_from([np.float32(1.5), np.int64(-3), np.float64(2.0), np.bool_(False)]),
+)
+_keys = st.one_of(
+    st.text(max_size=6),
+    st.integers(-5, 5),
+    st.none(),
+    st.tuples(st.integers(0, 3), st.text(max_size=2)),
+)
 _trees = st.recursive(
     _leaves,
-    lambda inner: st.lists(inner, max_size=4) | st.tuples(inner, inner)
-    | st.dictionaries(_keys, inner, max_size=4),
-    max_leaves=20)
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(_keys, inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
-@settings(max_examples=120, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=120,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(tree=st.dictionaries(st.text(max_size=6), _trees, max_size=5))
-def test_random_states_round_trip(tmp_path_factory: pytest.TempPathFactory,
-                                  tree: dict[str, Any]) -> None:
+def test_random_states_round_trip(
+    tmp_path_factory: pytest.TempPathFactory, tree: dict[str, Any]
+) -> None:
     path = tmp_path_factory.getbasetemp() / "hypothesis.ckpt"
     save_checkpoint(path, tree)
     assert_identical(tree, load_checkpoint(path))
@@ -196,8 +249,11 @@ def test_random_states_round_trip(tmp_path_factory: pytest.TempPathFactory,
 def test_unstorable_values_are_named(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "bad.ckpt"
     cases: list[tuple[Any, str]] = [
-        ({"callbacks": [{"fn": print}]}, r"state\['callbacks'\]\[0\]\['fn'\] is a "
-                                         r"builtin_function_or_method"),
+        (
+            {"callbacks": [{"fn": print}]},
+            r"state\['callbacks'\]\[0\]\['fn'\] is a "
+            r"builtin_function_or_method",
+        ),
         ({"x": object()}, r"state\['x'\] is an object"),
         ({"x": {1, 2}}, r"state\['x'\] is a set"),
         ({"x": b"bytes"}, r"state\['x'\] is a bytes"),
@@ -229,8 +285,9 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path: pathlib.Path) -> 
     assert load_checkpoint(path) == {"epoch": 1}
 
 
-def test_too_much_json_is_refused_at_save(tmp_path: pathlib.Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_much_json_is_refused_at_save(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(_container, "MAX_HEADER_BYTES", 10_000)
     with pytest.raises(InvalidArgumentError, match="store large lists as NumPy arrays"):
         save_checkpoint(tmp_path / "big.ckpt", {"history": list(range(5000))})
@@ -252,7 +309,7 @@ def test_extra_and_missing_tensors_are_refused(tmp_path: pathlib.Path) -> None:
     save_checkpoint(path, {"w": np.zeros(2)})
     raw = path.read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
-    meta = json.loads(raw[8:8 + n])["__metadata__"]
+    meta = json.loads(raw[8 : 8 + n])["__metadata__"]
     stn.save_file({"w": np.zeros(2), "intruder": np.ones(1)}, path, metadata=meta)
     with pytest.raises(FileFormatError, match="does not refer to: intruder"):
         load_checkpoint(path)

@@ -32,8 +32,9 @@ from glassnet.errors import GlassnetError
 from glassnet.io import _container
 from glassnet.io.model_files import load_model, save_model
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "win32",
-                                reason="needs fork and SIGKILL")
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "fork") or sys.platform == "win32", reason="needs fork and SIGKILL"
+)
 
 UNITS = 640  # a save of the 640×640 float32 layer (1.6 MB) takes a few milliseconds
 
@@ -90,12 +91,14 @@ class Helper:
     def __init__(self, directory: pathlib.Path, mode: str) -> None:
         self.target = directory / "model.safetensors"
         self.record = directory / "completed.txt"
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-                   MKL_NUM_THREADS="1")
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", HELPER, str(self.target), str(self.record), mode,
-             str(UNITS)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+            [sys.executable, "-c", HELPER, str(self.target), str(self.record), mode, str(UNITS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         assert self.proc.stdout is not None and self.proc.stdin is not None
         ready = self.proc.stdout.readline().strip()
         assert ready == "ready", f"helper failed to start: {ready!r}"
@@ -150,8 +153,7 @@ def _kill(pid: int) -> None:
 
 
 def _sets() -> list[np.ndarray]:
-    return [np.random.default_rng(k).normal(size=(UNITS, UNITS)).astype(np.float32)
-            for k in (0, 1)]
+    return [np.random.default_rng(k).normal(size=(UNITS, UNITS)).astype(np.float32) for k in (0, 1)]
 
 
 def _seconds_per_save(directory: pathlib.Path) -> float:
@@ -174,9 +176,9 @@ def _seconds_per_save(directory: pathlib.Path) -> float:
 MIN_KILLS, MIN_SAVES, MAX_KILLS = 100, 30, 400
 
 
-def test_sigkill_at_random_moments_never_breaks_the_file(tmp_path: pathlib.Path,
-                                                         helper_factory: object,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sigkill_at_random_moments_never_breaks_the_file(
+    tmp_path: pathlib.Path, helper_factory: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
     helper: Helper = helper_factory("atomic")  # type: ignore[operator]
     sets = _sets()
     rng = random.Random(20240601)
@@ -208,12 +210,14 @@ def test_sigkill_at_random_moments_never_breaks_the_file(tmp_path: pathlib.Path,
         big, tag = model.layers
         index, parity = (int(v) for v in tag.b.data)
         assert parity == index % 2
-        assert np.array_equal(big.W.data, sets[index % 2]), f"kill {kills}: weights of save " \
-                                                            f"{index} are not set {index % 2}"
+        assert np.array_equal(big.W.data, sets[index % 2]), (
+            f"kill {kills}: weights of save {index} are not set {index % 2}"
+        )
         if last is not None:
             # The last save reported complete, or the one after it (renamed, not yet recorded).
-            assert index in (last, last + 1), f"kill {kills}: on disk {index}, last completed " \
-                                              f"{last}"
+            assert index in (last, last + 1), (
+                f"kill {kills}: on disk {index}, last completed {last}"
+            )
         checked += 1
     elapsed = time.monotonic() - began
     assert checked >= MIN_KILLS // 2, f"only {checked} of {kills} kills left a file to check"
@@ -221,16 +225,19 @@ def test_sigkill_at_random_moments_never_breaks_the_file(tmp_path: pathlib.Path,
     # Killed saves leave temporary files next to the target; they never hide the target,
     # and the next save removes those older than STALE_TEMP_SECONDS.
     temps = sorted(p.name for p in tmp_path.glob(".model.safetensors.*.tmp"))
-    print(f"{kills} kills in {elapsed:.1f} s ({per_save * 1e3:.1f} ms per save), "
-          f"{helper.last_completed()} saves, "
-          f"{len(temps)} temporary files left by killed saves")
+    print(
+        f"{kills} kills in {elapsed:.1f} s ({per_save * 1e3:.1f} ms per save), "
+        f"{helper.last_completed()} saves, "
+        f"{len(temps)} temporary files left by killed saves"
+    )
     monkeypatch.setattr(_container, "STALE_TEMP_SECONDS", 0.0)
     save_model(load_model(helper.target), helper.target)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["completed.txt", "model.safetensors"]
 
 
-def test_the_harness_catches_a_writer_that_is_not_atomic(tmp_path: pathlib.Path,
-                                                         helper_factory: object) -> None:
+def test_the_harness_catches_a_writer_that_is_not_atomic(
+    tmp_path: pathlib.Path, helper_factory: object
+) -> None:
     import safetensors.numpy as stn
 
     helper: Helper = helper_factory("in-place")  # type: ignore[operator]
@@ -267,5 +274,6 @@ def test_the_harness_catches_a_writer_that_is_not_atomic(tmp_path: pathlib.Path,
             assert _container_error is not None, "the guarded reader let a non-glassnet error out"
         if broken >= 3:
             break
-    assert broken >= 1, (f"in-place writes were never caught half-written in {intact} kills: "
-                         f"the harness is blind")
+    assert broken >= 1, (
+        f"in-place writes were never caught half-written in {intact} kills: the harness is blind"
+    )

@@ -57,28 +57,42 @@ def _x(shape: tuple[int, ...], dtype: str = "float32", seed: int = 0) -> np.ndar
 def _every_layer_model(activation: str, dtype: str) -> Sequential:
     """Input, Rescaling, Flatten, Dense(activation), every activation layer, Dropout."""
     gn.seed(1)
-    return Sequential([
-        Input(shape=(3, 4)),
-        Rescaling(0.5, offset=0.25, dtype=dtype),
-        Flatten(),
-        Dense(7, activation=activation, dtype=dtype, kernel_initializer="he_normal",
-              bias_initializer="normal"),
-        Dropout(0.3),
-        Dense(6, activation=LeakyReLU(0.2), dtype=dtype, bias_initializer="normal"),
-        LeakyReLU(negative_slope=0.3),
-        ELU(alpha=0.7),
-        Activation("elu", alpha=0.4),
-        Activation("leaky_relu", negative_slope=0.05),
-        GELU(), Softplus(), Tanh(), ReLU(), Linear(), Sigmoid(),
-        Dense(5, activation="linear", dtype=dtype, bias_initializer="normal"),
-        Softmax(),
-    ], name="everything")
+    return Sequential(
+        [
+            Input(shape=(3, 4)),
+            Rescaling(0.5, offset=0.25, dtype=dtype),
+            Flatten(),
+            Dense(
+                7,
+                activation=activation,
+                dtype=dtype,
+                kernel_initializer="he_normal",
+                bias_initializer="normal",
+            ),
+            Dropout(0.3),
+            Dense(6, activation=LeakyReLU(0.2), dtype=dtype, bias_initializer="normal"),
+            LeakyReLU(negative_slope=0.3),
+            ELU(alpha=0.7),
+            Activation("elu", alpha=0.4),
+            Activation("leaky_relu", negative_slope=0.05),
+            GELU(),
+            Softplus(),
+            Tanh(),
+            ReLU(),
+            Linear(),
+            Sigmoid(),
+            Dense(5, activation="linear", dtype=dtype, bias_initializer="normal"),
+            Softmax(),
+        ],
+        name="everything",
+    )
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", sorted(KERNELS))
-def test_round_trip_every_layer_and_activation(tmp_path: pathlib.Path, activation: str,
-                                               dtype: str) -> None:
+def test_round_trip_every_layer_and_activation(
+    tmp_path: pathlib.Path, activation: str, dtype: str
+) -> None:
     model = _every_layer_model(activation, dtype)
     x = _x((9, 3, 4), dtype)
     expected = model.predict(x)
@@ -100,8 +114,9 @@ def test_round_trip_every_layer_and_activation(tmp_path: pathlib.Path, activatio
 def test_round_trip_layer_built_lazily_and_by_first_layer(tmp_path: pathlib.Path) -> None:
     # No Input: the first layer declares input_shape; and a model built by its first call.
     gn.seed(2)
-    declared = Sequential([Flatten(input_shape=(2, 5)), Dense(4, activation="tanh"),
-                           Dense(3, activation="softmax")])
+    declared = Sequential(
+        [Flatten(input_shape=(2, 5)), Dense(4, activation="tanh"), Dense(3, activation="softmax")]
+    )
     lazy = Sequential([Dense(4, activation="relu"), Dense(2)])
     x_lazy = _x((6, 3))
     lazy.predict(x_lazy)
@@ -162,10 +177,15 @@ def test_file_opens_with_safetensors_torch(tmp_path: pathlib.Path) -> None:
 
 def _compiled_model(optimizer: Any = "adam") -> tuple[Sequential, np.ndarray, np.ndarray]:
     gn.seed(3)
-    model = Sequential([Input(shape=(6,)), Dense(8, activation="relu"), Dropout(0.2),
-                        Dense(3, activation="softmax")])
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model = Sequential(
+        [
+            Input(shape=(6,)),
+            Dense(8, activation="relu"),
+            Dropout(0.2),
+            Dense(3, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x = _x((40, 6), seed=5)
     y = np.random.default_rng(6).integers(0, 3, size=40)
     return model, x, y
@@ -183,7 +203,8 @@ def _assert_state_equal(a: Any, b: Any) -> None:
 
 
 def test_compiled_model_round_trips_training_config_and_optimizer_state(
-        tmp_path: pathlib.Path) -> None:
+    tmp_path: pathlib.Path,
+) -> None:
     from glassnet.optim import Adam, schedules
 
     schedule = schedules.CosineDecay(0.01, decay_steps=50)
@@ -255,8 +276,7 @@ def test_any_suffix_and_pathlike(tmp_path: pathlib.Path) -> None:
     x = _x((3, 3, 4))
     for name in ("model.keras", "model", "model.h5"):
         save_model(model, str(tmp_path / name))
-        assert np.array_equal(load_model(os.fspath(tmp_path / name)).predict(x),
-                              model.predict(x))
+        assert np.array_equal(load_model(os.fspath(tmp_path / name)).predict(x), model.predict(x))
 
 
 def test_overwrite_replaces_the_file(tmp_path: pathlib.Path) -> None:
@@ -347,15 +367,12 @@ def test_architecture_and_weights_must_agree(tmp_path: pathlib.Path) -> None:
     save_model(model, path)
     arch = model.get_config()
     arch["layers"][1]["config"]["units"] = 5
-    _rewrite_metadata(path, architecture=json.dumps({"class_name": "Sequential",
-                                                     "config": arch}))
-    with pytest.raises(FileFormatError,
-                       match=r"dense_1\.W has shape \(2, 3\).*needs \(5, 3\)"):
+    _rewrite_metadata(path, architecture=json.dumps({"class_name": "Sequential", "config": arch}))
+    with pytest.raises(FileFormatError, match=r"dense_1\.W has shape \(2, 3\).*needs \(5, 3\)"):
         load_model(path)
     arch["layers"][1]["config"]["units"] = 2
     arch["layers"][0]["config"]["units"] = 5  # the next layer records 3 inputs
-    _rewrite_metadata(path, architecture=json.dumps({"class_name": "Sequential",
-                                                     "config": arch}))
+    _rewrite_metadata(path, architecture=json.dumps({"class_name": "Sequential", "config": arch}))
     with pytest.raises(FileFormatError, match="records 3 inputs but the layer before it gives 5"):
         load_model(path)
 
@@ -365,9 +382,14 @@ def test_huge_sizes_in_the_architecture_allocate_nothing(tmp_path: pathlib.Path)
     model = Sequential([Input(shape=(4,)), Dense(3)])
     path = tmp_path / "m.safetensors"
     save_model(model, path)
-    arch = {"class_name": "Sequential", "config": {
-        "name": "evil", "input_shape": [10**6],
-        "layers": [{"class_name": "Dense", "config": {"name": "dense", "units": 10**6}}]}}
+    arch = {
+        "class_name": "Sequential",
+        "config": {
+            "name": "evil",
+            "input_shape": [10**6],
+            "layers": [{"class_name": "Dense", "config": {"name": "dense", "units": 10**6}}],
+        },
+    }
     _rewrite_metadata(path, architecture=json.dumps(arch))
     with pytest.raises(FileFormatError, match="do not match its architecture"):
         load_model(path)
@@ -380,12 +402,12 @@ def test_unknown_layer_class_is_refused(tmp_path: pathlib.Path) -> None:
     for class_name in ("os.system", "builtins.eval", "subprocess.Popen", "Module"):
         arch = model.get_config()
         arch["layers"][0]["class_name"] = class_name
-        _rewrite_metadata(path, architecture=json.dumps({"class_name": "Sequential",
-                                                         "config": arch}))
+        _rewrite_metadata(
+            path, architecture=json.dumps({"class_name": "Sequential", "config": arch})
+        )
         with pytest.raises(FileFormatError, match="unknown layer class"):
             load_model(path)
-    _rewrite_metadata(path, architecture=json.dumps({"class_name": "os.system",
-                                                     "config": {}}))
+    _rewrite_metadata(path, architecture=json.dumps({"class_name": "os.system", "config": {}}))
     with pytest.raises(FileFormatError, match="not registered"):
         load_model(path)
 
@@ -428,11 +450,15 @@ def test_registered_module_round_trips(tmp_path: pathlib.Path, clean_registry: A
     assert type(loaded) is TwoLayerNet and loaded.hidden == 6
     assert np.array_equal(loaded(gn.tensor(x)).data, expected)
     assert sorted(stn.load_file(tmp_path / "net.safetensors")) == [
-        "fc1.W", "fc1.b", "fc2.W", "fc2.b", "scale"]
+        "fc1.W",
+        "fc1.b",
+        "fc2.W",
+        "fc2.b",
+        "scale",
+    ]
 
 
-def test_registered_with_name_and_from_config(tmp_path: pathlib.Path,
-                                              clean_registry: Any) -> None:
+def test_registered_with_name_and_from_config(tmp_path: pathlib.Path, clean_registry: Any) -> None:
     calls = []
 
     @gn.io.register(name="lab.Net")
@@ -446,8 +472,10 @@ def test_registered_with_name_and_from_config(tmp_path: pathlib.Path,
     net = Net(hidden=4)
     save_model(net, tmp_path / "n.safetensors")
     meta_arch = json.loads(_metadata(tmp_path / "n.safetensors")["architecture"])
-    assert meta_arch == {"class_name": "lab.Net",
-                         "config": {"hidden": 4, "inputs": 3, "scale": 1.0}}
+    assert meta_arch == {
+        "class_name": "lab.Net",
+        "config": {"hidden": 4, "inputs": 3, "scale": 1.0},
+    }
     loaded = load_model(tmp_path / "n.safetensors")
     assert type(loaded) is Net and calls == [{"hidden": 4, "inputs": 3, "scale": 1.0}]
 
@@ -459,8 +487,7 @@ def _metadata(path: pathlib.Path) -> dict[str, str]:
         return dict(handle.metadata())
 
 
-def test_registered_layer_inside_sequential(tmp_path: pathlib.Path,
-                                            clean_registry: Any) -> None:
+def test_registered_layer_inside_sequential(tmp_path: pathlib.Path, clean_registry: Any) -> None:
     @gn.io.register("Scale")
     class Scale(Layer):
         def __init__(self, factor: float = 2.0, name: str | None = None) -> None:
@@ -496,8 +523,9 @@ def test_registered_sequential_subclass(tmp_path: pathlib.Path, clean_registry: 
     assert loaded.get_config() == model.get_config()
 
 
-def test_registered_layer_that_changes_the_width(tmp_path: pathlib.Path,
-                                                 clean_registry: Any) -> None:
+def test_registered_layer_that_changes_the_width(
+    tmp_path: pathlib.Path, clean_registry: Any
+) -> None:
     # A custom layer without compute_output_shape: the Dense after it records its real width.
     @gn.io.register
     class Duplicate(Layer):
@@ -513,8 +541,9 @@ def test_registered_layer_that_changes_the_width(tmp_path: pathlib.Path,
     assert np.array_equal(loaded.predict(x), expected)
 
 
-def test_unregistered_classes_get_a_clear_error(tmp_path: pathlib.Path,
-                                                clean_registry: Any) -> None:
+def test_unregistered_classes_get_a_clear_error(
+    tmp_path: pathlib.Path, clean_registry: Any
+) -> None:
     net = TwoLayerNet()
     with pytest.raises(InvalidArgumentError, match=r"@glassnet\.register"):
         save_model(net, tmp_path / "net.safetensors")
@@ -556,16 +585,25 @@ def test_register_rules(clean_registry: Any) -> None:
     assert reg.registered_name(TwoLayerNet2) is None
     # Re-registering the same class, or its redefinition (same module and qualname), is fine.
     assert gn.io.register(TwoLayerNet) is TwoLayerNet
-    redefined = type("TwoLayerNet", (TwoLayerNet,), {"__module__": TwoLayerNet.__module__,
-                                                      "__qualname__": "TwoLayerNet"})
+    redefined = type(
+        "TwoLayerNet",
+        (TwoLayerNet,),
+        {"__module__": TwoLayerNet.__module__, "__qualname__": "TwoLayerNet"},
+    )
     gn.io.register(redefined)
     assert reg.get_registered("TwoLayerNet") is redefined
 
 
 # -- weights only -----------------------------------------------------------------------------
 def _three_dense(units: tuple[int, int, int] = (4, 3, 2)) -> Sequential:
-    return Sequential([Input(shape=(5,)), Dense(units[0], name="a"), Dense(units[1], name="b"),
-                       Dense(units[2], name="c")])
+    return Sequential(
+        [
+            Input(shape=(5,)),
+            Dense(units[0], name="a"),
+            Dense(units[1], name="b"),
+            Dense(units[2], name="c"),
+        ]
+    )
 
 
 def test_save_and_load_weights(tmp_path: pathlib.Path) -> None:
@@ -594,16 +632,17 @@ def test_load_weights_from_a_foreign_safetensors_file(tmp_path: pathlib.Path) ->
     arrays = {k: np.full(v.shape, 0.5, dtype=np.float64) for k, v in model.state_dict().items()}
     stn.save_file(arrays, tmp_path / "plain.safetensors")
     load_weights(model, tmp_path / "plain.safetensors")  # float64 cast into float32
-    assert all(np.all(p.data == 0.5) and p.data.dtype == np.float32
-               for p in model.parameters())
+    assert all(np.all(p.data == 0.5) and p.data.dtype == np.float32 for p in model.parameters())
 
 
 def test_weight_mismatch_names_every_tensor(tmp_path: pathlib.Path) -> None:
-    src = Sequential([Input(shape=(5,)), Dense(4, name="a"), Dense(3, name="b"),
-                      Dense(2, name="x")])
+    src = Sequential(
+        [Input(shape=(5,)), Dense(4, name="a"), Dense(3, name="b"), Dense(2, name="x")]
+    )
     save_weights(src, tmp_path / "w.safetensors")
-    dst = Sequential([Input(shape=(5,)), Dense(4, name="a"), Dense(6, name="b"),
-                      Dense(2, name="c")])
+    dst = Sequential(
+        [Input(shape=(5,)), Dense(4, name="a"), Dense(6, name="b"), Dense(2, name="c")]
+    )
     before = [p.data.copy() for p in dst.parameters()]
     with pytest.raises(FileFormatError) as info:
         load_weights(dst, tmp_path / "w.safetensors")
@@ -652,8 +691,11 @@ def test_metric_objects_are_saved_by_name(tmp_path: pathlib.Path) -> None:
     from glassnet.training import metrics
 
     model, x, y = _compiled_model()
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy",
-                  metrics=[metrics.SparseCategoricalAccuracy(name="sparse_categorical_accuracy")])
+    model.compile(
+        optimizer="sgd",
+        loss="sparse_categorical_crossentropy",
+        metrics=[metrics.SparseCategoricalAccuracy(name="sparse_categorical_accuracy")],
+    )
     save_model(model, tmp_path / "m.safetensors")
     loaded = load_model(tmp_path / "m.safetensors")
     assert loaded.metric_specs == ["sparse_categorical_accuracy"]
@@ -665,10 +707,17 @@ def test_header_of_a_saved_file_is_what_the_docs_say(tmp_path: pathlib.Path) -> 
     save_model(model, tmp_path / "m.safetensors")
     raw = (tmp_path / "m.safetensors").read_bytes()
     (n,) = struct.unpack("<Q", raw[:8])
-    header = json.loads(raw[8:8 + n])
+    header = json.loads(raw[8 : 8 + n])
     meta = header.pop("__metadata__")
-    assert set(meta) == {"format", "format_version", "content", "glassnet_version",
-                         "architecture", "training_config", "optimizer_state"}
+    assert set(meta) == {
+        "format",
+        "format_version",
+        "content",
+        "glassnet_version",
+        "architecture",
+        "training_config",
+        "optimizer_state",
+    }
     training = json.loads(meta["training_config"])
     assert training["loss"] == {"name": "sparse_categorical_crossentropy"}
     assert training["metrics"] == ["accuracy"]

@@ -28,16 +28,25 @@ from glassnet.nn import Dense
 # are noise here: the values themselves are checked.
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
-PROPS = settings(max_examples=150, derandomize=True, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                        HealthCheck.filter_too_much])
+PROPS = settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.filter_too_much,
+    ],
+)
 
 DTYPES = st.sampled_from([np.float32, np.float64])
 BOUND = 1e4
-EPS = {np.dtype(np.float32): float(np.finfo(np.float32).eps),
-       np.dtype(np.float64): float(np.finfo(np.float64).eps)}
-TINY = {np.dtype(np.float32): float(np.finfo(np.float32).tiny),
-        np.dtype(np.float64): 1e-300}
+EPS = {
+    np.dtype(np.float32): float(np.finfo(np.float32).eps),
+    np.dtype(np.float64): float(np.finfo(np.float64).eps),
+}
+TINY = {np.dtype(np.float32): float(np.finfo(np.float32).tiny), np.dtype(np.float64): 1e-300}
 
 _NOT_RUN = object()
 
@@ -74,14 +83,17 @@ def values(dtype: Any, shape: Any, bound: float = BOUND) -> st.SearchStrategy[np
     return hnp.arrays(dtype, shape, elements=elements)
 
 
-def shapes(min_dims: int = 0, max_dims: int = 4, min_side: int = 0,
-           max_side: int = 4) -> st.SearchStrategy[tuple[int, ...]]:
-    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
-                            max_side=max_side)
+def shapes(
+    min_dims: int = 0, max_dims: int = 4, min_side: int = 0, max_side: int = 4
+) -> st.SearchStrategy[tuple[int, ...]]:
+    return hnp.array_shapes(
+        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
+    )
 
 
-def assert_close(got: np.ndarray, ref: np.ndarray, dtype: Any, rtol: float,
-                 atol: Any = 0.0, what: str = "") -> None:
+def assert_close(
+    got: np.ndarray, ref: np.ndarray, dtype: Any, rtol: float, atol: Any = 0.0, what: str = ""
+) -> None:
     got = np.asarray(got)
     ref = np.asarray(ref, dtype=np.float64)
     assert got.shape == ref.shape, f"{what}: shape {got.shape}, expected {ref.shape}"
@@ -93,9 +105,11 @@ def assert_close(got: np.ndarray, ref: np.ndarray, dtype: Any, rtol: float,
     err = np.abs(g - ref)
     limit = rtol * np.abs(ref) + atol
     wrong = finite & (err > limit)
-    assert not wrong.any(), (f"{what}: max error {err[wrong].max():.3g} at "
-                             f"{np.argwhere(wrong)[:3].tolist()}: got {g[wrong][:3]}, "
-                             f"expected {ref[wrong][:3]}")
+    assert not wrong.any(), (
+        f"{what}: max error {err[wrong].max():.3g} at "
+        f"{np.argwhere(wrong)[:3].tolist()}: got {g[wrong][:3]}, "
+        f"expected {ref[wrong][:3]}"
+    )
 
 
 def reference_grad_of_sum(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -117,8 +131,11 @@ def reference_grad_of_sum(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray) 
 def operand_pairs(draw: Any) -> tuple[np.ndarray, np.ndarray]:
     dtype = draw(DTYPES)
     if draw(st.booleans()):
-        sa, sb = draw(hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3,
-                                                        min_side=0, max_side=3)).input_shapes
+        sa, sb = draw(
+            hnp.mutually_broadcastable_shapes(
+                num_shapes=2, min_dims=0, max_dims=3, min_side=0, max_side=3
+            )
+        ).input_shapes
     else:  # independent shapes: often not broadcastable
         sa, sb = draw(shapes(max_dims=3, max_side=3)), draw(shapes(max_dims=3, max_side=3))
     return draw(values(dtype, sa)), draw(values(dtype, sb))
@@ -126,12 +143,13 @@ def operand_pairs(draw: Any) -> tuple[np.ndarray, np.ndarray]:
 
 @PROPS
 @given(pair=operand_pairs(), op=st.sampled_from(["add", "sub", "mul", "div"]))
-def test_elementwise_arithmetic_broadcasting(pair: tuple[np.ndarray, np.ndarray],
-                                             op: str) -> None:
+def test_elementwise_arithmetic_broadcasting(pair: tuple[np.ndarray, np.ndarray], op: str) -> None:
     a, b = pair
-    ref = numpy_outcome(lambda: getattr(np, {"add": "add", "sub": "subtract",
-                                             "mul": "multiply", "div": "divide"}[op])(
-        a.astype(np.float64), b.astype(np.float64)))
+    ref = numpy_outcome(
+        lambda: getattr(
+            np, {"add": "add", "sub": "subtract", "mul": "multiply", "div": "divide"}[op]
+        )(a.astype(np.float64), b.astype(np.float64))
+    )
     ta, tb = T(a), T(b)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         out = outcome(lambda: getattr(F, op)(ta, tb))
@@ -169,8 +187,10 @@ def matmul_pairs(draw: Any) -> tuple[np.ndarray, np.ndarray]:
     k2 = k if draw(st.integers(0, 4)) else draw(st.integers(0, 3))  # sometimes mismatched
     batch = draw(shapes(max_dims=2, max_side=2))
     batch_b = batch if draw(st.booleans()) else draw(shapes(max_dims=2, max_side=2))
-    kind_a, kind_b = draw(st.sampled_from(["0d", "1d", "2d", "nd"])), draw(
-        st.sampled_from(["0d", "1d", "2d", "nd"]))
+    kind_a, kind_b = (
+        draw(st.sampled_from(["0d", "1d", "2d", "nd"])),
+        draw(st.sampled_from(["0d", "1d", "2d", "nd"])),
+    )
     sa = {"0d": (), "1d": (k,), "2d": (n, k), "nd": batch + (n, k)}[kind_a]
     sb = {"0d": (), "1d": (k2,), "2d": (k2, m), "nd": batch_b + (k2, m)}[kind_b]
     return draw(values(dtype, sa, bound=100.0)), draw(values(dtype, sb, bound=100.0))
@@ -188,8 +208,13 @@ def test_matmul_shape_combinations(pair: tuple[np.ndarray, np.ndarray]) -> None:
         return
     assert out is not None, f"matmul{a.shape, b.shape}: glassnet refused valid shapes"
     inner = a.shape[-1] if a.ndim else 1
-    atol = 2 * inner * EPS[a.dtype] * np.matmul(np.abs(a).astype(np.float64),
-                                                np.abs(b).astype(np.float64)) + TINY[a.dtype]
+    atol = (
+        2
+        * inner
+        * EPS[a.dtype]
+        * np.matmul(np.abs(a).astype(np.float64), np.abs(b).astype(np.float64))
+        + TINY[a.dtype]
+    )
     assert_close(out.data, ref, a.dtype, rtol=0, atol=atol, what="matmul")
     F.sum(out).backward()
     if a.size * b.size <= 400:
@@ -216,8 +241,12 @@ def axes_for(draw: Any, ndim: int) -> Any:
 
 
 @PROPS
-@given(data=st.data(), op=st.sampled_from(["sum", "mean", "max", "min"]),
-       keepdims=st.booleans(), dtype=DTYPES)
+@given(
+    data=st.data(),
+    op=st.sampled_from(["sum", "mean", "max", "min"]),
+    keepdims=st.booleans(),
+    dtype=DTYPES,
+)
 def test_reductions_with_random_axes(data: Any, op: str, keepdims: bool, dtype: Any) -> None:
     x = data.draw(values(dtype, data.draw(shapes(max_dims=4, max_side=3))))
     axis = data.draw(axes_for(x.ndim))
@@ -244,8 +273,9 @@ def test_reductions_with_random_axes(data: Any, op: str, keepdims: bool, dtype: 
     assert t.grad is not None and t.grad.shape == x.shape
     assert np.isfinite(t.grad).all()
     if op in ("max", "min"):  # ties share: each reduced group passes on a total of 1
-        assert math.isclose(float(t.grad.astype(np.float64).sum()), float(np.asarray(ref).size),
-                            rel_tol=1e-5)
+        assert math.isclose(
+            float(t.grad.astype(np.float64).sum()), float(np.asarray(ref).size), rel_tol=1e-5
+        )
     elif op == "sum":
         assert np.all(t.grad == 1)
 
@@ -285,21 +315,22 @@ def test_reshape_to_random_targets(data: Any, dtype: Any) -> None:
 @st.composite
 def indices(draw: Any, shape: tuple[int, ...]) -> Any:
     def one(size: int) -> Any:
-        kind = draw(st.sampled_from(["int", "slice", "none", "ellipsis", "array", "bool",
-                                     "float", "list"]))
+        kind = draw(
+            st.sampled_from(["int", "slice", "none", "ellipsis", "array", "bool", "float", "list"])
+        )
         if kind == "int":
             return draw(st.integers(-size - 2, size + 1))
         if kind == "slice":
             bound = st.one_of(st.none(), st.integers(-size - 2, size + 2))
-            return slice(draw(bound), draw(bound), draw(st.one_of(st.none(),
-                                                                  st.integers(-3, 3))))
+            return slice(draw(bound), draw(bound), draw(st.one_of(st.none(), st.integers(-3, 3))))
         if kind == "none":
             return None
         if kind == "ellipsis":
             return Ellipsis
         if kind == "array":
-            return np.array(draw(st.lists(st.integers(-size - 1, size), max_size=4)),
-                            dtype=np.int64)
+            return np.array(
+                draw(st.lists(st.integers(-size - 1, size), max_size=4)), dtype=np.int64
+            )
         if kind == "bool":
             n = size if draw(st.integers(0, 3)) else draw(st.integers(0, 5))
             return np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
@@ -317,8 +348,11 @@ def indices(draw: Any, shape: tuple[int, ...]) -> Any:
 def test_getitem_with_random_indices(data: Any, dtype: Any) -> None:
     x = data.draw(values(dtype, data.draw(shapes(min_dims=0, max_dims=3, max_side=4))))
     index = data.draw(indices(x.shape))
-    plain = tuple(np.asarray(i) if isinstance(i, list) else i for i in index) \
-        if isinstance(index, tuple) else (np.asarray(index) if isinstance(index, list) else index)
+    plain = (
+        tuple(np.asarray(i) if isinstance(i, list) else i for i in index)
+        if isinstance(index, tuple)
+        else (np.asarray(index) if isinstance(index, list) else index)
+    )
     ref = numpy_outcome(lambda: x[plain])
     t = T(x)
     out = outcome(lambda: F.getitem(t, index))
@@ -350,23 +384,39 @@ def _softplus_ref(z: float) -> float:
 
 
 def _gelu_ref(z: float) -> float:
-    return 0.5 * z * (1.0 + math.tanh(GELU_C * (z + 0.044715 * z ** 3)))
+    return 0.5 * z * (1.0 + math.tanh(GELU_C * (z + 0.044715 * z**3)))
 
 
-ACTIVATIONS: dict[str, tuple[Callable[..., Any], Callable[[float], float],
-                             Callable[[float], float]]] = {
+ACTIVATIONS: dict[
+    str, tuple[Callable[..., Any], Callable[[float], float], Callable[[float], float]]
+] = {
     # name: (op, value reference, derivative reference) — σ'(0) conventions as documented.
     "sigmoid": (F.sigmoid, _sigmoid_ref, lambda z: _sigmoid_ref(z) * (1 - _sigmoid_ref(z))),
     "softplus": (F.softplus, _softplus_ref, _sigmoid_ref),
     "tanh": (F.tanh, math.tanh, lambda z: 1 - math.tanh(z) ** 2),
     "relu": (F.relu, lambda z: max(z, 0.0), lambda z: 1.0 if z > 0 else 0.0),
-    "leaky_relu": (lambda x: F.leaky_relu(x, negative_slope=0.2),
-                   lambda z: z if z > 0 else 0.2 * z, lambda z: 1.0 if z > 0 else 0.2),
-    "elu": (lambda x: F.elu(x, alpha=0.7), lambda z: z if z > 0 else 0.7 * math.expm1(z),
-            lambda z: 1.0 if z > 0 else 0.7 * math.exp(z)),
-    "gelu": (F.gelu, _gelu_ref, lambda z: 0.5 * (1 + math.tanh(GELU_C * (z + 0.044715 * z ** 3)))
-             + 0.5 * z * (1 - math.tanh(GELU_C * (z + 0.044715 * z ** 3)) ** 2) * GELU_C
-             * (1 + 3 * 0.044715 * z * z)),
+    "leaky_relu": (
+        lambda x: F.leaky_relu(x, negative_slope=0.2),
+        lambda z: z if z > 0 else 0.2 * z,
+        lambda z: 1.0 if z > 0 else 0.2,
+    ),
+    "elu": (
+        lambda x: F.elu(x, alpha=0.7),
+        lambda z: z if z > 0 else 0.7 * math.expm1(z),
+        lambda z: 1.0 if z > 0 else 0.7 * math.exp(z),
+    ),
+    "gelu": (
+        F.gelu,
+        _gelu_ref,
+        lambda z: (
+            0.5 * (1 + math.tanh(GELU_C * (z + 0.044715 * z**3)))
+            + 0.5
+            * z
+            * (1 - math.tanh(GELU_C * (z + 0.044715 * z**3)) ** 2)
+            * GELU_C
+            * (1 + 3 * 0.044715 * z * z)
+        ),
+    ),
 }
 
 
@@ -383,13 +433,15 @@ def test_activations_at_extreme_values(data: Any, name: str, dtype: Any) -> None
     eps = EPS[np.dtype(dtype)]
     # Values of the size of z (relu, gelu, ...) carry z's rounding: an absolute term in |z|.
     scale = np.abs(z64) if name in ("relu", "leaky_relu", "elu", "gelu", "softplus") else 0
-    assert_close(out.data, ref, dtype, rtol=8 * eps, atol=8 * eps * scale + TINY[np.dtype(dtype)],
-                 what=name)
+    assert_close(
+        out.data, ref, dtype, rtol=8 * eps, atol=8 * eps * scale + TINY[np.dtype(dtype)], what=name
+    )
     F.sum(out).backward()
     d_ref = np.vectorize(prime_ref, otypes=[np.float64])(z64) if x.size else z64
     d_scale = (np.abs(z64) + 1) * 8 * eps if name == "gelu" else 8 * eps
-    assert_close(t.grad, d_ref, dtype, rtol=16 * eps, atol=d_scale + TINY[np.dtype(dtype)],
-                 what=f"{name}'")
+    assert_close(
+        t.grad, d_ref, dtype, rtol=16 * eps, atol=d_scale + TINY[np.dtype(dtype)], what=f"{name}'"
+    )
 
 
 # =============================================================================================
@@ -404,8 +456,7 @@ def _log_softmax_ref(z: np.ndarray, axis: int) -> np.ndarray:
 @PROPS
 @given(data=st.data(), dtype=DTYPES, op=st.sampled_from(["softmax", "log_softmax"]))
 def test_softmax_and_log_softmax(data: Any, dtype: Any, op: str) -> None:
-    x = data.draw(values(dtype, data.draw(shapes(min_dims=1, max_dims=3, min_side=1,
-                                                 max_side=6))))
+    x = data.draw(values(dtype, data.draw(shapes(min_dims=1, max_dims=3, min_side=1, max_side=6))))
     axis = data.draw(st.integers(-x.ndim - 1, x.ndim))
     t = T(x)
     out = outcome(lambda: getattr(F, op)(t, axis=axis))
@@ -422,8 +473,7 @@ def test_softmax_and_log_softmax(data: Any, dtype: Any, op: str) -> None:
     else:
         atol = 8 * eps * (np.abs(x.astype(np.float64)).max(axis=axis, keepdims=True) + 1)
         assert_close(out.data, log_p, dtype, rtol=8 * eps, atol=atol, what=op)
-    F.sum(out * T(np.linspace(-1, 1, x.size).reshape(x.shape).astype(dtype), grad=False)
-          ).backward()
+    F.sum(out * T(np.linspace(-1, 1, x.size).reshape(x.shape).astype(dtype), grad=False)).backward()
     assert np.isfinite(t.grad).all(), f"{op}: non-finite gradient"
 
 
@@ -462,8 +512,9 @@ def test_logsumexp(data: Any, dtype: Any, keepdims: bool) -> None:
     F.sum(out).backward()
     assert np.isfinite(t.grad).all()
     # The gradient is the softmax over the reduced axes: it sums to one per output element.
-    assert math.isclose(float(t.grad.astype(np.float64).sum()), float(np.asarray(ref).size),
-                        rel_tol=1e-5)
+    assert math.isclose(
+        float(t.grad.astype(np.float64).sum()), float(np.asarray(ref).size), rel_tol=1e-5
+    )
 
 
 # =============================================================================================
@@ -474,23 +525,26 @@ def logits_and_labels(draw: Any) -> tuple[np.ndarray, np.ndarray]:
     dtype = draw(DTYPES)
     n, k = draw(st.integers(0, 5)), draw(st.integers(1, 5))
     z = draw(values(dtype, (n, k)))
-    labels = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)),
-                      dtype=np.int64)
+    labels = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)), dtype=np.int64)
     if draw(st.integers(0, 5)) == 0 and n:  # sometimes an out-of-range label
         labels[draw(st.integers(0, n - 1))] = draw(st.sampled_from([-1, k, k + 3]))
     return z, labels
 
 
 def _reduce_ref(per: np.ndarray, reduction: str) -> np.ndarray:
-    return {"mean": lambda: np.asarray(per.mean()), "sum": lambda: np.asarray(per.sum()),
-            "none": lambda: per}[reduction]()
+    return {
+        "mean": lambda: np.asarray(per.mean()),
+        "sum": lambda: np.asarray(per.sum()),
+        "none": lambda: per,
+    }[reduction]()
 
 
 REDUCTIONS = st.sampled_from(["mean", "sum", "none", "average"])
 
 
-def _check_reduced(out: Any, per: np.ndarray, reduction: str, dtype: Any, what: str,
-                   x: np.ndarray) -> None:
+def _check_reduced(
+    out: Any, per: np.ndarray, reduction: str, dtype: Any, what: str, x: np.ndarray
+) -> None:
     if reduction == "average":
         assert out is None, f"{what}: reduction='average' accepted"
         return
@@ -501,14 +555,19 @@ def _check_reduced(out: Any, per: np.ndarray, reduction: str, dtype: Any, what: 
     assert out is not None, f"{what}: refused valid input"
     eps = EPS[np.dtype(dtype)]
     scale = (np.abs(x.astype(np.float64)).max(initial=0.0) + 1) * max(1, x.size)
-    assert_close(out.data, _reduce_ref(per, reduction), dtype, rtol=16 * eps,
-                 atol=16 * eps * scale, what=what)
+    assert_close(
+        out.data,
+        _reduce_ref(per, reduction),
+        dtype,
+        rtol=16 * eps,
+        atol=16 * eps * scale,
+        what=what,
+    )
 
 
 @PROPS
 @given(pair=logits_and_labels(), reduction=REDUCTIONS)
-def test_sparse_softmax_cross_entropy(pair: tuple[np.ndarray, np.ndarray],
-                                      reduction: str) -> None:
+def test_sparse_softmax_cross_entropy(pair: tuple[np.ndarray, np.ndarray], reduction: str) -> None:
     z, labels = pair
     k = z.shape[1]
     t = T(z)
@@ -559,8 +618,7 @@ def test_softmax_cross_entropy(pair: tuple[np.ndarray, np.ndarray], reduction: s
 
 @PROPS
 @given(pair=logits_and_targets(probabilities=False), reduction=REDUCTIONS)
-def test_sigmoid_binary_cross_entropy(pair: tuple[np.ndarray, np.ndarray],
-                                      reduction: str) -> None:
+def test_sigmoid_binary_cross_entropy(pair: tuple[np.ndarray, np.ndarray], reduction: str) -> None:
     z, y = pair
     t = T(z)
     with np.errstate(all="ignore"):
@@ -584,14 +642,31 @@ def _clip(p: np.ndarray) -> np.ndarray:
 
 @st.composite
 def loss_cases(draw: Any) -> tuple[str, bool, np.ndarray, np.ndarray]:
-    name = draw(st.sampled_from(["mse", "mae", "quadratic", "binary_crossentropy",
-                                 "categorical_crossentropy", "sparse_categorical_crossentropy"]))
+    name = draw(
+        st.sampled_from(
+            [
+                "mse",
+                "mae",
+                "quadratic",
+                "binary_crossentropy",
+                "categorical_crossentropy",
+                "sparse_categorical_crossentropy",
+            ]
+        )
+    )
     from_logits = draw(st.booleans())
     dtype = draw(DTYPES)
     n, k = draw(st.integers(1, 5)), draw(st.integers(1, 4))
     logits = from_logits or name in ("mse", "mae", "quadratic")
-    pred = draw(values(dtype, (n, k)) if logits else hnp.arrays(
-        dtype, (n, k), elements=st.one_of(st.floats(0, 1, width=32), st.sampled_from([0.0, 1.0]))))
+    pred = draw(
+        values(dtype, (n, k))
+        if logits
+        else hnp.arrays(
+            dtype,
+            (n, k),
+            elements=st.one_of(st.floats(0, 1, width=32), st.sampled_from([0.0, 1.0])),
+        )
+    )
     if name == "sparse_categorical_crossentropy":
         y = np.array(draw(st.lists(st.integers(0, k - 1), min_size=n, max_size=n)))
     elif name == "categorical_crossentropy":
@@ -606,7 +681,8 @@ def loss_cases(draw: Any) -> tuple[str, bool, np.ndarray, np.ndarray]:
 @PROPS
 @given(case=loss_cases())
 def test_loss_classes_with_probabilities_and_logits(
-        case: tuple[str, bool, np.ndarray, np.ndarray]) -> None:
+    case: tuple[str, bool, np.ndarray, np.ndarray],
+) -> None:
     name, from_logits, pred, y = case
     loss = L.get({"name": name, "from_logits": from_logits} if from_logits else name)
     t = T(pred)
@@ -634,9 +710,15 @@ def test_loss_classes_with_probabilities_and_logits(
         onehot = y64 if name == "categorical_crossentropy" else np.eye(pred.shape[1])[y]
         ref = np.mean(-(onehot * log_p).sum(axis=-1))
     eps = EPS[pred.dtype]
-    scale = (np.abs(p64).max() + np.abs(y64).max() + 1)
-    assert_close(out.data, np.asarray(ref), pred.dtype, rtol=64 * eps,
-                 atol=64 * eps * scale, what=f"{name}(from_logits={from_logits})")
+    scale = np.abs(p64).max() + np.abs(y64).max() + 1
+    assert_close(
+        out.data,
+        np.asarray(ref),
+        pred.dtype,
+        rtol=64 * eps,
+        atol=64 * eps * scale,
+        what=f"{name}(from_logits={from_logits})",
+    )
     out.backward()
     assert np.isfinite(t.grad).all(), f"{name}: non-finite gradient"
 
@@ -644,9 +726,17 @@ def test_loss_classes_with_probabilities_and_logits(
 @PROPS
 @given(data=st.data(), dtype=DTYPES)
 def test_losses_refuse_mismatched_shapes(data: Any, dtype: Any) -> None:
-    name = data.draw(st.sampled_from(["mse", "mae", "binary_crossentropy",
-                                      "categorical_crossentropy",
-                                      "sparse_categorical_crossentropy"]))
+    name = data.draw(
+        st.sampled_from(
+            [
+                "mse",
+                "mae",
+                "binary_crossentropy",
+                "categorical_crossentropy",
+                "sparse_categorical_crossentropy",
+            ]
+        )
+    )
     pred = data.draw(values(dtype, data.draw(shapes(max_dims=3, max_side=3))))
     y = data.draw(values(np.float64, data.draw(shapes(max_dims=3, max_side=3)), bound=3))
     out = outcome(lambda: L.get(name)(y, T(pred, grad=False)))
@@ -666,8 +756,13 @@ def test_losses_refuse_mismatched_shapes(data: Any, dtype: Any) -> None:
 def test_dense_forward_random_sizes(data: Any, dtype: Any, activation: str) -> None:
     units, fan_in = data.draw(st.integers(1, 6)), data.draw(st.integers(1, 6))
     batch = data.draw(st.integers(0, 5))
-    layer = Dense(units, activation=activation, input_dim=fan_in, dtype=np.dtype(dtype).name,
-                  bias_initializer="normal")
+    layer = Dense(
+        units,
+        activation=activation,
+        input_dim=fan_in,
+        dtype=np.dtype(dtype).name,
+        bias_initializer="normal",
+    )
     width = fan_in if data.draw(st.integers(0, 4)) else data.draw(st.integers(0, 7))
     x = data.draw(values(dtype, (batch, width)))
     z = outcome(lambda: layer.forward_logits(T(x, grad=False)))
@@ -685,10 +780,17 @@ def test_dense_forward_random_sizes(data: Any, dtype: Any, activation: str) -> N
     assert_close(z.data, z_ref, dtype, rtol=0, atol=atol, what="Dense z")
     # a = σ(z) from glassnet's own z, against the float64 kernel applied to the same z.
     a_ref = F.KERNELS[activation].value(z.data.astype(np.float64))
-    scale = np.abs(z.data.astype(np.float64)) if activation not in ("sigmoid", "tanh",
-                                                                    "softmax") else 0
-    assert_close(out.data, a_ref, dtype, rtol=16 * eps, atol=16 * eps * (scale + 1),
-                 what=f"Dense a ({activation})")
+    scale = (
+        np.abs(z.data.astype(np.float64)) if activation not in ("sigmoid", "tanh", "softmax") else 0
+    )
+    assert_close(
+        out.data,
+        a_ref,
+        dtype,
+        rtol=16 * eps,
+        atol=16 * eps * (scale + 1),
+        what=f"Dense a ({activation})",
+    )
     if activation == "softmax" and batch:
         assert np.all(np.abs(out.data.astype(np.float64).sum(axis=1) - 1) <= 1e-6)
 
@@ -696,8 +798,12 @@ def test_dense_forward_random_sizes(data: Any, dtype: Any, activation: str) -> N
 def test_dense_with_degenerate_inputs() -> None:
     layer = Dense(3, input_dim=4)
     assert layer(np.zeros((0, 4), np.float32)).data.shape == (0, 3)
-    for bad in (np.zeros(4, np.float32), np.float32(1), np.zeros((2, 5), np.float32),
-                np.array([["a"] * 4])):
+    for bad in (
+        np.zeros(4, np.float32),
+        np.float32(1),
+        np.zeros((2, 5), np.float32),
+        np.array([["a"] * 4]),
+    ):
         assert outcome(lambda bad=bad: layer(bad)) is None
 
 

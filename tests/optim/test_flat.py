@@ -161,8 +161,9 @@ def test_module_to_float64_under_an_optimizer_keeps_training_in_float64() -> Non
     assert all(g.dtype == np.float64 for g in opt.flat.groups[0].state.values())
     assert opt.state_dict()["state.0.exp_avg"].dtype == np.float64
     # m carried over: after a second identical gradient m = 0.9·m1 + 0.1·g.
-    np.testing.assert_allclose(opt.state_dict()["state.0.exp_avg"], 0.9 * m_before + 0.1 * 5.0,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        opt.state_dict()["state.0.exp_avg"], 0.9 * m_before + 0.1 * 5.0, rtol=1e-6
+    )
 
 
 def test_backward_accumulates_in_place_into_the_buffer() -> None:
@@ -221,8 +222,9 @@ def test_zero_grad_is_one_fill() -> None:
         ([gn.tensor(np.arange(3))], DTypeError, "float32 or float64"),
     ],
 )
-def test_bad_parameter_lists_fail_with_one_sentence(params: object, error: type,
-                                                    match: str) -> None:
+def test_bad_parameter_lists_fail_with_one_sentence(
+    params: object, error: type, match: str
+) -> None:
     with pytest.raises(error, match=match) as info:
         FlatParameters(params)  # type: ignore[arg-type]
     assert "\n" not in str(info.value)

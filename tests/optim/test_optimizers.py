@@ -153,8 +153,7 @@ def test_adam_with_zero_or_vanishing_learning_rate_leaves_weights_finite(cls: ty
     # A warm-up schedule starting at 0 behaves the same way.
     q = param(np.array([1.0]))
     q.grad = np.array([1.0])
-    warm = cls([q], learning_rate=schedules.CosineDecay(0.0, 10, warmup_target=0.1,
-                                                        warmup_steps=2))
+    warm = cls([q], learning_rate=schedules.CosineDecay(0.0, 10, warmup_target=0.1, warmup_steps=2))
     warm.step()
     assert q.data[0] == 1.0 * (1.0 - 0.0)
     warm.step()
@@ -196,8 +195,9 @@ def every_optimizer() -> list[Callable[[Any], Optimizer]]:
 
 @pytest.mark.parametrize("make", every_optimizer())
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_parameters_and_state_keep_their_dtype(make: Callable[[Any], Optimizer],
-                                               dtype: str) -> None:
+def test_parameters_and_state_keep_their_dtype(
+    make: Callable[[Any], Optimizer], dtype: str
+) -> None:
     params = make_params(dtype)
     opt = make(params)
     for grads in grad_sequence(3, "float64"):  # even float64 gradients do not upcast
@@ -341,19 +341,25 @@ def test_step_before_bind_fails_with_advice() -> None:
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: SGD(learning_rate=-0.1),
-         r"SGD: learning_rate must be .*received learning_rate=-0.1"),
+        (
+            lambda: SGD(learning_rate=-0.1),
+            r"SGD: learning_rate must be .*received learning_rate=-0.1",
+        ),
         (lambda: SGD(learning_rate=float("nan")), "learning_rate must be"),
         (lambda: SGD(learning_rate="fast"), "received learning_rate='fast'"),
-        (lambda: SGD(momentum=-0.5),
-         r"momentum must be a number in \[0, 1\], received momentum=-0.5"),
+        (
+            lambda: SGD(momentum=-0.5),
+            r"momentum must be a number in \[0, 1\], received momentum=-0.5",
+        ),
         (lambda: SGD(momentum=1.5), "momentum=1.5"),
         (lambda: SGD(nesterov=True), "nesterov=True needs a momentum > 0"),
         (lambda: SGD(nesterov="yes", momentum=0.9), "nesterov must be True or False"),
         (lambda: SGD(weight_decay=-1e-4), "weight_decay"),
         (lambda: SGD(learning_rate=0.1, lr=0.2), "lr is an alias of learning_rate"),
-        (lambda: Adam(beta_1=1.0),
-         r"Adam: beta_1 must be a number in \[0, 1\), received beta_1=1.0"),
+        (
+            lambda: Adam(beta_1=1.0),
+            r"Adam: beta_1 must be a number in \[0, 1\), received beta_1=1.0",
+        ),
         (lambda: Adam(beta_2=-0.1), "beta_2"),
         (lambda: Adam(epsilon=-1e-8), "epsilon"),
         (lambda: Adam(betas=(0.9,)), "betas must be a pair"),
@@ -386,8 +392,16 @@ def test_hyper_parameters_are_read_only_properties() -> None:
 # -- get / config ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("name", "cls"),
-    [("sgd", SGD), ("SGD", SGD), ("Adam", Adam), ("ADAMW", AdamW), ("rmsprop", RMSprop),
-     ("RMSprop", RMSprop), ("adagrad", Adagrad), ("adam_w", AdamW)],
+    [
+        ("sgd", SGD),
+        ("SGD", SGD),
+        ("Adam", Adam),
+        ("ADAMW", AdamW),
+        ("rmsprop", RMSprop),
+        ("RMSprop", RMSprop),
+        ("adagrad", Adagrad),
+        ("adam_w", AdamW),
+    ],
 )
 def test_get_by_name_with_keras_defaults(name: str, cls: type) -> None:
     opt = optimizers.get(name)
@@ -396,8 +410,11 @@ def test_get_by_name_with_keras_defaults(name: str, cls: type) -> None:
 
 
 def test_get_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(UnknownNameError, match=r"unknown optimizer 'adamax'; known optimizers "
-                       r"are 'adagrad', 'adam', 'adamw', 'rmsprop', 'sgd'"):
+    with pytest.raises(
+        UnknownNameError,
+        match=r"unknown optimizer 'adamax'; known optimizers "
+        r"are 'adagrad', 'adam', 'adamw', 'rmsprop', 'sgd'",
+    ):
         optimizers.get("adamax")
     with pytest.raises(InvalidArgumentError, match="expected an optimizer name"):
         optimizers.get(3)
@@ -406,19 +423,34 @@ def test_get_unknown_name_lists_the_known_ones() -> None:
 def test_get_passes_instances_through_and_builds_from_configs() -> None:
     opt = Adam(learning_rate=0.5)
     assert optimizers.get(opt) is opt
-    cfg = optimizers.serialize(AdamW(learning_rate=schedules.CosineDecay(0.1, 100),
-                                     weight_decay=0.01, amsgrad=True))
+    cfg = optimizers.serialize(
+        AdamW(learning_rate=schedules.CosineDecay(0.1, 100), weight_decay=0.01, amsgrad=True)
+    )
     text = json.dumps(cfg)  # JSON-friendly
     again = optimizers.get(json.loads(text))
     assert type(again) is AdamW and again.get_config() == cfg["config"]
     assert again.learning_rate == schedules.CosineDecay(0.1, 100)
     # A Keras 3 config, with its extra keys at their neutral values.
-    keras_cfg = {"class_name": "Adam", "config": {
-        "name": "adam", "learning_rate": 0.001, "weight_decay": None, "clipnorm": None,
-        "global_clipnorm": None, "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
-        "ema_overwrite_frequency": None, "loss_scale_factor": None,
-        "gradient_accumulation_steps": None, "beta_1": 0.9, "beta_2": 0.999,
-        "epsilon": 1e-07, "amsgrad": False}}
+    keras_cfg = {
+        "class_name": "Adam",
+        "config": {
+            "name": "adam",
+            "learning_rate": 0.001,
+            "weight_decay": None,
+            "clipnorm": None,
+            "global_clipnorm": None,
+            "clipvalue": None,
+            "use_ema": False,
+            "ema_momentum": 0.99,
+            "ema_overwrite_frequency": None,
+            "loss_scale_factor": None,
+            "gradient_accumulation_steps": None,
+            "beta_1": 0.9,
+            "beta_2": 0.999,
+            "epsilon": 1e-07,
+            "amsgrad": False,
+        },
+    }
     assert optimizers.get(keras_cfg).get_config() == Adam().get_config()
     with pytest.raises(InvalidArgumentError, match=r"unexpected config keys \['clipnorm'\]"):
         optimizers.get({"class_name": "Adam", "config": {"clipnorm": 1.0}})
@@ -453,8 +485,9 @@ def save_and_load(state: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("make", checkpoint_cases())
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_state_dict_round_trip_resumes_bit_for_bit(make: Callable[[Any], Optimizer],
-                                                  dtype: str) -> None:
+def test_state_dict_round_trip_resumes_bit_for_bit(
+    make: Callable[[Any], Optimizer], dtype: str
+) -> None:
     grads = grad_sequence(10, dtype)
     straight = make_params(dtype)
     opt = make(straight)
@@ -495,10 +528,18 @@ def test_state_dict_content() -> None:
     state = opt.state_dict()
     assert state["class_name"] == "Adam" and state["iterations"] == 1
     assert state["num_params"] == 4 and state["last_learning_rate"] == 0.01
-    assert state["config"] == {"learning_rate": 0.01, "beta_1": 0.9, "beta_2": 0.999,
-                               "epsilon": 1e-7, "amsgrad": True}
+    assert state["config"] == {
+        "learning_rate": 0.01,
+        "beta_1": 0.9,
+        "beta_2": 0.999,
+        "epsilon": 1e-7,
+        "amsgrad": True,
+    }
     assert sorted(k for k in state if k.startswith("state.0.")) == [
-        "state.0.exp_avg", "state.0.exp_avg_sq", "state.0.max_exp_avg_sq"]
+        "state.0.exp_avg",
+        "state.0.exp_avg_sq",
+        "state.0.max_exp_avg_sq",
+    ]
     assert state["state.0.exp_avg"].shape == (4, 3)
     state["state.0.exp_avg"][...] = 123.0  # a copy, not a view
     assert not np.any(opt.state_dict()["state.0.exp_avg"] == 123.0)
@@ -542,8 +583,11 @@ def test_load_state_dict_mismatches_fail_clearly_and_change_nothing() -> None:
         Adam(make_params()[:2]).load_state_dict(good)
     bad = dict(good)
     bad["state.2.exp_avg"] = np.zeros((3, 3))
-    with pytest.raises(ShapeError, match=r"state.2.exp_avg has shape \(3, 3\) but parameter 2 "
-                       r"has shape \(2, 4\)"):
+    with pytest.raises(
+        ShapeError,
+        match=r"state.2.exp_avg has shape \(3, 3\) but parameter 2 "
+        r"has shape \(2, 4\)",
+    ):
         target.load_state_dict(bad)
     bad = dict(good)
     del bad["state.3.exp_avg_sq"]
@@ -573,5 +617,6 @@ def test_load_state_dict_switches_state_with_the_config() -> None:
     assert "momentum_buffer" not in plain.flat.state_names
     plain.load_state_dict(src.state_dict())
     assert plain.momentum == 0.9 and plain.flat.state_names == ["momentum_buffer"]
-    np.testing.assert_array_equal(plain.state_dict()["state.0.momentum_buffer"],
-                                  src.state_dict()["state.0.momentum_buffer"])
+    np.testing.assert_array_equal(
+        plain.state_dict()["state.0.momentum_buffer"], src.state_dict()["state.0.momentum_buffer"]
+    )

@@ -72,8 +72,7 @@ CASES: dict[str, tuple[Callable[[Any], Optimizer], Callable[[Any], Any]]] = {
     ),
     "rmsprop_centered_momentum": (
         lambda p: RMSprop(p, learning_rate=0.01, momentum=0.5, centered=True, epsilon=1e-5),
-        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-5, momentum=0.5,
-                                      centered=True),
+        lambda p: torch.optim.RMSprop(p, lr=0.01, alpha=0.9, eps=1e-5, momentum=0.5, centered=True),
     ),
     "adam": (
         lambda p: Adam(p, learning_rate=0.01),
@@ -134,8 +133,9 @@ def test_matches_torch_step_by_step(case: str, dtype: str) -> None:
         topt.step()
         for i, (p, q) in enumerate(zip(ours, theirs)):
             assert p.data.dtype == np.dtype(dtype)
-            np.testing.assert_allclose(p.data, q.detach().numpy(), **tol,
-                                       err_msg=f"{case}, step {step}, parameter {i}")
+            np.testing.assert_allclose(
+                p.data, q.detach().numpy(), **tol, err_msg=f"{case}, step {step}, parameter {i}"
+            )
     # The optimiser state agrees too (same names as torch's state keys).
     state = opt.state_dict()
     for i, q in enumerate(theirs):
@@ -143,8 +143,12 @@ def test_matches_torch_step_by_step(case: str, dtype: str) -> None:
             if name == "step":
                 assert float(value) == opt.iterations
                 continue
-            np.testing.assert_allclose(state[f"state.{i}.{name}"], value.numpy(), **tol,
-                                       err_msg=f"{case}: state {name} of parameter {i}")
+            np.testing.assert_allclose(
+                state[f"state.{i}.{name}"],
+                value.numpy(),
+                **tol,
+                err_msg=f"{case}: state {name} of parameter {i}",
+            )
 
 
 def test_differs_from_torch_when_hyper_parameters_differ() -> None:

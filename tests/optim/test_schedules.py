@@ -31,7 +31,7 @@ def test_constant() -> None:
 
 
 def test_step_decay_by_hand() -> None:
-    assert values(StepDecay(1.0, step_size=3, gamma=0.5), 8) == [1, 1, 1, .5, .5, .5, .25, .25]
+    assert values(StepDecay(1.0, step_size=3, gamma=0.5), 8) == [1, 1, 1, 0.5, 0.5, 0.5, 0.25, 0.25]
 
 
 def test_exponential_decay_by_hand() -> None:
@@ -39,7 +39,7 @@ def test_exponential_decay_by_hand() -> None:
     assert s(0) == 0.1 and s(10) == pytest.approx(0.05) and s(20) == pytest.approx(0.025)
     assert s(5) == pytest.approx(0.1 * math.sqrt(0.5))
     stairs = ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5, staircase=True)
-    assert [stairs(t) for t in (0, 9, 10, 19, 20)] == pytest.approx([.1, .1, .05, .05, .025])
+    assert [stairs(t) for t in (0, 9, 10, 19, 20)] == pytest.approx([0.1, 0.1, 0.05, 0.05, 0.025])
 
 
 def test_cosine_decay_by_hand() -> None:
@@ -65,7 +65,7 @@ def smith(t: int, base: float, high: float, step: int, mode: str, gamma: float) 
     """Smith 2015, section 3.1, as written there (independent of the implementation)."""
     cycle = math.floor(1 + t / (2 * step))
     x = abs(t / step - 2 * cycle + 1)
-    scale = {"triangular": 1.0, "triangular2": 1 / 2 ** (cycle - 1), "exp_range": gamma ** t}
+    scale = {"triangular": 1.0, "triangular2": 1 / 2 ** (cycle - 1), "exp_range": gamma**t}
     return base + (high - base) * max(0.0, 1 - x) * scale[mode]
 
 
@@ -74,8 +74,9 @@ def smith(t: int, base: float, high: float, step: int, mode: str, gamma: float) 
 def test_cyclical_matches_smiths_formula(mode: str, step_size: int) -> None:
     s = CyclicalLearningRate(0.001, 0.006, step_size=step_size, mode=mode, gamma=0.99)
     for t in range(100):
-        assert s(t) == pytest.approx(smith(t, 0.001, 0.006, step_size, mode, 0.99),
-                                     rel=1e-12, abs=1e-15)
+        assert s(t) == pytest.approx(
+            smith(t, 0.001, 0.006, step_size, mode, 0.99), rel=1e-12, abs=1e-15
+        )
 
 
 def test_cyclical_by_hand() -> None:
@@ -87,8 +88,13 @@ def test_cyclical_by_hand() -> None:
 
 
 def test_schedules_return_python_floats() -> None:
-    for s in (Constant(1), StepDecay(1, 2), ExponentialDecay(1, 2, 0.5), CosineDecay(1, 3),
-              CyclicalLearningRate(0.1, 1, 2)):
+    for s in (
+        Constant(1),
+        StepDecay(1, 2),
+        ExponentialDecay(1, 2, 0.5),
+        CosineDecay(1, 3),
+        CyclicalLearningRate(0.1, 1, 2),
+    ):
         assert all(type(s(t)) is float for t in range(6)), s
 
 
@@ -113,16 +119,22 @@ def test_config_round_trip_through_json(s: Schedule) -> None:
 
 def test_get_by_name_instance_and_errors() -> None:
     assert schedules.get("cosine", initial_learning_rate=0.1, decay_steps=10) == CosineDecay(
-        0.1, 10)
-    assert schedules.get("CyclicalLearningRate", base_learning_rate=0.1, max_learning_rate=1.0,
-                         step_size=3) == CyclicalLearningRate(0.1, 1.0, 3)
-    assert isinstance(schedules.get("Step_Decay", initial_learning_rate=1.0, step_size=2),
-                      StepDecay)
+        0.1, 10
+    )
+    assert schedules.get(
+        "CyclicalLearningRate", base_learning_rate=0.1, max_learning_rate=1.0, step_size=3
+    ) == CyclicalLearningRate(0.1, 1.0, 3)
+    assert isinstance(
+        schedules.get("Step_Decay", initial_learning_rate=1.0, step_size=2), StepDecay
+    )
     s = Constant(0.1)
     assert schedules.get(s) is s
-    with pytest.raises(UnknownNameError, match=r"unknown schedule 'polynomial'; known schedules "
-                       r"are 'constant', 'step_decay', 'exponential_decay', 'cosine_decay', "
-                       r"'cyclical_learning_rate'"):
+    with pytest.raises(
+        UnknownNameError,
+        match=r"unknown schedule 'polynomial'; known schedules "
+        r"are 'constant', 'step_decay', 'exponential_decay', 'cosine_decay', "
+        r"'cyclical_learning_rate'",
+    ):
         schedules.get("polynomial")
     with pytest.raises(InvalidArgumentError, match="wrong arguments for CosineDecay"):
         schedules.get("cosine", initial_learning_rate=0.1)
@@ -133,8 +145,11 @@ def test_get_by_name_instance_and_errors() -> None:
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (lambda: Constant(-1.0), r"Constant: learning_rate must be a finite number ≥ 0, "
-                                 r"received learning_rate=-1.0"),
+        (
+            lambda: Constant(-1.0),
+            r"Constant: learning_rate must be a finite number ≥ 0, "
+            r"received learning_rate=-1.0",
+        ),
         (lambda: StepDecay(0.1, step_size=0), "step_size must be an integer ≥ 1"),
         (lambda: StepDecay(0.1, step_size=2.5), "step_size=2.5"),
         (lambda: StepDecay(0.1, 2, gamma=0.0), "gamma must be a finite number > 0"),
@@ -160,9 +175,16 @@ def test_bad_arguments_fail_with_one_sentence(make: Callable[[], Any], match: st
 
 
 def test_keras_schedule_config_with_a_name_is_accepted() -> None:
-    keras = {"class_name": "ExponentialDecay", "config": {
-        "initial_learning_rate": 0.01, "decay_steps": 1000, "decay_rate": 0.9,
-        "staircase": False, "name": "ExponentialDecay"}}
+    keras = {
+        "class_name": "ExponentialDecay",
+        "config": {
+            "initial_learning_rate": 0.01,
+            "decay_steps": 1000,
+            "decay_rate": 0.9,
+            "staircase": False,
+            "name": "ExponentialDecay",
+        },
+    }
     assert schedules.get(keras) == ExponentialDecay(0.01, 1000, 0.9)
 
 

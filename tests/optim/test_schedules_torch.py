@@ -41,25 +41,45 @@ def torch_rates(make: Callable[[Any], Any], lr: float, n: int = STEPS) -> list[f
 
 CASES: dict[str, tuple[Schedule, float, Callable[[Any], Any]]] = {
     "constant": (Constant(0.05), 0.05, lambda o: sched.ConstantLR(o, factor=1.0)),
-    "step": (StepDecay(0.1, step_size=4, gamma=0.5), 0.1,
-             lambda o: sched.StepLR(o, step_size=4, gamma=0.5)),
-    "exponential": (ExponentialDecay(0.1, decay_steps=1, decay_rate=0.9), 0.1,
-                    lambda o: sched.ExponentialLR(o, gamma=0.9)),
-    "cosine": (CosineDecay(0.1, decay_steps=STEPS - 1), 0.1,
-               lambda o: sched.CosineAnnealingLR(o, T_max=STEPS - 1)),
-    "cosine_alpha": (CosineDecay(0.2, decay_steps=STEPS, alpha=0.1), 0.2,
-                     lambda o: sched.CosineAnnealingLR(o, T_max=STEPS, eta_min=0.02)),
+    "step": (
+        StepDecay(0.1, step_size=4, gamma=0.5),
+        0.1,
+        lambda o: sched.StepLR(o, step_size=4, gamma=0.5),
+    ),
+    "exponential": (
+        ExponentialDecay(0.1, decay_steps=1, decay_rate=0.9),
+        0.1,
+        lambda o: sched.ExponentialLR(o, gamma=0.9),
+    ),
+    "cosine": (
+        CosineDecay(0.1, decay_steps=STEPS - 1),
+        0.1,
+        lambda o: sched.CosineAnnealingLR(o, T_max=STEPS - 1),
+    ),
+    "cosine_alpha": (
+        CosineDecay(0.2, decay_steps=STEPS, alpha=0.1),
+        0.2,
+        lambda o: sched.CosineAnnealingLR(o, T_max=STEPS, eta_min=0.02),
+    ),
     "cyclical_triangular": (
-        CyclicalLearningRate(0.01, 0.1, step_size=4), 0.01,
-        lambda o: sched.CyclicLR(o, 0.01, 0.1, step_size_up=4, cycle_momentum=False)),
+        CyclicalLearningRate(0.01, 0.1, step_size=4),
+        0.01,
+        lambda o: sched.CyclicLR(o, 0.01, 0.1, step_size_up=4, cycle_momentum=False),
+    ),
     "cyclical_triangular2": (
-        CyclicalLearningRate(0.01, 0.1, step_size=3, mode="triangular2"), 0.01,
-        lambda o: sched.CyclicLR(o, 0.01, 0.1, step_size_up=3, mode="triangular2",
-                                 cycle_momentum=False)),
+        CyclicalLearningRate(0.01, 0.1, step_size=3, mode="triangular2"),
+        0.01,
+        lambda o: sched.CyclicLR(
+            o, 0.01, 0.1, step_size_up=3, mode="triangular2", cycle_momentum=False
+        ),
+    ),
     "cyclical_exp_range": (
-        CyclicalLearningRate(0.01, 0.1, step_size=5, mode="exp_range", gamma=0.95), 0.01,
-        lambda o: sched.CyclicLR(o, 0.01, 0.1, step_size_up=5, mode="exp_range", gamma=0.95,
-                                 cycle_momentum=False)),
+        CyclicalLearningRate(0.01, 0.1, step_size=5, mode="exp_range", gamma=0.95),
+        0.01,
+        lambda o: sched.CyclicLR(
+            o, 0.01, 0.1, step_size_up=5, mode="exp_range", gamma=0.95, cycle_momentum=False
+        ),
+    ),
 }
 
 
@@ -87,21 +107,35 @@ def param(arr: np.ndarray) -> Parameter:
 @pytest.mark.parametrize(
     ("ours_make", "theirs_make"),
     [
-        (lambda p: SGD(p, learning_rate=CosineDecay(0.1, 20, alpha=0.05), momentum=0.9),
-         lambda p: (o := torch.optim.SGD(p, lr=0.1, momentum=0.9),
-                    sched.CosineAnnealingLR(o, T_max=20, eta_min=0.005))),
-        (lambda p: Adam(p, learning_rate=CyclicalLearningRate(1e-3, 1e-2, 3, "triangular2")),
-         lambda p: (o := torch.optim.Adam(p, lr=1e-3, eps=1e-7),
-                    sched.CyclicLR(o, 1e-3, 1e-2, step_size_up=3, mode="triangular2",
-                                   cycle_momentum=False))),
-        (lambda p: Adam(p, learning_rate=StepDecay(0.01, 5, 0.5), amsgrad=True),
-         lambda p: (o := torch.optim.Adam(p, lr=0.01, eps=1e-7, amsgrad=True),
-                    sched.StepLR(o, step_size=5, gamma=0.5))),
+        (
+            lambda p: SGD(p, learning_rate=CosineDecay(0.1, 20, alpha=0.05), momentum=0.9),
+            lambda p: (
+                o := torch.optim.SGD(p, lr=0.1, momentum=0.9),
+                sched.CosineAnnealingLR(o, T_max=20, eta_min=0.005),
+            ),
+        ),
+        (
+            lambda p: Adam(p, learning_rate=CyclicalLearningRate(1e-3, 1e-2, 3, "triangular2")),
+            lambda p: (
+                o := torch.optim.Adam(p, lr=1e-3, eps=1e-7),
+                sched.CyclicLR(
+                    o, 1e-3, 1e-2, step_size_up=3, mode="triangular2", cycle_momentum=False
+                ),
+            ),
+        ),
+        (
+            lambda p: Adam(p, learning_rate=StepDecay(0.01, 5, 0.5), amsgrad=True),
+            lambda p: (
+                o := torch.optim.Adam(p, lr=0.01, eps=1e-7, amsgrad=True),
+                sched.StepLR(o, step_size=5, gamma=0.5),
+            ),
+        ),
     ],
     ids=["sgd_momentum_cosine", "adam_cyclical", "adam_amsgrad_step"],
 )
-def test_optimizer_driven_by_a_schedule_matches_torch(ours_make: Callable[[Any], Any],
-                                                      theirs_make: Callable[[Any], Any]) -> None:
+def test_optimizer_driven_by_a_schedule_matches_torch(
+    ours_make: Callable[[Any], Any], theirs_make: Callable[[Any], Any]
+) -> None:
     rng = np.random.default_rng(0)
     shapes = [(4, 6), (4,)]
     init = [rng.standard_normal(s) for s in shapes]
@@ -121,5 +155,6 @@ def test_optimizer_driven_by_a_schedule_matches_torch(ours_make: Callable[[Any],
         tsched.step()
         assert opt.last_learning_rate == pytest.approx(used, rel=1e-10)
         for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12,
-                                       err_msg=f"step {step}")
+            np.testing.assert_allclose(
+                p.data, q.detach().numpy(), rtol=1e-10, atol=1e-12, err_msg=f"step {step}"
+            )

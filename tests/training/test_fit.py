@@ -17,19 +17,20 @@ from glassnet.training import Sequential
 
 
 def seed_model(hidden: int = 32, dropout: float = 0.2, input_shape=(8, 8)) -> Sequential:
-    return Sequential([
-        gn.layers.Flatten(input_shape=input_shape),
-        Dense(hidden, activation="relu"),
-        gn.layers.Dropout(dropout),
-        Dense(10, activation="softmax"),
-    ])
+    return Sequential(
+        [
+            gn.layers.Flatten(input_shape=input_shape),
+            Dense(hidden, activation="relu"),
+            gn.layers.Dropout(dropout),
+            Dense(10, activation="softmax"),
+        ]
+    )
 
 
 def _compiled(**kw):
     gn.seed(0)
     model = seed_model(**kw)
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -64,13 +65,16 @@ def test_seeded_fit_is_bit_for_bit_repeatable(digits):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop", "adagrad", "adamw"])
-@pytest.mark.parametrize("loss,final", [
-    ("sparse_categorical_crossentropy", "softmax"),
-    ("categorical_crossentropy", "softmax"),
-    ("mse", "sigmoid"),
-    ("quadratic", "tanh"),
-    ("binary_crossentropy", "sigmoid"),
-])
+@pytest.mark.parametrize(
+    "loss,final",
+    [
+        ("sparse_categorical_crossentropy", "softmax"),
+        ("categorical_crossentropy", "softmax"),
+        ("mse", "sigmoid"),
+        ("quadratic", "tanh"),
+        ("binary_crossentropy", "sigmoid"),
+    ],
+)
 def test_fused_step_matches_the_autograd_graph(digits, optimizer, loss, final):
     """The fused Sequential step gives the same losses and weights as loss.backward()."""
     x, y, _, _ = digits
@@ -79,11 +83,15 @@ def test_fused_step_matches_the_autograd_graph(digits, optimizer, loss, final):
     results = []
     for fused in (True, False):
         gn.seed(4)
-        model = Sequential([gn.layers.Flatten(input_shape=(8, 8)),
-                            Dense(16, activation="tanh", dtype="float64"),
-                            gn.layers.Dropout(0.3),
-                            Dense(12, activation="relu", dtype="float64"),
-                            Dense(10, activation=final, dtype="float64")])
+        model = Sequential(
+            [
+                gn.layers.Flatten(input_shape=(8, 8)),
+                Dense(16, activation="tanh", dtype="float64"),
+                gn.layers.Dropout(0.3),
+                Dense(12, activation="relu", dtype="float64"),
+                Dense(10, activation=final, dtype="float64"),
+            ]
+        )
         model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], fused=fused)
         h = model.fit(x, target, epochs=2, batch_size=32, verbose=0)
         assert (model._step_function().__class__.__name__ == "FusedStep") == fused
@@ -125,8 +133,11 @@ def test_subclassed_model_trains_through_the_graph():
     gn.seed(0)
     (x, y), _ = gn.datasets.load("xor")
     model = TwoLayer()
-    model.compile(optimizer=gn.optimizers.Adam(learning_rate=0.05), loss="binary_crossentropy",
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=gn.optimizers.Adam(learning_rate=0.05),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
     h = model.fit(x, y.reshape(-1, 1).astype(np.float32), epochs=60, batch_size=16, verbose=0)
     assert h.history["accuracy"][-1] > 0.9
 
@@ -143,18 +154,21 @@ class _Spy(Callback):
         self.began = True
 
 
-@pytest.mark.parametrize("kwargs,error,words", [
-    ({"y": np.zeros(10, dtype=int)}, ShapeError, ["same number of samples", "100", "10"]),
-    ({"x": np.zeros((100, 7, 7))}, ShapeError, ["x of shape (100, 7, 7)", "64"]),
-    ({"y": np.full(100, 10)}, InvalidArgumentError, ["[0, 10)", "10"]),
-    ({"y": np.full(100, -1)}, InvalidArgumentError, ["[0, 10)", "-1"]),
-    ({"x": np.full((100, 8, 8), np.nan)}, InvalidArgumentError, ["NaN", "x"]),
-    ({"batch_size": 0}, InvalidArgumentError, ["batch_size", "0"]),
-    ({"epochs": -1}, InvalidArgumentError, ["epochs", "-1"]),
-    ({"validation_split": 1.5}, InvalidArgumentError, ["validation_split", "1.5"]),
-    ({"x": np.zeros((0, 8, 8)), "y": np.zeros(0, dtype=int)}, InvalidArgumentError, ["empty"]),
-    ({"x": np.array([["a"] * 64] * 100)}, GlassnetError, ["x", "numbers"]),
-])
+@pytest.mark.parametrize(
+    "kwargs,error,words",
+    [
+        ({"y": np.zeros(10, dtype=int)}, ShapeError, ["same number of samples", "100", "10"]),
+        ({"x": np.zeros((100, 7, 7))}, ShapeError, ["x of shape (100, 7, 7)", "64"]),
+        ({"y": np.full(100, 10)}, InvalidArgumentError, ["[0, 10)", "10"]),
+        ({"y": np.full(100, -1)}, InvalidArgumentError, ["[0, 10)", "-1"]),
+        ({"x": np.full((100, 8, 8), np.nan)}, InvalidArgumentError, ["NaN", "x"]),
+        ({"batch_size": 0}, InvalidArgumentError, ["batch_size", "0"]),
+        ({"epochs": -1}, InvalidArgumentError, ["epochs", "-1"]),
+        ({"validation_split": 1.5}, InvalidArgumentError, ["validation_split", "1.5"]),
+        ({"x": np.zeros((0, 8, 8)), "y": np.zeros(0, dtype=int)}, InvalidArgumentError, ["empty"]),
+        ({"x": np.array([["a"] * 64] * 100)}, GlassnetError, ["x", "numbers"]),
+    ],
+)
 def test_bad_input_is_one_clear_error_before_training(kwargs, error, words):
     model = _compiled()
     before = model.get_weights()
@@ -201,8 +215,13 @@ def test_fit_before_compile_says_so():
 def test_nan_loss_stops_gracefully_at_the_last_finite_weights(digits):
     x, y, _, _ = digits
     gn.seed(0)
-    model = Sequential([gn.layers.Flatten(input_shape=(8, 8)), Dense(32, activation="relu"),
-                        Dense(10, activation="linear")])
+    model = Sequential(
+        [
+            gn.layers.Flatten(input_shape=(8, 8)),
+            Dense(32, activation="relu"),
+            Dense(10, activation="linear"),
+        ]
+    )
     model.compile(optimizer=SGD(learning_rate=1e6), loss="mse")
     target = np.eye(10, dtype=np.float32)[y]
     with warnings.catch_warnings(record=True) as caught:
@@ -244,12 +263,27 @@ def test_progress_bar_on_a_terminal(digits):
 
 
 def test_summary_lists_layers_shapes_and_counts():
-    model = Sequential([gn.layers.Flatten(input_shape=(28, 28)), Dense(128, activation="relu"),
-                        gn.layers.Dropout(0.2), Dense(10, activation="softmax")])
+    model = Sequential(
+        [
+            gn.layers.Flatten(input_shape=(28, 28)),
+            Dense(128, activation="relu"),
+            gn.layers.Dropout(0.2),
+            Dense(10, activation="softmax"),
+        ]
+    )
     text = model.summary(print_fn=lambda s: None)
-    for piece in ["flatten (Flatten)", "(None, 784)", "dense (Dense)", "(None, 128)",
-                  "100,480", "dropout (Dropout)", "dense_1 (Dense)", "(None, 10)", "1,290",
-                  "Total params: 101,770"]:
+    for piece in [
+        "flatten (Flatten)",
+        "(None, 784)",
+        "dense (Dense)",
+        "(None, 128)",
+        "100,480",
+        "dropout (Dropout)",
+        "dense_1 (Dense)",
+        "(None, 10)",
+        "1,290",
+        "Total params: 101,770",
+    ]:
         assert piece in text
 
 

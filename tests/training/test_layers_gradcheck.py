@@ -30,8 +30,14 @@ def _f64(shape, seed=0, low=-1.5, high=1.5):
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_dense_gradcheck_every_activation(activation):
     gn.seed(1)
-    layer = Dense(3, activation=activation, input_dim=4, dtype="float64",
-                  kernel_initializer="glorot_normal", bias_initializer="normal")
+    layer = Dense(
+        3,
+        activation=activation,
+        input_dim=4,
+        dtype="float64",
+        kernel_initializer="glorot_normal",
+        bias_initializer="normal",
+    )
     x = gn.tensor(_f64((5, 4), 2), dtype="float64", requires_grad=True)
 
     def run(x, W, b):
@@ -63,9 +69,11 @@ def test_activation_derivative_matches_numerical(activation):
     np.testing.assert_allclose(layer.derivative(z), numerical, rtol=1e-6, atol=1e-8)
 
 
-@pytest.mark.parametrize("layer", [LeakyReLU(0.2), ELU(0.7), Softmax(), Flatten(),
-                                   Rescaling(0.5, offset=0.25), Dropout(0.5)],
-                         ids=lambda layer: type(layer).__name__)
+@pytest.mark.parametrize(
+    "layer",
+    [LeakyReLU(0.2), ELU(0.7), Softmax(), Flatten(), Rescaling(0.5, offset=0.25), Dropout(0.5)],
+    ids=lambda layer: type(layer).__name__,
+)
 def test_other_layers_gradcheck(layer):
     x = gn.tensor(_f64((3, 2, 2), 4), dtype="float64", requires_grad=True)
 
@@ -102,8 +110,14 @@ def _targets(loss, shape, rng):
     return rng.normal(size=shape)
 
 
-LOSS_NAMES = ["quadratic", "mse", "mae", "binary_crossentropy", "categorical_crossentropy",
-              "sparse_categorical_crossentropy"]
+LOSS_NAMES = [
+    "quadratic",
+    "mse",
+    "mae",
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+]
 
 
 @pytest.mark.parametrize("name", LOSS_NAMES)
@@ -133,11 +147,14 @@ def test_closed_form_gradient_matches_autograd(name):
     np.testing.assert_allclose(loss.per_sample(y, p).mean(), loss(y, a).item(), rtol=1e-12)
 
 
-@pytest.mark.parametrize("name,activation", [
-    ("categorical_crossentropy", F.softmax),
-    ("sparse_categorical_crossentropy", F.softmax),
-    ("binary_crossentropy", F.sigmoid),
-])
+@pytest.mark.parametrize(
+    "name,activation",
+    [
+        ("categorical_crossentropy", F.softmax),
+        ("sparse_categorical_crossentropy", F.softmax),
+        ("binary_crossentropy", F.sigmoid),
+    ],
+)
 def test_fused_and_composed_paths_agree(name, activation):
     """From logits (fused, δ = a − y) and through probabilities (composed) give one gradient."""
     loss = losses.get(name)
@@ -164,8 +181,20 @@ def test_fused_loss_is_finite_where_composed_saturates():
     np.testing.assert_allclose(z.grad, [[1.0, -1.0, 0.0]], atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["zeros", "ones", "normal", "uniform", "glorot_uniform",
-                                  "glorot_normal", "he_uniform", "he_normal", "lecun_normal"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "zeros",
+        "ones",
+        "normal",
+        "uniform",
+        "glorot_uniform",
+        "glorot_normal",
+        "he_uniform",
+        "he_normal",
+        "lecun_normal",
+    ],
+)
 def test_initializers_are_seeded_and_have_the_documented_spread(name):
     init = initializers.get(name)
     gn.seed(3)
@@ -176,10 +205,14 @@ def test_initializers_are_seeded_and_have_the_documented_spread(name):
     assert w1.dtype == np.float32
     fan_in, fan_out = 300, 200
     expected_std = {
-        "zeros": 0.0, "ones": 0.0, "normal": 1.0, "uniform": 0.1 / np.sqrt(12),
+        "zeros": 0.0,
+        "ones": 0.0,
+        "normal": 1.0,
+        "uniform": 0.1 / np.sqrt(12),
         "glorot_uniform": np.sqrt(2 / (fan_in + fan_out)),
         "glorot_normal": np.sqrt(2 / (fan_in + fan_out)),
-        "he_uniform": np.sqrt(2 / fan_in), "he_normal": np.sqrt(2 / fan_in),
+        "he_uniform": np.sqrt(2 / fan_in),
+        "he_normal": np.sqrt(2 / fan_in),
         "lecun_normal": np.sqrt(1 / fan_in),
     }[name]
     assert w1.std() == pytest.approx(expected_std, rel=0.03, abs=1e-9)
@@ -195,8 +228,9 @@ def test_constant_initializer_and_unknown_name():
         initializers.get("glorot_unifrom")
 
 
-@pytest.mark.parametrize("name", ["binary_crossentropy", "categorical_crossentropy",
-                                  "sparse_categorical_crossentropy"])
+@pytest.mark.parametrize(
+    "name", ["binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"]
+)
 def test_closed_form_gradient_matches_autograd_at_saturated_outputs(name):
     """Outside [ε, 1 − ε] the clipped cost is flat: gradient() must say 0 there too."""
     loss = losses.get(name)

@@ -11,7 +11,7 @@ import textwrap
 import numpy as np
 import pytest
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import json, os, signal, sys
     import numpy as np
     import glassnet as gn
@@ -59,14 +59,15 @@ SCRIPT = textwrap.dedent('''
         json.dump({"history": history.history, "epoch": history.epoch,
                    "iterations": model.optimizer.iterations, "wait": stopper.wait,
                    "best": stopper.best}, f)
-''')
+""")
 
 
 def _run(tmp_path, *args):
     script = tmp_path / "run.py"
     script.write_text(SCRIPT)
-    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(script), *map(str, args)], capture_output=True, text=True, timeout=300
+    )
 
 
 def _result(path):
@@ -77,15 +78,20 @@ def _result(path):
 
 
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-@pytest.mark.parametrize("every,kill_epoch,kill_step", [("epoch", 3, 0), (5, -1, 47)],
-                         ids=["after-epoch-3", "mid-epoch-every-5-steps"])
-def test_killed_and_resumed_run_equals_the_uninterrupted_run(tmp_path, optimizer, every,
-                                                              kill_epoch, kill_step):
+@pytest.mark.parametrize(
+    "every,kill_epoch,kill_step",
+    [("epoch", 3, 0), (5, -1, 47)],
+    ids=["after-epoch-3", "mid-epoch-every-5-steps"],
+)
+def test_killed_and_resumed_run_equals_the_uninterrupted_run(
+    tmp_path, optimizer, every, kill_epoch, kill_step
+):
     ckpt = tmp_path / "run.ckpt"
     full = _run(tmp_path, "plain", optimizer, ckpt, tmp_path / "full.npz", -1, 0, every)
     assert full.returncode == 0, full.stderr
-    killed = _run(tmp_path, "train", optimizer, ckpt, tmp_path / "never.npz", kill_epoch,
-                  kill_step, every)
+    killed = _run(
+        tmp_path, "train", optimizer, ckpt, tmp_path / "never.npz", kill_epoch, kill_step, every
+    )
     assert killed.returncode == -9, killed.stderr  # really killed by SIGKILL
     assert ckpt.is_file() and not (tmp_path / "never.npz").exists()
     resumed = _run(tmp_path, "resume", optimizer, ckpt, tmp_path / "resumed.npz", -1, 0, every)

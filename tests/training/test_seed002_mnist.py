@@ -22,16 +22,18 @@ def test_seed002_keras_program_reaches_90_percent_on_mnist_5k():
         # ---- from here on, the seed's program as written ----
         x_train, x_test = x_train / 255.0, x_test / 255.0
 
-        model = tf.keras.models.Sequential([
-          tf.keras.layers.Flatten(input_shape=(28, 28)),
-          tf.keras.layers.Dense(128, activation='relu'),
-          tf.keras.layers.Dropout(0.2),
-          tf.keras.layers.Dense(10, activation='softmax')
-        ])
+        model = tf.keras.models.Sequential(
+            [
+                tf.keras.layers.Flatten(input_shape=(28, 28)),
+                tf.keras.layers.Dense(128, activation="relu"),
+                tf.keras.layers.Dropout(0.2),
+                tf.keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
 
-        model.compile(optimizer='adam',
-                      loss='sparse_categorical_crossentropy',
-                      metrics=['accuracy'])
+        model.compile(
+            optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+        )
 
         model.fit(x_train, y_train, epochs=5)
         result = model.evaluate(x_test, y_test)

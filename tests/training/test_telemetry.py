@@ -15,10 +15,13 @@ from glassnet.training import Sequential
 
 def _model(fused, activation="tanh", bias=0.0):
     gn.seed(1)
-    model = Sequential([Flatten(input_shape=(8, 8)),
-                        Dense(16, activation=activation, dtype="float64",
-                              bias_initializer=bias),
-                        Dense(10, activation="softmax", dtype="float64")])
+    model = Sequential(
+        [
+            Flatten(input_shape=(8, 8)),
+            Dense(16, activation=activation, dtype="float64", bias_initializer=bias),
+            Dense(10, activation="softmax", dtype="float64"),
+        ]
+    )
     model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", fused=fused)
     return model
 
@@ -28,16 +31,18 @@ def test_telemetry_is_the_same_on_the_fused_and_graph_paths(digits):
     runs = []
     for fused in (True, False):
         model = _model(fused)
-        h = model.fit(x[:320].astype(np.float64), y[:320], epochs=2, batch_size=32,
-                      verbose=0, telemetry=4)
+        h = model.fit(
+            x[:320].astype(np.float64), y[:320], epochs=2, batch_size=32, verbose=0, telemetry=4
+        )
         runs.append(h.telemetry)
     a, b = runs
     assert a.sample_steps == b.sample_steps == [0, 4, 8, 10, 12, 16]
     assert list(a.layers) == ["dense", "dense_1"]
     for name in a.layers:
         for stat, values in a.layers[name].items():
-            np.testing.assert_allclose(values, b.layers[name][stat], rtol=1e-9, equal_nan=True,
-                                       err_msg=f"{name}.{stat}")
+            np.testing.assert_allclose(
+                values, b.layers[name][stat], rtol=1e-9, equal_nan=True, err_msg=f"{name}.{stat}"
+            )
     np.testing.assert_allclose(a.step_loss, b.step_loss, rtol=1e-12)
     assert len(a.step_loss) == 20 and a.step_learning_rate == [0.01] * 20
 
@@ -57,18 +62,19 @@ def test_telemetry_values_match_their_definitions(digits):
     z2 = a1 @ W2.T + b2
     p = np.exp(z2 - z2.max(1, keepdims=True))
     p /= p.sum(1, keepdims=True)
-    delta2 = p - np.eye(10)[y[:32]]                  # BP1, per sample
-    delta1 = (delta2 @ W2) * (1 - a1 ** 2)           # BP2
-    grad_W1 = delta1.T @ a0 / 32                     # BP4, batch mean
+    delta2 = p - np.eye(10)[y[:32]]  # BP1, per sample
+    delta1 = (delta2 @ W2) * (1 - a1**2)  # BP2
+    grad_W1 = delta1.T @ a0 / 32  # BP4, batch mean
     stats = t.layers["dense"]
     assert stats["mean_abs_delta"][0] == pytest.approx(np.abs(delta1).mean(), rel=1e-10)
     assert stats["grad_norm"][0] == pytest.approx(np.linalg.norm(grad_W1), rel=1e-10)
     assert stats["weight_norm"][0] == pytest.approx(np.linalg.norm(W1), rel=1e-10)
     assert stats["grad_update_ratio"][0] == pytest.approx(
-        0.01 * np.linalg.norm(grad_W1) / np.linalg.norm(W1), rel=1e-10)
+        0.01 * np.linalg.norm(grad_W1) / np.linalg.norm(W1), rel=1e-10
+    )
     # plain SGD: the actual update is exactly α·∂C/∂W
     assert stats["update_ratio"][0] == pytest.approx(stats["grad_update_ratio"][0], rel=1e-6)
-    prime = 1 - a1 ** 2
+    prime = 1 - a1**2
     assert stats["saturated_fraction"][0] == pytest.approx((prime < 0.05).mean())
     assert math.isnan(stats["dead_fraction"][0])
     assert stats["activation_mean"][0] == pytest.approx(a1.mean(), rel=1e-10)

@@ -92,8 +92,9 @@ def _as_float64_input(x: Any, i: int) -> tuple[Tensor, bool]:
         return Tensor(arr.astype(np.float64, copy=True), dtype="float64", requires_grad=True), True
     if arr.dtype.kind in "iub":
         return Tensor(arr), False
-    raise DTypeError(f"gradcheck: input {i} must be a tensor or numeric array, "
-                     f"received {type(x).__name__}")
+    raise DTypeError(
+        f"gradcheck: input {i} must be a tensor or numeric array, received {type(x).__name__}"
+    )
 
 
 def _scalarize(out: Any, r: np.ndarray | None) -> float:
@@ -129,13 +130,16 @@ def gradcheck(
         )
     for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
         if not isinstance(value, (int, float)) or not value >= 0 or (name == "eps" and value == 0):
-            raise InvalidArgumentError(f"gradcheck: {name} must be a positive number, "
-                                       f"received {name}={value!r}")
+            raise InvalidArgumentError(
+                f"gradcheck: {name} must be a positive number, received {name}={value!r}"
+            )
     notes: list[str] = []
     converted = [_as_float64_input(x, i) for i, x in enumerate(inputs)]
     if any(isinstance(x, Tensor) and x.data.dtype == np.float32 for x in inputs):
-        notes.append("float32 inputs were copied to float64: finite differences in float32 "
-                     "are too coarse to check anything")
+        notes.append(
+            "float32 inputs were copied to float64: finite differences in float32 "
+            "are too coarse to check anything"
+        )
     tensors = [t for t, _ in converted]
     checked = [i for i, (_, c) in enumerate(converted) if c]
     if not checked:
@@ -146,8 +150,9 @@ def gradcheck(
 
     out = fn(*tensors)
     if not isinstance(out, Tensor):
-        raise InvalidArgumentError(f"gradcheck: fn must return a Tensor, received "
-                                   f"{type(out).__name__}")
+        raise InvalidArgumentError(
+            f"gradcheck: fn must return a Tensor, received {type(out).__name__}"
+        )
     rng = np.random.default_rng(seed)
     r = rng.uniform(0.5, 1.5, size=out.data.shape) * rng.choice([-1.0, 1.0], size=out.data.shape)
     r = np.asarray(r, dtype=np.float64)
@@ -177,22 +182,30 @@ def gradcheck(
             if diff.size:
                 # The largest error among the failing elements (diff + 1e300 would round
                 # them all to 1e300 and always name the first one).
-                worst = int(np.argmax(np.where(bad, diff, -1.0)) if bad.any()
-                            else np.argmax(diff))
+                worst = int(np.argmax(np.where(bad, diff, -1.0)) if bad.any() else np.argmax(diff))
                 worst_index = tuple(int(v) for v in np.unravel_index(worst, diff.shape))
                 num_w, ana_w = float(numerical.flat[worst]), float(analytical.flat[worst])
             else:
                 worst_index, num_w, ana_w = (), 0.0, 0.0
             name = getattr(inputs[i], "name", None) or f"input {i}"
-            reports.append(InputReport(
-                index=i, name=name, shape=tuple(t.data.shape), ok=not bad.any(),
-                max_abs_error=float(diff.max()) if diff.size else 0.0,
-                max_rel_error=float(rel.max()) if rel.size else 0.0,
-                worst_index=worst_index, numerical=num_w, analytical=ana_w,
-                numerical_grad=numerical, analytical_grad=np.array(analytical),
-            ))
-    report = GradcheckReport(ok=all(r_.ok for r_ in reports), inputs=reports, eps=eps,
-                             atol=atol, rtol=rtol, notes=notes)
+            reports.append(
+                InputReport(
+                    index=i,
+                    name=name,
+                    shape=tuple(t.data.shape),
+                    ok=not bad.any(),
+                    max_abs_error=float(diff.max()) if diff.size else 0.0,
+                    max_rel_error=float(rel.max()) if rel.size else 0.0,
+                    worst_index=worst_index,
+                    numerical=num_w,
+                    analytical=ana_w,
+                    numerical_grad=numerical,
+                    analytical_grad=np.array(analytical),
+                )
+            )
+    report = GradcheckReport(
+        ok=all(r_.ok for r_ in reports), inputs=reports, eps=eps, atol=atol, rtol=rtol, notes=notes
+    )
     if raise_on_fail and not report.ok:
         raise GradcheckError(str(report))
     return report

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def stratified_split(labels: np.ndarray, test_fraction: float,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, test_fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays ``(train, test)``; test holds ``round(test_fraction · n_k)`` of class k.
 
     Each class keeps at least one sample on each side when it has two or more. Both index

@@ -44,9 +44,7 @@ def _as_array(where: str, arg: str, value: Any) -> np.ndarray:
             f"{where}: {arg} must have a first (sample) axis, received a scalar {describe(value)}"
         )
     if array.dtype == object:
-        raise DTypeError(
-            f"{where}: {arg} must be a numeric array, received {describe(value)}"
-        )
+        raise DTypeError(f"{where}: {arg} must be a numeric array, received {describe(value)}")
     return array
 
 
@@ -66,8 +64,11 @@ def _check_data(where: str, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray | No
 
 
 def _check_batch_size(where: str, batch_size: Any, n: int, drop_last: bool) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
         raise InvalidArgumentError(
             f"{where}: batch_size must be an integer >= 1, received batch_size={batch_size!r}"
         )
@@ -97,8 +98,9 @@ def _generator(seed: Seed) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
-def _iterate(x: np.ndarray, y: np.ndarray | None, order: np.ndarray | None,
-             batch_size: int, drop_last: bool) -> Iterator[Batch]:
+def _iterate(
+    x: np.ndarray, y: np.ndarray | None, order: np.ndarray | None, batch_size: int, drop_last: bool
+) -> Iterator[Batch]:
     n = len(x)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
@@ -111,8 +113,14 @@ def _iterate(x: np.ndarray, y: np.ndarray | None, order: np.ndarray | None,
         yield xb if yb is None else (xb, yb)
 
 
-def batches(x: Any, y: Any = None, batch_size: int = 32, shuffle: bool = True,
-            seed: Seed = None, drop_last: bool = False) -> Iterator[Batch]:
+def batches(
+    x: Any,
+    y: Any = None,
+    batch_size: int = 32,
+    shuffle: bool = True,
+    seed: Seed = None,
+    drop_last: bool = False,
+) -> Iterator[Batch]:
     """Yield mini-batches ``x_b`` of shape ``(B, ...)``, or ``(x_b, y_b)`` when ``y`` is given.
 
     One pass over the data: ``ceil(N / batch_size)`` batches, the last one smaller unless
@@ -136,8 +144,15 @@ class DataLoader:
     generator at the time the epoch starts, so ``glassnet.seed(n)`` makes it repeatable.
     """
 
-    def __init__(self, x: Any, y: Any = None, batch_size: int = 32, shuffle: bool = True,
-                 seed: Seed = None, drop_last: bool = False) -> None:
+    def __init__(
+        self,
+        x: Any,
+        y: Any = None,
+        batch_size: int = 32,
+        shuffle: bool = True,
+        seed: Seed = None,
+        drop_last: bool = False,
+    ) -> None:
         self.x, self.y = _check_data("DataLoader", x, y)
         self.batch_size = _check_batch_size("DataLoader", batch_size, len(self.x), drop_last)
         _check_seed("DataLoader", seed)
@@ -163,13 +178,15 @@ class DataLoader:
         return _iterate(self.x, self.y, order, self.batch_size, self.drop_last)
 
     def __repr__(self) -> str:
-        return (f"DataLoader(num_samples={self.num_samples}, batch_size={self.batch_size}, "
-                f"shuffle={self.shuffle}, drop_last={self.drop_last}, batches={len(self)})")
+        return (
+            f"DataLoader(num_samples={self.num_samples}, batch_size={self.batch_size}, "
+            f"shuffle={self.shuffle}, drop_last={self.drop_last}, batches={len(self)})"
+        )
 
 
-def train_val_split(x: Any, y: Any, validation_split: float, shuffle: bool = False,
-                    seed: Seed = None
-                    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+def train_val_split(
+    x: Any, y: Any, validation_split: float, shuffle: bool = False, seed: Seed = None
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Split ``(x, y)`` into ``(x_train, y_train), (x_val, y_val)``.
 
     The validation part has ``floor(N · validation_split)`` samples. Without ``shuffle`` it
@@ -181,9 +198,11 @@ def train_val_split(x: Any, y: Any, validation_split: float, shuffle: bool = Fal
     xa, ya = _check_data("train_val_split", x, y)
     if ya is None:
         raise InvalidArgumentError("train_val_split: y must be given, received y=None")
-    if isinstance(validation_split, bool) or not isinstance(
-            validation_split, (int, float, np.integer, np.floating)) \
-            or not 0 < validation_split < 1:
+    if (
+        isinstance(validation_split, bool)
+        or not isinstance(validation_split, (int, float, np.integer, np.floating))
+        or not 0 < validation_split < 1
+    ):
         raise InvalidArgumentError(
             f"train_val_split: validation_split must be a fraction strictly between 0 and 1, "
             f"received validation_split={validation_split!r}"
@@ -200,12 +219,11 @@ def train_val_split(x: Any, y: Any, validation_split: float, shuffle: bool = Fal
         cut = n - n_val
         return (xa[:cut], ya[:cut]), (xa[cut:], ya[cut:])
     order = _generator(seed).permutation(n)
-    train, val = order[:n - n_val], order[n - n_val:]
+    train, val = order[: n - n_val], order[n - n_val :]
     return (xa[train], ya[train]), (xa[val], ya[val])
 
 
-def one_hot(labels: Any, num_classes: int | None = None,
-            dtype: Any = np.float32) -> np.ndarray:
+def one_hot(labels: Any, num_classes: int | None = None, dtype: Any = np.float32) -> np.ndarray:
     """Integer labels of shape ``S`` → one-hot array of shape ``S + (num_classes,)``.
 
     ``num_classes`` defaults to ``max(labels) + 1``. Labels must be integers in
@@ -213,18 +231,18 @@ def one_hot(labels: Any, num_classes: int | None = None,
     """
     array = np.asarray(labels)
     if array.dtype.kind not in "iu":
-        raise DTypeError(
-            f"one_hot: labels must be an integer array, received {describe(array)}"
-        )
+        raise DTypeError(f"one_hot: labels must be an integer array, received {describe(array)}")
     if num_classes is None:
         if array.size == 0:
             raise InvalidArgumentError(
-                "one_hot: num_classes must be given when labels is empty, received "
-                "num_classes=None"
+                "one_hot: num_classes must be given when labels is empty, received num_classes=None"
             )
         num_classes = int(array.max()) + 1
-    elif isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
-            or num_classes < 1:
+    elif (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 1
+    ):
         raise InvalidArgumentError(
             f"one_hot: num_classes must be an integer >= 1, received num_classes={num_classes!r}"
         )
@@ -254,9 +272,7 @@ def normalize(x: Any, mean: Any = None, std: Any = None, dtype: Any = np.float32
         raise DTypeError(f"normalize: x must be a numeric array, received {describe(array)}")
     out_dtype = np.dtype(dtype)
     if out_dtype.kind != "f":
-        raise DTypeError(
-            f"normalize: dtype must be a floating dtype, received dtype={out_dtype}"
-        )
+        raise DTypeError(f"normalize: dtype must be a floating dtype, received dtype={out_dtype}")
     if (mean is None) != (std is None):
         raise InvalidArgumentError(
             f"normalize: mean and std must be given together, received "

@@ -119,18 +119,26 @@ SPECS: dict[str, FullDataset] = {
             "https://storage.googleapis.com/cvdf-datasets/mnist/",
         ),
         files=(
-            RemoteFile("train-images-idx3-ubyte.gz",
-                       "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
-                       9_912_422),
-            RemoteFile("train-labels-idx1-ubyte.gz",
-                       "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
-                       28_881),
-            RemoteFile("t10k-images-idx3-ubyte.gz",
-                       "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
-                       1_648_877),
-            RemoteFile("t10k-labels-idx1-ubyte.gz",
-                       "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
-                       4_542),
+            RemoteFile(
+                "train-images-idx3-ubyte.gz",
+                "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+                9_912_422,
+            ),
+            RemoteFile(
+                "train-labels-idx1-ubyte.gz",
+                "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+                28_881,
+            ),
+            RemoteFile(
+                "t10k-images-idx3-ubyte.gz",
+                "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+                1_648_877,
+            ),
+            RemoteFile(
+                "t10k-labels-idx1-ubyte.gz",
+                "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+                4_542,
+            ),
         ),
         class_names=tuple(str(d) for d in range(10)),
     ),
@@ -138,23 +146,41 @@ SPECS: dict[str, FullDataset] = {
         name="fashion-mnist",
         mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
         files=(
-            RemoteFile("train-images-idx3-ubyte.gz",
-                       "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
-                       26_421_880),
-            RemoteFile("train-labels-idx1-ubyte.gz",
-                       "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
-                       29_515),
-            RemoteFile("t10k-images-idx3-ubyte.gz",
-                       "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
-                       4_422_102),
-            RemoteFile("t10k-labels-idx1-ubyte.gz",
-                       "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
-                       5_148),
+            RemoteFile(
+                "train-images-idx3-ubyte.gz",
+                "3aede38d61863908ad78613f6a32ed271626dd12800ba2636569512369268a84",
+                26_421_880,
+            ),
+            RemoteFile(
+                "train-labels-idx1-ubyte.gz",
+                "a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845",
+                29_515,
+            ),
+            RemoteFile(
+                "t10k-images-idx3-ubyte.gz",
+                "346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073",
+                4_422_102,
+            ),
+            RemoteFile(
+                "t10k-labels-idx1-ubyte.gz",
+                "67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5",
+                5_148,
+            ),
         ),
         system_dirs=("/usr/share/datasets/fashion-mnist",),
         debian_package="dataset-fashion-mnist",
-        class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
-                     "Sneaker", "Bag", "Ankle boot"),
+        class_names=(
+            "T-shirt/top",
+            "Trouser",
+            "Pullover",
+            "Dress",
+            "Coat",
+            "Sandal",
+            "Shirt",
+            "Sneaker",
+            "Bag",
+            "Ankle boot",
+        ),
     ),
 }
 
@@ -260,11 +286,15 @@ def how_to_get(name: str) -> str:
     places = f"$GLASSNET_DATA/{name}/ or {cache_dir(name)}/"
     text = ""
     if spec.debian_package:
-        text = (f"install the Debian package {spec.debian_package} "
-                f"(apt-get install -y {spec.debian_package}), which puts the four files in "
-                f"{', '.join(d + '/' for d in spec.system_dirs)}, or ")
-    text += (f"download {files} from {spec.mirrors[0]} and put them in {places}, "
-             "or allow glassnet to download them (download=True, GLASSNET_OFFLINE unset)")
+        text = (
+            f"install the Debian package {spec.debian_package} "
+            f"(apt-get install -y {spec.debian_package}), which puts the four files in "
+            f"{', '.join(d + '/' for d in spec.system_dirs)}, or "
+        )
+    text += (
+        f"download {files} from {spec.mirrors[0]} and put them in {places}, "
+        "or allow glassnet to download them (download=True, GLASSNET_OFFLINE unset)"
+    )
     return text
 
 
@@ -305,21 +335,22 @@ def _fetch(url: str, target: Path, remote: RemoteFile, timeout: float) -> None:
                 digest.update(chunk)
                 handle.write(chunk)
             if declared is not None and received != declared:
-                raise _Rejected(
-                    f"the connection closed after {received} of {declared} bytes"
-                )
+                raise _Rejected(f"the connection closed after {received} of {declared} bytes")
             if remote.size is not None and received != remote.size:
                 raise _Rejected(f"received {received} bytes, expected {remote.size}")
             actual = digest.hexdigest()
             if actual != remote.sha256:
-                raise _Rejected(
-                    f"SHA-256 mismatch, received {actual}, expected {remote.sha256}"
-                )
+                raise _Rejected(f"SHA-256 mismatch, received {actual}, expected {remote.sha256}")
 
 
-def download(name: str, directory: str | os.PathLike[str] | None = None, *,
-             mirrors: str | Sequence[str] | None = None, timeout: float = DEFAULT_TIMEOUT,
-             verbose: bool = True) -> Path:
+def download(
+    name: str,
+    directory: str | os.PathLike[str] | None = None,
+    *,
+    mirrors: str | Sequence[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    verbose: bool = True,
+) -> Path:
     """Download the set's missing files into ``directory`` (default: the user cache).
 
     Every file is verified (length and SHA-256) before it appears under its name; files
@@ -329,8 +360,7 @@ def download(name: str, directory: str | os.PathLike[str] | None = None, *,
     spec = _spec(name)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise InvalidArgumentError(
-            f"load({name!r}): timeout must be a number of seconds > 0, "
-            f"received timeout={timeout!r}"
+            f"load({name!r}): timeout must be a number of seconds > 0, received timeout={timeout!r}"
         )
     bases = _mirrors(spec, mirrors)
     target_dir = Path(directory) if directory is not None else cache_dir(name)
@@ -374,8 +404,9 @@ def download(name: str, directory: str | os.PathLike[str] | None = None, *,
 _download = download  # load_full's ``download`` argument shadows the function
 
 
-def _read_pair(spec: FullDataset, images_path: Path,
-               labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+def _read_pair(
+    spec: FullDataset, images_path: Path, labels_path: Path
+) -> tuple[np.ndarray, np.ndarray]:
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
@@ -396,9 +427,15 @@ def _read_pair(spec: FullDataset, images_path: Path,
     return images, labels.astype(np.int64)
 
 
-def load_full(name: str, path: str | os.PathLike[str] | None = None, *,
-              download: bool | None = None, mirrors: str | Sequence[str] | None = None,
-              timeout: float = DEFAULT_TIMEOUT, verbose: bool = True) -> Arrays:
+def load_full(
+    name: str,
+    path: str | os.PathLike[str] | None = None,
+    *,
+    download: bool | None = None,
+    mirrors: str | Sequence[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    verbose: bool = True,
+) -> Arrays:
     """``(x_train, y_train), (x_test, y_test)`` of a full set; see the module docstring.
 
     x: uint8 ``(60000, 28, 28)`` and ``(10000, 28, 28)``; y: int64 ``(60000,)``, ``(10000,)``.

@@ -65,8 +65,12 @@ def _check_n(name: str, n: Any, classes: int) -> int:
 
 
 def _check_nonneg(name: str, arg: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(value) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.integer, np.floating))
+        or not math.isfinite(value)
+        or value < 0
+    ):
         raise InvalidArgumentError(
             f"{name}: {arg} must be a finite number >= 0, received {arg}={value!r}"
         )
@@ -124,24 +128,28 @@ def moons(n: int = 400, noise: float = 0.1, seed: Seed = 0) -> Split:
     upper, lower = _per_class(n, 2)
     t0 = rng.uniform(0.0, math.pi, size=upper)
     t1 = rng.uniform(0.0, math.pi, size=lower)
-    x = np.concatenate([
-        np.stack([np.cos(t0), np.sin(t0)], axis=1),
-        np.stack([1.0 - np.cos(t1), 0.5 - np.sin(t1)], axis=1),
-    ])
+    x = np.concatenate(
+        [
+            np.stack([np.cos(t0), np.sin(t0)], axis=1),
+            np.stack([1.0 - np.cos(t1), 0.5 - np.sin(t1)], axis=1),
+        ]
+    )
     y = np.concatenate([np.zeros(upper), np.ones(lower)])
     return _finish(x, y, noise, rng)
 
 
-def circles(n: int = 400, noise: float = 0.05, seed: Seed = 0,
-            factor: float = 0.5) -> Split:
+def circles(n: int = 400, noise: float = 0.05, seed: Seed = 0, factor: float = 0.5) -> Split:
     """A circle of radius ``factor`` (label 1) inside a circle of radius 1 (label 0).
 
     Returns ``(x_train, y_train), (x_test, y_test)``; x float32 ``(N, 2)``, y int64 ``(N,)``.
     """
     n = _check_n("circles", n, 2)
     noise = _check_nonneg("circles", "noise", noise)
-    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer, np.floating)) \
-            or not 0 < factor < 1:
+    if (
+        isinstance(factor, bool)
+        or not isinstance(factor, (int, float, np.integer, np.floating))
+        or not 0 < factor < 1
+    ):
         raise InvalidArgumentError(
             f"circles: factor (inner radius / outer radius) must be between 0 and 1, "
             f"received factor={factor!r}"
@@ -155,8 +163,9 @@ def circles(n: int = 400, noise: float = 0.05, seed: Seed = 0,
     return _finish(np.concatenate(xs), np.concatenate(ys), noise, rng)
 
 
-def spirals(n: int = 400, noise: float = 0.05, seed: Seed = 0, classes: int = 2,
-            turns: float = 1.0) -> Split:
+def spirals(
+    n: int = 400, noise: float = 0.05, seed: Seed = 0, classes: int = 2, turns: float = 1.0
+) -> Split:
     """``classes`` spiral arms, arm k at angle 2πk/classes + 2π·turns·r for radius r in [0, 1].
 
     Returns ``(x_train, y_train), (x_test, y_test)``; x float32 ``(N, 2)``, y int64 ``(N,)``.
@@ -164,8 +173,12 @@ def spirals(n: int = 400, noise: float = 0.05, seed: Seed = 0, classes: int = 2,
     classes = _check_classes("spirals", "classes", classes)
     n = _check_n("spirals", n, classes)
     noise = _check_nonneg("spirals", "noise", noise)
-    if isinstance(turns, bool) or not isinstance(turns, (int, float, np.integer, np.floating)) \
-            or not math.isfinite(turns) or turns <= 0:
+    if (
+        isinstance(turns, bool)
+        or not isinstance(turns, (int, float, np.integer, np.floating))
+        or not math.isfinite(turns)
+        or turns <= 0
+    ):
         raise InvalidArgumentError(
             f"spirals: turns must be a finite number > 0, received turns={turns!r}"
         )
@@ -179,8 +192,12 @@ def spirals(n: int = 400, noise: float = 0.05, seed: Seed = 0, classes: int = 2,
     return _finish(np.concatenate(xs), np.concatenate(ys), noise, rng)
 
 
-def blobs(n: int = 400, noise: float = 0.5, seed: Seed = 0,
-          centers: int | np.ndarray | list[list[float]] = 3) -> Split:
+def blobs(
+    n: int = 400,
+    noise: float = 0.5,
+    seed: Seed = 0,
+    centers: int | np.ndarray | list[list[float]] = 3,
+) -> Split:
     """Gaussian clusters of spread ``noise``, one class per center.
 
     ``centers`` is a count K ≥ 2 (placed evenly on a circle of radius 2) or an array of
@@ -196,8 +213,12 @@ def blobs(n: int = 400, noise: float = 0.5, seed: Seed = 0,
             points = np.asarray(centers, dtype=np.float64)
         except (TypeError, ValueError):
             points = np.empty((0, 0))
-        if points.ndim != 2 or points.shape[0] < 2 or points.shape[1] != 2 \
-                or not np.all(np.isfinite(points)):
+        if (
+            points.ndim != 2
+            or points.shape[0] < 2
+            or points.shape[1] != 2
+            or not np.all(np.isfinite(points))
+        ):
             raise InvalidArgumentError(
                 f"blobs: centers must be an integer >= 2 or finite coordinates of shape "
                 f"(K, 2) with K >= 2, received centers={describe(centers)}"
@@ -207,7 +228,7 @@ def blobs(n: int = 400, noise: float = 0.5, seed: Seed = 0,
     noise = _check_nonneg("blobs", "noise", noise)
     rng = _generator("blobs", seed)
     counts = _per_class(n, k)
-    x = np.concatenate([np.repeat(points[j:j + 1], c, axis=0) for j, c in enumerate(counts)])
+    x = np.concatenate([np.repeat(points[j : j + 1], c, axis=0) for j, c in enumerate(counts)])
     y = np.concatenate([np.full(c, j) for j, c in enumerate(counts)])
     return _finish(x, y, noise, rng)
 

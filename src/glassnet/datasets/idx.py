@@ -165,8 +165,7 @@ def _read_stream(stream: IO[bytes], name: str) -> np.ndarray:
     head = _read_exact(stream, 4)
     if len(head) < 4:
         raise FileFormatError(
-            f"read_idx: {name} is {len(head)} bytes long, too short for the 4-byte IDX "
-            "magic number"
+            f"read_idx: {name} is {len(head)} bytes long, too short for the 4-byte IDX magic number"
         )
     if head[0] != 0 or head[1] != 0:
         raise FileFormatError(
@@ -180,9 +179,7 @@ def _read_stream(stream: IO[bytes], name: str) -> np.ndarray:
             f"read_idx: {name} has the dtype code 0x{code:02X}, expected one of {known}"
         )
     if ndim == 0:
-        raise FileFormatError(
-            f"read_idx: {name} declares 0 dimensions, expected at least 1"
-        )
+        raise FileFormatError(f"read_idx: {name} declares 0 dimensions, expected at least 1")
     dims_bytes = _read_exact(stream, 4 * ndim)
     if len(dims_bytes) < 4 * ndim:
         raise FileFormatError(
@@ -233,8 +230,13 @@ def _read_stream(stream: IO[bytes], name: str) -> np.ndarray:
     return data.view(native).reshape(shape)
 
 
-def write_idx(path: str | os.PathLike[str], array: np.ndarray, *,
-              compress: bool | None = None, compresslevel: int = 6) -> None:
+def write_idx(
+    path: str | os.PathLike[str],
+    array: np.ndarray,
+    *,
+    compress: bool | None = None,
+    compresslevel: int = 6,
+) -> None:
     """Write ``array`` as an IDX file, atomically; gzip-compressed when ``compress`` is true.
 
     ``compress=None`` compresses when ``path`` ends in ``.gz``. ``array`` must have 1 to 255
@@ -243,9 +245,7 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, *,
     stream carries no name or time stamp, so the same array always gives the same bytes.
     """
     if not isinstance(array, np.ndarray):
-        raise InvalidArgumentError(
-            f"write_idx: expected a NumPy array, received {describe(array)}"
-        )
+        raise InvalidArgumentError(f"write_idx: expected a NumPy array, received {describe(array)}")
     key = (array.dtype.kind, array.dtype.itemsize)
     if key not in _CODE_BY_KIND or array.dtype.kind == "b":
         raise DTypeError(
@@ -273,8 +273,9 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, *,
         compress = Path(path).name.endswith(".gz")
     with atomic_write(path, "wb") as handle:
         if compress:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0,
-                               compresslevel=compresslevel) as zipped:
+            with gzip.GzipFile(
+                filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=compresslevel
+            ) as zipped:
                 zipped.write(header)
                 zipped.write(data.reshape(-1).view(np.uint8).data)
         else:

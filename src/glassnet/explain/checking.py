@@ -53,9 +53,18 @@ def _cost(model: Any, x: Tensor, y: Any, loss: Any) -> Tensor:
     return loss(y, model(x))  # type: ignore[no-any-return]
 
 
-def gradcheck_model(model: Any, x: Any, y: Any, loss: Any = None, eps: float = 1e-6,
-                    atol: float = 1e-6, rtol: float = 1e-4, max_per_parameter: int | None = 64,
-                    seed: int = 0, raise_on_fail: bool = False) -> GradcheckReport:
+def gradcheck_model(
+    model: Any,
+    x: Any,
+    y: Any,
+    loss: Any = None,
+    eps: float = 1e-6,
+    atol: float = 1e-6,
+    rtol: float = 1e-4,
+    max_per_parameter: int | None = 64,
+    seed: int = 0,
+    raise_on_fail: bool = False,
+) -> GradcheckReport:
     """Compare ∂C/∂p from the engine with (C(p + ε) − C(p − ε)) / 2ε for every parameter p.
 
     ``model``: any glassnet Model (it is copied to float64 and put in inference mode; the
@@ -67,23 +76,34 @@ def gradcheck_model(model: Any, x: Any, y: Any, loss: Any = None, eps: float = 1
     |numerical − analytical| ≤ atol + rtol·|numerical|.
     """
     if not isinstance(model, Module):
-        raise InvalidArgumentError(f"gradcheck_model: model must be a glassnet Model, "
-                                   f"received {describe(model)}")
+        raise InvalidArgumentError(
+            f"gradcheck_model: model must be a glassnet Model, received {describe(model)}"
+        )
     loss_obj = resolve_loss(model, loss, "gradcheck_model")
-    if max_per_parameter is not None and (isinstance(max_per_parameter, bool) or
-                                          not isinstance(max_per_parameter, int) or
-                                          max_per_parameter < 1):
-        raise InvalidArgumentError(f"gradcheck_model: max_per_parameter must be a positive "
-                                   f"integer or None, received {max_per_parameter!r}")
+    if max_per_parameter is not None and (
+        isinstance(max_per_parameter, bool)
+        or not isinstance(max_per_parameter, int)
+        or max_per_parameter < 1
+    ):
+        raise InvalidArgumentError(
+            f"gradcheck_model: max_per_parameter must be a positive "
+            f"integer or None, received {max_per_parameter!r}"
+        )
     for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0 \
-                or (name == "eps" and value == 0):
-            raise InvalidArgumentError(f"gradcheck_model: {name} must be a positive number, "
-                                       f"received {name}={value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not value >= 0
+            or (name == "eps" and value == 0)
+        ):
+            raise InvalidArgumentError(
+                f"gradcheck_model: {name} must be a positive number, received {name}={value!r}"
+            )
     x_arr = np.asarray(x.data if isinstance(x, Tensor) else x)
     if x_arr.dtype.kind not in "fiub" or x_arr.ndim == 0:
-        raise ShapeError(f"gradcheck_model: x must be a batch of samples (n, ...), received "
-                         f"{describe(x_arr)}")
+        raise ShapeError(
+            f"gradcheck_model: x must be a batch of samples (n, ...), received {describe(x_arr)}"
+        )
     y_arr = np.asarray(y.data if isinstance(y, Tensor) else y)
     clone = _float64_copy(model)
     xt = Tensor(x_arr.astype(np.float64), dtype="float64")
@@ -105,8 +125,11 @@ def gradcheck_model(model: Any, x: Any, y: Any, loss: Any = None, eps: float = 1
                 picks = np.arange(size)
             else:
                 top = int(np.argmax(np.abs(analytical)))
-                sample = [int(v) for v in rng.choice(size, max_per_parameter, replace=False)
-                          if int(v) != top][: max_per_parameter - 1]
+                sample = [
+                    int(v)
+                    for v in rng.choice(size, max_per_parameter, replace=False)
+                    if int(v) != top
+                ][: max_per_parameter - 1]
                 picks = np.array(sorted([top, *sample]))
                 notes.append(f"{name}: {len(picks)} of {size} entries checked")
             numerical = np.full(size, np.nan)
@@ -127,18 +150,24 @@ def gradcheck_model(model: Any, x: Any, y: Any, loss: Any = None, eps: float = 1
             worst = int(np.argmax(np.where(bad, diff + 1e300, diff))) if diff.size else 0
             flat_index = int(picks[worst]) if diff.size else 0
             worst_index = tuple(int(v) for v in np.unravel_index(flat_index, p.data.shape))
-            reports.append(InputReport(
-                index=i, name=name, shape=tuple(p.data.shape), ok=not bad.any(),
-                max_abs_error=float(diff.max()) if diff.size else 0.0,
-                max_rel_error=float(rel.max()) if rel.size else 0.0,
-                worst_index=worst_index,
-                numerical=float(num[worst]) if diff.size else 0.0,
-                analytical=float(ana[worst]) if diff.size else 0.0,
-                numerical_grad=numerical.reshape(p.data.shape),
-                analytical_grad=np.array(analytical),
-            ))
-    report = GradcheckReport(ok=all(r.ok for r in reports), inputs=reports, eps=eps,
-                             atol=atol, rtol=rtol, notes=notes)
+            reports.append(
+                InputReport(
+                    index=i,
+                    name=name,
+                    shape=tuple(p.data.shape),
+                    ok=not bad.any(),
+                    max_abs_error=float(diff.max()) if diff.size else 0.0,
+                    max_rel_error=float(rel.max()) if rel.size else 0.0,
+                    worst_index=worst_index,
+                    numerical=float(num[worst]) if diff.size else 0.0,
+                    analytical=float(ana[worst]) if diff.size else 0.0,
+                    numerical_grad=numerical.reshape(p.data.shape),
+                    analytical_grad=np.array(analytical),
+                )
+            )
+    report = GradcheckReport(
+        ok=all(r.ok for r in reports), inputs=reports, eps=eps, atol=atol, rtol=rtol, notes=notes
+    )
     if raise_on_fail and not report.ok:
         raise GradcheckError(str(report))
     return report

@@ -43,8 +43,11 @@ def parse_weight(spec: Any) -> tuple[int, int, int] | str:
         if len(parts) == 3 and all(p.lstrip("-").isdigit() for p in parts):
             l, j, k = (int(p) for p in parts)
             return l, j, k
-    elif isinstance(spec, (tuple, list)) and len(spec) == 3 and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in spec):
+    elif (
+        isinstance(spec, (tuple, list))
+        and len(spec) == 3
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in spec)
+    ):
         return int(spec[0]), int(spec[1]), int(spec[2])
     raise InvalidArgumentError(
         f"explain: --weight must be L,J,K (three 1-based integers, as in w^L_JK, e.g. 2,1,1) "
@@ -74,8 +77,9 @@ def _sample(dataset: Any, index: Any, split: str) -> tuple[np.ndarray, np.ndarra
         from .. import datasets
 
         if split not in ("train", "test"):
-            raise InvalidArgumentError(f"explain: split must be 'train' or 'test', received "
-                                       f"{split!r}")
+            raise InvalidArgumentError(
+                f"explain: split must be 'train' or 'test', received {split!r}"
+            )
         (x_train, y_train), (x_test, y_test) = datasets.load(dataset)
         x, y = (x_test, y_test) if split == "test" else (x_train, y_train)
         where = f"{dataset} ({split} set)"
@@ -83,13 +87,16 @@ def _sample(dataset: Any, index: Any, split: str) -> tuple[np.ndarray, np.ndarra
         x, y = np.asarray(dataset[0]), np.asarray(dataset[1])
         where = "the given data"
     else:
-        raise InvalidArgumentError(f"explain: dataset must be a data set name or a pair "
-                                   f"(x, y), received {type(dataset).__name__}")
+        raise InvalidArgumentError(
+            f"explain: dataset must be a data set name or a pair "
+            f"(x, y), received {type(dataset).__name__}"
+        )
     if len(x) != len(y):
         raise ShapeError(f"explain: the data set has {len(x)} inputs but {len(y)} targets")
     if not -len(x) <= index < len(x):
-        raise InvalidArgumentError(f"explain: --index must be from 0 to {len(x) - 1} for "
-                                   f"{where}, received {index}")
+        raise InvalidArgumentError(
+            f"explain: --index must be from 0 to {len(x) - 1} for {where}, received {index}"
+        )
     return x[index], y[index], f"{where}, sample {int(index)}"
 
 
@@ -105,12 +112,23 @@ def _guess_loss(model: Any, y: np.ndarray) -> tuple[Any, str | None]:
     return name, (f"The model was not compiled and no loss was given; the trace uses {name}.")
 
 
-def run_explain(model: Any = None, dataset: Any = None, index: int = 0, format: str = "text",
-                weight: Any = None, graph: str | os.PathLike[str] | None = None, *,
-                loader: Callable[[Any], Any] | None = None, split: str = "test",
-                loss: Any = None, learning_rate: float | None = None,
-                precision: int | None = None, color: bool = False, max_rows: int = 8,
-                max_cols: int = 8) -> str:
+def run_explain(
+    model: Any = None,
+    dataset: Any = None,
+    index: int = 0,
+    format: str = "text",
+    weight: Any = None,
+    graph: str | os.PathLike[str] | None = None,
+    *,
+    loader: Callable[[Any], Any] | None = None,
+    split: str = "test",
+    loss: Any = None,
+    learning_rate: float | None = None,
+    precision: int | None = None,
+    color: bool = False,
+    max_rows: int = 8,
+    max_cols: int = 8,
+) -> str:
     """Explain one sample's backpropagation; returns the rendering in ``format``.
 
     ``model``: None (seed 004's example), a loaded model, or a file path (loaded with
@@ -121,38 +139,47 @@ def run_explain(model: Any = None, dataset: Any = None, index: int = 0, format: 
     there. ``precision``: significant digits (default 9 for seed 004, else 6).
     """
     if format not in FORMATS:
-        raise InvalidArgumentError(f"explain: --format must be one of {', '.join(FORMATS)}, "
-                                   f"received {format!r}")
+        raise InvalidArgumentError(
+            f"explain: --format must be one of {', '.join(FORMATS)}, received {format!r}"
+        )
     weights = [parse_weight(weight)] if weight is not None else []
     if graph is not None:
         suffix = os.fspath(graph).lower().rsplit(".", 1)[-1]
         if suffix not in ("svg", "dot", "gv"):
-            raise InvalidArgumentError(f"explain: --graph must name a .svg, .dot or .gv file, "
-                                       f"received {os.fspath(graph)!r}")
+            raise InvalidArgumentError(
+                f"explain: --graph must name a .svg, .dot or .gv file, "
+                f"received {os.fspath(graph)!r}"
+            )
     notes: list[str] = []
     if model is None:
         if dataset is not None:
-            raise InvalidArgumentError("explain: --dataset needs --model (without a model, "
-                                       "explain runs seed 004's worked example)")
+            raise InvalidArgumentError(
+                "explain: --dataset needs --model (without a model, "
+                "explain runs seed 004's worked example)"
+            )
         net, x, y, loss_obj, alpha = seed004_example()
         lr = alpha if learning_rate is None else learning_rate
         trace = backprop(net, x, y, loss=loss_obj if loss is None else loss, learning_rate=lr)
-        trace.title = ("Seed 004's worked example: a 2-2-2 sigmoid network, "
-                       "E = Σ ½(target − out)², learning rate 0.5")
+        trace.title = (
+            "Seed 004's worked example: a 2-2-2 sigmoid network, "
+            "E = Σ ½(target − out)², learning rate 0.5"
+        )
         trace.path_style = "net/out"
         digits = 9 if precision is None else precision
         graph_model: Any = net
     else:
         net = _load_model(model, loader)
         if dataset is None:
-            raise InvalidArgumentError("explain: --model needs --dataset and --index to pick "
-                                       "the sample to explain")
+            raise InvalidArgumentError(
+                "explain: --model needs --dataset and --index to pick the sample to explain"
+            )
         x, y, where = _sample(dataset, index, split)
         guessed, note = (None, None) if loss is not None else _guess_loss(net, np.asarray(y))
         if note:
             notes.append(note)
-        trace = backprop(net, x, y, loss=loss if loss is not None else guessed,
-                         learning_rate=learning_rate)
+        trace = backprop(
+            net, x, y, loss=loss if loss is not None else guessed, learning_rate=learning_rate
+        )
         trace.title = f"Backpropagation, traced: {getattr(net, 'name', 'model')} on {where}"
         trace.notes.extend(notes)
         digits = 6 if precision is None else precision
@@ -163,13 +190,22 @@ def run_explain(model: Any = None, dataset: Any = None, index: int = 0, format: 
         from .graph import model_graph
 
         model_graph(graph_model, x, y, trace.loss, precision=min(digits, 6)).save(
-            graph, title=trace.title)
+            graph, title=trace.title
+        )
         graph_note = f"Computational graph of C written to {os.fspath(graph)}."
     return _render(trace, format, digits, color, max_rows, max_cols, weights, graph_note)
 
 
-def _render(trace: BackpropTrace, format: str, digits: int, color: bool, max_rows: int,
-            max_cols: int, weights: list[Any], graph_note: str | None) -> str:
+def _render(
+    trace: BackpropTrace,
+    format: str,
+    digits: int,
+    color: bool,
+    max_rows: int,
+    max_cols: int,
+    weights: list[Any],
+    graph_note: str | None,
+) -> str:
     if format == "text":
         out = trace.to_text(digits, max_rows, max_cols, color, weights)
         return out + (f"\n{graph_note}\n" if graph_note else "")

@@ -34,13 +34,21 @@ def seed004_example() -> tuple[Sequential, np.ndarray, np.ndarray, Quadratic, fl
     """
     from ..optim.optimizers import SGD
 
-    model = Sequential([Dense(2, "sigmoid", input_dim=2, dtype="float64", name="hidden"),
-                        Dense(2, "sigmoid", dtype="float64", name="output")],
-                       name="seed004")
-    model.set_weights([
-        np.array([[0.15, 0.20], [0.25, 0.30]]), np.array([0.35, 0.35]),
-        np.array([[0.40, 0.45], [0.50, 0.55]]), np.array([0.60, 0.60]),
-    ])
+    model = Sequential(
+        [
+            Dense(2, "sigmoid", input_dim=2, dtype="float64", name="hidden"),
+            Dense(2, "sigmoid", dtype="float64", name="output"),
+        ],
+        name="seed004",
+    )
+    model.set_weights(
+        [
+            np.array([[0.15, 0.20], [0.25, 0.30]]),
+            np.array([0.35, 0.35]),
+            np.array([[0.40, 0.45], [0.50, 0.55]]),
+            np.array([0.60, 0.60]),
+        ]
+    )
     loss = Quadratic()
     learning_rate = 0.5
     model.compile(optimizer=SGD(learning_rate=learning_rate), loss=loss)
@@ -58,10 +66,19 @@ def xor_network(sharpness: float = 20.0, dtype: Any = "float64") -> Sequential:
     1e-4 of 0, 1, 1, 0.
     """
     s = float(sharpness)
-    model = Sequential([Dense(2, "sigmoid", input_dim=2, dtype=dtype, name="hidden"),
-                        Dense(1, "sigmoid", dtype=dtype, name="output")], name="xor")
-    model.set_weights([
-        np.array([[s, s], [s, s]]), np.array([-0.5 * s, -1.5 * s]),
-        np.array([[s, -s]]), np.array([-0.5 * s]),
-    ])
+    model = Sequential(
+        [
+            Dense(2, "sigmoid", input_dim=2, dtype=dtype, name="hidden"),
+            Dense(1, "sigmoid", dtype=dtype, name="output"),
+        ],
+        name="xor",
+    )
+    model.set_weights(
+        [
+            np.array([[s, s], [s, s]]),
+            np.array([-0.5 * s, -1.5 * s]),
+            np.array([[s, -s]]),
+            np.array([-0.5 * s]),
+        ]
+    )
     return model

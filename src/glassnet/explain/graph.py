@@ -95,8 +95,13 @@ def _dot_escape(text: str) -> str:
 class Graph:
     """The graph behind a tensor: ``nodes`` (inputs first, ``root`` last) and ``edges``."""
 
-    def __init__(self, nodes: list[GraphNode], edges: list[GraphEdge], precision: int = 4,
-                 max_values: int = 6) -> None:
+    def __init__(
+        self,
+        nodes: list[GraphNode],
+        edges: list[GraphEdge],
+        precision: int = 4,
+        max_values: int = 6,
+    ) -> None:
         self.nodes = nodes
         self.edges = edges
         self.precision = precision
@@ -112,8 +117,10 @@ class Graph:
         for nd in self.nodes:
             if nd.name == name:
                 return nd
-        raise InvalidArgumentError(f"graph.node: no node is called {name!r}; names: "
-                                   f"{', '.join(nd.name for nd in self.nodes)}")
+        raise InvalidArgumentError(
+            f"graph.node: no node is called {name!r}; names: "
+            f"{', '.join(nd.name for nd in self.nodes)}"
+        )
 
     def edges_into(self, name: str) -> list[GraphEdge]:
         """The edges feeding node ``name``, in input order."""
@@ -148,25 +155,34 @@ class Graph:
             src, dst = by_id[e.source], by_id[e.target]
             local = fmt_number(e.local, p)
             factor = f"({local})" if e.local < 0 else local
-            return (f"local ∂{dst.name}/∂{src.name} = {local}\n"
-                    f"{fmt_number(float(e.upstream.reshape(())), p)} × {factor} = "
-                    f"{_fmt_array(e.grad, p, m)}")
+            return (
+                f"local ∂{dst.name}/∂{src.name} = {local}\n"
+                f"{fmt_number(float(e.upstream.reshape(())), p)} × {factor} = "
+                f"{_fmt_array(e.grad, p, m)}"
+            )
         return f"sends back {_fmt_array(e.grad, p, m)}"
 
     # -- outputs ---------------------------------------------------------------------------------
     def to_dot(self, title: str | None = None) -> str:
         """Graphviz source: inputs on the left, f on the right; gradients in red."""
-        lines = ["digraph glassnet {", "  rankdir=LR;",
-                 '  node [fontname="Helvetica", fontsize=11];',
-                 '  edge [fontname="Helvetica", fontsize=10, fontcolor="#b3261e"];']
+        lines = [
+            "digraph glassnet {",
+            "  rankdir=LR;",
+            '  node [fontname="Helvetica", fontsize=11];',
+            '  edge [fontname="Helvetica", fontsize=10, fontcolor="#b3261e"];',
+        ]
         if title:
             lines.append(f'  label="{_dot_escape(title)}"; labelloc=t;')
         for nd in self.nodes:
             shape = "ellipse" if nd.is_leaf else "box"
-            style = ', style="rounded,bold"' if nd.is_root else (
-                ', style=rounded' if not nd.is_leaf else "")
-            lines.append(f'  {nd.id} [label="{_dot_escape(self.node_label(nd))}", '
-                         f"shape={shape}{style}];")
+            style = (
+                ', style="rounded,bold"'
+                if nd.is_root
+                else (", style=rounded" if not nd.is_leaf else "")
+            )
+            lines.append(
+                f'  {nd.id} [label="{_dot_escape(self.node_label(nd))}", shape={shape}{style}];'
+            )
         for e in self.edges:
             lines.append(f'  {e.source} -> {e.target} [label="{_dot_escape(self.edge_label(e))}"];')
         lines.append("}")
@@ -183,13 +199,21 @@ class Graph:
                 "a wrapper and needs them too), or use to_dot()"
             )
         try:
-            done = subprocess.run([dot, "-Tsvg"], input=self.to_dot(title), capture_output=True,
-                                  text=True, timeout=120, check=False)
+            done = subprocess.run(
+                [dot, "-Tsvg"],
+                input=self.to_dot(title),
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise GraphvizNotFoundError(f"graph.to_svg: running {dot} failed: {exc}") from None
         if done.returncode != 0:
-            raise GraphError(f"graph.to_svg: dot exited with status {done.returncode}: "
-                             f"{done.stderr.strip()[:300]}")
+            raise GraphError(
+                f"graph.to_svg: dot exited with status {done.returncode}: "
+                f"{done.stderr.strip()[:300]}"
+            )
         svg = done.stdout
         if path is not None:
             atomic_write_text(path, svg)
@@ -203,8 +227,10 @@ class Graph:
         elif suffix in ("dot", "gv"):
             atomic_write_text(path, self.to_dot(title))
         else:
-            raise InvalidArgumentError(f"graph.save: the file name must end in .svg, .dot or "
-                                       f".gv, received {os.fspath(path)!r}")
+            raise InvalidArgumentError(
+                f"graph.save: the file name must end in .svg, .dot or "
+                f".gv, received {os.fspath(path)!r}"
+            )
 
     def to_text(self) -> str:
         """Nodes from the inputs to f, each with its value, gradient and incoming edges."""
@@ -215,8 +241,9 @@ class Graph:
             lines.append(f"{label[0]}  ({label[1]})" if label[1] != label[0] else label[0])
             lines.append("    " + "; ".join(label[2:]))
             for e in sorted((e for e in self.edges if e.target == nd.id), key=lambda e: e.slot):
-                lines.append(f"    ← {by_id[e.source].name}: "
-                             + self.edge_label(e).replace("\n", "; "))
+                lines.append(
+                    f"    ← {by_id[e.source].name}: " + self.edge_label(e).replace("\n", "; ")
+                )
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -252,8 +279,13 @@ def _ancestry(root: Tensor) -> list[Tensor]:
     return order
 
 
-def graph(tensor: Tensor, grad: Any = None, names: Mapping[str, Tensor] | None = None,
-          precision: int = 4, max_values: int = 6) -> Graph:
+def graph(
+    tensor: Tensor,
+    grad: Any = None,
+    names: Mapping[str, Tensor] | None = None,
+    precision: int = 4,
+    max_values: int = 6,
+) -> Graph:
     """The computational graph behind ``tensor`` with values, gradients and local derivatives.
 
     ``grad``: ∂C/∂tensor to start from (default ones: the gradient of f itself, or of Σ f).
@@ -263,21 +295,28 @@ def graph(tensor: Tensor, grad: Any = None, names: Mapping[str, Tensor] | None =
     changed: ``tensor.backward()`` still works afterwards.
     """
     if not isinstance(tensor, Tensor):
-        raise InvalidArgumentError(f"graph: expected a glassnet Tensor, received "
-                                   f"{type(tensor).__name__}")
+        raise InvalidArgumentError(
+            f"graph: expected a glassnet Tensor, received {type(tensor).__name__}"
+        )
     if tensor._backward is _freed_backward:
-        raise GraphError("graph: this tensor's graph was freed by backward(); draw it before "
-                         "calling backward, or call backward(retain_graph=True)")
+        raise GraphError(
+            "graph: this tensor's graph was freed by backward(); draw it before "
+            "calling backward, or call backward(retain_graph=True)"
+        )
     if not tensor.requires_grad:
-        raise GraphError("graph: this tensor records no graph (nothing it depends on requires "
-                         "grad); make the inputs with requires_grad=True")
+        raise GraphError(
+            "graph: this tensor records no graph (nothing it depends on requires "
+            "grad); make the inputs with requires_grad=True"
+        )
     if grad is None:
         seed = np.ones_like(tensor.data)
     else:
         seed = as_array(grad, tensor.data.dtype, "graph")
         if seed.shape != tensor.data.shape:
-            raise ShapeError(f"graph: grad has shape {seed.shape} but the tensor has shape "
-                             f"{tensor.data.shape}; they must match")
+            raise ShapeError(
+                f"graph: grad has shape {seed.shape} but the tensor has shape "
+                f"{tensor.data.shape}; they must match"
+            )
     label_of: dict[int, str] = {}
     for name, t in (names or {}).items():
         if isinstance(t, Tensor):
@@ -293,10 +332,13 @@ def graph(tensor: Tensor, grad: Any = None, names: Mapping[str, Tensor] | None =
         g = grads.get(id(t))
         fn = t._backward
         if fn is _freed_backward:
-            raise GraphError("graph: part of this graph was freed by an earlier backward(); "
-                             "call backward(retain_graph=True) to keep it drawable")
-        sent: list[Any] = list(fn(g)) if (g is not None and fn is not None) else \
-            [None] * len(t.parents)
+            raise GraphError(
+                "graph: part of this graph was freed by an earlier backward(); "
+                "call backward(retain_graph=True) to keep it drawable"
+            )
+        sent: list[Any] = (
+            list(fn(g)) if (g is not None and fn is not None) else [None] * len(t.parents)
+        )
         local_parts: list[Any] = [None] * len(t.parents)
         if t.data.size == 1 and fn is not None and all(p.data.size == 1 for p in t.parents):
             local_parts = list(fn(np.ones_like(t.data)))
@@ -308,33 +350,51 @@ def graph(tensor: Tensor, grad: Any = None, names: Mapping[str, Tensor] | None =
                     key = id(parent)
                     grads[key] = grads[key] + pg if key in grads else pg
             loc = local_parts[slot] if slot < len(local_parts) else None
-            edges.append(GraphEdge(
-                source=ids[id(parent)], target=ids[id(t)], slot=slot, grad=pg,
-                local=None if loc is None else float(np.asarray(loc).reshape(())),
-                upstream=None if (g is None or loc is None) else np.asarray(g)))
+            edges.append(
+                GraphEdge(
+                    source=ids[id(parent)],
+                    target=ids[id(t)],
+                    slot=slot,
+                    grad=pg,
+                    local=None if loc is None else float(np.asarray(loc).reshape(())),
+                    upstream=None if (g is None or loc is None) else np.asarray(g),
+                )
+            )
     position = {ids[id(t)]: i for i, t in enumerate(order)}
     edges.sort(key=lambda e: (position[e.target], e.slot))
     nodes: list[GraphNode] = []
     used: set[str] = set()
     counters: dict[str, int] = {}
     for t in order:
-        name = label_of.get(id(t)) or t.name or (("const" if not t.requires_grad else "input")
-                                                 if t.op == "leaf" else t.op)
+        name = (
+            label_of.get(id(t))
+            or t.name
+            or (("const" if not t.requires_grad else "input") if t.op == "leaf" else t.op)
+        )
         base = name
         while name in used:
             counters[base] = counters.get(base, 1) + 1
             name = f"{base}_{counters[base]}"
         used.add(name)
         g = grads.get(id(t))
-        nodes.append(GraphNode(
-            id=ids[id(t)], name=name, op=t.op, shape=tuple(t.data.shape),
-            value=np.array(t.data, copy=True), grad=None if g is None else np.array(g),
-            requires_grad=t.requires_grad, is_root=t is tensor))
+        nodes.append(
+            GraphNode(
+                id=ids[id(t)],
+                name=name,
+                op=t.op,
+                shape=tuple(t.data.shape),
+                value=np.array(t.data, copy=True),
+                grad=None if g is None else np.array(g),
+                requires_grad=t.requires_grad,
+                is_root=t is tensor,
+            )
+        )
     return Graph(nodes, edges, precision, max_values)
 
 
-def model_graph(model: Any, x: Any, y: Any, loss: Any = None, precision: int = 4,
-                max_values: int = 6) -> Graph:
+def model_graph(
+    model: Any, x: Any, y: Any, loss: Any = None, precision: int = 4, max_values: int = 6
+) -> Graph:
     """The graph of the cost C for one sample (or batch) through a traceable Sequential model.
 
     Nodes are named as in the trace: a0 (the input), W1, b1, z1, a1, …, and C. Built on float64
@@ -356,10 +416,16 @@ def model_graph(model: Any, x: Any, y: Any, loss: Any = None, precision: int = 4
     z = a
     for l, spec in enumerate(plan.specs, 1):
         assert spec.dense.W is not None
-        W = Tensor(np.array(spec.dense.W.data, dtype=np.float64), dtype="float64",
-                   requires_grad=True)
-        b = (Tensor(np.array(spec.dense.b.data, dtype=np.float64), dtype="float64",
-                    requires_grad=True) if spec.dense.b is not None else None)
+        W = Tensor(
+            np.array(spec.dense.W.data, dtype=np.float64), dtype="float64", requires_grad=True
+        )
+        b = (
+            Tensor(
+                np.array(spec.dense.b.data, dtype=np.float64), dtype="float64", requires_grad=True
+            )
+            if spec.dense.b is not None
+            else None
+        )
         names[f"W{l}"] = W
         if b is not None:
             names[f"b{l}"] = b

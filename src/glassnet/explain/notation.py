@@ -97,8 +97,10 @@ def _latex_number(text: str) -> str:
 def _mathml_number(text: str) -> str:
     if "e" in text and text not in ("inf", "-inf"):
         mant, exp = text.split("e")
-        return (f"<mrow><mn>{_mathml_minus(mant)}</mn><mo>×</mo><msup><mn>10</mn>"
-                f"<mn>{_mathml_minus(exp)}</mn></msup></mrow>")
+        return (
+            f"<mrow><mn>{_mathml_minus(mant)}</mn><mo>×</mo><msup><mn>10</mn>"
+            f"<mn>{_mathml_minus(exp)}</mn></msup></mrow>"
+        )
     if text in ("inf", "-inf"):
         return f"<mi>{_mathml_minus(text.replace('inf', '∞'))}</mi>"
     return f"<mn>{_mathml_minus(text)}</mn>"
@@ -112,8 +114,7 @@ def _mathml_minus(text: str) -> str:
 # Unicode scripts for text
 # ---------------------------------------------------------------------------------------------
 _SUP = dict(zip("0123456789+-−=()lLTjkni", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾ˡᴸᵀʲᵏⁿⁱ"))
-_SUB = dict(zip("0123456789+-−=()jkilnaoxehmpstruv",
-                "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ⱼₖᵢₗₙₐₒₓₑₕₘₚₛₜᵣᵤᵥ"))
+_SUB = dict(zip("0123456789+-−=()jkilnaoxehmpstruv", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎ⱼₖᵢₗₙₐₒₓₑₕₘₚₛₜᵣᵤᵥ"))
 
 
 def _script(text: str, table: dict[str, str], caret: str) -> str:
@@ -183,10 +184,27 @@ class Expr:
 
 
 _LATEX_SYMBOLS = {
-    "δ": r"\delta", "σ": r"\sigma", "α": r"\alpha", "∇": r"\nabla", "∂": r"\partial",
-    "⊙": r"\odot", "·": r"\cdot", "×": r"\times", "−": "-", "Σ": r"\sum", "≈": r"\approx",
-    "‖": r"\lVert", "ᵀ": r"\mathsf{T}", "→": r"\to", ":=": r"\mathrel{:=}", "⋯": r"\cdots",
-    "ε": r"\varepsilon", "∑": r"\sum", "½": r"\tfrac{1}{2}", "≤": r"\le", "⋮": r"\vdots",
+    "δ": r"\delta",
+    "σ": r"\sigma",
+    "α": r"\alpha",
+    "∇": r"\nabla",
+    "∂": r"\partial",
+    "⊙": r"\odot",
+    "·": r"\cdot",
+    "×": r"\times",
+    "−": "-",
+    "Σ": r"\sum",
+    "≈": r"\approx",
+    "‖": r"\lVert",
+    "ᵀ": r"\mathsf{T}",
+    "→": r"\to",
+    ":=": r"\mathrel{:=}",
+    "⋯": r"\cdots",
+    "ε": r"\varepsilon",
+    "∑": r"\sum",
+    "½": r"\tfrac{1}{2}",
+    "≤": r"\le",
+    "⋮": r"\vdots",
     "⊘": r"\oslash",
 }
 
@@ -217,8 +235,13 @@ class Sym(Expr):
     ``base`` is written in Unicode (δ, σ, ∇); ``sub``/``sup`` are short strings or nodes.
     """
 
-    def __init__(self, base: str, sub: str | Expr | None = None, sup: str | Expr | None = None,
-                 prime: bool = False) -> None:
+    def __init__(
+        self,
+        base: str,
+        sub: str | Expr | None = None,
+        sup: str | Expr | None = None,
+        prime: bool = False,
+    ) -> None:
         self.base = base
         self.sub = sub
         self.sup = sup
@@ -420,9 +443,12 @@ class Mat(Expr):
         row_is_gap = [all(x is None for x in line) for line in cells]
         rows = []
         for line, gap in zip(cells, row_is_gap):
-            rows.append(" & ".join(
-                (r"\vdots" if gap else r"\cdots") if c is None else _latex_number(c)
-                for c in line))
+            rows.append(
+                " & ".join(
+                    (r"\vdots" if gap else r"\cdots") if c is None else _latex_number(c)
+                    for c in line
+                )
+            )
         s = r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
         if elided:
             s += r"_{\," + self._shape_note().replace("×", r"\times ") + "}"
@@ -434,17 +460,23 @@ class Mat(Expr):
         trs = []
         for line, gap in zip(cells, row_is_gap):
             tds = "".join(
-                "<mtd><mo>" + ("⋮" if gap else "⋯") + "</mo></mtd>" if c is None
-                else f"<mtd>{_mathml_number(c)}</mtd>" for c in line)
+                "<mtd><mo>" + ("⋮" if gap else "⋯") + "</mo></mtd>"
+                if c is None
+                else f"<mtd>{_mathml_number(c)}</mtd>"
+                for c in line
+            )
             trs.append(f"<mtr>{tds}</mtr>")
         # The brackets are drawn by CSS on the table (class gn-matrix) where the page's style
         # sheet is present, since stretching a [ needs a math font the reader may not have;
         # the <mo> fences stand in for them anywhere else.
-        table = ('<mrow><mo class="gn-fence" fence="true" stretchy="true">[</mo>'
-                 '<mtable class="gn-matrix" columnalign="right">' + "".join(trs)
-                 + '</mtable><mo class="gn-fence" fence="true" stretchy="true">]</mo></mrow>')
+        table = (
+            '<mrow><mo class="gn-fence" fence="true" stretchy="true">[</mo>'
+            '<mtable class="gn-matrix" columnalign="right">'
+            + "".join(trs)
+            + '</mtable><mo class="gn-fence" fence="true" stretchy="true">]</mo></mrow>'
+        )
         if elided:
-            table = (f"<msub>{table}<mtext>{self._shape_note()}</mtext></msub>")
+            table = f"<msub>{table}<mtext>{self._shape_note()}</mtext></msub>"
         return table
 
 
@@ -483,8 +515,11 @@ class Frac(Expr):
 
 
 _TALL = {
-    "(": ("⎛", "⎜", "⎝"), ")": ("⎞", "⎟", "⎠"),
-    "‖": ("‖", "‖", "‖"), "[": ("⎡", "⎢", "⎣"), "]": ("⎤", "⎥", "⎦"),
+    "(": ("⎛", "⎜", "⎝"),
+    ")": ("⎞", "⎟", "⎠"),
+    "‖": ("‖", "‖", "‖"),
+    "[": ("⎡", "⎢", "⎣"),
+    "]": ("⎤", "⎥", "⎦"),
 }
 _LATEX_FENCE = {"(": r"\left(", ")": r"\right)", "‖": r"\left\lVert", "‖r": r"\right\rVert"}
 
@@ -516,8 +551,7 @@ class Fenced(Expr):
         return left + self.body.latex(style) + right
 
     def mathml(self, style: Style) -> str:
-        return (f"<mrow><mo>{self.left}</mo>{self.body.mathml(style)}"
-                f"<mo>{self.right}</mo></mrow>")
+        return f"<mrow><mo>{self.left}</mo>{self.body.mathml(style)}<mo>{self.right}</mo></mrow>"
 
 
 class Sup(Expr):

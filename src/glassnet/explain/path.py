@@ -44,8 +44,9 @@ class Names:
 
     def __init__(self, trace: BackpropTrace, style: str = "seeds") -> None:
         if style not in STYLES:
-            raise InvalidArgumentError(f"path: style must be one of {', '.join(STYLES)}, "
-                                       f"received style={style!r}")
+            raise InvalidArgumentError(
+                f"path: style must be one of {', '.join(STYLES)}, received style={style!r}"
+            )
         self.trace = trace
         self.style = style
 
@@ -173,12 +174,13 @@ class WeightPath:
         style = Style(precision=precision)
         lhs, w = self._head()
         t = self.names.trace
-        numbered = self.names.style != "net/out" and sum(
-            lt.W.size for lt in t.layers) <= 100
+        numbered = self.names.style != "net/out" and sum(lt.W.size for lt in t.layers) <= 100
         number = f" (seed-004 number w{self.number})" if numbered else ""
-        lines = [f"{to_inline_text(lhs, style)} — weight {to_inline_text(w, style)}{number}, "
-                 f"W^{self.l}[{self.j - 1}, {self.k - 1}] in code (layer {self.l}, row "
-                 f"{self.j - 1}, column {self.k - 1})"]
+        lines = [
+            f"{to_inline_text(lhs, style)} — weight {to_inline_text(w, style)}{number}, "
+            f"W^{self.l}[{self.j - 1}, {self.k - 1}] in code (layer {self.l}, row "
+            f"{self.j - 1}, column {self.k - 1})"
+        ]
         lines += [f"  {note}" for note in self.notes]
         shown = self.samples if len(self.samples) <= 3 else self.samples[:1]
         for sp in shown:
@@ -190,36 +192,49 @@ class WeightPath:
             for i, term in enumerate(sp.terms, 1):
                 chain = " → ".join(to_inline_text(nd, style) for nd in term.nodes)
                 lines.append(f"  {'path ' + str(i) if count > 1 else 'path'}: {chain}")
-                lines.append("    " + " · ".join(to_inline_text(f.label, style)
-                                                 for f in term.factors))
-                lines.append("    = " + " × ".join(_factor(f.value, style, i == 0)
-                                                   for i, f in enumerate(term.factors)))
+                lines.append(
+                    "    " + " · ".join(to_inline_text(f.label, style) for f in term.factors)
+                )
+                lines.append(
+                    "    = "
+                    + " × ".join(
+                        _factor(f.value, style, i == 0) for i, f in enumerate(term.factors)
+                    )
+                )
                 lines.append(f"    = {_num(term.value, style)}")
             if count > 1:
                 parts = " + ".join(_num(term.value, style) for term in sp.terms).replace(
-                    "+ -", "− ")
+                    "+ -", "− "
+                )
                 lines.append(f"  sum: {to_inline_text(lhs, style)} = {parts}")
                 lines.append(f"       = {_num(sp.total, style)}")
             a_k = to_inline_text(self.names.a(self.l - 1, self.k), style)
-            bp4 = (f"  BP4 gives the same: {a_k}"
-                   f" · {to_inline_text(self.names.delta(self.l, self.j), style)} = "
-                   f"{_num(sp.a_prev_k, style)} × {_num(sp.delta_j, style)} = "
-                   f"{_num(sp.a_prev_k * sp.delta_j, style)}")
+            bp4 = (
+                f"  BP4 gives the same: {a_k}"
+                f" · {to_inline_text(self.names.delta(self.l, self.j), style)} = "
+                f"{_num(sp.a_prev_k, style)} × {_num(sp.delta_j, style)} = "
+                f"{_num(sp.a_prev_k * sp.delta_j, style)}"
+            )
             lines.append(bp4)
         if t.batch_size > 1:
             if len(shown) < len(self.samples):
                 rest = ", ".join(_num(s.total, style) for s in self.samples[1:])
                 lines.append(f"samples 2..{t.batch_size}: totals {rest}")
-            lines.append(f"mean over the {t.batch_size} samples (C = 1/n Σ_x C_x): "
-                         f"{_num(self.value, style)}")
+            lines.append(
+                f"mean over the {t.batch_size} samples (C = 1/n Σ_x C_x): {_num(self.value, style)}"
+            )
         lines.append("local derivatives:")
         for label, meaning, value in self._legend():
-            lines.append(f"  {to_inline_text(label, style)} = {to_inline_text(meaning, style)}"
-                         f" = {_num(value, style)}")
+            lines.append(
+                f"  {to_inline_text(label, style)} = {to_inline_text(meaning, style)}"
+                f" = {_num(value, style)}"
+            )
         mark = "✓ matches" if self.agrees else "✗ DIFFERS FROM"
-        lines.append(f"{to_inline_text(lhs, style)} = {_num(self.value, style)} {mark} "
-                     f"∂C/∂W^{self.l}[{self.j - 1}, {self.k - 1}] = {_num(self.grad, style)} "
-                     f"from BP4")
+        lines.append(
+            f"{to_inline_text(lhs, style)} = {_num(self.value, style)} {mark} "
+            f"∂C/∂W^{self.l}[{self.j - 1}, {self.k - 1}] = {_num(self.grad, style)} "
+            f"from BP4"
+        )
         return "\n".join(lines)
 
     def _legend(self) -> list[tuple[Expr, Expr, float]]:
@@ -237,11 +252,14 @@ class WeightPath:
         style = Style(precision=precision)
         lhs, w = self._head()
         t = self.names.trace
-        out = [f"#### One weight's story: ${to_latex(lhs, style)}$",
-               "",
-               f"Weight ${to_latex(w, style)}$ (seed-004 number $w_{{{self.number}}}$) is "
-               f"`W[{self.j - 1}, {self.k - 1}]` of layer {self.l} in code."
-               + "".join(" " + note for note in self.notes), ""]
+        out = [
+            f"#### One weight's story: ${to_latex(lhs, style)}$",
+            "",
+            f"Weight ${to_latex(w, style)}$ (seed-004 number $w_{{{self.number}}}$) is "
+            f"`W[{self.j - 1}, {self.k - 1}]` of layer {self.l} in code."
+            + "".join(" " + note for note in self.notes),
+            "",
+        ]
         shown = self.samples if len(self.samples) <= 3 else self.samples[:1]
         for sp in shown:
             if t.batch_size > 1:
@@ -250,30 +268,53 @@ class WeightPath:
             for term in sp.terms:
                 labels = r" \cdot ".join(to_latex(f.label, style) for f in term.factors)
                 values = r" \times ".join(
-                    _latex_num(f.value, style) if i == 0 or f.value >= 0
+                    _latex_num(f.value, style)
+                    if i == 0 or f.value >= 0
                     else rf"\left({_latex_num(f.value, style)}\right)"
-                    for i, f in enumerate(term.factors))
-                rows.append(f"&\\quad {labels} \\\\ &\\quad = {values} = "
-                            f"{_latex_num(term.value, style)}")
+                    for i, f in enumerate(term.factors)
+                )
+                rows.append(
+                    f"&\\quad {labels} \\\\ &\\quad = {values} = {_latex_num(term.value, style)}"
+                )
             body = r" \\ ".join(rows)
             total = _latex_num(sp.total, style)
-            out += ["$$", r"\begin{aligned}", f"{to_latex(lhs, style)} &= "
-                    + (r"\sum_{\text{paths}} \prod \text{local derivatives:}"
-                       if len(sp.terms) > 1 else r"\text{one path:}")
-                    + r" \\ " + body + r" \\ " + f"&= {total}", r"\end{aligned}", "$$", ""]
-            out += [f"BP4 gives the same: ${to_latex(self.names.a(self.l - 1, self.k), style)}"
-                    f"\\,{to_latex(self.names.delta(self.l, self.j), style)} = "
-                    f"{_latex_num(sp.a_prev_k, style)} \\times {_latex_num(sp.delta_j, style)}"
-                    f" = {_latex_num(sp.a_prev_k * sp.delta_j, style)}$.", ""]
+            out += [
+                "$$",
+                r"\begin{aligned}",
+                f"{to_latex(lhs, style)} &= "
+                + (
+                    r"\sum_{\text{paths}} \prod \text{local derivatives:}"
+                    if len(sp.terms) > 1
+                    else r"\text{one path:}"
+                )
+                + r" \\ "
+                + body
+                + r" \\ "
+                + f"&= {total}",
+                r"\end{aligned}",
+                "$$",
+                "",
+            ]
+            out += [
+                f"BP4 gives the same: ${to_latex(self.names.a(self.l - 1, self.k), style)}"
+                f"\\,{to_latex(self.names.delta(self.l, self.j), style)} = "
+                f"{_latex_num(sp.a_prev_k, style)} \\times {_latex_num(sp.delta_j, style)}"
+                f" = {_latex_num(sp.a_prev_k * sp.delta_j, style)}$.",
+                "",
+            ]
         if t.batch_size > 1:
-            out += [f"Mean over the {t.batch_size} samples: "
-                    f"${_latex_num(self.value, style)}$.", ""]
-        legend = ", ".join(f"${to_latex(lab, style)} = {to_latex(mean, style)} = "
-                           f"{_latex_num(v, style)}$" for lab, mean, v in self._legend())
+            out += [f"Mean over the {t.batch_size} samples: ${_latex_num(self.value, style)}$.", ""]
+        legend = ", ".join(
+            f"${to_latex(lab, style)} = {to_latex(mean, style)} = {_latex_num(v, style)}$"
+            for lab, mean, v in self._legend()
+        )
         out += [f"Local derivatives: {legend}.", ""]
         verdict = "matches" if self.agrees else "**differs from**"
-        out += [f"Total ${_latex_num(self.value, style)}$ {verdict} "
-                f"`grad_W[{self.j - 1}, {self.k - 1}]` $= {_latex_num(self.grad, style)}$.", ""]
+        out += [
+            f"Total ${_latex_num(self.value, style)}$ {verdict} "
+            f"`grad_W[{self.j - 1}, {self.k - 1}]` $= {_latex_num(self.grad, style)}$.",
+            "",
+        ]
         return "\n".join(out)
 
     def to_html(self, precision: int = 9) -> str:
@@ -281,13 +322,17 @@ class WeightPath:
         style = Style(precision=precision)
         lhs, w = self._head()
         t = self.names.trace
-        numbered = (f" (seed-004 number w{self.number})" if self.names.style != "net/out"
-                    and sum(lt.W.size for lt in t.layers) <= 100 else "")
-        parts = [f'<section class="path"><h3>One weight’s story: '
-                 f'{to_mathml(lhs, style)}</h3>',
-                 f"<p>Weight {to_mathml(w, style)}{numbered} is "
-                 f"<code>W[{self.j - 1}, {self.k - 1}]</code> of layer {self.l} in code. "
-                 f"{html.escape(' '.join(self.notes))}</p>"]
+        numbered = (
+            f" (seed-004 number w{self.number})"
+            if self.names.style != "net/out" and sum(lt.W.size for lt in t.layers) <= 100
+            else ""
+        )
+        parts = [
+            f'<section class="path"><h3>One weight’s story: {to_mathml(lhs, style)}</h3>',
+            f"<p>Weight {to_mathml(w, style)}{numbered} is "
+            f"<code>W[{self.j - 1}, {self.k - 1}]</code> of layer {self.l} in code. "
+            f"{html.escape(' '.join(self.notes))}</p>",
+        ]
         shown = self.samples if len(self.samples) <= 3 else self.samples[:1]
         for sp in shown:
             if t.batch_size > 1:
@@ -297,47 +342,78 @@ class WeightPath:
                 chain = Row(sum(([f.label, Op("·")] for f in term.factors), [])[:-1])
                 values = Row(sum(([Num(f.value), Op("×")] for f in term.factors), [])[:-1])
                 tag = f"path {i}" if len(sp.terms) > 1 else "path"
-                parts.append(f'<div class="lhs">{tag}</div><div class="rhs">'
-                             f"{_display(chain, style)}</div>")
+                parts.append(
+                    f'<div class="lhs">{tag}</div><div class="rhs">{_display(chain, style)}</div>'
+                )
                 result = Row([Op("="), values, Op("="), Num(term.value)])
-                parts.append(f'<div class="lhs"></div><div class="rhs">'
-                             f"{_display(result, style)}</div>")
-            parts.append(f'<div class="lhs">{to_mathml(lhs, style)}</div><div class="rhs">'
-                         f"{_display(Row([Op('='), Num(sp.total)]), style)}</div></div>")
+                parts.append(
+                    f'<div class="lhs"></div><div class="rhs">{_display(result, style)}</div>'
+                )
+            parts.append(
+                f'<div class="lhs">{to_mathml(lhs, style)}</div><div class="rhs">'
+                f"{_display(Row([Op('='), Num(sp.total)]), style)}</div></div>"
+            )
         legend = "".join(
             f"<li>{to_mathml(Row([lab, Op('='), mean, Op('='), Num(v)]), style)}</li>"
-            for lab, mean, v in self._legend())
+            for lab, mean, v in self._legend()
+        )
         parts.append(f"<p>Local derivatives:</p><ul>{legend}</ul>")
         verdict = "matches" if self.agrees else "<strong>differs from</strong>"
-        parts.append(f"<p>Total {_num(self.value, style)} {verdict} "
-                     f"<code>grad_W[{self.j - 1}, {self.k - 1}]</code> = "
-                     f"{_num(self.grad, style)} from BP4.</p></section>")
+        parts.append(
+            f"<p>Total {_num(self.value, style)} {verdict} "
+            f"<code>grad_W[{self.j - 1}, {self.k - 1}]</code> = "
+            f"{_num(self.grad, style)} from BP4.</p></section>"
+        )
         return "\n".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         """The paths as data: factors with their LaTeX labels and values."""
         style = Style(precision=12)
         return {
-            "weight": {"l": self.l, "j": self.j, "k": self.k, "number": self.number,
-                       "code_index": list(self.code_index)},
-            "value": self.value, "grad_W": self.grad, "agrees": self.agrees,
-            "grouped": self.grouped, "notes": self.notes,
-            "samples": [{
-                "sample": sp.sample, "total": sp.total,
-                "bp4": {"a_prev_k": sp.a_prev_k, "delta_j": sp.delta_j},
-                "paths": [{"factors": [{"label": to_latex(f.label, style),
-                                        "means": to_latex(f.meaning, style),
-                                        "value": f.value} for f in term.factors],
-                           "product": term.value} for term in sp.terms],
-            } for sp in self.samples],
+            "weight": {
+                "l": self.l,
+                "j": self.j,
+                "k": self.k,
+                "number": self.number,
+                "code_index": list(self.code_index),
+            },
+            "value": self.value,
+            "grad_W": self.grad,
+            "agrees": self.agrees,
+            "grouped": self.grouped,
+            "notes": self.notes,
+            "samples": [
+                {
+                    "sample": sp.sample,
+                    "total": sp.total,
+                    "bp4": {"a_prev_k": sp.a_prev_k, "delta_j": sp.delta_j},
+                    "paths": [
+                        {
+                            "factors": [
+                                {
+                                    "label": to_latex(f.label, style),
+                                    "means": to_latex(f.meaning, style),
+                                    "value": f.value,
+                                }
+                                for f in term.factors
+                            ],
+                            "product": term.value,
+                        }
+                        for term in sp.terms
+                    ],
+                }
+                for sp in self.samples
+            ],
         }
 
     def __str__(self) -> str:
         return self.to_text()
 
     def __repr__(self) -> str:
-        return (f"WeightPath(w^{self.l}_{self.j}{self.k}, value={self.value:.9g}, "
-                f"paths={self.path_count})")
+        return (
+            f"WeightPath(w^{self.l}_{self.j}{self.k}, value={self.value:.9g}, "
+            f"paths={self.path_count})"
+        )
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -375,14 +451,16 @@ def _count(trace: BackpropTrace, m: int, j: int, memo: dict[tuple[int, int], int
     else:
         through = range(1, lt.units + 1) if lt.jacobian else [j]
         nxt = trace.layer(m + 1)
-        result = sum(_count(trace, m + 1, p, memo) for _ in through
-                     for p in range(1, nxt.units + 1))
+        result = sum(
+            _count(trace, m + 1, p, memo) for _ in through for p in range(1, nxt.units + 1)
+        )
     memo[key] = result
     return result
 
 
-def _downstream(trace: BackpropTrace, names: Names, s: int, m: int, j: int
-                ) -> list[tuple[list[Expr], list[Factor]]]:
+def _downstream(
+    trace: BackpropTrace, names: Names, s: int, m: int, j: int
+) -> list[tuple[list[Expr], list[Factor]]]:
     """Every path from z^m_j to C for sample s: (nodes after z^m_j, factors from C down)."""
     lt = trace.layer(m)
     C = names.cost()
@@ -392,8 +470,16 @@ def _downstream(trace: BackpropTrace, names: Names, s: int, m: int, j: int
             rule = Row([names.a(m, j), Op("−"), names.target(j)])
             if trace.delta_rule == "sigmoid+binary_crossentropy" and lt.units > 1:
                 rule = Row([Op("("), rule, Op(")"), Op("/"), Num(lt.units)])
-            return [([C], [Factor(names.partial(C, names.z(m, j)), rule,
-                                  float(lt.rows("delta")[s, j - 1]))])]
+            return [
+                (
+                    [C],
+                    [
+                        Factor(
+                            names.partial(C, names.z(m, j)), rule, float(lt.rows("delta")[s, j - 1])
+                        )
+                    ],
+                )
+            ]
         grad = lt.rows("grad_a")[s]
 
         def grad_meaning(i: int) -> Expr:
@@ -403,34 +489,61 @@ def _downstream(trace: BackpropTrace, names: Names, s: int, m: int, j: int
 
         if not lt.jacobian:
             sp = lt.rows("sigma_prime")[s]
-            return [([names.a(m, j), C], [
-                Factor(names.partial(C, names.a(m, j)), grad_meaning(j), float(grad[j - 1])),
-                Factor(names.partial(names.a(m, j), names.z(m, j)),
-                       Row([Sym("σ", prime=True), Op("("), names.z(m, j), Op(")")]),
-                       float(sp[j - 1]))])]
+            return [
+                (
+                    [names.a(m, j), C],
+                    [
+                        Factor(
+                            names.partial(C, names.a(m, j)), grad_meaning(j), float(grad[j - 1])
+                        ),
+                        Factor(
+                            names.partial(names.a(m, j), names.z(m, j)),
+                            Row([Sym("σ", prime=True), Op("("), names.z(m, j), Op(")")]),
+                            float(sp[j - 1]),
+                        ),
+                    ],
+                )
+            ]
         J = lt.rows("sigma_prime")[s]
-        return [([names.a(m, i), C], [
-            Factor(names.partial(C, names.a(m, i)), grad_meaning(i), float(grad[i - 1])),
-            Factor(names.partial(names.a(m, i), names.z(m, j)), _softmax_meaning(names, m, i, j),
-                   float(J[i - 1, j - 1]))]) for i in range(1, lt.units + 1)]
+        return [
+            (
+                [names.a(m, i), C],
+                [
+                    Factor(names.partial(C, names.a(m, i)), grad_meaning(i), float(grad[i - 1])),
+                    Factor(
+                        names.partial(names.a(m, i), names.z(m, j)),
+                        _softmax_meaning(names, m, i, j),
+                        float(J[i - 1, j - 1]),
+                    ),
+                ],
+            )
+            for i in range(1, lt.units + 1)
+        ]
     nxt = trace.layer(m + 1)
     out: list[tuple[list[Expr], list[Factor]]] = []
     through = range(1, lt.units + 1) if lt.jacobian else [j]
     sp = lt.rows("sigma_prime")[s]
     for i in through:
         if lt.jacobian:
-            local = Factor(names.partial(names.a(m, i), names.z(m, j)),
-                           _softmax_meaning(names, m, i, j), float(sp[i - 1, j - 1]))
+            local = Factor(
+                names.partial(names.a(m, i), names.z(m, j)),
+                _softmax_meaning(names, m, i, j),
+                float(sp[i - 1, j - 1]),
+            )
         else:
-            local = Factor(names.partial(names.a(m, j), names.z(m, j)),
-                           Row([Sym("σ", prime=True), Op("("), names.z(m, j), Op(")")]),
-                           float(sp[j - 1]))
+            local = Factor(
+                names.partial(names.a(m, j), names.z(m, j)),
+                Row([Sym("σ", prime=True), Op("("), names.z(m, j), Op(")")]),
+                float(sp[j - 1]),
+            )
         for p in range(1, nxt.units + 1):
-            weight = Factor(names.partial(names.z(m + 1, p), names.a(m, i)),
-                            names.w(m + 1, p, i), float(nxt.W[p - 1, i - 1]))
+            weight = Factor(
+                names.partial(names.z(m + 1, p), names.a(m, i)),
+                names.w(m + 1, p, i),
+                float(nxt.W[p - 1, i - 1]),
+            )
             for nodes, factors in _downstream(trace, names, s, m + 1, p):
-                out.append(([names.a(m, i), names.z(m + 1, p)] + nodes,
-                            factors + [weight, local]))
+                out.append(([names.a(m, i), names.z(m + 1, p)] + nodes, factors + [weight, local]))
     return out
 
 
@@ -441,8 +554,9 @@ def _softmax_meaning(names: Names, m: int, i: int, j: int) -> Expr:
     return Row([Op("−"), a_i, a_j])
 
 
-def _grouped(trace: BackpropTrace, names: Names, s: int, l: int, j: int
-             ) -> list[tuple[list[Expr], list[Factor]]]:
+def _grouped(
+    trace: BackpropTrace, names: Names, s: int, l: int, j: int
+) -> list[tuple[list[Expr], list[Factor]]]:
     """Paths grouped by the neuron p of layer l + 1 (δ^{l+1}_p sums the rest)."""
     lt = trace.layer(l)
     nxt = trace.layer(l + 1)
@@ -453,51 +567,76 @@ def _grouped(trace: BackpropTrace, names: Names, s: int, l: int, j: int
     through = range(1, lt.units + 1) if lt.jacobian else [j]
     for i in through:
         if lt.jacobian:
-            local = Factor(names.partial(names.a(l, i), names.z(l, j)),
-                           _softmax_meaning(names, l, i, j), float(sp[i - 1, j - 1]))
+            local = Factor(
+                names.partial(names.a(l, i), names.z(l, j)),
+                _softmax_meaning(names, l, i, j),
+                float(sp[i - 1, j - 1]),
+            )
         else:
-            local = Factor(names.partial(names.a(l, j), names.z(l, j)),
-                           Row([Sym("σ", prime=True), Op("("), names.z(l, j), Op(")")]),
-                           float(sp[j - 1]))
+            local = Factor(
+                names.partial(names.a(l, j), names.z(l, j)),
+                Row([Sym("σ", prime=True), Op("("), names.z(l, j), Op(")")]),
+                float(sp[j - 1]),
+            )
         for p in range(1, nxt.units + 1):
-            out.append(([names.a(l, i), names.z(l + 1, p), Sym("⋯"), C], [
-                Factor(names.partial(C, names.z(l + 1, p)), names.delta(l + 1, p),
-                       float(dn[p - 1])),
-                Factor(names.partial(names.z(l + 1, p), names.a(l, i)), names.w(l + 1, p, i),
-                       float(nxt.W[p - 1, i - 1])),
-                local]))
+            out.append(
+                (
+                    [names.a(l, i), names.z(l + 1, p), Sym("⋯"), C],
+                    [
+                        Factor(
+                            names.partial(C, names.z(l + 1, p)),
+                            names.delta(l + 1, p),
+                            float(dn[p - 1]),
+                        ),
+                        Factor(
+                            names.partial(names.z(l + 1, p), names.a(l, i)),
+                            names.w(l + 1, p, i),
+                            float(nxt.W[p - 1, i - 1]),
+                        ),
+                        local,
+                    ],
+                )
+            )
     return out
 
 
-def weight_path(trace: BackpropTrace, l: int, j: int, k: int, style: str = "seeds",
-                max_paths: int = 16) -> WeightPath:
+def weight_path(
+    trace: BackpropTrace, l: int, j: int, k: int, style: str = "seeds", max_paths: int = 16
+) -> WeightPath:
     """Build the WeightPath for w^l_jk (1-based); see ``BackpropTrace.path``."""
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
-        raise InvalidArgumentError(f"path: max_paths must be a positive integer, received "
-                                   f"max_paths={max_paths!r}")
+        raise InvalidArgumentError(
+            f"path: max_paths must be a positive integer, received max_paths={max_paths!r}"
+        )
     names = Names(trace, style)
     lt = trace.layer(l)
     count = _count(trace, l, j, {})
     grouped = count > max_paths and l < trace.L
     notes: list[str] = []
     if grouped:
-        notes.append(f"{count} paths lead from this weight to the cost; they are grouped by "
-                     f"the {trace.layer(l + 1).units} neurons of layer {l + 1}, where "
-                     f"δ^{l + 1}_p = ∂C/∂z^{l + 1}_p already sums every path beyond.")
+        notes.append(
+            f"{count} paths lead from this weight to the cost; they are grouped by "
+            f"the {trace.layer(l + 1).units} neurons of layer {l + 1}, where "
+            f"δ^{l + 1}_p = ∂C/∂z^{l + 1}_p already sums every path beyond."
+        )
     if trace.delta_rule == "softmax+crossentropy":
-        notes.append("With a softmax output and cross-entropy, ∂C/∂z^L_j = a^L_j − y_j "
-                     "(the softmax Jacobian and ∇_a C combined).")
+        notes.append(
+            "With a softmax output and cross-entropy, ∂C/∂z^L_j = a^L_j − y_j "
+            "(the softmax Jacobian and ∇_a C combined)."
+        )
     elif trace.delta_rule == "sigmoid+binary_crossentropy":
-        notes.append("With a sigmoid output and binary cross-entropy, ∂C/∂z^L_j = "
-                     "(a^L_j − y_j)/K.")
+        notes.append("With a sigmoid output and binary cross-entropy, ∂C/∂z^L_j = (a^L_j − y_j)/K.")
     samples = []
     w_node = names.w(l, j, k)
     for s in range(trace.batch_size):
         raw = _grouped(trace, names, s, l, j) if grouped else _downstream(trace, names, s, l, j)
         a_prev_k = float(lt.rows("a_prev")[s, k - 1])
         last = Factor(names.partial(names.z(l, j), w_node), names.a(l - 1, k), a_prev_k)
-        terms = [PathTerm([w_node, names.z(l, j)] + nodes, factors + [last], grouped)
-                 for nodes, factors in raw]
+        terms = [
+            PathTerm([w_node, names.z(l, j)] + nodes, factors + [last], grouped)
+            for nodes, factors in raw
+        ]
         samples.append(SamplePaths(s, terms, a_prev_k, float(lt.rows("delta")[s, j - 1])))
-    return WeightPath(l, j, k, names, samples, float(lt.grad_W[j - 1, k - 1]), grouped,
-                      count, notes)
+    return WeightPath(
+        l, j, k, names, samples, float(lt.grad_W[j - 1, k - 1]), grouped, count, notes
+    )

@@ -94,26 +94,43 @@ class Perceptron:
     ``seed`` makes it repeatable — but a cycle no longer proves anything).
     """
 
-    def __init__(self, learning_rate: float = 1.0, max_epochs: int = 100, output: str = "step",
-                 weights: Any = None, bias: float = 0.0, shuffle: bool = False,
-                 seed: int | None = None) -> None:
-        if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) \
-                or not math.isfinite(learning_rate) or learning_rate <= 0:
-            raise InvalidArgumentError(f"Perceptron: learning_rate must be a positive number, "
-                                       f"received learning_rate={learning_rate!r}")
+    def __init__(
+        self,
+        learning_rate: float = 1.0,
+        max_epochs: int = 100,
+        output: str = "step",
+        weights: Any = None,
+        bias: float = 0.0,
+        shuffle: bool = False,
+        seed: int | None = None,
+    ) -> None:
+        if (
+            isinstance(learning_rate, bool)
+            or not isinstance(learning_rate, (int, float))
+            or not math.isfinite(learning_rate)
+            or learning_rate <= 0
+        ):
+            raise InvalidArgumentError(
+                f"Perceptron: learning_rate must be a positive number, "
+                f"received learning_rate={learning_rate!r}"
+            )
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
-            raise InvalidArgumentError(f"Perceptron: max_epochs must be a positive integer, "
-                                       f"received max_epochs={max_epochs!r}")
+            raise InvalidArgumentError(
+                f"Perceptron: max_epochs must be a positive integer, "
+                f"received max_epochs={max_epochs!r}"
+            )
         if output not in _OUTPUTS:
-            raise InvalidArgumentError(f"Perceptron: output must be 'step' or 'sign', "
-                                       f"received output={output!r}")
+            raise InvalidArgumentError(
+                f"Perceptron: output must be 'step' or 'sign', received output={output!r}"
+            )
         self.learning_rate = float(learning_rate)
         self.max_epochs = max_epochs
         self.output = output
         self.shuffle = bool(shuffle)
         self.seed = seed
-        self.weights: np.ndarray | None = (None if weights is None
-                                           else np.asarray(weights, dtype=np.float64).copy())
+        self.weights: np.ndarray | None = (
+            None if weights is None else np.asarray(weights, dtype=np.float64).copy()
+        )
         self.bias = float(bias)
         self.result: PerceptronResult | None = None
 
@@ -124,8 +141,9 @@ class Perceptron:
             raise InvalidArgumentError("Perceptron: call fit() first (or give weights=)")
         x = np.asarray(X, dtype=np.float64)
         if x.shape[-1:] != self.weights.shape:
-            raise ShapeError(f"Perceptron: inputs must have {self.weights.size} features, "
-                             f"received {describe(x)}")
+            raise ShapeError(
+                f"Perceptron: inputs must have {self.weights.size} features, received {describe(x)}"
+            )
         return x @ self.weights + self.bias  # type: ignore[no-any-return]
 
     def activation(self, z: Any) -> np.ndarray:
@@ -143,8 +161,9 @@ class Perceptron:
         x = np.asarray(X, dtype=np.float64)
         t = np.asarray(y, dtype=np.float64).reshape(-1)
         if x.ndim != 2 or len(x) == 0:
-            raise ShapeError(f"Perceptron.fit: X must have shape (n, inputs) with n ≥ 1, "
-                             f"received {describe(x)}")
+            raise ShapeError(
+                f"Perceptron.fit: X must have shape (n, inputs) with n ≥ 1, received {describe(x)}"
+            )
         if len(t) != len(x):
             raise ShapeError(f"Perceptron.fit: X has {len(x)} samples but y has {len(t)}")
         allowed = _OUTPUTS[self.output]
@@ -189,9 +208,11 @@ class Perceptron:
         wrong = int(round((1 - accuracy) * len(x)))
         if converged:
             separable: bool | None = True
-            message = (f"Converged after {epoch} epoch(s): every sample is classified correctly "
-                       f"(accuracy 100%), so the boundary {_equation(w, b, 4)} separates the "
-                       f"classes.")
+            message = (
+                f"Converged after {epoch} epoch(s): every sample is classified correctly "
+                f"(accuracy 100%), so the boundary {_equation(w, b, 4)} separates the "
+                f"classes."
+            )
         elif cycle is not None:
             separable = False
             message = (
@@ -210,11 +231,21 @@ class Perceptron:
                 f"not linearly separable, or need more epochs."
             )
         self.result = PerceptronResult(
-            converged=converged, linearly_separable=separable, epochs=epoch, accuracy=accuracy,
-            weights=w.copy(), bias=float(b), errors_per_epoch=errors_per_epoch,
-            message=message, cycle=cycle, history=history)
+            converged=converged,
+            linearly_separable=separable,
+            epochs=epoch,
+            accuracy=accuracy,
+            weights=w.copy(),
+            bias=float(b),
+            errors_per_epoch=errors_per_epoch,
+            message=message,
+            cycle=cycle,
+            history=history,
+        )
         return self.result
 
     def __repr__(self) -> str:
-        return (f"Perceptron(learning_rate={self.learning_rate:g}, max_epochs={self.max_epochs}, "
-                f"output={self.output!r})")
+        return (
+            f"Perceptron(learning_rate={self.learning_rate:g}, max_epochs={self.max_epochs}, "
+            f"output={self.output!r})"
+        )

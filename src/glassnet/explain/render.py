@@ -91,8 +91,7 @@ class Document:
     ok: bool
 
 
-def _sym(base: str, l: int | str | None = None, sub: str | None = None,
-         prime: bool = False) -> Sym:
+def _sym(base: str, l: int | str | None = None, sub: str | None = None, prime: bool = False) -> Sym:
     return Sym(base, sub=sub, sup=None if l is None else str(l), prime=prime)
 
 
@@ -119,19 +118,32 @@ SIGMA = Sym("σ")
 SIGMA_PRIME = Sym("σ", prime=True)
 
 EQUATIONS: dict[str, dict[str, str]] = {
-    "forward": {"text": "z^l = W^l a^{l−1} + b^l,  a^l = σ(z^l)",
-                "latex": r"z^{l} = W^{l} a^{l-1} + b^{l}, \quad a^{l} = \sigma(z^{l})"},
-    "BP1": {"text": "δ^L = ∇_a C ⊙ σ'(z^L)",
-            "latex": r"\delta^{L} = \nabla_{a} C \odot \sigma'(z^{L})"},
-    "BP2": {"text": "δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)",
-            "latex": r"\delta^{l} = \left((W^{l+1})^{\mathsf{T}} \delta^{l+1}\right) \odot "
-                     r"\sigma'(z^{l})"},
-    "BP3": {"text": "∂C/∂b^l_j = δ^l_j", "latex": r"\frac{\partial C}{\partial b^{l}_{j}} = "
-                                                  r"\delta^{l}_{j}"},
-    "BP4": {"text": "∂C/∂w^l_jk = a^{l−1}_k δ^l_j,  i.e.  ∂C/∂W^l = δ^l (a^{l−1})ᵀ",
-            "latex": r"\frac{\partial C}{\partial w^{l}_{jk}} = a^{l-1}_{k} \delta^{l}_{j}"},
-    "update": {"text": "W^l := W^l − α ∂C/∂W^l,  b^l := b^l − α ∂C/∂b^l",
-               "latex": r"W^{l} := W^{l} - \alpha \frac{\partial C}{\partial W^{l}}"},
+    "forward": {
+        "text": "z^l = W^l a^{l−1} + b^l,  a^l = σ(z^l)",
+        "latex": r"z^{l} = W^{l} a^{l-1} + b^{l}, \quad a^{l} = \sigma(z^{l})",
+    },
+    "BP1": {
+        "text": "δ^L = ∇_a C ⊙ σ'(z^L)",
+        "latex": r"\delta^{L} = \nabla_{a} C \odot \sigma'(z^{L})",
+    },
+    "BP2": {
+        "text": "δ^l = ((W^{l+1})ᵀ δ^{l+1}) ⊙ σ'(z^l)",
+        "latex": r"\delta^{l} = \left((W^{l+1})^{\mathsf{T}} \delta^{l+1}\right) \odot "
+        r"\sigma'(z^{l})",
+    },
+    "BP3": {
+        "text": "∂C/∂b^l_j = δ^l_j",
+        "latex": r"\frac{\partial C}{\partial b^{l}_{j}} = "
+        r"\delta^{l}_{j}",
+    },
+    "BP4": {
+        "text": "∂C/∂w^l_jk = a^{l−1}_k δ^l_j,  i.e.  ∂C/∂W^l = δ^l (a^{l−1})ᵀ",
+        "latex": r"\frac{\partial C}{\partial w^{l}_{jk}} = a^{l-1}_{k} \delta^{l}_{j}",
+    },
+    "update": {
+        "text": "W^l := W^l − α ∂C/∂W^l,  b^l := b^l − α ∂C/∂b^l",
+        "latex": r"W^{l} := W^{l} - \alpha \frac{\partial C}{\partial W^{l}}",
+    },
 }
 
 
@@ -147,28 +159,66 @@ def _loss_formula(trace: BackpropTrace) -> Expr:
     if isinstance(loss, L.Quadratic):
         return Row([Sym("½"), Sup(Fenced(Row([y, Op("−"), aL]), "‖", "‖"), "2")])
     if isinstance(loss, L.MeanSquaredError):
-        return Row([Frac(Num(1), Sym("K")), Sym("Σ", sub="k"),
-                    Sup(Fenced(Row([Sym("y", sub="k"), Op("−"), _sym("a", "L", "k")])), "2")])
+        return Row(
+            [
+                Frac(Num(1), Sym("K")),
+                Sym("Σ", sub="k"),
+                Sup(Fenced(Row([Sym("y", sub="k"), Op("−"), _sym("a", "L", "k")])), "2"),
+            ]
+        )
     if isinstance(loss, L.MeanAbsoluteError):
-        return Row([Frac(Num(1), Sym("K")), Sym("Σ", sub="k"),
-                    Fenced(Row([Sym("y", sub="k"), Op("−"), _sym("a", "L", "k")]), "|", "|")])
-    if isinstance(loss, (L.CategoricalCrossentropy, L.SparseCategoricalCrossentropy,
-                         L.BinaryCrossentropy)) and loss.from_logits:
+        return Row(
+            [
+                Frac(Num(1), Sym("K")),
+                Sym("Σ", sub="k"),
+                Fenced(Row([Sym("y", sub="k"), Op("−"), _sym("a", "L", "k")]), "|", "|"),
+            ]
+        )
+    if (
+        isinstance(
+            loss, (L.CategoricalCrossentropy, L.SparseCategoricalCrossentropy, L.BinaryCrossentropy)
+        )
+        and loss.from_logits
+    ):
         squash = "softmax" if not isinstance(loss, L.BinaryCrossentropy) else "sigmoid"
-        return Row([Words(f"cross-entropy of {squash}("), aL,
-                    Words(") and y (the loss takes the outputs as logits)")])
+        return Row(
+            [
+                Words(f"cross-entropy of {squash}("),
+                aL,
+                Words(") and y (the loss takes the outputs as logits)"),
+            ]
+        )
     minus, ln = Words("−"), Sym("ln")
     if isinstance(loss, L.BinaryCrossentropy):
         a_k, y_k = _sym("a", "L", "k"), Sym("y", sub="k")
-        return Row([minus, _prod(Frac(Num(1), Sym("K")), Sym("Σ", sub="k"), Fenced(Row([
-            _prod(y_k, ln, a_k), Op("+"), _prod(Fenced(Row([Num(1), Op("−"), y_k])), ln,
-                                                 Fenced(Row([Num(1), Op("−"), a_k])))]),
-            "[", "]"))])
+        return Row(
+            [
+                minus,
+                _prod(
+                    Frac(Num(1), Sym("K")),
+                    Sym("Σ", sub="k"),
+                    Fenced(
+                        Row(
+                            [
+                                _prod(y_k, ln, a_k),
+                                Op("+"),
+                                _prod(
+                                    Fenced(Row([Num(1), Op("−"), y_k])),
+                                    ln,
+                                    Fenced(Row([Num(1), Op("−"), a_k])),
+                                ),
+                            ]
+                        ),
+                        "[",
+                        "]",
+                    ),
+                ),
+            ]
+        )
     if isinstance(loss, L.SparseCategoricalCrossentropy):
         return Row([minus, _prod(ln, _sym("a", "L", "y"))])
     if isinstance(loss, L.CategoricalCrossentropy):
-        return Row([minus, _prod(Sym("Σ", sub="k"), Sym("y", sub="k"), ln,
-                                 _sym("a", "L", "k"))])
+        return Row([minus, _prod(Sym("Σ", sub="k"), Sym("y", sub="k"), ln, _sym("a", "L", "k"))])
     return Words(f"{loss.name}(y, a^L)")
 
 
@@ -187,11 +237,18 @@ def _grad_formula(trace: BackpropTrace) -> Expr:
     if isinstance(loss, L.MeanAbsoluteError):
         return Row([Frac(Num(1), Sym("K")), _call(Words("sign"), diff)])
     if isinstance(loss, L.BinaryCrossentropy):
-        return Row([Frac(Num(1), Sym("K")), Fenced(diff), Op("⊘"),
-                    Fenced(Row([aL, Op("⊙"), Fenced(Row([Num(1), Op("−"), aL]))]))])
+        return Row(
+            [
+                Frac(Num(1), Sym("K")),
+                Fenced(diff),
+                Op("⊘"),
+                Fenced(Row([aL, Op("⊙"), Fenced(Row([Num(1), Op("−"), aL]))])),
+            ]
+        )
     if isinstance(loss, L.SparseCategoricalCrossentropy):
-        return Row([Words("−"), Frac(Num(1), _sym("a", "L", "y")),
-                    Words(" at the label, 0 elsewhere")])
+        return Row(
+            [Words("−"), Frac(Num(1), _sym("a", "L", "y")), Words(" at the label, 0 elsewhere")]
+        )
     if isinstance(loss, L.CategoricalCrossentropy):
         return Row([Words("−"), y, Op("⊘"), aL])
     return Words("the loss's gradient")
@@ -225,24 +282,35 @@ def _delta_rule_text(trace: BackpropTrace) -> str:
     rule = trace.delta_rule
     K = trace.layers[-1].units
     if rule == "softmax+crossentropy":
-        return ("With a softmax output and cross-entropy, BP1's ∇_a C ⊙ σ'(z^L) — with the "
-                "softmax Jacobian in place of σ' — simplifies to δ^L = a^L − y; glassnet "
-                "trains with this fused form.")
+        return (
+            "With a softmax output and cross-entropy, BP1's ∇_a C ⊙ σ'(z^L) — with the "
+            "softmax Jacobian in place of σ' — simplifies to δ^L = a^L − y; glassnet "
+            "trains with this fused form."
+        )
     if rule == "sigmoid+binary_crossentropy":
-        k_part = f"/K with K = {K} outputs (glassnet averages binary cross-entropy over them)" \
-            if K > 1 else " (K = 1 output)"
-        return ("With a sigmoid output and binary cross-entropy, BP1's ∇_a C ⊙ σ'(z^L) "
-                f"simplifies to δ^L = (a^L − y){k_part}; glassnet trains with this fused form.")
+        k_part = (
+            f"/K with K = {K} outputs (glassnet averages binary cross-entropy over them)"
+            if K > 1
+            else " (K = 1 output)"
+        )
+        return (
+            "With a sigmoid output and binary cross-entropy, BP1's ∇_a C ⊙ σ'(z^L) "
+            f"simplifies to δ^L = (a^L − y){k_part}; glassnet trains with this fused form."
+        )
     if rule == "jacobian":
-        return ("Softmax is not elementwise: σ'(z^L) is the Jacobian J = diag(a^L) − a^L(a^L)ᵀ, "
-                "so BP1 reads δ^L = Jᵀ ∇_a C (J is symmetric).")
+        return (
+            "Softmax is not elementwise: σ'(z^L) is the Jacobian J = diag(a^L) − a^L(a^L)ᵀ, "
+            "so BP1 reads δ^L = Jᵀ ∇_a C (J is symmetric)."
+        )
     return ""
 
 
 def _layer_title(lt: LayerTrace, trace: BackpropTrace) -> str:
     role = "output layer" if lt.index == trace.L else "hidden layer"
-    return (f"Layer {lt.index} ({role}, {lt.name!r}): {lt.in_features} → {lt.units}, "
-            f"σ = {lt.activation}")
+    return (
+        f"Layer {lt.index} ({role}, {lt.name!r}): {lt.in_features} → {lt.units}, "
+        f"σ = {lt.activation}"
+    )
 
 
 def build_document(trace: BackpropTrace) -> Document:
@@ -253,17 +321,30 @@ def build_document(trace: BackpropTrace) -> Document:
     intro: list[Para] = []
     samples = "one sample" if single else f"a batch of {n} samples, C = 1/n Σ_x C_x"
     lr = "" if trace.learning_rate is None else f"; learning rate α = {trace.learning_rate:g}"
-    intro.append(Para([f"Network {trace.describe()}; loss {trace.loss_name}: ",
-                       Row([Sym("C", sub="x"), Op("="), _loss_formula(trace)]),
-                       f"; {samples}{lr}."]))
-    intro.append(Para([
-        "Notation of seeds 000/001: ", Sym("w", sub="jk", sup="l"),
-        " is the weight from neuron k of layer l − 1 to neuron j of layer l (W[j−1, k−1] in "
-        "code, indices 1-based here); ", Row([_sym("δ", "l"), Op("="), _partial(
-            Sym("C"), _sym("z", "l"))]),
-        ". Vectors are columns" + ("" if single else " — one column per sample") +
-        ". Every number is computed in float64 from the equations, then checked against "
-        "the autograd engine."]))
+    intro.append(
+        Para(
+            [
+                f"Network {trace.describe()}; loss {trace.loss_name}: ",
+                Row([Sym("C", sub="x"), Op("="), _loss_formula(trace)]),
+                f"; {samples}{lr}.",
+            ]
+        )
+    )
+    intro.append(
+        Para(
+            [
+                "Notation of seeds 000/001: ",
+                Sym("w", sub="jk", sup="l"),
+                " is the weight from neuron k of layer l − 1 to neuron j of layer l "
+                "(W[j−1, k−1] in code, indices 1-based here); ",
+                Row([_sym("δ", "l"), Op("="), _partial(Sym("C"), _sym("z", "l"))]),
+                ". Vectors are columns"
+                + ("" if single else " — one column per sample")
+                + ". Every number is computed in float64 from the equations, then checked against "
+                "the autograd engine.",
+            ]
+        )
+    )
     for note in trace.notes:
         intro.append(Para([note]))
 
@@ -271,14 +352,20 @@ def build_document(trace: BackpropTrace) -> Document:
     # ---- input ----------------------------------------------------------------------------------
     first = trace.layers[0]
     inp = Section("Input")
-    inp.items.append(Step("input", "the input is the activation of layer 0", _sym("a", 0),
-                          [_vec(trace, first.a_prev)], value=first.a_prev))
+    inp.items.append(
+        Step(
+            "input",
+            "the input is the activation of layer 0",
+            _sym("a", 0),
+            [_vec(trace, first.a_prev)],
+            value=first.a_prev,
+        )
+    )
     y_disp = trace.y_matrix
     if trace.labels is not None:
         labels = ", ".join(str(int(v)) for v in np.atleast_1d(trace.labels)[:12])
         inp.items.append(Para([f"Label(s) {labels}, as one-hot targets:"]))
-    inp.items.append(Step("target", "the targets", Sym("y"), [_vec(trace, y_disp)],
-                          value=y_disp))
+    inp.items.append(Step("target", "the targets", Sym("y"), [_vec(trace, y_disp)], value=y_disp))
     sections.append(inp)
 
     # ---- forward ------------------------------------------------------------------------------
@@ -290,29 +377,71 @@ def build_document(trace: BackpropTrace) -> Document:
             sec.items.append(Para([note]))
         W, b, a_prev = _sym("W", l), _sym("b", l), _sym("a", l - 1)
         eq = Row([W, a_prev, Op("+"), b]) if lt.use_bias else Row([W, a_prev])
-        sub: Expr = Row([_prod(Mat(lt.W), _vec(trace, lt.a_prev)), Op("+"), Mat(lt.b)]) \
-            if lt.use_bias else _prod(Mat(lt.W), _vec(trace, lt.a_prev))
-        sec.items.append(Step("forward", "weighted input", _sym("z", l),
-                              [eq, sub, _vec(trace, lt.z)], layer=l, value=lt.z,
-                              note="" if single or not lt.use_bias else
-                              "b is added to every column."))
-        sec.items.append(Step("forward", f"activation, σ = {lt.activation}", _sym("a", l),
-                              [_call(SIGMA, _sym("z", l)), _call(SIGMA, _vec(trace, lt.z)),
-                               _vec(trace, lt.a)], layer=l, value=lt.a))
+        sub: Expr = (
+            Row([_prod(Mat(lt.W), _vec(trace, lt.a_prev)), Op("+"), Mat(lt.b)])
+            if lt.use_bias
+            else _prod(Mat(lt.W), _vec(trace, lt.a_prev))
+        )
+        sec.items.append(
+            Step(
+                "forward",
+                "weighted input",
+                _sym("z", l),
+                [eq, sub, _vec(trace, lt.z)],
+                layer=l,
+                value=lt.z,
+                note="" if single or not lt.use_bias else "b is added to every column.",
+            )
+        )
+        sec.items.append(
+            Step(
+                "forward",
+                f"activation, σ = {lt.activation}",
+                _sym("a", l),
+                [_call(SIGMA, _sym("z", l)), _call(SIGMA, _vec(trace, lt.z)), _vec(trace, lt.a)],
+                layer=l,
+                value=lt.a,
+            )
+        )
         fwd.items.append(sec)
     cost_rhs: list[Expr] = [_loss_formula(trace)]
     last = trace.layers[-1]
     if single and isinstance(trace.loss, L.Quadratic):
-        cost_rhs.append(Row([Sym("½"), Sup(Fenced(Row([_vec(trace, trace.y_matrix), Op("−"),
-                                                       _vec(trace, last.a)]), "‖", "‖"), "2")]))
+        cost_rhs.append(
+            Row(
+                [
+                    Sym("½"),
+                    Sup(
+                        Fenced(
+                            Row([_vec(trace, trace.y_matrix), Op("−"), _vec(trace, last.a)]),
+                            "‖",
+                            "‖",
+                        ),
+                        "2",
+                    ),
+                ]
+            )
+        )
     if not single:
-        cost_rhs = [_prod(Frac(Num(1), Num(n)), Sym("Σ", sub="x"), Sym("C", sub="x")),
-                    Row([Frac(Num(1), Num(n)), Fenced(Row(_sum_terms(trace.per_sample_cost)))])]
+        cost_rhs = [
+            _prod(Frac(Num(1), Num(n)), Sym("Σ", sub="x"), Sym("C", sub="x")),
+            Row([Frac(Num(1), Num(n)), Fenced(Row(_sum_terms(trace.per_sample_cost)))]),
+        ]
     cost_rhs.append(Num(trace.cost))
-    fwd.items.append(Step("cost", f"the cost ({trace.loss_name})", Sym("C"), cost_rhs,
-                          value=trace.cost,
-                          note="" if single else "Each sample's C_x: " + ", ".join(
-                              fmt_number(c, 9) for c in trace.per_sample_cost) + "."))
+    fwd.items.append(
+        Step(
+            "cost",
+            f"the cost ({trace.loss_name})",
+            Sym("C"),
+            cost_rhs,
+            value=trace.cost,
+            note=""
+            if single
+            else "Each sample's C_x: "
+            + ", ".join(fmt_number(c, 9) for c in trace.per_sample_cost)
+            + ".",
+        )
+    )
     sections.append(fwd)
 
     # ---- backward -----------------------------------------------------------------------------
@@ -322,8 +451,10 @@ def build_document(trace: BackpropTrace) -> Document:
         sec = Section(_layer_title(lt, trace))
         delta_l = _sym("δ", l)
         z_l = _sym("z", l)
-        fused = l == L_ and trace.delta_rule in ("softmax+crossentropy",
-                                                 "sigmoid+binary_crossentropy")
+        fused = l == L_ and trace.delta_rule in (
+            "softmax+crossentropy",
+            "sigmoid+binary_crossentropy",
+        )
         if l == L_:
             if fused:
                 aL = _sym("a", l)
@@ -332,29 +463,55 @@ def build_document(trace: BackpropTrace) -> Document:
                 if trace.delta_rule == "sigmoid+binary_crossentropy" and lt.units > 1:
                     eq = Row([Fenced(eq), Op("/"), Sym("K")])
                     sub = Row([Fenced(sub), Op("/"), Num(lt.units)])
-                sec.items.append(Step("BP1", f"output error of layer {l} (fused form)", delta_l,
-                                      [eq, sub, _vec(trace, lt.delta)], layer=l, value=lt.delta,
-                                      note=_delta_rule_text(trace)))
+                sec.items.append(
+                    Step(
+                        "BP1",
+                        f"output error of layer {l} (fused form)",
+                        delta_l,
+                        [eq, sub, _vec(trace, lt.delta)],
+                        layer=l,
+                        value=lt.delta,
+                        note=_delta_rule_text(trace),
+                    )
+                )
             else:
                 grad_sym = Row([Sym("∇", sub="a"), Sym("C")])
                 grad_rhs: list[Expr] = [_grad_formula(trace)]
                 if isinstance(trace.loss, L.Quadratic):
-                    grad_rhs.append(Row([_vec(trace, lt.a), Op("−"),
-                                         _vec(trace, trace.y_matrix)]))
+                    grad_rhs.append(Row([_vec(trace, lt.a), Op("−"), _vec(trace, trace.y_matrix)]))
                 grad_rhs.append(_vec(trace, lt.grad_a))
-                sec.items.append(Step("∇C", "gradient of the cost with respect to the output",
-                                      grad_sym, grad_rhs, layer=l, value=lt.grad_a))
+                sec.items.append(
+                    Step(
+                        "∇C",
+                        "gradient of the cost with respect to the output",
+                        grad_sym,
+                        grad_rhs,
+                        layer=l,
+                        value=lt.grad_a,
+                    )
+                )
                 sec.items.append(_prime_step(trace, lt))
                 if lt.jacobian:
                     eq = Row([_T(Sym("J")), Sym("∇", sub="a"), Sym("C")])
-                    sub = (_prod(Mat(lt.rows("sigma_prime")[0].T), _vec(trace, lt.grad_a))
-                           if single else Words("(one Jacobian per sample)"))
+                    sub = (
+                        _prod(Mat(lt.rows("sigma_prime")[0].T), _vec(trace, lt.grad_a))
+                        if single
+                        else Words("(one Jacobian per sample)")
+                    )
                 else:
                     eq = Row([Sym("∇", sub="a"), Sym("C"), Op("⊙"), _call(SIGMA_PRIME, z_l)])
                     sub = Row([_vec(trace, lt.grad_a), Op("⊙"), _vec(trace, lt.sigma_prime)])
-                sec.items.append(Step("BP1", f"output error of layer {l}", delta_l,
-                                      [eq, sub, _vec(trace, lt.delta)], layer=l, value=lt.delta,
-                                      note=_delta_rule_text(trace)))
+                sec.items.append(
+                    Step(
+                        "BP1",
+                        f"output error of layer {l}",
+                        delta_l,
+                        [eq, sub, _vec(trace, lt.delta)],
+                        layer=l,
+                        value=lt.delta,
+                        note=_delta_rule_text(trace),
+                    )
+                )
         else:
             nxt = trace.layer(l + 1)
             sec.items.append(_prime_step(trace, lt))
@@ -365,35 +522,72 @@ def build_document(trace: BackpropTrace) -> Document:
                 mid = _prod(Words("Jᵀ"), _vec(trace, lt.grad_a))
             else:
                 eq = Row([Fenced(back), Op("⊙"), _call(SIGMA_PRIME, z_l)])
-                sub = Row([Fenced(_prod(Mat(nxt.W.T), _vec(trace, nxt.delta))), Op("⊙"),
-                           _vec(trace, lt.sigma_prime)])
+                sub = Row(
+                    [
+                        Fenced(_prod(Mat(nxt.W.T), _vec(trace, nxt.delta))),
+                        Op("⊙"),
+                        _vec(trace, lt.sigma_prime),
+                    ]
+                )
                 mid = Row([_vec(trace, lt.grad_a), Op("⊙"), _vec(trace, lt.sigma_prime)])
-            sec.items.append(Step("BP2", f"error of layer {l}, carried back from layer {l + 1}",
-                                  delta_l, [eq, sub, mid, _vec(trace, lt.delta)], layer=l,
-                                  value=lt.delta,
-                                  note="The error of neuron j collects δ^{l+1} of every neuron "
-                                       "it feeds, weighted by the connecting weights."))
+            sec.items.append(
+                Step(
+                    "BP2",
+                    f"error of layer {l}, carried back from layer {l + 1}",
+                    delta_l,
+                    [eq, sub, mid, _vec(trace, lt.delta)],
+                    layer=l,
+                    value=lt.delta,
+                    note="The error of neuron j collects δ^{l+1} of every neuron "
+                    "it feeds, weighted by the connecting weights.",
+                )
+            )
         if lt.use_bias:
             db = _partial(Sym("C"), _sym("b", l))
-            rhs: list[Expr] = ([delta_l, _vec(trace, lt.grad_b)] if single else
-                               [_prod(Frac(Num(1), Num(n)), Sym("Σ", sub="x"),
-                                      _sym("δ", l, "x")), _vec(trace, lt.grad_b)])
-            sec.items.append(Step("BP3", f"gradient of the biases of layer {l}", db, rhs, layer=l,
-                                  value=lt.grad_b))
+            rhs: list[Expr] = (
+                [delta_l, _vec(trace, lt.grad_b)]
+                if single
+                else [
+                    _prod(Frac(Num(1), Num(n)), Sym("Σ", sub="x"), _sym("δ", l, "x")),
+                    _vec(trace, lt.grad_b),
+                ]
+            )
+            sec.items.append(
+                Step(
+                    "BP3", f"gradient of the biases of layer {l}", db, rhs, layer=l, value=lt.grad_b
+                )
+            )
         dW = _partial(Sym("C"), _sym("W", l))
         if single:
-            rhs = [Row([delta_l, _T(_sym("a", l - 1))]),
-                   _prod(Mat(lt.delta, "col"), Mat(lt.a_prev, "row")), Mat(lt.grad_W)]
+            rhs = [
+                Row([delta_l, _T(_sym("a", l - 1))]),
+                _prod(Mat(lt.delta, "col"), Mat(lt.a_prev, "row")),
+                Mat(lt.grad_W),
+            ]
         else:
-            rhs = [_prod(Frac(Num(1), Num(n)), Sym("Σ", sub="x"),
-                         Row([_sym("δ", l, "x"), _T(_sym("a", l - 1, "x"))])),
-                   Row([Frac(Num(1), Num(n)), _prod(_vec(trace, lt.delta),
-                                                     Mat(np.asarray(lt.a_prev)))]),
-                   Mat(lt.grad_W)]
-        sec.items.append(Step("BP4", f"gradient of the weights of layer {l}", dW, rhs, layer=l,
-                              value=lt.grad_W,
-                              note=f"Entry by entry: ∂C/∂w^{l}_jk = a^{l-1}_k δ^{l}_j — a weight "
-                                   f"learns slowly when its input a^{l-1}_k is near 0."))
+            rhs = [
+                _prod(
+                    Frac(Num(1), Num(n)),
+                    Sym("Σ", sub="x"),
+                    Row([_sym("δ", l, "x"), _T(_sym("a", l - 1, "x"))]),
+                ),
+                Row(
+                    [Frac(Num(1), Num(n)), _prod(_vec(trace, lt.delta), Mat(np.asarray(lt.a_prev)))]
+                ),
+                Mat(lt.grad_W),
+            ]
+        sec.items.append(
+            Step(
+                "BP4",
+                f"gradient of the weights of layer {l}",
+                dW,
+                rhs,
+                layer=l,
+                value=lt.grad_W,
+                note=f"Entry by entry: ∂C/∂w^{l}_jk = a^{l - 1}_k δ^{l}_j — a weight "
+                f"learns slowly when its input a^{l - 1}_k is near 0.",
+            )
+        )
         bwd.items.append(sec)
     sections.append(bwd)
 
@@ -404,34 +598,70 @@ def build_document(trace: BackpropTrace) -> Document:
         for lt in trace.layers:
             l = lt.index
             W = _sym("W", l)
-            upd.items.append(Step("update", f"new weights of layer {l}", W, [
-                Row([W, Op("−"), _prod(Sym("α"), _partial(Sym("C"), W))]),
-                Row([Mat(lt.W), Op("−"), _prod(Num(alpha), Mat(lt.grad_W))]),
-                Mat(lt.W_updated if lt.W_updated is not None else lt.W)],
-                relation=":=", layer=l, value=lt.W_updated))
+            upd.items.append(
+                Step(
+                    "update",
+                    f"new weights of layer {l}",
+                    W,
+                    [
+                        Row([W, Op("−"), _prod(Sym("α"), _partial(Sym("C"), W))]),
+                        Row([Mat(lt.W), Op("−"), _prod(Num(alpha), Mat(lt.grad_W))]),
+                        Mat(lt.W_updated if lt.W_updated is not None else lt.W),
+                    ],
+                    relation=":=",
+                    layer=l,
+                    value=lt.W_updated,
+                )
+            )
             if lt.use_bias:
                 b = _sym("b", l)
-                upd.items.append(Step("update", f"new biases of layer {l}", b, [
-                    Row([b, Op("−"), _prod(Sym("α"), _partial(Sym("C"), b))]),
-                    Row([Mat(lt.b), Op("−"), _prod(Num(alpha), Mat(lt.grad_b))]),
-                    Mat(lt.b_updated if lt.b_updated is not None else lt.b)],
-                    relation=":=", layer=l, value=lt.b_updated))
+                upd.items.append(
+                    Step(
+                        "update",
+                        f"new biases of layer {l}",
+                        b,
+                        [
+                            Row([b, Op("−"), _prod(Sym("α"), _partial(Sym("C"), b))]),
+                            Row([Mat(lt.b), Op("−"), _prod(Num(alpha), Mat(lt.grad_b))]),
+                            Mat(lt.b_updated if lt.b_updated is not None else lt.b),
+                        ],
+                        relation=":=",
+                        layer=l,
+                        value=lt.b_updated,
+                    )
+                )
         sections.append(upd)
 
     # ---- check --------------------------------------------------------------------------------
     ok = trace.ok
     chk = Section("Check")
     worst = max(trace.discrepancies.items(), key=lambda kv: kv[1], default=("—", 0.0))
-    chk.items.append(Para([
-        "The autograd engine, run separately on the same float64 weights (δ read from "
-        "z.grad), gives the same numbers: largest relative difference "
-        f"{trace.max_discrepancy:.2g} (at {worst[0]}) over C and every δ, ∂C/∂W and ∂C/∂b."]))
+    chk.items.append(
+        Para(
+            [
+                "The autograd engine, run separately on the same float64 weights (δ read from "
+                "z.grad), gives the same numbers: largest relative difference "
+                f"{trace.max_discrepancy:.2g} (at {worst[0]}) over C and every δ, ∂C/∂W and ∂C/∂b."
+            ]
+        )
+    )
     if trace.spot_checks:
-        chk.items.append(Para([
-            f"Central differences on {len(trace.spot_checks)} parameter(s): largest relative "
-            f"difference {trace.numerical_discrepancy:.2g}."]))
-    chk.items.append(Para(["Verdict: " + ("the equations and the engine agree."
-                                          if ok else "MISMATCH — see trace.check().")]))
+        chk.items.append(
+            Para(
+                [
+                    f"Central differences on {len(trace.spot_checks)} parameter(s): largest "
+                    f"relative difference {trace.numerical_discrepancy:.2g}."
+                ]
+            )
+        )
+    chk.items.append(
+        Para(
+            [
+                "Verdict: "
+                + ("the equations and the engine agree." if ok else "MISMATCH — see trace.check().")
+            ]
+        )
+    )
     sections.append(chk)
     title = trace.title or f"Backpropagation, traced: {trace.describe()}"
     return Document(title, intro, sections, ok)
@@ -455,9 +685,14 @@ def _prime_step(trace: BackpropTrace, lt: LayerTrace) -> Step:
         J = lt.rows("sigma_prime")
         value = Mat(J[0]) if trace.single else Words(f"({trace.batch_size} Jacobians)")
         a_l = _sym("a", l)
-        return Step("σ'", "derivative of the activation (a Jacobian for softmax)", Sym("J"),
-                    [Row([Words("diag("), a_l, Words(")"), Op("−"), a_l, _T(a_l)]), value],
-                    layer=l, value=lt.sigma_prime)
+        return Step(
+            "σ'",
+            "derivative of the activation (a Jacobian for softmax)",
+            Sym("J"),
+            [Row([Words("diag("), a_l, Words(")"), Op("−"), a_l, _T(a_l)]), value],
+            layer=l,
+            value=lt.sigma_prime,
+        )
     rhs: list[Expr] = [_prime_formula(lt)]
     a = _vec(trace, lt.a)
     if lt.activation == "sigmoid":
@@ -465,8 +700,14 @@ def _prime_step(trace: BackpropTrace, lt: LayerTrace) -> Step:
     elif lt.activation == "tanh":
         rhs.append(Row([Num(1), Op("−"), a, Op("⊙"), a]))
     rhs.append(_vec(trace, lt.sigma_prime))
-    return Step("σ'", f"derivative of the activation ({lt.activation})",
-                _call(SIGMA_PRIME, z_l), rhs, layer=l, value=lt.sigma_prime)
+    return Step(
+        "σ'",
+        f"derivative of the activation ({lt.activation})",
+        _call(SIGMA_PRIME, z_l),
+        rhs,
+        layer=l,
+        value=lt.sigma_prime,
+    )
 
 
 def _paths(trace: BackpropTrace, weights: Sequence[Any]) -> list[WeightPath]:
@@ -477,16 +718,24 @@ def _paths(trace: BackpropTrace, weights: Sequence[Any]) -> list[WeightPath]:
         elif isinstance(w, (tuple, list)) and len(w) == 3:
             out.append(trace.path(int(w[0]), int(w[1]), int(w[2])))
         else:
-            raise InvalidArgumentError(f"weights: each weight is (l, j, k) or a name like "
-                                       f"'w5', received {w!r}")
+            raise InvalidArgumentError(
+                f"weights: each weight is (l, j, k) or a name like 'w5', received {w!r}"
+            )
     return out
 
 
 # ---------------------------------------------------------------------------------------------
 # Text
 # ---------------------------------------------------------------------------------------------
-_ANSI = {"title": "\033[1m", "section": "\033[1;36m", "label": "\033[1;33m",
-         "ok": "\033[1;32m", "bad": "\033[1;31m", "dim": "\033[2m", "reset": "\033[0m"}
+_ANSI = {
+    "title": "\033[1m",
+    "section": "\033[1;36m",
+    "label": "\033[1;33m",
+    "ok": "\033[1;32m",
+    "bad": "\033[1;31m",
+    "dim": "\033[2m",
+    "reset": "\033[0m",
+}
 
 
 def wants_color(stream: IO[str] | None) -> bool:
@@ -511,13 +760,21 @@ def _para_text(p: Para, style: Style) -> str:
 def _wrap(text: str, width: int, indent: str) -> list[str]:
     import textwrap
 
-    return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=indent,
-                         break_on_hyphens=False) or [indent]
+    return textwrap.wrap(
+        text, width=width, initial_indent=indent, subsequent_indent=indent, break_on_hyphens=False
+    ) or [indent]
 
 
 def _step_text(step: Step, style: Style, indent: str, color: bool) -> list[str]:
-    label = {"forward": "", "input": "", "target": "", "cost": "cost", "σ'": "σ'",
-             "∇C": "∇C", "update": "update"}.get(step.label, step.label)
+    label = {
+        "forward": "",
+        "input": "",
+        "target": "",
+        "cost": "cost",
+        "σ'": "σ'",
+        "∇C": "∇C",
+        "update": "update",
+    }.get(step.label, step.label)
     head = (_paint(f"{label:<7}", "label", color) if label else " " * 7) + step.title
     lines = [indent + head]
     lhs = step.lhs.text(style)
@@ -550,9 +807,14 @@ def _section_text(sec: Section, style: Style, depth: int, color: bool) -> list[s
     return lines
 
 
-def render_text(trace: BackpropTrace, precision: int = 6, max_rows: int = 8,
-                max_cols: int = 8, color: bool | None = False,
-                weights: Sequence[Any] = ()) -> str:
+def render_text(
+    trace: BackpropTrace,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    color: bool | None = False,
+    weights: Sequence[Any] = (),
+) -> str:
     """The trace for a terminal (see BackpropTrace.to_text)."""
     import sys
 
@@ -585,7 +847,7 @@ def _para_md(p: Para, style: Style) -> str:
 
 def _step_md(step: Step, style: Style) -> list[str]:
     label = {"forward": "", "input": "", "target": ""}.get(step.label, step.label)
-    head = (f"**{label}** · {step.title}" if label else f"*{step.title}*")
+    head = f"**{label}** · {step.title}" if label else f"*{step.title}*"
     rel = {"=": "=", ":=": r"\mathrel{:=}"}[step.relation]
     rows = [f"{to_latex(step.lhs, style)} &{rel} {to_latex(step.rhs[0], style)}"]
     rows += [f"&= {to_latex(r, style)}" for r in step.rhs[1:]]
@@ -607,8 +869,13 @@ def _section_md(sec: Section, style: Style, depth: int) -> list[str]:
     return out
 
 
-def render_markdown(trace: BackpropTrace, precision: int = 6, max_rows: int = 8,
-                    max_cols: int = 8, weights: Sequence[Any] = ()) -> str:
+def render_markdown(
+    trace: BackpropTrace,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    weights: Sequence[Any] = (),
+) -> str:
     """Markdown with LaTeX (see BackpropTrace.to_markdown)."""
     style = Style(precision, max_rows, max_cols)
     doc = build_document(trace)
@@ -646,8 +913,9 @@ def _lists(arr: Any, precision: int | None) -> Any:
     return [_lists(x, precision) for x in a]
 
 
-def trace_dict(trace: BackpropTrace, precision: int | None = None,
-               weights: Sequence[Any] = ()) -> dict[str, Any]:
+def trace_dict(
+    trace: BackpropTrace, precision: int | None = None, weights: Sequence[Any] = ()
+) -> dict[str, Any]:
     """The trace as plain data: arrays as nested lists, equations as LaTeX and text."""
     style = Style(precision or 12)
     doc = build_document(trace)
@@ -658,78 +926,117 @@ def trace_dict(trace: BackpropTrace, precision: int | None = None,
             if isinstance(item, Section):
                 collect(item, f"{where} / {item.title}")
             elif isinstance(item, Step):
-                steps.append({
-                    "section": where, "label": item.label, "title": item.title,
-                    "layer": item.layer,
-                    "equation": {
-                        "latex": f"{to_latex(item.lhs, style)} {item.relation} "
-                                 f"{to_latex(item.rhs[0], style)}",
-                        "text": f"{to_inline_text(item.lhs, style)} {item.relation} "
-                                f"{to_inline_text(item.rhs[0], style)}"},
-                    "result": _lists(item.value, precision) if item.value is not None else None,
-                    "note": item.note or None,
-                })
+                steps.append(
+                    {
+                        "section": where,
+                        "label": item.label,
+                        "title": item.title,
+                        "layer": item.layer,
+                        "equation": {
+                            "latex": f"{to_latex(item.lhs, style)} {item.relation} "
+                            f"{to_latex(item.rhs[0], style)}",
+                            "text": f"{to_inline_text(item.lhs, style)} {item.relation} "
+                            f"{to_inline_text(item.rhs[0], style)}",
+                        },
+                        "result": _lists(item.value, precision) if item.value is not None else None,
+                        "note": item.note or None,
+                    }
+                )
 
     for sec in doc.sections:
         collect(sec, sec.title)
     layers = []
     for lt in trace.layers:
-        layers.append({
-            "l": lt.index, "name": lt.name, "activation": lt.activation,
-            "units": lt.units, "in_features": lt.in_features, "use_bias": lt.use_bias,
-            "sigma_prime_is_jacobian": lt.jacobian,
-            "a_prev": _lists(lt.a_prev, precision), "W": _lists(lt.W, precision),
-            "b": _lists(lt.b, precision), "z": _lists(lt.z, precision),
-            "a": _lists(lt.a, precision), "sigma_prime": _lists(lt.sigma_prime, precision),
-            "grad_a": _lists(lt.grad_a, precision), "delta": _lists(lt.delta, precision),
-            "grad_W": _lists(lt.grad_W, precision), "grad_b": _lists(lt.grad_b, precision),
-            "W_updated": _lists(lt.W_updated, precision),
-            "b_updated": _lists(lt.b_updated, precision),
-            "engine": {"delta": _lists(lt.engine_delta, precision),
-                       "grad_W": _lists(lt.engine_grad_W, precision),
-                       "grad_b": _lists(lt.engine_grad_b, precision)},
-            "equations": {"delta": "BP1" if lt.index == trace.L else "BP2",
-                          "grad_b": "BP3", "grad_W": "BP4"},
-            "notes": lt.notes,
-        })
+        layers.append(
+            {
+                "l": lt.index,
+                "name": lt.name,
+                "activation": lt.activation,
+                "units": lt.units,
+                "in_features": lt.in_features,
+                "use_bias": lt.use_bias,
+                "sigma_prime_is_jacobian": lt.jacobian,
+                "a_prev": _lists(lt.a_prev, precision),
+                "W": _lists(lt.W, precision),
+                "b": _lists(lt.b, precision),
+                "z": _lists(lt.z, precision),
+                "a": _lists(lt.a, precision),
+                "sigma_prime": _lists(lt.sigma_prime, precision),
+                "grad_a": _lists(lt.grad_a, precision),
+                "delta": _lists(lt.delta, precision),
+                "grad_W": _lists(lt.grad_W, precision),
+                "grad_b": _lists(lt.grad_b, precision),
+                "W_updated": _lists(lt.W_updated, precision),
+                "b_updated": _lists(lt.b_updated, precision),
+                "engine": {
+                    "delta": _lists(lt.engine_delta, precision),
+                    "grad_W": _lists(lt.engine_grad_W, precision),
+                    "grad_b": _lists(lt.engine_grad_b, precision),
+                },
+                "equations": {
+                    "delta": "BP1" if lt.index == trace.L else "BP2",
+                    "grad_b": "BP3",
+                    "grad_W": "BP4",
+                },
+                "notes": lt.notes,
+            }
+        )
     return {
         "format": "glassnet.explain.backprop/1",
         "title": doc.title,
-        "model": {"name": trace.model_name, "architecture": trace.describe(),
-                  "L": trace.L},
-        "loss": {"name": trace.loss_name, "from_logits": trace.loss.from_logits,
-                 "formula": {"latex": to_latex(_loss_formula(trace), style),
-                             "text": to_inline_text(_loss_formula(trace), style)}},
+        "model": {"name": trace.model_name, "architecture": trace.describe(), "L": trace.L},
+        "loss": {
+            "name": trace.loss_name,
+            "from_logits": trace.loss.from_logits,
+            "formula": {
+                "latex": to_latex(_loss_formula(trace), style),
+                "text": to_inline_text(_loss_formula(trace), style),
+            },
+        },
         "batch_size": trace.batch_size,
         "learning_rate": trace.learning_rate,
         "x": _lists(trace.x, precision),
-        "y": (np.asarray(trace.y).tolist() if trace.labels is not None
-              else _lists(trace.y, precision)),
+        "y": (
+            np.asarray(trace.y).tolist() if trace.labels is not None else _lists(trace.y, precision)
+        ),
         "cost": _round(trace.cost, precision),
         "per_sample_cost": _lists(trace.per_sample_cost, precision),
         "equations": EQUATIONS,
         "delta_rule": {"name": trace.delta_rule, "text": _delta_rule_text(trace)},
         "layers": layers,
         "steps": steps,
-        "check": {"agree": doc.ok, "max_discrepancy": _round(trace.max_discrepancy, None),
-                  "discrepancies": {k: _round(v, None) for k, v in trace.discrepancies.items()},
-                  "engine_cost": (None if trace.engine_cost is None
-                                  else _round(trace.engine_cost, precision)),
-                  "spot_checks": [{"parameter": s.parameter,
-                                   "index": [i + 1 for i in s.index],
-                                   "numerical": _round(s.numerical, None),
-                                   "equations": _round(s.equations, None)}
-                                  for s in trace.spot_checks]},
+        "check": {
+            "agree": doc.ok,
+            "max_discrepancy": _round(trace.max_discrepancy, None),
+            "discrepancies": {k: _round(v, None) for k, v in trace.discrepancies.items()},
+            "engine_cost": (
+                None if trace.engine_cost is None else _round(trace.engine_cost, precision)
+            ),
+            "spot_checks": [
+                {
+                    "parameter": s.parameter,
+                    "index": [i + 1 for i in s.index],
+                    "numerical": _round(s.numerical, None),
+                    "equations": _round(s.equations, None),
+                }
+                for s in trace.spot_checks
+            ],
+        },
         "notes": trace.notes,
         "weight_paths": [p.to_dict() for p in _paths(trace, weights)],
     }
 
 
-def render_json(trace: BackpropTrace, precision: int | None = None, indent: int | None = 1,
-                weights: Sequence[Any] = ()) -> str:
+def render_json(
+    trace: BackpropTrace,
+    precision: int | None = None,
+    indent: int | None = 1,
+    weights: Sequence[Any] = (),
+) -> str:
     """Valid JSON (non-finite numbers become null)."""
-    return json.dumps(trace_dict(trace, precision, weights), indent=indent, ensure_ascii=False,
-                      allow_nan=False)
+    return json.dumps(
+        trace_dict(trace, precision, weights), indent=indent, ensure_ascii=False, allow_nan=False
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -767,15 +1074,17 @@ _CSS = """
 
 
 def _para_html(p: Para, style: Style) -> str:
-    return "".join(html.escape(x) if isinstance(x, str) else to_mathml(x, style)
-                   for x in p.parts)
+    return "".join(html.escape(x) if isinstance(x, str) else to_mathml(x, style) for x in p.parts)
 
 
 def _step_html(step: Step, style: Style) -> str:
     label = {"forward": "", "input": "", "target": ""}.get(step.label, step.label)
-    out = ['<div class="step">',
-           f'<p class="title"><span class="label">{html.escape(label)}</span>'
-           f"{html.escape(step.title)}</p>", '<div class="derivation">']
+    out = [
+        '<div class="step">',
+        f'<p class="title"><span class="label">{html.escape(label)}</span>'
+        f"{html.escape(step.title)}</p>",
+        '<div class="derivation">',
+    ]
     for i, rhs in enumerate(step.rhs):
         lhs = to_mathml(step.lhs, style) if i == 0 else ""
         rel = step.relation if i == 0 else "="
@@ -802,13 +1111,22 @@ def _section_html(sec: Section, style: Style, depth: int) -> str:
     return "\n".join(out)
 
 
-def render_html(trace: BackpropTrace, precision: int = 6, max_rows: int = 8,
-                max_cols: int = 8, weights: Sequence[Any] = (), full_page: bool = True) -> str:
+def render_html(
+    trace: BackpropTrace,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    weights: Sequence[Any] = (),
+    full_page: bool = True,
+) -> str:
     """One self-contained page: MathML for the math, inline CSS, no script, no network."""
     style = Style(precision, max_rows, max_cols)
     doc = build_document(trace)
-    body = [f'<div class="glassnet-trace"><h1>{html.escape(doc.title)}</h1>',
-            "<p>The four equations (seeds 000/001):</p>", '<ul class="equations">']
+    body = [
+        f'<div class="glassnet-trace"><h1>{html.escape(doc.title)}</h1>',
+        "<p>The four equations (seeds 000/001):</p>",
+        '<ul class="equations">',
+    ]
     eq_exprs = _equation_exprs()
     for key in ("forward", "BP1", "BP2", "BP3", "BP4"):
         body.append(f"<li><strong>{key}</strong> {to_mathml(eq_exprs[key], style)}</li>")
@@ -822,30 +1140,66 @@ def render_html(trace: BackpropTrace, precision: int = 6, max_rows: int = 8,
         body.append(chunk)
     for path in _paths(trace, weights):
         body.append(path.to_html(precision))
-    body.append("<details><summary>Plain text</summary><pre>"
-                + html.escape(render_text(trace, precision, max_rows, max_cols, False))
-                + "</pre></details></div>")
+    body.append(
+        "<details><summary>Plain text</summary><pre>"
+        + html.escape(render_text(trace, precision, max_rows, max_cols, False))
+        + "</pre></details></div>"
+    )
     content = "\n".join(body)
     if not full_page:
         return f"<style>{_CSS}</style>\n{content}"
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-            f"<title>{html.escape(doc.title)}</title>\n<style>{_CSS}</style>\n</head>\n"
-            f"<body>\n{content}\n</body>\n</html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(doc.title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<body>\n{content}\n</body>\n</html>\n"
+    )
 
 
 def _equation_exprs() -> dict[str, Expr]:
     l, lm1, lp1 = "l", "l−1", "l+1"
     C = Sym("C")
     return {
-        "forward": Row([_sym("z", l), Op("="), _sym("W", l), _sym("a", lm1), Op("+"),
-                        _sym("b", l), Words(",  "), _sym("a", l), Op("="),
-                        _call(SIGMA, _sym("z", l))]),
-        "BP1": Row([_sym("δ", "L"), Op("="), Sym("∇", sub="a"), C, Op("⊙"),
-                    _call(SIGMA_PRIME, _sym("z", "L"))]),
-        "BP2": Row([_sym("δ", l), Op("="), Fenced(Row([_T(_sym("W", lp1)), _sym("δ", lp1)])),
-                    Op("⊙"), _call(SIGMA_PRIME, _sym("z", l))]),
+        "forward": Row(
+            [
+                _sym("z", l),
+                Op("="),
+                _sym("W", l),
+                _sym("a", lm1),
+                Op("+"),
+                _sym("b", l),
+                Words(",  "),
+                _sym("a", l),
+                Op("="),
+                _call(SIGMA, _sym("z", l)),
+            ]
+        ),
+        "BP1": Row(
+            [
+                _sym("δ", "L"),
+                Op("="),
+                Sym("∇", sub="a"),
+                C,
+                Op("⊙"),
+                _call(SIGMA_PRIME, _sym("z", "L")),
+            ]
+        ),
+        "BP2": Row(
+            [
+                _sym("δ", l),
+                Op("="),
+                Fenced(Row([_T(_sym("W", lp1)), _sym("δ", lp1)])),
+                Op("⊙"),
+                _call(SIGMA_PRIME, _sym("z", l)),
+            ]
+        ),
         "BP3": Row([_partial(C, Sym("b", sub="j", sup=l)), Op("="), Sym("δ", sub="j", sup=l)]),
-        "BP4": Row([_partial(C, Sym("w", sub="jk", sup=l)), Op("="),
-                    Sym("a", sub="k", sup=lm1), Sym("δ", sub="j", sup=l)]),
+        "BP4": Row(
+            [
+                _partial(C, Sym("w", sub="jk", sup=l)),
+                Op("="),
+                Sym("a", sub="k", sup=lm1),
+                Sym("δ", sub="j", sup=l),
+            ]
+        ),
     }

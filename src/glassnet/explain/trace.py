@@ -115,8 +115,10 @@ class LayerTrace:
         return arr[None] if arr.ndim == per_sample_ndim else arr
 
     def __repr__(self) -> str:
-        return (f"LayerTrace(l={self.index}, name={self.name!r}, {self.in_features} → "
-                f"{self.units}, activation={self.activation!r})")
+        return (
+            f"LayerTrace(l={self.index}, name={self.name!r}, {self.in_features} → "
+            f"{self.units}, activation={self.activation!r})"
+        )
 
 
 @dataclass
@@ -149,11 +151,24 @@ class BackpropTrace:
     weight with ``path(l, j, k)``.
     """
 
-    def __init__(self, *, layers: list[LayerTrace], loss: losses_module.Loss, cost: float,
-                 per_sample_cost: np.ndarray, x: np.ndarray, y: np.ndarray,
-                 y_matrix: np.ndarray, labels: np.ndarray | None, single: bool,
-                 learning_rate: float | None, delta_rule: str, notes: list[str],
-                 model_name: str, title: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        layers: list[LayerTrace],
+        loss: losses_module.Loss,
+        cost: float,
+        per_sample_cost: np.ndarray,
+        x: np.ndarray,
+        y: np.ndarray,
+        y_matrix: np.ndarray,
+        labels: np.ndarray | None,
+        single: bool,
+        learning_rate: float | None,
+        delta_rule: str,
+        notes: list[str],
+        model_name: str,
+        title: str | None = None,
+    ) -> None:
         self.layers = layers
         self.loss = loss
         self.cost = float(cost)
@@ -220,10 +235,15 @@ class BackpropTrace:
     def weight_from_number(self, number: int) -> tuple[int, int, int]:
         """(l, j, k), 1-based, of the weight numbered ``number`` (see ``weight_number``)."""
         total = sum(lt.W.size for lt in self.layers)
-        if isinstance(number, bool) or not isinstance(number, (int, np.integer)) \
-                or not 1 <= number <= total:
-            raise InvalidArgumentError(f"trace.weight_from_number: number must be an integer "
-                                       f"from 1 to {total}, received {number!r}")
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, (int, np.integer))
+            or not 1 <= number <= total
+        ):
+            raise InvalidArgumentError(
+                f"trace.weight_from_number: number must be an integer "
+                f"from 1 to {total}, received {number!r}"
+            )
         rest = int(number) - 1
         for lt in self.layers:
             if rest < lt.W.size:
@@ -234,11 +254,14 @@ class BackpropTrace:
     def _check_weight(self, l: Any, j: Any, k: Any, where: str) -> None:
         for name, value in (("l", l), ("j", j), ("k", k)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise InvalidArgumentError(f"{where}: {name} must be an integer, received "
-                                           f"{name}={value!r}")
+                raise InvalidArgumentError(
+                    f"{where}: {name} must be an integer, received {name}={value!r}"
+                )
         if not 1 <= l <= self.L:
-            raise InvalidArgumentError(f"{where}: layer l must be from 1 to {self.L} (1-based, "
-                                       f"as in w^l_jk), received l={l}")
+            raise InvalidArgumentError(
+                f"{where}: layer l must be from 1 to {self.L} (1-based, "
+                f"as in w^l_jk), received l={l}"
+            )
         lt = self.layers[l - 1]
         if not 1 <= j <= lt.units or not 1 <= k <= lt.in_features:
             raise InvalidArgumentError(
@@ -247,8 +270,15 @@ class BackpropTrace:
             )
 
     # -- one weight's story ------------------------------------------------------------------------
-    def path(self, l: int | str, j: int | None = None, k: int | None = None, *,
-             style: str | None = None, max_paths: int = 16) -> WeightPath:
+    def path(
+        self,
+        l: int | str,
+        j: int | None = None,
+        k: int | None = None,
+        *,
+        style: str | None = None,
+        max_paths: int = 16,
+    ) -> WeightPath:
         """∂C/∂w^l_jk as a sum over paths of products of local derivatives, with values.
 
         ``l``, ``j``, ``k`` are 1-based as written in w^l_jk (``path(2, 1, 1)`` is seed 004's
@@ -263,15 +293,19 @@ class BackpropTrace:
         if isinstance(l, str):
             text = l.strip().lower()
             if not (text.startswith("w") and text[1:].isdigit()):
-                raise InvalidArgumentError(f"trace.path: a weight name must look like 'w5', "
-                                           f"received {l!r}")
+                raise InvalidArgumentError(
+                    f"trace.path: a weight name must look like 'w5', received {l!r}"
+                )
             l, j, k = self.weight_from_number(int(text[1:]))
         if j is None or k is None:
-            raise InvalidArgumentError("trace.path: give the weight as path(l, j, k) "
-                                       "(1-based, as in w^l_jk) or as path('w5')")
+            raise InvalidArgumentError(
+                "trace.path: give the weight as path(l, j, k) "
+                "(1-based, as in w^l_jk) or as path('w5')"
+            )
         self._check_weight(l, j, k, "trace.path")
-        return weight_path(self, int(l), int(j), int(k), style=style or self.path_style,
-                           max_paths=max_paths)
+        return weight_path(
+            self, int(l), int(j), int(k), style=style or self.path_style, max_paths=max_paths
+        )
 
     # -- the verdict -------------------------------------------------------------------------------
     @property
@@ -284,8 +318,13 @@ class BackpropTrace:
         """Largest relative difference between the equations and central differences."""
         return max((s.error for s in self.spot_checks), default=0.0)
 
-    def check(self, rtol: float = 1e-7, atol: float = 1e-12, numerical_rtol: float = 1e-5,
-              numerical_atol: float = 1e-8) -> BackpropTrace:
+    def check(
+        self,
+        rtol: float = 1e-7,
+        atol: float = 1e-12,
+        numerical_rtol: float = 1e-5,
+        numerical_atol: float = 1e-8,
+    ) -> BackpropTrace:
         """Raise GradcheckError unless the equations agree with the engine and the spot checks.
 
         Engine: every element must satisfy |eq − engine| ≤ atol + rtol·max(|eq|, |engine|).
@@ -293,12 +332,16 @@ class BackpropTrace:
         numerical_rtol·max(|eq|, |num|). Returns the trace, so ``backprop(...).check()``
         chains.
         """
-        for name, value in (("rtol", rtol), ("atol", atol), ("numerical_rtol", numerical_rtol),
-                            ("numerical_atol", numerical_atol)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                    not value >= 0:
-                raise InvalidArgumentError(f"trace.check: {name} must be a number ≥ 0, "
-                                           f"received {name}={value!r}")
+        for name, value in (
+            ("rtol", rtol),
+            ("atol", atol),
+            ("numerical_rtol", numerical_rtol),
+            ("numerical_atol", numerical_atol),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise InvalidArgumentError(
+                    f"trace.check: {name} must be a number ≥ 0, received {name}={value!r}"
+                )
         for label, eq, eng in self._pairs:
             diff = np.abs(eq - eng)
             bound = atol + rtol * np.maximum(np.abs(eq), np.abs(eng))
@@ -314,8 +357,7 @@ class BackpropTrace:
                     f"equations and the engine disagree"
                 )
         for s in self.spot_checks:
-            if not _spot_ok(s.numerical, s.equations, self.cost, numerical_rtol,
-                            numerical_atol):
+            if not _spot_ok(s.numerical, s.equations, self.cost, numerical_rtol, numerical_atol):
                 where = ", ".join(str(i + 1) for i in s.index)
                 raise GradcheckError(
                     f"backprop check: ∂C/∂{s.parameter} at ({where}) is {s.equations:.12g} "
@@ -334,8 +376,14 @@ class BackpropTrace:
         return True
 
     # -- renderers -------------------------------------------------------------------------------
-    def to_text(self, precision: int = 6, max_rows: int = 8, max_cols: int = 8,
-                color: bool | None = False, weights: Sequence[Any] = ()) -> str:
+    def to_text(
+        self,
+        precision: int = 6,
+        max_rows: int = 8,
+        max_cols: int = 8,
+        color: bool | None = False,
+        weights: Sequence[Any] = (),
+    ) -> str:
         """The trace for a terminal. ``color=None`` colours when stdout is a terminal.
 
         ``weights``: (l, j, k) triples or names like "w5" whose stories are appended.
@@ -344,15 +392,17 @@ class BackpropTrace:
 
         return render_text(self, precision, max_rows, max_cols, color, weights)
 
-    def to_markdown(self, precision: int = 6, max_rows: int = 8, max_cols: int = 8,
-                    weights: Sequence[Any] = ()) -> str:
+    def to_markdown(
+        self, precision: int = 6, max_rows: int = 8, max_cols: int = 8, weights: Sequence[Any] = ()
+    ) -> str:
         """Markdown with LaTeX ($…$, $$…$$) for GitHub and Jupyter."""
         from .render import render_markdown
 
         return render_markdown(self, precision, max_rows, max_cols, weights)
 
-    def to_json(self, precision: int | None = None, indent: int | None = 1,
-                weights: Sequence[Any] = ()) -> str:
+    def to_json(
+        self, precision: int | None = None, indent: int | None = 1, weights: Sequence[Any] = ()
+    ) -> str:
         """Every array as nested lists, plus the equations (LaTeX and text) and the verdict.
 
         ``precision`` rounds numbers to that many significant digits (None: full float64).
@@ -367,8 +417,14 @@ class BackpropTrace:
 
         return trace_dict(self, precision, weights)
 
-    def to_html(self, precision: int = 6, max_rows: int = 8, max_cols: int = 8,
-                weights: Sequence[Any] = (), full_page: bool = True) -> str:
+    def to_html(
+        self,
+        precision: int = 6,
+        max_rows: int = 8,
+        max_cols: int = 8,
+        weights: Sequence[Any] = (),
+        full_page: bool = True,
+    ) -> str:
         """One self-contained HTML page (MathML, inline CSS; no script, no network)."""
         from .render import render_html
 
@@ -386,9 +442,11 @@ class BackpropTrace:
         return self.to_text()
 
     def __repr__(self) -> str:
-        return (f"BackpropTrace({self.describe()}, loss={self.loss_name!r}, "
-                f"samples={self.batch_size}, cost={self.cost:.6g}, "
-                f"max_discrepancy={self.max_discrepancy:.2g})")
+        return (
+            f"BackpropTrace({self.describe()}, loss={self.loss_name!r}, "
+            f"samples={self.batch_size}, cost={self.cost:.6g}, "
+            f"max_discrepancy={self.max_discrepancy:.2g})"
+        )
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -442,17 +500,22 @@ def _plan(model: Any) -> _Plan:
                     f"activations are not traceable yet"
                 )
             specs[-1].act = layer
-            specs[-1].notes.append(f"σ comes from the separate layer {layer.name!r} "
-                                   f"({layer.kernel.name}) after {specs[-1].dense.name!r}.")
+            specs[-1].notes.append(
+                f"σ comes from the separate layer {layer.name!r} "
+                f"({layer.kernel.name}) after {specs[-1].dense.name!r}."
+            )
             merged = True
         elif isinstance(layer, Dropout):
-            note = (f"{layer.name!r}: Dropout(rate={layer.rate:g}) is the identity at inference; "
-                    f"the trace and its engine check run the model in inference mode.")
+            note = (
+                f"{layer.name!r}: Dropout(rate={layer.rate:g}) is the identity at inference; "
+                f"the trace and its engine check run the model in inference mode."
+            )
             (specs[-1].notes if specs else notes).append(note)
         elif isinstance(layer, Flatten):
             if specs:
-                specs[-1].notes.append(f"{layer.name!r}: Flatten leaves rows of features "
-                                       f"unchanged.")
+                specs[-1].notes.append(
+                    f"{layer.name!r}: Flatten leaves rows of features unchanged."
+                )
             else:
                 pre.append(layer)
         elif isinstance(layer, Rescaling):
@@ -469,8 +532,9 @@ def _plan(model: Any) -> _Plan:
                 f"Rescaling (of the inputs) and Activation layers"
             )
     if not specs:
-        raise NotTraceableError("backprop: the model has no Dense layer, so there are no "
-                                "weights to trace")
+        raise NotTraceableError(
+            "backprop: the model has no Dense layer, so there are no weights to trace"
+        )
     return _Plan(pre, specs, notes)
 
 
@@ -490,10 +554,16 @@ def resolve_loss(model: Any, loss: Any, where: str = "backprop") -> losses_modul
 def _check_learning_rate(learning_rate: Any) -> float | None:
     if learning_rate is None:
         return None
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float, np.floating)) \
-            or not math.isfinite(float(learning_rate)) or float(learning_rate) <= 0:
-        raise InvalidArgumentError(f"backprop: learning_rate must be a positive number, "
-                                   f"received learning_rate={learning_rate!r}")
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, (int, float, np.floating))
+        or not math.isfinite(float(learning_rate))
+        or float(learning_rate) <= 0
+    ):
+        raise InvalidArgumentError(
+            f"backprop: learning_rate must be a positive number, "
+            f"received learning_rate={learning_rate!r}"
+        )
     return float(learning_rate)
 
 
@@ -506,15 +576,18 @@ def _ensure_built(model: Sequential, x: np.ndarray) -> None:
     model.build(tuple(int(s) for s in shape))
 
 
-def _prepare_input(model: Sequential, plan: _Plan, x: Any) -> tuple[np.ndarray, np.ndarray,
-                                                                      bool, list[str]]:
+def _prepare_input(
+    model: Sequential, plan: _Plan, x: Any
+) -> tuple[np.ndarray, np.ndarray, bool, list[str]]:
     """(raw x as float64 rows, a^0 rows, single?, notes). Raw rows keep the per-sample shape."""
     arr = np.asarray(x.data if isinstance(x, Tensor) else x)
     if arr.dtype.kind not in "fiub":
         raise InvalidArgumentError(f"backprop: x must hold numbers, received {describe(arr)}")
     if arr.ndim == 0:
-        raise ShapeError("backprop: x must be one sample of shape (features,) or a batch of "
-                         "shape (n, features), received a scalar")
+        raise ShapeError(
+            "backprop: x must be one sample of shape (features,) or a batch of "
+            "shape (n, features), received a scalar"
+        )
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise InvalidArgumentError("backprop: x contains NaN or inf")
@@ -542,12 +615,17 @@ def _prepare_input(model: Sequential, plan: _Plan, x: Any) -> tuple[np.ndarray, 
             shape = a0.shape[1:]
             a0 = a0.reshape(a0.shape[0], -1)
             if len(shape) > 1:
-                notes.append(f"{layer.name!r}: Flatten turns each sample of shape "
-                             f"{tuple(shape)} into a^0 with {a0.shape[1]} entries.")
+                notes.append(
+                    f"{layer.name!r}: Flatten turns each sample of shape "
+                    f"{tuple(shape)} into a^0 with {a0.shape[1]} entries."
+                )
         elif isinstance(layer, Rescaling):
             a0 = a0 * layer.scale + layer.offset
-            notes.append(f"{layer.name!r}: a^0 = x · {layer.scale:g}"
-                         + (f" + {layer.offset:g}" if layer.offset else "") + " (Rescaling).")
+            notes.append(
+                f"{layer.name!r}: a^0 = x · {layer.scale:g}"
+                + (f" + {layer.offset:g}" if layer.offset else "")
+                + " (Rescaling)."
+            )
     if a0.ndim != 2 or a0.shape[1] != n_in:
         expected = f"({n_in},)" if per is None else f"{tuple(per)}"
         raise ShapeError(
@@ -557,16 +635,19 @@ def _prepare_input(model: Sequential, plan: _Plan, x: Any) -> tuple[np.ndarray, 
     return rows, a0, rows.shape[0] == 1, notes
 
 
-def _prepare_targets(loss: losses_module.Loss, y: Any, n: int, k: int
-                     ) -> tuple[Any, np.ndarray, np.ndarray | None]:
+def _prepare_targets(
+    loss: losses_module.Loss, y: Any, n: int, k: int
+) -> tuple[Any, np.ndarray, np.ndarray | None]:
     """(targets as the loss takes them, target matrix (n, K), labels or None)."""
     arr = np.asarray(y.data if isinstance(y, Tensor) else y)
     if arr.dtype.kind not in "fiub":
         raise InvalidArgumentError(f"backprop: y must hold numbers, received {describe(arr)}")
     if isinstance(loss, losses_module.SparseCategoricalCrossentropy):
         if arr.size != n:
-            raise ShapeError(f"backprop: {loss.name} needs one integer label per sample "
-                             f"({n}), received y of shape {arr.shape}")
+            raise ShapeError(
+                f"backprop: {loss.name} needs one integer label per sample "
+                f"({n}), received y of shape {arr.shape}"
+            )
         labels = arr.reshape(n)
         loss.check(labels, np.empty((n, k)))
         labels = labels.astype(np.int64)
@@ -574,8 +655,10 @@ def _prepare_targets(loss: losses_module.Loss, y: Any, n: int, k: int
         matrix[np.arange(n), labels] = 1.0
         return labels, matrix, labels
     if arr.size != n * k:
-        raise ShapeError(f"backprop: y must have {k} target value(s) per sample to match the "
-                         f"output layer ({n} sample(s)), received y of shape {arr.shape}")
+        raise ShapeError(
+            f"backprop: y must have {k} target value(s) per sample to match the "
+            f"output layer ({n} sample(s)), received y of shape {arr.shape}"
+        )
     matrix = arr.astype(np.float64).reshape(n, k)
     if not np.isfinite(matrix).all():
         raise InvalidArgumentError("backprop: y contains NaN or inf")
@@ -597,27 +680,33 @@ def _sigma(act: Activation, z: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool
     return a, _softmax_jacobian(a), True
 
 
-def _logit_loss_parts(loss: losses_module.Loss, a: np.ndarray, ymat: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def _logit_loss_parts(
+    loss: losses_module.Loss, a: np.ndarray, ymat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(C_x per sample, ∇_a C_x) for a cross-entropy that takes the outputs as logits."""
     k = a.shape[1]
     if isinstance(loss, losses_module.BinaryCrossentropy):
         per = (np.maximum(a, 0) - a * ymat + np.log1p(np.exp(-np.abs(a)))).mean(axis=1)
         return per, (stable_sigmoid(a) - ymat) / k
-    if isinstance(loss, (losses_module.CategoricalCrossentropy,
-                         losses_module.SparseCategoricalCrossentropy)):
+    if isinstance(
+        loss, (losses_module.CategoricalCrossentropy, losses_module.SparseCategoricalCrossentropy)
+    ):
         per = -(ymat * stable_log_softmax(a, -1)).sum(axis=1)
         return per, stable_softmax(a, -1) * ymat.sum(axis=1, keepdims=True) - ymat
     raise InvalidArgumentError(f"backprop: from_logits=True is not meaningful for {loss.name}")
 
 
 def _fused(loss: losses_module.Loss, act: Activation) -> bool:
-    return (not loss.from_logits and loss.fused_activation is not None
-            and act.kernel.name == loss.fused_activation)
+    return (
+        not loss.from_logits
+        and loss.fused_activation is not None
+        and act.kernel.name == loss.fused_activation
+    )
 
 
-def _forward(specs: list[_Spec], a0: np.ndarray, weights: list[tuple[np.ndarray, np.ndarray]]
-             ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]]:
+def _forward(
+    specs: list[_Spec], a0: np.ndarray, weights: list[tuple[np.ndarray, np.ndarray]]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]]:
     """Per layer (a_prev, z, a, σ', jacobian?) from z^l = W^l a^{l−1} + b^l, a^l = σ(z^l)."""
     out = []
     a_prev = a0
@@ -629,8 +718,14 @@ def _forward(specs: list[_Spec], a0: np.ndarray, weights: list[tuple[np.ndarray,
     return out
 
 
-def _cost(loss: losses_module.Loss, y_loss: Any, ymat: np.ndarray, aL: np.ndarray,
-          zL: np.ndarray, fused: bool) -> np.ndarray:
+def _cost(
+    loss: losses_module.Loss,
+    y_loss: Any,
+    ymat: np.ndarray,
+    aL: np.ndarray,
+    zL: np.ndarray,
+    fused: bool,
+) -> np.ndarray:
     """C_x per sample. A cross-entropy fused with its softmax/sigmoid is computed stably from
     z^L, as training computes it; otherwise from the loss's own formula on a^L."""
     if loss.from_logits:
@@ -640,12 +735,16 @@ def _cost(loss: losses_module.Loss, y_loss: Any, ymat: np.ndarray, aL: np.ndarra
     return np.asarray(loss.per_sample(y_loss, aL), dtype=np.float64).reshape(len(aL))
 
 
-_CLIPPING = (losses_module.BinaryCrossentropy, losses_module.CategoricalCrossentropy,
-             losses_module.SparseCategoricalCrossentropy)
+_CLIPPING = (
+    losses_module.BinaryCrossentropy,
+    losses_module.CategoricalCrossentropy,
+    losses_module.SparseCategoricalCrossentropy,
+)
 
 
-def backprop(model: Any, x: Any, y: Any, loss: Any = None,
-             learning_rate: float | None = None) -> BackpropTrace:
+def backprop(
+    model: Any, x: Any, y: Any, loss: Any = None, learning_rate: float | None = None
+) -> BackpropTrace:
     """Trace one sample (or a small batch) through the forward pass and BP1–BP4.
 
     ``model``: a Sequential of Dense layers (any activation; Flatten, Dropout — the identity,
@@ -668,17 +767,26 @@ def backprop(model: Any, x: Any, y: Any, loss: Any = None,
     k_out = int(last.dense.W.shape[0])
     y_loss, ymat, labels = _prepare_targets(loss_obj, y, n, k_out)
     if loss_obj.from_logits and not isinstance(
-            loss_obj, (losses_module.BinaryCrossentropy, losses_module.CategoricalCrossentropy,
-                       losses_module.SparseCategoricalCrossentropy)):
+        loss_obj,
+        (
+            losses_module.BinaryCrossentropy,
+            losses_module.CategoricalCrossentropy,
+            losses_module.SparseCategoricalCrossentropy,
+        ),
+    ):
         raise InvalidArgumentError(
-            f"backprop: from_logits=True is not meaningful for {loss_obj.name}")
+            f"backprop: from_logits=True is not meaningful for {loss_obj.name}"
+        )
 
     weights: list[tuple[np.ndarray, np.ndarray]] = []
     for spec in plan.specs:
         assert spec.dense.W is not None
         W = np.array(spec.dense.W.data, dtype=np.float64)
-        b = (np.array(spec.dense.b.data, dtype=np.float64) if spec.dense.b is not None
-             else np.zeros(W.shape[0]))
+        b = (
+            np.array(spec.dense.b.data, dtype=np.float64)
+            if spec.dense.b is not None
+            else np.zeros(W.shape[0])
+        )
         weights.append((W, b))
 
     # ---- forward pass and cost ---------------------------------------------------------------
@@ -689,8 +797,10 @@ def backprop(model: Any, x: Any, y: Any, loss: Any = None,
     cost = float(per_sample.mean())
     extra_notes: list[str] = []
     if fused:
-        extra_notes.append(f"The cost is computed from z^{len(plan.specs)} with the stable fused "
-                           f"{last.act.kernel.name} + {loss_obj.name} formula, as in training.")
+        extra_notes.append(
+            f"The cost is computed from z^{len(plan.specs)} with the stable fused "
+            f"{last.act.kernel.name} + {loss_obj.name} formula, as in training."
+        )
 
     # ---- BP1 ---------------------------------------------------------------------------------
     if loss_obj.from_logits:
@@ -705,7 +815,8 @@ def backprop(model: Any, x: Any, y: Any, loss: Any = None,
                 extra_notes.append(
                     f"{int(clipped.sum())} output(s) lie outside [ε, 1 − ε] (ε = "
                     f"{losses_module.EPSILON:g}), where {loss_obj.name} clips a^L before the "
-                    f"log, so ∂C/∂a is 0 there.")
+                    f"log, so ∂C/∂a is 0 there."
+                )
     if fused and last.act.kernel.name == "softmax":
         delta_rule = FUSED_SOFTMAX
         # softmax(z)·Σ_k y_k − y: a^L − y whenever the targets of a sample sum to 1.
@@ -743,11 +854,23 @@ def backprop(model: Any, x: Any, y: Any, loss: Any = None,
         grad_W = delta.T @ a_prev / n  # BP4 averaged: 1/n Σ_x δ_x (a_x)ᵀ
         grad_b = delta.mean(axis=0)  # BP3 averaged: 1/n Σ_x δ_x
         lt = LayerTrace(
-            index=i + 1, name=spec.dense.name, activation=spec.act.kernel.name,
-            a_prev=per(a_prev), W=W, b=b, z=per(z), a=per(a), sigma_prime=per(sp),
-            grad_a=per(grads_a[i]), delta=per(delta), grad_W=grad_W, grad_b=grad_b,
-            use_bias=spec.dense.b is not None, jacobian=jac,
-            activation_params=dict(spec.act.kernel.params), notes=list(spec.notes),
+            index=i + 1,
+            name=spec.dense.name,
+            activation=spec.act.kernel.name,
+            a_prev=per(a_prev),
+            W=W,
+            b=b,
+            z=per(z),
+            a=per(a),
+            sigma_prime=per(sp),
+            grad_a=per(grads_a[i]),
+            delta=per(delta),
+            grad_W=grad_W,
+            grad_b=grad_b,
+            use_bias=spec.dense.b is not None,
+            jacobian=jac,
+            activation_params=dict(spec.act.kernel.params),
+            notes=list(spec.notes),
         )
         if alpha is not None:
             lt.W_updated = W - alpha * grad_W
@@ -757,13 +880,25 @@ def backprop(model: Any, x: Any, y: Any, loss: Any = None,
     notes = list(plan.notes) + input_notes + extra_notes
     dtypes = {str(spec.dense.W.data.dtype) for spec in plan.specs if spec.dense.W is not None}
     if dtypes != {"float64"}:
-        notes.append(f"The model's weights are {', '.join(sorted(dtypes))}; the trace and its "
-                     f"checks use float64 copies of them.")
+        notes.append(
+            f"The model's weights are {', '.join(sorted(dtypes))}; the trace and its "
+            f"checks use float64 copies of them."
+        )
     trace = BackpropTrace(
-        layers=layers, loss=loss_obj, cost=cost, per_sample_cost=per_sample,
-        x=raw[0] if single else raw, y=(ymat[0] if labels is None else labels) if single
-        else (ymat if labels is None else labels), y_matrix=per(ymat), labels=labels,
-        single=single, learning_rate=alpha, delta_rule=delta_rule, notes=notes,
+        layers=layers,
+        loss=loss_obj,
+        cost=cost,
+        per_sample_cost=per_sample,
+        x=raw[0] if single else raw,
+        y=(ymat[0] if labels is None else labels)
+        if single
+        else (ymat if labels is None else labels),
+        y_matrix=per(ymat),
+        labels=labels,
+        single=single,
+        learning_rate=alpha,
+        delta_rule=delta_rule,
+        notes=notes,
         model_name=str(getattr(model, "name", "model")),
     )
     _engine_check(trace, plan, a0, y_loss, ymat, weights, fused)
@@ -781,16 +916,24 @@ def _relative(eq: np.ndarray, eng: np.ndarray, floor: float = 0.0) -> float:
     diff = float(np.max(np.abs(eq - eng))) if eq.size else 0.0
     if not math.isfinite(diff):
         return math.inf
-    scale = max(float(np.max(np.abs(eq))) if eq.size else 0.0,
-                float(np.max(np.abs(eng))) if eng.size else 0.0, floor)
+    scale = max(
+        float(np.max(np.abs(eq))) if eq.size else 0.0,
+        float(np.max(np.abs(eng))) if eng.size else 0.0,
+        floor,
+    )
     if diff == 0.0:
         return 0.0
     return diff / scale if scale > 0 else math.inf
 
 
-def engine_forward(specs: Sequence[Any], a0: np.ndarray, params: list[tuple[Tensor, Tensor | None]],
-                   loss: losses_module.Loss, y_loss: Any, fused: bool
-                   ) -> tuple[Tensor, list[Tensor]]:
+def engine_forward(
+    specs: Sequence[Any],
+    a0: np.ndarray,
+    params: list[tuple[Tensor, Tensor | None]],
+    loss: losses_module.Loss,
+    y_loss: Any,
+    fused: bool,
+) -> tuple[Tensor, list[Tensor]]:
     """The autograd path training takes: (cost tensor, the z^l tensors with retained grads)."""
     a: Tensor = Tensor(a0, dtype="float64")
     zs: list[Tensor] = []
@@ -809,21 +952,31 @@ def engine_forward(specs: Sequence[Any], a0: np.ndarray, params: list[tuple[Tens
     return cost, zs
 
 
-def _engine_check(trace: BackpropTrace, plan: _Plan, a0: np.ndarray, y_loss: Any,
-                  ymat: np.ndarray, weights: list[tuple[np.ndarray, np.ndarray]],
-                  fused: bool) -> None:
+def _engine_check(
+    trace: BackpropTrace,
+    plan: _Plan,
+    a0: np.ndarray,
+    y_loss: Any,
+    ymat: np.ndarray,
+    weights: list[tuple[np.ndarray, np.ndarray]],
+    fused: bool,
+) -> None:
     params: list[tuple[Tensor, Tensor | None]] = []
     for spec, (W, b) in zip(plan.specs, weights):
         W_t = Tensor(W.copy(), dtype="float64", requires_grad=True)
-        b_t = (Tensor(b.copy(), dtype="float64", requires_grad=True)
-               if spec.dense.b is not None else None)
+        b_t = (
+            Tensor(b.copy(), dtype="float64", requires_grad=True)
+            if spec.dense.b is not None
+            else None
+        )
         params.append((W_t, b_t))
     cost, zs = engine_forward(plan.specs, a0, params, trace.loss, y_loss, fused)
     cost.backward()
     n = a0.shape[0]
     trace.engine_cost = float(cost.data)
     pairs: list[tuple[str, np.ndarray, np.ndarray]] = [
-        ("C", np.asarray(trace.cost), np.asarray(trace.engine_cost))]
+        ("C", np.asarray(trace.cost), np.asarray(trace.engine_cost))
+    ]
     for lt, (W_t, b_t), z in zip(trace.layers, params, zs):
         l = lt.index
         gz = z.grad if z.grad is not None else np.zeros_like(z.data)
@@ -835,14 +988,19 @@ def _engine_check(trace: BackpropTrace, plan: _Plan, a0: np.ndarray, y_loss: Any
             lt.engine_grad_b = b_t.grad if b_t.grad is not None else np.zeros_like(b_t.data)
             pairs.append((f"∂C/∂b^{l}", lt.grad_b, lt.engine_grad_b))
     trace._pairs = pairs
-    ref = max([float(np.max(np.abs(lt.grad_a))) for lt in trace.layers[-1:]]
-              + [float(np.max(np.abs(eq))) for label, eq, _ in pairs[1:]], default=0.0)
-    trace.discrepancies = {label: _relative(eq, eng, 0.0 if label == "C" else 1e-6 * ref)
-                           for label, eq, eng in pairs}
+    ref = max(
+        [float(np.max(np.abs(lt.grad_a))) for lt in trace.layers[-1:]]
+        + [float(np.max(np.abs(eq))) for label, eq, _ in pairs[1:]],
+        default=0.0,
+    )
+    trace.discrepancies = {
+        label: _relative(eq, eng, 0.0 if label == "C" else 1e-6 * ref) for label, eq, eng in pairs
+    }
 
 
-def _spot_indices(shape: tuple[int, ...], grad: np.ndarray, count: int,
-                  rng: np.random.Generator) -> list[tuple[int, ...]]:
+def _spot_indices(
+    shape: tuple[int, ...], grad: np.ndarray, count: int, rng: np.random.Generator
+) -> list[tuple[int, ...]]:
     size = int(np.prod(shape))
     if size <= count:
         return [tuple(int(v) for v in np.unravel_index(i, shape)) for i in range(size)]
@@ -862,9 +1020,16 @@ def _spot_ok(numerical: float, analytic: float, cost: float, rtol: float, atol: 
     return abs(numerical - analytic) <= bound
 
 
-def _spot_check(trace: BackpropTrace, plan: _Plan, a0: np.ndarray, y_loss: Any,
-                ymat: np.ndarray, weights: list[tuple[np.ndarray, np.ndarray]],
-                per_layer: int = 6, eps: float = 1e-6) -> None:
+def _spot_check(
+    trace: BackpropTrace,
+    plan: _Plan,
+    a0: np.ndarray,
+    y_loss: Any,
+    ymat: np.ndarray,
+    weights: list[tuple[np.ndarray, np.ndarray]],
+    per_layer: int = 6,
+    eps: float = 1e-6,
+) -> None:
     """Central differences of C on up to ``per_layer`` weights and biases of each layer."""
     rng = np.random.default_rng(0)
 

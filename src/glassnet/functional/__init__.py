@@ -52,16 +52,57 @@ from .shape import (
 )
 
 __all__ = [
-    "add", "sub", "mul", "div", "neg", "pow", "matmul", "linear", "cast",
-    "exp", "log", "sqrt", "abs", "clip", "maximum", "minimum", "where",
-    "tanh", "sigmoid", "relu", "leaky_relu", "elu", "gelu", "softplus",
-    "softmax", "log_softmax", "logsumexp",
-    "sum", "mean", "max", "min", "var",
-    "reshape", "flatten", "transpose", "permute", "broadcast_to", "squeeze", "unsqueeze",
-    "concat", "stack", "getitem",
-    "one_hot", "dropout",
-    "sparse_softmax_cross_entropy", "softmax_cross_entropy", "sigmoid_binary_cross_entropy",
-    "unbroadcast", "Kernel", "KERNELS", "get_kernel",
+    "add",
+    "sub",
+    "mul",
+    "div",
+    "neg",
+    "pow",
+    "matmul",
+    "linear",
+    "cast",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "clip",
+    "maximum",
+    "minimum",
+    "where",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "softplus",
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "var",
+    "reshape",
+    "flatten",
+    "transpose",
+    "permute",
+    "broadcast_to",
+    "squeeze",
+    "unsqueeze",
+    "concat",
+    "stack",
+    "getitem",
+    "one_hot",
+    "dropout",
+    "sparse_softmax_cross_entropy",
+    "softmax_cross_entropy",
+    "sigmoid_binary_cross_entropy",
+    "unbroadcast",
+    "Kernel",
+    "KERNELS",
+    "get_kernel",
 ]
 
 
@@ -85,53 +126,81 @@ def _inplace(np_op: Any, name: str) -> Any:
                 f"gradient; do it inside 'with glassnet.no_grad():'"
             )
         value = other.data if isinstance(other, Tensor) else np.asarray(other)
-        np_op(self.data, value.astype(self.data.dtype, copy=False), out=self.data,
-              casting="unsafe")
+        np_op(self.data, value.astype(self.data.dtype, copy=False), out=self.data, casting="unsafe")
         return self
 
     return method
 
 
 def _install() -> None:
-    T = Tensor
-    T.__add__ = lambda self, o: add(self, o)  # type: ignore[method-assign,assignment]
-    T.__radd__ = lambda self, o: add(o, self)  # type: ignore[method-assign,assignment]
-    T.__sub__ = lambda self, o: sub(self, o)  # type: ignore[method-assign,assignment]
-    T.__rsub__ = lambda self, o: sub(o, self)  # type: ignore[method-assign,assignment]
-    T.__mul__ = lambda self, o: mul(self, o)  # type: ignore[method-assign,assignment]
-    T.__rmul__ = lambda self, o: mul(o, self)  # type: ignore[method-assign,assignment]
-    T.__truediv__ = lambda self, o: div(self, o)  # type: ignore[method-assign,assignment]
-    T.__rtruediv__ = lambda self, o: div(o, self)  # type: ignore[method-assign,assignment]
-    T.__pow__ = lambda self, p: pow(self, p)  # type: ignore[method-assign,assignment]
-    T.__rpow__ = lambda self, base: exp(mul(self, float(np.log(base))))  # type: ignore[method-assign,assignment]
-    T.__matmul__ = lambda self, o: matmul(self, o)  # type: ignore[method-assign,assignment]
-    T.__rmatmul__ = lambda self, o: matmul(o, self)  # type: ignore[method-assign,assignment]
-    T.__neg__ = lambda self: neg(self)  # type: ignore[method-assign,assignment]
-    T.__abs__ = lambda self: abs(self)  # type: ignore[method-assign,assignment]
-    T.__getitem__ = lambda self, idx: getitem(self, idx)  # type: ignore[method-assign,assignment]
-    T.__lt__ = _compare(np.less)  # type: ignore[method-assign]
-    T.__le__ = _compare(np.less_equal)  # type: ignore[method-assign]
-    T.__gt__ = _compare(np.greater)  # type: ignore[method-assign]
-    T.__ge__ = _compare(np.greater_equal)  # type: ignore[method-assign]
-    T.__eq__ = _compare(np.equal)  # type: ignore[method-assign,assignment]
-    T.__ne__ = _compare(np.not_equal)  # type: ignore[method-assign,assignment]
-    T.__iadd__ = _inplace(np.add, "+=")  # type: ignore[attr-defined]
-    T.__isub__ = _inplace(np.subtract, "-=")  # type: ignore[attr-defined]
-    T.__imul__ = _inplace(np.multiply, "*=")  # type: ignore[attr-defined]
-    T.__itruediv__ = _inplace(np.divide, "/=")  # type: ignore[attr-defined]
-
-    methods = {
-        "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul,
-        "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "clip": clip,
-        "tanh": tanh, "sigmoid": sigmoid, "relu": relu, "leaky_relu": leaky_relu, "elu": elu,
-        "gelu": gelu, "softplus": softplus, "softmax": softmax, "log_softmax": log_softmax,
-        "logsumexp": logsumexp, "sum": sum, "mean": mean, "max": max, "min": min, "var": var,
-        "reshape": reshape, "flatten": flatten, "transpose": transpose, "permute": permute,
-        "broadcast_to": broadcast_to, "squeeze": squeeze, "unsqueeze": unsqueeze,
+    operators: dict[str, Any] = {
+        "__add__": lambda self, o: add(self, o),
+        "__radd__": lambda self, o: add(o, self),
+        "__sub__": lambda self, o: sub(self, o),
+        "__rsub__": lambda self, o: sub(o, self),
+        "__mul__": lambda self, o: mul(self, o),
+        "__rmul__": lambda self, o: mul(o, self),
+        "__truediv__": lambda self, o: div(self, o),
+        "__rtruediv__": lambda self, o: div(o, self),
+        "__pow__": lambda self, p: pow(self, p),
+        "__rpow__": lambda self, base: exp(mul(self, float(np.log(base)))),
+        "__matmul__": lambda self, o: matmul(self, o),
+        "__rmatmul__": lambda self, o: matmul(o, self),
+        "__neg__": lambda self: neg(self),
+        "__abs__": lambda self: abs(self),
+        "__getitem__": lambda self, idx: getitem(self, idx),
+        "__lt__": _compare(np.less),
+        "__le__": _compare(np.less_equal),
+        "__gt__": _compare(np.greater),
+        "__ge__": _compare(np.greater_equal),
+        "__eq__": _compare(np.equal),
+        "__ne__": _compare(np.not_equal),
+        "__iadd__": _inplace(np.add, "+="),
+        "__isub__": _inplace(np.subtract, "-="),
+        "__imul__": _inplace(np.multiply, "*="),
+        "__itruediv__": _inplace(np.divide, "/="),
     }
+    for name, fn in operators.items():
+        setattr(Tensor, name, fn)
+
+    methods: dict[str, Any] = {
+        "add": add,
+        "sub": sub,
+        "mul": mul,
+        "div": div,
+        "pow": pow,
+        "matmul": matmul,
+        "exp": exp,
+        "log": log,
+        "sqrt": sqrt,
+        "abs": abs,
+        "clip": clip,
+        "tanh": tanh,
+        "sigmoid": sigmoid,
+        "relu": relu,
+        "leaky_relu": leaky_relu,
+        "elu": elu,
+        "gelu": gelu,
+        "softplus": softplus,
+        "softmax": softmax,
+        "log_softmax": log_softmax,
+        "logsumexp": logsumexp,
+        "sum": sum,
+        "mean": mean,
+        "max": max,
+        "min": min,
+        "var": var,
+        "reshape": reshape,
+        "flatten": flatten,
+        "transpose": transpose,
+        "permute": permute,
+        "broadcast_to": broadcast_to,
+        "squeeze": squeeze,
+        "unsqueeze": unsqueeze,
+    }
+    methods["T"] = property(lambda self: transpose(self))
     for name, fn in methods.items():
-        setattr(T, name, fn)
-    T.T = property(lambda self: transpose(self))  # type: ignore[attr-defined]
+        setattr(Tensor, name, fn)
 
 
 _install()

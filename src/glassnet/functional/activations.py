@@ -136,8 +136,14 @@ class Kernel:
             )
         # Plain floats: a NumPy float64 slope would upcast a float32 activation.
         floats = {k: check_finite_scalar(v, k, self.name) for k, v in params.items()}
-        return Kernel(self.name, self._value, self._prime, {**self.params, **floats},
-                      self.elementwise, self._vjp)
+        return Kernel(
+            self.name,
+            self._value,
+            self._prime,
+            {**self.params, **floats},
+            self.elementwise,
+            self._vjp,
+        )
 
     def __repr__(self) -> str:
         return f"Kernel({self.name!r}{', ' + repr(self.params) if self.params else ''})"

@@ -142,8 +142,9 @@ def matmul(a: Any, b: Any) -> Tensor:
         try:
             np.broadcast_shapes(batch_a, batch_b)
         except ValueError:
-            raise _matmul_error(sa, sb, f"batch shapes {batch_a} and {batch_b} cannot be "
-                                        "broadcast together") from None
+            raise _matmul_error(
+                sa, sb, f"batch shapes {batch_a} and {batch_b} cannot be broadcast together"
+            ) from None
     out = da @ db
 
     def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -161,13 +162,13 @@ def matmul(a: Any, b: Any) -> Tensor:
             ga = g2 @ np.swapaxes(b2, -1, -2)
             if da.ndim == 1:
                 ga = ga.reshape(ga.shape[:-2] + (ga.shape[-1],))
-                ga = ga.reshape(-1, sa[0]).sum(axis=0) if ga.ndim > 1 else ga
+                ga = ga.sum(axis=tuple(range(ga.ndim - 1))) if ga.ndim > 1 else ga
             ga = unbroadcast(ga, a)
         if b.requires_grad:
             gb = np.swapaxes(a2, -1, -2) @ g2
             if db.ndim == 1:
                 gb = gb[..., 0]
-                gb = gb.reshape(-1, sb[0]).sum(axis=0) if gb.ndim > 1 else gb
+                gb = gb.sum(axis=tuple(range(gb.ndim - 1))) if gb.ndim > 1 else gb
             gb = unbroadcast(gb, b)
         return ga, gb
 

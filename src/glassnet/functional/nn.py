@@ -35,8 +35,11 @@ _REDUCTIONS = ("mean", "sum", "none")
 def one_hot(labels: Any, num_classes: int, dtype: Any = "float32") -> Tensor:
     """Integer labels of shape (N,) → a (N, num_classes) tensor of 0/1 (no gradient)."""
     y = lift(labels, "one_hot").data
-    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) \
-            or num_classes < 1:
+    if (
+        isinstance(num_classes, bool)
+        or not isinstance(num_classes, (int, np.integer))
+        or num_classes < 1
+    ):
         raise InvalidArgumentError(
             f"one_hot: num_classes must be a positive integer, received {num_classes!r}"
         )
@@ -120,15 +123,13 @@ def _logits_2d(logits: Any, op: str) -> Tensor:
     z = lift(logits, op)
     require_float(z, op)
     if z.data.ndim != 2 or z.data.shape[1] < 1:
-        raise ShapeError(
-            f"{op}: logits must have shape (batch, classes), received {z.shape}"
-        )
+        raise ShapeError(f"{op}: logits must have shape (batch, classes), received {z.shape}")
     return z
 
 
-def softmax_cross_entropy_parts(z: np.ndarray, labels: np.ndarray | None = None,
-                                targets: np.ndarray | None = None
-                                ) -> tuple[np.ndarray, np.ndarray]:
+def softmax_cross_entropy_parts(
+    z: np.ndarray, labels: np.ndarray | None = None, targets: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-sample cost C_x and the probabilities a = softmax(z), from logits z of shape (N, K).
 
     With m = max_k z_k and S = Σ_k e^(z_k − m):  a_k = e^(z_k − m)/S and
@@ -159,8 +160,9 @@ def sparse_softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mea
     y = lift(labels, op).data
     n, k = z.data.shape
     if y.shape != (n,):
-        raise ShapeError(f"{op}: labels must have shape ({n},) to match logits {z.shape}, "
-                         f"received {y.shape}")
+        raise ShapeError(
+            f"{op}: labels must have shape ({n},) to match logits {z.shape}, received {y.shape}"
+        )
     check_sparse_labels(y, k, op)
     y = y.astype(np.intp, copy=False)
     per_sample, probs = softmax_cross_entropy_parts(z.data, labels=y)
@@ -184,8 +186,10 @@ def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") ->
     z = _logits_2d(logits, op)
     t = lift_like(targets, z.data.dtype, op)
     if t.data.shape != z.data.shape:
-        raise ShapeError(f"{op}: targets must have the logits' shape {z.shape} (one column per "
-                         f"class), received {t.shape}")
+        raise ShapeError(
+            f"{op}: targets must have the logits' shape {z.shape} (one column per "
+            f"class), received {t.shape}"
+        )
     td = t.data.astype(z.data.dtype, copy=False)
     per_sample, probs = softmax_cross_entropy_parts(z.data, targets=td)
     value, scale = _reduce(per_sample, reduction, op)
@@ -209,8 +213,7 @@ def sigmoid_binary_cross_entropy(logits: Any, targets: Any, reduction: str = "me
     require_float(z, op)
     t = lift_like(targets, z.data.dtype, op)
     if t.data.shape != z.data.shape:
-        raise ShapeError(f"{op}: targets must have the logits' shape {z.shape}, "
-                         f"received {t.shape}")
+        raise ShapeError(f"{op}: targets must have the logits' shape {z.shape}, received {t.shape}")
     zd = z.data
     td = t.data.astype(zd.dtype, copy=False)
     elementwise = np.maximum(zd, 0) - zd * td + np.log1p(np.exp(-np.abs(zd)))

@@ -15,8 +15,9 @@ __all__ = ["sum", "mean", "max", "min", "var", "logsumexp"]
 Axis = int | tuple[int, ...] | None
 
 
-def _expand(g: np.ndarray, axes: tuple[int, ...] | None, keepdims: bool, shape: tuple[int, ...]
-            ) -> np.ndarray:
+def _expand(
+    g: np.ndarray, axes: tuple[int, ...] | None, keepdims: bool, shape: tuple[int, ...]
+) -> np.ndarray:
     """Give a reduced gradient back its reduced axes so it broadcasts against the input."""
     if not keepdims:
         if axes is None:
@@ -128,8 +129,11 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
     shifted = xd - m
     log_s = np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
     lse_kept = log_s + m
-    out = lse_kept if keepdims else (lse_kept.reshape(()) if axes is None
-                                     else np.squeeze(lse_kept, axes))
+    out = (
+        lse_kept
+        if keepdims
+        else (lse_kept.reshape(()) if axes is None else np.squeeze(lse_kept, axes))
+    )
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
         # softmax(x) = e^((x − m) − log s): x − lse would round lse at |x| ~ 1000 in float32

@@ -122,8 +122,9 @@ def unsqueeze(x: Any, axis: int) -> Tensor:
 
 def _join_inputs(tensors: Sequence[Any], op: str) -> tuple[list[Tensor], list[np.ndarray]]:
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)) or not tensors:
-        raise InvalidArgumentError(f"{op}: expected a non-empty list of tensors, received "
-                                   f"{type(tensors).__name__}")
+        raise InvalidArgumentError(
+            f"{op}: expected a non-empty list of tensors, received {type(tensors).__name__}"
+        )
     # Constants take the float dtype of the tensors they are joined with.
     like: np.dtype | None = None
     for d in (t.data.dtype for t in tensors if isinstance(t, Tensor)):
@@ -149,8 +150,10 @@ def concat(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     bounds = np.cumsum([a.shape[ax] for a in arrays])[:-1]
 
     def backward(g: np.ndarray) -> list[np.ndarray]:
-        return [piece.astype(t.data.dtype, copy=False)
-                for piece, t in zip(np.split(g, bounds, axis=ax), ts)]
+        return [
+            piece.astype(t.data.dtype, copy=False)
+            for piece, t in zip(np.split(g, bounds, axis=ax), ts)
+        ]
 
     return Tensor._make(out, tuple(ts), backward, "concat")
 
@@ -163,15 +166,16 @@ def stack(tensors: Sequence[Any], axis: int = 0) -> Tensor:
     except (ValueError, IndexError):
         shapes = ", ".join(str(a.shape) for a in arrays)
         if len({a.shape for a in arrays}) == 1:
-            raise ShapeError(f"stack: axis {axis} is out of range for a result with "
-                             f"{arrays[0].ndim + 1} axes") from None
-        raise ShapeError(f"stack: tensors must all have the same shape, received {shapes}"
-                         ) from None
+            raise ShapeError(
+                f"stack: axis {axis} is out of range for a result with {arrays[0].ndim + 1} axes"
+            ) from None
+        raise ShapeError(
+            f"stack: tensors must all have the same shape, received {shapes}"
+        ) from None
     ax = axis % out.ndim
 
     def backward(g: np.ndarray) -> list[np.ndarray]:
-        return [np.take(g, i, axis=ax).astype(t.data.dtype, copy=False)
-                for i, t in enumerate(ts)]
+        return [np.take(g, i, axis=ax).astype(t.data.dtype, copy=False) for i, t in enumerate(ts)]
 
     return Tensor._make(out, tuple(ts), backward, "stack")
 
@@ -204,11 +208,13 @@ def getitem(x: Any, index: Any) -> Tensor:
     try:
         out = x.data[idx]
     except IndexError as exc:
-        raise ShapeError(f"getitem: index {index!r} does not fit a tensor of shape {x.shape}: "
-                         f"{exc}") from None
+        raise ShapeError(
+            f"getitem: index {index!r} does not fit a tensor of shape {x.shape}: {exc}"
+        ) from None
     except (TypeError, ValueError) as exc:
-        raise InvalidArgumentError(f"getitem: index {index!r} is not a valid index: {exc}"
-                                   ) from None
+        raise InvalidArgumentError(
+            f"getitem: index {index!r} is not a valid index: {exc}"
+        ) from None
     basic = _is_basic(idx)
     shape, dtype = x.data.shape, x.data.dtype
 

@@ -171,8 +171,9 @@ def prepare_array(value: np.ndarray, what: str, where: str) -> np.ndarray:
     return np.asarray(value, dtype=dt, order="C")
 
 
-def write_container(path: Any, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str],
-                    where: str) -> Path:
+def write_container(
+    path: Any, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str], where: str
+) -> Path:
     """Serialise ``tensors`` and ``metadata`` with safetensors and write them atomically.
 
     A crash at any moment leaves the previous file or the new one, never a mixture.
@@ -180,13 +181,16 @@ def write_container(path: Any, tensors: Mapping[str, np.ndarray], metadata: Mapp
     p = as_path(path, where)
     _check_writable_target(p, os.fspath(path), where)
     stn = _safetensors_numpy(where)
-    arrays = {name: prepare_array(np.asarray(arr), f"tensor {name!r}", where)
-              for name, arr in tensors.items()}
+    arrays = {
+        name: prepare_array(np.asarray(arr), f"tensor {name!r}", where)
+        for name, arr in tensors.items()
+    }
     try:
         data = stn.save(arrays, metadata=dict(metadata))
     except Exception as exc:  # safetensors' own errors: report them as ours
-        raise InvalidArgumentError(f"{where}: could not serialise the tensors for '{p}': "
-                                   f"{exc}") from None
+        raise InvalidArgumentError(
+            f"{where}: could not serialise the tensors for '{p}': {exc}"
+        ) from None
     header_len = int.from_bytes(data[:8], "little")
     if header_len > MAX_HEADER_BYTES:
         raise InvalidArgumentError(
@@ -199,8 +203,9 @@ def write_container(path: Any, tensors: Mapping[str, np.ndarray], metadata: Mapp
         atomic_write_bytes(p, data)
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise FileAccessError(f"{where}: could not write '{p}': {reason}; the previous "
-                              f"file, if any, is unchanged") from exc
+        raise FileAccessError(
+            f"{where}: could not write '{p}': {reason}; the previous file, if any, is unchanged"
+        ) from exc
     return p
 
 
@@ -237,62 +242,79 @@ def validate_header(data: bytes, name: str) -> tuple[dict[str, dict[str, Any]], 
     if n > MAX_HEADER_BYTES:
         raise bad(f"its header claims {n} bytes, more than the {MAX_HEADER_BYTES} allowed")
     if 8 + n > size:
-        raise bad(f"its header claims {n} bytes but the file has only {size - 8} after the "
-                  f"length field (truncated?)")
-    raw = data[8:8 + n]
+        raise bad(
+            f"its header claims {n} bytes but the file has only {size - 8} after the "
+            f"length field (truncated?)"
+        )
+    raw = data[8 : 8 + n]
     if not raw.startswith(b"{"):
         raise bad("its header does not start with '{' (it may be a pickle or another format)")
     try:
         header = json.loads(raw.decode("utf-8"), object_pairs_hook=_reject_duplicates)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise bad(f"its header is not valid JSON ({type(exc).__name__}: "
-                  f"{str(exc)[:80]})") from None
+        raise bad(f"its header is not valid JSON ({type(exc).__name__}: {str(exc)[:80]})") from None
     if not isinstance(header, dict):
         raise bad(f"its header is a JSON {type(header).__name__}, expected an object")
     metadata = header.pop("__metadata__", None)
     if metadata is None:
         metadata = {}
     if not isinstance(metadata, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in metadata.items()
+    ):
         raise bad("its __metadata__ is not a map of strings to strings")
 
     data_len = size - 8 - n
     spans: list[tuple[int, int, str]] = []
     for tname, entry in header.items():
         if not isinstance(entry, dict) or set(entry) != {"dtype", "shape", "data_offsets"}:
-            raise bad(f"tensor {tname!r} is not described by exactly dtype, shape and "
-                      f"data_offsets")
+            raise bad(f"tensor {tname!r} is not described by exactly dtype, shape and data_offsets")
         code = entry["dtype"]
         if not isinstance(code, str) or code not in DTYPES:
-            raise bad(f"tensor {tname!r} has dtype {str(code)[:20]!r}, which glassnet cannot "
-                      f"read (supported: {', '.join(DTYPES)})")
+            raise bad(
+                f"tensor {tname!r} has dtype {str(code)[:20]!r}, which glassnet cannot "
+                f"read (supported: {', '.join(DTYPES)})"
+            )
         shape = entry["shape"]
-        if not isinstance(shape, list) or len(shape) > _MAX_NDIM or not all(
-                _is_int(d) and 0 <= d < 2**62 for d in shape):
+        if (
+            not isinstance(shape, list)
+            or len(shape) > _MAX_NDIM
+            or not all(_is_int(d) and 0 <= d < 2**62 for d in shape)
+        ):
             raise bad(f"tensor {tname!r} has an invalid shape {str(shape)[:40]}")
         offsets = entry["data_offsets"]
-        if not isinstance(offsets, list) or len(offsets) != 2 or not all(
-                _is_int(o) for o in offsets):
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(_is_int(o) for o in offsets)
+        ):
             raise bad(f"tensor {tname!r} has invalid data_offsets {str(offsets)[:40]}")
         begin, end = offsets
         if not 0 <= begin <= end <= data_len:
-            raise bad(f"tensor {tname!r} claims bytes {begin} to {end} of a data region of "
-                      f"{data_len} bytes")
+            raise bad(
+                f"tensor {tname!r} claims bytes {begin} to {end} of a data region of "
+                f"{data_len} bytes"
+            )
         nbytes = math.prod(shape) * DTYPES[code].itemsize
         if end - begin != nbytes:
-            raise bad(f"tensor {tname!r} of shape {tuple(shape)} and dtype {code} needs "
-                      f"{nbytes} bytes but its offsets span {end - begin}")
+            raise bad(
+                f"tensor {tname!r} of shape {tuple(shape)} and dtype {code} needs "
+                f"{nbytes} bytes but its offsets span {end - begin}"
+            )
         spans.append((begin, end, tname))
     spans.sort()
     position = 0
     for begin, end, tname in spans:
         if begin != position:
-            raise bad(f"tensor {tname!r} starts at byte {begin} of the data region, expected "
-                      f"{position} (tensors must be stored back to back)")
+            raise bad(
+                f"tensor {tname!r} starts at byte {begin} of the data region, expected "
+                f"{position} (tensors must be stored back to back)"
+            )
         position = end
     if position != data_len:
-        raise bad(f"its tensors cover {position} of the {data_len} data bytes (trailing "
-                  f"garbage or a truncated file)")
+        raise bad(
+            f"its tensors cover {position} of the {data_len} data bytes (trailing "
+            f"garbage or a truncated file)"
+        )
     return header, metadata
 
 
@@ -308,8 +330,10 @@ def read_container(path: Any, where: str) -> tuple[dict[str, np.ndarray], dict[s
     if stat.S_ISDIR(info.st_mode):
         raise FileAccessError(f"{where}: '{p}' is a directory; expected a .safetensors file")
     if not stat.S_ISREG(info.st_mode):
-        raise FileFormatError(f"{where}: '{p}' is not a regular file (a device or a pipe?); "
-                              f"expected a .safetensors file")
+        raise FileFormatError(
+            f"{where}: '{p}' is not a regular file (a device or a pipe?); "
+            f"expected a .safetensors file"
+        )
     try:
         with open(p, "rb") as handle:
             head = handle.read(8)
@@ -327,8 +351,9 @@ def read_container(path: Any, where: str) -> tuple[dict[str, np.ndarray], dict[s
     try:
         loaded = stn.load(data)
     except Exception as exc:  # the header was checked; this is a last line of defence
-        raise FileFormatError(f"{where}: '{p}' could not be decoded as safetensors: "
-                              f"{str(exc)[:100]}") from None
+        raise FileFormatError(
+            f"{where}: '{p}' could not be decoded as safetensors: {str(exc)[:100]}"
+        ) from None
     if set(loaded) != set(header):
         raise FileFormatError(f"{where}: '{p}' decoded to other tensors than its header lists")
     tensors: dict[str, np.ndarray] = {}
@@ -336,8 +361,10 @@ def read_container(path: Any, where: str) -> tuple[dict[str, np.ndarray], dict[s
         arr = loaded[tname]
         expected = DTYPES[header[tname]["dtype"]]
         if arr.dtype != expected or list(arr.shape) != header[tname]["shape"]:
-            raise FileFormatError(f"{where}: '{p}' decoded tensor {tname!r} with another dtype "
-                                  f"or shape than its header gives")
+            raise FileFormatError(
+                f"{where}: '{p}' decoded tensor {tname!r} with another dtype "
+                f"or shape than its header gives"
+            )
         tensors[tname] = np.array(arr, copy=True)
     return tensors, metadata
 
@@ -365,12 +392,19 @@ def _plain_key(k: Any) -> bool:
     return k is None or (isinstance(k, (bool, int, float, str)) and not isinstance(k, np.generic))
 
 
-_ALLOWED = ("dicts, lists, tuples, NumPy arrays and scalars, Python numbers, strings, "
-            "booleans and None")
+_ALLOWED = (
+    "dicts, lists, tuples, NumPy arrays and scalars, Python numbers, strings, booleans and None"
+)
 
 
-def encode_tree(value: Any, tensors: dict[str, np.ndarray], *, root: str, where: str,
-                prefix: tuple[Any, ...] = ()) -> Any:
+def encode_tree(
+    value: Any,
+    tensors: dict[str, np.ndarray],
+    *,
+    root: str,
+    where: str,
+    prefix: tuple[Any, ...] = (),
+) -> Any:
     """Split nested state into JSON-friendly data plus ``tensors`` (filled in place).
 
     Arrays (and NumPy scalars, as 0-d arrays) go to ``tensors`` under their key path joined by
@@ -388,7 +422,8 @@ def encode_tree(value: Any, tensors: dict[str, np.ndarray], *, root: str, where:
             if isinstance(v, np.generic) and v.dtype.kind in "USVO":
                 raise InvalidArgumentError(
                     f"{where}: {_describe_path(root, path)} is a NumPy {v.dtype} scalar; "
-                    f"expected {_ALLOWED}")
+                    f"expected {_ALLOWED}"
+                )
             arr = prepare_array(np.asarray(v), _describe_path(root, path), where)
             key = _tensor_key(path, used)
             tensors[key] = arr
@@ -398,20 +433,25 @@ def encode_tree(value: Any, tensors: dict[str, np.ndarray], *, root: str, where:
         if isinstance(v, float):
             if math.isfinite(v):
                 return v
-            return {_TAG: "float", "value": "nan" if math.isnan(v) else
-                    ("inf" if v > 0 else "-inf")}
+            return {
+                _TAG: "float",
+                "value": "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf"),
+            }
         if isinstance(v, (dict, list, tuple)):
             if id(v) in active:
                 raise InvalidArgumentError(
                     f"{where}: {_describe_path(root, path)} contains itself; expected a tree "
-                    f"without cycles")
+                    f"without cycles"
+                )
             active.add(id(v))
             try:
                 if isinstance(v, list):
                     return [enc(item, path + (i,)) for i, item in enumerate(v)]
                 if isinstance(v, tuple):
-                    return {_TAG: "tuple", "items": [enc(item, path + (i,))
-                                                     for i, item in enumerate(v)]}
+                    return {
+                        _TAG: "tuple",
+                        "items": [enc(item, path + (i,)) for i, item in enumerate(v)],
+                    }
                 if all(isinstance(k, str) for k in v) and _TAG not in v:
                     return {k: enc(item, path + (k,)) for k, item in v.items()}
                 items = []
@@ -420,7 +460,8 @@ def encode_tree(value: Any, tensors: dict[str, np.ndarray], *, root: str, where:
                         raise InvalidArgumentError(
                             f"{where}: {_describe_path(root, path)} has a key {k!r} of type "
                             f"{type(k).__name__}; keys must be strings, numbers, booleans, "
-                            f"None or tuples of those")
+                            f"None or tuples of those"
+                        )
                     items.append([enc(k, path + ("key",)), enc(item, path + (k,))])
                 return {_TAG: "dict", "items": items}
             finally:
@@ -439,8 +480,9 @@ def dumps(value: Any, what: str, where: str) -> str:
     try:
         return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError) as exc:
-        raise InvalidArgumentError(f"{where}: {what} cannot be written as JSON ({exc}); "
-                                   f"expected {_ALLOWED}") from None
+        raise InvalidArgumentError(
+            f"{where}: {what} cannot be written as JSON ({exc}); expected {_ALLOWED}"
+        ) from None
 
 
 def loads(text: str, what: str, name: str, where: str) -> Any:
@@ -448,16 +490,19 @@ def loads(text: str, what: str, name: str, where: str) -> Any:
     try:
         return json.loads(text, object_pairs_hook=_reject_duplicates)
     except (ValueError, RecursionError) as exc:
-        raise FileFormatError(f"{where}: '{name}' has an unreadable {what} ({type(exc).__name__}: "
-                              f"{str(exc)[:80]})") from None
+        raise FileFormatError(
+            f"{where}: '{name}' has an unreadable {what} ({type(exc).__name__}: {str(exc)[:80]})"
+        ) from None
 
 
-def decode_tree(value: Any, tensors: Mapping[str, np.ndarray], used: set[str], *, name: str,
-                where: str) -> Any:
+def decode_tree(
+    value: Any, tensors: Mapping[str, np.ndarray], used: set[str], *, name: str, where: str
+) -> Any:
     """Inverse of ``encode_tree``; every referenced key is added to ``used``.
 
     Anything that ``encode_tree`` cannot have written is a FileFormatError naming the file.
     """
+
     def bad(reason: str) -> FileFormatError:
         return FileFormatError(f"{where}: '{name}' holds an invalid state: {reason}")
 
@@ -497,8 +542,7 @@ def decode_tree(value: Any, tensors: Mapping[str, np.ndarray], used: set[str], *
                 try:
                     out[key] = dec(pair[1])
                 except TypeError:
-                    raise bad(f"a dict key of type {type(key).__name__} is not hashable") \
-                        from None
+                    raise bad(f"a dict key of type {type(key).__name__} is not hashable") from None
             return out
         raise bad(f"unknown tagged object {str(v)[:60]}")
 

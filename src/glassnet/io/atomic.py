@@ -48,15 +48,17 @@ def _fsync_directory(directory: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], mode: str = "wb",
-                 encoding: str | None = None) -> Iterator[IO[Any]]:
+def atomic_write(
+    path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None
+) -> Iterator[IO[Any]]:
     """Open a temporary file for writing; on success it replaces ``path`` atomically.
 
     If the block raises, the temporary file is removed and ``path`` is untouched.
     """
     if mode not in ("w", "wb", "wt"):
         raise InvalidArgumentError(
-            f"atomic_write: mode must be 'w', 'wt' or 'wb', received {mode!r}")
+            f"atomic_write: mode must be 'w', 'wt' or 'wb', received {mode!r}"
+        )
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():

@@ -41,13 +41,17 @@ def save_checkpoint(path: Any, state: Mapping[str, Any]) -> None:
         raise InvalidArgumentError(f"{where}: state must be a dict, received {describe(state)}")
     tensors: dict[str, np.ndarray] = {}
     skeleton = encode_tree(dict(state), tensors, root="state", where=where)
-    metadata = {"format": CHECKPOINT_FORMAT, "format_version": FORMAT_VERSION,
-                "state": dumps(skeleton, "the state", where)}
+    metadata = {
+        "format": CHECKPOINT_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "state": dumps(skeleton, "the state", where),
+    }
     write_container(path, tensors, metadata, where)
 
 
-def state_from_container(tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str],
-                         name: str, where: str) -> dict[str, Any]:
+def state_from_container(
+    tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str], name: str, where: str
+) -> dict[str, Any]:
     """The state dict held by an already-read checkpoint container."""
     check_format(metadata, name, where, CHECKPOINT_FORMAT)
     if "state" not in metadata:
@@ -57,12 +61,14 @@ def state_from_container(tensors: Mapping[str, np.ndarray], metadata: Mapping[st
     state = decode_tree(skeleton, tensors, used, name=name, where=where)
     extra = [k for k in tensors if k not in used]
     if extra:
-        raise FileFormatError(f"{where}: the checkpoint '{name}' holds tensors its state does "
-                              f"not refer to: {', '.join(extra[:10])}"
-                              + (" ..." if len(extra) > 10 else ""))
+        raise FileFormatError(
+            f"{where}: the checkpoint '{name}' holds tensors its state does "
+            f"not refer to: {', '.join(extra[:10])}" + (" ..." if len(extra) > 10 else "")
+        )
     if not isinstance(state, dict):
-        raise FileFormatError(f"{where}: the checkpoint '{name}' holds a "
-                              f"{type(state).__name__}, expected a dict")
+        raise FileFormatError(
+            f"{where}: the checkpoint '{name}' holds a {type(state).__name__}, expected a dict"
+        )
     return state
 
 

@@ -73,15 +73,19 @@ def _version() -> str:
 # ---------------------------------------------------------------------------------------------
 def _check_model(model: Any, where: str) -> Module:
     if not isinstance(model, Module):
-        raise InvalidArgumentError(f"{where}: model must be a glassnet Module (for example a "
-                                   f"Sequential), received {describe(model)}")
+        raise InvalidArgumentError(
+            f"{where}: model must be a glassnet Module (for example a "
+            f"Sequential), received {describe(model)}"
+        )
     return model
 
 
 def _unregistered_message(where: str, what: str, cls: type) -> str:
-    return (f"{where}: {what} is a {cls.__name__}, which load_model could not rebuild because "
-            f"the class is not registered; decorate it with @glassnet.register (or "
-            f"glassnet.io.register) and give it a get_config() method, or use save_weights")
+    return (
+        f"{where}: {what} is a {cls.__name__}, which load_model could not rebuild because "
+        f"the class is not registered; decorate it with @glassnet.register (or "
+        f"glassnet.io.register) and give it a get_config() method, or use save_weights"
+    )
 
 
 def _layer_class_name(layer: Layer, where: str) -> str:
@@ -104,8 +108,10 @@ def _config_of(obj: Any, where: str) -> dict[str, Any]:
         )
     config = get_config()
     if not isinstance(config, Mapping):
-        raise InvalidArgumentError(f"{where}: {type(obj).__name__}.get_config() must return a "
-                                   f"dict, received {describe(config)}")
+        raise InvalidArgumentError(
+            f"{where}: {type(obj).__name__}.get_config() must return a "
+            f"dict, received {describe(config)}"
+        )
     return dict(config)
 
 
@@ -143,15 +149,22 @@ def _training_config(model: Module, where: str) -> dict[str, Any] | None:
     for spec in getattr(model, "metric_specs", []):
         metric = _metric_name(spec)
         if metric is None:
-            warnings.warn(f"{where}: metric {spec!r} has no name and is not saved; pass it to "
-                          f"compile again after loading", RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"{where}: metric {spec!r} has no name and is not saved; pass it to "
+                f"compile again after loading",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         else:
             metrics.append(metric)
     config["metrics"] = metrics
     optimizer = getattr(model, "optimizer", None)
     get_config = getattr(optimizer, "get_config", None)
-    config["optimizer"] = ({"class_name": type(optimizer).__name__, "config": get_config()}
-                           if callable(get_config) else None)
+    config["optimizer"] = (
+        {"class_name": type(optimizer).__name__, "config": get_config()}
+        if callable(get_config)
+        else None
+    )
     return config
 
 
@@ -170,12 +183,19 @@ def save_model(model: Module, path: Any, include_optimizer: bool = True) -> None
     where = "save_model"
     _check_model(model, where)
     if not isinstance(include_optimizer, bool):
-        raise InvalidArgumentError(f"{where}: include_optimizer must be True or False, "
-                                   f"received include_optimizer={include_optimizer!r}")
-    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "content": "model",
-                "glassnet_version": _version()}
-    metadata["architecture"] = dumps(_architecture(model, where), "the architecture "
-                                     "(get_config())", where)
+        raise InvalidArgumentError(
+            f"{where}: include_optimizer must be True or False, "
+            f"received include_optimizer={include_optimizer!r}"
+        )
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "content": "model",
+        "glassnet_version": _version(),
+    }
+    metadata["architecture"] = dumps(
+        _architecture(model, where), "the architecture (get_config())", where
+    )
     tensors = _weights(model, where)
     training = _training_config(model, where)
     if training is not None:
@@ -183,8 +203,13 @@ def save_model(model: Module, path: Any, include_optimizer: bool = True) -> None
         optimizer = getattr(model, "optimizer", None)
         state_dict = getattr(optimizer, "state_dict", None)
         if include_optimizer and callable(state_dict):
-            skeleton = encode_tree(state_dict(), tensors, root="optimizer state", where=where,
-                                   prefix=(_OPTIMIZER_ROOT,))
+            skeleton = encode_tree(
+                state_dict(),
+                tensors,
+                root="optimizer state",
+                where=where,
+                prefix=(_OPTIMIZER_ROOT,),
+            )
             metadata["optimizer_state"] = dumps(skeleton, "the optimizer state", where)
     write_container(path, tensors, metadata, where)
 
@@ -196,8 +221,12 @@ def save_weights(model: Module, path: Any) -> None:
     """
     where = "save_weights"
     _check_model(model, where)
-    metadata = {"format": FORMAT, "format_version": FORMAT_VERSION, "content": "weights",
-                "glassnet_version": _version()}
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "content": "weights",
+        "glassnet_version": _version(),
+    }
     write_container(path, _weights(model, where), metadata, where)
 
 
@@ -210,8 +239,11 @@ def check_format(metadata: Mapping[str, str], name: str, where: str, expected: s
     if fmt != expected:
         if fmt is None:
             what = "has no glassnet format marker (it may come from another library)"
-            hint = ("; to use its tensors as weights, build the model and call load_weights"
-                    if expected == FORMAT else "")
+            hint = (
+                "; to use its tensors as weights, build the model and call load_weights"
+                if expected == FORMAT
+                else ""
+            )
         elif fmt == CHECKPOINT_FORMAT:
             what = "is a glassnet training checkpoint"
             hint = "; read it with glassnet.io.load_checkpoint or resume fit from it"
@@ -229,8 +261,10 @@ def check_format(metadata: Mapping[str, str], name: str, where: str, expected: s
                 f"{where}: '{name}' uses format version {version}, newer than the version "
                 f"{FORMAT_VERSION} this glassnet reads; upgrade glassnet to load it"
             )
-        raise FileFormatError(f"{where}: '{name}' has format_version {str(version)[:20]!r}; "
-                              f"expected {FORMAT_VERSION!r}")
+        raise FileFormatError(
+            f"{where}: '{name}' has format_version {str(version)[:20]!r}; "
+            f"expected {FORMAT_VERSION!r}"
+        )
 
 
 @contextmanager
@@ -247,8 +281,9 @@ def _rng_preserved() -> Iterator[None]:
 def _accepted_kwargs(cls: type) -> set[str]:
     init = cls.__init__  # type: ignore[misc]
     params = inspect.signature(init).parameters.values()
-    return {p.name for p in params
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"self"}
+    return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {
+        "self"
+    }
 
 
 def _float_dtype(value: Any) -> np.dtype:
@@ -288,14 +323,19 @@ def _positive_shape(value: Any, what: str) -> tuple[int, ...]:
     if isinstance(value, int) and not isinstance(value, bool):
         value = [value]
     if not isinstance(value, list) or not all(
-            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value):
-        raise ValueError(f"{what} must be a list of positive integers, received "
-                         f"{str(value)[:40]}")
+        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value
+    ):
+        raise ValueError(f"{what} must be a list of positive integers, received {str(value)[:40]}")
     return tuple(value)
 
 
-def _sequential_from_config(config: Any, tensors: Mapping[str, np.ndarray], name: str,
-                            where: str, model_cls: type | None = None) -> Module:
+def _sequential_from_config(
+    config: Any,
+    tensors: Mapping[str, np.ndarray],
+    name: str,
+    where: str,
+    model_cls: type | None = None,
+) -> Module:
     """Rebuild a Sequential (or a registered subclass ``model_cls``); each Dense's weight shapes are
     checked against the file before anything is allocated, so a crafted architecture cannot
     request huge arrays."""
@@ -305,8 +345,9 @@ def _sequential_from_config(config: Any, tensors: Mapping[str, np.ndarray], name
         model_cls = Sequential
 
     def bad(reason: str) -> FileFormatError:
-        return FileFormatError(f"{where}: '{name}' has an invalid Sequential architecture: "
-                               f"{reason}")
+        return FileFormatError(
+            f"{where}: '{name}' has an invalid Sequential architecture: {reason}"
+        )
 
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         raise bad("its config is not an object with a 'layers' list")
@@ -316,17 +357,23 @@ def _sequential_from_config(config: Any, tensors: Mapping[str, np.ndarray], name
     try:
         input_shape: tuple[int, ...] | None = (
             _positive_shape(config["input_shape"], "input_shape")
-            if config.get("input_shape") is not None else None)
+            if config.get("input_shape") is not None
+            else None
+        )
     except ValueError as exc:
         raise bad(str(exc)) from None
 
     layers: list[Layer] = []
     declared_inputs: list[int | None] = []  # a Dense's recorded in_features
     for i, entry in enumerate(config["layers"]):
-        if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str) \
-                or not isinstance(entry.get("config"), dict):
-            raise bad(f"layer {i} is not an object with a 'class_name' string and a 'config' "
-                      f"object")
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("class_name"), str)
+            or not isinstance(entry.get("config"), dict)
+        ):
+            raise bad(
+                f"layer {i} is not an object with a 'class_name' string and a 'config' object"
+            )
         class_name = entry["class_name"]
         layer_config = dict(entry["config"])
         builtin = LAYER_CLASSES.get(class_name)
@@ -335,7 +382,8 @@ def _sequential_from_config(config: Any, tensors: Mapping[str, np.ndarray], name
             raise FileFormatError(
                 f"{where}: '{name}' uses the unknown layer class {class_name[:60]!r}; glassnet "
                 f"rebuilds only its own layers and classes registered with @glassnet.register "
-                f"(import the code that registers it before loading)")
+                f"(import the code that registers it before loading)"
+            )
         if not issubclass(cls, Layer):
             raise bad(f"layer {i} is a {class_name}, which is not a Layer")
         declared: int | None = None
@@ -353,13 +401,18 @@ def _sequential_from_config(config: Any, tensors: Mapping[str, np.ndarray], name
                     raise ValueError("Input must come first and agree with input_shape")
                 input_shape = layer.input_shape
                 continue
-            layer = (_builtin_layer(builtin, layer_config) if builtin is not None
-                     else registry.from_config(cls, layer_config))
+            layer = (
+                _builtin_layer(builtin, layer_config)
+                if builtin is not None
+                else registry.from_config(cls, layer_config)
+            )
         except FileFormatError:
             raise
         except Exception as exc:
-            raise bad(f"layer {i} ({class_name}) could not be rebuilt from its config: "
-                      f"{type(exc).__name__}: {str(exc)[:200]}") from exc
+            raise bad(
+                f"layer {i} ({class_name}) could not be rebuilt from its config: "
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            ) from exc
         if not isinstance(layer, Layer):
             raise bad(f"layer {i} ({class_name}) did not rebuild into a Layer")
         layers.append(layer)
@@ -384,20 +437,24 @@ def _sequential_from_config(config: Any, tensors: Mapping[str, np.ndarray], name
         if isinstance(layer, Dense):
             seen = shape[-1] if shape and trusted else None
             if declared is not None and seen is not None and declared != seen:
-                raise bad(f"layer {layer.name!r} records {declared} inputs but the layer "
-                          f"before it gives {seen}")
+                raise bad(
+                    f"layer {layer.name!r} records {declared} inputs but the layer "
+                    f"before it gives {seen}"
+                )
             fan_in = declared if declared is not None else seen
             if fan_in is not None:
                 expected: dict[str, tuple[int, ...]] = {
-                    f"{layer.name}.W": (layer.units, int(fan_in))}
+                    f"{layer.name}.W": (layer.units, int(fan_in))
+                }
                 if layer.use_bias:
                     expected[f"{layer.name}.b"] = (layer.units,)
                 for key, want in expected.items():
                     if key not in tensors:
                         problems.append(f"{key} is missing")
                     elif tensors[key].shape != want:
-                        problems.append(f"{key} has shape {tensors[key].shape}, the "
-                                        f"architecture needs {want}")
+                        problems.append(
+                            f"{key} has shape {tensors[key].shape}, the architecture needs {want}"
+                        )
                 builds.append((layer, int(fan_in)))
         if shape is None and declared is not None:
             shape = (declared,)
@@ -405,11 +462,14 @@ def _sequential_from_config(config: Any, tensors: Mapping[str, np.ndarray], name
             try:
                 shape = tuple(layer.compute_output_shape(shape))
             except Exception as exc:
-                raise bad(f"layer {layer.name!r} rejects inputs of shape {shape}: "
-                          f"{str(exc)[:120]}") from exc
+                raise bad(
+                    f"layer {layer.name!r} rejects inputs of shape {shape}: {str(exc)[:120]}"
+                ) from exc
     if problems:
-        raise FileFormatError(f"{where}: the weights in '{name}' do not match its "
-                              f"architecture: " + "; ".join(problems))
+        raise FileFormatError(
+            f"{where}: the weights in '{name}' do not match its "
+            f"architecture: " + "; ".join(problems)
+        )
     try:
         for layer, fan_in in builds:
             layer.build((fan_in,))
@@ -419,17 +479,24 @@ def _sequential_from_config(config: Any, tensors: Mapping[str, np.ndarray], name
         if input_shape is not None:
             model.build(input_shape)
     except Exception as exc:
-        raise bad(f"the model could not be assembled: {type(exc).__name__}: "
-                  f"{str(exc)[:200]}") from exc
+        raise bad(
+            f"the model could not be assembled: {type(exc).__name__}: {str(exc)[:200]}"
+        ) from exc
     return model
 
 
-def _model_from_architecture(arch: Any, tensors: Mapping[str, np.ndarray], name: str,
-                             where: str) -> Module:
-    if not isinstance(arch, dict) or not isinstance(arch.get("class_name"), str) \
-            or not isinstance(arch.get("config"), dict):
-        raise FileFormatError(f"{where}: '{name}' has an invalid architecture: expected an "
-                              f"object with a 'class_name' string and a 'config' object")
+def _model_from_architecture(
+    arch: Any, tensors: Mapping[str, np.ndarray], name: str, where: str
+) -> Module:
+    if (
+        not isinstance(arch, dict)
+        or not isinstance(arch.get("class_name"), str)
+        or not isinstance(arch.get("config"), dict)
+    ):
+        raise FileFormatError(
+            f"{where}: '{name}' has an invalid architecture: expected an "
+            f"object with a 'class_name' string and a 'config' object"
+        )
     class_name = arch["class_name"]
     with _rng_preserved():
         if class_name == "Sequential":
@@ -439,7 +506,8 @@ def _model_from_architecture(arch: Any, tensors: Mapping[str, np.ndarray], name:
             raise FileFormatError(
                 f"{where}: '{name}' holds a model of class {class_name[:60]!r}, which is not "
                 f"registered in this process; import the code that defines it (decorated with "
-                f"@glassnet.register) before calling load_model")
+                f"@glassnet.register) before calling load_model"
+            )
         from ..training.model import Sequential
 
         if issubclass(cls, Sequential) and not callable(getattr(cls, "from_config", None)):
@@ -449,15 +517,24 @@ def _model_from_architecture(arch: Any, tensors: Mapping[str, np.ndarray], name:
         except Exception as exc:
             raise FileFormatError(
                 f"{where}: '{name}' holds a {class_name} that could not be rebuilt from its "
-                f"saved config: {type(exc).__name__}: {str(exc)[:200]}") from exc
+                f"saved config: {type(exc).__name__}: {str(exc)[:200]}"
+            ) from exc
     if not isinstance(model, Module):
-        raise FileFormatError(f"{where}: rebuilding {class_name} from '{name}' gave "
-                              f"{describe(model)}, not a glassnet Module")
+        raise FileFormatError(
+            f"{where}: rebuilding {class_name} from '{name}' gave "
+            f"{describe(model)}, not a glassnet Module"
+        )
     return model
 
 
-def _fit_weights(model: Module, tensors: Mapping[str, np.ndarray], name: str, where: str,
-                 strict: bool, exact_dtype: bool) -> None:
+def _fit_weights(
+    model: Module,
+    tensors: Mapping[str, np.ndarray],
+    name: str,
+    where: str,
+    strict: bool,
+    exact_dtype: bool,
+) -> None:
     """Copy ``tensors`` into the parameters after checking all of them; nothing changes
     unless everything fits. The error names every missing, unexpected, mis-shaped, mistyped
     or non-finite tensor."""
@@ -490,13 +567,14 @@ def _fit_weights(model: Module, tensors: Mapping[str, np.ndarray], name: str, wh
     if nonfinite:
         problems.append("NaN or inf in " + ", ".join(nonfinite))
     if problems:
-        raise FileFormatError(f"{where}: the weights in '{name}' do not fit "
-                              f"{type(model).__name__}: " + "; ".join(problems))
+        raise FileFormatError(
+            f"{where}: the weights in '{name}' do not fit "
+            f"{type(model).__name__}: " + "; ".join(problems)
+        )
     try:
         model.load_state_dict(matched, strict=False)
     except GlassnetError as exc:  # pragma: no cover - everything was checked above
-        raise FileFormatError(f"{where}: could not load the weights in '{name}': {exc}") \
-            from exc
+        raise FileFormatError(f"{where}: could not load the weights in '{name}': {exc}") from exc
 
 
 def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where: str) -> None:
@@ -504,12 +582,17 @@ def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where
     from ..training import metrics as metrics_module
 
     if not isinstance(training, dict) or not isinstance(training.get("loss"), dict):
-        raise FileFormatError(f"{where}: '{name}' has an invalid training config; pass "
-                              f"compile=False to load the model without it")
+        raise FileFormatError(
+            f"{where}: '{name}' has an invalid training config; pass "
+            f"compile=False to load the model without it"
+        )
     opt_config = training.get("optimizer")
     if opt_config is None:
-        warnings.warn(f"{where}: '{name}' records no optimizer; the model is returned "
-                      f"uncompiled", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"{where}: '{name}' records no optimizer; the model is returned uncompiled",
+            RuntimeWarning,
+            stacklevel=3,
+        )
         return
     try:
         from ..optim import optimizers as optimizers_module
@@ -521,17 +604,23 @@ def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where
             try:
                 metrics_module.get(metric, loss)
             except GlassnetError:
-                warnings.warn(f"{where}: metric {str(metric)[:40]!r} in '{name}' is unknown "
-                              f"here and is left out", RuntimeWarning, stacklevel=4)
+                warnings.warn(
+                    f"{where}: metric {str(metric)[:40]!r} in '{name}' is unknown "
+                    f"here and is left out",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
                 continue
             metrics.append(metric)
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)  # type: ignore[attr-defined]
         if opt_state is not None:
             optimizer.load_state_dict(opt_state)
     except Exception as exc:
-        raise FileFormatError(f"{where}: the training config in '{name}' could not be "
-                              f"restored ({type(exc).__name__}: {str(exc)[:200]}); pass "
-                              f"compile=False to load the model without it") from exc
+        raise FileFormatError(
+            f"{where}: the training config in '{name}' could not be "
+            f"restored ({type(exc).__name__}: {str(exc)[:200]}); pass "
+            f"compile=False to load the model without it"
+        ) from exc
 
 
 def load_model(path: Any, compile: bool = True) -> Module:
@@ -545,17 +634,21 @@ def load_model(path: Any, compile: bool = True) -> Module:
 
     where = "load_model"
     if not isinstance(compile, bool):
-        raise InvalidArgumentError(f"{where}: compile must be True or False, received "
-                                   f"compile={compile!r}")
+        raise InvalidArgumentError(
+            f"{where}: compile must be True or False, received compile={compile!r}"
+        )
     tensors, metadata = read_container(path, where)
     name = str(path)
     check_format(metadata, name, where, FORMAT)
     if metadata.get("content") != "model":
         if metadata.get("content") == "weights":
-            raise FileFormatError(f"{where}: '{name}' holds only weights (written by "
-                                  f"save_weights); build the model and call load_weights")
-        raise FileFormatError(f"{where}: '{name}' has content "
-                              f"{str(metadata.get('content'))[:20]!r}; expected 'model'")
+            raise FileFormatError(
+                f"{where}: '{name}' holds only weights (written by "
+                f"save_weights); build the model and call load_weights"
+            )
+        raise FileFormatError(
+            f"{where}: '{name}' has content {str(metadata.get('content'))[:20]!r}; expected 'model'"
+        )
     if "architecture" not in metadata:
         raise FileFormatError(f"{where}: '{name}' has no architecture")
     arch = loads(metadata["architecture"], "architecture", name, where)
@@ -587,8 +680,9 @@ def load_weights(model: Module, path: Any, strict: bool = True) -> None:
     where = "load_weights"
     _check_model(model, where)
     if not isinstance(strict, bool):
-        raise InvalidArgumentError(f"{where}: strict must be True or False, received "
-                                   f"strict={strict!r}")
+        raise InvalidArgumentError(
+            f"{where}: strict must be True or False, received strict={strict!r}"
+        )
     tensors, metadata = read_container(path, where)
     name = str(path)
     fmt = metadata.get("format")
@@ -598,9 +692,11 @@ def load_weights(model: Module, path: Any, strict: bool = True) -> None:
         state = state_from_container(tensors, metadata, name, where)
         weights = state.get("weights")
         if not isinstance(weights, dict) or not all(
-                isinstance(v, np.ndarray) for v in weights.values()):
-            raise FileFormatError(f"{where}: the checkpoint '{name}' has no 'weights' "
-                                  f"dict of arrays")
+            isinstance(v, np.ndarray) for v in weights.values()
+        ):
+            raise FileFormatError(
+                f"{where}: the checkpoint '{name}' has no 'weights' dict of arrays"
+            )
         tensors = weights
     elif fmt is not None:
         check_format(metadata, name, where, FORMAT)

@@ -64,11 +64,14 @@ _BY_CLASS: dict[type, str] = {}
 
 def _check_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
-        raise InvalidArgumentError(f"register: name must be a non-empty string, received "
-                                   f"name={name!r}")
+        raise InvalidArgumentError(
+            f"register: name must be a non-empty string, received name={name!r}"
+        )
     if name in RESERVED_NAMES:
-        raise InvalidArgumentError(f"register: name {name!r} is a built-in glassnet class; "
-                                   f"choose another name, e.g. name='my.{name}'")
+        raise InvalidArgumentError(
+            f"register: name {name!r} is a built-in glassnet class; "
+            f"choose another name, e.g. name='my.{name}'"
+        )
     return name
 
 
@@ -81,7 +84,9 @@ def _register(cls: Any, name: str | None) -> Any:
     existing = _BY_NAME.get(key)
     if existing is not None and existing is not cls:
         same_definition = (existing.__module__, existing.__qualname__) == (
-            cls.__module__, cls.__qualname__)
+            cls.__module__,
+            cls.__qualname__,
+        )
         if not same_definition:
             raise InvalidArgumentError(
                 f"register: the name {key!r} is already taken by "
@@ -114,10 +119,12 @@ def register(cls: Any = None, *, name: str | None = None) -> Any:
     """
     if isinstance(cls, str):
         if name is not None:
-            raise InvalidArgumentError("register: give the name once, as register('Name') or "
-                                       "register(name='Name')")
+            raise InvalidArgumentError(
+                "register: give the name once, as register('Name') or register(name='Name')"
+            )
         cls, name = None, cls
     if cls is None:
+
         def decorator(c: M) -> M:
             return _register(c, name)  # type: ignore[no-any-return]
 

@@ -123,8 +123,7 @@ class RandomUniform(Initializer):
     def __init__(self, minval: float = -0.05, maxval: float = 0.05) -> None:
         if not maxval >= minval:
             raise InvalidArgumentError(
-                f"RandomUniform: maxval must be ≥ minval, received minval={minval}, "
-                f"maxval={maxval}"
+                f"RandomUniform: maxval must be ≥ minval, received minval={minval}, maxval={maxval}"
             )
         self.minval, self.maxval = float(minval), float(maxval)
 

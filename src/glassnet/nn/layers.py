@@ -70,18 +70,21 @@ def _check_shape_arg(value: Any, arg: str, layer: str) -> tuple[int, ...] | None
 class Layer(Module):
     """A Module with a Keras-style life: a name, an optional input shape, lazy ``build``."""
 
-    def __init__(self, name: str | None = None, input_shape: Sequence[int] | None = None,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: Any = None
+    ) -> None:
         super().__init__()
         if name is not None and (not isinstance(name, str) or not name):
-            raise InvalidArgumentError(f"{type(self).__name__}: name must be a non-empty "
-                                       f"string, received name={name!r}")
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: name must be a non-empty string, received name={name!r}"
+            )
         self.name = name or _snake(type(self).__name__)
         self.input_shape = _check_shape_arg(input_shape, "input_shape", type(self).__name__)
         self.dtype = as_array(0.0, dtype or "float32", type(self).__name__).dtype
         if self.dtype.kind != "f":
-            raise DTypeError(f"{type(self).__name__}: dtype must be float32 or float64, "
-                             f"received {self.dtype}")
+            raise DTypeError(
+                f"{type(self).__name__}: dtype must be float32 or float64, received {self.dtype}"
+            )
         self.built = False
 
     def build(self, input_shape: Shape) -> None:
@@ -128,9 +131,11 @@ class Input(Layer):
 
     def forward(self, x: Tensor) -> Tensor:
         if tuple(x.shape[1:]) != self.input_shape:
-            raise ShapeError(f"{self.name}: expected inputs of shape (batch, "
-                             f"{', '.join(map(str, self.input_shape or ()))}), "
-                             f"received {x.shape}")
+            raise ShapeError(
+                f"{self.name}: expected inputs of shape (batch, "
+                f"{', '.join(map(str, self.input_shape or ()))}), "
+                f"received {x.shape}"
+            )
         return x
 
     def get_config(self) -> dict[str, Any]:
@@ -151,8 +156,13 @@ class Activation(Layer):
 
     kernel_name = "linear"
 
-    def __init__(self, activation: str | None = None, name: str | None = None,
-                 dtype: Any = None, **params: float) -> None:
+    def __init__(
+        self,
+        activation: str | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+        **params: float,
+    ) -> None:
         key = self.kernel_name if activation is None else str(activation).lower()
         if key not in KERNELS:
             raise UnknownNameError(
@@ -227,11 +237,18 @@ class LeakyReLU(Activation):
 
     kernel_name = "leaky_relu"
 
-    def __init__(self, negative_slope: float = 0.01, name: str | None = None,
-                 dtype: Any = None, activation: str | None = None) -> None:
+    def __init__(
+        self,
+        negative_slope: float = 0.01,
+        name: str | None = None,
+        dtype: Any = None,
+        activation: str | None = None,
+    ) -> None:
         if not isinstance(negative_slope, (int, float)) or negative_slope < 0:
-            raise InvalidArgumentError(f"LeakyReLU: negative_slope must be a number ≥ 0, "
-                                       f"received negative_slope={negative_slope!r}")
+            raise InvalidArgumentError(
+                f"LeakyReLU: negative_slope must be a number ≥ 0, "
+                f"received negative_slope={negative_slope!r}"
+            )
         super().__init__(None, name=name, dtype=dtype, negative_slope=float(negative_slope))
 
 
@@ -240,11 +257,15 @@ class ELU(Activation):
 
     kernel_name = "elu"
 
-    def __init__(self, alpha: float = 1.0, name: str | None = None, dtype: Any = None,
-                 activation: str | None = None) -> None:
+    def __init__(
+        self,
+        alpha: float = 1.0,
+        name: str | None = None,
+        dtype: Any = None,
+        activation: str | None = None,
+    ) -> None:
         if not isinstance(alpha, (int, float)) or alpha < 0:
-            raise InvalidArgumentError(f"ELU: alpha must be a number ≥ 0, received "
-                                       f"alpha={alpha!r}")
+            raise InvalidArgumentError(f"ELU: alpha must be a number ≥ 0, received alpha={alpha!r}")
         super().__init__(None, name=name, dtype=dtype, alpha=float(alpha))
 
 
@@ -267,8 +288,14 @@ class Softmax(Activation):
 
 
 _ACTIVATION_CLASSES: dict[str, type[Activation]] = {
-    "linear": Linear, "sigmoid": Sigmoid, "tanh": Tanh, "relu": ReLU,
-    "leaky_relu": LeakyReLU, "elu": ELU, "gelu": GELU, "softplus": Softplus,
+    "linear": Linear,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "gelu": GELU,
+    "softplus": Softplus,
     "softmax": Softmax,
 }
 
@@ -317,9 +344,7 @@ class Dense(Layer):
             )
         if input_dim is not None:
             if input_shape is not None:
-                raise InvalidArgumentError(
-                    "Dense: give input_dim or input_shape, not both"
-                )
+                raise InvalidArgumentError("Dense: give input_dim or input_shape, not both")
             input_shape = (input_dim,)
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
         self.units = int(units)
@@ -380,10 +405,14 @@ class Dense(Layer):
             units=self.units,
             activation=self.activation.get_config(),
             use_bias=self.use_bias,
-            kernel_initializer={"name": self.kernel_initializer.name,
-                                **self.kernel_initializer.get_config()},
-            bias_initializer={"name": self.bias_initializer.name,
-                              **self.bias_initializer.get_config()},
+            kernel_initializer={
+                "name": self.kernel_initializer.name,
+                **self.kernel_initializer.get_config(),
+            },
+            bias_initializer={
+                "name": self.bias_initializer.name,
+                **self.bias_initializer.get_config(),
+            },
         )
         if self.W is not None:
             config["input_dim"] = int(self.W.shape[1])
@@ -392,7 +421,9 @@ class Dense(Layer):
 
     def extra_repr(self) -> str:
         ins = self.in_features if self.built else "?"
-        return f"{ins} → {self.units}, activation={self.activation.kernel.name!r}, name={self.name!r}"
+        return (
+            f"{ins} → {self.units}, activation={self.activation.kernel.name!r}, name={self.name!r}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -424,7 +455,7 @@ class Flatten(Layer):
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if any(d is None for d in input_shape):
             return (None,)
-        return (int(np.prod(input_shape, dtype=np.int64)),)
+        return (int(np.prod([int(d) for d in input_shape if d is not None], dtype=np.int64)),)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.ndim < 1:
@@ -437,14 +468,24 @@ class Flatten(Layer):
 class Rescaling(Layer):
     """x · scale + offset, as floats: ``Rescaling(1/255)`` turns uint8 pixels into [0, 1]."""
 
-    def __init__(self, scale: float, offset: float = 0.0, name: str | None = None,
-                 input_shape: Sequence[int] | None = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        scale: float,
+        offset: float = 0.0,
+        name: str | None = None,
+        input_shape: Sequence[int] | None = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
         for arg, value in (("scale", scale), ("offset", offset)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not np.isfinite(value):
-                raise InvalidArgumentError(f"Rescaling: {arg} must be a finite number, "
-                                           f"received {arg}={value!r}")
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not np.isfinite(value)
+            ):
+                raise InvalidArgumentError(
+                    f"Rescaling: {arg} must be a finite number, received {arg}={value!r}"
+                )
         self.scale = float(scale)
         self.offset = float(offset)
 
@@ -468,16 +509,24 @@ class Normalization(Layer):
     them from training data. They are constants saved with the model, not trained.
     """
 
-    def __init__(self, mean: Any = None, variance: Any = None, axis: int = -1,
-                 name: str | None = None, input_shape: Sequence[int] | None = None,
-                 dtype: Any = None) -> None:
+    def __init__(
+        self,
+        mean: Any = None,
+        variance: Any = None,
+        axis: int = -1,
+        name: str | None = None,
+        input_shape: Sequence[int] | None = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
         if axis != -1:
-            raise InvalidArgumentError(f"Normalization: only axis=-1 (per feature) is "
-                                       f"supported, received axis={axis!r}")
+            raise InvalidArgumentError(
+                f"Normalization: only axis=-1 (per feature) is supported, received axis={axis!r}"
+            )
         if (mean is None) != (variance is None):
-            raise InvalidArgumentError("Normalization: give both mean and variance, or neither "
-                                       "and call adapt(x)")
+            raise InvalidArgumentError(
+                "Normalization: give both mean and variance, or neither and call adapt(x)"
+            )
         self.mean: np.ndarray | None = None
         self.variance: np.ndarray | None = None
         if mean is not None:
@@ -485,20 +534,25 @@ class Normalization(Layer):
 
     def _set(self, mean: np.ndarray, variance: np.ndarray) -> None:
         if mean.shape != variance.shape or mean.ndim > 1:
-            raise ShapeError(f"{self.name}: mean and variance must be numbers or equal-length "
-                             f"lists, received shapes {mean.shape} and {variance.shape}")
-        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(variance))) or \
-                np.any(variance < 0):
-            raise InvalidArgumentError(f"{self.name}: mean must be finite and variance finite "
-                                       f"and ≥ 0")
+            raise ShapeError(
+                f"{self.name}: mean and variance must be numbers or equal-length "
+                f"lists, received shapes {mean.shape} and {variance.shape}"
+            )
+        if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(variance))) or np.any(
+            variance < 0
+        ):
+            raise InvalidArgumentError(
+                f"{self.name}: mean must be finite and variance finite and ≥ 0"
+            )
         self.mean, self.variance = mean, variance
 
     def adapt(self, x: Any) -> Normalization:
         """Take mean and variance per feature (last axis) from ``x``."""
         arr = np.asarray(x.data if isinstance(x, Tensor) else x, dtype=np.float64)
         if arr.ndim < 1 or arr.shape[0] == 0:
-            raise InvalidArgumentError(f"{self.name}: adapt needs at least one sample, received "
-                                       f"{describe(arr)}")
+            raise InvalidArgumentError(
+                f"{self.name}: adapt needs at least one sample, received {describe(arr)}"
+            )
         flat = arr.reshape(-1, arr.shape[-1]) if arr.ndim > 1 else arr.reshape(-1, 1)
         self._set(flat.mean(axis=0), flat.var(axis=0))
         return self
@@ -506,8 +560,10 @@ class Normalization(Layer):
     def scale_and_shift(self) -> tuple[np.ndarray, np.ndarray]:
         """(1/√variance, mean) in the layer's dtype; a zero variance leaves the feature unscaled."""
         if self.mean is None or self.variance is None:
-            raise InvalidArgumentError(f"{self.name}: no statistics yet; pass mean= and "
-                                       f"variance= or call adapt(x_train) before using it")
+            raise InvalidArgumentError(
+                f"{self.name}: no statistics yet; pass mean= and "
+                f"variance= or call adapt(x_train) before using it"
+            )
         std = np.sqrt(self.variance)
         inv = np.where(std > 0, 1.0 / np.where(std > 0, std, 1.0), 1.0)
         return inv.astype(self.dtype), self.mean.astype(self.dtype)
@@ -528,6 +584,22 @@ class Normalization(Layer):
 
 LAYER_CLASSES: dict[str, type[Layer]] = {
     cls.__name__: cls
-    for cls in (Input, Dense, Activation, Linear, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU,
-                Softplus, Softmax, Dropout, Flatten, Rescaling, Normalization)
+    for cls in (
+        Input,
+        Dense,
+        Activation,
+        Linear,
+        Sigmoid,
+        Tanh,
+        ReLU,
+        LeakyReLU,
+        ELU,
+        GELU,
+        Softplus,
+        Softmax,
+        Dropout,
+        Flatten,
+        Rescaling,
+        Normalization,
+    )
 }

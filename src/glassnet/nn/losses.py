@@ -46,8 +46,7 @@ def _pred_tensor(y_pred: Any, name: str) -> Tensor:
     return t
 
 
-def _target_array(y_true: Any, like: np.ndarray, name: str, integer: bool = False
-                  ) -> np.ndarray:
+def _target_array(y_true: Any, like: np.ndarray, name: str, integer: bool = False) -> np.ndarray:
     arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
     if arr.dtype.kind not in "fiub":
         raise InvalidArgumentError(f"{name}: y_true must hold numbers, received {describe(arr)}")
@@ -70,8 +69,10 @@ class Loss:
 
     def __init__(self, from_logits: bool = False) -> None:
         if not isinstance(from_logits, bool):
-            raise InvalidArgumentError(f"{type(self).__name__}: from_logits must be True or "
-                                       f"False, received {from_logits!r}")
+            raise InvalidArgumentError(
+                f"{type(self).__name__}: from_logits must be True or "
+                f"False, received {from_logits!r}"
+            )
         self.from_logits = from_logits
 
     # -- the three faces -------------------------------------------------------------------------
@@ -104,8 +105,10 @@ class Loss:
         """Validate targets against predictions before any work (shape, range, finiteness)."""
         arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
         if arr.shape != pred.shape:
-            raise ShapeError(f"{self.name}: y_true has shape {arr.shape} but y_pred has shape "
-                             f"{pred.shape}; they must match")
+            raise ShapeError(
+                f"{self.name}: y_true has shape {arr.shape} but y_pred has shape "
+                f"{pred.shape}; they must match"
+            )
 
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, for saving."""
@@ -244,11 +247,11 @@ class CategoricalCrossentropy(Loss):
     def check(self, y_true: Any, pred: np.ndarray) -> None:
         arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
         if pred.ndim != 2:
-            raise ShapeError(f"{self.name}: y_pred must have shape (batch, classes), received "
-                             f"{pred.shape}")
+            raise ShapeError(
+                f"{self.name}: y_pred must have shape (batch, classes), received {pred.shape}"
+            )
         if arr.shape != pred.shape:
-            hint = (" (integer labels need sparse_categorical_crossentropy)"
-                    if arr.ndim == 1 else "")
+            hint = " (integer labels need sparse_categorical_crossentropy)" if arr.ndim == 1 else ""
             raise ShapeError(
                 f"{self.name}: one-hot targets must have shape {pred.shape} ({pred.shape[1]} "
                 f"classes), received {arr.shape}{hint}"
@@ -286,8 +289,9 @@ class SparseCategoricalCrossentropy(Loss):
     def check(self, y_true: Any, pred: np.ndarray) -> None:
         arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
         if pred.ndim != 2:
-            raise ShapeError(f"{self.name}: y_pred must have shape (batch, classes), received "
-                             f"{pred.shape}")
+            raise ShapeError(
+                f"{self.name}: y_pred must have shape (batch, classes), received {pred.shape}"
+            )
         if arr.ndim == 2 and arr.shape[1] == 1:
             arr = arr[:, 0]
         if arr.shape != (pred.shape[0],):

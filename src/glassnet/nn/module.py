@@ -27,8 +27,11 @@ class Parameter(Tensor):
     def __init__(self, data: Any, dtype: Any = None, name: str | None = None) -> None:
         # A float32/float64 array keeps its dtype (as torch.nn.Parameter does); other data
         # follows tensor()'s rule (floats become float32).
-        if dtype is None and isinstance(data, (np.ndarray, Tensor)) and \
-                np.asarray(data).dtype in (np.float32, np.float64):
+        if (
+            dtype is None
+            and isinstance(data, (np.ndarray, Tensor))
+            and np.asarray(data).dtype in (np.float32, np.float64)
+        ):
             dtype = np.asarray(data).dtype
         arr = as_array(data, dtype, "Parameter")
         if arr.dtype.kind != "f":
@@ -194,8 +197,10 @@ class Module:
         if misshaped:
             problems.append("wrong shape " + "; ".join(misshaped))
         if problems:
-            raise ShapeError(f"load_state_dict: the weights do not fit {type(self).__name__}: "
-                             + "; ".join(problems))
+            raise ShapeError(
+                f"load_state_dict: the weights do not fit {type(self).__name__}: "
+                + "; ".join(problems)
+            )
         for name, arr in arrays.items():
             _assign(params[name], arr, name)
 
@@ -213,8 +218,11 @@ class Module:
                 f"({', '.join(n_ for n_, _ in params)}), received {n}"
             )
         arrays = [np.asarray(w) for w in weights]
-        bad = [f"{name} (expected {p.data.shape}, received {a.shape})"
-               for (name, p), a in zip(params, arrays) if a.shape != p.data.shape]
+        bad = [
+            f"{name} (expected {p.data.shape}, received {a.shape})"
+            for (name, p), a in zip(params, arrays)
+            if a.shape != p.data.shape
+        ]
         if bad:
             raise ShapeError("set_weights: wrong shape for " + "; ".join(bad))
         for (name, _), a in zip(params, arrays):

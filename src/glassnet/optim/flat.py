@@ -53,8 +53,17 @@ class FlatGroup:
     order, at ``offsets`` with ``shapes``.
     """
 
-    __slots__ = ("dtype", "size", "data", "grad", "state", "scratch", "indices", "offsets",
-                 "shapes")
+    __slots__ = (
+        "dtype",
+        "size",
+        "data",
+        "grad",
+        "state",
+        "scratch",
+        "indices",
+        "offsets",
+        "shapes",
+    )
 
     def __init__(self, dtype: np.dtype, indices: list[int], shapes: list[tuple[int, ...]]) -> None:
         self.dtype = dtype
@@ -76,11 +85,13 @@ class FlatGroup:
         off = self.offsets[k]
         shape = self.shapes[k]
         n = int(np.prod(shape, dtype=np.int64))
-        return buffer[off:off + n].reshape(shape)
+        return buffer[off : off + n].reshape(shape)
 
     def __repr__(self) -> str:
-        return (f"FlatGroup(dtype={self.dtype}, parameters={len(self.indices)}, size={self.size}, "
-                f"state={sorted(self.state)})")
+        return (
+            f"FlatGroup(dtype={self.dtype}, parameters={len(self.indices)}, size={self.size}, "
+            f"state={sorted(self.state)})"
+        )
 
 
 class FlatParameters:
@@ -113,7 +124,8 @@ class FlatParameters:
         that already exist keep their contents, names not listed are dropped."""
         for group in self.groups:
             group.state = {
-                name: group.state[name] if name in group.state
+                name: group.state[name]
+                if name in group.state
                 else np.full(group.size, fill, dtype=group.dtype)
                 for name, fill in fills.items()
             }
@@ -269,8 +281,9 @@ class FlatParameters:
                         if prev is not None and prev.shape == group.shapes[k]:
                             group.region(buf, k)[...] = prev
                 group.state[name] = buf
-            group.scratch = [np.empty(group.size, dtype=group.dtype)
-                             for _ in range(self._n_scratch)]
+            group.scratch = [
+                np.empty(group.size, dtype=group.dtype) for _ in range(self._n_scratch)
+            ]
         # Commit: rebind every parameter to its views.
         for p, dv, gv in zip(self.params, data_views, grad_views):
             p.data = dv

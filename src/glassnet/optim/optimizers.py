@@ -53,12 +53,20 @@ LearningRate = float | Schedule
 
 # Keys Keras writes into optimizer configs that mean "feature off" here; accepted and ignored
 # by from_config when they hold their neutral value (None / False / 0).
-_KERAS_NEUTRAL = frozenset({
-    "clipnorm", "clipvalue", "global_clipnorm", "use_ema", "loss_scale_factor",
-    "gradient_accumulation_steps", "weight_decay",
-})
-_KERAS_IGNORED = frozenset({"name", "is_legacy_optimizer", "jit_compile", "ema_momentum",
-                            "ema_overwrite_frequency"})
+_KERAS_NEUTRAL = frozenset(
+    {
+        "clipnorm",
+        "clipvalue",
+        "global_clipnorm",
+        "use_ema",
+        "loss_scale_factor",
+        "gradient_accumulation_steps",
+        "weight_decay",
+    }
+)
+_KERAS_IGNORED = frozenset(
+    {"name", "is_legacy_optimizer", "jit_compile", "ema_momentum", "ema_overwrite_frequency"}
+)
 
 
 def _hyper(name: str, doc: str) -> Any:
@@ -103,8 +111,13 @@ class Optimizer:
     HYPER: ClassVar[tuple[str, ...]] = ()
     aliases: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, params: Any = None, learning_rate: LearningRate | None = None,
-                 lr: LearningRate | None = None, **hyper: Any) -> None:
+    def __init__(
+        self,
+        params: Any = None,
+        learning_rate: LearningRate | None = None,
+        lr: LearningRate | None = None,
+        **hyper: Any,
+    ) -> None:
         name = type(self).__name__
         # Keras allows the learning rate as the first positional argument: Adam(1e-3).
         if _is_learning_rate_like(params):
@@ -244,8 +257,13 @@ class Optimizer:
     def _check_learning_rate(self, value: Any) -> LearningRate:
         if isinstance(value, Schedule):
             return value
-        return check_real(type(self).__name__, "learning_rate", value, low=0.0,
-                          expected="a finite number ≥ 0 or a Schedule")
+        return check_real(
+            type(self).__name__,
+            "learning_rate",
+            value,
+            low=0.0,
+            expected="a finite number ≥ 0 or a Schedule",
+        )
 
     def _scheduled(self, t: int) -> float:
         schedule = self._lr
@@ -253,8 +271,11 @@ class Optimizer:
         if type(value) is float and value >= 0.0 and value != math.inf:
             return value
         return check_real(
-            type(self).__name__, f"learning_rate (the {type(schedule).__name__} schedule at "
-            f"step {t})", value, low=0.0)
+            type(self).__name__,
+            f"learning_rate (the {type(schedule).__name__} schedule at step {t})",
+            value,
+            low=0.0,
+        )
 
     @property
     def learning_rate(self) -> LearningRate:
@@ -312,8 +333,7 @@ class Optimizer:
         unexpected = []
         for key, value in config.items():
             if key == "learning_rate":
-                kwargs[key] = (deserialize_schedule(value) if isinstance(value, Mapping)
-                               else value)
+                kwargs[key] = deserialize_schedule(value) if isinstance(value, Mapping) else value
             elif key in cls.HYPER:
                 kwargs[key] = value
             elif key in _KERAS_IGNORED or (key in _KERAS_NEUTRAL and not value):
@@ -350,8 +370,13 @@ class Optimizer:
         flat = self._flat
         if flat is None:
             if self._pending is not None:  # loaded before bind: hand the same state back
-                out.update({k: np.array(v, copy=True) for k, v in self._pending.items()
-                            if k.startswith("state.")})
+                out.update(
+                    {
+                        k: np.array(v, copy=True)
+                        for k, v in self._pending.items()
+                        if k.startswith("state.")
+                    }
+                )
                 out["num_params"] = self._pending["num_params"]
             else:
                 out["num_params"] = 0
@@ -376,8 +401,9 @@ class Optimizer:
             raise InvalidArgumentError(
                 f"{where}: expected the dict made by state_dict(), received {describe(state)}"
             )
-        missing = [k for k in ("class_name", "config", "iterations", "num_params")
-                   if k not in state]
+        missing = [
+            k for k in ("class_name", "config", "iterations", "num_params") if k not in state
+        ]
         if missing:
             raise InvalidArgumentError(
                 f"{where}: the state is missing {', '.join(missing)}; expected the dict made "
@@ -390,8 +416,7 @@ class Optimizer:
         template = type(self).from_config(state["config"])
         iterations = check_int(where, "iterations", state["iterations"], low=0)
         last = state.get("last_learning_rate")
-        last_lr = None if last is None else check_real(where, "last_learning_rate", last,
-                                                       low=0.0)
+        last_lr = None if last is None else check_real(where, "last_learning_rate", last, low=0.0)
         num_params = check_int(where, "num_params", state["num_params"], low=0)
         arrays = {k: v for k, v in state.items() if isinstance(k, str) and k.startswith("state.")}
         pending = {"num_params": num_params, **arrays}
@@ -424,13 +449,16 @@ class Optimizer:
         if missing or unexpected:
             parts = []
             if missing:
-                parts.append("missing " + ", ".join(missing[:6]) + (" ..." if len(missing) > 6
-                                                                     else ""))
+                parts.append(
+                    "missing " + ", ".join(missing[:6]) + (" ..." if len(missing) > 6 else "")
+                )
             if unexpected:
-                parts.append("unexpected " + ", ".join(unexpected[:6])
-                             + (" ..." if len(unexpected) > 6 else ""))
-            raise InvalidArgumentError(f"{where}: the state arrays do not fit: "
-                                       + "; ".join(parts))
+                parts.append(
+                    "unexpected "
+                    + ", ".join(unexpected[:6])
+                    + (" ..." if len(unexpected) > 6 else "")
+                )
+            raise InvalidArgumentError(f"{where}: the state arrays do not fit: " + "; ".join(parts))
         for key in sorted(expected):
             arr = np.asarray(pending[key])
             i = int(key.split(".")[1])
@@ -491,14 +519,32 @@ class SGD(Optimizer):
     nesterov = _hyper("nesterov", "Use Nesterov momentum.")
     weight_decay = _hyper("weight_decay", "L2 coefficient added to the gradient (wd·w).")
 
-    def __init__(self, params: Any = None, learning_rate: LearningRate | None = None, *,
-                 momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0,
-                 lr: LearningRate | None = None) -> None:
-        super().__init__(params, learning_rate, lr, momentum=momentum, nesterov=nesterov,
-                         weight_decay=weight_decay)
+    def __init__(
+        self,
+        params: Any = None,
+        learning_rate: LearningRate | None = None,
+        *,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+        lr: LearningRate | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            learning_rate,
+            lr,
+            momentum=momentum,
+            nesterov=nesterov,
+            weight_decay=weight_decay,
+        )
 
-    def _check_hyper(self, *, momentum: float, nesterov: bool,  # type: ignore[override]
-                     weight_decay: float) -> dict[str, Any]:
+    def _check_hyper(  # type: ignore[override]
+        self,
+        *,
+        momentum: float,
+        nesterov: bool,
+        weight_decay: float,
+    ) -> dict[str, Any]:
         momentum = check_real("SGD", "momentum", momentum, low=0.0, high=1.0)
         nesterov = check_bool("SGD", "nesterov", nesterov)
         weight_decay = check_real("SGD", "weight_decay", weight_decay, low=0.0)
@@ -553,22 +599,39 @@ class Adagrad(Optimizer):
     HYPER = ("initial_accumulator_value", "epsilon")
     aliases = ("adagrad",)
 
-    initial_accumulator_value = _hyper("initial_accumulator_value",
-                                       "Starting value of the sum of squared gradients.")
+    initial_accumulator_value = _hyper(
+        "initial_accumulator_value", "Starting value of the sum of squared gradients."
+    )
     epsilon = _hyper("epsilon", "ε added to √G.")
 
-    def __init__(self, params: Any = None, learning_rate: LearningRate | None = None, *,
-                 initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
-                 lr: LearningRate | None = None, eps: float | None = None) -> None:
-        super().__init__(params, learning_rate, lr,
-                         initial_accumulator_value=initial_accumulator_value,
-                         epsilon=_alias("Adagrad", "epsilon", epsilon, 1e-7, "eps", eps))
+    def __init__(
+        self,
+        params: Any = None,
+        learning_rate: LearningRate | None = None,
+        *,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        lr: LearningRate | None = None,
+        eps: float | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            learning_rate,
+            lr,
+            initial_accumulator_value=initial_accumulator_value,
+            epsilon=_alias("Adagrad", "epsilon", epsilon, 1e-7, "eps", eps),
+        )
 
-    def _check_hyper(self, *, initial_accumulator_value: float,  # type: ignore[override]
-                     epsilon: float) -> dict[str, Any]:
+    def _check_hyper(  # type: ignore[override]
+        self,
+        *,
+        initial_accumulator_value: float,
+        epsilon: float,
+    ) -> dict[str, Any]:
         return {
-            "initial_accumulator_value": check_real("Adagrad", "initial_accumulator_value",
-                                                    initial_accumulator_value, low=0.0),
+            "initial_accumulator_value": check_real(
+                "Adagrad", "initial_accumulator_value", initial_accumulator_value, low=0.0
+            ),
             "epsilon": check_real("Adagrad", "epsilon", epsilon, low=0.0),
         }
 
@@ -609,16 +672,36 @@ class RMSprop(Optimizer):
     epsilon = _hyper("epsilon", "ε added to the root mean square.")
     centered = _hyper("centered", "Subtract the squared running mean of g (variance estimate).")
 
-    def __init__(self, params: Any = None, learning_rate: LearningRate | None = None, *,
-                 rho: float = 0.9, momentum: float = 0.0, epsilon: float = 1e-7,
-                 centered: bool = False, lr: LearningRate | None = None,
-                 eps: float | None = None) -> None:
-        super().__init__(params, learning_rate, lr, rho=rho, momentum=momentum,
-                         epsilon=_alias("RMSprop", "epsilon", epsilon, 1e-7, "eps", eps),
-                         centered=centered)
+    def __init__(
+        self,
+        params: Any = None,
+        learning_rate: LearningRate | None = None,
+        *,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        lr: LearningRate | None = None,
+        eps: float | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            learning_rate,
+            lr,
+            rho=rho,
+            momentum=momentum,
+            epsilon=_alias("RMSprop", "epsilon", epsilon, 1e-7, "eps", eps),
+            centered=centered,
+        )
 
-    def _check_hyper(self, *, rho: float, momentum: float,  # type: ignore[override]
-                     epsilon: float, centered: bool) -> dict[str, Any]:
+    def _check_hyper(  # type: ignore[override]
+        self,
+        *,
+        rho: float,
+        momentum: float,
+        epsilon: float,
+        centered: bool,
+    ) -> dict[str, Any]:
         return {
             "rho": check_real("RMSprop", "rho", rho, low=0.0, high=1.0, high_open=True),
             "momentum": check_real("RMSprop", "momentum", momentum, low=0.0, high=1.0),
@@ -688,18 +771,40 @@ class Adam(Optimizer):
     epsilon = _hyper("epsilon", "ε added to the bias-corrected √v.")
     amsgrad = _hyper("amsgrad", "Use the running maximum of v (AMSGrad).")
 
-    def __init__(self, params: Any = None, learning_rate: LearningRate | None = None, *,
-                 beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7,
-                 amsgrad: bool = False, lr: LearningRate | None = None,
-                 betas: tuple[float, float] | None = None, eps: float | None = None) -> None:
+    def __init__(
+        self,
+        params: Any = None,
+        learning_rate: LearningRate | None = None,
+        *,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        lr: LearningRate | None = None,
+        betas: tuple[float, float] | None = None,
+        eps: float | None = None,
+    ) -> None:
         name = type(self).__name__
         beta_1, beta_2 = _betas(name, beta_1, beta_2, betas)
-        super().__init__(params, learning_rate, lr, beta_1=beta_1, beta_2=beta_2,
-                         epsilon=_alias(name, "epsilon", epsilon, 1e-7, "eps", eps),
-                         amsgrad=amsgrad)
+        super().__init__(
+            params,
+            learning_rate,
+            lr,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=_alias(name, "epsilon", epsilon, 1e-7, "eps", eps),
+            amsgrad=amsgrad,
+        )
 
-    def _check_hyper(self, *, beta_1: float, beta_2: float,  # type: ignore[override]
-                     epsilon: float, amsgrad: bool, **more: Any) -> dict[str, Any]:
+    def _check_hyper(  # type: ignore[override]
+        self,
+        *,
+        beta_1: float,
+        beta_2: float,
+        epsilon: float,
+        amsgrad: bool,
+        **more: Any,
+    ) -> dict[str, Any]:
         name = type(self).__name__
         out = {
             "beta_1": check_real(name, "beta_1", beta_1, low=0.0, high=1.0, high_open=True),
@@ -748,8 +853,8 @@ class Adam(Optimizer):
             v = vmax
         # Bias corrections as Python floats. w ← w − step·m / (√v/√bc2 + ε) is computed as
         # w − m / (√v·k1 + k2) with k1 = 1/(√bc2·step), k2 = ε/step: two passes fewer.
-        step = lr / (1.0 - b1 ** t)
-        bc2_sqrt = math.sqrt(1.0 - b2 ** t)
+        step = lr / (1.0 - b1**t)
+        bc2_sqrt = math.sqrt(1.0 - b2**t)
         np.sqrt(v, out=s)
         if step > 0.0:
             k1 = 1.0 / (bc2_sqrt * step)
@@ -783,15 +888,32 @@ class AdamW(Adam):
 
     weight_decay = _hyper("weight_decay", "Decoupled decay coefficient (w ← w(1 − α·wd)).")
 
-    def __init__(self, params: Any = None, learning_rate: LearningRate | None = None, *,
-                 weight_decay: float = 0.004, beta_1: float = 0.9, beta_2: float = 0.999,
-                 epsilon: float = 1e-7, amsgrad: bool = False, lr: LearningRate | None = None,
-                 betas: tuple[float, float] | None = None, eps: float | None = None) -> None:
+    def __init__(
+        self,
+        params: Any = None,
+        learning_rate: LearningRate | None = None,
+        *,
+        weight_decay: float = 0.004,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        amsgrad: bool = False,
+        lr: LearningRate | None = None,
+        betas: tuple[float, float] | None = None,
+        eps: float | None = None,
+    ) -> None:
         beta_1, beta_2 = _betas("AdamW", beta_1, beta_2, betas)
-        Optimizer.__init__(self, params, learning_rate, lr, weight_decay=weight_decay,
-                           beta_1=beta_1, beta_2=beta_2,
-                           epsilon=_alias("AdamW", "epsilon", epsilon, 1e-7, "eps", eps),
-                           amsgrad=amsgrad)
+        Optimizer.__init__(
+            self,
+            params,
+            learning_rate,
+            lr,
+            weight_decay=weight_decay,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=_alias("AdamW", "epsilon", epsilon, 1e-7, "eps", eps),
+            amsgrad=amsgrad,
+        )
 
     def _check_hyper(self, *, weight_decay: float, **rest: Any) -> dict[str, Any]:  # type: ignore[override]
         wd = check_real("AdamW", "weight_decay", weight_decay, low=0.0)

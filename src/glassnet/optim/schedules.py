@@ -38,9 +38,17 @@ __all__ = [
 
 
 # -- argument checks shared with the optimisers ------------------------------------------------
-def check_real(where: str, name: str, value: Any, *, low: float | None = None,
-               high: float | None = None, low_open: bool = False, high_open: bool = False,
-               expected: str | None = None) -> float:
+def check_real(
+    where: str,
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    expected: str | None = None,
+) -> float:
     """``value`` as a Python float, checked to be a finite real number in the given range.
 
     Raises InvalidArgumentError with one sentence naming ``where``, the argument and the
@@ -81,8 +89,9 @@ def check_int(where: str, name: str, value: Any, *, low: int = 0) -> int:
 
 def check_bool(where: str, name: str, value: Any) -> bool:
     """``value`` checked to be True or False."""
-    if not isinstance(value, bool) and not (hasattr(value, "dtype") and
-                                             getattr(value.dtype, "kind", "") == "b"):
+    if not isinstance(value, bool) and not (
+        hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "b"
+    ):
         raise InvalidArgumentError(
             f"{where}: {name} must be True or False, received {name}={_show(value)}"
         )
@@ -91,8 +100,7 @@ def check_bool(where: str, name: str, value: Any) -> bool:
 
 def _range_text(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
-        return (f"a number in {'(' if low_open else '['}{low:g}, {high:g}"
-                f"{')' if high_open else ']'}")
+        return f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if low is not None:
         return f"a finite number {'>' if low_open else '≥'} {low:g}"
     if high is not None:
@@ -188,8 +196,9 @@ class StepDecay(Schedule):
     aliases = ("step_decay", "step")
 
     def __init__(self, initial_learning_rate: float, step_size: int, gamma: float = 0.1) -> None:
-        self.initial_learning_rate = check_real("StepDecay", "initial_learning_rate",
-                                                initial_learning_rate, low=0.0)
+        self.initial_learning_rate = check_real(
+            "StepDecay", "initial_learning_rate", initial_learning_rate, low=0.0
+        )
         self.step_size = check_int("StepDecay", "step_size", step_size, low=1)
         self.gamma = check_real("StepDecay", "gamma", gamma, low=0.0, low_open=True)
 
@@ -198,8 +207,11 @@ class StepDecay(Schedule):
         return self.initial_learning_rate * self.gamma ** (t // self.step_size)
 
     def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "step_size": self.step_size, "gamma": self.gamma}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "step_size": self.step_size,
+            "gamma": self.gamma,
+        }
 
 
 class ExponentialDecay(Schedule):
@@ -211,11 +223,17 @@ class ExponentialDecay(Schedule):
 
     aliases = ("exponential_decay", "exponential")
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int | float,
-                 decay_rate: float, staircase: bool = False) -> None:
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int | float,
+        decay_rate: float,
+        staircase: bool = False,
+    ) -> None:
         where = "ExponentialDecay"
-        self.initial_learning_rate = check_real(where, "initial_learning_rate",
-                                                initial_learning_rate, low=0.0)
+        self.initial_learning_rate = check_real(
+            where, "initial_learning_rate", initial_learning_rate, low=0.0
+        )
         steps = check_real(where, "decay_steps", decay_steps, low=0.0, low_open=True)
         self.decay_steps: int | float = int(steps) if steps.is_integer() else steps
         self.decay_rate = check_real(where, "decay_rate", decay_rate, low=0.0, low_open=True)
@@ -225,12 +243,15 @@ class ExponentialDecay(Schedule):
         p = _check_step("ExponentialDecay", step) / self.decay_steps
         if self.staircase:
             p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+        return self.initial_learning_rate * self.decay_rate**p
 
     def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "decay_rate": self.decay_rate,
+            "staircase": self.staircase,
+        }
 
 
 class CosineDecay(Schedule):
@@ -248,16 +269,26 @@ class CosineDecay(Schedule):
 
     aliases = ("cosine_decay", "cosine")
 
-    def __init__(self, initial_learning_rate: float, decay_steps: int, alpha: float = 0.0,
-                 warmup_target: float | None = None, warmup_steps: int = 0) -> None:
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_steps: int,
+        alpha: float = 0.0,
+        warmup_target: float | None = None,
+        warmup_steps: int = 0,
+    ) -> None:
         where = "CosineDecay"
-        self.initial_learning_rate = check_real(where, "initial_learning_rate",
-                                                initial_learning_rate, low=0.0)
+        self.initial_learning_rate = check_real(
+            where, "initial_learning_rate", initial_learning_rate, low=0.0
+        )
         self.decay_steps = check_int(where, "decay_steps", decay_steps, low=1)
         self.alpha = check_real(where, "alpha", alpha, low=0.0, high=1.0)
         self.warmup_steps = check_int(where, "warmup_steps", warmup_steps, low=0)
-        self.warmup_target = (None if warmup_target is None else
-                              check_real(where, "warmup_target", warmup_target, low=0.0))
+        self.warmup_target = (
+            None
+            if warmup_target is None
+            else check_real(where, "warmup_target", warmup_target, low=0.0)
+        )
         if self.warmup_target is None and self.warmup_steps > 0:
             raise InvalidArgumentError(
                 f"CosineDecay: warmup_steps={self.warmup_steps} needs warmup_target (the rate "
@@ -280,9 +311,13 @@ class CosineDecay(Schedule):
         return decay_from * ((1.0 - self.alpha) * cosine + self.alpha)
 
     def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "alpha": self.alpha,
-                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_steps": self.decay_steps,
+            "alpha": self.alpha,
+            "warmup_target": self.warmup_target,
+            "warmup_steps": self.warmup_steps,
+        }
 
 
 class CyclicalLearningRate(Schedule):
@@ -303,13 +338,19 @@ class CyclicalLearningRate(Schedule):
     aliases = ("cyclical_learning_rate", "cyclical", "cyclic", "clr")
     MODES: ClassVar[tuple[str, ...]] = ("triangular", "triangular2", "exp_range")
 
-    def __init__(self, base_learning_rate: float, max_learning_rate: float, step_size: int,
-                 mode: str = "triangular", gamma: float = 1.0) -> None:
+    def __init__(
+        self,
+        base_learning_rate: float,
+        max_learning_rate: float,
+        step_size: int,
+        mode: str = "triangular",
+        gamma: float = 1.0,
+    ) -> None:
         where = "CyclicalLearningRate"
-        self.base_learning_rate = check_real(where, "base_learning_rate", base_learning_rate,
-                                             low=0.0)
-        self.max_learning_rate = check_real(where, "max_learning_rate", max_learning_rate,
-                                            low=0.0)
+        self.base_learning_rate = check_real(
+            where, "base_learning_rate", base_learning_rate, low=0.0
+        )
+        self.max_learning_rate = check_real(where, "max_learning_rate", max_learning_rate, low=0.0)
         if self.max_learning_rate < self.base_learning_rate:
             raise InvalidArgumentError(
                 f"{where}: max_learning_rate must be ≥ base_learning_rate "
@@ -338,13 +379,17 @@ class CyclicalLearningRate(Schedule):
         elif self.mode == "triangular2":
             factor = 1.0 / (2.0 ** (cycle - 1))
         else:
-            factor = self.gamma ** t
+            factor = self.gamma**t
         return self.base_learning_rate + height * factor
 
     def get_config(self) -> dict[str, Any]:
-        return {"base_learning_rate": self.base_learning_rate,
-                "max_learning_rate": self.max_learning_rate, "step_size": self.step_size,
-                "mode": self.mode, "gamma": self.gamma}
+        return {
+            "base_learning_rate": self.base_learning_rate,
+            "max_learning_rate": self.max_learning_rate,
+            "step_size": self.step_size,
+            "mode": self.mode,
+            "gamma": self.gamma,
+        }
 
 
 SCHEDULES: dict[str, type[Schedule]] = {

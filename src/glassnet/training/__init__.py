@@ -15,7 +15,17 @@ from .callbacks import (
 from .model import Model, Sequential
 
 __all__ = [
-    "Model", "Sequential", "Callback", "History", "EarlyStopping", "ModelCheckpoint",
-    "LearningRateScheduler", "ReduceLROnPlateau", "CSVLogger", "LambdaCallback",
-    "TerminateOnNaN", "callbacks", "metrics",
+    "Model",
+    "Sequential",
+    "Callback",
+    "History",
+    "EarlyStopping",
+    "ModelCheckpoint",
+    "LearningRateScheduler",
+    "ReduceLROnPlateau",
+    "CSVLogger",
+    "LambdaCallback",
+    "TerminateOnNaN",
+    "callbacks",
+    "metrics",
 ]

@@ -102,8 +102,12 @@ class Callback:
         cls = type(self)
         return any(
             getattr(cls, hook) is not getattr(Callback, hook)
-            for hook in ("on_batch_begin", "on_batch_end", "on_train_batch_begin",
-                         "on_train_batch_end")
+            for hook in (
+                "on_batch_begin",
+                "on_batch_end",
+                "on_train_batch_begin",
+                "on_train_batch_end",
+            )
         )
 
     # glassnet addition: state saved in checkpoints so a resumed run behaves identically.
@@ -118,8 +122,7 @@ class Callback:
 class CallbackList:
     """Calls every callback in order."""
 
-    def __init__(self, callbacks: Sequence[Callback], model: Model, params: dict[str, Any]
-                 ) -> None:
+    def __init__(self, callbacks: Sequence[Callback], model: Model, params: dict[str, Any]) -> None:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise InvalidArgumentError(
@@ -192,8 +195,9 @@ class _Monitoring(Callback):
     def __init__(self, monitor: str, mode: str, min_delta: float) -> None:
         super().__init__()
         if not isinstance(monitor, str) or not monitor:
-            raise InvalidArgumentError(f"monitor must be a metric name such as 'val_loss', "
-                                       f"received monitor={monitor!r}")
+            raise InvalidArgumentError(
+                f"monitor must be a metric name such as 'val_loss', received monitor={monitor!r}"
+            )
         self.monitor = monitor
         self.mode = _monitor_mode(monitor, mode)
         self.min_delta = abs(float(min_delta))
@@ -210,7 +214,8 @@ class _Monitoring(Callback):
             warnings.warn(
                 f"{type(self).__name__}: the monitored metric {self.monitor!r} is not "
                 f"available (available: {available}); skipping",
-                RuntimeWarning, stacklevel=3,
+                RuntimeWarning,
+                stacklevel=3,
             )
             return None
         return float(logs[self.monitor])
@@ -219,13 +224,21 @@ class _Monitoring(Callback):
 class EarlyStopping(_Monitoring):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
-    def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
-                 mode: str = "auto", restore_best_weights: bool = False,
-                 start_from_epoch: int = 0, verbose: int = 0) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        min_delta: float = 0.0,
+        patience: int = 0,
+        mode: str = "auto",
+        restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
+        verbose: int = 0,
+    ) -> None:
         super().__init__(monitor, mode, min_delta)
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise InvalidArgumentError(f"EarlyStopping: patience must be an integer ≥ 0, "
-                                       f"received patience={patience!r}")
+            raise InvalidArgumentError(
+                f"EarlyStopping: patience must be an integer ≥ 0, received patience={patience!r}"
+            )
         self.patience = patience
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = start_from_epoch
@@ -277,9 +290,15 @@ class ModelCheckpoint(_Monitoring):
     Files are written atomically.
     """
 
-    def __init__(self, filepath: str | os.PathLike[str], monitor: str = "val_loss",
-                 save_best_only: bool = False, save_weights_only: bool = False,
-                 mode: str = "auto", verbose: int = 0) -> None:
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        monitor: str = "val_loss",
+        save_best_only: bool = False,
+        save_weights_only: bool = False,
+        mode: str = "auto",
+        verbose: int = 0,
+    ) -> None:
         super().__init__(monitor, mode, 0.0)
         self.filepath = os.fspath(filepath)
         self.save_best_only = save_best_only
@@ -322,8 +341,9 @@ class LearningRateScheduler(Callback):
     def __init__(self, schedule: Callable[..., float], verbose: int = 0) -> None:
         super().__init__()
         if not callable(schedule):
-            raise InvalidArgumentError(f"LearningRateScheduler: schedule must be callable, "
-                                       f"received {schedule!r}")
+            raise InvalidArgumentError(
+                f"LearningRateScheduler: schedule must be callable, received {schedule!r}"
+            )
         self.schedule = schedule
         self.verbose = verbose
 
@@ -337,8 +357,10 @@ class LearningRateScheduler(Callback):
             new = self.schedule(epoch)
         new = float(new)
         if not math.isfinite(new) or new < 0:
-            raise InvalidArgumentError(f"LearningRateScheduler: the schedule returned "
-                                       f"{new!r} at epoch {epoch}; expected a finite rate ≥ 0")
+            raise InvalidArgumentError(
+                f"LearningRateScheduler: the schedule returned "
+                f"{new!r} at epoch {epoch}; expected a finite rate ≥ 0"
+            )
         self.model.optimizer.learning_rate = new
         if self.verbose:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {new:g}")
@@ -351,13 +373,22 @@ class LearningRateScheduler(Callback):
 class ReduceLROnPlateau(_Monitoring):
     """Multiply the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
 
-    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
-                 mode: str = "auto", min_delta: float = 1e-4, cooldown: int = 0,
-                 min_lr: float = 0.0, verbose: int = 0) -> None:
+    def __init__(
+        self,
+        monitor: str = "val_loss",
+        factor: float = 0.1,
+        patience: int = 10,
+        mode: str = "auto",
+        min_delta: float = 1e-4,
+        cooldown: int = 0,
+        min_lr: float = 0.0,
+        verbose: int = 0,
+    ) -> None:
         super().__init__(monitor, mode, min_delta)
         if not 0 < factor < 1:
-            raise InvalidArgumentError(f"ReduceLROnPlateau: factor must be in (0, 1), "
-                                       f"received factor={factor!r}")
+            raise InvalidArgumentError(
+                f"ReduceLROnPlateau: factor must be in (0, 1), received factor={factor!r}"
+            )
         self.factor, self.patience = float(factor), int(patience)
         self.cooldown, self.min_lr, self.verbose = int(cooldown), float(min_lr), verbose
         self.wait = 0
@@ -404,8 +435,9 @@ class ReduceLROnPlateau(_Monitoring):
 class CSVLogger(Callback):
     """Write one CSV row per epoch; the file is replaced atomically after every epoch."""
 
-    def __init__(self, filename: str | os.PathLike[str], separator: str = ",",
-                 append: bool = False) -> None:
+    def __init__(
+        self, filename: str | os.PathLike[str], separator: str = ",", append: bool = False
+    ) -> None:
         super().__init__()
         self.filename = os.fspath(filename)
         self.separator = separator
@@ -433,8 +465,9 @@ class CSVLogger(Callback):
         from ..io.atomic import atomic_write_text
 
         buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=["epoch"] + self.keys,
-                                delimiter=self.separator, lineterminator="\n")
+        writer = csv.DictWriter(
+            buffer, fieldnames=["epoch"] + self.keys, delimiter=self.separator, lineterminator="\n"
+        )
         writer.writeheader()
         for row in self.rows:
             writer.writerow({k: row.get(k, "") for k in ["epoch"] + self.keys})
@@ -444,21 +477,30 @@ class CSVLogger(Callback):
 class LambdaCallback(Callback):
     """A callback from plain functions: ``LambdaCallback(on_epoch_end=lambda e, logs: ...)``."""
 
-    def __init__(self, on_epoch_begin: Callable[..., Any] | None = None,
-                 on_epoch_end: Callable[..., Any] | None = None,
-                 on_batch_begin: Callable[..., Any] | None = None,
-                 on_batch_end: Callable[..., Any] | None = None,
-                 on_train_begin: Callable[..., Any] | None = None,
-                 on_train_end: Callable[..., Any] | None = None) -> None:
+    def __init__(
+        self,
+        on_epoch_begin: Callable[..., Any] | None = None,
+        on_epoch_end: Callable[..., Any] | None = None,
+        on_batch_begin: Callable[..., Any] | None = None,
+        on_batch_end: Callable[..., Any] | None = None,
+        on_train_begin: Callable[..., Any] | None = None,
+        on_train_end: Callable[..., Any] | None = None,
+    ) -> None:
         super().__init__()
-        hooks = {"on_epoch_begin": on_epoch_begin, "on_epoch_end": on_epoch_end,
-                 "on_batch_begin": on_batch_begin, "on_batch_end": on_batch_end,
-                 "on_train_begin": on_train_begin, "on_train_end": on_train_end}
+        hooks = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_batch_begin": on_batch_begin,
+            "on_batch_end": on_batch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+        }
         for name, fn in hooks.items():
             if fn is not None:
                 if not callable(fn):
-                    raise InvalidArgumentError(f"LambdaCallback: {name} must be callable, "
-                                               f"received {fn!r}")
+                    raise InvalidArgumentError(
+                        f"LambdaCallback: {name} must be callable, received {fn!r}"
+                    )
                 setattr(self, name, fn)
 
     def _wants_batches(self) -> bool:

@@ -50,8 +50,9 @@ def fusable(model: Any) -> bool:
     if not isinstance(model, Sequential) or type(model).forward is not Sequential.forward:
         return False
     layers = model.layers
-    if not layers or not all(type(layer) in _SUPPORTED or isinstance(layer, Activation)
-                             for layer in layers):
+    if not layers or not all(
+        type(layer) in _SUPPORTED or isinstance(layer, Activation) for layer in layers
+    ):
         return False
     # Softmax is only handled as the output activation (its Jacobian is not elementwise).
     for layer in layers[:-1]:
@@ -92,14 +93,12 @@ class FusedStep:
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
-        self.layers: list[Layer] = [layer for layer in model.layers
-                                    if not isinstance(layer, Input)]
+        self.layers: list[Layer] = [layer for layer in model.layers if not isinstance(layer, Input)]
         self.dtype = model.dtype
         kernel = _kernel_of(self.layers[-1])
         # δ^L = (a^L − y)/N when the output activation pairs with the cross-entropy.
         self.fused_output = (
-            kernel is not None and not loss.from_logits
-            and loss.fused_activation == kernel.name
+            kernel is not None and not loss.from_logits and loss.fused_activation == kernel.name
         )
         self.sparse = isinstance(loss, SparseCategoricalCrossentropy)
         self.categorical = isinstance(loss, CategoricalCrossentropy)
@@ -128,6 +127,7 @@ class FusedStep:
             if isinstance(layer, Dense):
                 if a.dtype != dt:
                     a = a.astype(dt)
+                assert layer.W is not None  # fusable() admits only built layers
                 W = layer.W.data
                 z = buffers.get((i, "z"), (n, W.shape[0]), dt)
                 np.matmul(a, W.T, out=z)
@@ -196,9 +196,16 @@ class FusedStep:
                     np.sum(g, axis=0, out=_grad_array(layer.b))
                 if record is not None:
                     # g is ∂C/∂z for the batch mean; the seeds' per-sample δ is n times it.
-                    record.record_layer(layer.name, layer.activation.kernel, z,
-                                        outputs if out is None else out, g * n, W.data,
-                                        W.grad, self.optimizer.current_learning_rate)
+                    record.record_layer(
+                        layer.name,
+                        layer.activation.kernel,
+                        z,
+                        outputs if out is None else out,
+                        g * n,
+                        W.data,
+                        W.grad,
+                        self.optimizer.current_learning_rate,
+                    )
                     if index == self._first_dense:
                         record.record_inputs(a_prev)
                 if index <= self._first_dense:
@@ -218,8 +225,13 @@ class FusedStep:
                 g = g * entry[1].scale
         self.optimizer.step()
         if record is not None:
-            record.finish_sample({layer.name: layer.W.data for layer in layers
-                                  if isinstance(layer, Dense)})
+            record.finish_sample(
+                {
+                    layer.name: layer.W.data
+                    for layer in layers
+                    if isinstance(layer, Dense) and layer.W is not None
+                }
+            )
         return StepResult(loss_value, outputs)
 
     @staticmethod
@@ -230,8 +242,9 @@ class FusedStep:
             return z
         return kernel.value(z)
 
-    def _fused_output_error(self, z: np.ndarray, yb: np.ndarray, n: int, buffers: _Buffers
-                            ) -> tuple[float, np.ndarray, np.ndarray]:
+    def _fused_output_error(
+        self, z: np.ndarray, yb: np.ndarray, n: int, buffers: _Buffers
+    ) -> tuple[float, np.ndarray, np.ndarray]:
         """Cost and δ^L = (a^L − y)/N from the logits, as the fused ops compute them."""
         if self.binary:
             y = yb.astype(z.dtype, copy=False).reshape(z.shape)
@@ -243,7 +256,8 @@ class FusedStep:
             return loss_value, delta.astype(z.dtype, copy=False), a
         if self.sparse:
             labels = (yb.reshape(len(yb), -1)[:, 0] if yb.ndim > 1 else yb).astype(
-                np.intp, copy=False)
+                np.intp, copy=False
+            )
             per, a = softmax_cross_entropy_parts(z, labels=labels)
             delta = a.copy()
             delta[buffers.rows, labels] -= 1.0

@@ -111,8 +111,9 @@ class TopKCategoricalAccuracy(Metric):
 
     def __init__(self, k: int = 5, name: str | None = None) -> None:
         if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise InvalidArgumentError(f"top-k accuracy: k must be a positive integer, "
-                                       f"received k={k!r}")
+            raise InvalidArgumentError(
+                f"top-k accuracy: k must be a positive integer, received k={k!r}"
+            )
         self.k = k
         super().__init__(name)
 
@@ -132,7 +133,7 @@ class SparseTopKCategoricalAccuracy(TopKCategoricalAccuracy):
     name = "sparse_top_k_categorical_accuracy"
 
     def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
-        labels = (y_true.reshape(len(y_true), -1)[:, 0] if y_true.ndim > 1 else y_true)
+        labels = y_true.reshape(len(y_true), -1)[:, 0] if y_true.ndim > 1 else y_true
         return self._hits(labels.astype(np.intp), y_pred)
 
 
@@ -183,8 +184,9 @@ def _accuracy_for(loss: Loss | None, y_true_ndim: int, out_width: int | None) ->
     return CategoricalAccuracy()
 
 
-def get(identifier: Any, loss: Loss | None = None, y_true_ndim: int = 1,
-        out_width: int | None = None) -> Metric:
+def get(
+    identifier: Any, loss: Loss | None = None, y_true_ndim: int = 1, out_width: int | None = None
+) -> Metric:
     """A Metric from a Keras name, an instance or a class; "accuracy" is resolved as Keras does."""
     if isinstance(identifier, Metric):
         return identifier

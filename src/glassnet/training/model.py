@@ -50,8 +50,9 @@ def _positive_int(value: Any, name: str, where: str, allow_zero: bool = False) -
     ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
     if not ok or value < (0 if allow_zero else 1):
         bound = "≥ 0" if allow_zero else "≥ 1"
-        raise InvalidArgumentError(f"{where}: {name} must be an integer {bound}, "
-                                   f"received {name}={value!r}")
+        raise InvalidArgumentError(
+            f"{where}: {name} must be an integer {bound}, received {name}={value!r}"
+        )
     return int(value)
 
 
@@ -64,13 +65,15 @@ def _as_data(value: Any, name: str, where: str) -> np.ndarray:
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
-        raise DTypeError(f"{where}: {name} must be an array of numbers, received "
-                         f"{describe(value)} ({exc})") from None
+        raise DTypeError(
+            f"{where}: {name} must be an array of numbers, received {describe(value)} ({exc})"
+        ) from None
     if arr.dtype.kind not in "fiub":
         raise DTypeError(f"{where}: {name} must hold numbers, received {describe(arr)}")
     if arr.ndim == 0 or arr.shape[0] == 0:
-        raise InvalidArgumentError(f"{where}: {name} is empty (shape {arr.shape}); expected at "
-                                   f"least one sample")
+        raise InvalidArgumentError(
+            f"{where}: {name} is empty (shape {arr.shape}); expected at least one sample"
+        )
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise InvalidArgumentError(
@@ -113,8 +116,13 @@ class Model(Module):
         return params[0].data.dtype if params else np.dtype(np.float32)
 
     # -- compile -------------------------------------------------------------------------------
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
-                metrics: Sequence[Any] | None = None, fused: bool | str = "auto") -> None:
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Sequence[Any] | None = None,
+        fused: bool | str = "auto",
+    ) -> None:
         """Choose the optimiser, the loss and the metrics (Keras strings or objects).
 
         ``fused`` (glassnet's counterpart of Keras's ``jit_compile``): "auto" trains a
@@ -124,8 +132,9 @@ class Model(Module):
         from ..optim import optimizers as optimizers_module
 
         if fused not in ("auto", True, False):
-            raise InvalidArgumentError(f"compile: fused must be 'auto', True or False, "
-                                       f"received fused={fused!r}")
+            raise InvalidArgumentError(
+                f"compile: fused must be 'auto', True or False, received fused={fused!r}"
+            )
 
         if loss is None:
             raise InvalidArgumentError(
@@ -139,8 +148,9 @@ class Model(Module):
         if isinstance(metrics, (str, metrics_module.Metric)):
             metrics = [metrics]
         if not isinstance(metrics, (list, tuple)):
-            raise InvalidArgumentError(f"compile: metrics must be a list such as ['accuracy'], "
-                                       f"received {metrics!r}")
+            raise InvalidArgumentError(
+                f"compile: metrics must be a list such as ['accuracy'], received {metrics!r}"
+            )
         for m in metrics:  # fail on unknown names now, not in the middle of fit
             metrics_module.get(m, self.loss)
         self.metric_specs = list(metrics)
@@ -265,8 +275,16 @@ class Model(Module):
             for i, (layer, a_prev, z, a) in enumerate(taps):
                 a_data = outputs if a is None else a.data
                 delta = None if z.grad is None else z.grad * n
-                record.record_layer(layer.name, layer.activation.kernel, z.data, a_data, delta,
-                                    layer.W.data, layer.W.grad, lr)
+                record.record_layer(
+                    layer.name,
+                    layer.activation.kernel,
+                    z.data,
+                    a_data,
+                    delta,
+                    layer.W.data,
+                    layer.W.grad,
+                    lr,
+                )
                 if i == 0:
                     record.record_inputs(a_prev.data)
         self.optimizer.step()
@@ -279,6 +297,7 @@ class Model(Module):
         from .fused import FusedStep, fusable
 
         if getattr(self, "fused", "auto") is not False and fusable(self):
+            assert self.loss is not None  # fit checks that the model is compiled
             step = self._fused_step
             if step is None or step.loss is not self.loss or step.optimizer is not self.optimizer:
                 step = self._fused_step = FusedStep(self, self.loss, self.optimizer)
@@ -324,24 +343,40 @@ class Model(Module):
         epochs = _positive_int(epochs, "epochs", where, allow_zero=True)
         initial_epoch = _positive_int(initial_epoch, "initial_epoch", where, allow_zero=True)
         if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-            raise InvalidArgumentError(f"{where}: verbose must be 0, 1 or 2, received "
-                                       f"verbose={verbose!r}")
-        if not isinstance(validation_split, (int, float)) or isinstance(validation_split, bool) \
-                or not 0 <= validation_split < 1:
-            raise InvalidArgumentError(f"{where}: validation_split must be in [0, 1), received "
-                                       f"validation_split={validation_split!r}")
-        if checkpoint_every != "epoch" and (isinstance(checkpoint_every, bool) or not isinstance(
-                checkpoint_every, (int, np.integer)) or checkpoint_every < 1):
-            raise InvalidArgumentError(f"{where}: checkpoint_every must be 'epoch' or a number of "
-                                       f"steps ≥ 1, received checkpoint_every={checkpoint_every!r}")
+            raise InvalidArgumentError(
+                f"{where}: verbose must be 0, 1 or 2, received verbose={verbose!r}"
+            )
+        if (
+            not isinstance(validation_split, (int, float))
+            or isinstance(validation_split, bool)
+            or not 0 <= validation_split < 1
+        ):
+            raise InvalidArgumentError(
+                f"{where}: validation_split must be in [0, 1), received "
+                f"validation_split={validation_split!r}"
+            )
+        if checkpoint_every != "epoch" and (
+            isinstance(checkpoint_every, bool)
+            or not isinstance(checkpoint_every, (int, np.integer))
+            or checkpoint_every < 1
+        ):
+            raise InvalidArgumentError(
+                f"{where}: checkpoint_every must be 'epoch' or a number of "
+                f"steps ≥ 1, received checkpoint_every={checkpoint_every!r}"
+            )
         if validation_split and validation_data is not None:
-            raise InvalidArgumentError(f"{where}: give validation_split or validation_data, "
-                                       f"not both")
+            raise InvalidArgumentError(
+                f"{where}: give validation_split or validation_data, not both"
+            )
         x_arr = _as_data(x, "x", where)
         y_arr = _as_data(y, "y", where)
         if len(x_arr) != len(y_arr):
-            raise ShapeError(f"{where}: x and y must have the same number of samples, received "
-                             f"{len(x_arr)} and {len(y_arr)}")
+            raise ShapeError(
+                f"{where}: x and y must have the same number of samples, received "
+                f"{len(x_arr)} and {len(y_arr)}"
+            )
+        x_val: np.ndarray | None
+        y_val: np.ndarray | None
         if validation_split:
             split_at = int(len(x_arr) * (1.0 - validation_split))
             if split_at < 1 or split_at >= len(x_arr):
@@ -353,8 +388,10 @@ class Model(Module):
             x_arr, y_arr = x_arr[:split_at], y_arr[:split_at]
         elif validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise InvalidArgumentError(f"{where}: validation_data must be a tuple (x_val, "
-                                           f"y_val), received {describe(validation_data)}")
+                raise InvalidArgumentError(
+                    f"{where}: validation_data must be a tuple (x_val, "
+                    f"y_val), received {describe(validation_data)}"
+                )
             x_val = _as_data(validation_data[0], "validation_data x", where)
             y_val = _as_data(validation_data[1], "validation_data y", where)
         else:
@@ -364,8 +401,10 @@ class Model(Module):
         self._check_targets(x_arr, y_arr, out, where)
         if x_val is not None and y_val is not None:
             if x_val.shape[1:] != x_arr.shape[1:]:
-                raise ShapeError(f"{where}: validation x has per-sample shape {x_val.shape[1:]} "
-                                 f"but x has {x_arr.shape[1:]}")
+                raise ShapeError(
+                    f"{where}: validation x has per-sample shape {x_val.shape[1:]} "
+                    f"but x has {x_arr.shape[1:]}"
+                )
             self._check_targets(x_val, y_val, out, f"{where} (validation data)")
         self.optimizer.bind(self.parameters())
 
@@ -374,15 +413,21 @@ class Model(Module):
         else:
             recorder = Telemetry(every=_positive_int(telemetry, "telemetry", where))
         if recorder is not None:
-            recorder.declare_layers([name for name, m in self.named_modules()
-                                     if isinstance(m, Dense)])
+            recorder.declare_layers(
+                [name for name, m in self.named_modules() if isinstance(m, Dense)]
+            )
         history = History()
         history.telemetry = recorder
         self.history = history
         n = len(x_arr)
         steps = -(-n // batch_size)
-        params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size,
-                  "samples": n}
+        params = {
+            "epochs": epochs,
+            "steps": steps,
+            "verbose": verbose,
+            "batch_size": batch_size,
+            "samples": n,
+        }
         callback_list = CallbackList([history, *(callbacks or [])], self, params)
         progress = Progress(epochs, steps, verbose, stream)
         step_fn = self._step_function()
@@ -409,15 +454,23 @@ class Model(Module):
                 if state:
                     cb.set_state(state)
 
-        def save_state(next_epoch: int, next_step: int, order: np.ndarray | None,
-                       totals: dict[str, Any] | None) -> None:
+        def save_state(
+            next_epoch: int, next_step: int, order: np.ndarray | None, totals: dict[str, Any] | None
+        ) -> None:
             assert checkpoint is not None
-            self._save_fit_checkpoint(checkpoint, {
-                "epoch": next_epoch, "step": next_step, "global_step": global_step,
-                "order": order, "totals": totals, "config": run_config,
-                "history": history.get_state(),
-                "callbacks": [cb.get_state() for cb in user_callbacks],
-            })
+            self._save_fit_checkpoint(
+                checkpoint,
+                {
+                    "epoch": next_epoch,
+                    "step": next_step,
+                    "global_step": global_step,
+                    "order": order,
+                    "totals": totals,
+                    "config": run_config,
+                    "history": history.get_state(),
+                    "callbacks": [cb.get_state() for cb in user_callbacks],
+                },
+            )
 
         try:
             for epoch in range(start_epoch, epochs):
@@ -440,7 +493,7 @@ class Model(Module):
                     order = generator().permutation(n) if shuffle else np.arange(n)
                 logs: dict[str, Any] = {}
                 for step in range(first_step, steps):
-                    idx = order[step * batch_size:(step + 1) * batch_size]
+                    idx = order[step * batch_size : (step + 1) * batch_size]
                     yb = y_arr[idx]
                     for cb in callback_list.batch_callbacks:
                         cb.on_train_batch_begin(step)
@@ -451,8 +504,9 @@ class Model(Module):
                         result = step_fn(x_arr[idx], yb)
                     global_step += 1
                     if recorder is not None:
-                        recorder.record_step(result.loss, self.optimizer.last_learning_rate
-                                             or 0.0, epoch)
+                        recorder.record_step(
+                            result.loss, self.optimizer.last_learning_rate or 0.0, epoch
+                        )
                     if not math.isfinite(result.loss):
                         if recorder is not None:
                             recorder.drop_incomplete_sample()
@@ -469,11 +523,21 @@ class Model(Module):
                     progress.update(step + 1, logs)
                     for cb in callback_list.batch_callbacks:
                         cb.on_train_batch_end(step, logs)
-                    if (checkpoint is not None and checkpoint_every != "epoch"
-                            and global_step % int(checkpoint_every) == 0):
-                        save_state(epoch, step + 1, order, {
-                            "loss_total": loss_total, "seen": seen,
-                            "metrics": [[m.total, m.count] for m in train_metrics]})
+                    if (
+                        checkpoint is not None
+                        and checkpoint_every != "epoch"
+                        and global_step % int(checkpoint_every) == 0
+                    ):
+                        save_state(
+                            epoch,
+                            step + 1,
+                            order,
+                            {
+                                "loss_total": loss_total,
+                                "seen": seen,
+                                "metrics": [[m.total, m.count] for m in train_metrics],
+                            },
+                        )
                     if self.stop_training:
                         break
                 if history.stopped_reason is not None and seen == 0:
@@ -483,8 +547,9 @@ class Model(Module):
                 for m in train_metrics:
                     logs[m.name] = m.result()
                 if x_val is not None and y_val is not None:
-                    val = self.evaluate(x_val, y_val, batch_size=batch_size, verbose=0,
-                                        return_dict=True)
+                    val = self.evaluate(
+                        x_val, y_val, batch_size=batch_size, verbose=0, return_dict=True
+                    )
                     logs.update({f"val_{k}": v for k, v in val.items()})
                 progress.epoch_end(epoch, logs)
                 if recorder is not None:
@@ -505,26 +570,34 @@ class Model(Module):
         return history
 
     # -- checkpoints ---------------------------------------------------------------------------
-    def _save_fit_checkpoint(self, path: str | os.PathLike[str], progress: dict[str, Any]
-                             ) -> None:
+    def _save_fit_checkpoint(self, path: str | os.PathLike[str], progress: dict[str, Any]) -> None:
         from ..io.checkpoint import save_checkpoint
 
-        state = {"kind": "fit", "weights": dict(self.state_dict()),
-                 "optimizer": self.optimizer.state_dict(), "rng": _rng.get_state(), **progress}
+        state = {
+            "kind": "fit",
+            "weights": dict(self.state_dict()),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": _rng.get_state(),
+            **progress,
+        }
         save_checkpoint(path, state)
 
-    def _load_fit_checkpoint(self, path: str | os.PathLike[str], config: dict[str, Any],
-                             where: str) -> dict[str, Any]:
+    def _load_fit_checkpoint(
+        self, path: str | os.PathLike[str], config: dict[str, Any], where: str
+    ) -> dict[str, Any]:
         from ..io.checkpoint import load_checkpoint
 
         state = load_checkpoint(path)
         if state.get("kind") != "fit":
-            raise InvalidArgumentError(f"{where}: resume={os.fspath(path)!r} is not a checkpoint "
-                                       f"written by fit(checkpoint=...)")
+            raise InvalidArgumentError(
+                f"{where}: resume={os.fspath(path)!r} is not a checkpoint "
+                f"written by fit(checkpoint=...)"
+            )
         if state["config"] != config:
             raise InvalidArgumentError(
                 f"{where}: resume={os.fspath(path)!r} was written for {state['config']}, but "
-                f"this call has {config}; resume with the same data, batch_size and shuffle")
+                f"this call has {config}; resume with the same data, batch_size and shuffle"
+            )
         self.load_state_dict(state["weights"])
         self.optimizer.bind(self.parameters())
         self.optimizer.load_state_dict(state["optimizer"])
@@ -555,26 +628,38 @@ class Model(Module):
 
     def _stop_on_nan(self, history: History, epoch: int, step: int, value: float) -> None:
         kind = "NaN" if math.isnan(value) else "infinite"
-        reason = (f"the loss became {kind} at epoch {epoch + 1}, batch {step + 1}; training "
-                  f"stopped and the weights are those of the last finite step")
+        reason = (
+            f"the loss became {kind} at epoch {epoch + 1}, batch {step + 1}; training "
+            f"stopped and the weights are those of the last finite step"
+        )
         history.stopped_reason = reason
         history.stopped_epoch = epoch
         history.stopped_batch = step
         self.stop_training = True
-        warnings.warn(f"fit: {reason}. Try a lower learning rate or check the inputs for "
-                      f"extreme values.", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"fit: {reason}. Try a lower learning rate or check the inputs for extreme values.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     # -- evaluate / predict ----------------------------------------------------------------------
-    def _batched_outputs(self, x: np.ndarray, batch_size: int, logits: bool) -> Iterable[
-            tuple[slice, np.ndarray]]:
+    def _batched_outputs(
+        self, x: np.ndarray, batch_size: int, logits: bool
+    ) -> Iterable[tuple[slice, np.ndarray]]:
         for start in range(0, len(x), batch_size):
             sl = slice(start, start + batch_size)
             xb = self._prepare_batch(x[sl])
             out = self.forward_logits(xb) if logits else self(xb)
             yield sl, (out.data if isinstance(out, Tensor) else np.asarray(out))
 
-    def evaluate(self, x: Any = None, y: Any = None, batch_size: int = 32, verbose: int = 0,
-                 return_dict: bool = False) -> Any:
+    def evaluate(
+        self,
+        x: Any = None,
+        y: Any = None,
+        batch_size: int = 32,
+        verbose: int = 0,
+        return_dict: bool = False,
+    ) -> Any:
         """Loss and metrics on (x, y) in inference mode.
 
         Returns the loss alone when there are no metrics, else [loss, *metrics], or a dict
@@ -654,21 +739,31 @@ class Model(Module):
         headers = ("Layer (type)", "Output Shape", "Param #")
         widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) + 2 for i in range(3)]
         line = "─" * sum(widths)
-        out = [f'Model: "{self.name}"', line,
-               "".join(h.ljust(w) for h, w in zip(headers, widths)), "═" * sum(widths)]
+        out = [
+            f'Model: "{self.name}"',
+            line,
+            "".join(h.ljust(w) for h, w in zip(headers, widths)),
+            "═" * sum(widths),
+        ]
         for r in rows:
             out.append("".join(c.ljust(w) for c, w in zip(r, widths)))
         total = self.count_params()
-        out += [line, f"Total params: {total:,}", f"Trainable params: {total:,}",
-                "Non-trainable params: 0", line]
+        out += [
+            line,
+            f"Total params: {total:,}",
+            f"Trainable params: {total:,}",
+            "Non-trainable params: 0",
+            line,
+        ]
         text = "\n".join(out)
         (print_fn or print)(text)
         return text
 
     def _summary_rows(self) -> list[tuple[str, str, str]]:
-        return [(f"{name} ({type(m).__name__})", "?",
-                 f"{sum(p.data.size for p in m.parameters()):,}")
-                for name, m in self.named_children()]
+        return [
+            (f"{name} ({type(m).__name__})", "?", f"{sum(p.data.size for p in m.parameters()):,}")
+            for name, m in self.named_children()
+        ]
 
 
 def _unique_name(base: str, taken: set[str]) -> str:
@@ -712,8 +807,9 @@ class Sequential(Model):
             self._input_shape = layer.input_shape
             return
         if any(layer is existing for existing in self._layers):
-            raise InvalidArgumentError(f"Sequential.add: layer {layer.name!r} is already in "
-                                       f"this model")
+            raise InvalidArgumentError(
+                f"Sequential.add: layer {layer.name!r} is already in this model"
+            )
         layer.name = _unique_name(layer.name, {existing.name for existing in self._layers})
         if not self._layers and self._input_shape is None and layer.input_shape is not None:
             self._input_shape = layer.input_shape
@@ -816,8 +912,9 @@ class Sequential(Model):
         if self._input_shape is not None:
             config["input_shape"] = list(self._input_shape)
         for layer in self._layers:
-            config["layers"].append({"class_name": type(layer).__name__,
-                                     "config": layer.get_config()})
+            config["layers"].append(
+                {"class_name": type(layer).__name__, "config": layer.get_config()}
+            )
         return config
 
     def __repr__(self) -> str:

@@ -36,8 +36,14 @@ def _is_terminal(stream: IO[str]) -> bool:
 class Progress:
     """One epoch's progress at a time."""
 
-    def __init__(self, epochs: int, steps: int, verbose: int, stream: IO[str] | None = None,
-                 bar: bool | None = None) -> None:
+    def __init__(
+        self,
+        epochs: int,
+        steps: int,
+        verbose: int,
+        stream: IO[str] | None = None,
+        bar: bool | None = None,
+    ) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.epochs = epochs
         self.steps = steps
@@ -56,9 +62,15 @@ class Progress:
             except ImportError:  # tqdm is a dependency, but never fail training over a bar
                 self.mode = "line"
                 return
-            self._bar = tqdm(total=self.steps, desc=f"Epoch {epoch + 1}/{self.epochs}",
-                             unit="step", file=self.stream, dynamic_ncols=True, leave=True,
-                             mininterval=0.1)
+            self._bar = tqdm(
+                total=self.steps,
+                desc=f"Epoch {epoch + 1}/{self.epochs}",
+                unit="step",
+                file=self.stream,
+                dynamic_ncols=True,
+                leave=True,
+                mininterval=0.1,
+            )
 
     def update(self, step: int, logs: dict[str, Any]) -> None:
         """After ``step`` steps of this epoch (1-based), with the running metrics."""
@@ -81,9 +93,12 @@ class Progress:
             self._bar = None
         elif self.mode == "line":
             per_step = seconds / max(self.steps, 1) * 1000
-            print(f"Epoch {epoch + 1}/{self.epochs} - {self.steps} steps - {seconds:.2f}s "
-                  f"({per_step:.2f}ms/step) - {format_logs(logs)}", file=self.stream,
-                  flush=True)
+            print(
+                f"Epoch {epoch + 1}/{self.epochs} - {self.steps} steps - {seconds:.2f}s "
+                f"({per_step:.2f}ms/step) - {format_logs(logs)}",
+                file=self.stream,
+                flush=True,
+            )
         return seconds
 
     def close(self) -> None:

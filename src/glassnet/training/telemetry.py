@@ -35,9 +35,17 @@ from ..functional.activations import Kernel
 
 __all__ = ["Telemetry", "LAYER_STATS"]
 
-LAYER_STATS = ("mean_abs_delta", "grad_norm", "weight_norm", "update_ratio",
-               "grad_update_ratio", "saturated_fraction", "dead_fraction", "activation_mean",
-               "activation_std")
+LAYER_STATS = (
+    "mean_abs_delta",
+    "grad_norm",
+    "weight_norm",
+    "update_ratio",
+    "grad_update_ratio",
+    "saturated_fraction",
+    "dead_fraction",
+    "activation_mean",
+    "activation_std",
+)
 
 # Activations that saturate (σ' → 0 for large |z|) and the largest value their σ' takes.
 _SATURATING_MAX_PRIME = {"sigmoid": 0.25, "tanh": 1.0, "softplus": 1.0, "softmax": 0.25}
@@ -85,20 +93,32 @@ class Telemetry:
         self.inputs["std"].append(float(x.std()))
         self.inputs["max_abs"].append(float(np.abs(x).max()) if x.size else 0.0)
 
-    def record_layer(self, name: str, kernel: Kernel | None, z: np.ndarray | None,
-                     a: np.ndarray | None, delta: np.ndarray | None, W: np.ndarray,
-                     grad_W: np.ndarray | None, learning_rate: float) -> None:
+    def record_layer(
+        self,
+        name: str,
+        kernel: Kernel | None,
+        z: np.ndarray | None,
+        a: np.ndarray | None,
+        delta: np.ndarray | None,
+        W: np.ndarray,
+        grad_W: np.ndarray | None,
+        learning_rate: float,
+    ) -> None:
         """Statistics of one layer at the current sample, before the optimiser step."""
         stats = self.layers.get(name)
         if stats is None:
             stats = self.layers[name] = {k: [] for k in LAYER_STATS}
         if name not in self.layer_info:
-            self.layer_info[name] = {"activation": kernel.name if kernel else "linear",
-                                     "units": int(W.shape[0]), "inputs": int(W.shape[1])}
+            self.layer_info[name] = {
+                "activation": kernel.name if kernel else "linear",
+                "units": int(W.shape[0]),
+                "inputs": int(W.shape[1]),
+            }
         w_norm = _norm(W)
         g_norm = _norm(grad_W) if grad_W is not None else math.nan
-        stats["mean_abs_delta"].append(float(np.abs(delta).mean()) if delta is not None
-                                       else math.nan)
+        stats["mean_abs_delta"].append(
+            float(np.abs(delta).mean()) if delta is not None else math.nan
+        )
         stats["grad_norm"].append(g_norm)
         stats["weight_norm"].append(w_norm)
         stats["grad_update_ratio"].append(learning_rate * g_norm / w_norm if w_norm else math.nan)
@@ -107,8 +127,9 @@ class Telemetry:
         if z is not None and a is not None:
             if name_k in _SATURATING_MAX_PRIME:
                 prime = kernel.prime(z, a) if kernel is not None else np.ones_like(z)
-                saturated = float((prime < SATURATION_THRESHOLD
-                                   * _SATURATING_MAX_PRIME[name_k]).mean())
+                saturated = float(
+                    (prime < SATURATION_THRESHOLD * _SATURATING_MAX_PRIME[name_k]).mean()
+                )
             if name_k == "relu":
                 dead = float((z <= 0).all(axis=0).mean())
         stats["saturated_fraction"].append(saturated)
@@ -125,8 +146,9 @@ class Telemetry:
             if after is None:
                 continue
             w_norm = _norm(before)
-            self.layers[name]["update_ratio"][-1] = (_norm(after - before) / w_norm
-                                                     if w_norm else math.nan)
+            self.layers[name]["update_ratio"][-1] = (
+                _norm(after - before) / w_norm if w_norm else math.nan
+            )
         self._pending.clear()
 
     def drop_incomplete_sample(self) -> None:
@@ -152,18 +174,23 @@ class Telemetry:
         """Everything as JSON-friendly lists (NaN as None)."""
 
         def clean(values: list[float]) -> list[float | None]:
-            return [None if (isinstance(v, float) and not math.isfinite(v)) else v
-                    for v in values]
+            return [None if (isinstance(v, float) and not math.isfinite(v)) else v for v in values]
 
         return {
             "every": self.every,
-            "steps": {"loss": clean(self.step_loss),
-                      "learning_rate": clean(self.step_learning_rate),
-                      "epoch": self.step_epoch},
+            "steps": {
+                "loss": clean(self.step_loss),
+                "learning_rate": clean(self.step_learning_rate),
+                "epoch": self.step_epoch,
+            },
             "samples": {"step": self.sample_steps, "epoch": self.sample_epochs},
-            "layers": {name: {"info": self.layer_info.get(name, {}),
-                              **{k: clean(v) for k, v in stats.items()}}
-                       for name, stats in self.layers.items()},
+            "layers": {
+                name: {
+                    "info": self.layer_info.get(name, {}),
+                    **{k: clean(v) for k, v in stats.items()},
+                }
+                for name, stats in self.layers.items()
+            },
             "inputs": {k: clean(v) for k, v in self.inputs.items()},
             "epoch_metrics": {k: clean(v) for k, v in self.epoch_metrics.items()},
         }
@@ -194,5 +221,7 @@ class Telemetry:
         return text
 
     def __repr__(self) -> str:
-        return (f"Telemetry({len(self.step_loss)} steps, {len(self.sample_steps)} samples of "
-                f"{len(self.layers)} layers, every {self.every} steps)")
+        return (
+            f"Telemetry({len(self.step_loss)} steps, {len(self.sample_steps)} samples of "
+            f"{len(self.layers)} layers, every {self.every} steps)"
+        )
