@@ -23,6 +23,7 @@ from . import (
     schedules,
 )
 from ._rng import seed
+from ._threads import get_num_threads, set_num_threads
 from .autograd import (
     GradcheckReport,
     Tensor,
@@ -49,6 +50,8 @@ __all__ = [
     "gradcheck",
     "GradcheckReport",
     "seed",
+    "set_num_threads",
+    "get_num_threads",
     "functional",
     "nn",
     "layers",

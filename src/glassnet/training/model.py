@@ -7,16 +7,18 @@ weight, and let the optimiser update w := w − α ∂C/∂w (or Adam's variant 
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 import numpy as np
 
 from .. import _rng
+from .._threads import blas_threads
 from ..autograd.tensor import Tensor, no_grad
 from ..errors import (
     DTypeError,
@@ -81,6 +83,20 @@ def _as_data(value: Any, name: str, where: str) -> np.ndarray:
             f"clean or impute the data first"
         )
     return arr
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _limit_blas_threads(method: _F) -> _F:
+    """Run the method with glassnet's BLAS thread setting (see glassnet._threads)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with blas_threads():
+            return method(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class Model(Module):
@@ -305,6 +321,7 @@ class Model(Module):
         return self.train_step
 
     # -- fit -----------------------------------------------------------------------------------
+    @_limit_blas_threads
     def fit(
         self,
         x: Any = None,
@@ -706,6 +723,7 @@ class Model(Module):
             return result["loss"]
         return list(result.values())
 
+    @_limit_blas_threads
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """Outputs a^L for every sample of x, in inference mode, as one NumPy array."""
         where = "predict"

@@ -1,0 +1,51 @@
+"""How many threads BLAS may use while glassnet trains, evaluates and predicts.
+
+A network's matrix products are small (a batch of 32 times a 784×128 weight): splitting them
+across threads gains little on an idle machine and loses badly on a busy one — OpenBLAS's
+worker threads spin while they wait, and with another process on the second core a step was
+measured 25–100× slower with 2 threads than with 1. So by default glassnet runs its own work
+with one BLAS thread, restoring the previous setting afterwards; ``set_num_threads(n)`` chooses
+otherwise. The limit is applied through threadpoolctl when it is installed (it is a dependency).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from .errors import InvalidArgumentError
+
+__all__ = ["set_num_threads", "get_num_threads", "blas_threads"]
+
+_num_threads: int | None = None
+
+
+def set_num_threads(n: int | None) -> None:
+    """BLAS threads for fit/evaluate/predict: a positive int, or None for glassnet's default (1)."""
+    global _num_threads
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise InvalidArgumentError(
+            f"set_num_threads: n must be a positive integer or None, received n={n!r}"
+        )
+    _num_threads = n
+
+
+def get_num_threads() -> int:
+    """The number of BLAS threads glassnet's own work runs with."""
+    return 1 if _num_threads is None else _num_threads
+
+
+@contextlib.contextmanager
+def blas_threads() -> Iterator[None]:
+    """Limit BLAS to ``get_num_threads()`` threads inside the block."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # without threadpoolctl BLAS keeps its own setting
+        yield
+        return
+    limiter: Any = threadpool_limits(limits=get_num_threads(), user_api="blas")
+    try:
+        yield
+    finally:
+        limiter.restore_original_limits()

@@ -1,0 +1,41 @@
+"""BLAS threads: one inside fit/evaluate/predict by default, restored afterwards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.callbacks import LambdaCallback
+
+threadpoolctl = pytest.importorskip("threadpoolctl")
+
+
+def _blas_threads():
+    infos = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    if not infos:
+        pytest.skip("no BLAS library visible to threadpoolctl")
+    return infos[0]["num_threads"]
+
+
+@pytest.mark.parametrize("setting,expected", [(None, 1), (2, 2)])
+def test_fit_runs_with_the_configured_blas_threads(setting, expected):
+    before = _blas_threads()
+    seen = []
+    gn.set_num_threads(setting)
+    try:
+        gn.seed(0)
+        model = gn.Sequential([gn.layers.Dense(2, input_dim=3, activation="softmax")])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        spy = LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(_blas_threads()))
+        model.fit(np.zeros((8, 3)), np.zeros(8, int), epochs=1, verbose=0, callbacks=[spy])
+    finally:
+        gn.set_num_threads(None)
+    assert seen == [expected]
+    assert _blas_threads() == before
+    assert gn.get_num_threads() == 1
+
+
+def test_set_num_threads_validates():
+    with pytest.raises(gn.errors.InvalidArgumentError, match="received n=0"):
+        gn.set_num_threads(0)
