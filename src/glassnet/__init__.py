@@ -6,15 +6,22 @@ Quick tour::
     x = gn.tensor([1.0, 2.0], requires_grad=True)
     y = (x * x).sum()
     y.backward()          # x.grad == [2., 4.]
+
+The engine, layers, losses, optimisers and training loop load with the package; the data sets,
+file formats, explain and diagnostics tools load on first use (``gn.datasets``,
+``gn.explain``, ...), which keeps ``import glassnet`` fast.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from . import (
     callbacks,
-    datasets,
     errors,
     functional,
     initializers,
-    keras,  # noqa: E402  (after Sequential: keras.models refers to it)
     layers,
     losses,
     metrics,
@@ -35,8 +42,10 @@ from .autograd import (
     tensor,
 )
 from .errors import GlassnetError
-from .io import load_model, register
 from .training import Model, Sequential
+
+if TYPE_CHECKING:
+    from . import datasets, diagnostics, explain, io, keras
 
 __version__ = "0.1.0"
 
@@ -62,6 +71,9 @@ __all__ = [
     "metrics",
     "initializers",
     "datasets",
+    "explain",
+    "diagnostics",
+    "io",
     "errors",
     "Model",
     "Sequential",
@@ -71,3 +83,31 @@ __all__ = [
     "GlassnetError",
     "__version__",
 ]
+
+_LAZY_MODULES = ("datasets", "explain", "diagnostics", "io", "keras", "cli")
+
+
+def __getattr__(name: str) -> Any:
+    """Import the heavier subpackages on first use (PEP 562)."""
+    if name in _LAZY_MODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
+
+
+def load_model(path: Any, compile: bool = True) -> Any:
+    """Rebuild a model saved with ``model.save(path)`` (architecture, weights, training config).
+
+    Nothing in the file is executed; see ``glassnet.io.load_model`` and docs/saving.md.
+    """
+    from .io.model_files import load_model as _load_model
+
+    return _load_model(path, compile=compile)
+
+
+def register(cls: Any = None, *, name: str | None = None) -> Any:
+    """Class decorator: let ``load_model`` rebuild a custom Module (``@glassnet.register``)."""
+    from .io.registry import register as _register
+
+    return _register(cls, name=name)

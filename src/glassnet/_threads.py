@@ -11,12 +11,13 @@ otherwise. The limit is applied through threadpoolctl when it is installed (it i
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from typing import Any
 
 from .errors import InvalidArgumentError
 
-__all__ = ["set_num_threads", "get_num_threads", "blas_threads"]
+__all__ = ["set_num_threads", "get_num_threads", "blas_threads", "inference_workers"]
 
 _num_threads: int | None = None
 
@@ -49,3 +50,12 @@ def blas_threads() -> Iterator[None]:
         yield
     finally:
         limiter.restore_original_limits()
+
+
+def inference_workers() -> int:
+    """Threads ``predict`` spreads its batches over: one per available CPU (at most 8)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))

@@ -39,3 +39,23 @@ def test_fit_runs_with_the_configured_blas_threads(setting, expected):
 def test_set_num_threads_validates():
     with pytest.raises(gn.errors.InvalidArgumentError, match="received n=0"):
         gn.set_num_threads(0)
+
+
+def test_parallel_predict_equals_sequential_predict(monkeypatch):
+    from glassnet.training import model as model_module
+
+    gn.seed(0)
+    model = gn.Sequential(
+        [
+            gn.layers.Dense(16, activation="relu", input_dim=5),
+            gn.layers.Dropout(0.5),
+            gn.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    x = np.random.default_rng(0).normal(size=(1003, 5)).astype(np.float32)
+    monkeypatch.setattr(model_module, "inference_workers", lambda: 1)
+    one = model.predict(x, batch_size=64)
+    monkeypatch.setattr(model_module, "inference_workers", lambda: 4)
+    four = model.predict(x, batch_size=64)
+    np.testing.assert_array_equal(one, four)
+    assert model.training  # predict restored the mode it found

@@ -18,7 +18,7 @@ from typing import IO, Any, TypeVar
 import numpy as np
 
 from .. import _rng
-from .._threads import blas_threads
+from .._threads import blas_threads, inference_workers
 from ..autograd.tensor import Tensor, no_grad
 from ..errors import (
     DTypeError,
@@ -729,19 +729,35 @@ class Model(Module):
         where = "predict"
         batch_size = _positive_int(batch_size, "batch_size", where)
         x_arr = _as_data(x, "x", where)
-        self._dry_run(x_arr, where)
+        first = self._dry_run(x_arr, where)
+        result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
+        starts = list(range(0, len(x_arr), batch_size))
+        workers = min(inference_workers(), len(starts))
         was_training = self.training
         self.eval()
-        result: np.ndarray | None = None
+
+        def run(chunk: list[int]) -> None:
+            with no_grad():  # grad mode is per thread
+                for start in chunk:
+                    sl = slice(start, start + batch_size)
+                    out = self(self._prepare_batch(x_arr[sl]))
+                    result[sl] = out.data if isinstance(out, Tensor) else np.asarray(out)
+
         try:
-            with no_grad():
-                for sl, data in self._batched_outputs(x_arr, batch_size, False):
-                    if result is None:
-                        result = np.empty((len(x_arr),) + data.shape[1:], dtype=data.dtype)
-                    result[sl] = data
+            if workers <= 1:
+                run(starts)
+            else:
+                # Data-parallel inference: each thread runs whole batches with one BLAS thread
+                # (NumPy releases the GIL in matmul), so cores are used without the spinning
+                # that multi-threaded BLAS suffers on a busy machine.
+                from concurrent.futures import ThreadPoolExecutor
+
+                chunks = [starts[i::workers] for i in range(workers)]
+                with ThreadPoolExecutor(max_workers=workers) as pool:
+                    for future in [pool.submit(run, chunk) for chunk in chunks]:
+                        future.result()
         finally:
             self.train(was_training)
-        assert result is not None
         return result
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
