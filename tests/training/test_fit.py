@@ -240,8 +240,10 @@ def test_progress_lines_when_not_a_terminal_and_silence_at_verbose_0(digits):
     out = io.StringIO()
     model.fit(x[:256], y[:256], epochs=2, batch_size=64, verbose=1, stream=out)
     lines = out.getvalue().strip().splitlines()
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith("Epoch 1/2") and "loss: " in lines[0] and "accuracy: " in lines[0]
+    assert lines[1].startswith("Epoch 2/2")
+    assert lines[2].startswith("Doctor: no problems found")  # the doctor's closing report
     quiet = io.StringIO()
     model.fit(x[:256], y[:256], epochs=1, verbose=0, stream=quiet)
     assert quiet.getvalue() == ""

@@ -336,6 +336,7 @@ class Model(Module):
         initial_epoch: int = 0,
         stream: IO[str] | None = None,
         telemetry: bool | int = True,
+        doctor: Any = True,
         checkpoint: str | os.PathLike[str] | None = None,
         checkpoint_every: str | int = "epoch",
         resume: str | os.PathLike[str] | None = None,
@@ -347,6 +348,9 @@ class Model(Module):
         shuffling, as Keras does); ``validation_data=(x_val, y_val)`` gives it explicitly.
         ``telemetry``: per-layer statistics every 20 steps (True), every N steps (an int), or
         none (False); they land on ``history.telemetry``.
+        ``doctor``: the training doctor (glassnet.diagnostics.Doctor) watches the run and
+        reports problems with a suggested fix — True adds one when verbose ≥ 1, False none, or
+        pass your own Doctor(...); findings land on ``history.findings`` either way.
         ``checkpoint="run.ckpt"`` writes the whole training state (weights, optimiser state and
         schedule position, epoch, step, random-number state, history, callback states) after
         every epoch, or every N steps with ``checkpoint_every=N``, atomically;
@@ -444,8 +448,11 @@ class Model(Module):
             "verbose": verbose,
             "batch_size": batch_size,
             "samples": n,
+            "stream": stream,
         }
-        callback_list = CallbackList([history, *(callbacks or [])], self, params)
+        user_callbacks = list(callbacks or [])
+        doctors = self._doctor_callbacks(doctor, verbose, user_callbacks, where)
+        callback_list = CallbackList([history, *user_callbacks, *doctors], self, params)
         progress = Progress(epochs, steps, verbose, stream)
         step_fn = self._step_function()
         out_width = out.shape[-1] if out.ndim > 1 else None
@@ -457,7 +464,7 @@ class Model(Module):
         global_step = 0
         start_epoch, start_step = initial_epoch, 0
         resumed: dict[str, Any] | None = None
-        user_callbacks = list(callbacks or [])
+        stateful = user_callbacks + doctors
         run_config = {"samples": n, "batch_size": batch_size, "shuffle": bool(shuffle)}
         if resume is not None:
             resumed = self._load_fit_checkpoint(resume, run_config, where)
@@ -467,7 +474,7 @@ class Model(Module):
         callback_list.on_train_begin()
         if resumed is not None:
             # After on_train_begin, which resets callbacks such as EarlyStopping.
-            for cb, state in zip(user_callbacks, resumed["callbacks"]):
+            for cb, state in zip(stateful, resumed["callbacks"]):
                 if state:
                     cb.set_state(state)
 
@@ -485,7 +492,7 @@ class Model(Module):
                     "totals": totals,
                     "config": run_config,
                     "history": history.get_state(),
-                    "callbacks": [cb.get_state() for cb in user_callbacks],
+                    "callbacks": [cb.get_state() for cb in stateful],
                 },
             )
 
@@ -585,6 +592,25 @@ class Model(Module):
             self.train(was_training)
         callback_list.on_train_end()
         return history
+
+    @staticmethod
+    def _doctor_callbacks(
+        doctor: Any, verbose: int, callbacks: list[Callback], where: str
+    ) -> list[Callback]:
+        """The Doctor fit adds: one at verbose ≥ 1 unless told otherwise or already given."""
+        if doctor is False or doctor is None:
+            return []
+        from ..diagnostics import Doctor
+
+        if isinstance(doctor, Doctor):
+            return [] if any(cb is doctor for cb in callbacks) else [doctor]
+        if doctor is not True:
+            raise InvalidArgumentError(
+                f"{where}: doctor must be True, False or a Doctor, received doctor={doctor!r}"
+            )
+        if verbose == 0 or any(isinstance(cb, Doctor) for cb in callbacks):
+            return []
+        return [Doctor()]
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _save_fit_checkpoint(self, path: str | os.PathLike[str], progress: dict[str, Any]) -> None:

@@ -1,0 +1,237 @@
+"""The ``Doctor`` callback and ``diagnose``: the rules of ``rules.py`` applied to a run.
+
+``Doctor`` watches a fit: at every epoch end (and, with ``check_every=K``, every K batches for
+the fast signals: a NaN or exploding loss, unscaled inputs) it runs the rules on the History
+so far, prints each new finding once, keeps them on ``history.findings``, and prints a short
+summary when training ends. ``diagnose(history, model)`` replays the same rules epoch by epoch
+over a finished History, so it finds the same things at the same epochs.
+"""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Iterable
+from typing import IO, Any
+
+from ..errors import InvalidArgumentError, UnknownNameError
+from ..training.callbacks import Callback
+from .rules import RULE_NAMES, RULES, SUPERSEDED_BY, Finding, Rule, RunView
+
+__all__ = ["Doctor", "diagnose", "evaluate"]
+
+
+def _select_rules(rules: Iterable[str] | None, where: str) -> list[Rule]:
+    if rules is None:
+        return list(RULES.values())
+    if isinstance(rules, str):
+        rules = [rules]
+    chosen = []
+    for name in rules:
+        if name not in RULES:
+            raise UnknownNameError(
+                f"{where}: unknown rule {name!r}; the rules are {', '.join(RULE_NAMES)}"
+            )
+        chosen.append(RULES[name])
+    return chosen
+
+
+def evaluate(
+    view: RunView, rules: Iterable[Rule], seen: set[tuple[str, str | None, str]]
+) -> list[Finding]:
+    """Run ``rules`` on ``view``; return the findings whose key is not in ``seen``
+    (and add them to it). A rule superseded by one already found is not reported."""
+    new: list[Finding] = []
+    for rule in rules:
+        for finding in rule(view):
+            if finding.key in seen:
+                continue
+            found_rules = {key[0] for key in seen} | {f.rule for f in new}
+            if any(s in found_rules for s in SUPERSEDED_BY.get(finding.rule, ())):
+                continue
+            seen.add(finding.key)
+            new.append(finding)
+    return new
+
+
+def diagnose(history: Any, model: Any = None, rules: Iterable[str] | None = None) -> list[Finding]:
+    """The doctor's findings for a finished run, post hoc (``history.findings`` is untouched).
+
+    ``history``: what fit returned (a History; its ``telemetry`` enables the per-layer rules);
+    ``model``: the model, for its loss and optimiser (optional); ``rules``: names of the rules
+    to run (default all of ``RULES``). Each finding's ``epoch`` is the first epoch at which
+    the evidence seen so far was enough, as the Doctor callback would have reported it.
+    """
+    if not hasattr(history, "history") or not hasattr(history, "epoch"):
+        raise InvalidArgumentError(
+            f"diagnose: history must be the History returned by fit, received "
+            f"{type(history).__name__}"
+        )
+    chosen = _select_rules(rules, "diagnose")
+    seen: set[tuple[str, str | None, str]] = set()
+    found: list[Finding] = []
+    for epoch in sorted(set(int(e) for e in history.epoch)):
+        found += evaluate(RunView.from_history(history, model, epoch), chosen, seen)
+    found += evaluate(RunView.from_history(history, model), chosen, seen)
+    return found
+
+
+class Doctor(Callback):
+    """A callback that diagnoses the run while it trains: ``fit(..., callbacks=[Doctor()])``.
+
+    At each epoch end it runs the rules (``RULES``; or only the names in ``rules``) on the
+    History and Telemetry so far, prints every new finding once, and appends it to
+    ``history.findings``; at the end of fit it prints a one-line-per-finding summary.
+    ``check_every=K`` also runs the fast rules (NaN or blown-up loss, unscaled inputs) every
+    K batches (their findings are printed at the epoch end, not across the progress bar).
+    ``verbose`` (default: fit's) 0 prints nothing; ``stream`` defaults to fit's stream when fit
+    passes one in ``params``, else stdout. The findings are also on ``doctor.findings``.
+    """
+
+    def __init__(
+        self,
+        rules: Iterable[str] | None = None,
+        check_every: int | None = None,
+        verbose: int | None = None,
+        stream: IO[str] | None = None,
+    ) -> None:
+        super().__init__()
+        self.rules = _select_rules(rules, "Doctor")
+        if check_every is not None and (
+            isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 1
+        ):
+            raise InvalidArgumentError(
+                f"Doctor: check_every must be an integer >= 1 or None, "
+                f"received check_every={check_every!r}"
+            )
+        if verbose is not None and verbose not in (0, 1, 2):
+            raise InvalidArgumentError(
+                f"Doctor: verbose must be 0, 1, 2 or None (fit's), received verbose={verbose!r}"
+            )
+        self.check_every = check_every
+        self.verbose = verbose
+        self.stream = stream
+        self.findings: list[Finding] = []
+        self._seen: set[tuple[str, str | None, str]] = set()
+        self._pending: list[Finding] = []
+        self._epoch = 0
+        self._epochs_seen = 0
+        self._batches = 0
+
+    # -- plumbing ----------------------------------------------------------------------------------
+    def _wants_batches(self) -> bool:
+        return self.check_every is not None
+
+    def _history(self) -> Any:
+        return getattr(self.model, "history", None) if self.model is not None else None
+
+    def _out(self) -> IO[str]:
+        if self.stream is not None:
+            return self.stream
+        stream = self.params.get("stream") if isinstance(self.params, dict) else None
+        return stream if stream is not None else sys.stdout
+
+    def _loud(self) -> bool:
+        verbose = self.verbose if self.verbose is not None else self.params.get("verbose", 1)
+        return bool(verbose)
+
+    def _run(self, epoch: int | None, fast_only: bool = False) -> list[Finding]:
+        history = self._history()
+        if history is None:
+            return []
+        view = RunView.from_history(history, self.model, epoch)
+        rules = [r for r in self.rules if r.fast] if fast_only else self.rules
+        new = evaluate(view, rules, self._seen)
+        self.findings.extend(new)
+        if history.findings is not self.findings:
+            history.findings.extend(f for f in new if f not in history.findings)
+        return new
+
+    def _print(self, findings: list[Finding]) -> None:
+        if not findings or not self._loud():
+            return
+        out = self._out()
+        for f in findings:
+            where = f" in {f.layer}" if f.layer else ""
+            head = f"Doctor: {f.severity}: {f.rule}{where} (epoch {f.epoch + 1}): {f.evidence}"
+            print(textwrap.fill(head, width=100, subsequent_indent="    "), file=out)
+            print(
+                textwrap.fill(
+                    "Suggestion: " + f.suggestion,
+                    width=100,
+                    initial_indent="    ",
+                    subsequent_indent="    ",
+                ),
+                file=out,
+            )
+        out.flush()
+
+    # -- hooks -------------------------------------------------------------------------------------
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.findings = []
+        self._seen = set()
+        self._pending = []
+        self._epochs_seen = 0
+        self._batches = 0
+        history = self._history()
+        if history is not None:
+            history.findings = self.findings
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        if self.check_every is None:
+            return
+        self._batches += 1
+        if self._batches % self.check_every == 0:
+            self._pending.extend(self._run(self._epoch, fast_only=True))
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epochs_seen += 1
+        new = self._pending + self._run(epoch)
+        self._pending = []
+        self._print(new)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        new = self._pending + self._run(None)
+        self._pending = []
+        self._print(new)
+        if not self._loud():
+            return
+        out = self._out()
+        if not self.findings:
+            print(
+                f"Doctor: no problems found ({len(self.rules)} rules checked over "
+                f"{self._epochs_seen} epoch{'s' if self._epochs_seen != 1 else ''}).",
+                file=out,
+            )
+            return
+        n = len(self.findings)
+        print(
+            f"Doctor: {n} problem{'s' if n != 1 else ''} found (details in history.findings):",
+            file=out,
+        )
+        for f in self.findings:
+            where = f" in {f.layer}" if f.layer else ""
+            print(f"  - {f.severity}: {f.rule}{where}, from epoch {f.epoch + 1}", file=out)
+        out.flush()
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        """The findings so far (JSON-friendly), so a resumed fit does not report them again."""
+        return {"findings": [f.as_dict() for f in self.findings], "epochs_seen": self._epochs_seen}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``get_state`` returned (fit calls it after ``on_train_begin``)."""
+        restored = [Finding(**f) for f in state.get("findings", [])]
+        self.findings[:] = restored
+        self._seen = {f.key for f in restored}
+        self._epochs_seen = int(state.get("epochs_seen", 0))
+        history = self._history()
+        if history is not None and history.findings is not self.findings:
+            history.findings = self.findings
+
+    def __repr__(self) -> str:
+        names = ", ".join(r.name for r in self.rules)
+        return f"Doctor(rules=[{names}], check_every={self.check_every})"

@@ -1,0 +1,312 @@
+"""The learning-rate range test (Smith 2015, arXiv 1506.01186 — the paper seed 002 cites).
+
+Seed 002: "choose too low a rate and the loss may never converge; too high and the weights
+oscillate around the optimum". Smith's test finds the range in between in one short run: train
+for ``steps`` mini-batches while the learning rate grows exponentially from ``start`` to
+``end``,
+
+    α_i = start · (end / start)^(i / (steps − 1)),
+
+record the loss of every step, and smooth it (an exponential moving average with bias
+correction, as fastai does). The loss first hardly moves (α too small), then falls fast, then
+explodes (α too large). The suggested rate is where the smoothed loss falls fastest: the most
+negative slope d(smoothed loss)/d(log α), taken before the curve's minimum.
+
+The model is left exactly as it was: its weights, gradients, the optimiser's state, step count
+and learning rate, and glassnet's random generator are saved first and restored afterwards,
+bit for bit.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _rng
+from .._threads import blas_threads
+from ..errors import InvalidArgumentError, describe
+
+
+def _limit_blas_threads(fn: Any) -> Any:
+    """Run with glassnet's BLAS thread setting, as fit does (see glassnet._threads)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with blas_threads():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+__all__ = ["lr_find", "LRFinderResult"]
+
+
+@dataclass(eq=False)
+class LRFinderResult:
+    """The range test's curve: one entry per step taken (``steps`` or fewer if it diverged).
+
+    ``learning_rates``, ``losses`` (the raw mini-batch losses), ``smoothed_losses``: arrays of
+    the same length; ``suggestion``: the rate at the steepest descent of the smoothed loss
+    (None if the loss never fell); ``stopped_early``: whether the loss diverged before the end.
+    """
+
+    learning_rates: np.ndarray
+    losses: np.ndarray
+    smoothed_losses: np.ndarray
+    suggestion: float | None
+    stopped_early: bool = False
+    start: float = 1e-7
+    end: float = 10.0
+    steps: int = 100
+    diverge_factor: float = 4.0
+
+    @property
+    def min_loss_learning_rate(self) -> float | None:
+        """The rate where the smoothed loss was lowest (usually ~10x past the suggestion)."""
+        if self.smoothed_losses.size == 0:
+            return None
+        finite = np.where(np.isfinite(self.smoothed_losses), self.smoothed_losses, np.inf)
+        return float(self.learning_rates[int(np.argmin(finite))])
+
+    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
+        """The curve (loss against learning rate, log scale) as a matplotlib Figure; saved to
+        ``path`` (.png or .svg) when given."""
+        from .plots import lr_find_curve
+
+        return lr_find_curve(self, path)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly curve and suggestion."""
+
+        def clean(a: np.ndarray) -> list[float | None]:
+            return [float(v) if math.isfinite(v) else None for v in a]
+
+        return {
+            "learning_rates": clean(self.learning_rates),
+            "losses": clean(self.losses),
+            "smoothed_losses": clean(self.smoothed_losses),
+            "suggestion": self.suggestion,
+            "stopped_early": self.stopped_early,
+        }
+
+    def __str__(self) -> str:
+        n = self.learning_rates.size
+        if n == 0:
+            return "lr_find: no step was taken"
+        lines = [
+            f"Learning-rate range test (Smith 2015): {n} steps, learning rate "
+            f"{self.learning_rates[0]:.2g} -> {self.learning_rates[-1]:.2g}"
+            + (
+                f" (stopped: the smoothed loss passed {self.diverge_factor:g}x its minimum)"
+                if self.stopped_early
+                else ""
+            )
+        ]
+        best = self.min_loss_learning_rate
+        if best is not None:
+            lines.append(
+                f"  lowest smoothed loss {np.nanmin(self.smoothed_losses):.4g} at "
+                f"learning rate {best:.2g}"
+            )
+        # A coarse table: about ten rows across the curve.
+        idx = np.unique(np.linspace(0, n - 1, min(n, 10)).round().astype(int))
+        lines.append("  learning rate   loss (smoothed)")
+        for i in idx:
+            lines.append(f"  {self.learning_rates[i]:>13.2e}   {self.smoothed_losses[i]:.4g}")
+        if self.suggestion is None:
+            lines.append(
+                "suggested learning rate: none (the loss never fell; try a wider range "
+                "or more steps)"
+            )
+        else:
+            lines.append(
+                f"suggested learning rate: {self.suggestion:.2g} (steepest descent of "
+                f"the smoothed loss)"
+            )
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        s = "None" if self.suggestion is None else f"{self.suggestion:.3g}"
+        return f"LRFinderResult(steps={self.learning_rates.size}, suggestion={s})"
+
+
+def _positive(name: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, np.floating, np.integer))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise InvalidArgumentError(
+            f"lr_find: {name} must be a finite number > 0, received {name}={value!r}"
+        )
+    return float(value)
+
+
+def _int(name: str, value: Any, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InvalidArgumentError(
+            f"lr_find: {name} must be an integer >= {low}, received {name}={value!r}"
+        )
+    return int(value)
+
+
+def suggest(learning_rates: np.ndarray, smoothed: np.ndarray) -> float | None:
+    """The rate of steepest descent of ``smoothed`` against log(rate), before its minimum.
+
+    The first tenth of the curve is skipped (the moving average is still warming up there).
+    """
+    n = smoothed.size
+    finite = np.isfinite(smoothed)
+    if n < 3 or not finite.any():
+        return None
+    end = int(np.argmin(np.where(finite, smoothed, np.inf)))
+    begin = max(1, n // 10)
+    if end - begin < 2:
+        begin = 0
+    if end - begin < 2:
+        return None
+    segment = smoothed[begin : end + 1]
+    logs = np.log(learning_rates[begin : end + 1])
+    slope = np.gradient(segment, logs)
+    i = int(np.argmin(slope))
+    if not slope[i] < 0:
+        return None
+    return float(learning_rates[begin + i])
+
+
+@_limit_blas_threads
+def lr_find(
+    model: Any,
+    x: Any,
+    y: Any,
+    start: float = 1e-7,
+    end: float = 10.0,
+    steps: int = 100,
+    batch_size: int = 32,
+    smoothing: float = 0.98,
+    diverge_factor: float = 4.0,
+) -> LRFinderResult:
+    """Smith's learning-rate range test on a compiled model; the model is left unchanged.
+
+    x: (N, ...) training inputs; y: (N,) labels or (N, K) targets. Runs ``steps`` training
+    steps on mini-batches of ``batch_size`` (reshuffled each pass) with the learning rate
+    growing exponentially from ``start`` to ``end``; stops early once the smoothed loss exceeds
+    ``diverge_factor`` times its lowest value (or is not finite). ``smoothing`` is the
+    moving-average factor β of the smoothed loss. Returns an ``LRFinderResult``.
+    """
+    from ..training.model import Model, _as_data, _positive_int
+
+    where = "lr_find"
+    if not isinstance(model, Model):
+        raise InvalidArgumentError(
+            f"{where}: model must be a glassnet Model, received {describe(model)}"
+        )
+    model._require_compiled(where)
+    start = _positive("start", start)
+    end = _positive("end", end)
+    if end <= start:
+        raise InvalidArgumentError(
+            f"{where}: end must be larger than start, received start={start!r} and end={end!r}"
+        )
+    steps = _int("steps", steps, 2)
+    batch_size = _positive_int(batch_size, "batch_size", where)
+    if (
+        isinstance(smoothing, bool)
+        or not isinstance(smoothing, (int, float))
+        or not 0 <= smoothing < 1
+    ):
+        raise InvalidArgumentError(
+            f"{where}: smoothing must be in [0, 1), received smoothing={smoothing!r}"
+        )
+    diverge_factor = _positive("diverge_factor", diverge_factor)
+    if diverge_factor <= 1:
+        raise InvalidArgumentError(
+            f"{where}: diverge_factor must be > 1, received diverge_factor={diverge_factor!r}"
+        )
+    x_arr = _as_data(x, "x", where)
+    y_arr = _as_data(y, "y", where)
+    out = model._dry_run(x_arr, where)
+    model._check_targets(x_arr, y_arr, out, where)
+
+    optimizer = model.optimizer
+    params = model.parameters()
+    saved_grads = [None if p.grad is None else p.grad.copy() for p in params]
+    # fit binds the same way; binding moves the values into flat buffers without changing them.
+    optimizer.bind(params)
+    saved_weights = [p.data.copy() for p in params]
+    saved_optimizer = optimizer.state_dict()
+    saved_rate = optimizer.learning_rate  # the very object (a Schedule stays the same instance)
+    saved_rng = _rng.get_state()
+    was_training = model.training
+    saved_stop = (model.stop_training, model._stop_reason)
+
+    rates = start * (end / start) ** (np.arange(steps) / (steps - 1))
+    lrs: list[float] = []
+    losses: list[float] = []
+    smoothed: list[float] = []
+    stopped = False
+    try:
+        model.train()
+        step_fn = model._step_function()
+        n = len(x_arr)
+        order = _rng.generator().permutation(n)
+        cursor = 0
+        avg = 0.0
+        best = math.inf
+        for i, lr in enumerate(rates):
+            if cursor + min(batch_size, n) > n:
+                order = _rng.generator().permutation(n)
+                cursor = 0
+            idx = order[cursor : cursor + batch_size]
+            cursor += batch_size
+            optimizer.learning_rate = float(lr)
+            loss = float(step_fn(x_arr[idx], y_arr[idx]).loss)
+            lrs.append(float(lr))
+            losses.append(loss)
+            if not math.isfinite(loss):
+                smoothed.append(math.nan)
+                stopped = i < steps - 1
+                break
+            avg = smoothing * avg + (1.0 - smoothing) * loss
+            value = avg / (1.0 - smoothing ** (i + 1))
+            smoothed.append(value)
+            best = min(best, value)
+            if i > 0 and value > diverge_factor * best:
+                stopped = i < steps - 1
+                break
+    finally:
+        # Restore in place: p.data and p.grad are views into the optimiser's flat buffers.
+        # The optimiser first (loading its state syncs the buffers), then the gradients.
+        optimizer.load_state_dict(saved_optimizer)
+        optimizer.learning_rate = saved_rate
+        for p, w, g in zip(params, saved_weights, saved_grads):
+            np.copyto(p.data, w)
+            if g is None:
+                p.grad = None
+            elif p.grad is not None and p.grad.shape == g.shape:
+                np.copyto(p.grad, g)
+            else:
+                p.grad = g
+        _rng.set_state(saved_rng)
+        model.train(was_training)
+        model.stop_training, model._stop_reason = saved_stop
+
+    lr_arr = np.asarray(lrs, dtype=float)
+    smooth_arr = np.asarray(smoothed, dtype=float)
+    return LRFinderResult(
+        learning_rates=lr_arr,
+        losses=np.asarray(losses, dtype=float),
+        smoothed_losses=smooth_arr,
+        suggestion=suggest(lr_arr, smooth_arr),
+        stopped_early=stopped,
+        start=start,
+        end=end,
+        steps=steps,
+        diverge_factor=diverge_factor,
+    )

@@ -1,0 +1,530 @@
+"""Pictures of a run, drawn with matplotlib (an optional extra: ``pip install glassnet[plots]``).
+
+Every function returns a ``matplotlib.figure.Figure`` and, given ``path``, also saves it — as
+PNG or SVG, chosen by the file's suffix, written atomically. Figures are made directly on the
+Agg canvas, without pyplot: nothing global changes (no backend switch, no figure kept alive by
+pyplot), so they work the same in scripts, tests, servers and notebooks. matplotlib is imported
+only when a function is called.
+
+=====================  ============================================================
+loss_curves            every metric per epoch, training against validation
+learning_rate          the learning rate of every step
+gradient_norms         per layer ‖∂C/∂W‖ and the update ratio ‖ΔW‖/‖W‖ over training
+layer_health           per layer the fraction of saturated (σ' ≈ 0) and dead ReLU units
+lr_find_curve          the learning-rate range test: loss against learning rate
+confusion_matrix       true against predicted classes
+decision_boundary      a 2-D model's classes over the plane, with its data (seed 003)
+weight_histograms      the distribution of every Dense layer's weights
+=====================  ============================================================
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import GlassnetError, InvalidArgumentError, ShapeError, describe
+
+__all__ = [
+    "MissingDependencyError",
+    "loss_curves",
+    "learning_rate",
+    "gradient_norms",
+    "layer_health",
+    "lr_find_curve",
+    "confusion_matrix",
+    "decision_boundary",
+    "weight_histograms",
+    "save_figure",
+    "figure_bytes",
+]
+
+FORMATS = {".png": "png", ".svg": "svg"}
+
+
+class MissingDependencyError(GlassnetError, ImportError):
+    """An optional dependency (here matplotlib) that a feature needs is not installed."""
+
+
+def _figure(
+    width: float = 7.0, height: float = 3.6, nrows: int = 1, ncols: int = 1, where: str = "plots"
+) -> tuple[Any, Any]:
+    """A Figure on the Agg canvas and its axes (an array when nrows·ncols > 1)."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise MissingDependencyError(
+            f"{where}: drawing needs matplotlib, which is not installed; install the plots "
+            f"extra with pip install glassnet[plots] (or pip install matplotlib)"
+        ) from None
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(nrows, ncols)
+    return fig, axes
+
+
+def _format_of(path: str | os.PathLike[str], where: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise InvalidArgumentError(
+            f"{where}: path must end in .png or .svg, received path={os.fspath(path)!r}"
+        )
+    return FORMATS[suffix]
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], where: str = "save_figure") -> None:
+    """Write ``fig`` to ``path`` (.png or .svg) atomically."""
+    from ..io.atomic import atomic_write
+
+    fmt = _format_of(path, where)
+    with atomic_write(path, "wb") as handle:
+        fig.savefig(handle, format=fmt)
+
+
+def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
+    """The figure encoded as PNG or SVG bytes (for embedding in the report)."""
+    if fmt not in FORMATS.values():
+        raise InvalidArgumentError(
+            f"figure_bytes: fmt must be 'png' or 'svg', received fmt={fmt!r}"
+        )
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def _finish(fig: Any, path: str | os.PathLike[str] | None, where: str) -> Any:
+    if path is not None:
+        save_figure(fig, path, where)
+    return fig
+
+
+def _check_path(path: str | os.PathLike[str] | None, where: str) -> None:
+    if path is not None:
+        _format_of(path, where)  # fail before drawing
+
+
+def _telemetry(history: Any, where: str) -> Any:
+    tel = getattr(history, "telemetry", None)
+    if tel is None:
+        raise InvalidArgumentError(
+            f"{where}: the history has no telemetry; train with fit(..., telemetry=True), the "
+            f"default, to record per-step and per-layer statistics"
+        )
+    return tel
+
+
+def _history_dict(history: Any, where: str) -> dict[str, list[float]]:
+    values = getattr(history, "history", None)
+    if not isinstance(values, dict):
+        raise InvalidArgumentError(
+            f"{where}: expected the History returned by fit, received {describe(history)}"
+        )
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# Training curves
+# ---------------------------------------------------------------------------------------------
+def loss_curves(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+    """One panel per metric (loss first): training (solid) against validation (dashed), per
+    epoch (1-based)."""
+    where = "plots.loss_curves"
+    _check_path(path, where)
+    values = _history_dict(history, where)
+    names = [k for k in values if not k.startswith("val_") and k != "learning_rate"]
+    names += [k[4:] for k in values if k.startswith("val_") and k[4:] not in names]
+    if not names:
+        raise InvalidArgumentError(f"{where}: the history holds no epoch yet")
+    names.sort(key=lambda k: (k != "loss", k))
+    fig, axes = _figure(width=4.2 * len(names), height=3.4, ncols=len(names), where=where)
+    axes = np.atleast_1d(axes).ravel()
+    epochs = getattr(history, "epoch", None) or list(range(len(values[names[0]])))
+    from matplotlib.ticker import MaxNLocator
+
+    for ax, name in zip(axes, names):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        for key, label, style in ((name, "training", "-"), (f"val_{name}", "validation", "--")):
+            series = values.get(key)
+            if series:
+                xs = [e + 1 for e in epochs[: len(series)]]
+                ax.plot(xs, series, style, marker="o", markersize=3, label=label)
+        ax.set_title(name)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+        if name == "loss":
+            finite = [
+                v
+                for v in values.get("loss", []) + values.get("val_loss", [])
+                if math.isfinite(v) and v > 0
+            ]
+            if finite and max(finite) / min(finite) > 100:
+                ax.set_yscale("log")
+    return _finish(fig, path, where)
+
+
+def learning_rate(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+    """The learning rate α used at every training step (from the telemetry), log scale
+    when it varies by more than 10x."""
+    where = "plots.learning_rate"
+    _check_path(path, where)
+    tel = _telemetry(history, where)
+    lr = np.asarray(tel.step_learning_rate, dtype=float)
+    if lr.size == 0:
+        raise InvalidArgumentError(f"{where}: the telemetry holds no step yet")
+    fig, ax = _figure(height=3.0, where=where)
+    ax.plot(np.arange(1, lr.size + 1), lr, color="tab:purple")
+    positive = lr[lr > 0]
+    if positive.size and positive.max() / positive.min() > 10:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("learning rate α")
+    ax.set_title("learning rate per step")
+    ax.grid(alpha=0.3)
+    return _finish(fig, path, where)
+
+
+def _sample_axis(tel: Any) -> np.ndarray:
+    return np.asarray(tel.sample_steps, dtype=float) + 1
+
+
+def gradient_norms(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+    """Per Dense layer, over the sampled steps: ‖∂C/∂W‖ (left, log scale) and the update ratio
+    ‖ΔW‖/‖W‖ (right, log scale, with the healthy 1e-3 marked)."""
+    from .rules import UPDATE_RATIO_HEALTHY
+
+    where = "plots.gradient_norms"
+    _check_path(path, where)
+    tel = _telemetry(history, where)
+    steps = _sample_axis(tel)
+    fig, (left, right) = _figure(width=10.0, height=3.6, ncols=2, where=where)
+    for name, stats in tel.layers.items():
+        for ax, key in ((left, "grad_norm"), (right, "update_ratio")):
+            values = np.asarray(stats[key], dtype=float)
+            n = min(values.size, steps.size)
+            shown = np.where(values[:n] > 0, values[:n], np.nan)
+            zeros = int(np.sum(values[:n] == 0))
+            # Zeros cannot sit on a log scale; say how many there were (dead layers).
+            label = f"{name} (0 at {zeros} of {n} samples)" if zeros else name
+            ax.plot(steps[:n], shown, marker=".", markersize=3, label=label)
+    left.set_title("‖∂C/∂W‖ per layer (BP4)")
+    right.set_title("update ratio ‖ΔW‖/‖W‖ per step")
+    right.axhline(UPDATE_RATIO_HEALTHY, color="gray", linestyle=":", label="~1e-3 (healthy)")
+    for ax in (left, right):
+        _log_if_positive(ax)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small")
+    return _finish(fig, path, where)
+
+
+def _log_if_positive(ax: Any) -> None:
+    has_positive = any(
+        np.nanmax(
+            np.where(
+                np.asarray(line.get_ydata(), dtype=float) > 0,
+                np.asarray(line.get_ydata(), dtype=float),
+                np.nan,
+            ),
+            initial=-np.inf,
+        )
+        > 0
+        for line in ax.get_lines()
+        if len(line.get_ydata())
+    )
+    if has_positive:
+        ax.set_yscale("log")
+
+
+def layer_health(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+    """Per Dense layer over the sampled steps: the fraction of saturated units (σ'(z) below
+    5 % of its maximum; sigmoid, tanh, ...; softmax outputs are left out: with cross-entropy
+    their δ^L = a^L − y has no σ' factor) and of dead ReLUs (z ≤ 0 for the whole batch)."""
+    from .rules import DEAD_FRACTION, SATURATION_FRACTION
+
+    where = "plots.layer_health"
+    _check_path(path, where)
+    tel = _telemetry(history, where)
+    steps = _sample_axis(tel)
+    fig, (left, right) = _figure(width=10.0, height=3.4, ncols=2, where=where)
+    for ax, key, title, limit in (
+        (left, "saturated_fraction", "saturated units (σ' ≈ 0: BP1, BP2)", SATURATION_FRACTION),
+        (right, "dead_fraction", "dead ReLU units (a = 0: BP4)", DEAD_FRACTION),
+    ):
+        drawn = False
+        for name, stats in tel.layers.items():
+            if (
+                key == "saturated_fraction"
+                and tel.layer_info.get(name, {}).get("activation") == "softmax"
+            ):
+                # A softmax output trained with cross-entropy has δ^L = a^L − y: no σ' factor,
+                # so its "saturation" is confidence, not a problem (the doctor ignores it too).
+                continue
+            values = np.asarray(stats[key], dtype=float)
+            n = min(values.size, steps.size)
+            if n and np.isfinite(values[:n]).any():
+                ax.plot(steps[:n], values[:n], marker=".", markersize=3, label=name)
+                drawn = True
+        if drawn:
+            ax.axhline(limit, color="tab:red", linestyle=":", label="doctor's threshold")
+            ax.legend(fontsize="small")
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no layer of this kind",
+                transform=ax.transAxes,
+                ha="center",
+                va="center",
+                color="gray",
+            )
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    return _finish(fig, path, where)
+
+
+def lr_find_curve(result: Any, path: str | os.PathLike[str] | None = None) -> Any:
+    """The range test: raw (light) and smoothed loss against the learning rate (log scale),
+    with the suggested rate marked."""
+    where = "plots.lr_find_curve"
+    _check_path(path, where)
+    lrs = np.asarray(getattr(result, "learning_rates", []), dtype=float)
+    if lrs.size == 0:
+        raise InvalidArgumentError(
+            f"{where}: expected an LRFinderResult with at least one "
+            f"step, received {describe(result)}"
+        )
+    fig, ax = _figure(width=6.5, height=3.8, where=where)
+    losses = np.asarray(result.losses, dtype=float)
+    smooth = np.asarray(result.smoothed_losses, dtype=float)
+    ax.plot(lrs, losses, color="tab:blue", alpha=0.3, label="mini-batch loss")
+    ax.plot(lrs, smooth, color="tab:blue", label="smoothed loss")
+    if result.suggestion is not None:
+        ax.axvline(
+            result.suggestion,
+            color="tab:red",
+            linestyle="--",
+            label=f"suggested α = {result.suggestion:.2g}",
+        )
+    finite = smooth[np.isfinite(smooth)]
+    if finite.size:  # keep the divergence from flattening the interesting part
+        raw = losses[np.isfinite(losses)]
+        low = min(float(finite.min()), float(raw.min()) if raw.size else np.inf)
+        high = float(finite[0])
+        span = max(high - low, 1e-12)
+        ax.set_ylim(low - 0.1 * span, max(high, low) + 1.5 * span)
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate α")
+    ax.set_ylabel("loss")
+    ax.set_title("learning-rate range test (Smith 2015)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize="small")
+    return _finish(fig, path, where)
+
+
+# ---------------------------------------------------------------------------------------------
+# Model pictures
+# ---------------------------------------------------------------------------------------------
+def confusion_matrix(
+    y_true: Any,
+    y_pred: Any,
+    path: str | os.PathLike[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    normalize: bool = False,
+) -> Any:
+    """Counts of (true class, predicted class). ``y_true``: (N,) labels or (N, K) one-hot;
+    ``y_pred``: (N,) labels, (N, K) scores (argmax taken) or (N, 1) probabilities of class 1.
+    ``normalize=True`` shows each true class's row as fractions."""
+    where = "plots.confusion_matrix"
+    _check_path(path, where)
+    true = _labels(y_true, "y_true", where)
+    pred = _labels(y_pred, "y_pred", where)
+    if true.shape != pred.shape:
+        raise ShapeError(
+            f"{where}: y_true and y_pred must have the same number of samples, "
+            f"received {true.size} and {pred.size}"
+        )
+    k = int(max(true.max(initial=0), pred.max(initial=0))) + 1
+    if class_names is not None:
+        k = max(k, len(class_names))
+    counts = np.zeros((k, k), dtype=np.int64)
+    np.add.at(counts, (true, pred), 1)
+    shown: np.ndarray = counts.astype(float)
+    if normalize:
+        shown = shown / np.maximum(shown.sum(axis=1, keepdims=True), 1)
+    size = min(2.0 + 0.45 * k, 9.0)
+    fig, ax = _figure(width=size + 1.0, height=size, where=where)
+    image = ax.imshow(shown, cmap="Blues")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
+    ax.set_xticks(range(k), names[:k], rotation=45 if k > 10 else 0)
+    ax.set_yticks(range(k), names[:k])
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    accuracy = float(np.trace(counts)) / max(int(counts.sum()), 1)
+    ax.set_title(f"confusion matrix (accuracy {accuracy:.3f})")
+    if k <= 20:
+        peak = float(shown.max()) or 1.0
+        for i in range(k):
+            for j in range(k):
+                if counts[i, j]:
+                    text = f"{shown[i, j]:.2f}" if normalize else str(counts[i, j])
+                    ax.text(
+                        j,
+                        i,
+                        text,
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if shown[i, j] > 0.6 * peak else "black",
+                    )
+    return _finish(fig, path, where)
+
+
+def _labels(values: Any, name: str, where: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim == 2 and arr.shape[1] > 1:
+        arr = arr.argmax(axis=1)
+    elif arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+        if arr.dtype.kind == "f":
+            arr = (arr > 0.5).astype(np.int64)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ShapeError(
+            f"{where}: {name} must be (N,) labels or (N, K) scores, received "
+            f"{describe(np.asarray(values))}"
+        )
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+            raise InvalidArgumentError(
+                f"{where}: {name} must hold integer class labels, received non-integer values"
+            )
+    if arr.min() < 0:
+        raise InvalidArgumentError(
+            f"{where}: {name} must hold class labels >= 0, received {int(arr.min())}"
+        )
+    return arr.astype(np.int64)
+
+
+def decision_boundary(
+    model: Any,
+    x: Any,
+    y: Any,
+    path: str | os.PathLike[str] | None = None,
+    resolution: int = 200,
+    title: str | None = None,
+) -> Any:
+    """The class a 2-D model predicts at every point of the plane around its data, with the
+    data on top: seed 003's picture of a perceptron's line w·x + b = 0, for any model.
+    ``x``: (N, 2) inputs; ``y``: (N,) labels (or one-hot / probabilities)."""
+    where = "plots.decision_boundary"
+    _check_path(path, where)
+    xs = np.asarray(x, dtype=float)
+    if xs.ndim != 2 or xs.shape[1] != 2 or xs.shape[0] == 0:
+        raise ShapeError(
+            f"{where}: x must be (N, 2) points in the plane, received {describe(np.asarray(x))}"
+        )
+    if isinstance(resolution, bool) or not isinstance(resolution, int) or resolution < 2:
+        raise InvalidArgumentError(
+            f"{where}: resolution must be an integer >= 2, received resolution={resolution!r}"
+        )
+    labels = _labels(y, "y", where)
+    lo, hi = xs.min(axis=0), xs.max(axis=0)
+    pad = 0.1 * np.maximum(hi - lo, 1e-6)
+    g0 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
+    g1 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
+    mesh0, mesh1 = np.meshgrid(g0, g1)
+    grid = np.stack([mesh0.ravel(), mesh1.ravel()], axis=1).astype(model.dtype)
+    out = np.asarray(model.predict(grid, batch_size=4096))
+    if out.ndim == 2 and out.shape[1] > 1:
+        classes = out.argmax(axis=1)
+    else:
+        flat = out.reshape(len(grid))
+        # A sigmoid output is a probability; any other single output is read as a score.
+        threshold = 0.5 if flat.min() >= 0 and flat.max() <= 1 else 0.0
+        classes = (flat > threshold).astype(np.int64)
+    k = int(max(classes.max(), labels.max())) + 1
+    fig, ax = _figure(width=5.6, height=4.8, where=where)
+    cmap = "coolwarm" if k <= 2 else "tab10"
+    scale = {"vmin": 0, "vmax": 1 if k <= 2 else 9}  # class i gets the same colour everywhere
+    ax.contourf(
+        mesh0,
+        mesh1,
+        classes.reshape(mesh0.shape),
+        levels=np.arange(k + 1) - 0.5,
+        cmap=cmap,
+        alpha=0.35,
+        **scale,
+    )
+    if np.unique(classes).size >= 2:
+        ax.contour(
+            mesh0,
+            mesh1,
+            classes.reshape(mesh0.shape),
+            levels=np.arange(k - 1) + 0.5,
+            colors="black",
+            linewidths=0.8,
+        )
+    ax.scatter(
+        xs[:, 0], xs[:, 1], c=labels, cmap=cmap, edgecolors="black", linewidths=0.3, s=14, **scale
+    )
+    ax.set_xlabel("x₁")
+    ax.set_ylabel("x₂")
+    accuracy = float((_predict_labels(model, xs) == labels).mean())
+    ax.set_title(title or f"decision boundary (accuracy {accuracy:.3f})")
+    return _finish(fig, path, where)
+
+
+def _predict_labels(model: Any, x: np.ndarray) -> np.ndarray:
+    out = np.asarray(model.predict(x.astype(model.dtype), batch_size=4096))
+    if out.ndim == 2 and out.shape[1] > 1:
+        return out.argmax(axis=1)
+    flat = out.reshape(len(x))
+    threshold = 0.5 if flat.min() >= 0 and flat.max() <= 1 else 0.0
+    return (flat > threshold).astype(np.int64)
+
+
+def weight_histograms(
+    model: Any, path: str | os.PathLike[str] | None = None, bins: int = 50
+) -> Any:
+    """One histogram per Dense layer of its weights W^l (biases are not included), with the
+    layer's ‖W‖ and mean |w| in the title."""
+    from ..nn.layers import Dense
+
+    where = "plots.weight_histograms"
+    _check_path(path, where)
+    layers = (
+        [(name, m) for name, m in model.named_modules() if isinstance(m, Dense) and m.W is not None]
+        if hasattr(model, "named_modules")
+        else []
+    )
+    if not layers:
+        raise InvalidArgumentError(
+            f"{where}: the model has no built Dense layer, received {describe(model)}"
+        )
+    n = len(layers)
+    cols = min(n, 4)
+    rows = -(-n // cols)
+    fig, axes = _figure(width=3.3 * cols, height=2.6 * rows, nrows=rows, ncols=cols, where=where)
+    flat_axes = np.atleast_1d(axes).ravel()
+    for ax, (name, layer) in zip(flat_axes, layers):
+        assert layer.W is not None  # only built layers were kept
+        w = np.asarray(layer.W.data, dtype=float).ravel()
+        finite = w[np.isfinite(w)]
+        ax.hist(finite, bins=bins, color="tab:green", alpha=0.8)
+        act = layer.activation.kernel.name
+        ax.set_title(f"{name} ({act}) ‖W‖={np.linalg.norm(finite):.3g}", fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in flat_axes[n:]:
+        ax.set_visible(False)
+    fig.suptitle("weights per layer")
+    return _finish(fig, path, where)
