@@ -338,7 +338,18 @@ def import_seconds(module: str, repeats: int = 3) -> float:
 
 
 def gemm_floor(batch_size: int, n: int, repeats: int = 3) -> float:
-    """Seconds per epoch of the six float32 matmuls of each step, alone."""
+    """Seconds per epoch of the six float32 matmuls of each step, alone (the faster of one
+    and two BLAS threads)."""
+    from threadpoolctl import threadpool_limits
+
+    times = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            times.append(_gemm_floor(batch_size, n, repeats))
+    return min(times)
+
+
+def _gemm_floor(batch_size: int, n: int, repeats: int) -> float:
     import numpy as np
 
     rng = np.random.default_rng(0)

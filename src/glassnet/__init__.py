@@ -29,6 +29,7 @@ from . import (
     optimizers,
     schedules,
 )
+from ._fpenv import get_flush_denormal, set_flush_denormal
 from ._rng import seed
 from ._threads import get_num_threads, set_num_threads
 from .autograd import (
@@ -61,6 +62,8 @@ __all__ = [
     "seed",
     "set_num_threads",
     "get_num_threads",
+    "set_flush_denormal",
+    "get_flush_denormal",
     "functional",
     "nn",
     "layers",

@@ -242,7 +242,9 @@ def test_dtype_rules_on_creation() -> None:
     assert gn.tensor(np.zeros(3), dtype="float64").dtype == np.float64
     assert gn.tensor([1.0], dtype=np.float64).dtype == np.float64
     assert gn.tensor([1, 2]).dtype == np.int64
-    assert gn.tensor(np.array([1, 2], dtype=np.uint8)).dtype == np.int64
+    pixels = np.array([1, 2], dtype=np.uint8)  # NumPy integer arrays keep their dtype, as in
+    assert gn.tensor(pixels).dtype == np.uint8  # PyTorch: images stay one byte per pixel
+    assert gn.tensor(pixels).numpy() is pixels
     assert gn.tensor([True, False]).dtype == np.bool_
     with pytest.raises(DTypeError):
         gn.tensor([1.0], dtype="float16")

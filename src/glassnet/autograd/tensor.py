@@ -453,6 +453,10 @@ def as_array(data: Any, dtype: Any, where: str) -> np.ndarray:
     if kind == "f":
         return arr.astype(DEFAULT_FLOAT, copy=False)
     if kind in "iu":
+        # NumPy integer arrays keep their dtype (uint8 images stay 1 byte per pixel); Python
+        # ints and lists become int64, the dtype of labels and indices.
+        if isinstance(data, np.ndarray):
+            return arr
         return arr if arr.dtype == np.int64 else arr.astype(np.int64)
     if kind == "b":
         return arr

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .. import _rng
+from .._fpenv import flush_denormals
 from .._threads import blas_threads
 from ..errors import InvalidArgumentError, describe
 
@@ -37,7 +38,7 @@ def _limit_blas_threads(fn: Any) -> Any:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with blas_threads():
+        with blas_threads(), flush_denormals():
             return fn(*args, **kwargs)
 
     return wrapper

@@ -490,6 +490,14 @@ class Rescaling(Layer):
         self.offset = float(offset)
 
     def forward(self, x: Tensor) -> Tensor:
+        if x.data.dtype.kind in "iub":
+            # Integer pixels: convert and scale in one pass (the same numbers as astype, then
+            # multiply); nothing to differentiate with respect to integers.
+            t = self.dtype.type
+            out = np.multiply(x.data, t(self.scale), dtype=self.dtype)
+            if self.offset:
+                out += t(self.offset)
+            return Tensor(out, dtype=self.dtype)
         if x.data.dtype != self.dtype:
             x = F.cast(x, self.dtype) if x.requires_grad else Tensor(x.data.astype(self.dtype))
         out = x * self.scale

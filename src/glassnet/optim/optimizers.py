@@ -31,6 +31,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor, enable_grad
 from ..errors import InvalidArgumentError, ShapeError, UnknownNameError, describe
+from . import accelerated
 from .flat import FlatGroup, FlatParameters, collect_parameters
 from .schedules import Schedule, check_bool, check_int, check_real
 from .schedules import deserialize as deserialize_schedule
@@ -830,6 +831,19 @@ class Adam(Optimizer):
         b1, b2, eps = h["beta_1"], h["beta_2"], h["epsilon"]
         w, g, s = group.data, group.grad, group.scratch[0]
         m, v = group.state["exp_avg"], group.state["exp_avg_sq"]
+        if not h["amsgrad"]:
+            step = lr / (1.0 - b1**t)
+            if step > 0.0:
+                k1 = 1.0 / (math.sqrt(1.0 - b2**t) * step)
+                k2 = eps / step
+                decay = 1.0 - lr * weight_decay if weight_decay else None
+                # The same arithmetic as below in one compiled pass, when numba is installed.
+                if (
+                    k1 < math.inf
+                    and k2 < math.inf
+                    and accelerated.adam_step(w, g, m, v, b1, b2, k1, k2, decay)
+                ):
+                    return
         if weight_decay:
             w *= 1.0 - lr * weight_decay  # AdamW's decoupled decay, before the Adam step
         # m ← β1·m + (1 − β1)·g. PyTorch writes it as the lerp m + (1 − β1)(g − m); the same

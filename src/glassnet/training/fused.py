@@ -34,6 +34,7 @@ from ..nn.losses import (
     Loss,
     SparseCategoricalCrossentropy,
 )
+from .step import StepResult
 
 __all__ = ["FusedStep", "fusable"]
 
@@ -109,8 +110,6 @@ class FusedStep:
 
     def __call__(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> Any:
         """One step; with ``record`` (a Telemetry), also log every Dense layer's statistics."""
-        from .model import StepResult
-
         n = len(xb)
         buffers = self._by_size.get(n)
         if buffers is None:

@@ -18,6 +18,7 @@ from typing import IO, Any, TypeVar
 import numpy as np
 
 from .. import _rng
+from .._fpenv import flush_denormals
 from .._threads import blas_threads, inference_workers
 from ..autograd.tensor import Tensor, no_grad
 from ..errors import (
@@ -33,19 +34,10 @@ from ..nn.module import Module
 from . import metrics as metrics_module
 from .callbacks import Callback, CallbackList, History
 from .progress import Progress
+from .step import StepResult
 from .telemetry import Telemetry
 
 __all__ = ["Model", "Sequential", "StepResult"]
-
-
-class StepResult:
-    """What one training step reports: the batch loss and the outputs a^L (for metrics)."""
-
-    __slots__ = ("loss", "outputs")
-
-    def __init__(self, loss: float, outputs: np.ndarray | None) -> None:
-        self.loss = loss
-        self.outputs = outputs
 
 
 def _positive_int(value: Any, name: str, where: str, allow_zero: bool = False) -> int:
@@ -88,12 +80,13 @@ def _as_data(value: Any, name: str, where: str) -> np.ndarray:
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _limit_blas_threads(method: _F) -> _F:
-    """Run the method with glassnet's BLAS thread setting (see glassnet._threads)."""
+def _numeric_environment(method: _F) -> _F:
+    """Run the method with glassnet's BLAS thread setting and flush-to-zero (see _threads,
+    _fpenv); both are restored afterwards."""
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with blas_threads():
+        with blas_threads(), flush_denormals():
             return method(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -199,7 +192,10 @@ class Model(Module):
 
     # -- data preparation ----------------------------------------------------------------------
     def _prepare_batch(self, xb: np.ndarray) -> Tensor:
-        """A batch as a float tensor of the model's dtype; uint8 stays uint8 until here."""
+        """A batch as a tensor: floats in the model's dtype; integers (uint8 pixels) as they
+        are, for the first layer to convert (Rescaling does it in the same pass as scaling)."""
+        if xb.dtype.kind in "iub":
+            return Tensor(xb)
         dt = self.dtype
         if xb.dtype != dt:
             xb = xb.astype(dt)
@@ -321,7 +317,7 @@ class Model(Module):
         return self.train_step
 
     # -- fit -----------------------------------------------------------------------------------
-    @_limit_blas_threads
+    @_numeric_environment
     def fit(
         self,
         x: Any = None,
@@ -749,7 +745,7 @@ class Model(Module):
             return result["loss"]
         return list(result.values())
 
-    @_limit_blas_threads
+    @_numeric_environment
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """Outputs a^L for every sample of x, in inference mode, as one NumPy array."""
         where = "predict"
