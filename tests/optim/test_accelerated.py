@@ -16,8 +16,7 @@ def _train(dtype, name, fast, steps=150):
     rng = np.random.default_rng(0)
     shapes = [(128, 78), (128,), (10, 128), (10,)]
     params = [Parameter(rng.normal(size=s).astype(dtype)) for s in shapes]
-    schedule = gn.schedules.CosineDecay(3e-3, decay_steps=100, warmup_steps=5,
-                                        warmup_target=5e-3)
+    schedule = gn.schedules.CosineDecay(3e-3, decay_steps=100, warmup_steps=5, warmup_target=5e-3)
     opt = gn.optimizers.get(name)
     opt.learning_rate = schedule
     opt.bind(params)
@@ -53,7 +52,8 @@ def test_disabled_kernel_falls_back_to_numpy():
     try:
         assert not accelerated.enabled()
         w = np.ones(4, np.float32)
-        assert not accelerated.adam_step(w, w.copy(), w.copy(), w.copy(), 0.9, 0.999, 1.0, 1.0,
-                                         None)
+        assert not accelerated.adam_step(
+            w, w.copy(), w.copy(), w.copy(), 0.9, 0.999, 1.0, 1.0, None
+        )
     finally:
         accelerated.enable(True)
