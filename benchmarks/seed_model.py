@@ -452,9 +452,13 @@ def main(argv: list[str] | None = None) -> int:
             )
         for name, proc in procs.items():
             assert proc.stdin is not None and proc.stdout is not None
+            # Let every other process's worker threads go idle first (spinning BLAS/OpenMP
+            # threads of the previous worker would otherwise slow this one's predict).
+            time.sleep(1.0)
             proc.stdin.write("finish\n")
             proc.stdin.flush()
             results[name] = json.loads(proc.stdout.readline())
+            proc.wait(timeout=60)
     finally:
         for proc in procs.values():
             proc.kill() if proc.poll() is None else None

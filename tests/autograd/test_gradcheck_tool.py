@@ -145,3 +145,15 @@ def test_argument_errors() -> None:
         gn.gradcheck("exp", [np.ones(2)])  # type: ignore[arg-type]
     with pytest.raises(InvalidArgumentError, match="Tensor"):
         gn.gradcheck(lambda x: 1.0, [np.ones(2)])  # type: ignore[arg-type,return-value]
+
+
+def test_gradcheck_perturbs_column_major_and_strided_inputs() -> None:
+    """Regression: a Fortran-ordered input flattened into a copy, so nothing was perturbed."""
+    base = np.random.default_rng(0).normal(size=(3, 4))
+    for data in (np.asfortranarray(base), base[:, ::2], base.T):
+        x = gn.tensor(data, dtype="float64", requires_grad=True)
+        report = gn.gradcheck(lambda x: (x * x).sum(), (x,))
+        assert report.ok, str(report)
+        numerical = report.inputs[0].numerical_grad
+        assert np.abs(numerical).min() > 0  # every element really was perturbed
+        np.testing.assert_allclose(numerical, report.inputs[0].analytical_grad, rtol=1e-6)

@@ -83,13 +83,22 @@ def _as_float64_input(x: Any, i: int) -> tuple[Tensor, bool]:
     if isinstance(x, Tensor):
         if x.data.dtype.kind != "f":
             return x, False
-        t = Tensor(x.data.astype(np.float64, copy=True), dtype="float64")
+        # A C-ordered copy: the perturbation below walks a flat view of it, and a column-major
+        # or strided input would flatten into a copy instead.
+        t = Tensor(np.array(x.data, dtype=np.float64, order="C", copy=True), dtype="float64")
         if x.requires_grad:
             t.requires_grad_(True)
         return t, x.requires_grad
     arr = np.asarray(x)
     if arr.dtype.kind == "f":
-        return Tensor(arr.astype(np.float64, copy=True), dtype="float64", requires_grad=True), True
+        return (
+            Tensor(
+                np.array(arr, dtype=np.float64, order="C", copy=True),
+                dtype="float64",
+                requires_grad=True,
+            ),
+            True,
+        )
     if arr.dtype.kind in "iub":
         return Tensor(arr), False
     raise DTypeError(
