@@ -79,6 +79,8 @@ def worker_glassnet(args: argparse.Namespace) -> None:
     from glassnet.layers import Dense, Dropout, Flatten, Rescaling
 
     (x, y), (xt, yt) = load_data(args.dataset)
+    if args.glassnet_threads:
+        gn.set_num_threads(args.glassnet_threads)
     gn.seed(args.seed)
     model = gn.Sequential(
         [
@@ -391,6 +393,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-telemetry", action="store_true", help="train glassnet with telemetry off"
     )
+    parser.add_argument(
+        "--pause",
+        type=float,
+        default=0.5,
+        help="seconds between one worker's epoch and the next's (default 0.5)",
+    )
+    parser.add_argument(
+        "--glassnet-threads",
+        type=int,
+        default=0,
+        help="glassnet.set_num_threads (0: glassnet's default, one BLAS thread)",
+    )
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -427,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
         str(args.seed),
         "--torch-threads",
         str(args.torch_threads),
+        "--glassnet-threads",
+        str(args.glassnet_threads),
+        "--pause",
+        str(args.pause),
     ]
     if args.no_telemetry:
         base.append("--no-telemetry")
@@ -440,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
         for epoch in range(args.epochs):
             for name, proc in procs.items():
                 assert proc.stdin is not None and proc.stdout is not None
+                # A pause so that worker threads still spinning in the previous process
+                # (OpenMP, OpenBLAS) go idle before this one starts its epoch.
+                time.sleep(args.pause)
                 proc.stdin.write("epoch\n")
                 proc.stdin.flush()
                 reply = proc.stdout.readline()

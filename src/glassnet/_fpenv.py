@@ -104,7 +104,7 @@ def get_flush_denormal() -> bool:
 @contextlib.contextmanager
 def flush_denormals() -> Iterator[None]:
     """Inside the block the calling thread flushes subnormals to zero (when enabled/supported)."""
-    lib = _load() if _wanted else False
+    lib = _load() if _wanted else None
     if not lib:
         yield
         return
