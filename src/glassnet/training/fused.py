@@ -200,10 +200,11 @@ class FusedStep:
                         layer.activation.kernel,
                         z,
                         outputs if out is None else out,
-                        g * n,
+                        g,
                         W.data,
                         W.grad,
                         self.optimizer.current_learning_rate,
+                        delta_scale=n,  # g is ∂C/∂z of the batch mean: δ per sample is n·g
                     )
                     if index == self._first_dense:
                         record.record_inputs(a_prev)

@@ -286,7 +286,7 @@ class Model(Module):
             lr = self.optimizer.current_learning_rate
             for i, (layer, a_prev, z, a) in enumerate(taps):
                 a_data = outputs if a is None else a.data
-                delta = None if z.grad is None else z.grad * n
+                delta = z.grad  # ∂C/∂z of the batch mean: the per-sample δ is n times it
                 record.record_layer(
                     layer.name,
                     layer.activation.kernel,
@@ -296,6 +296,7 @@ class Model(Module):
                     layer.W.data,
                     layer.W.grad,
                     lr,
+                    delta_scale=n,
                 )
                 if i == 0:
                     record.record_inputs(a_prev.data)

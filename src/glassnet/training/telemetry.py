@@ -52,8 +52,20 @@ _SATURATING_MAX_PRIME = {"sigmoid": 0.25, "tanh": 1.0, "softplus": 1.0, "softmax
 SATURATION_THRESHOLD = 0.05
 
 
+def _mean_std(a: np.ndarray) -> tuple[float, float]:
+    """Mean and standard deviation from Σa and Σa² (one pass each, no temporaries)."""
+    if a.size == 0:
+        return math.nan, math.nan
+    flat = a.ravel(order="K")
+    n = flat.size
+    mean = float(np.add.reduce(flat, dtype=np.float64)) / n
+    square = float(np.dot(flat, flat)) / n
+    return mean, math.sqrt(max(square - mean * mean, 0.0))
+
+
 def _norm(a: np.ndarray) -> float:
-    flat = a.reshape(-1)
+    # ravel in memory order: a view for column-major weights too (reshape(-1) would copy).
+    flat = a.ravel(order="K")
     return float(math.sqrt(float(np.dot(flat, flat))))
 
 
@@ -71,7 +83,7 @@ class Telemetry:
         self.layer_info: dict[str, dict[str, Any]] = {}
         self.inputs: dict[str, list[float]] = {"mean": [], "std": [], "max_abs": []}
         self.epoch_metrics: dict[str, list[float]] = {}
-        self._pending: dict[str, np.ndarray] = {}
+        self._pending: dict[str, tuple[np.ndarray, float]] = {}
 
     # -- recording (called by the training step) ----------------------------------------------
     def declare_layers(self, names: list[str]) -> None:
@@ -89,8 +101,9 @@ class Telemetry:
 
     def record_inputs(self, x: np.ndarray) -> None:
         """Statistics of the inputs reaching the first Dense layer."""
-        self.inputs["mean"].append(float(x.mean()))
-        self.inputs["std"].append(float(x.std()))
+        mean, std = _mean_std(x)
+        self.inputs["mean"].append(mean)
+        self.inputs["std"].append(std)
         self.inputs["max_abs"].append(float(np.abs(x).max()) if x.size else 0.0)
 
     def record_layer(
@@ -103,8 +116,13 @@ class Telemetry:
         W: np.ndarray,
         grad_W: np.ndarray | None,
         learning_rate: float,
+        delta_scale: float = 1.0,
     ) -> None:
-        """Statistics of one layer at the current sample, before the optimiser step."""
+        """Statistics of one layer at the current sample, before the optimiser step.
+
+        ``delta`` times ``delta_scale`` is the per-sample δ (the steps pass ∂C/∂z of the batch
+        mean and N, which saves a copy).
+        """
         stats = self.layers.get(name)
         if stats is None:
             stats = self.layers[name] = {k: [] for k in LAYER_STATS}
@@ -117,7 +135,7 @@ class Telemetry:
         w_norm = _norm(W)
         g_norm = _norm(grad_W) if grad_W is not None else math.nan
         stats["mean_abs_delta"].append(
-            float(np.abs(delta).mean()) if delta is not None else math.nan
+            float(np.abs(delta).mean()) * delta_scale if delta is not None else math.nan
         )
         stats["grad_norm"].append(g_norm)
         stats["weight_norm"].append(w_norm)
@@ -134,21 +152,21 @@ class Telemetry:
                 dead = float((z <= 0).all(axis=0).mean())
         stats["saturated_fraction"].append(saturated)
         stats["dead_fraction"].append(dead)
-        stats["activation_mean"].append(float(a.mean()) if a is not None else math.nan)
-        stats["activation_std"].append(float(a.std()) if a is not None else math.nan)
+        mean, std = _mean_std(a) if a is not None else (math.nan, math.nan)
+        stats["activation_mean"].append(mean)
+        stats["activation_std"].append(std)
         stats["update_ratio"].append(math.nan)  # filled by finish_sample after the step
-        self._pending[name] = W.copy()
+        # Same layout as W, so W_after − W_before is one pass.
+        self._pending[name] = (W.copy(order="K"), w_norm)
 
     def finish_sample(self, weights: dict[str, np.ndarray]) -> None:
         """After the optimiser step: the actual update ratio ‖W_after − W_before‖ / ‖W_before‖."""
-        for name, before in self._pending.items():
+        for name, (before, w_norm) in self._pending.items():
             after = weights.get(name)
             if after is None:
                 continue
-            w_norm = _norm(before)
-            self.layers[name]["update_ratio"][-1] = (
-                _norm(after - before) / w_norm if w_norm else math.nan
-            )
+            change = np.subtract(after, before, out=before)
+            self.layers[name]["update_ratio"][-1] = _norm(change) / w_norm if w_norm else math.nan
         self._pending.clear()
 
     def drop_incomplete_sample(self) -> None:
