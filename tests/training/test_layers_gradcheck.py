@@ -253,3 +253,12 @@ def test_float64_layers_keep_float64_parameters():
     model.to("float64")
     assert all(p.dtype == np.float64 for p in model.parameters())
     assert model.dtype == np.float64
+
+
+def test_losses_reject_nan_targets_and_empty_batches():
+    loss = losses.get("mse")
+    with pytest.raises(gn.errors.InvalidArgumentError, match="NaN"):
+        loss(np.array([[np.nan]]), gn.tensor([[0.5]]))
+    fused = losses.SparseCategoricalCrossentropy(from_logits=True)
+    with pytest.raises(gn.errors.ShapeError, match="empty"):
+        fused(np.zeros(0, dtype=int), gn.tensor(np.zeros((0, 3))))

@@ -107,6 +107,8 @@ def _reduce(per_sample: np.ndarray, reduction: str, op: str) -> tuple[np.ndarray
     if reduction == "mean":
         # Every entry counts, not just the first axis: per_sample is (N, T) for (N, T, K) logits.
         n = per_sample.size
+        if n == 0:
+            raise ShapeError(f"{op}: the mean over an empty batch is undefined; got 0 samples")
         return np.asarray(per_sample.mean(), dtype=per_sample.dtype), 1.0 / max(n, 1)
     if reduction == "sum":
         return np.asarray(per_sample.sum(), dtype=per_sample.dtype), 1.0

@@ -79,6 +79,11 @@ class Loss:
     def __call__(self, y_true: Any, y_pred: Any) -> Tensor:
         """The batch-mean cost as a differentiable scalar tensor."""
         pred = _pred_tensor(y_pred, self.name)
+        targets = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if targets.dtype.kind == "f" and not np.isfinite(targets).all():
+            raise InvalidArgumentError(
+                f"{self.name}: y_true contains NaN or inf; targets must be finite"
+            )
         self.check(y_true, pred.data)
         if self.from_logits:
             return self.from_logits_tensor(y_true, pred)

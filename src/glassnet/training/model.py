@@ -449,7 +449,14 @@ class Model(Module):
         }
         user_callbacks = list(callbacks or [])
         doctors = self._doctor_callbacks(doctor, verbose, user_callbacks, where)
-        callback_list = CallbackList([history, *user_callbacks, *doctors], self, params)
+        # History after the user's callbacks (it records what they add to logs, as in Keras),
+        # doctors — the automatic one and any passed in — after History (they read the epoch
+        # it has just recorded).
+        from ..diagnostics import Doctor
+
+        readers = [cb for cb in user_callbacks if isinstance(cb, Doctor)] + doctors
+        writers = [cb for cb in user_callbacks if not isinstance(cb, Doctor)]
+        callback_list = CallbackList([*writers, history, *readers], self, params)
         progress = Progress(epochs, steps, verbose, stream)
         step_fn = self._step_function()
         out_width = out.shape[-1] if out.ndim > 1 else None
