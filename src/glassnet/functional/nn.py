@@ -8,6 +8,7 @@ computed without ever taking log(0).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -75,7 +76,7 @@ def dropout_mask(shape: tuple[int, ...], rate: float, dtype: Any) -> np.ndarray:
     Scaling the kept units by 1/(1 − rate) keeps each unit's expected value, so nothing
     changes at inference time.
     """
-    n = int(np.prod(shape, dtype=np.int64))
+    n = math.prod(shape)
     # Each unit gets 32 random bits straight from the generator's bit stream (half of a raw
     # 64-bit draw: 2.4× faster than drawing floats) and is kept when they are at least
     # rate·2³², so P(keep) = 1 − rate to within 2⁻³².
