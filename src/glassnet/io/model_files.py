@@ -36,7 +36,7 @@ import numpy as np
 from .. import _rng
 from ..errors import FileFormatError, GlassnetError, InvalidArgumentError, describe
 from ..nn.layers import LAYER_CLASSES, Activation, Dense, Input, Layer
-from ..nn.module import Module
+from ..nn.module import Module, match_weights
 from . import registry
 from ._container import (
     decode_tree,
@@ -539,33 +539,9 @@ def _fit_weights(
     unless everything fits. The error names every missing, unexpected, mis-shaped, mistyped
     or non-finite tensor."""
     params = dict(model.named_parameters())
-    missing = [n for n in params if n not in tensors]
-    unexpected = [n for n in tensors if n not in params]
-    misshaped, mistyped, nonfinite = [], [], []
-    matched: dict[str, np.ndarray] = {}
-    for n, p in params.items():
-        if n not in tensors:
-            continue
-        arr = tensors[n]
-        if arr.shape != p.data.shape:
-            misshaped.append(f"{n} (file {arr.shape}, model {p.data.shape})")
-        elif arr.dtype.kind != "f" or (exact_dtype and arr.dtype != p.data.dtype):
-            mistyped.append(f"{n} (file {arr.dtype}, model {p.data.dtype})")
-        elif not np.isfinite(arr).all():
-            nonfinite.append(n)
-        else:
-            matched[n] = arr
-    problems = []
-    if strict and missing:
-        problems.append("missing " + ", ".join(missing))
-    if strict and unexpected:
-        problems.append("unexpected " + ", ".join(unexpected))
-    if misshaped:
-        problems.append("wrong shape " + ", ".join(misshaped))
-    if mistyped:
-        problems.append("wrong dtype " + ", ".join(mistyped))
-    if nonfinite:
-        problems.append("NaN or inf in " + ", ".join(nonfinite))
+    matched, problems = match_weights(
+        params, tensors, strict=strict, exact_dtype=exact_dtype, source="file", float_only=True
+    )
     if problems:
         raise FileFormatError(
             f"{where}: the weights in '{name}' do not fit "

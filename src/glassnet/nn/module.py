@@ -16,7 +16,7 @@ import numpy as np
 from ..autograd.tensor import Tensor, as_array
 from ..errors import DTypeError, InvalidArgumentError, ShapeError, describe
 
-__all__ = ["Parameter", "Module"]
+__all__ = ["Parameter", "Module", "match_weights"]
 
 
 class Parameter(Tensor):
@@ -177,25 +177,7 @@ class Module:
                 f"{type(state).__name__}"
             )
         params = dict(self.named_parameters())
-        missing = [n for n in params if n not in state]
-        unexpected = [n for n in state if n not in params]
-        misshaped = []
-        arrays: dict[str, np.ndarray] = {}
-        for name, p in params.items():
-            if name in state:
-                arr = np.asarray(state[name])
-                if arr.shape != p.data.shape:
-                    misshaped.append(f"{name} (expected {p.data.shape}, received {arr.shape})")
-                else:
-                    _check_values(arr, name)  # all checks before any parameter changes
-                    arrays[name] = arr
-        problems = []
-        if missing and strict:
-            problems.append("missing " + ", ".join(missing))
-        if unexpected and strict:
-            problems.append("unexpected " + ", ".join(unexpected))
-        if misshaped:
-            problems.append("wrong shape " + "; ".join(misshaped))
+        arrays, problems = match_weights(params, state, strict=strict)
         if problems:
             raise ShapeError(
                 f"load_state_dict: the weights do not fit {type(self).__name__}: "
@@ -245,6 +227,53 @@ class Module:
             body = repr(child).replace("\n", "\n  ")
             lines.append(f"  ({name}): {body}")
         return "\n".join(lines) + "\n)"
+
+
+def match_weights(
+    params: Mapping[str, Parameter],
+    arrays: Mapping[str, Any],
+    strict: bool = True,
+    exact_dtype: bool = False,
+    source: str = "received",
+    float_only: bool = False,
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Check named arrays against parameters before anything is copied.
+
+    Returns the arrays that fit and one phrase per kind of problem, each naming every tensor
+    concerned: missing and unexpected names (when ``strict``), wrong shapes, wrong dtypes
+    (not numbers; not floats with ``float_only``; not the parameter's own dtype with
+    ``exact_dtype``), NaN or inf. ``source`` words the received side ("received", "file").
+    """
+    missing = [n for n in params if n not in arrays]
+    unexpected = [n for n in arrays if n not in params]
+    misshaped, mistyped, nonfinite = [], [], []
+    matched: dict[str, np.ndarray] = {}
+    for n, p in params.items():
+        if n not in arrays:
+            continue
+        arr = np.asarray(arrays[n])
+        if arr.shape != p.data.shape:
+            misshaped.append(f"{n} (expected {p.data.shape}, {source} {arr.shape})")
+        elif arr.dtype.kind not in ("f" if float_only or exact_dtype else "fiub") or (
+            exact_dtype and arr.dtype != p.data.dtype
+        ):
+            mistyped.append(f"{n} (expected {p.data.dtype}, {source} {arr.dtype})")
+        elif arr.dtype.kind == "f" and not np.isfinite(arr).all():
+            nonfinite.append(n)
+        else:
+            matched[n] = arr
+    problems = []
+    if strict and missing:
+        problems.append("missing " + ", ".join(missing))
+    if strict and unexpected:
+        problems.append("unexpected " + ", ".join(unexpected))
+    if misshaped:
+        problems.append("wrong shape " + "; ".join(misshaped))
+    if mistyped:
+        problems.append("wrong dtype " + "; ".join(mistyped))
+    if nonfinite:
+        problems.append("NaN or inf in " + ", ".join(nonfinite))
+    return matched, problems
 
 
 def _check_values(arr: np.ndarray, name: str) -> None:
