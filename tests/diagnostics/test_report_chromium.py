@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 import warnings
 
 import pytest
@@ -15,9 +13,6 @@ import glassnet as gn
 from glassnet.diagnostics import Doctor, report
 from glassnet.layers import Dense, Dropout, Flatten, Rescaling
 from glassnet.training import Sequential
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed")
 
 # Runs before the page's own Content-Security-Policy takes effect (it is inserted right after
 # <meta charset>), records every error, CSP violation and console.error, and after the load
@@ -52,32 +47,14 @@ PROBE = """<script>
 </script>"""
 
 
-def _browse(page, tmp_path) -> tuple[dict, str]:
-    profile = tmp_path / "profile"
-    profile.mkdir()
-    cmd = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--enable-logging=stderr",
-        "--v=0",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        page.as_uri(),
-    ]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+def _browse(page, dump_dom) -> tuple[dict, str]:
+    out = dump_dom(page, "--enable-logging=stderr", "--v=0")
     match = re.search(r"PROBE(\{.*?\})</pre>", out.stdout, re.S)
     assert match, f"the probe did not report; stderr:\n{out.stderr[-2000:]}"
     return json.loads(match.group(1).replace("&quot;", '"')), out.stderr
 
 
-def test_report_opens_in_chromium_without_errors(tmp_path):
+def test_report_opens_in_chromium_without_errors(tmp_path, chromium_dump_dom):
     pytest.importorskip("matplotlib")
     (x, y), (xt, yt) = gn.datasets.load("mnist-5k")
     gn.seed(0)
@@ -109,7 +86,7 @@ def test_report_opens_in_chromium_without_errors(tmp_path):
     probed = tmp_path / "probed.html"
     probed.write_text(text.replace(head, head + PROBE, 1), encoding="utf-8")
 
-    verdict, stderr = _browse(probed, tmp_path)
+    verdict, stderr = _browse(probed, chromium_dump_dom)
     assert verdict["errors"] == []
     assert verdict["broken"] == []
     assert verdict["images"] >= 6
@@ -118,7 +95,7 @@ def test_report_opens_in_chromium_without_errors(tmp_path):
     assert console == [], console
 
 
-def test_the_probe_catches_a_broken_image_and_an_external_resource(tmp_path):
+def test_the_probe_catches_a_broken_image_and_an_external_resource(tmp_path, chromium_dump_dom):
     """The check above can fail: a page with a corrupt image and a remote one is caught."""
     page = tmp_path / "bad.html"
     page.write_text(
@@ -130,6 +107,6 @@ def test_the_probe_catches_a_broken_image_and_an_external_resource(tmp_path):
         '<img alt="remote" src="https://example.com/x.png"></body></html>',
         encoding="utf-8",
     )
-    verdict, _ = _browse(page, tmp_path)
+    verdict, _ = _browse(page, chromium_dump_dom)
     assert sorted(verdict["broken"]) == ["corrupt", "remote"]
     assert any(e.startswith("csp:") for e in verdict["errors"])

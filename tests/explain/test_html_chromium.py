@@ -8,17 +8,9 @@ rendered math, into the document title; ``--dump-dom`` then prints the title bac
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
-
 from glassnet.explain import backprop, seed004_example
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 
 RECORDER = """<script>
 window.__errors = [];
@@ -48,38 +40,23 @@ REPORT = """<script>
 </script>"""
 
 
-def dump_title(page: str, tmp_path: Path) -> str:
+def dump_title(page: str, tmp_path: Path, dump_dom) -> str:
     instrumented = page.replace("<head>", "<head>\n" + RECORDER, 1)
     instrumented = instrumented.replace("</body>", REPORT + "\n</body>", 1)
     path = tmp_path / "trace.html"
     path.write_text(instrumented, encoding="utf-8")
-    assert CHROMIUM is not None
-    cmd = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        path.as_uri(),
-    ]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
+    done = dump_dom(path)
     assert done.returncode == 0, done.stderr[-2000:]
     match = re.search(r"<title>(REPORT[^<]*)</title>", done.stdout)
     assert match is not None, done.stdout[:2000]
     return match.group(1)
 
 
-def test_trace_html_opens_without_errors(tmp_path: Path) -> None:
+def test_trace_html_opens_without_errors(tmp_path: Path, chromium_dump_dom) -> None:
     model, x, y, loss, lr = seed004_example()
     trace = backprop(model, x, y, loss=loss, learning_rate=lr)
     page = trace.to_html(precision=9, weights=["w1", (2, 1, 1)])
-    title = dump_title(page, tmp_path)
+    title = dump_title(page, tmp_path, chromium_dump_dom)
     fields = dict(part.split("=", 1) for part in title.split(" msgs=")[0].split()[1:])
     assert fields["errors"] == "0", title
     assert fields["mathml"] == "true"
