@@ -17,7 +17,7 @@ from typing import Any
 
 from .errors import InvalidArgumentError
 
-__all__ = ["set_num_threads", "get_num_threads", "blas_threads", "inference_workers"]
+__all__ = ["set_num_threads", "get_num_threads", "blas_threads", "inference_workers", "executor"]
 
 _num_threads: int | None = None
 
@@ -37,19 +37,49 @@ def get_num_threads() -> int:
     return 1 if _num_threads is None else _num_threads
 
 
+_controller: Any = None
+
+
+def _blas_controller() -> Any:
+    """threadpoolctl's view of the loaded BLAS libraries, found once (scanning costs ~1 ms)."""
+    global _controller
+    if _controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:  # without threadpoolctl BLAS keeps its own setting
+            _controller = False
+        else:
+            _controller = ThreadpoolController().select(user_api="blas")
+    return _controller
+
+
 @contextlib.contextmanager
 def blas_threads() -> Iterator[None]:
     """Limit BLAS to ``get_num_threads()`` threads inside the block."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # without threadpoolctl BLAS keeps its own setting
+    controller = _blas_controller()
+    if not controller:
         yield
         return
-    limiter: Any = threadpool_limits(limits=get_num_threads(), user_api="blas")
+    limiter: Any = controller.limit(limits=get_num_threads())
     try:
         yield
     finally:
         limiter.restore_original_limits()
+
+
+_executor: Any = None
+
+
+def executor() -> Any:
+    """A persistent pool of ``inference_workers()`` threads (for data-parallel predict)."""
+    global _executor
+    if _executor is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _executor = ThreadPoolExecutor(
+            max_workers=inference_workers(), thread_name_prefix="glassnet-predict"
+        )
+    return _executor
 
 
 def inference_workers() -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import _rng
 from .._fpenv import flush_denormals
-from .._threads import blas_threads, inference_workers
+from .._threads import blas_threads, executor, inference_workers
 from ..autograd.tensor import Tensor, no_grad
 from ..errors import (
     DTypeError,
@@ -780,12 +780,10 @@ class Model(Module):
                 # Data-parallel inference: each thread runs whole batches with one BLAS thread
                 # (NumPy releases the GIL in matmul), so cores are used without the spinning
                 # that multi-threaded BLAS suffers on a busy machine.
-                from concurrent.futures import ThreadPoolExecutor
-
                 chunks = [starts[i::workers] for i in range(workers)]
-                with ThreadPoolExecutor(max_workers=workers) as pool:
-                    for future in [pool.submit(run, chunk) for chunk in chunks]:
-                        future.result()
+                pool = executor()
+                for future in [pool.submit(run, chunk) for chunk in chunks]:
+                    future.result()
         finally:
             self.train(was_training)
         return result
