@@ -238,6 +238,20 @@ class Tensor:
 
     # -- construction from ops -------------------------------------------------------------
     @classmethod
+    def _leaf(cls, data: np.ndarray) -> Tensor:
+        """A constant leaf around an array already in a valid dtype (no conversion, no checks)."""
+        out = cls.__new__(cls)
+        out.data = data
+        out.grad = None
+        out.requires_grad = False
+        out._parents = ()
+        out._backward = None
+        out._op = "leaf"
+        out._retain = False
+        out.name = None
+        return out
+
+    @classmethod
     def _make(
         cls,
         data: np.ndarray,

@@ -26,6 +26,8 @@ def _const_like(x: Any, dtype: np.dtype, where: str) -> Tensor:
     # a float64 model.
     if dtype.kind != "f":
         return Tensor(as_array(x, None, where))
+    if type(x) is float or type(x) is int:  # the usual constant: a Python number
+        return Tensor._leaf(np.asarray(x, dtype=dtype))
     try:
         raw = np.asarray(x)
     except (TypeError, ValueError):

@@ -19,8 +19,12 @@ __all__ = ["add", "sub", "mul", "div", "neg", "pow", "matmul", "linear", "cast"]
 
 
 def _check_broadcast(da: np.ndarray, db: np.ndarray, op: str) -> None:
-    if da.shape != db.shape:
-        broadcast_shapes(da.shape, db.shape, op)
+    sa, sb = da.shape, db.shape
+    if sa == sb or not sa or not sb:  # the common cases, without NumPy's slower check
+        return
+    for x, y in zip(reversed(sa), reversed(sb)):
+        if x != y and x != 1 and y != 1:
+            broadcast_shapes(sa, sb, op)  # raises the ShapeError naming both shapes
 
 
 def add(a: Any, b: Any) -> Tensor:
