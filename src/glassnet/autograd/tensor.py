@@ -359,16 +359,7 @@ class Tensor:
 
     def detach(self) -> Tensor:
         """A new leaf sharing this tensor's data, cut off from the graph."""
-        out = Tensor.__new__(Tensor)
-        out.data = self.data
-        out.grad = None
-        out.requires_grad = False
-        out._parents = ()
-        out._backward = None
-        out._op = "leaf"
-        out._retain = False
-        out.name = None
-        return out
+        return Tensor._leaf(self.data)
 
     def numpy(self) -> np.ndarray:
         """The underlying NumPy array (shared, not copied)."""
@@ -423,14 +414,10 @@ class Tensor:
         return f"tensor({body}{tail})"
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Tensor:
-        out = type(self).__new__(type(self))
-        out.data = self.data.copy()
-        out.grad = None if self.grad is None else self.grad.copy()
+        # order="K": a copied column-major weight stays column-major.
+        out = type(self)._leaf(self.data.copy(order="K"))
+        out.grad = None if self.grad is None else self.grad.copy(order="K")
         out.requires_grad = self.requires_grad
-        out._parents = ()
-        out._backward = None
-        out._op = "leaf"
-        out._retain = False
         out.name = self.name
         memo[id(self)] = out
         return out
