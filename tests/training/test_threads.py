@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,15 @@ threadpoolctl = pytest.importorskip("threadpoolctl")
 
 
 def _blas_threads():
-    infos = [i for i in threadpoolctl.threadpool_info() if i["user_api"] == "blas"]
+    # NumPy's own BLAS: other tests may have loaded more (PyTorch's), in any order.
+    numpy_dir = os.path.dirname(np.__file__)
+    infos = [
+        i
+        for i in threadpoolctl.threadpool_info()
+        if i["user_api"] == "blas"
+        and os.path.dirname(numpy_dir) in i.get("filepath", "")
+        and "numpy" in i.get("filepath", "")
+    ]
     if not infos:
         pytest.skip("no BLAS library visible to threadpoolctl")
     return infos[0]["num_threads"]

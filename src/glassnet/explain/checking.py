@@ -119,8 +119,8 @@ def gradcheck_model(
     with no_grad():
         for i, (name, p) in enumerate(named):
             analytical = p.grad if p.grad is not None else np.zeros_like(p.data)
-            flat = p.data.reshape(-1)
-            size = flat.size
+            data = p.data
+            size = data.size
             if max_per_parameter is None or size <= max_per_parameter:
                 picks = np.arange(size)
             else:
@@ -134,12 +134,14 @@ def gradcheck_model(
                 notes.append(f"{name}: {len(picks)} of {size} entries checked")
             numerical = np.full(size, np.nan)
             for j in picks:
-                original = flat[j]
-                flat[j] = original + eps
+                # Index the array itself: a flat reshape of a column-major weight is a copy.
+                at = np.unravel_index(int(j), data.shape)
+                original = data[at]
+                data[at] = original + eps
                 plus = float(_cost(clone, xt, y_arr, loss_obj).data)
-                flat[j] = original - eps
+                data[at] = original - eps
                 minus = float(_cost(clone, xt, y_arr, loss_obj).data)
-                flat[j] = original
+                data[at] = original
                 numerical[j] = (plus - minus) / (2 * eps)
             num = numerical[picks]
             ana = analytical.reshape(-1)[picks]
@@ -147,7 +149,9 @@ def gradcheck_model(
             scale = np.maximum(np.abs(num), np.abs(ana))
             rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
             bad = diff > atol + rtol * np.abs(num)
-            worst = int(np.argmax(np.where(bad, diff + 1e300, diff))) if diff.size else 0
+            worst = (
+                int(np.argmax(np.where(bad, diff, -1.0) if bad.any() else diff)) if diff.size else 0
+            )
             flat_index = int(picks[worst]) if diff.size else 0
             worst_index = tuple(int(v) for v in np.unravel_index(flat_index, p.data.shape))
             reports.append(
