@@ -597,37 +597,24 @@ def build_document(trace: BackpropTrace) -> Document:
         upd = Section(f"Gradient descent (learning rate α = {alpha:g})")
         for lt in trace.layers:
             l = lt.index
-            W = _sym("W", l)
-            upd.items.append(
-                Step(
-                    "update",
-                    f"new weights of layer {l}",
-                    W,
-                    [
-                        Row([W, Op("−"), _prod(Sym("α"), _partial(Sym("C"), W))]),
-                        Row([Mat(lt.W), Op("−"), _prod(Num(alpha), Mat(lt.grad_W))]),
-                        Mat(lt.W_updated if lt.W_updated is not None else lt.W),
-                    ],
-                    relation=":=",
-                    layer=l,
-                    value=lt.W_updated,
-                )
-            )
+            updates = [("W", "weights", lt.W, lt.grad_W, lt.W_updated)]
             if lt.use_bias:
-                b = _sym("b", l)
+                updates.append(("b", "biases", lt.b, lt.grad_b, lt.b_updated))
+            for letter, what, old, grad, new in updates:
+                sym = _sym(letter, l)
                 upd.items.append(
                     Step(
                         "update",
-                        f"new biases of layer {l}",
-                        b,
+                        f"new {what} of layer {l}",
+                        sym,
                         [
-                            Row([b, Op("−"), _prod(Sym("α"), _partial(Sym("C"), b))]),
-                            Row([Mat(lt.b), Op("−"), _prod(Num(alpha), Mat(lt.grad_b))]),
-                            Mat(lt.b_updated if lt.b_updated is not None else lt.b),
+                            Row([sym, Op("−"), _prod(Sym("α"), _partial(Sym("C"), sym))]),
+                            Row([Mat(old), Op("−"), _prod(Num(alpha), Mat(grad))]),
+                            Mat(new if new is not None else old),
                         ],
                         relation=":=",
                         layer=l,
-                        value=lt.b_updated,
+                        value=new,
                     )
                 )
         sections.append(upd)
