@@ -1,25 +1,6 @@
 """Keras-style callbacks: ``from glassnet.callbacks import EarlyStopping``."""
 
-from .training.callbacks import (
-    Callback,
-    CSVLogger,
-    EarlyStopping,
-    History,
-    LambdaCallback,
-    LearningRateScheduler,
-    ModelCheckpoint,
-    ReduceLROnPlateau,
-    TerminateOnNaN,
-)
+from .training import callbacks as _impl
+from .training.callbacks import *  # noqa: F403  (the public names; their list lives in one place)
 
-__all__ = [
-    "Callback",
-    "History",
-    "EarlyStopping",
-    "ModelCheckpoint",
-    "LearningRateScheduler",
-    "ReduceLROnPlateau",
-    "CSVLogger",
-    "LambdaCallback",
-    "TerminateOnNaN",
-]
+__all__ = list(_impl.__all__)

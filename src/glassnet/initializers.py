@@ -1,35 +1,6 @@
 """Weight initialisers: ``glassnet.initializers.get("he_normal")``."""
 
-from .nn.initializers import (
-    Constant,
-    GlorotNormal,
-    GlorotUniform,
-    HeNormal,
-    HeUniform,
-    Initializer,
-    LecunNormal,
-    LecunUniform,
-    Ones,
-    RandomNormal,
-    RandomUniform,
-    Zeros,
-    fans,
-    get,
-)
+from .nn import initializers as _impl
+from .nn.initializers import *  # noqa: F403  (the public names; their list lives in one place)
 
-__all__ = [
-    "Initializer",
-    "Zeros",
-    "Ones",
-    "Constant",
-    "RandomNormal",
-    "RandomUniform",
-    "GlorotUniform",
-    "GlorotNormal",
-    "HeUniform",
-    "HeNormal",
-    "LecunNormal",
-    "LecunUniform",
-    "get",
-    "fans",
-]
+__all__ = list(_impl.__all__)

@@ -1,43 +1,6 @@
 """Keras-style layers: ``from glassnet.layers import Dense, Dropout, Flatten``."""
 
-from .nn.layers import (
-    ELU,
-    GELU,
-    Activation,
-    Dense,
-    Dropout,
-    Flatten,
-    Input,
-    Layer,
-    LeakyReLU,
-    Linear,
-    Normalization,
-    ReLU,
-    Rescaling,
-    Sigmoid,
-    Softmax,
-    Softplus,
-    Tanh,
-    get_activation,
-)
+from .nn import layers as _impl
+from .nn.layers import *  # noqa: F403  (the public names; their list lives in one place)
 
-__all__ = [
-    "Layer",
-    "Input",
-    "Dense",
-    "Activation",
-    "Linear",
-    "Sigmoid",
-    "Tanh",
-    "ReLU",
-    "LeakyReLU",
-    "ELU",
-    "GELU",
-    "Softplus",
-    "Softmax",
-    "Dropout",
-    "Flatten",
-    "Rescaling",
-    "Normalization",
-    "get_activation",
-]
+__all__ = list(_impl.__all__)

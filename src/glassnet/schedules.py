@@ -3,28 +3,7 @@
 Pass one as an optimiser's ``learning_rate``; step t (counting from 0) uses ``schedule(t)``.
 """
 
-from .optim.schedules import (
-    Constant,
-    CosineDecay,
-    CyclicalLearningRate,
-    ExponentialDecay,
-    LearningRateSchedule,
-    Schedule,
-    StepDecay,
-    deserialize,
-    get,
-    serialize,
-)
+from .optim import schedules as _impl
+from .optim.schedules import *  # noqa: F403  (the public names; their list lives in one place)
 
-__all__ = [
-    "Schedule",
-    "LearningRateSchedule",
-    "Constant",
-    "StepDecay",
-    "ExponentialDecay",
-    "CosineDecay",
-    "CyclicalLearningRate",
-    "get",
-    "serialize",
-    "deserialize",
-]
+__all__ = list(_impl.__all__)
