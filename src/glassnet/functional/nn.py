@@ -23,6 +23,8 @@ __all__ = [
     "one_hot",
     "dropout",
     "dropout_mask",
+    "dropout_bits",
+    "dropout_threshold",
     "check_sparse_labels",
     "sparse_softmax_cross_entropy",
     "softmax_cross_entropy",
@@ -76,15 +78,26 @@ def dropout_mask(shape: tuple[int, ...], rate: float, dtype: Any) -> np.ndarray:
     Scaling the kept units by 1/(1 − rate) keeps each unit's expected value, so nothing
     changes at inference time.
     """
-    n = math.prod(shape)
-    # Each unit gets 32 random bits straight from the generator's bit stream (half of a raw
-    # 64-bit draw: 2.4× faster than drawing floats) and is kept when they are at least
-    # rate·2³², so P(keep) = 1 − rate to within 2⁻³².
-    raw = _rng.generator().bit_generator.random_raw((n + 1) // 2)
-    bits = raw.view(np.uint32)[:n].reshape(shape)
-    keep = bits >= np.uint32(min(round(rate * 2.0**32), 2**32 - 1))
+    keep = dropout_bits(shape) >= dropout_threshold(rate)
     dt = np.dtype(dtype)
     return np.multiply(keep, dt.type(1.0 / (1.0 - rate)), dtype=dt)
+
+
+def dropout_bits(shape: tuple[int, ...]) -> np.ndarray:
+    """32 random bits per unit, uint32 of the given shape, from the global generator.
+
+    Each unit's bits come straight from the generator's bit stream (half of a raw 64-bit draw:
+    2.4× faster than drawing floats); a unit is kept when they are at least
+    ``dropout_threshold(rate)`` = rate·2³², so P(keep) = 1 − rate to within 2⁻³².
+    """
+    n = math.prod(shape)
+    raw = _rng.generator().bit_generator.random_raw((n + 1) // 2)
+    return raw.view(np.uint32)[:n].reshape(shape)
+
+
+def dropout_threshold(rate: float) -> np.uint32:
+    """Units whose 32 random bits are below this are dropped."""
+    return np.uint32(min(round(rate * 2.0**32), 2**32 - 1))
 
 
 def dropout(x: Any, rate: float, training: bool = True) -> Tensor:

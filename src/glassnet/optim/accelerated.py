@@ -65,14 +65,20 @@ def _compile() -> Any:
     return _kernel
 
 
+_available: bool | None = None
+
+
 def available() -> bool:
     """True when numba is installed (the kernels compile on first use)."""
-    try:
-        import importlib.util
+    global _available
+    if _available is None:  # looked up once: the fused step asks every step
+        try:
+            import importlib.util
 
-        return importlib.util.find_spec("numba") is not None
-    except (ImportError, ValueError):
-        return False
+            _available = importlib.util.find_spec("numba") is not None
+        except (ImportError, ValueError):
+            _available = False
+    return _available
 
 
 def enabled() -> bool:

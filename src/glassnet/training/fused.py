@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..functional.activations import Kernel, stable_sigmoid
-from ..functional.nn import dropout_mask, softmax_cross_entropy_parts
+from ..functional.nn import dropout_bits, softmax_cross_entropy_parts
 from ..nn.layers import Activation, Dense, Dropout, Flatten, Input, Layer, Rescaling
 from ..nn.losses import (
     BinaryCrossentropy,
@@ -34,6 +34,7 @@ from ..nn.losses import (
     Loss,
     SparseCategoricalCrossentropy,
 )
+from . import kernels
 from .step import StepResult
 
 __all__ = ["FusedStep", "fusable"]
@@ -77,7 +78,6 @@ class _Buffers:
 
     def __init__(self, n: int) -> None:
         self.arrays: dict[tuple[int, str], np.ndarray] = {}
-        self.rows = np.arange(n)
 
     def get(self, key: tuple[int, str], shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
         arr = self.arrays.get(key)
@@ -130,9 +130,16 @@ class FusedStep:
                 W = layer.W.data
                 z = buffers.get((i, "z"), (n, W.shape[0]), dt)
                 np.matmul(a, W.T, out=z)
-                if layer.b is not None:
-                    z += layer.b.data
                 kernel = layer.activation.kernel
+                b = None if layer.b is None else layer.b.data
+                if kernel.name == "relu" and not (i == last and self.fused_output):
+                    # z += b and max(z, 0) in one pass
+                    out = kernels.bias_relu(z, b, buffers.get((i, "a"), z.shape, dt))
+                    saved.append((_DENSE, layer, a, z, out))
+                    a = out
+                    continue
+                if b is not None:
+                    z += b
                 if i == last and self.fused_output:
                     saved.append((_DENSE, layer, a, z, None))
                     logits = z
@@ -154,17 +161,18 @@ class FusedStep:
                 if a.dtype != dt:
                     a = a.astype(dt)
                 if layer.training and layer.rate > 0:
-                    mask = dropout_mask(a.shape, layer.rate, dt)
-                    a = a * mask
-                    saved.append((_DROP, mask))
+                    # The same bits, drawn in the same order, as functional.dropout's mask.
+                    bits = dropout_bits(a.shape)
+                    out = buffers.get((i, "a"), a.shape, dt)
+                    a = kernels.apply_dropout(a, bits, layer.rate, out=out)
+                    saved.append((_DROP, bits, layer.rate))
                 else:
-                    saved.append((_DROP, None))
+                    saved.append((_DROP, None, 0.0))
             elif isinstance(layer, Flatten):
                 saved.append((_FLAT, a.shape))
                 a = a.reshape(n, -1)
             elif isinstance(layer, Rescaling):
-                out = buffers.get((i, "x"), a.shape, dt)
-                np.multiply(a, dt.type(layer.scale), out=out, dtype=dt)
+                out = kernels.scale_into(a, layer.scale, buffers.get((i, "x"), a.shape, dt))
                 if layer.offset:
                     out += dt.type(layer.offset)
                 saved.append((_SCALE, layer))
@@ -188,11 +196,14 @@ class FusedStep:
             if kind == _DENSE:
                 _, layer, a_prev, z, out = entry
                 if out is not None:  # not the fused output layer: δ = g ⊙ σ'(z)
-                    g = layer.activation.kernel.vjp(z, out, g)
+                    if layer.activation.kernel.name == "relu":
+                        g = kernels.relu_vjp(z, g, out=g)  # g is always an array this step owns
+                    else:
+                        g = layer.activation.kernel.vjp(z, out, g)
                 W = layer.W
                 np.matmul(g.T, a_prev, out=_grad_array(W))
                 if layer.b is not None:
-                    np.sum(g, axis=0, out=_grad_array(layer.b))
+                    kernels.column_sums(g, _grad_array(layer.b))  # BP3
                 if record is not None:
                     # g is ∂C/∂z for the batch mean; the seeds' per-sample δ is n times it.
                     record.record_layer(
@@ -218,7 +229,7 @@ class FusedStep:
                     g = layer.kernel.vjp(z, out, g)
             elif kind == _DROP:
                 if entry[1] is not None:
-                    g = np.multiply(g, entry[1], out=g)  # g is always an array this step owns
+                    g = kernels.apply_dropout(g, entry[1], entry[2], out=g)  # g ⊙ mask
             elif kind == _FLAT:
                 g = g.reshape(entry[1])
             elif kind == _SCALE:
@@ -258,9 +269,9 @@ class FusedStep:
             labels = (yb.reshape(len(yb), -1)[:, 0] if yb.ndim > 1 else yb).astype(
                 np.intp, copy=False
             )
-            per, a = softmax_cross_entropy_parts(z, labels=labels)
-            delta = a.copy()
-            delta[buffers.rows, labels] -= 1.0
+            delta = buffers.get((-1, "delta"), z.shape, z.dtype)
+            per, a = kernels.sparse_softmax_cross_entropy(z, labels, delta)
+            return float(per.mean()), delta, a
         else:
             y = yb.astype(z.dtype, copy=False)
             per, a = softmax_cross_entropy_parts(z, targets=y)

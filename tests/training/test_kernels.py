@@ -1,0 +1,209 @@
+"""The fused step's compiled kernels give bit-identical results to the NumPy reference ops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import glassnet as gn
+from glassnet.functional.activations import KERNELS
+from glassnet.functional.nn import (
+    dropout_bits,
+    dropout_mask,
+    softmax_cross_entropy_parts,
+)
+from glassnet.layers import Dense, Dropout, Flatten, Rescaling
+from glassnet.optim import accelerated
+from glassnet.training import kernels
+
+pytest.importorskip("numba")
+
+DTYPES = [np.float32, np.float64]
+
+
+@pytest.fixture
+def compiled():
+    accelerated.enable(True)
+    assert kernels._kernels() is not None, "numba is installed, the kernels must compile"
+    yield
+    accelerated.enable(True)
+
+
+def both(fn):
+    """fn() with the compiled kernels, then with NumPy: the two results."""
+    accelerated.enable(True)
+    fast = fn()
+    accelerated.enable(False)
+    try:
+        assert kernels._kernels() is None
+        slow = fn()
+    finally:
+        accelerated.enable(True)
+    return fast, slow
+
+
+def special(rng, shape, dtype):
+    """Random values with NaN, ±inf, ±0 and subnormals mixed in."""
+    x = rng.normal(size=shape).astype(dtype)
+    flat = x.reshape(-1)
+    values = [np.nan, np.inf, -np.inf, 0.0, -0.0, np.finfo(dtype).tiny / 4, -1e-30]
+    for i, v in enumerate(values):
+        if i < flat.size:
+            flat[(i * 7919) % flat.size] = v
+    return x
+
+
+def assert_same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    # view as integers: NaN payloads and the sign of zero count too
+    np.testing.assert_array_equal(a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}"))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("src", [np.uint8, np.int16, np.int64])
+@pytest.mark.parametrize("shape", [(0,), (5,), (3, 7), (64, 28, 28)])
+def test_scale_into(compiled, dtype, src, shape):
+    x = np.random.default_rng(1).integers(0, 120, size=shape).astype(src)
+    ref = np.multiply(x, np.dtype(dtype).type(1 / 255), dtype=dtype)
+    fast, slow = both(lambda: kernels.scale_into(x, 1 / 255, np.empty(shape, dtype)))
+    assert_same_bits(fast, ref)
+    assert_same_bits(slow, ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (256, 128)])
+def test_bias_relu(compiled, dtype, shape):
+    rng = np.random.default_rng(2)
+    z0 = special(rng, shape, dtype)
+    b = special(rng, shape[1:], dtype)
+    expected_z = z0 + b
+    expected = np.maximum(expected_z, 0)
+
+    def run():
+        z = z0.copy()
+        out = kernels.bias_relu(z, b, np.empty_like(z))
+        return z, out
+
+    for z, out in both(run):
+        assert_same_bits(z, expected_z)
+        assert_same_bits(out, expected)
+
+
+def test_bias_relu_turns_negative_zero_into_positive_zero_as_numpy_does(compiled):
+    z = np.full((2, 3), -0.0, np.float32)
+    out = kernels.bias_relu(z, np.zeros(3, np.float32) * -1, np.empty_like(z))
+    assert_same_bits(out, np.maximum(np.full((2, 3), -0.0, np.float32), 0))
+    assert not np.signbit(out).any()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("rate", [0.2, 0.5, 0.9])
+@pytest.mark.parametrize("shape", [(7,), (32, 128), (3, 4, 5)])
+def test_apply_dropout_equals_the_autograd_mask(compiled, dtype, rate, shape):
+    x = special(np.random.default_rng(3), shape, dtype)
+    gn.seed(11)
+    mask = dropout_mask(shape, rate, dtype)
+    expected = x * mask
+
+    def run():
+        gn.seed(11)  # the same bits as dropout_mask drew
+        return kernels.apply_dropout(x, dropout_bits(shape), rate)
+
+    for out in both(run):
+        assert_same_bits(out, expected)
+
+
+def test_apply_dropout_in_place(compiled):
+    g = np.random.default_rng(4).normal(size=(16, 8)).astype(np.float32)
+    bits = np.random.default_rng(5).integers(0, 2**32, size=g.shape, dtype=np.uint32)
+    expected = kernels.apply_dropout(g, bits, 0.3)
+    out = kernels.apply_dropout(g, bits, 0.3, out=g)
+    assert out is g
+    assert_same_bits(g, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", [(1, 1), (4, 9), (256, 128)])
+def test_relu_vjp_equals_the_relu_kernel(compiled, dtype, shape):
+    rng = np.random.default_rng(6)
+    z, g = special(rng, shape, dtype), special(rng, shape, dtype)
+    expected = KERNELS["relu"].vjp(z, np.maximum(z, 0), g)
+    for out in both(lambda: kernels.relu_vjp(z, g, np.empty_like(g))):
+        assert_same_bits(out, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "shape", [(1, 5), (2, 3), (7, 128), (31, 10), (256, 10), (256, 128), (1000, 33)]
+)
+def test_column_sums_equal_numpy_sum_over_axis_0(compiled, dtype, shape):
+    rng = np.random.default_rng(7)
+    # magnitudes from 1e-3 to 1e3, so a different order of additions changes the bits
+    g = (rng.normal(size=shape) * 10.0 ** rng.uniform(-3, 3, size=shape)).astype(dtype)
+    if shape[0] >= 256:
+        pairwise = np.sum(np.ascontiguousarray(g.T), axis=1)  # the other order NumPy uses
+        assert not np.array_equal(pairwise, np.sum(g, axis=0))
+    expected = np.sum(g, axis=0)
+    for out in both(lambda: kernels.column_sums(g, np.empty(shape[1], dtype))):
+        assert_same_bits(out, expected)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n,k", [(1, 2), (5, 3), (32, 10), (256, 10), (64, 100)])
+def test_sparse_softmax_cross_entropy_equals_the_shared_parts(compiled, dtype, n, k):
+    rng = np.random.default_rng(8)
+    z = (rng.normal(size=(n, k)) * 30).astype(dtype)
+    z[0, 0] = 1000.0  # a saturated row
+    labels = rng.integers(0, k, size=n).astype(np.intp)
+    per_ref, a_ref = softmax_cross_entropy_parts(z, labels=labels)
+    delta_ref = a_ref.copy()
+    delta_ref[np.arange(n), labels] -= 1.0
+    delta_ref *= 1.0 / n
+
+    def run():
+        delta = np.empty_like(z)
+        per, a = kernels.sparse_softmax_cross_entropy(z, labels, delta)
+        return per, a, delta
+
+    for per, a, delta in both(run):
+        assert_same_bits(per, per_ref)
+        assert_same_bits(a, a_ref)
+        assert_same_bits(delta, delta_ref)
+
+
+def test_sparse_softmax_cross_entropy_propagates_nan(compiled):
+    z = np.array([[1.0, np.nan, 2.0], [0.5, 0.25, 0.125]], np.float32)
+    labels = np.array([0, 2], np.intp)
+    per, a = kernels.sparse_softmax_cross_entropy(z, labels, np.empty_like(z))
+    per_ref, a_ref = softmax_cross_entropy_parts(z, labels=labels)
+    assert np.isnan(per[0]) and np.isnan(a[0]).all()
+    assert_same_bits(per, per_ref)
+    assert_same_bits(a, a_ref)
+
+
+def _seed_model_run(batch_size, telemetry):
+    x = np.random.default_rng(9).integers(0, 256, size=(600, 28, 28), dtype=np.uint8)
+    y = np.random.default_rng(10).integers(0, 10, size=600)
+    gn.seed(0)
+    model = gn.Sequential(
+        [
+            Rescaling(1 / 255, input_shape=(28, 28)),
+            Flatten(),
+            Dense(64, activation="relu"),
+            Dropout(0.2),
+            Dense(32, activation="relu"),
+            Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=2, batch_size=batch_size, verbose=0, telemetry=telemetry)
+    return [p.numpy().copy() for p in model.parameters()], history.history
+
+
+@pytest.mark.parametrize("batch_size,telemetry", [(32, True), (100, False)])
+def test_fit_with_kernels_equals_fit_without_bit_for_bit(compiled, batch_size, telemetry):
+    (fast_w, fast_h), (slow_w, slow_h) = both(lambda: _seed_model_run(batch_size, telemetry))
+    assert fast_h == slow_h
+    for a, b in zip(fast_w, slow_w):
+        assert_same_bits(a, b)
