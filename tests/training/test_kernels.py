@@ -207,3 +207,32 @@ def test_fit_with_kernels_equals_fit_without_bit_for_bit(compiled, batch_size, t
     assert fast_h == slow_h
     for a, b in zip(fast_w, slow_w):
         assert_same_bits(a, b)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_mean_equals_ndarray_mean_bit_for_bit(dtype):
+    rng = np.random.default_rng(12)
+    for n in [1, 2, 3, 7, 32, 100, 256, 1000, 4097]:
+        for _ in range(20):
+            x = (rng.normal(size=n) * 10.0 ** rng.uniform(-3, 3, size=n)).astype(dtype)
+            assert kernels.mean(x) == float(x.mean())
+
+
+def test_sparse_accuracy_update_counts_like_summed_scores():
+    from glassnet.training.metrics import SparseCategoricalAccuracy
+
+    rng = np.random.default_rng(13)
+    fast, reference = SparseCategoricalAccuracy(), SparseCategoricalAccuracy()
+    for n in [1, 5, 32, 256]:
+        y_pred = rng.random((n, 10))
+        y_true = rng.integers(0, 10, size=n)
+        y_true[: n // 2] = y_pred[: n // 2].argmax(axis=1)  # some hits for sure
+        fast.update(y_true, y_pred)
+        s = reference.scores(y_true, y_pred)
+        reference.total += float(s.sum())
+        reference.count += int(s.size)
+        assert (fast.total, fast.count) == (reference.total, reference.count)
+    assert fast.result() == reference.result() > 0.5
+    column = SparseCategoricalAccuracy()
+    column.update(np.array([[1], [2]]), np.eye(3)[[1, 0]])  # (N, 1) labels
+    assert column.result() == 0.5

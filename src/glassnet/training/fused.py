@@ -271,7 +271,7 @@ class FusedStep:
             )
             delta = buffers.get((-1, "delta"), z.shape, z.dtype)
             per, a = kernels.sparse_softmax_cross_entropy(z, labels, delta)
-            return float(per.mean()), delta, a
+            return kernels.mean(per), delta, a
         else:
             y = yb.astype(z.dtype, copy=False)
             per, a = softmax_cross_entropy_parts(z, targets=y)

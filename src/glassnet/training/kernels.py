@@ -30,6 +30,7 @@ __all__ = [
     "relu_vjp",
     "column_sums",
     "sparse_softmax_cross_entropy",
+    "mean",
 ]
 
 _compiled: Any = None  # namespace of compiled kernels; False when numba is missing or fails
@@ -236,3 +237,13 @@ def sparse_softmax_cross_entropy(
     k.softmax_finish(e, shifted, total, log_total, labels, per)
     k.output_error(e, labels, z.dtype.type(1), inv_n, delta)
     return per, e
+
+
+def mean(x: np.ndarray) -> float:
+    """``float(x.mean())`` for a 1-D float array, without ndarray.mean's wrapper (5 µs a step).
+
+    The same numbers: ndarray.mean adds with ``np.add.reduce`` and divides the sum by the count
+    in float64 before rounding back to x's dtype, and a float32 quotient rounded once or via
+    float64 is the same (float64 carries more than twice float32's precision).
+    """
+    return float(x.dtype.type(np.add.reduce(x) / x.size))

@@ -100,8 +100,18 @@ class SparseCategoricalAccuracy(Metric):
     name = "accuracy"
 
     def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        return self._hits(y_true, y_pred).astype(float)
+
+    @staticmethod
+    def _hits(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
         labels = y_true.reshape(len(y_true), -1)[:, 0] if y_true.ndim > 1 else y_true
-        return (y_pred.argmax(axis=-1) == labels).astype(float)
+        return y_pred.argmax(axis=-1) == labels  # type: ignore[no-any-return]
+
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        """Add a batch: counting hits gives the same total as summing 0/1 scores, faster."""
+        hits = self._hits(np.asarray(y_true), np.asarray(y_pred))
+        self.total += float(np.count_nonzero(hits))
+        self.count += int(hits.size)
 
 
 class TopKCategoricalAccuracy(Metric):
