@@ -120,6 +120,32 @@ def test_fused_step_is_used_for_the_seed_model_and_refused_when_impossible():
         custom.compile(optimizer="sgd", loss="mse", fused=True)
 
 
+def test_dense_on_a_3d_batch_trains_through_the_graph_with_fused_on():
+    # Regression: the fused step assumed every Dense gets (N, features) and crashed with a
+    # matmul shape error on (N, T, features); such batches now take the graph path.
+    x = np.random.default_rng(0).normal(size=(40, 3, 5)).astype(np.float32)
+    y = np.random.default_rng(1).integers(0, 2, size=40)
+
+    def run(fused):
+        gn.seed(0)
+        model = gn.Sequential(
+            [
+                Dense(4, activation="relu", input_shape=(3, 5)),
+                gn.layers.Dropout(0.3),
+                gn.layers.Flatten(),
+                Dense(2, activation="softmax"),
+            ]
+        )
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", fused=fused)
+        history = model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+        return history.history["loss"], [p.numpy().copy() for p in model.parameters()]
+
+    (loss_auto, w_auto), (loss_graph, w_graph) = run("auto"), run(False)
+    assert loss_auto == loss_graph and np.isfinite(loss_auto).all()
+    for a, b in zip(w_auto, w_graph):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_subclassed_model_trains_through_the_graph():
     class TwoLayer(gn.Model):
         def __init__(self):

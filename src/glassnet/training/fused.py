@@ -107,9 +107,25 @@ class FusedStep:
         dense = [i for i, layer in enumerate(self.layers) if isinstance(layer, Dense)]
         self._first_dense = dense[0] if dense else -1
         self._by_size: dict[int, _Buffers] = {}
+        self._fits_rank: dict[int, bool] = {}
+
+    def _dense_inputs_are_2d(self, rank: int) -> bool:
+        """Whether every Dense layer gets (N, features) from a batch of this rank; the step is
+        written for that case (a Dense on (N, T, features) goes through the graph)."""
+        for layer in self.layers:
+            if isinstance(layer, Flatten):
+                rank = 2
+            elif isinstance(layer, Dense) and rank != 2:
+                return False
+        return True
 
     def __call__(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> Any:
         """One step; with ``record`` (a Telemetry), also log every Dense layer's statistics."""
+        fits = self._fits_rank.get(xb.ndim)
+        if fits is None:
+            fits = self._fits_rank[xb.ndim] = self._dense_inputs_are_2d(xb.ndim)
+        if not fits:
+            return self.model.train_step(xb, yb, record)
         n = len(xb)
         buffers = self._by_size.get(n)
         if buffers is None:
