@@ -62,7 +62,7 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _time_predict(fn: Any, repeats: int = 3) -> float:
+def _time_predict(fn: Any, repeats: int = 11) -> float:
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
