@@ -236,3 +236,62 @@ def test_sparse_accuracy_update_counts_like_summed_scores():
     column = SparseCategoricalAccuracy()
     column.update(np.array([[1], [2]]), np.eye(3)[[1, 0]])  # (N, 1) labels
     assert column.result() == 0.5
+
+
+ACTIVATIONS = ["linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "gelu", "softplus"]
+
+
+def _graph_forward(model, x):
+    model.eval()
+    with gn.no_grad():
+        out = model(x)
+    model.train()
+    return out.numpy()
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("output", ["softmax", "sigmoid", "linear"])
+def test_predict_of_a_sequential_equals_its_forward_bit_for_bit(fast, activation, output):
+    rng = np.random.default_rng(14)
+    x = rng.integers(0, 256, size=(53, 6, 5), dtype=np.uint8)
+    gn.seed(1)
+    model = gn.Sequential(
+        [
+            Rescaling(1 / 127.5, offset=-1.0, input_shape=(6, 5)),
+            Flatten(),
+            Dense(16, activation=activation),
+            Dropout(0.5),
+            gn.layers.Activation("tanh"),
+            Dense(7, activation=output),
+        ]
+    )
+    accelerated.enable(fast)
+    try:
+        predicted = model.predict(x, batch_size=8)
+    finally:
+        accelerated.enable(True)
+    assert_same_bits(predicted, _graph_forward(model, x))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_predict_fast_path_float_inputs_3d_dense_and_activation_layers(dtype):
+    rng = np.random.default_rng(15)
+    x = rng.normal(size=(37, 4, 3))  # float64 data for a float32 model: cast as forward does
+    gn.seed(2)
+    model = gn.Sequential(
+        [
+            Rescaling(0.5, input_shape=(4, 3)),
+            Dense(5, activation="relu"),  # on (N, 4, 3): broadcast over the middle axis
+            gn.layers.LeakyReLU(0.2),
+            Flatten(),
+            Dense(6),
+            gn.layers.ELU(0.7),
+            gn.layers.Softmax(),
+        ]
+    )
+    if dtype == np.float64:
+        model.to(np.float64)
+    predicted = model.predict(x, batch_size=10)
+    assert predicted.dtype == dtype
+    assert_same_bits(predicted, _graph_forward(model, x))

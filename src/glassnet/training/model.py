@@ -765,11 +765,20 @@ class Model(Module):
         workers = min(inference_workers(), len(starts))
         was_training = self.training
         self.eval()
+        from .fused import forward_inference, fusable
+
+        # A plain Sequential runs its layers on NumPy arrays directly (the same operations and
+        # numbers as its forward, without building tensors); any other model through forward.
+        layers = list(getattr(self, "layers", [])) if fusable(self) else None
+        dtype = self.dtype
 
         def run(chunk: list[int]) -> None:
             with no_grad():  # grad mode is per thread
                 for start in chunk:
                     sl = slice(start, start + batch_size)
+                    if layers is not None:
+                        result[sl] = forward_inference(layers, x_arr[sl], dtype)
+                        continue
                     out = self(self._prepare_batch(x_arr[sl]))
                     result[sl] = out.data if isinstance(out, Tensor) else np.asarray(out)
 
