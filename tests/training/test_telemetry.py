@@ -99,3 +99,24 @@ def test_telemetry_exports_and_can_be_switched_off(digits, tmp_path):
     assert (tmp_path / "t.csv").read_text() == csv_text
     off = model.fit(x[:64], y[:64], epochs=1, verbose=0, telemetry=False)
     assert off.telemetry is None
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_input_statistics_of_uint8_pixels(fused):
+    # Regression: on the graph path the first Dense receives the uint8 batch itself, and the
+    # input std came out 0.0 (Σx² computed by np.dot in uint8 wrapped around).
+    x = np.random.default_rng(0).integers(0, 256, size=(64, 20), dtype=np.uint8)
+    y = np.random.default_rng(1).integers(0, 2, size=64)
+    gn.seed(0)
+    model = gn.Sequential(
+        [
+            gn.layers.Dense(4, activation="relu", input_dim=20),
+            gn.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", fused=fused)
+    history = model.fit(x, y, epochs=1, batch_size=64, verbose=0, telemetry=1)
+    inputs = history.telemetry.inputs
+    np.testing.assert_allclose(inputs["mean"], [x.mean()], rtol=1e-6)
+    np.testing.assert_allclose(inputs["std"], [x.astype(float).std()], rtol=1e-6)
+    assert inputs["max_abs"] == [255.0]

@@ -57,6 +57,10 @@ def _mean_std(a: np.ndarray) -> tuple[float, float]:
     if a.size == 0:
         return math.nan, math.nan
     flat = a.ravel(order="K")
+    if flat.dtype.kind != "f":
+        # Integer inputs (uint8 pixels reach the first Dense as they are on the graph path):
+        # np.dot would square and add them in uint8 and wrap around.
+        flat = flat.astype(np.float64)
     n = flat.size
     # Sums in the array's own precision (pairwise, so float32 is good to ~1e-6 relative);
     # asking for a float64 sum of float32 data made NumPy cast through a buffer, 2× slower.
