@@ -295,3 +295,38 @@ def test_predict_fast_path_float_inputs_3d_dense_and_activation_layers(dtype):
     predicted = model.predict(x, batch_size=10)
     assert predicted.dtype == dtype
     assert_same_bits(predicted, _graph_forward(model, x))
+
+
+@pytest.mark.parametrize(
+    "head,loss,targets",
+    [
+        ([Dense(5, activation="softmax")], "sparse_categorical_crossentropy", "sparse"),
+        ([Dense(5), gn.layers.Softmax()], "sparse_categorical_crossentropy", "sparse"),
+        ([Dense(5, activation="softmax")], "categorical_crossentropy", "onehot"),
+        ([Dense(1, activation="sigmoid")], "binary_crossentropy", "binary"),
+        ([Dense(3)], "mse", "real"),
+    ],
+)
+def test_evaluate_of_a_sequential_equals_the_graph_path(monkeypatch, head, loss, targets):
+    from glassnet.training import fused
+
+    rng = np.random.default_rng(16)
+    x = rng.integers(0, 256, size=(45, 4, 4), dtype=np.uint8)
+    y = {
+        "sparse": rng.integers(0, 5, size=45),
+        "onehot": np.eye(5)[rng.integers(0, 5, size=45)],
+        "binary": rng.integers(0, 2, size=(45, 1)).astype(float),
+        "real": rng.normal(size=(45, 3)),
+    }[targets]
+    gn.seed(3)
+    model = gn.Sequential(
+        [Rescaling(1 / 255, input_shape=(4, 4)), Flatten(), Dense(8, activation="relu"), *head]
+    )
+    metrics = ["mae"] if targets == "real" else ["accuracy"]
+    model.compile(optimizer="adam", loss=loss, metrics=metrics)
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert fused.fusable(model)
+    fast = model.evaluate(x, y, batch_size=7, return_dict=True)
+    monkeypatch.setattr(fused, "fusable", lambda m: False)
+    graph = model.evaluate(x, y, batch_size=7, return_dict=True)
+    assert fast == graph

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..functional.activations import Kernel, stable_sigmoid
+from ..functional.activations import Kernel, get_kernel, stable_sigmoid
 from ..functional.nn import dropout_bits, softmax_cross_entropy_parts
 from ..nn.layers import Activation, Dense, Dropout, Flatten, Input, Layer, Rescaling
 from ..nn.losses import (
@@ -296,15 +296,19 @@ class FusedStep:
         return float(per.mean()), delta, a
 
 
-def forward_inference(layers: list[Layer], xb: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def forward_inference(
+    layers: list[Layer], xb: np.ndarray, dtype: np.dtype, logits: bool = False
+) -> np.ndarray:
     """A fusable Sequential's output for one batch in inference mode, without tensors.
 
     The same operations as the layers' forward methods under no_grad — Rescaling's one-pass
     conversion, x Wᵀ + b, each activation kernel's σ(z), dropout as the identity — so the same
     numbers (the tests compare them bit for bit), at a fraction of the per-batch overhead.
+    ``logits=True`` stops before the output activation, as Sequential.forward_logits does.
     """
     a = xb
-    for layer in layers:
+    last = len(layers) - 1
+    for i, layer in enumerate(layers):
         if isinstance(layer, Dense):
             assert layer.W is not None  # fusable() admits only built layers
             if a.dtype != dtype:
@@ -312,6 +316,8 @@ def forward_inference(layers: list[Layer], xb: np.ndarray, dtype: np.dtype) -> n
             z = a @ layer.W.data.T
             kernel = layer.activation.kernel
             b = None if layer.b is None else layer.b.data
+            if logits and i == last:
+                kernel = get_kernel("linear")
             if kernel.name == "relu" and z.ndim == 2:
                 a = kernels.bias_relu(z, b, z)  # z + b, then max(·, 0), in place
                 continue
@@ -319,6 +325,8 @@ def forward_inference(layers: list[Layer], xb: np.ndarray, dtype: np.dtype) -> n
                 z += b
             a = z if kernel.name == "linear" else kernel.value(z)
         elif isinstance(layer, Activation):
+            if logits and i == last:
+                break
             if a.dtype != dtype:
                 a = a.astype(dtype)
             a = a if layer.kernel.name == "linear" else layer.kernel.value(a)

@@ -16,6 +16,7 @@ absent or switched off (``glassnet.optim.accelerated.enable(False)``, ``GLASSNET
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -174,21 +175,25 @@ def bias_relu(z: np.ndarray, b: np.ndarray | None, out: np.ndarray) -> np.ndarra
     return np.maximum(z, 0, out=out)
 
 
+@functools.lru_cache(maxsize=64)
+def _dropout_constants(rate: float, dtype: np.dtype) -> tuple[Any, np.uint32, Any]:
+    """(1/(1 − rate), the bit threshold, 0) in the array's dtype: computed once per layer."""
+    return dtype.type(1.0 / (1.0 - rate)), dropout_threshold(rate), dtype.type(0)
+
+
 def apply_dropout(
     x: np.ndarray, bits: np.ndarray, rate: float, out: np.ndarray | None = None
 ) -> np.ndarray:
     """x · mask, mask = 1/(1 − rate) where bits ≥ threshold, else 0 — as ``x * dropout_mask``."""
-    dt = x.dtype
-    keep_scale = dt.type(1.0 / (1.0 - rate))
-    threshold = dropout_threshold(rate)
+    keep_scale, threshold, zero = _dropout_constants(rate, x.dtype)
     k = _kernels()
     if out is None:
         out = np.empty_like(x)
     xf, bf, of = _flat(x), _flat(bits), _flat(out)
     if k is not None and xf is not None and bf is not None and of is not None:
-        k.dropout(xf, bf, threshold, keep_scale, dt.type(0), of)
+        k.dropout(xf, bf, threshold, keep_scale, zero, of)
         return out
-    mask = np.multiply(bits >= threshold, keep_scale, dtype=dt)
+    mask = np.multiply(bits >= threshold, keep_scale, dtype=x.dtype)
     return np.multiply(x, mask, out=out)
 
 
@@ -197,7 +202,8 @@ def relu_vjp(z: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
     k = _kernels()
     zf, gf, of = _flat(z), _flat(g), _flat(out)
     if k is not None and zf is not None and gf is not None and of is not None and g.size:
-        k.relu_vjp(zf, gf, g.dtype.type(1), g.dtype.type(0), of)
+        t = g.dtype.type
+        k.relu_vjp(zf, gf, t(1), t(0), of)
         return out
     return np.multiply(g, z > 0, out=out)
 

@@ -693,6 +693,14 @@ class Model(Module):
     def _batched_outputs(
         self, x: np.ndarray, batch_size: int, logits: bool
     ) -> Iterable[tuple[slice, np.ndarray]]:
+        from .fused import forward_inference, fusable
+
+        if fusable(self):  # a plain Sequential: its layers on arrays, as predict does
+            layers, dtype = list(getattr(self, "layers", [])), self.dtype
+            for start in range(0, len(x), batch_size):
+                sl = slice(start, start + batch_size)
+                yield sl, forward_inference(layers, x[sl], dtype, logits=logits)
+            return
         for start in range(0, len(x), batch_size):
             sl = slice(start, start + batch_size)
             xb = self._prepare_batch(x[sl])
