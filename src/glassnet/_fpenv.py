@@ -18,6 +18,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import platform
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,13 +26,23 @@ import numpy as np
 
 from .errors import InvalidArgumentError
 
-__all__ = ["set_flush_denormal", "get_flush_denormal", "flush_denormals", "supported"]
+__all__ = [
+    "set_flush_denormal",
+    "get_flush_denormal",
+    "flush_denormals",
+    "supported",
+    "thread_flushing",
+    "set_thread_flush",
+]
 
 _FENV_SIZE = 64  # glibc's x86-64 fenv_t is 32 bytes; the buffer is roomier
 _MXCSR_OFFSET = 28  # fenv_t.__mxcsr on x86-64 glibc
 _FTZ_DAZ = 0x8040
 _wanted = True
 _libm: Any = None
+# Per thread: how deep inside flush_denormals() it is, and (for a helper thread that follows its
+# caller's mode through set_thread_flush) the environment to go back to.
+_local = threading.local()
 
 
 def _load() -> Any:
@@ -62,9 +73,10 @@ def _get(lib: Any) -> ctypes.Array[ctypes.c_char]:
     return env
 
 
-def _with_ftz(env: ctypes.Array[ctypes.c_char]) -> ctypes.Array[ctypes.c_char]:
+def _with_ftz(env: ctypes.Array[ctypes.c_char], on: bool = True) -> ctypes.Array[ctypes.c_char]:
     raw = env.raw
-    mxcsr = int.from_bytes(raw[_MXCSR_OFFSET : _MXCSR_OFFSET + 4], "little") | _FTZ_DAZ
+    mxcsr = int.from_bytes(raw[_MXCSR_OFFSET : _MXCSR_OFFSET + 4], "little")
+    mxcsr = mxcsr | _FTZ_DAZ if on else mxcsr & ~_FTZ_DAZ
     return ctypes.create_string_buffer(
         raw[:_MXCSR_OFFSET] + mxcsr.to_bytes(4, "little") + raw[_MXCSR_OFFSET + 4 :], _FENV_SIZE
     )
@@ -110,7 +122,29 @@ def flush_denormals() -> Iterator[None]:
         return
     saved = _get(lib)
     lib.fesetenv(_with_ftz(saved))
+    _local.depth = getattr(_local, "depth", 0) + 1
     try:
         yield
     finally:
+        _local.depth -= 1
         lib.fesetenv(saved)
+
+
+def thread_flushing() -> bool:
+    """True when the calling thread is inside an active flush_denormals() block."""
+    return getattr(_local, "depth", 0) > 0
+
+
+def set_thread_flush(flag: bool) -> None:
+    """Make the calling helper thread flush subnormals (True) or not (False), as its caller does.
+
+    A thread that computes part of a caller's result must use the caller's floating-point mode,
+    or its part could differ in the bits (and run slowly on subnormals).
+    """
+    lib = _load()
+    if not lib or getattr(_local, "follows", None) == flag:
+        return
+    # Set or clear the two bits explicitly: a thread starts with its creator's mode, which may
+    # have been flushing at the time.
+    lib.fesetenv(_with_ftz(_get(lib), on=flag))
+    _local.follows = flag

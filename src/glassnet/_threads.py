@@ -4,8 +4,11 @@ A network's matrix products are small (a batch of 32 times a 784×128 weight): s
 across threads gains little on an idle machine and loses badly on a busy one — OpenBLAS's
 worker threads spin while they wait, and with another process on the second core a step was
 measured 25–100× slower with 2 threads than with 1. So by default glassnet runs its own work
-with one BLAS thread, restoring the previous setting afterwards; ``set_num_threads(n)`` chooses
-otherwise. The limit is applied through threadpoolctl when it is installed (it is a dependency).
+with one BLAS thread, restoring the previous setting afterwards, and uses a second core its own
+way: the training step gives half of its first layer to a helper thread that never makes the
+caller wait for it (glassnet.training.parallel), and predict runs batches on several threads.
+``set_num_threads(n)`` chooses otherwise: n BLAS threads and no helper. The limit is applied
+through threadpoolctl when it is installed (it is a dependency).
 """
 
 from __future__ import annotations
@@ -17,13 +20,24 @@ from typing import Any
 
 from .errors import InvalidArgumentError
 
-__all__ = ["set_num_threads", "get_num_threads", "blas_threads", "inference_workers", "executor"]
+__all__ = [
+    "set_num_threads",
+    "get_num_threads",
+    "helper_allowed",
+    "blas_threads",
+    "inference_workers",
+    "executor",
+]
 
 _num_threads: int | None = None
 
 
 def set_num_threads(n: int | None) -> None:
-    """BLAS threads for fit/evaluate/predict: a positive int, or None for glassnet's default (1)."""
+    """BLAS threads for fit/evaluate/predict: a positive int, or None for glassnet's default.
+
+    The default is one BLAS thread plus the training step's helper thread; ``set_num_threads(1)``
+    uses one thread only, ``n > 1`` lets BLAS use n threads.
+    """
     global _num_threads
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise InvalidArgumentError(
@@ -35,6 +49,15 @@ def set_num_threads(n: int | None) -> None:
 def get_num_threads() -> int:
     """The number of BLAS threads glassnet's own work runs with."""
     return 1 if _num_threads is None else _num_threads
+
+
+def helper_allowed() -> bool:
+    """True when the training step may give half of its first layer to a helper thread.
+
+    That is glassnet's default (no set_num_threads call, or set_num_threads(None)) on a machine
+    where this process may use two or more CPUs; see glassnet.training.parallel.
+    """
+    return _num_threads is None and inference_workers() > 1
 
 
 _controller: Any = None

@@ -22,6 +22,9 @@ __all__ = ["available", "enabled", "enable", "adam_step"]
 
 _enabled = os.environ.get("GLASSNET_NO_NUMBA", "") in ("", "0")
 _kernel: Any = None  # the compiled kernel, False when numba is missing or failed to compile
+# Set by the fused step around optimizer.step(): (the flat buffer, a runner that updates it in
+# parts on two threads), or None.
+partition: Any = None
 
 
 def _compile() -> Any:
@@ -110,11 +113,7 @@ def adam_step(
     if kernel is False:
         return False
     t = w.dtype.type  # constants in the buffer's precision, as NumPy's weak scalars are
-    kernel(
-        w,
-        g,
-        m,
-        v,
+    constants = (
         t(b1),
         t(1.0 - b1),
         t(b2),
@@ -123,4 +122,11 @@ def adam_step(
         t(k2),  # type: ignore[operator]
         t(decay if decay is not None else 1.0),
     )
+    split = partition
+    if split is not None and split[0] is w:
+        # The fused step lends a helper thread the part of the buffer it keeps in its cache
+        # (training/parallel.py); Adam is elementwise, so the split changes no number.
+        split[1](w, g, m, v, constants)
+        return True
+    kernel(w, g, m, v, *constants)  # type: ignore[operator]
     return True

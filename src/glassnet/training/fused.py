@@ -34,7 +34,8 @@ from ..nn.losses import (
     Loss,
     SparseCategoricalCrossentropy,
 )
-from . import kernels
+from ..optim import accelerated
+from . import kernels, parallel
 from .step import StepResult
 
 __all__ = ["FusedStep", "fusable", "forward_inference"]
@@ -87,6 +88,121 @@ class _Buffers:
         return arr
 
 
+# The first Dense layer is split by input features when its product is at least this large (a
+# batch of 10 times 784×128): below it the hand-off costs more than the second core saves.
+SPLIT_MIN = 1_000_000
+
+
+class _FirstLayerSplit:
+    """The first Dense layer computed in two halves of its input features.
+
+    z = x[:, :h] W[:, :h]ᵀ + x[:, h:] W[:, h:]ᵀ, ∂C/∂W[:, :h] = δᵀ x[:, :h] and ∂C/∂W[:, h:] =
+    δᵀ x[:, h:]. The caller computes the first half of each, a helper thread the second
+    (training/parallel.py) — each with its half of the pixels (scaled where they are used, when a
+    Rescaling of uint8 pixels comes first), of W, and of Adam's moments in its own cache. The
+    split depends only on the shapes, so the numbers are the same with or without the helper or
+    numba; they differ from one unsplit product only in the order of additions (z is the sum of
+    two partial products).
+    """
+
+    def __init__(self, n: int, d: int, units: int, scaling: Rescaling | None) -> None:
+        self.h = h = d // 2
+        self.scaling = scaling
+        f32 = np.float32
+        self.x_left = np.empty((n, h), f32) if scaling is not None else None
+        self.x_right = np.empty((n, d - h), f32) if scaling is not None else None
+        self.z_right = np.empty((n, units), f32)
+        width, consts = parallel.TASK_WIDTH, parallel.CONST_WIDTH
+        self.tasks = {side: np.zeros((3, width), np.int64) for side in ("mine", "theirs")}
+        self.consts = {side: np.zeros((3, consts), np.float32) for side in ("mine", "theirs")}
+
+    def _pair(self, engine: Any, count: int) -> None:
+        mine = (self.tasks["mine"], self.consts["mine"], count)
+        theirs = (self.tasks["theirs"], self.consts["theirs"], count)
+        engine.run_pair(mine, theirs)
+
+    def forward(self, xb: np.ndarray, W: np.ndarray, z: np.ndarray) -> tuple[Any, Any]:
+        """z = x Wᵀ (no bias); returns the two halves of the layer's input, for the backward."""
+        h, n = self.h, len(xb)
+        x = xb.reshape(n, -1)
+        Wt = W.T  # (d, units), C-ordered: W is stored column-major
+        engine = parallel.get_engine()
+        if self.scaling is not None:
+            assert self.x_left is not None and self.x_right is not None
+            left, right = self.x_left, self.x_right
+            scale, offset = self.scaling.scale, self.scaling.offset
+            if engine is not None:
+                t, c = self.tasks, self.consts
+                ok = parallel.scale_task(t["mine"][0], c["mine"][0], x[:, :h], left, scale, offset)
+                ok = ok and parallel.scale_task(
+                    t["theirs"][0], c["theirs"][0], x[:, h:], right, scale, offset
+                )
+                ok = ok and parallel.gemm_task(t["mine"][1], left, Wt[:h], z)
+                ok = ok and parallel.gemm_task(t["theirs"][1], right, Wt[h:], self.z_right)
+                if ok:
+                    self._pair(engine, 2)
+                    z += self.z_right
+                    return left, right
+            for src, dst in ((x[:, :h], left), (x[:, h:], right)):
+                np.multiply(src, np.float32(scale), out=dst, dtype=np.float32)
+                if offset:
+                    dst += np.float32(offset)
+        else:
+            left, right = x[:, :h], x[:, h:]
+        if engine is not None:
+            t = self.tasks
+            if parallel.gemm_task(t["mine"][0], left, Wt[:h], z) and parallel.gemm_task(
+                t["theirs"][0], right, Wt[h:], self.z_right
+            ):
+                self._pair(engine, 1)
+                z += self.z_right
+                return left, right
+        np.matmul(left, Wt[:h], out=z)
+        np.matmul(right, Wt[h:], out=self.z_right)
+        z += self.z_right
+        return left, right
+
+    def backward(self, halves: tuple[Any, Any], g: np.ndarray, grad_W: np.ndarray) -> None:
+        """∂C/∂W = gᵀ x, one half of the input features each."""
+        h = self.h
+        left, right = halves
+        grad_t = grad_W.T  # (d, units), C-ordered
+        engine = parallel.get_engine()
+        if engine is not None:
+            t = self.tasks
+            if parallel.gemm_task(t["mine"][0], left.T, g, grad_t[:h]) and parallel.gemm_task(
+                t["theirs"][0], right.T, g, grad_t[h:]
+            ):
+                self._pair(engine, 1)
+                return
+        np.matmul(left.T, g, out=grad_t[:h])
+        np.matmul(right.T, g, out=grad_t[h:])
+
+    def adam_runner(self, lo: int, hi: int) -> Any:
+        """Adam over a flat buffer with w[lo:hi] (the second half of W) on the helper thread."""
+
+        def run(w: Any, g: Any, m: Any, v: Any, constants: tuple[Any, ...]) -> None:
+            engine = parallel.get_engine()
+            t, c = self.tasks, self.consts
+            parts = [(0, lo), (hi, len(w))]
+            ok = engine is not None and parallel.adam_task(
+                t["theirs"][0], c["theirs"][0], w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], constants
+            )
+            for k, (a, b) in enumerate(parts):
+                ok = ok and parallel.adam_task(
+                    t["mine"][k], c["mine"][k], w[a:b], g[a:b], m[a:b], v[a:b], constants
+                )
+            if ok:
+                mine = (t["mine"], c["mine"], 2)
+                engine.run_pair(mine, (t["theirs"], c["theirs"], 1))  # type: ignore[union-attr]
+                return
+            kernel = accelerated._compile()
+            for a, b in [(0, lo), (lo, hi), (hi, len(w))]:
+                kernel(w[a:b], g[a:b], m[a:b], v[a:b], *constants)
+
+        return run
+
+
 class FusedStep:
     """A callable ``step(xb, yb, record=None) -> StepResult`` equivalent to Model.train_step."""
 
@@ -108,6 +224,7 @@ class FusedStep:
         self._first_dense = dense[0] if dense else -1
         self._by_size: dict[int, _Buffers] = {}
         self._fits_rank: dict[int, bool] = {}
+        self._splits: dict[tuple[int, bool], _FirstLayerSplit | None] = {}
 
     def _dense_inputs_are_2d(self, rank: int) -> bool:
         """Whether every Dense layer gets (N, features) from a batch of this rank; the step is
@@ -118,6 +235,63 @@ class FusedStep:
             elif isinstance(layer, Dense) and rank != 2:
                 return False
         return True
+
+    def _split_for(self, xb: np.ndarray) -> _FirstLayerSplit | None:
+        """The first Dense layer's two-core split for this batch, or None where it does not
+        apply: layers before it other than Flatten and one Rescaling, not float32, a product
+        below SPLIT_MIN multiply-adds."""
+        n, pixels = len(xb), xb.dtype == np.uint8
+        key = (n, bool(pixels))
+        if key in self._splits:
+            return self._splits[key]
+        split = None
+        fd = self._first_dense
+        prefix = self.layers[:fd] if fd >= 0 else []
+        scalings = [layer for layer in prefix if isinstance(layer, Rescaling)]
+        if (
+            fd >= 0
+            and all(isinstance(layer, (Flatten, Rescaling)) for layer in prefix)
+            and len(scalings) <= 1
+            and self.dtype == np.float32
+        ):
+            dense = self.layers[fd]
+            assert isinstance(dense, Dense) and dense.W is not None
+            units, d = dense.W.data.shape
+            if d >= 4 and n * units * d >= SPLIT_MIN:
+                scaling = scalings[0] if scalings and pixels else None
+                split = _FirstLayerSplit(n, d, units, scaling)
+        self._splits[key] = split
+        return split
+
+    def _optimizer_step(self, split: _FirstLayerSplit | None) -> None:
+        """optimizer.step(), with the second half of the first W updated on the helper thread
+        (Adam with numba; it is elementwise, so the numbers do not change)."""
+        if split is None or parallel.get_engine() is None:
+            self.optimizer.step()
+            return
+        dense = self.layers[self._first_dense]
+        assert isinstance(dense, Dense) and dense.W is not None
+        W = dense.W.data
+        flat = getattr(self.optimizer, "_flat", None)
+        group = None
+        if flat is not None and W.flags.f_contiguous and not W.flags.c_contiguous:
+            address = W.__array_interface__["data"][0]
+            for candidate in flat.groups:
+                start = candidate.data.__array_interface__["data"][0]
+                if start <= address < start + candidate.data.nbytes:
+                    group = candidate
+                    break
+        if group is None:
+            self.optimizer.step()
+            return
+        units, d = W.shape
+        offset = (W.__array_interface__["data"][0] - group.data.__array_interface__["data"][0]) // 4
+        lo, hi = offset + units * split.h, offset + units * d
+        accelerated.partition = (group.data, split.adam_runner(lo, hi))
+        try:
+            self.optimizer.step()
+        finally:
+            accelerated.partition = None
 
     def __call__(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> Any:
         """One step; with ``record`` (a Telemetry), also log every Dense layer's statistics."""
@@ -138,14 +312,23 @@ class FusedStep:
         a = xb
         saved: list[tuple[Any, ...]] = []
         logits = None
+        split = self._split_for(xb)
+        # With uint8 pixels the split scales each half of them on the core that uses it.
+        defer_prefix = split is not None and split.scaling is not None
         for i, layer in enumerate(layers):
+            if defer_prefix and i < self._first_dense:
+                saved.append((_FLAT, a.shape) if isinstance(layer, Flatten) else (_SCALE, layer))
+                continue
             if isinstance(layer, Dense):
-                if a.dtype != dt:
+                if a.dtype != dt and not defer_prefix:
                     a = a.astype(dt)
                 assert layer.W is not None  # fusable() admits only built layers
                 W = layer.W.data
                 z = buffers.get((i, "z"), (n, W.shape[0]), dt)
-                np.matmul(a, W.T, out=z)
+                if split is not None and i == self._first_dense:
+                    a = split.forward(a, W, z)  # type: ignore[assignment] # (left, right) halves
+                else:
+                    np.matmul(a, W.T, out=z)
                 kernel = layer.activation.kernel
                 b = None if layer.b is None else layer.b.data
                 if kernel.name == "relu" and not (i == last and self.fused_output):
@@ -217,7 +400,12 @@ class FusedStep:
                     else:
                         g = layer.activation.kernel.vjp(z, out, g)
                 W = layer.W
-                np.matmul(g.T, a_prev, out=_grad_array(W))
+                if isinstance(a_prev, tuple):  # the split first layer
+                    assert split is not None
+                    split.backward(a_prev, g, _grad_array(W))
+                    a_prev = np.concatenate(a_prev, axis=1) if record is not None else None
+                else:
+                    np.matmul(g.T, a_prev, out=_grad_array(W))
                 if layer.b is not None:
                     kernels.column_sums(g, _grad_array(layer.b))  # BP3
                 if record is not None:
@@ -250,7 +438,7 @@ class FusedStep:
                 g = g.reshape(entry[1])
             elif kind == _SCALE:
                 g = g * entry[1].scale
-        self.optimizer.step()
+        self._optimizer_step(split)
         if record is not None:
             record.finish_sample(
                 {

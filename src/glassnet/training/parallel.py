@@ -1,0 +1,370 @@
+"""A second core for the training step: a helper thread that runs half of the first layer.
+
+The fused step splits the first Dense layer by input features (see fused.py): one half
+of the pixels, of the product x·Wᵀ and of ∂C/∂W is computed by the caller, the other half by a
+helper thread. Each core then keeps its own half of the batch and of the weights in its own
+cache; only the (N, units) partial products cross between the cores. Earlier designs that split
+a product whose operands the caller had just written gained nothing: moving the operands to the
+other core cost what the second core saved (docs/performance.md).
+
+How the hand-off works, and why it is safe:
+
+- The work is a short list of *tasks* — a single-precision matrix product through NumPy's own
+  BLAS (``cblas_sgemm``), or scaling a block of uint8 pixels to float32 — described by numbers
+  (sizes, strides, addresses) in a small array. The caller and the helper run tasks through the
+  same compiled function, so who runs a task never changes a bit of its result; the split
+  itself depends only on the shapes, and the NumPy path (without numba) computes the same
+  halves with ``np.matmul`` and ``np.multiply`` — the tests check all three agree bit for bit.
+- The helper waits for work by polling with ``sched_yield`` (it gives the core to anything else
+  that wants it) and sleeps after about 10 ms without work: waking a sleeping thread took
+  40–200 µs on the machines measured, as long as the work itself.
+- After its own half the caller takes the helper's half back if the helper has not started it
+  (an atomic compare-and-swap decides), so a busy or missing second core costs a hand-off, never
+  a wait for a thread that is not running. The helper adopts the caller's flush-to-zero mode.
+- No Python runs on the helper while it works (the loop is compiled and holds no GIL).
+
+The helper is used in glassnet's default thread setting on machines with two or more CPUs;
+``set_num_threads(1)``, one CPU, no numba or ``GLASSNET_NO_NUMBA=1`` mean the caller runs every
+task itself (or the NumPy path does), with the same numbers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from .. import _fpenv
+from .._threads import helper_allowed
+from ..optim import accelerated
+
+__all__ = [
+    "Engine",
+    "get_engine",
+    "gemm_task",
+    "scale_task",
+    "adam_task",
+    "TASK_WIDTH",
+    "CONST_WIDTH",
+]
+
+TASK_WIDTH = 12
+CONST_WIDTH = 8
+_GEMM, _SCALE, _ADAM = 1, 2, 3
+_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
+_IDLE, _POSTED, _TAKEN, _DONE, _CANCELLED = 0, 1, 2, 3, 4
+_IDLE_POLLS = 20_000  # sched_yield calls without work before the helper sleeps (~10 ms)
+_MAX_TASKS = 4
+
+
+def gemm_task(row: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
+    """Describe c = a @ b (float32, row-major BLAS) in ``row``; False if not BLAS-shaped.
+
+    The arguments are those np.matmul passes to cblas_sgemm for the same arrays, so the result
+    is the same bit for bit.
+    """
+    size = 4
+    if not (a.dtype == b.dtype == c.dtype == np.float32) or a.ndim != 2 or b.ndim != 2:
+        return False
+    m, k = a.shape
+    n = b.shape[1]
+    if c.shape != (m, n) or c.strides[1] != size or c.strides[0] != n * size or min(m, n, k) < 2:
+        return False
+    row[0] = _GEMM
+    for slot, x, cols in ((1, a, k), (2, b, n)):
+        if x.strides[1] == size and x.strides[0] % size == 0 and x.strides[0] // size >= cols:
+            row[slot], lead = _NO_TRANS, x.strides[0] // size
+        elif (
+            x.strides[0] == size and x.strides[1] % size == 0 and x.strides[1] // size >= x.shape[0]
+        ):
+            row[slot], lead = _TRANS, x.strides[1] // size
+        else:
+            return False
+        row[5 if slot == 1 else 7] = x.ctypes.data
+        row[6 if slot == 1 else 8] = lead
+    row[3], row[4], row[9] = m, n, k
+    row[10], row[11] = c.ctypes.data, n
+    return True
+
+
+def scale_task(
+    row: np.ndarray, const: np.ndarray, src: np.ndarray, dst: np.ndarray, scale: Any, offset: Any
+) -> bool:
+    """Describe dst = float32(src)·scale (+ offset) for a 2-D uint8 block; False if unsupported."""
+    if src.dtype != np.uint8 or dst.dtype != np.float32 or src.shape != dst.shape or not src.size:
+        return False
+    if src.ndim != 2 or src.strides[1] != 1 or dst.strides[1] != 4 or dst.strides[0] % 4:
+        return False
+    row[0] = _SCALE
+    row[1], row[2] = src.shape
+    row[3], row[4] = src.ctypes.data, src.strides[0]
+    row[5], row[6] = dst.ctypes.data, dst.strides[0] // 4
+    row[7] = 1 if offset else 0
+    const[0], const[1] = np.float32(scale), np.float32(offset or 0.0)
+    return True
+
+
+def adam_task(
+    row: np.ndarray,
+    const: np.ndarray,
+    w: np.ndarray,
+    g: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    constants: tuple[Any, ...],
+) -> bool:
+    """Describe one Adam pass (optim.accelerated's kernel) over four float32 1-D buffers."""
+    arrays = (w, g, m, v)
+    if any(x.dtype != np.float32 or x.ndim != 1 or x.strides != (4,) for x in arrays):
+        return False
+    row[0] = _ADAM
+    row[1:5] = [x.ctypes.data for x in arrays]
+    row[5] = w.shape[0]
+    const[:7] = constants
+    return True
+
+
+def _sgemm() -> Any:
+    """NumPy's own cblas_sgemm (64-bit integer interface), or None."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+    for info in threadpool_info():
+        path = info.get("filepath") or ""
+        if info.get("user_api") != "blas" or numpy_dir not in path or "numpy" not in path:
+            continue
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_"):
+            if hasattr(lib, name):
+                fn = getattr(lib, name)
+                i, n, f = ctypes.c_int, ctypes.c_int64, ctypes.c_float
+                fn.argtypes = [i, i, i, n, n, n, f, n, n, n, n, f, n, n]
+                fn.restype = None
+                return fn
+    return None
+
+
+def _build() -> Any:
+    """Compile the task runner and the hand-off; None when numba or the BLAS symbol is missing."""
+    try:
+        import numba
+        from numba import types
+        from numba.core import cgutils
+        from numba.extending import intrinsic
+    except ImportError:
+        return None
+    sgemm = _sgemm()
+    adam = accelerated._compile()  # the one-pass Adam kernel (cached on disk)
+    if sgemm is None or adam is False:
+        return None
+    libc = ctypes.CDLL(None)
+    sched_yield = libc.sched_yield
+    sched_yield.argtypes = []
+    sched_yield.restype = ctypes.c_int
+
+    def element(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        aryty = signature.args[0]
+        ary = context.make_array(aryty)(context, builder, args[0])
+        return cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
+
+    def _compare_and_swap(typingctx: Any, arr: Any, index: Any, expected: Any, new: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            ptr = element(context, builder, signature, args)
+            old = builder.cmpxchg(ptr, args[2], args[3], "seq_cst", "seq_cst")
+            return builder.extract_value(old, 0)
+
+        return types.int64(arr, index, expected, new), codegen
+
+    def _load_acquire(typingctx: Any, arr: Any, index: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.load_atomic(element(context, builder, signature, args), "acquire", 8)
+
+        return types.int64(arr, index), codegen
+
+    def _store_release(typingctx: Any, arr: Any, index: Any, value: Any) -> Any:
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            builder.store_atomic(args[2], element(context, builder, signature, args), "release", 8)
+            return context.get_dummy_value()
+
+        return types.void(arr, index, value), codegen
+
+    # numba's intrinsics: the typing context comes first in the definition, not in the calls.
+    compare_and_swap: Any = intrinsic(_compare_and_swap)
+    load_acquire: Any = intrinsic(_load_acquire)
+    store_release: Any = intrinsic(_store_release)
+
+    def pointer_intrinsic(kind: Any) -> Any:
+        @intrinsic  # type: ignore[misc]
+        def to_pointer(typingctx: Any, address: Any) -> Any:
+            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+                return builder.inttoptr(args[0], context.get_value_type(types.CPointer(kind)))
+
+            return types.CPointer(kind)(address), codegen
+
+        return to_pointer
+
+    u8_pointer, f32_pointer = pointer_intrinsic(types.uint8), pointer_intrinsic(types.float32)
+    # Not cached on disk: BLAS and sched_yield are called through this process's addresses.
+    jit = numba.njit(nogil=True)
+
+    @jit  # type: ignore[misc]
+    def run(tasks: Any, consts: Any, count: int) -> None:
+        for i in range(count):
+            t = tasks[i]
+            if t[0] == _GEMM:
+                sgemm(_ROW_MAJOR, t[1], t[2], t[3], t[4], t[9], np.float32(1.0), t[5], t[6],
+                      t[7], t[8], np.float32(0.0), t[10], t[11])  # fmt: skip
+            elif t[0] == _SCALE:
+                rows, cols = t[1], t[2]
+                src = numba.carray(u8_pointer(t[3]), (rows * t[4],))
+                dst = numba.carray(f32_pointer(t[5]), (rows * t[6],))
+                scale, offset = consts[i, 0], consts[i, 1]
+                for r in range(rows):
+                    s0, d0 = r * t[4], r * t[6]
+                    for j in range(cols):
+                        v = np.float32(src[s0 + j]) * scale
+                        dst[d0 + j] = v + offset if t[7] else v
+            elif t[0] == _ADAM:
+                n = t[5]
+                c = consts[i]
+                adam(numba.carray(f32_pointer(t[1]), (n,)), numba.carray(f32_pointer(t[2]), (n,)),
+                     numba.carray(f32_pointer(t[3]), (n,)), numba.carray(f32_pointer(t[4]), (n,)),
+                     c[0], c[1], c[2], c[3], c[4], c[5], c[6])  # fmt: skip
+
+    @jit  # type: ignore[misc]
+    def serve(ctl: Any, tasks: Any, consts: Any, flushing: int, idle_polls: int) -> int:
+        """The helper's loop: 0 after idle_polls polls without work, 1 to change flush mode."""
+        idle = 0
+        while idle < idle_polls:
+            if load_acquire(ctl, 0) == _POSTED:
+                if ctl[2] != flushing:
+                    return 1
+                if compare_and_swap(ctl, 0, _POSTED, _TAKEN) == _POSTED:
+                    run(tasks, consts, ctl[1])
+                    store_release(ctl, 0, _DONE)
+                    idle = 0
+                    continue
+            idle += 1
+            sched_yield()
+        return 0
+
+    @jit  # type: ignore[misc]
+    def post(ctl: Any, count: int, flushing: int) -> None:
+        ctl[1] = count
+        ctl[2] = flushing
+        store_release(ctl, 0, _POSTED)
+
+    @jit  # type: ignore[misc]
+    def settle(ctl: Any, take_back: bool) -> int:
+        """1 if the caller took the posted tasks back, 0 once the helper has finished them."""
+        if take_back and compare_and_swap(ctl, 0, _POSTED, _CANCELLED) == _POSTED:
+            return 1
+        while load_acquire(ctl, 0) != _DONE:
+            sched_yield()
+        return 0
+
+    return run, serve, post, settle
+
+
+class Engine:
+    """Runs a pair of task lists: the caller's at once, the helper's on the helper if it can."""
+
+    def __init__(self, run: Any, serve: Any, post: Any, settle: Any) -> None:
+        self._run, self._serve, self._post, self._settle = run, serve, post, settle
+        self.ctl = np.zeros(3, np.int64)
+        self.helper_tasks = np.zeros((_MAX_TASKS, TASK_WIDTH), np.int64)
+        self.helper_consts = np.zeros((_MAX_TASKS, CONST_WIDTH), np.float32)
+        self._in_use = threading.Lock()  # one caller at a time; others run their tasks alone
+        self._wake = threading.Semaphore(0)
+        self._sleeping = True
+        self._thread: threading.Thread | None = None
+        self.pairs = 0  # pairs posted to the helper, and how many of them the caller took back
+        self.taken_back = 0
+
+    def run_local(self, tasks: np.ndarray, consts: np.ndarray, count: int) -> None:
+        """Run tasks on the calling thread."""
+        self._run(tasks, consts, count)
+
+    def run_pair(
+        self,
+        mine: tuple[np.ndarray, np.ndarray, int],
+        theirs: tuple[np.ndarray, np.ndarray, int],
+        take_back: bool = True,
+    ) -> None:
+        """Run both task lists: ``theirs`` on the helper when it is allowed, free and running.
+
+        ``take_back=False`` (for tests) waits for the helper instead of taking its half back.
+        """
+        if not helper_allowed() or not self._in_use.acquire(blocking=False):
+            self._run(*mine)
+            self._run(*theirs)
+            return
+        try:
+            tasks, consts, count = theirs
+            self.helper_tasks[:count] = tasks[:count]
+            self.helper_consts[:count] = consts[:count]
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._helper, name="glassnet-helper", daemon=True
+                )
+                self._thread.start()
+            self.ctl[0] = _IDLE
+            self._post(self.ctl, count, int(_fpenv.thread_flushing()))
+            if self._sleeping:
+                self._wake.release()
+            self._run(*mine)
+            self.pairs += 1
+            if self._settle(self.ctl, take_back):  # the helper had not started: take it back
+                self.taken_back += 1
+                self._run(self.helper_tasks, self.helper_consts, count)
+        finally:
+            self._in_use.release()
+
+    def _helper(self) -> None:
+        flushing = 0
+        while True:
+            self._sleeping = True
+            self._wake.acquire()
+            self._sleeping = False
+            while True:
+                _fpenv.set_thread_flush(bool(flushing))
+                polls = _IDLE_POLLS
+                if self._serve(self.ctl, self.helper_tasks, self.helper_consts, flushing, polls):
+                    flushing = int(self.ctl[2])  # the caller's flush mode changed
+                    continue
+                break  # idle: sleep until the next post
+
+
+_engine: Any = None  # None: not built yet; False: unavailable here
+_engine_lock = threading.Lock()
+
+
+def get_engine() -> Engine | None:
+    """The engine, built on first use; None without numba, NumPy's BLAS symbol or when off."""
+    global _engine
+    if not accelerated.enabled():
+        return None
+    if _engine is None:
+        with _engine_lock:
+            if _engine is None:
+                try:
+                    parts = _build()
+                    _engine = Engine(*parts) if parts else False
+                except Exception:  # noqa: BLE001 - any trouble building it means: NumPy
+                    _engine = False
+    return _engine or None
+
+
+def _forget_engine() -> None:
+    # A forked child has no helper thread: it builds its own engine on first use.
+    global _engine
+    _engine = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_engine)
