@@ -103,6 +103,9 @@ class _FirstLayerSplit:
     split depends only on the shapes, so the numbers are the same with or without the helper or
     numba; they differ from one unsplit product only in the order of additions (z is the sum of
     two partial products).
+
+    The task rows are built once per set of arrays (the buffers live as long as the batch size
+    does); each step only writes in the address of the new batch and Adam's constants.
     """
 
     def __init__(self, n: int, d: int, units: int, scaling: Rescaling | None) -> None:
@@ -113,13 +116,29 @@ class _FirstLayerSplit:
         self.x_right = np.empty((n, d - h), f32) if scaling is not None else None
         self.z_right = np.empty((n, units), f32)
         width, consts = parallel.TASK_WIDTH, parallel.CONST_WIDTH
-        self.tasks = {side: np.zeros((3, width), np.int64) for side in ("mine", "theirs")}
-        self.consts = {side: np.zeros((3, consts), np.float32) for side in ("mine", "theirs")}
+        # Rows per phase and side: "fwd", "bwd", "adam" × (caller, helper).
+        self.rows = {
+            phase: (np.zeros((2, width), np.int64), np.zeros((2, width), np.int64))
+            for phase in ("fwd", "bwd", "adam")
+        }
+        self.consts = {
+            phase: (np.zeros((2, consts), np.float32), np.zeros((2, consts), np.float32))
+            for phase in ("fwd", "bwd", "adam")
+        }
+        self.built: dict[str, tuple[Any, ...]] = {}  # phase → the arrays its rows describe
+        # How many rows each side runs per phase (caller, helper).
+        fwd = 2 if scaling is not None else 1
+        self.counts = {"fwd": (fwd, fwd), "bwd": (1, 1), "adam": (2, 1)}
+        self.adam_bounds = (-1, -1)
 
-    def _pair(self, engine: Any, count: int) -> None:
-        mine = (self.tasks["mine"], self.consts["mine"], count)
-        theirs = (self.tasks["theirs"], self.consts["theirs"], count)
-        engine.run_pair(mine, theirs)
+    def _pair(self, engine: Any, phase: str) -> None:
+        (mine, theirs), (cm, ct) = self.rows[phase], self.consts[phase]
+        mine_count, their_count = self.counts[phase]
+        engine.run_pair((mine, cm, mine_count), (theirs, ct, their_count))
+
+    def _same(self, phase: str, arrays: tuple[Any, ...]) -> bool:
+        built = self.built.get(phase)
+        return built is not None and all(a is b for a, b in zip(built, arrays))
 
     def forward(self, xb: np.ndarray, W: np.ndarray, z: np.ndarray) -> tuple[Any, Any]:
         """z = x Wᵀ (no bias); returns the two halves of the layer's input, for the backward."""
@@ -127,36 +146,38 @@ class _FirstLayerSplit:
         x = xb.reshape(n, -1)
         Wt = W.T  # (d, units), C-ordered: W is stored column-major
         engine = parallel.get_engine()
-        if self.scaling is not None:
+        scaling = self.scaling
+        if scaling is not None:
             assert self.x_left is not None and self.x_right is not None
             left, right = self.x_left, self.x_right
-            scale, offset = self.scaling.scale, self.scaling.offset
-            if engine is not None:
-                t, c = self.tasks, self.consts
-                ok = parallel.scale_task(t["mine"][0], c["mine"][0], x[:, :h], left, scale, offset)
-                ok = ok and parallel.scale_task(
-                    t["theirs"][0], c["theirs"][0], x[:, h:], right, scale, offset
-                )
-                ok = ok and parallel.gemm_task(t["mine"][1], left, Wt[:h], z)
-                ok = ok and parallel.gemm_task(t["theirs"][1], right, Wt[h:], self.z_right)
-                if ok:
-                    self._pair(engine, 2)
-                    z += self.z_right
-                    return left, right
-            for src, dst in ((x[:, :h], left), (x[:, h:], right)):
-                np.multiply(src, np.float32(scale), out=dst, dtype=np.float32)
-                if offset:
-                    dst += np.float32(offset)
         else:
             left, right = x[:, :h], x[:, h:]
-        if engine is not None:
-            t = self.tasks
-            if parallel.gemm_task(t["mine"][0], left, Wt[:h], z) and parallel.gemm_task(
-                t["theirs"][0], right, Wt[h:], self.z_right
-            ):
-                self._pair(engine, 1)
+        if engine is not None and x.flags.c_contiguous:
+            (mine, theirs), (cm, ct) = self.rows["fwd"], self.consts["fwd"]
+            if not self._same("fwd", (W, z)):
+                ok = True
+                if scaling is not None:
+                    sc, off = scaling.scale, scaling.offset
+                    ok = parallel.scale_task(mine[0], cm[0], x[:, :h], left, sc, off)
+                    ok = ok and parallel.scale_task(theirs[0], ct[0], x[:, h:], right, sc, off)
+                k = 1 if scaling is not None else 0
+                ok = ok and parallel.gemm_task(mine[k], left, Wt[:h], z)
+                ok = ok and parallel.gemm_task(theirs[k], right, Wt[h:], self.z_right)
+                self.built["fwd"] = (W, z) if ok else (None,)
+            if self.built["fwd"][0] is W:
+                address = x.ctypes.data
+                if scaling is not None:  # the new batch's pixels: the only address that moves
+                    mine[0, 3], theirs[0, 3] = address, address + h
+                else:
+                    mine[0, 5], theirs[0, 5] = address, address + 4 * h
+                self._pair(engine, "fwd")
                 z += self.z_right
                 return left, right
+        if scaling is not None:
+            for src, dst in ((x[:, :h], left), (x[:, h:], right)):
+                np.multiply(src, np.float32(scaling.scale), out=dst, dtype=np.float32)
+                if scaling.offset:
+                    dst += np.float32(scaling.offset)
         np.matmul(left, Wt[:h], out=z)
         np.matmul(right, Wt[h:], out=self.z_right)
         z += self.z_right
@@ -169,11 +190,16 @@ class _FirstLayerSplit:
         grad_t = grad_W.T  # (d, units), C-ordered
         engine = parallel.get_engine()
         if engine is not None:
-            t = self.tasks
-            if parallel.gemm_task(t["mine"][0], left.T, g, grad_t[:h]) and parallel.gemm_task(
-                t["theirs"][0], right.T, g, grad_t[h:]
-            ):
-                self._pair(engine, 1)
+            mine, theirs = self.rows["bwd"]
+            key = (g, grad_W) if self.scaling is None else (g, grad_W, left)
+            if not self._same("bwd", key):
+                ok = parallel.gemm_task(mine[0], left.T, g, grad_t[:h])
+                ok = ok and parallel.gemm_task(theirs[0], right.T, g, grad_t[h:])
+                self.built["bwd"] = key if ok else (None,)
+            if self.built["bwd"][0] is g:
+                if self.scaling is None:  # the batch moved: point at this one's halves
+                    mine[0, 5], theirs[0, 5] = left.ctypes.data, right.ctypes.data
+                self._pair(engine, "bwd")
                 return
         np.matmul(left.T, g, out=grad_t[:h])
         np.matmul(right.T, g, out=grad_t[h:])
@@ -183,19 +209,24 @@ class _FirstLayerSplit:
 
         def run(w: Any, g: Any, m: Any, v: Any, constants: tuple[Any, ...]) -> None:
             engine = parallel.get_engine()
-            t, c = self.tasks, self.consts
-            parts = [(0, lo), (hi, len(w))]
-            ok = engine is not None and parallel.adam_task(
-                t["theirs"][0], c["theirs"][0], w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], constants
-            )
-            for k, (a, b) in enumerate(parts):
-                ok = ok and parallel.adam_task(
-                    t["mine"][k], c["mine"][k], w[a:b], g[a:b], m[a:b], v[a:b], constants
-                )
-            if ok:
-                mine = (t["mine"], c["mine"], 2)
-                engine.run_pair(mine, (t["theirs"], c["theirs"], 1))  # type: ignore[union-attr]
-                return
+            (mine, theirs), (cm, ct) = self.rows["adam"], self.consts["adam"]
+            if engine is not None:
+                key = (w, g, m, v)
+                if not self._same("adam", key) or self.adam_bounds != (lo, hi):
+                    ok = parallel.adam_task(
+                        theirs[0], ct[0], w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], constants
+                    )
+                    for k, (a, b) in enumerate([(0, lo), (hi, len(w))]):
+                        ok = ok and parallel.adam_task(
+                            mine[k], cm[k], w[a:b], g[a:b], m[a:b], v[a:b], constants
+                        )
+                    self.built["adam"] = key if ok else (None,)
+                    self.adam_bounds = (lo, hi)
+                if self.built["adam"][0] is w:
+                    cm[:2, :7] = constants
+                    ct[0, :7] = constants
+                    self._pair(engine, "adam")
+                    return
             kernel = accelerated._compile()
             for a, b in [(0, lo), (lo, hi), (hi, len(w))]:
                 kernel(w[a:b], g[a:b], m[a:b], v[a:b], *constants)
@@ -225,6 +256,7 @@ class FusedStep:
         self._by_size: dict[int, _Buffers] = {}
         self._fits_rank: dict[int, bool] = {}
         self._splits: dict[tuple[int, bool], _FirstLayerSplit | None] = {}
+        self._adam_plan: tuple[Any, ...] | None = None
 
     def _dense_inputs_are_2d(self, rank: int) -> bool:
         """Whether every Dense layer gets (N, features) from a batch of this rank; the step is
@@ -273,25 +305,34 @@ class FusedStep:
         assert isinstance(dense, Dense) and dense.W is not None
         W = dense.W.data
         flat = getattr(self.optimizer, "_flat", None)
-        group = None
-        if flat is not None and W.flags.f_contiguous and not W.flags.c_contiguous:
-            address = W.__array_interface__["data"][0]
-            for candidate in flat.groups:
-                start = candidate.data.__array_interface__["data"][0]
-                if start <= address < start + candidate.data.nbytes:
-                    group = candidate
-                    break
-        if group is None:
+        plan = self._adam_plan
+        if plan is None or plan[0] is not W or plan[1] is not flat:
+            plan = self._adam_plan = (W, flat, *self._adam_partition(W, flat, split))
+        buffer, runner = plan[2], plan[3]
+        if buffer is None:
             self.optimizer.step()
             return
-        units, d = W.shape
-        offset = (W.__array_interface__["data"][0] - group.data.__array_interface__["data"][0]) // 4
-        lo, hi = offset + units * split.h, offset + units * d
-        accelerated.partition = (group.data, split.adam_runner(lo, hi))
+        accelerated.partition = (buffer, runner)
         try:
             self.optimizer.step()
         finally:
             accelerated.partition = None
+
+    @staticmethod
+    def _adam_partition(W: np.ndarray, flat: Any, split: _FirstLayerSplit) -> tuple[Any, Any]:
+        """The flat buffer holding W and a runner giving W[:, h:]'s part of it to the helper;
+        (None, None) when W is not a column-major view into one of the optimiser's buffers."""
+        if flat is None or not W.flags.f_contiguous or W.flags.c_contiguous:
+            return None, None
+        address = W.__array_interface__["data"][0]
+        for group in flat.groups:
+            start = group.data.__array_interface__["data"][0]
+            if start <= address < start + group.data.nbytes:
+                units, d = W.shape
+                offset = (address - start) // group.data.itemsize
+                lo, hi = offset + units * split.h, offset + units * d
+                return group.data, split.adam_runner(lo, hi)
+        return None, None
 
     def __call__(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> Any:
         """One step; with ``record`` (a Telemetry), also log every Dense layer's statistics."""

@@ -213,6 +213,31 @@ def _build() -> Any:
     jit = numba.njit(nogil=True)
 
     @jit  # type: ignore[misc]
+    def scale_block(
+        rows: int,
+        cols: int,
+        src_address: int,
+        src_stride: int,
+        dst_address: int,
+        dst_stride: int,
+        has_offset: int,
+        scale: Any,
+        offset: Any,
+    ) -> None:
+        # float32(pixel)·scale (+ offset): the operations of np.multiply(x, scale, dtype=float32)
+        # and then += offset, one rounding each. Plain locals and 2-D views let LLVM vectorise.
+        src = numba.carray(u8_pointer(src_address), (rows, src_stride))
+        dst = numba.carray(f32_pointer(dst_address), (rows, dst_stride))
+        for r in range(rows):
+            s, d = src[r], dst[r]
+            if has_offset:
+                for j in range(cols):
+                    d[j] = np.float32(s[j]) * scale + offset
+            else:
+                for j in range(cols):
+                    d[j] = np.float32(s[j]) * scale
+
+    @jit  # type: ignore[misc]
     def run(tasks: Any, consts: Any, count: int) -> None:
         for i in range(count):
             t = tasks[i]
@@ -220,15 +245,7 @@ def _build() -> Any:
                 sgemm(_ROW_MAJOR, t[1], t[2], t[3], t[4], t[9], np.float32(1.0), t[5], t[6],
                       t[7], t[8], np.float32(0.0), t[10], t[11])  # fmt: skip
             elif t[0] == _SCALE:
-                rows, cols = t[1], t[2]
-                src = numba.carray(u8_pointer(t[3]), (rows * t[4],))
-                dst = numba.carray(f32_pointer(t[5]), (rows * t[6],))
-                scale, offset = consts[i, 0], consts[i, 1]
-                for r in range(rows):
-                    s0, d0 = r * t[4], r * t[6]
-                    for j in range(cols):
-                        v = np.float32(src[s0 + j]) * scale
-                        dst[d0 + j] = v + offset if t[7] else v
+                scale_block(t[1], t[2], t[3], t[4], t[5], t[6], t[7], consts[i, 0], consts[i, 1])
             elif t[0] == _ADAM:
                 n = t[5]
                 c = consts[i]
