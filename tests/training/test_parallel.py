@@ -220,3 +220,18 @@ def test_tasks_refuse_what_they_cannot_describe():
     assert not parallel.gemm_task(row, f32[:, ::2], f32[:2], np.zeros((4, 4), np.float32))
     assert not parallel.scale_task(row, const, np.zeros((4, 4), np.int16), f32, 1.0, 0.0)
     assert not parallel.adam_task(row, const, f32, f32, f32, f32, (1,) * 7)  # 2-D buffers
+
+
+def test_an_engine_that_cannot_be_built_means_the_numpy_path(monkeypatch):
+    x, y = _pixels(n=200)
+    reference = _fit("numpy", _seed_like, x, y, 100)[0]
+
+    def broken():
+        raise RuntimeError("a compiler that does not cooperate")
+
+    monkeypatch.setattr(parallel, "_engine", None)
+    monkeypatch.setattr(parallel, "_build", broken)
+    assert parallel.get_engine() is None
+    weights = _fit("helper", _seed_like, x, y, 100)[0]
+    for a, b in zip(weights, reference):
+        np.testing.assert_array_equal(a, b)

@@ -371,10 +371,24 @@ def get_engine() -> Engine | None:
             if _engine is None:
                 try:
                     parts = _build()
-                    _engine = Engine(*parts) if parts else False
+                    _engine = _warmed_up(Engine(*parts)) if parts else False
                 except Exception:  # noqa: BLE001 - any trouble building it means: NumPy
                     _engine = False
     return _engine or None
+
+
+def _warmed_up(engine: Engine) -> Engine:
+    """Compile every function now (numba compiles on first call), so that a compiler problem
+    shows here — and means the NumPy path — rather than in the middle of a training step."""
+    ctl = np.zeros(3, np.int64)
+    tasks = np.zeros((1, TASK_WIDTH), np.int64)
+    consts = np.zeros((1, CONST_WIDTH), np.float32)
+    engine.run_local(tasks, consts, 0)
+    engine._serve(ctl, tasks, consts, 0, 1)  # nothing posted: one poll, then back
+    engine._post(ctl, 0, 0)
+    if engine._settle(ctl, True) != 1:  # nobody serves this ctl: the caller takes it back
+        raise RuntimeError("the hand-off does not work here")
+    return engine
 
 
 def _forget_engine() -> None:
