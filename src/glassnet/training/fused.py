@@ -15,8 +15,10 @@ It uses the same kernels as the autograd ops (σ and its vector-Jacobian product
 mask — drawn in the same order from the same generator — and the softmax cross-entropy parts),
 writes intermediates into buffers allocated once per batch size, skips the gradient with
 respect to the input batch, and writes the parameter gradients straight into each
-``.grad`` (views into the optimiser's flat buffer). The test suite checks that it produces the
-same losses, gradients and weights as the autograd path.
+``.grad`` (views into the optimiser's flat buffer). A large first Dense layer is split by input
+features over two cores (``_FirstLayerSplit``). The test suite checks that it produces the same
+losses, gradients and weights as the autograd path (to rounding: the split adds in another
+order) and the same bits with or without the helper thread and numba.
 """
 
 from __future__ import annotations
