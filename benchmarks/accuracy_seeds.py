@@ -16,54 +16,25 @@ import statistics
 import time
 from typing import Any
 
+from seed_model import glassnet_model, torch_model  # the same models as the speed benchmark
+
 
 def glassnet_accuracy(data: Any, batch_size: int, epochs: int, seed: int) -> float:
     import numpy as np
 
-    import glassnet as gn
-    from glassnet.layers import Dense, Dropout, Flatten, Rescaling
-
     (x, y), (xt, yt) = data
-    gn.seed(seed)
-    model = gn.Sequential(
-        [
-            Rescaling(1 / 255, input_shape=(28, 28)),
-            Flatten(),
-            Dense(128, activation="relu"),
-            Dropout(0.2),
-            Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(optimizer=gn.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    model = glassnet_model(seed)
     model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, telemetry=False)
     return float(np.mean(model.predict(xt, batch_size=1000).argmax(axis=1) == yt))
 
 
 def torch_accuracy(data: Any, batch_size: int, epochs: int, seed: int) -> float:
-    import numpy as np
     import torch
 
     (x, y), (xt, yt) = data
-    torch.manual_seed(seed)
-    xs, ys = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    model = torch.nn.Sequential(
-        torch.nn.Flatten(),
-        torch.nn.Linear(784, 128),
-        torch.nn.ReLU(),
-        torch.nn.Dropout(0.2),
-        torch.nn.Linear(128, 10),
-    )
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    loss_fn = torch.nn.CrossEntropyLoss()
+    model, train_epoch = torch_model(seed, x, y)
     for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(x))
-        for i in range(0, len(x), batch_size):
-            idx = order[i : i + batch_size]
-            loss = loss_fn(model(xs[idx].float().div_(255.0)), ys[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        train_epoch(batch_size)
     model.eval()
     with torch.no_grad():
         pred = model(torch.from_numpy(xt).float() / 255.0).argmax(1).numpy()
