@@ -33,6 +33,8 @@ __all__ = [
     "supported",
     "thread_flushing",
     "set_thread_flush",
+    "thread_mode",
+    "adopted_mode",
 ]
 
 _FENV_SIZE = 64  # glibc's x86-64 fenv_t is 32 bytes; the buffer is roomier
@@ -73,13 +75,21 @@ def _get(lib: Any) -> ctypes.Array[ctypes.c_char]:
     return env
 
 
-def _with_ftz(env: ctypes.Array[ctypes.c_char], on: bool = True) -> ctypes.Array[ctypes.c_char]:
+def _mxcsr(env: ctypes.Array[ctypes.c_char]) -> int:
+    return int.from_bytes(env.raw[_MXCSR_OFFSET : _MXCSR_OFFSET + 4], "little")
+
+
+def _with_bits(env: ctypes.Array[ctypes.c_char], bits: int) -> ctypes.Array[ctypes.c_char]:
+    """A copy of env whose FTZ and DAZ bits are exactly those of ``bits`` (the rest unchanged)."""
     raw = env.raw
-    mxcsr = int.from_bytes(raw[_MXCSR_OFFSET : _MXCSR_OFFSET + 4], "little")
-    mxcsr = mxcsr | _FTZ_DAZ if on else mxcsr & ~_FTZ_DAZ
+    mxcsr = (_mxcsr(env) & ~_FTZ_DAZ) | (bits & _FTZ_DAZ)
     return ctypes.create_string_buffer(
         raw[:_MXCSR_OFFSET] + mxcsr.to_bytes(4, "little") + raw[_MXCSR_OFFSET + 4 :], _FENV_SIZE
     )
+
+
+def _with_ftz(env: ctypes.Array[ctypes.c_char], on: bool = True) -> ctypes.Array[ctypes.c_char]:
+    return _with_bits(env, _FTZ_DAZ if on else 0)
 
 
 def _self_test(lib: Any) -> bool:
@@ -148,3 +158,38 @@ def set_thread_flush(flag: bool) -> None:
     # have been flushing at the time.
     lib.fesetenv(_with_ftz(_get(lib), on=flag))
     _local.follows = flag
+
+
+def thread_mode() -> int | None:
+    """The calling thread's flush-to-zero and denormals-are-zero bits (MXCSR & 0x8040).
+
+    None where glassnet does not manage the flags (see ``supported``). Hand the value to
+    ``adopted_mode`` in another thread to make it compute as this one does.
+    """
+    lib = _load()
+    if not lib:
+        return None
+    return _mxcsr(_get(lib)) & _FTZ_DAZ
+
+
+@contextlib.contextmanager
+def adopted_mode(mode: int | None) -> Iterator[None]:
+    """Inside the block the calling thread uses ``mode``, a value ``thread_mode()`` returned.
+
+    For a pool thread that runs part of a caller's work: a thread inherits the floating-point
+    mode of the thread that created it, which says nothing about the mode of the thread whose
+    work it runs now. The thread's own environment is restored afterwards.
+    """
+    lib = _load() if mode is not None else None
+    if not lib:
+        yield
+        return
+    saved = _get(lib)
+    lib.fesetenv(_with_bits(saved, mode))
+    flushing = bool(mode & _FTZ_DAZ)
+    _local.depth = getattr(_local, "depth", 0) + flushing
+    try:
+        yield
+    finally:
+        _local.depth -= flushing
+        lib.fesetenv(saved)
