@@ -30,6 +30,9 @@ __all__ = [
     "softmax_cross_entropy",
     "sigmoid_binary_cross_entropy",
     "softmax_cross_entropy_parts",
+    "softmax_cross_entropy_delta",
+    "sigmoid_cross_entropy_parts",
+    "sigmoid_cross_entropy_delta",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -172,6 +175,48 @@ def softmax_cross_entropy_parts(
     return per_sample, e
 
 
+def softmax_cross_entropy_delta(
+    a: np.ndarray,
+    scale: Any,
+    labels: np.ndarray | None = None,
+    targets: np.ndarray | None = None,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """∂C/∂z of the softmax cross-entropy: (a·Σ_k y_k − y)·scale, i.e. δ^L = a^L − y per sample.
+
+    ``a`` = softmax(z) of shape (N, K); integer ``labels`` (N,) or target rows ``targets``
+    (N, K); ``scale`` is 1/N for a batch mean (or a (N, 1) column per sample). Written once:
+    the differentiable ops below and the fast training step's output error both call it.
+    """
+    if labels is not None:
+        if out is None:
+            delta = a.copy()
+        else:
+            np.copyto(out, a)
+            delta = out
+        delta[np.arange(len(a)), labels] -= 1.0
+    else:
+        assert targets is not None
+        delta = np.subtract(a * targets.sum(axis=-1, keepdims=True), targets, out=out)
+    delta *= scale
+    return delta
+
+
+def sigmoid_cross_entropy_parts(z: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample cost (the mean over the last axis) and a = σ(z), from logits z.
+
+    C = max(z, 0) − z·t + log(1 + e^(−|z|)) per element: −[t log σ(z) + (1 − t) log(1 − σ(z))]
+    without a log of 0.
+    """
+    elementwise = np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))
+    return (elementwise.mean(axis=-1) if z.ndim > 1 else elementwise), stable_sigmoid(z)
+
+
+def sigmoid_cross_entropy_delta(a: np.ndarray, t: np.ndarray, scale: Any) -> np.ndarray:
+    """∂C/∂z of the sigmoid cross-entropy: (a − t)·scale, δ^L = a^L − y (scale = 1/(N·K))."""
+    return (a - t) * scale
+
+
 def sparse_softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mean") -> Tensor:
     """C = −log softmax(z)_y per sample, from logits z (N, K) and integer labels y (N,).
 
@@ -191,10 +236,7 @@ def sparse_softmax_cross_entropy(logits: Any, labels: Any, reduction: str = "mea
     value, scale = _reduce(per_sample, reduction, op)
 
     def backward(g: np.ndarray) -> tuple[np.ndarray]:
-        delta = probs.copy()
-        delta[np.arange(n), y] -= 1.0
-        delta *= _upstream(g, scale, 1)
-        return (delta,)
+        return (softmax_cross_entropy_delta(probs, _upstream(g, scale, 1), labels=y),)
 
     return Tensor._make(value, (z,), backward, op)
 
@@ -218,7 +260,7 @@ def softmax_cross_entropy(logits: Any, targets: Any, reduction: str = "mean") ->
 
     def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         up = _upstream(g, scale, 1)
-        gz = (probs * td.sum(axis=-1, keepdims=True) - td) * up
+        gz = softmax_cross_entropy_delta(probs, up, targets=td)
         gt = -stable_log_softmax(z.data, -1) * up if t.requires_grad else None
         return gz, gt
 
@@ -238,15 +280,14 @@ def sigmoid_binary_cross_entropy(logits: Any, targets: Any, reduction: str = "me
         raise ShapeError(f"{op}: targets must have the logits' shape {z.shape}, received {t.shape}")
     zd = z.data
     td = t.data.astype(zd.dtype, copy=False)
-    elementwise = np.maximum(zd, 0) - zd * td + np.log1p(np.exp(-np.abs(zd)))
-    per_sample = elementwise.mean(axis=-1) if zd.ndim > 1 else elementwise
+    per_sample, probs = sigmoid_cross_entropy_parts(zd, td)
     width = zd.shape[-1] if zd.ndim > 1 else 1
     value, scale = _reduce(per_sample, reduction, op)
 
     def backward(g: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         up = _upstream(g, scale, 1 if zd.ndim > 1 else 0)
         factor = up / width if zd.ndim > 1 else up
-        gz = (stable_sigmoid(zd) - td) * factor
+        gz = sigmoid_cross_entropy_delta(probs, td, factor)
         gt = -zd * factor if t.requires_grad else None
         return gz, gt
 

@@ -1,13 +1,16 @@
 """Losses (Keras names, called as ``loss(y_true, y_pred)``), with their closed-form gradients.
 
-Each loss has three faces:
+Each loss has two faces:
 
 * ``__call__(y_true, y_pred)`` — a differentiable Tensor, the batch mean of per-sample costs
-  C_x (the seeds' C = 1/n Σ_x C_x);
+  C_x (the seeds' C = 1/n Σ_x C_x), for the autograd graph;
 * ``per_sample(y_true, a)`` and ``gradient(y_true, a)`` — NumPy, C_x and ∇_a C_x written out
-  from the formula, used by the explain tools for BP1 independently of autograd;
-* ``fused_delta`` — for softmax/sigmoid outputs with the matching cross-entropy, where
-  δ^L = a^L − y, the stable fused op on logits is used in training.
+  from the formula; ``output_error`` turns them into (C, ∂C/∂a, a) for a batch — the start of
+  BP1 for the fast training step and evaluate — and, on logits, uses the stable fused form of
+  the cross-entropies, whose error is δ^L = a^L − y (``functional.nn``'s one definition).
+
+A subclass that changes only its tensor face (or has no array face) is honoured by fit through
+the graph: ``array_form_problem()`` says why the array face cannot stand for it.
 
 Probabilities are clipped to [ε, 1 − ε] (ε = 1e-7) before a log, as Keras does, unless
 ``from_logits=True``.
@@ -22,7 +25,14 @@ import numpy as np
 from .. import functional as F
 from ..autograd.tensor import Tensor, as_array
 from ..errors import InvalidArgumentError, ShapeError, UnknownNameError, describe
-from ..functional.nn import check_sparse_labels
+from ..functional.array_ops import NUMPY_OPS
+from ..functional.nn import (
+    check_sparse_labels,
+    sigmoid_cross_entropy_delta,
+    sigmoid_cross_entropy_parts,
+    softmax_cross_entropy_delta,
+    softmax_cross_entropy_parts,
+)
 
 __all__ = [
     "Loss",
@@ -104,6 +114,44 @@ class Loss:
     def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
         """∇_a C_x for each sample, shape of ``a``, from the formula (NumPy)."""
         raise NotImplementedError
+
+    # -- the array face, for the fast step and evaluate -----------------------------------------
+    def output_error(
+        self, y_true: Any, out: np.ndarray, logits: bool, ops: Any = NUMPY_OPS
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """(C, ∂C/∂out, a) for the batch mean C = 1/N Σ_x C_x of the model's output ``out``.
+
+        ``logits``: ``out`` holds pre-activation scores z and the fused form gives ∂C/∂z
+        (δ^L = a^L − y); ``a`` is then softmax(z) or σ(z). Otherwise ``out`` is a^L and the
+        result is ∇_a C / N from ``gradient``.
+        """
+        if logits:
+            return self.logits_error(y_true, out, ops)
+        n = len(out)
+        value = ops.mean(self.per_sample(y_true, out))
+        return value, (self.gradient(y_true, out) / n).astype(out.dtype, copy=False), out
+
+    def logits_error(
+        self, y_true: Any, z: np.ndarray, ops: Any = NUMPY_OPS
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        """(C, ∂C/∂z, a) from logits, for the losses with a fused form."""
+        raise InvalidArgumentError(f"{self.name}: from_logits=True is not meaningful for this loss")
+
+    def array_form_problem(self) -> str | None:
+        """Why ``output_error`` cannot stand for this loss's tensor face, or None when it can:
+        the class that writes ``gradient`` must also be the one behind every other face."""
+        cls = type(self)
+        definer = next((c for c in cls.__mro__ if "gradient" in vars(c)), Loss)
+        if definer is Loss:
+            return (
+                f"loss {self.name!r} ({cls.__name__}) has no array form (per_sample and "
+                f"gradient)"
+            )
+        faces = ("__call__", "tensor", "from_logits_tensor", "per_sample")
+        for face in (*faces, "logits_error", "output_error"):
+            if getattr(cls, face) is not getattr(definer, face):
+                return f"loss {self.name!r} ({cls.__name__}) overrides {face}"
+        return None
 
     # -- shared ----------------------------------------------------------------------------------
     def check(self, y_true: Any, pred: np.ndarray) -> None:
@@ -224,6 +272,16 @@ class BinaryCrossentropy(Loss):
         y = _target_array(y_true, z.data, self.name)
         return F.sigmoid_binary_cross_entropy(z, y)
 
+    def logits_error(
+        self, y_true: Any, z: np.ndarray, ops: Any = NUMPY_OPS
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        y = _target_array(y_true, z, self.name).reshape(z.shape)
+        per, a = sigmoid_cross_entropy_parts(z, y)
+        width = z.shape[-1] if z.ndim > 1 else 1
+        # The same factor as the graph's fused op: (1/N)/K, K the outputs per sample.
+        delta = sigmoid_cross_entropy_delta(a, y, (1.0 / len(z)) / width)
+        return ops.mean(per), delta.astype(z.dtype, copy=False), a
+
     def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
         y = _target_array(y_true, a, self.name)
         p = np.clip(a, EPSILON, 1 - EPSILON)
@@ -269,6 +327,13 @@ class CategoricalCrossentropy(Loss):
 
     def from_logits_tensor(self, y_true: Any, z: Tensor) -> Tensor:
         return F.softmax_cross_entropy(z, _target_array(y_true, z.data, self.name))
+
+    def logits_error(
+        self, y_true: Any, z: np.ndarray, ops: Any = NUMPY_OPS
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        y = _target_array(y_true, z, self.name)
+        per, a = softmax_cross_entropy_parts(z, targets=y)
+        return ops.mean(per), softmax_cross_entropy_delta(a, 1.0 / len(z), targets=y), a
 
     def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
         y = _target_array(y_true, a, self.name)
@@ -321,6 +386,14 @@ class SparseCategoricalCrossentropy(Loss):
 
     def from_logits_tensor(self, y_true: Any, z: Tensor) -> Tensor:
         return F.sparse_softmax_cross_entropy(z, self._labels(y_true))
+
+    def logits_error(
+        self, y_true: Any, z: np.ndarray, ops: Any = NUMPY_OPS
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        delta = np.empty_like(z)
+        scale = z.dtype.type(1.0 / len(z))
+        per, a = ops.sparse_softmax_cross_entropy(z, self._labels(y_true), delta, scale)
+        return ops.mean(per), delta, a
 
     def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
         y = self._labels(y_true)

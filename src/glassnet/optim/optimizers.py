@@ -195,6 +195,26 @@ class Optimizer:
                 raise
         return self
 
+    def rebind(self, params: Any) -> Optimizer:
+        """Attach another set of parameters of the same model (fit after a layer was frozen or
+        unfrozen). A parameter in both sets keeps its state (moments, velocity); a new one
+        starts as at the first step; the step count is kept. Returns self."""
+        old = self._flat
+        if old is None:
+            return self.bind(params)
+        plist = collect_parameters(params, f"{type(self).__name__}.rebind")
+        kept = {
+            id(p): {s: np.array(old.state_view(s, i)) for s in old.state_names()}
+            for i, p in enumerate(old.params)
+        }
+        self._flat = None
+        self.bind(plist)
+        flat = self._bound("rebind")
+        for i, p in enumerate(plist):
+            for s, arr in kept.get(id(p), {}).items():
+                flat.state_view(s, i)[...] = arr
+        return self
+
     @property
     def params(self) -> tuple[Tensor, ...]:
         """The bound parameters (empty before ``bind``)."""

@@ -7,12 +7,14 @@ weight, and let the optimiser update w := w − α ∂C/∂w (or Adam's variant 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 import sys
+import threading
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, TypeVar
 
 import numpy as np
@@ -29,10 +31,20 @@ from ..errors import (
     describe,
 )
 from ..nn import losses as losses_module
-from ..nn.layers import Activation, Dense, Input, Layer
+from ..nn.layers import Input, Layer, forcing_inference, recording
 from ..nn.module import Module
 from . import metrics as metrics_module
 from .callbacks import Callback, CallbackList, History
+from .fused import (
+    FusedStep,
+    fast_path_problem,
+    forward_arrays,
+    inference_problem,
+    record_taps,
+    structure_key,
+    tap_weights,
+)
+from .head import OutputHead
 from .progress import Progress
 from .step import StepResult
 from .telemetry import Telemetry
@@ -78,6 +90,8 @@ def _as_data(value: Any, name: str, where: str) -> np.ndarray:
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+# Held while a model whose own forward may read `training` is switched to eval mode.
+_MODE_LOCK = threading.RLock()
 
 
 def _numeric_environment(method: _F) -> _F:
@@ -110,8 +124,8 @@ class Model(Module):
         self.history: History | None = None
 
     # -- structure hooks (Sequential overrides) ---------------------------------------------------
-    def output_activation(self) -> Activation | None:
-        """The final activation layer if the model ends in one (used to fuse with the loss)."""
+    def output_layer(self) -> Layer | None:
+        """The layer whose output is the model's (the loss may pair with its activation)."""
         return None
 
     def forward_logits(self, x: Tensor) -> Tensor:
@@ -164,17 +178,28 @@ class Model(Module):
             metrics_module.get(m, self.loss)
         self.metric_specs = list(metrics)
         self.fused = fused
-        if fused is True:
-            from .fused import fusable
-
-            if not fusable(self):
-                raise InvalidArgumentError(
-                    f"compile: fused=True needs a Sequential of Dense, activation, Dropout, "
-                    f"Flatten, Rescaling and Input layers (softmax only at the output), all "
-                    f"built; {type(self).__name__} is not one; use fused='auto' or False"
-                )
         self.compiled = True
         self._fused_step: Any = None
+        if fused is True:
+            path, reason = self.fit_path()
+            if path != "fast":
+                raise InvalidArgumentError(
+                    f"compile: fused=True needs a model the fast step runs exactly, but {reason}; "
+                    f"use fused='auto' (the graph then) or False"
+                )
+
+    def fit_path(self) -> tuple[str, str]:
+        """Which path ``fit`` takes for this model as compiled, and why: ("fast", …) — a loop
+        over the layers' kernels — or ("graph", …) — the autograd graph, or the model's own
+        ``train_step``. Both compute the same numbers; the graph honours anything."""
+        self._require_compiled("fit_path")
+        assert self.loss is not None
+        if getattr(self, "fused", "auto") is False:
+            return "graph", "compile(fused=False) asked for the graph"
+        problem = fast_path_problem(self) or self.loss.array_form_problem()
+        if problem is not None:
+            return "graph", problem
+        return "fast", "every layer and the loss run their own kernels"
 
     def _require_compiled(self, where: str) -> None:
         if not self.compiled or self.loss is None:
@@ -202,20 +227,34 @@ class Model(Module):
         return Tensor(xb, dtype=dt)
 
     def _dry_run(self, x: np.ndarray, where: str) -> np.ndarray:
-        """Forward one sample (eval mode, no grad) to build lazy layers and check the shape."""
-        was_training = self.training
-        self.eval()
+        """Forward one sample (inference, no grad) to build lazy layers and check the shape."""
         try:
-            with no_grad():
+            with self._inference():
                 out = self(self._prepare_batch(x[:1]))
         except GlassnetError as exc:
             raise ShapeError(
                 f"{where}: x of shape {x.shape} does not fit the model: {exc}"
             ) from None
-        finally:
-            self.train(was_training)
         data = out.data if isinstance(out, Tensor) else np.asarray(out)
         return data
+
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[None]:
+        """Inference mode without touching the model where its layers allow it (their kernels
+        read a per-thread flag), so that one model serves many threads; a model with its own
+        ``forward`` may read ``training`` itself, and is switched to eval mode under a lock."""
+        if inference_problem(self) is None:
+            with no_grad(), forcing_inference():
+                yield
+            return
+        with _MODE_LOCK:
+            was_training = self.training
+            self.eval()
+            try:
+                with no_grad(), forcing_inference():
+                    yield
+            finally:
+                self.train(was_training)
 
     def _check_targets(self, x: np.ndarray, y: np.ndarray, out: np.ndarray, where: str) -> None:
         if len(x) != len(y):
@@ -231,13 +270,9 @@ class Model(Module):
             raise type(exc)(f"{where}: {exc}") from None
 
     # -- the training step ---------------------------------------------------------------------
-    def _fused_kernel(self) -> Any:
-        """The output activation's kernel when it pairs with the loss (δ^L = a^L − y)."""
-        act = self.output_activation()
-        loss = self.loss
-        if act is None or loss is None or loss.from_logits or loss.fused_activation is None:
-            return None
-        return act.kernel if act.kernel.name == loss.fused_activation else None
+    def _head(self) -> OutputHead:
+        assert self.loss is not None
+        return OutputHead(self.loss, self.output_layer())
 
     def forward_loss(self, x: Tensor, y: np.ndarray) -> tuple[Tensor, np.ndarray]:
         """The batch cost as a differentiable tensor, and the outputs a^L as an array.
@@ -245,77 +280,64 @@ class Model(Module):
         With a softmax (sigmoid) output and the matching cross-entropy, the cost is computed
         from the logits by the fused, stable op, whose gradient is δ^L = a^L − y.
         """
-        assert self.loss is not None
-        kernel = self._fused_kernel()
-        if kernel is not None:
-            z = self.forward_logits(x)
-            return self.loss.from_logits_tensor(y, z), kernel.value(z.data)
-        out = self(x)
-        return self.loss(y, out), out.data
-
-    def forward_recording(self, x: Tensor, logits: bool) -> tuple[Tensor, list[Any]]:
-        """Forward pass that also returns, per Dense layer, (layer, a_prev, z, a) with z
-        retaining its gradient δ (for telemetry). Models other than Sequential record none."""
-        return (self.forward_logits(x) if logits else self(x)), []
+        head = self._head()
+        out = self.forward_logits(x) if head.paired_kernel is not None else self(x)
+        return head.tensor_loss(y, out)
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> StepResult:
         """One step of mini-batch gradient descent through the autograd graph.
 
         The loss is checked before the update: a NaN/inf loss leaves the weights untouched.
-        With ``record`` (a Telemetry), every Dense layer's z, a, δ and gradients are logged.
+        With ``record`` (a Telemetry), every layer's telemetry tap (z, a, δ, W, ∂C/∂W of a
+        Dense layer) is logged.
         """
         x = self._prepare_batch(xb)
-        taps: list[Any] = []
+        tape: list[Any] = []
         if record is None:
             loss, outputs = self.forward_loss(x, yb)
         else:
-            assert self.loss is not None
-            kernel = self._fused_kernel()
-            out, taps = self.forward_recording(x, kernel is not None)
-            if kernel is not None:
-                loss, outputs = self.loss.from_logits_tensor(yb, out), kernel.value(out.data)
-            else:
-                loss, outputs = self.loss(yb, out), out.data
+            with recording() as tape:
+                loss, outputs = self.forward_loss(x, yb)
         value = float(loss.data)
         if not math.isfinite(value):
             return StepResult(value, outputs)
         self.optimizer.zero_grad()
         loss.backward()
         if record is not None:
-            n = len(xb)
-            lr = self.optimizer.current_learning_rate
-            for i, (layer, a_prev, z, a) in enumerate(taps):
-                a_data = outputs if a is None else a.data
-                delta = z.grad  # ∂C/∂z of the batch mean: the per-sample δ is n times it
-                record.record_layer(
-                    layer.name,
-                    layer.activation.kernel,
-                    z.data,
-                    a_data,
-                    delta,
-                    layer.W.data,
-                    layer.W.grad,
-                    lr,
-                    delta_scale=n,
-                )
-                if i == 0:
-                    record.record_inputs(a_prev.data)
+            record_taps(record, tape, len(xb), self.optimizer)
         self.optimizer.step()
         if record is not None:
-            record.finish_sample({layer.name: layer.W.data for layer, *_ in taps})
+            record.finish_sample(tap_weights([layer for layer, _ in tape]))
         return StepResult(value, outputs)
 
     def _step_function(self) -> Callable[..., StepResult]:
-        """The step fit uses: the fused step when allowed and possible, else train_step."""
-        from .fused import FusedStep, fusable
+        """The step fit uses: the fast step when allowed and exact, else train_step."""
+        if self.fit_path()[0] != "fast":
+            return self.train_step
+        step = self._fused_step
+        if (
+            step is None
+            or step.loss is not self.loss
+            or step.optimizer is not self.optimizer
+            or step.key != structure_key(self)
+        ):
+            step = self._fused_step = FusedStep(self, self.loss, self.optimizer)
+        return step  # type: ignore[no-any-return]
 
-        if getattr(self, "fused", "auto") is not False and fusable(self):
-            assert self.loss is not None  # fit checks that the model is compiled
-            step = self._fused_step
-            if step is None or step.loss is not self.loss or step.optimizer is not self.optimizer:
-                step = self._fused_step = FusedStep(self, self.loss, self.optimizer)
-            return step  # type: ignore[no-any-return]
-        return self.train_step
+    def _bind_optimizer(self) -> None:
+        """Bind the trainable parameters: a frozen one (``requires_grad=False``, or a layer's
+        ``trainable=False``) is not updated at all, as in Keras and PyTorch."""
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        if not trainable:
+            raise InvalidArgumentError(
+                f"fit: {self.name} has no trainable parameters (every layer is frozen); set "
+                f"layer.trainable = True on the layers to train"
+            )
+        bound = self.optimizer.params
+        if bound and (len(bound) != len(trainable) or any(a is not b for a, b in zip(bound, trainable))):
+            self.optimizer.rebind(trainable)
+        else:
+            self.optimizer.bind(trainable)
 
     # -- fit -----------------------------------------------------------------------------------
     @_numeric_environment
@@ -424,7 +446,7 @@ class Model(Module):
                     f"but x has {x_arr.shape[1:]}"
                 )
             self._check_targets(x_val, y_val, out, f"{where} (validation data)")
-        self.optimizer.bind(self.parameters())
+        self._bind_optimizer()
 
         if isinstance(telemetry, bool):
             recorder = Telemetry() if telemetry else None
@@ -432,7 +454,11 @@ class Model(Module):
             recorder = Telemetry(every=_positive_int(telemetry, "telemetry", where))
         if recorder is not None:
             recorder.declare_layers(
-                [name for name, m in self.named_modules() if isinstance(m, Dense)]
+                [
+                    name
+                    for name, m in self.named_modules()
+                    if isinstance(m, Layer) and type(m).telemetry_tap is not Layer.telemetry_tap
+                ]
             )
         history = History()
         history.telemetry = recorder
@@ -632,19 +658,12 @@ class Model(Module):
     def _load_fit_checkpoint(
         self, path: str | os.PathLike[str], config: dict[str, Any], where: str
     ) -> dict[str, Any]:
-        from ..io.checkpoint import load_checkpoint
+        from ..io.checkpoint import load_checkpoint, validate_fit_checkpoint
 
         state = load_checkpoint(path)
-        if state.get("kind") != "fit":
-            raise InvalidArgumentError(
-                f"{where}: resume={os.fspath(path)!r} is not a checkpoint "
-                f"written by fit(checkpoint=...)"
-            )
-        if state["config"] != config:
-            raise InvalidArgumentError(
-                f"{where}: resume={os.fspath(path)!r} was written for {state['config']}, but "
-                f"this call has {config}; resume with the same data, batch_size and shuffle"
-            )
+        # Every key, type, shape and dtype, against this model and optimiser, before anything
+        # is restored: a bad checkpoint leaves weights, optimiser and generator as they were.
+        validate_fit_checkpoint(state, self, self.optimizer, config, path, where=where)
         self.load_state_dict(state["weights"])
         self.optimizer.bind(self.parameters())
         self.optimizer.load_state_dict(state["optimizer"])
@@ -690,23 +709,16 @@ class Model(Module):
         )
 
     # -- evaluate / predict ----------------------------------------------------------------------
-    def _batched_outputs(
-        self, x: np.ndarray, batch_size: int, logits: bool
-    ) -> Iterable[tuple[slice, np.ndarray]]:
-        from .fused import forward_inference, fusable
+    def _batch_outputs(self, xb: np.ndarray, logits: bool = False) -> np.ndarray:
+        """The model's output for one batch, inside ``_inference()``: the layers' kernels on
+        arrays for a Sequential of kernel layers, else the model's own forward."""
+        if inference_problem(self) is None:
+            return forward_arrays(self.layers, xb, logits=logits)  # type: ignore[attr-defined]
+        x = self._prepare_batch(xb)
+        out = self.forward_logits(x) if logits else self(x)
+        return out.data if isinstance(out, Tensor) else np.asarray(out)
 
-        if fusable(self):  # a plain Sequential: its layers on arrays, as predict does
-            layers, dtype = list(getattr(self, "layers", [])), self.dtype
-            for start in range(0, len(x), batch_size):
-                sl = slice(start, start + batch_size)
-                yield sl, forward_inference(layers, x[sl], dtype, logits=logits)
-            return
-        for start in range(0, len(x), batch_size):
-            sl = slice(start, start + batch_size)
-            xb = self._prepare_batch(x[sl])
-            out = self.forward_logits(xb) if logits else self(xb)
-            yield sl, (out.data if isinstance(out, Tensor) else np.asarray(out))
-
+    @_numeric_environment
     def evaluate(
         self,
         x: Any = None,
@@ -715,7 +727,7 @@ class Model(Module):
         verbose: int = 0,
         return_dict: bool = False,
     ) -> Any:
-        """Loss and metrics on (x, y) in inference mode.
+        """Loss and metrics on (x, y) in inference mode (the model itself is not changed).
 
         Returns the loss alone when there are no metrics, else [loss, *metrics], or a dict
         {"loss": ..., "accuracy": ...} with ``return_dict=True``.
@@ -727,27 +739,19 @@ class Model(Module):
         y_arr = _as_data(y, "y", where)
         out = self._dry_run(x_arr, where)
         self._check_targets(x_arr, y_arr, out, where)
-        assert self.loss is not None
         metrics = self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None)
-        kernel = self._fused_kernel()
-        was_training = self.training
-        self.eval()
+        head = self._head()
         total, seen = 0.0, 0
-        try:
-            with no_grad():
-                for sl, data in self._batched_outputs(x_arr, batch_size, kernel is not None):
-                    yb = y_arr[sl]
-                    if kernel is not None:
-                        loss = self.loss.from_logits_tensor(yb, Tensor(data))
-                        data = kernel.value(data)
-                    else:
-                        loss = self.loss(yb, Tensor(data))
-                    total += float(loss.data) * len(yb)
-                    seen += len(yb)
-                    for m in metrics:
-                        m.update(yb, data)
-        finally:
-            self.train(was_training)
+        with self._inference():
+            for start in range(0, len(x_arr), batch_size):
+                sl = slice(start, start + batch_size)
+                yb = y_arr[sl]
+                data = self._batch_outputs(x_arr[sl], head.paired_kernel is not None)
+                loss, outputs = head.tensor_loss(yb, Tensor(data))
+                total += float(loss.data) * len(yb)
+                seen += len(yb)
+                for m in metrics:
+                    m.update(yb, outputs)
         result = {"loss": total / seen}
         for m in metrics:
             result[m.name] = m.result()
@@ -763,7 +767,10 @@ class Model(Module):
 
     @_numeric_environment
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
-        """Outputs a^L for every sample of x, in inference mode, as one NumPy array."""
+        """Outputs a^L for every sample of x, in inference mode, as one NumPy array.
+
+        The model is not changed, so one model can serve predict from many threads.
+        """
         where = "predict"
         batch_size = _positive_int(batch_size, "batch_size", where)
         x_arr = _as_data(x, "x", where)
@@ -771,38 +778,23 @@ class Model(Module):
         result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
         starts = list(range(0, len(x_arr), batch_size))
         workers = min(inference_workers(), len(starts))
-        was_training = self.training
-        self.eval()
-        from .fused import forward_inference, fusable
-
-        # A plain Sequential runs its layers on NumPy arrays directly (the same operations and
-        # numbers as its forward, without building tensors); any other model through forward.
-        layers = list(getattr(self, "layers", [])) if fusable(self) else None
-        dtype = self.dtype
 
         def run(chunk: list[int]) -> None:
-            with no_grad():  # grad mode is per thread
+            with self._inference():  # per thread: grad mode and inference mode are
                 for start in chunk:
                     sl = slice(start, start + batch_size)
-                    if layers is not None:
-                        result[sl] = forward_inference(layers, x_arr[sl], dtype)
-                        continue
-                    out = self(self._prepare_batch(x_arr[sl]))
-                    result[sl] = out.data if isinstance(out, Tensor) else np.asarray(out)
+                    result[sl] = self._batch_outputs(x_arr[sl])
 
-        try:
-            if workers <= 1:
-                run(starts)
-            else:
-                # Data-parallel inference: each thread runs whole batches with one BLAS thread
-                # (NumPy releases the GIL in matmul), so cores are used without the spinning
-                # that multi-threaded BLAS suffers on a busy machine.
-                chunks = [starts[i::workers] for i in range(workers)]
-                pool = executor()
-                for future in [pool.submit(run, chunk) for chunk in chunks]:
-                    future.result()
-        finally:
-            self.train(was_training)
+        if workers <= 1:
+            run(starts)
+        else:
+            # Data-parallel inference: each thread runs whole batches with one BLAS thread
+            # (NumPy releases the GIL in matmul), so cores are used without the spinning
+            # that multi-threaded BLAS suffers on a busy machine.
+            chunks = [starts[i::workers] for i in range(workers)]
+            pool = executor()
+            for future in [pool.submit(run, chunk) for chunk in chunks]:
+                future.result()
         return result
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
@@ -827,11 +819,12 @@ class Model(Module):
         for r in rows:
             out.append("".join(c.ljust(w) for c, w in zip(r, widths)))
         total = self.count_params()
+        trainable = int(sum(p.data.size for p in self.parameters() if p.requires_grad))
         out += [
             line,
             f"Total params: {total:,}",
-            f"Trainable params: {total:,}",
-            "Non-trainable params: 0",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}",
             line,
         ]
         text = "\n".join(out)
@@ -930,47 +923,18 @@ class Sequential(Model):
             x = layer(x)
         return x
 
-    def output_activation(self) -> Activation | None:
-        if not self._layers:
-            return None
-        last = self._layers[-1]
-        if isinstance(last, Dense):
-            return last.activation
-        if isinstance(last, Activation):
-            return last
-        return None
+    def output_layer(self) -> Layer | None:
+        return self._layers[-1] if self._layers else None
 
     def forward_logits(self, x: Tensor) -> Tensor:
-        last = self._layers[-1]
+        """The forward pass with the last layer stopped before its activation (the loss pairs
+        with it; only asked of a last layer that runs its own kernels)."""
         for layer in self._layers[:-1]:
             x = layer(x)
-        if isinstance(last, Dense):
-            if not last.built:
-                last.build(tuple(x.shape[1:]))
-            return last.forward_logits(x)
-        if isinstance(last, Activation):
-            return x
-        return last(x)  # type: ignore[no-any-return]
-
-    def forward_recording(self, x: Tensor, logits: bool) -> tuple[Tensor, list[Any]]:
-        taps: list[Any] = []
-        last_index = len(self._layers) - 1
-        for i, layer in enumerate(self._layers):
-            if isinstance(layer, Dense):
-                z = layer.forward_logits(x)
-                z.retain_grad()
-                if i == last_index and logits:
-                    taps.append((layer, x, z, None))
-                    x = z
-                    continue
-                a = layer.activation.forward(z)
-                taps.append((layer, x, z, a))
-                x = a
-            elif i == last_index and logits and isinstance(layer, Activation):
-                continue
-            else:
-                x = layer(x)
-        return x, taps
+        last = self._layers[-1]
+        if not last.built:
+            last.build(tuple(x.shape[1:]))
+        return last._node(x, logits_only=True)
 
     def _summary_rows(self) -> list[tuple[str, str, str]]:
         rows = []

@@ -1,0 +1,73 @@
+"""Layers (Keras names), one file per family, each holding its whole math as array kernels.
+
+``base.py`` states the protocol every layer implements (``forward_kernel``/``backward_kernel``
+and what the rest of the library needs to know about it); ``dense.py``, ``activation.py``,
+``regularization.py`` (Dropout), ``shape.py`` (Input, Flatten) and ``preprocessing.py``
+(Rescaling, Normalization) implement it.
+"""
+
+from .activation import (
+    ELU,
+    GELU,
+    Activation,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sigmoid,
+    Softmax,
+    Softplus,
+    Tanh,
+    get_activation,
+)
+from .base import Context, Layer, forcing_inference, recording
+from .dense import Dense
+from .preprocessing import Normalization, Rescaling
+from .regularization import Dropout
+from .shape import Flatten, Input
+
+__all__ = [
+    "Layer",
+    "Context",
+    "Input",
+    "Dense",
+    "Activation",
+    "Linear",
+    "Sigmoid",
+    "Tanh",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "GELU",
+    "Softplus",
+    "Softmax",
+    "Dropout",
+    "Flatten",
+    "Rescaling",
+    "Normalization",
+    "get_activation",
+    "forcing_inference",
+    "recording",
+    "LAYER_CLASSES",
+]
+
+LAYER_CLASSES: dict[str, type[Layer]] = {
+    cls.__name__: cls
+    for cls in (
+        Input,
+        Dense,
+        Activation,
+        Linear,
+        Sigmoid,
+        Tanh,
+        ReLU,
+        LeakyReLU,
+        ELU,
+        GELU,
+        Softplus,
+        Softmax,
+        Dropout,
+        Flatten,
+        Rescaling,
+        Normalization,
+    )
+}

@@ -1,0 +1,186 @@
+"""The first Dense layer's product on two cores: a product strategy for the Dense kernel.
+
+``FirstLayerSplit`` has the two methods of ``nn.layers.base.Matmul`` — ``forward(x, W, out)``
+and ``weight_grad(saved, delta, out)`` — so the fast step hands it to the first Dense layer's
+context and the layer's kernel runs unchanged. It computes z = x[:, :h] W[:, :h]ᵀ +
+x[:, h:] W[:, h:]ᵀ and ∂C/∂W by halves of the input features, the caller one half and the
+helper thread of ``parallel.py`` the other, each with its own half of the pixels (scaled where
+they are used when the model starts with a Rescaling of uint8 pixels), of W and of Adam's
+moments in its own cache. The split depends only on the shapes, so the numbers are the same with
+or without the helper or numba; they differ from one unsplit product only in the order of
+additions (z is the sum of two partial products), within float32 rounding.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..optim import accelerated
+from . import parallel
+
+__all__ = ["FirstLayerSplit", "Scaling", "SPLIT_MIN"]
+
+
+class Scaling(NamedTuple):
+    """x·scale + offset, deferred from a preprocessing layer into the split (uint8 pixels)."""
+
+    scale: float
+    offset: float
+
+
+# The first Dense layer is split by input features when its product is at least this large (a
+# batch of 10 times 784×128): below it the hand-off costs more than the second core saves.
+SPLIT_MIN = 1_000_000
+
+
+class FirstLayerSplit:
+    """The first Dense layer computed in two halves of its input features.
+
+    z = x[:, :h] W[:, :h]ᵀ + x[:, h:] W[:, h:]ᵀ, ∂C/∂W[:, :h] = δᵀ x[:, :h] and ∂C/∂W[:, h:] =
+    δᵀ x[:, h:]. The caller computes the first half of each, a helper thread the second
+    (training/parallel.py) — each with its half of the pixels (scaled where they are used, when a
+    Rescaling of uint8 pixels comes first), of W, and of Adam's moments in its own cache. The
+    split depends only on the shapes, so the numbers are the same with or without the helper or
+    numba; they differ from one unsplit product only in the order of additions (z is the sum of
+    two partial products).
+
+    The task rows are built once per set of arrays (the buffers live as long as the batch size
+    does); each step only writes in the address of the new batch and Adam's constants.
+    """
+
+    def __init__(self, n: int, d: int, units: int, scaling: Scaling | None) -> None:
+        self.h = h = d // 2
+        self.scaling = scaling
+        f32 = np.float32
+        self.x_left = np.empty((n, h), f32) if scaling is not None else None
+        self.x_right = np.empty((n, d - h), f32) if scaling is not None else None
+        self.z_right = np.empty((n, units), f32)
+        width, consts = parallel.TASK_WIDTH, parallel.CONST_WIDTH
+        # Rows per phase and side: "fwd", "bwd", "adam" × (caller, helper).
+        self.rows = {
+            phase: (np.zeros((2, width), np.int64), np.zeros((2, width), np.int64))
+            for phase in ("fwd", "bwd", "adam")
+        }
+        self.consts = {
+            phase: (np.zeros((2, consts), np.float32), np.zeros((2, consts), np.float32))
+            for phase in ("fwd", "bwd", "adam")
+        }
+        self.built: dict[str, tuple[Any, ...]] = {}  # phase → the arrays its rows describe
+        # How many rows each side runs per phase (caller, helper).
+        fwd = 2 if scaling is not None else 1
+        self.counts = {"fwd": (fwd, fwd), "bwd": (1, 1), "adam": (2, 1)}
+        self.adam_bounds = (-1, -1)
+
+    def _pair(self, engine: Any, phase: str) -> None:
+        (mine, theirs), (cm, ct) = self.rows[phase], self.consts[phase]
+        mine_count, their_count = self.counts[phase]
+        engine.run_pair((mine, cm, mine_count), (theirs, ct, their_count))
+
+    def _same(self, phase: str, arrays: tuple[Any, ...]) -> bool:
+        built = self.built.get(phase)
+        return built is not None and all(a is b for a, b in zip(built, arrays))
+
+    def forward(self, x: np.ndarray, W: np.ndarray, out: Any) -> tuple[np.ndarray, Any]:
+        """z = x Wᵀ into out (the Dense kernel's product); saves the two halves of the input."""
+        return out, self._forward(x, W, out)
+
+    def weight_grad(self, saved: tuple[Any, Any], delta: np.ndarray, out: np.ndarray) -> None:
+        """∂C/∂W = δᵀ x, one half of the input features on each core."""
+        self._backward(saved, delta, out)
+
+    def inputs(self, saved: tuple[Any, Any]) -> np.ndarray:
+        """The layer's whole input (for telemetry): the two halves side by side."""
+        return np.concatenate(saved, axis=1)
+
+    def _forward(self, xb: np.ndarray, W: np.ndarray, z: np.ndarray) -> tuple[Any, Any]:
+        h, n = self.h, len(xb)
+        x = xb.reshape(n, -1)
+        Wt = W.T  # (d, units), C-ordered: W is stored column-major
+        engine = parallel.get_engine()
+        scaling = self.scaling
+        if scaling is not None:
+            assert self.x_left is not None and self.x_right is not None
+            left, right = self.x_left, self.x_right
+        else:
+            left, right = x[:, :h], x[:, h:]
+        if engine is not None and x.flags.c_contiguous:
+            (mine, theirs), (cm, ct) = self.rows["fwd"], self.consts["fwd"]
+            if not self._same("fwd", (W, z)):
+                ok = True
+                if scaling is not None:
+                    sc, off = scaling.scale, scaling.offset
+                    ok = parallel.scale_task(mine[0], cm[0], x[:, :h], left, sc, off)
+                    ok = ok and parallel.scale_task(theirs[0], ct[0], x[:, h:], right, sc, off)
+                k = 1 if scaling is not None else 0
+                ok = ok and parallel.gemm_task(mine[k], left, Wt[:h], z)
+                ok = ok and parallel.gemm_task(theirs[k], right, Wt[h:], self.z_right)
+                self.built["fwd"] = (W, z) if ok else (None,)
+            if self.built["fwd"][0] is W:
+                address = x.ctypes.data
+                if scaling is not None:  # the new batch's pixels: the only address that moves
+                    mine[0, 3], theirs[0, 3] = address, address + h
+                else:
+                    mine[0, 5], theirs[0, 5] = address, address + 4 * h
+                self._pair(engine, "fwd")
+                z += self.z_right
+                return left, right
+        if scaling is not None:
+            for src, dst in ((x[:, :h], left), (x[:, h:], right)):
+                np.multiply(src, np.float32(scaling.scale), out=dst, dtype=np.float32)
+                if scaling.offset:
+                    dst += np.float32(scaling.offset)
+        np.matmul(left, Wt[:h], out=z)
+        np.matmul(right, Wt[h:], out=self.z_right)
+        z += self.z_right
+        return left, right
+
+    def _backward(self, halves: tuple[Any, Any], g: np.ndarray, grad_W: np.ndarray) -> None:
+        h = self.h
+        left, right = halves
+        grad_t = grad_W.T  # (d, units), C-ordered
+        engine = parallel.get_engine()
+        if engine is not None:
+            mine, theirs = self.rows["bwd"]
+            key = (g, grad_W) if self.scaling is None else (g, grad_W, left)
+            if not self._same("bwd", key):
+                ok = parallel.gemm_task(mine[0], left.T, g, grad_t[:h])
+                ok = ok and parallel.gemm_task(theirs[0], right.T, g, grad_t[h:])
+                self.built["bwd"] = key if ok else (None,)
+            if self.built["bwd"][0] is g:
+                if self.scaling is None:  # the batch moved: point at this one's halves
+                    mine[0, 5], theirs[0, 5] = left.ctypes.data, right.ctypes.data
+                self._pair(engine, "bwd")
+                return
+        np.matmul(left.T, g, out=grad_t[:h])
+        np.matmul(right.T, g, out=grad_t[h:])
+
+    def adam_runner(self, lo: int, hi: int) -> Any:
+        """Adam over a flat buffer with w[lo:hi] (the second half of W) on the helper thread."""
+
+        def run(w: Any, g: Any, m: Any, v: Any, constants: tuple[Any, ...]) -> None:
+            engine = parallel.get_engine()
+            (mine, theirs), (cm, ct) = self.rows["adam"], self.consts["adam"]
+            if engine is not None:
+                key = (w, g, m, v)
+                if not self._same("adam", key) or self.adam_bounds != (lo, hi):
+                    ok = parallel.adam_task(
+                        theirs[0], ct[0], w[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi], constants
+                    )
+                    for k, (a, b) in enumerate([(0, lo), (hi, len(w))]):
+                        ok = ok and parallel.adam_task(
+                            mine[k], cm[k], w[a:b], g[a:b], m[a:b], v[a:b], constants
+                        )
+                    self.built["adam"] = key if ok else (None,)
+                    self.adam_bounds = (lo, hi)
+                if self.built["adam"][0] is w:
+                    cm[:2, :7] = constants
+                    ct[0, :7] = constants
+                    self._pair(engine, "adam")
+                    return
+            kernel = accelerated._compile()
+            for a, b in [(0, lo), (lo, hi), (hi, len(w))]:
+                kernel(w[a:b], g[a:b], m[a:b], v[a:b], *constants)
+
+        return run
