@@ -13,8 +13,9 @@ How the hand-off works, and why it is safe:
   BLAS (``cblas_sgemm``), or scaling a block of uint8 pixels to float32 — described by numbers
   (sizes, strides, addresses) in a small array. The caller and the helper run tasks through the
   same compiled function, so who runs a task never changes a bit of its result; the split
-  itself depends only on the shapes, and the NumPy path (without numba) computes the same
-  halves with ``np.matmul`` and ``np.multiply`` — the tests check all three agree bit for bit.
+  itself depends only on the shapes. The NumPy path (without numba) computes the same halves
+  with ``np.matmul`` and ``np.multiply``: the same pixels bit for bit, the same products to
+  within a few float32 ulps (``np.matmul`` may reach another kernel of the same BLAS).
 - The helper waits for work by polling with ``sched_yield`` (it gives the core to anything else
   that wants it) and sleeps after about 10 ms without work: waking a sleeping thread took
   40–200 µs on the machines measured, as long as the work itself.
@@ -24,8 +25,13 @@ How the hand-off works, and why it is safe:
 - No Python runs on the helper while it works (the loop is compiled and holds no GIL).
 
 The helper is used in glassnet's default thread setting on machines with two or more CPUs;
-``set_num_threads(1)``, one CPU, no numba or ``GLASSNET_NO_NUMBA=1`` mean the caller runs every
-task itself (or the NumPy path does), with the same numbers.
+``set_num_threads(1)`` or one CPU mean the caller runs every task itself, with the same numbers.
+Without numba, with ``GLASSNET_NO_NUMBA=1``, or where NumPy's BLAS exports no
+``cblas_sgemm`` with 64-bit integers that the compiled code could call (NumPy built on MKL or
+Accelerate, or a BLAS that NumPy does not ship), there is no engine: the NumPy path computes
+the same halves with ``np.matmul`` — the same split, so the same sums, but another BLAS entry
+point, which on some CPUs rounds a few products differently (within the tolerances of
+docs/reproducibility.md). ``status()`` says which case this machine is in (``glassnet info``).
 """
 
 from __future__ import annotations
@@ -49,6 +55,8 @@ __all__ = [
     "adam_task",
     "TASK_WIDTH",
     "CONST_WIDTH",
+    "SGEMM_SYMBOLS",
+    "status",
 ]
 
 TASK_WIDTH = 12
@@ -58,6 +66,9 @@ _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _IDLE, _POSTED, _TAKEN, _DONE, _CANCELLED = 0, 1, 2, 3, 4
 _IDLE_POLLS = 20_000  # sched_yield calls without work before the helper sleeps (~10 ms)
 _MAX_TASKS = 4
+# NumPy's OpenBLAS (in numpy.libs) exports its CBLAS with 64-bit integers under one of these
+# names. A test replaces them with a name no library has, to force the machine without one.
+SGEMM_SYMBOLS: tuple[str, ...] = ("scipy_cblas_sgemm64_", "cblas_sgemm64_")
 
 
 def gemm_task(row: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bool:
@@ -127,41 +138,65 @@ def adam_task(
     return True
 
 
-def _sgemm() -> Any:
-    """NumPy's own cblas_sgemm (64-bit integer interface), or None."""
+class _Unavailable(Exception):
+    """The engine cannot exist on this machine; the message says why."""
+
+
+def _find_sgemm() -> tuple[Any, str]:
+    """(NumPy's own cblas_sgemm with 64-bit integers, "symbol in library"), or (None, why not)."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
-        return None
+        return None, "threadpoolctl is not installed, so NumPy's BLAS cannot be located"
     numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+    others = []
     for info in threadpool_info():
         path = info.get("filepath") or ""
-        if info.get("user_api") != "blas" or numpy_dir not in path or "numpy" not in path:
+        if info.get("user_api") != "blas":
+            continue
+        if numpy_dir not in path or "numpy" not in path:
+            others.append(os.path.basename(path) or "?")
             continue
         lib = ctypes.CDLL(path)
-        for name in ("scipy_cblas_sgemm64_", "cblas_sgemm64_"):
+        for name in SGEMM_SYMBOLS:
             if hasattr(lib, name):
                 fn = getattr(lib, name)
                 i, n, f = ctypes.c_int, ctypes.c_int64, ctypes.c_float
                 fn.argtypes = [i, i, i, n, n, n, f, n, n, n, n, f, n, n]
                 fn.restype = None
-                return fn
-    return None
+                return fn, f"{name} in {path}"
+        return None, (
+            f"NumPy's BLAS ({os.path.basename(path)}) exports none of {', '.join(SGEMM_SYMBOLS)}"
+        )
+    if others:
+        return None, (
+            f"NumPy's BLAS is not one NumPy ships ({', '.join(others)}); the helper calls only "
+            "the cblas_sgemm of the OpenBLAS in NumPy's wheels"
+        )
+    return None, "no BLAS library of NumPy's was found loaded"
+
+
+def _sgemm() -> Any:
+    """NumPy's own cblas_sgemm (64-bit integer interface), or None."""
+    return _find_sgemm()[0]
 
 
 def _build() -> Any:
-    """Compile the task runner and the hand-off; None when numba or the BLAS symbol is missing."""
+    """Compile the task runner and the hand-off; raises _Unavailable (saying why) when numba or
+    the BLAS symbol is missing."""
+    sgemm, where = _find_sgemm()
+    if sgemm is None:
+        raise _Unavailable(where)
     try:
         import numba
         from numba import types
         from numba.core import cgutils
         from numba.extending import intrinsic
-    except ImportError:
-        return None
-    sgemm = _sgemm()
+    except ImportError as exc:
+        raise _Unavailable(f"numba cannot be imported ({exc})") from None
     adam = accelerated._compile()  # the one-pass Adam kernel (cached on disk)
-    if sgemm is None or adam is False:
-        return None
+    if adam is False:
+        raise _Unavailable("the compiled Adam kernel is unavailable")
     libc = ctypes.CDLL(None)
     sched_yield = libc.sched_yield
     sched_yield.argtypes = []
@@ -357,13 +392,14 @@ class Engine:
                 break  # idle: sleep until the next post
 
 
-_engine: Any = None  # None: not built yet; False: unavailable here
+_engine: Any = None  # None: not built yet; False: unavailable here (_why_not says why)
+_why_not = ""
 _engine_lock = threading.Lock()
 
 
 def get_engine() -> Engine | None:
     """The engine, built on first use; None without numba, NumPy's BLAS symbol or when off."""
-    global _engine
+    global _engine, _why_not
     if not accelerated.enabled():
         return None
     if _engine is None:
@@ -371,10 +407,62 @@ def get_engine() -> Engine | None:
             if _engine is None:
                 try:
                     parts = _build()
-                    _engine = _warmed_up(Engine(*parts)) if parts else False
-                except Exception:  # noqa: BLE001 - any trouble building it means: NumPy
-                    _engine = False
+                    if not parts:
+                        raise _Unavailable("numba is not installed")
+                    _engine, _why_not = _warmed_up(Engine(*parts)), ""
+                except _Unavailable as exc:
+                    _engine, _why_not = False, str(exc)
+                except Exception as exc:  # noqa: BLE001 - any trouble building it means: NumPy
+                    _engine, _why_not = False, f"building it failed ({type(exc).__name__}: {exc})"
     return _engine or None
+
+
+def status() -> dict[str, Any]:
+    """Whether the helper thread can run here, and why not: what ``glassnet info`` prints.
+
+    Keys: ``possible`` (bool), ``reasons`` (why not, empty when possible), ``blas_sgemm`` (the
+    symbol and library the tasks call, or None), ``cpus`` (CPUs this process may use),
+    ``engine`` ("built", "not built yet" or "unavailable: …"), ``helper_running`` (the
+    thread exists and is alive), ``pairs`` and ``taken_back`` (hand-offs so far, and how many
+    of them the caller took back because the helper had not started).
+    """
+    sgemm, where = _find_sgemm()
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    reasons = []
+    if not accelerated.available():
+        reasons.append("numba is not installed")
+    elif not accelerated.enabled():
+        reasons.append("the compiled kernels are off (GLASSNET_NO_NUMBA=1 or enable(False))")
+    if sgemm is None:
+        reasons.append(where)
+    if not helper_allowed():
+        if cpus < 2:
+            reasons.append("this process may use only one CPU")
+        else:
+            reasons.append("set_num_threads(n) gives BLAS the threads instead")
+    if _engine is False and _why_not not in reasons:
+        reasons.append(_why_not)
+    engine = _engine or None
+    if engine is not None:
+        state = "built"
+    elif _engine is False:
+        state = f"unavailable: {_why_not}"
+    else:
+        state = "not built yet"
+    thread = engine._thread if engine is not None else None
+    return {
+        "possible": not reasons,
+        "reasons": reasons,
+        "blas_sgemm": where if sgemm is not None else None,
+        "cpus": cpus,
+        "engine": state,
+        "helper_running": bool(thread is not None and thread.is_alive()),
+        "pairs": engine.pairs if engine is not None else 0,
+        "taken_back": engine.taken_back if engine is not None else 0,
+    }
 
 
 def _warmed_up(engine: Engine) -> Engine:
@@ -393,8 +481,8 @@ def _warmed_up(engine: Engine) -> Engine:
 
 def _forget_engine() -> None:
     # A forked child has no helper thread: it builds its own engine on first use.
-    global _engine
-    _engine = None
+    global _engine, _why_not
+    _engine, _why_not = None, ""
 
 
 if hasattr(os, "register_at_fork"):
