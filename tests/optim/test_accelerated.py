@@ -11,6 +11,9 @@ from glassnet.optim import accelerated
 
 pytest.importorskip("numba")
 
+if not accelerated.enabled():  # the suite run with GLASSNET_NO_NUMBA=1
+    pytest.skip("GLASSNET_NO_NUMBA=1: the compiled kernel is switched off", allow_module_level=True)
+
 
 def _train(dtype, name, fast, steps=150):
     rng = np.random.default_rng(0)
@@ -39,6 +42,7 @@ def test_numba_adam_equals_numpy_adam_bit_for_bit(dtype, name):
     fast_w, fast_state = _train(dtype, name, True)
     slow_w, slow_state = _train(dtype, name, False)
     assert accelerated.enabled()
+    assert accelerated.compiled()  # 11,402 weights: above COMPILE_MIN, so the kernel ran
     for a, b in zip(fast_w, slow_w):
         assert a.dtype == dtype
         np.testing.assert_array_equal(a, b)
@@ -57,3 +61,15 @@ def test_disabled_kernel_falls_back_to_numpy():
         )
     finally:
         accelerated.enable(True)
+
+
+def test_small_buffers_do_not_compile_but_use_the_kernel_once_it_exists(monkeypatch):
+    monkeypatch.setattr(accelerated, "_kernel", None)  # as in a fresh process
+    w = np.ones(accelerated.COMPILE_MIN - 1, np.float32)
+    args = (w, w.copy(), w.copy(), w.copy(), 0.9, 0.999, 1.0, 1.0, None)
+    assert not accelerated.adam_step(*args)  # NumPy's turn: nothing compiled for it
+    assert not accelerated.compiled()
+    big = np.ones(accelerated.COMPILE_MIN, np.float32)
+    assert accelerated.adam_step(big, big.copy(), big.copy(), big.copy(), 0.9, 0.999, 1, 1, None)
+    assert accelerated.compiled()
+    assert accelerated.adam_step(*args)  # compiled now: small buffers use it too

@@ -1,13 +1,21 @@
-"""Optional compiled kernels for the optimiser's hot loop (the ``fast`` extra: numba).
+"""Compiled kernels for the optimiser's hot loop (numba: a dependency where it has wheels).
 
 Adam's update is about a dozen passes of NumPy ufuncs over every parameter — on the seed model,
 101,770 floats twelve times per step, the largest cost of a small-batch step after the matrix
-products. With numba installed (``pip install glassnet[fast]``), the same arithmetic runs as one
-compiled loop: each weight is read once and written once. The kernel performs the NumPy path's
-operations in the same order and the same precision (float32 constants for float32 buffers, no
-fused multiply-add, no fast-math), so both paths give bit-identical weights — the tests check
-it — and the NumPy path remains the reference, used whenever numba is absent or disabled
+products. With numba installed (``pip install glassnet`` brings it wherever numba publishes
+wheels; the ``fast`` extra names it too), the same arithmetic runs as one compiled loop: each
+weight is read once and written once. The kernel performs the NumPy path's operations in the
+same order and the same precision (float32 constants for float32 buffers, no fused
+multiply-add, no fast-math), so both paths give bit-identical weights — the tests check it —
+and the NumPy path remains the reference, used whenever numba is absent or disabled
 (``enable(False)``, or the environment variable ``GLASSNET_NO_NUMBA=1``).
+
+Compiling costs time once per process (numba's import, about 0.4 s, and loading the machine
+code from the on-disk cache; the first run after an install compiles it, 1–3 s). So nothing is
+compiled, and numba is not even imported, until a call has at least ``COMPILE_MIN`` elements to
+work on: a process that never trains (``glassnet explain``), or trains only a tiny model (seed
+004's 2-2-2 network, a teaching example), runs the NumPy path and never pays for compiling.
+Once compiled, the kernel serves every call, small or large; the numbers are the same either way.
 """
 
 from __future__ import annotations
@@ -18,16 +26,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["available", "enabled", "enable", "adam_step"]
+__all__ = ["available", "enabled", "enable", "compiled", "adam_step", "COMPILE_MIN"]
 
 _enabled = os.environ.get("GLASSNET_NO_NUMBA", "") in ("", "0")
 _kernel: Any = None  # the compiled kernel, False when numba is missing or failed to compile
+# Elements one call must handle before the kernels are compiled (here and in training/kernels.py):
+# an array of 32×128. Below it a process keeps the NumPy path until something larger comes.
+COMPILE_MIN = 4096
 # Set by the fused step around optimizer.step(): (the flat buffer, a runner that updates it in
 # parts on two threads), or None.
 partition: Any = None
 
 
 def _compile() -> Any:
+    """The compiled kernel (compiling it now if needed), or False without numba."""
     global _kernel
     if _kernel is not None:
         return _kernel
@@ -95,6 +107,24 @@ def enable(flag: bool = True) -> None:
     _enabled = bool(flag)
 
 
+def compiled() -> bool:
+    """True once this process has set up the Adam kernel (numba imported; the machine code for
+    a dtype is compiled, or loaded from the disk cache, on the first call with that dtype)."""
+    return bool(_kernel)
+
+
+def _kernel_for(size: int) -> Any:
+    """The compiled kernel for a call on ``size`` elements, or None for the NumPy path: when
+    switched off, without numba, or — until compiled — for calls below COMPILE_MIN elements."""
+    if not _enabled:
+        return None
+    if _kernel is None:
+        if size < COMPILE_MIN or not available():
+            return None
+        _compile()
+    return _kernel or None
+
+
 def adam_step(
     w: np.ndarray,
     g: np.ndarray,
@@ -107,10 +137,9 @@ def adam_step(
     decay: float | None,
 ) -> bool:
     """One fused Adam(W) update over flat buffers; False if it cannot run (then use NumPy)."""
-    if not _enabled:
-        return False
-    kernel: Callable[..., None] | bool = _compile()
-    if kernel is False:
+    global _kernel
+    kernel: Callable[..., None] | None = _kernel_for(w.size)
+    if kernel is None:
         return False
     t = w.dtype.type  # constants in the buffer's precision, as NumPy's weak scalars are
     constants = (
@@ -128,5 +157,9 @@ def adam_step(
         # (training/parallel.py); Adam is elementwise, so the split changes no number.
         split[1](w, g, m, v, constants)
         return True
-    kernel(w, g, m, v, *constants)  # type: ignore[operator]
+    try:
+        kernel(w, g, m, v, *constants)
+    except Exception:  # noqa: BLE001 - a compiler failure on a first call: nothing was written
+        _kernel = False
+        return False
     return True

@@ -3,8 +3,8 @@
 Between its matrix products a training step makes a dozen small passes — scaling the uint8
 batch, adding the bias, ReLU, the dropout mask, the softmax cross-entropy, σ' and the bias
 gradient. On the seed model at batch 256 they took about 300 µs of a 1.3 ms step, mostly in
-NumPy's per-call overhead and temporaries. With numba installed (the ``fast`` extra) each
-function below runs as one compiled loop instead.
+NumPy's per-call overhead and temporaries. With numba installed (a dependency of glassnet
+wherever numba has wheels) each function below runs as one compiled loop instead.
 
 Every compiled loop performs exactly the NumPy path's operation — the same single rounding per
 element, in the same order, NaN and signed zeros handled as NumPy does — so both paths give
@@ -12,6 +12,11 @@ bit-identical steps; the tests check each kernel and whole training runs. Expone
 logarithms and row sums stay NumPy calls in both paths (a compiled exp or a different summation
 order would not round the same way). The NumPy path is the reference and is used when numba is
 absent or switched off (``glassnet.optim.accelerated.enable(False)``, ``GLASSNET_NO_NUMBA=1``).
+
+Compiling is lazy, as for the Adam kernel (``optim/accelerated.py``): numba is imported and the
+loops compiled (or loaded from the on-disk cache) only when a call has at least
+``accelerated.COMPILE_MIN`` elements; until then, and in a process that never gets there (a
+tiny model, ``glassnet explain``), the NumPy path runs.
 """
 
 from __future__ import annotations
@@ -32,22 +37,33 @@ __all__ = [
     "column_sums",
     "sparse_softmax_cross_entropy",
     "mean",
+    "compiled",
 ]
 
 _compiled: Any = None  # namespace of compiled kernels; False when numba is missing or fails
 
 
-def _kernels() -> Any:
-    """The compiled kernels when enabled, else None (compiled on first use, cached on disk)."""
+def _kernels(size: int | None = None) -> Any:
+    """The compiled kernels, or None for the NumPy path: when switched off, without numba, or —
+    until compiled — for a call on fewer than ``accelerated.COMPILE_MIN`` elements (``size``;
+    None compiles now). Each loop compiles on its first call, or loads from the disk cache."""
     global _compiled
     if not accelerated.enabled():
         return None
     if _compiled is None:
+        if size is not None and size < accelerated.COMPILE_MIN:
+            return None
         try:
             _compiled = _compile()
         except Exception:  # noqa: BLE001 - any compiler trouble means: use NumPy
             _compiled = False
     return _compiled or None
+
+
+def compiled() -> bool:
+    """True once this process has set up the compiled loops (each then compiles, or loads from
+    the disk cache, on its first call with a given dtype)."""
+    return bool(_compiled)
 
 
 def _compile() -> Any:
@@ -147,7 +163,7 @@ def _flat(x: np.ndarray) -> np.ndarray | None:
 
 def scale_into(x: np.ndarray, scale: Any, out: np.ndarray) -> np.ndarray:
     """out = x · scale in out's dtype (x cast first): Rescaling's one pass over the batch."""
-    k = _kernels()
+    k = _kernels(x.size)
     xf, of = _flat(x), _flat(out)
     if k is not None and xf is not None and of is not None and x.dtype.kind in "iu":
         k.scale(xf, out.dtype.type(scale), of)
@@ -158,7 +174,7 @@ def scale_into(x: np.ndarray, scale: Any, out: np.ndarray) -> np.ndarray:
 
 def bias_relu(z: np.ndarray, b: np.ndarray | None, out: np.ndarray) -> np.ndarray:
     """z += b (in place), then out = max(z, 0): a Dense layer's bias and ReLU."""
-    k = _kernels()
+    k = _kernels(z.size)
     if (
         k is not None
         and b is not None
@@ -186,7 +202,7 @@ def apply_dropout(
 ) -> np.ndarray:
     """x · mask, mask = 1/(1 − rate) where bits ≥ threshold, else 0 — as ``x * dropout_mask``."""
     keep_scale, threshold, zero = _dropout_constants(rate, x.dtype)
-    k = _kernels()
+    k = _kernels(x.size)
     if out is None:
         out = np.empty_like(x)
     xf, bf, of = _flat(x), _flat(bits), _flat(out)
@@ -199,7 +215,7 @@ def apply_dropout(
 
 def relu_vjp(z: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
     """g ⊙ σ'(z) for ReLU (σ'(0) = 0), as the relu kernel's vjp computes it."""
-    k = _kernels()
+    k = _kernels(g.size)
     zf, gf, of = _flat(z), _flat(g), _flat(out)
     if k is not None and zf is not None and gf is not None and of is not None and g.size:
         t = g.dtype.type
@@ -210,7 +226,7 @@ def relu_vjp(z: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def column_sums(g: np.ndarray, out: np.ndarray) -> np.ndarray:
     """out = Σ_n g[n] (BP3: ∂C/∂b summed over the batch)."""
-    k = _kernels()
+    k = _kernels(g.size)
     if k is not None and g.ndim == 2 and g.shape[0] > 0 and g.flags.c_contiguous:
         k.column_sums(g, out)
         return out
@@ -225,7 +241,7 @@ def sparse_softmax_cross_entropy(
     The same operations as functional.nn.softmax_cross_entropy_parts followed by the fused
     step's δ; returns (per_sample, a).
     """
-    k = _kernels()
+    k = _kernels(z.size)
     n = len(z)
     inv_n = z.dtype.type(1.0 / n)
     if k is None or z.ndim != 2 or not z.flags.c_contiguous or n == 0:
