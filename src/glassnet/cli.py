@@ -1,4 +1,5 @@
-"""The ``glassnet`` command: train, explain, check gradients, list data sets, find a rate.
+"""The ``glassnet`` command: train, explain, check gradients, list data sets, find a rate,
+and report what runs on this machine (``info``).
 
 Exit codes: 0 success, 1 failure (one line saying why; ``--debug`` shows the traceback),
 2 usage error (one line naming the bad option).
@@ -230,6 +231,20 @@ def build_parser() -> argparse.ArgumentParser:
     lr.add_argument("--steps", type=_positive_int, default=100)
     lr.add_argument("--seed", type=_non_negative_int, default=0)
     lr.add_argument("--plot", default=None, metavar="OUT.png", help="save the curve")
+
+    info = sub.add_parser(
+        "info",
+        help="versions, BLAS, compiled kernels and the helper thread on this machine",
+        description="Print the versions, NumPy's BLAS library and its threads, whether the "
+        "numba kernels are available, enabled and compiled, and whether the training step's "
+        "helper thread can run here (and why not). By default it compiles the kernels (or "
+        "loads them from the disk cache) and hands a few products to the helper thread, to "
+        "show that the fast path works.",
+    )
+    info.add_argument(
+        "--no-compile", action="store_true", help="only report; compile and run nothing"
+    )
+    info.add_argument("--json", action="store_true", help="print JSON")
     return parser
 
 
@@ -460,12 +475,191 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     return 0
 
 
+# Environment variables that change which kernels run, or how many threads.
+_INFO_ENV = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "GLASSNET_NO_NUMBA",
+    "NUMBA_CACHE_DIR",
+)
+
+
+def _info(compile_now: bool) -> dict[str, Any]:
+    """What ``glassnet info`` reports, as a dict (see cmd_info)."""
+    import os
+    import platform
+    from importlib import metadata
+
+    import numpy as np
+
+    from . import _fpenv, _threads
+    from .optim import accelerated
+    from .training import kernels, parallel
+
+    def version(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")),
+                cpu,
+            )
+    except OSError:
+        pass
+    from threadpoolctl import threadpool_info
+
+    blas = [
+        {
+            key: lib.get(key)
+            for key in ("internal_api", "version", "architecture", "num_threads", "filepath")
+        }
+        for lib in threadpool_info()
+        if lib.get("user_api") == "blas"
+    ]
+    report: dict[str, Any] = {
+        "versions": {
+            "glassnet": _version(),
+            "python": platform.python_version(),
+            **{name: version(name) for name in ("numpy", "numba", "threadpoolctl", "tqdm")},
+        },
+        "platform": f"{platform.system()} {platform.machine()}",
+        "cpu": cpu,
+        "blas": blas,
+        "environment": {key: os.environ[key] for key in _INFO_ENV if key in os.environ},
+        "blas_threads_in_fit": _threads.get_num_threads(),
+        "flush_to_zero": _fpenv.supported(),
+    }
+    numba_state: dict[str, Any] = {
+        "installed": accelerated.available(),
+        "enabled": accelerated.enabled(),
+        "compile_min": accelerated.COMPILE_MIN,
+    }
+    if compile_now and accelerated.enabled():
+        start = time.perf_counter()
+        k = kernels._kernels()  # None size: compile now
+        if k is not None:
+            x = np.ones((2, 3), np.float32)
+            kernels.scale_into(np.ones((2, 3), np.uint8), 0.5, np.empty_like(x))
+            kernels.bias_relu(x.copy(), np.ones(3, np.float32), np.empty_like(x))
+            kernels.apply_dropout(x, np.zeros((2, 3), np.uint32), 0.5)
+            kernels.relu_vjp(x, x, np.empty_like(x))
+            kernels.column_sums(x, np.empty(3, np.float32))
+            kernels.sparse_softmax_cross_entropy(x, np.zeros(2, np.intp), np.empty_like(x))
+        big = np.ones(accelerated.COMPILE_MIN, np.float32)
+        accelerated.adam_step(big, big.copy(), big.copy(), big.copy(), 0.9, 0.999, 1, 1, None)
+        numba_state["compile_seconds"] = round(time.perf_counter() - start, 3)
+    numba_state["kernels_compiled"] = kernels.compiled()
+    numba_state["adam_compiled"] = accelerated.compiled()
+    report["numba"] = numba_state
+    if compile_now:
+        start = time.perf_counter()
+        engine = parallel.get_engine()
+        build = time.perf_counter() - start
+    else:
+        engine = None
+    helper = parallel.status()
+    if engine is not None:
+        helper["engine_build_seconds"] = round(build, 3)
+        helper.update(_helper_check(engine))
+    report["helper"] = helper
+    return report
+
+
+def _helper_check(engine: Any) -> dict[str, Any]:
+    """Hand a few float32 products to the helper thread; compare them with np.matmul."""
+    import numpy as np
+
+    from ._threads import helper_allowed
+    from .training import parallel
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(64, 784)).astype(np.float32)
+    b = rng.normal(size=(784, 128)).astype(np.float32)
+    mine, theirs = np.empty((64, 128), np.float32), np.empty((64, 128), np.float32)
+    rows = np.zeros((2, parallel.TASK_WIDTH), np.int64)
+    consts = np.zeros((2, parallel.CONST_WIDTH), np.float32)
+    assert parallel.gemm_task(rows[0], a, b, mine) and parallel.gemm_task(rows[1], a, b, theirs)
+    before = engine.pairs - engine.taken_back
+    for _ in range(5):  # the helper's side is waited for, never taken back
+        engine.run_pair((rows[:1], consts[:1], 1), (rows[1:], consts[1:], 1), take_back=False)
+    reference = np.matmul(a, b)
+    ulp = np.spacing(np.abs(reference).max())
+    return {
+        "helper_ran": engine.pairs - engine.taken_back - before if helper_allowed() else 0,
+        "of_pairs": 5,
+        "same_bits_either_thread": bool(np.array_equal(mine, theirs)),
+        "max_diff_from_np_matmul_ulps": float(np.abs(theirs - reference).max() / ulp),
+    }
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    """Print what _info found: one line per part, or the dict as JSON."""
+    report = _info(compile_now=not args.no_compile)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    v = report["versions"]
+    print(f"glassnet {v['glassnet']} on Python {v['python']}, {report['platform']}")
+    print(f"cpu: {report['cpu']}; this process may use {report['helper']['cpus']} CPU(s)")
+    names = ("numpy", "numba", "threadpoolctl")
+    print("packages: " + ", ".join(f"{k} {v[k] or 'not installed'}" for k in names))
+    for key, value in report["environment"].items():
+        print(f"environment: {key}={value}")
+    for lib in report["blas"] or [{}]:
+        if not lib:
+            print("BLAS: none found loaded")
+            continue
+        print(
+            f"BLAS: {lib['internal_api']} {lib['version']} ({lib['architecture']} kernels), "
+            f"{lib['num_threads']} threads of its own; {lib['filepath']}"
+        )
+    print(f"BLAS threads inside fit/evaluate/predict: {report['blas_threads_in_fit']}")
+    print(f"flush-to-zero during fit: {'yes' if report['flush_to_zero'] else 'not supported here'}")
+    nb = report["numba"]
+    if not nb["installed"]:
+        state = "not installed: the NumPy path runs (same numbers, slower)"
+    elif not nb["enabled"]:
+        state = "installed, switched off (GLASSNET_NO_NUMBA=1): the NumPy path runs"
+    elif nb["kernels_compiled"] or nb["adam_compiled"]:
+        done = [name for name in ("kernels", "adam") if nb[f"{name}_compiled"]]
+        state = f"installed and enabled; compiled in this process: {' and '.join(done)}"
+        if "compile_seconds" in nb:
+            state += f" in {nb['compile_seconds']} s (from the disk cache after the first run)"
+    else:
+        state = (
+            "installed and enabled; not compiled in this process (a process compiles them "
+            f"once a call has {nb['compile_min']} elements)"
+        )
+    print(f"numba kernels (elementwise ops, Adam): {state}")
+    h = report["helper"]
+    if h["possible"]:
+        line = f"helper thread: possible ({h['blas_sgemm']})"
+    else:
+        line = "helper thread: off here: " + "; ".join(h["reasons"])
+    print(line)
+    if "helper_ran" in h:
+        print(
+            f"  engine built in {h['engine_build_seconds']} s; the helper thread ran "
+            f"{h['helper_ran']} of {h['of_pairs']} hand-offs; same bits on either thread: "
+            f"{'yes' if h['same_bits_either_thread'] else 'NO'}; largest difference from "
+            f"np.matmul: {h['max_diff_from_np_matmul_ulps']:g} ulp"
+        )
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "datasets": cmd_datasets,
     "gradcheck": cmd_gradcheck,
     "explain": cmd_explain,
     "lr-find": cmd_lr_find,
+    "info": cmd_info,
 }
 
 
