@@ -88,6 +88,9 @@ class Doctor(Callback):
     passes one in ``params``, else stdout. The findings are also on ``doctor.findings``.
     """
 
+    #: fit runs it after History, whose epoch it reads
+    reads_history = True
+
     def __init__(
         self,
         rules: Iterable[str] | None = None,

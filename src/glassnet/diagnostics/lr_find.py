@@ -201,14 +201,19 @@ def lr_find(
     ``diverge_factor`` times its lowest value (or is not finite). ``smoothing`` is the
     moving-average factor β of the smoothed loss. Returns an ``LRFinderResult``.
     """
-    from ..training.model import Model, _as_data, _positive_int
+    from ..training.epochs import as_data, positive_int
+    from ..training.model import Model
 
     where = "lr_find"
     if not isinstance(model, Model):
         raise InvalidArgumentError(
             f"{where}: model must be a glassnet Model, received {describe(model)}"
         )
-    model._require_compiled(where)
+    if not model.compiled or model.loss is None:
+        raise InvalidArgumentError(
+            f"{where}: the model is not compiled; call model.compile(optimizer=..., loss=...) "
+            f"first"
+        )
     start = _positive("start", start)
     end = _positive("end", end)
     if end <= start:
@@ -216,7 +221,7 @@ def lr_find(
             f"{where}: end must be larger than start, received start={start!r} and end={end!r}"
         )
     steps = _int("steps", steps, 2)
-    batch_size = _positive_int(batch_size, "batch_size", where)
+    batch_size = positive_int(batch_size, "batch_size", where)
     if (
         isinstance(smoothing, bool)
         or not isinstance(smoothing, (int, float))
@@ -230,22 +235,21 @@ def lr_find(
         raise InvalidArgumentError(
             f"{where}: diverge_factor must be > 1, received diverge_factor={diverge_factor!r}"
         )
-    x_arr = _as_data(x, "x", where)
-    y_arr = _as_data(y, "y", where)
-    out = model._dry_run(x_arr, where)
-    model._check_targets(x_arr, y_arr, out, where)
+    x_arr = as_data(x, "x", where)
+    y_arr = as_data(y, "y", where)
+    model.predict(x_arr[:1])  # builds a lazy model and checks x's shape before anything changes
 
     optimizer = model.optimizer
     params = model.parameters()
     saved_grads = [None if p.grad is None else p.grad.copy() for p in params]
-    # fit binds the same way; binding moves the values into flat buffers without changing them.
-    optimizer.bind(params)
+    # fit binds the same way (the trainable parameters); binding moves the values into flat
+    # buffers without changing them.
+    optimizer.rebind([p for p in params if p.requires_grad])
     saved_weights = [p.data.copy() for p in params]
     saved_optimizer = optimizer.state_dict()
     saved_rate = optimizer.learning_rate  # the very object (a Schedule stays the same instance)
     saved_rng = _rng.get_state()
     was_training = model.training
-    saved_stop = (model.stop_training, model._stop_reason)
 
     rates = start * (end / start) ** (np.arange(steps) / (steps - 1))
     lrs: list[float] = []
@@ -254,7 +258,6 @@ def lr_find(
     stopped = False
     try:
         model.train()
-        step_fn = model._step_function()
         n = len(x_arr)
         order = _rng.generator().permutation(n)
         cursor = 0
@@ -267,7 +270,7 @@ def lr_find(
             idx = order[cursor : cursor + batch_size]
             cursor += batch_size
             optimizer.learning_rate = float(lr)
-            loss = float(step_fn(x_arr[idx], y_arr[idx]).loss)
+            loss = model.train_on_batch(x_arr[idx], y_arr[idx])
             lrs.append(float(lr))
             losses.append(loss)
             if not math.isfinite(loss):
@@ -296,7 +299,6 @@ def lr_find(
                 p.grad = g
         _rng.set_state(saved_rng)
         model.train(was_training)
-        model.stop_training, model._stop_reason = saved_stop
 
     lr_arr = np.asarray(lrs, dtype=float)
     smooth_arr = np.asarray(smoothed, dtype=float)

@@ -46,7 +46,7 @@ from ..errors import (
 from ..functional import linear
 from ..functional.activations import stable_log_softmax, stable_sigmoid, stable_softmax
 from ..nn import losses as losses_module
-from ..nn.layers import Activation, Dense, Dropout, Flatten, Rescaling
+from ..nn.layers import Activation, Dense
 from ..training.model import Sequential
 
 if TYPE_CHECKING:
@@ -484,10 +484,13 @@ def _plan(model: Any) -> _Plan:
     notes: list[str] = []
     merged = False
     for layer in model.layers:
-        if isinstance(layer, Dense):
+        # Each layer declares how the trace treats it (Layer.explain_role); nothing here tests
+        # for a layer's class.
+        role = getattr(layer, "explain_role", None)
+        if role == "dense":
             specs.append(_Spec(layer, layer.activation))
             merged = False
-        elif isinstance(layer, Activation):
+        elif role == "activation":
             if not specs:
                 raise NotTraceableError(
                     f"backprop: layer {layer.name!r} (Activation) comes before any Dense layer "
@@ -505,20 +508,20 @@ def _plan(model: Any) -> _Plan:
                 f"({layer.kernel.name}) after {specs[-1].dense.name!r}."
             )
             merged = True
-        elif isinstance(layer, Dropout):
+        elif role == "identity":
             note = (
-                f"{layer.name!r}: Dropout(rate={layer.rate:g}) is the identity at inference; "
+                f"{layer.name!r}: {layer!r} is the identity at inference; "
                 f"the trace and its engine check run the model in inference mode."
             )
             (specs[-1].notes if specs else notes).append(note)
-        elif isinstance(layer, Flatten):
+        elif role == "flatten":
             if specs:
                 specs[-1].notes.append(
                     f"{layer.name!r}: Flatten leaves rows of features unchanged."
                 )
             else:
                 pre.append(layer)
-        elif isinstance(layer, Rescaling):
+        elif role == "scale":
             if specs:
                 raise NotTraceableError(
                     f"backprop: layer {layer.name!r} (Rescaling) between Dense layers is not "
@@ -611,7 +614,7 @@ def _prepare_input(
     notes: list[str] = []
     a0 = rows
     for layer in plan.pre:
-        if isinstance(layer, Flatten):
+        if layer.explain_role == "flatten":
             shape = a0.shape[1:]
             a0 = a0.reshape(a0.shape[0], -1)
             if len(shape) > 1:
@@ -619,7 +622,7 @@ def _prepare_input(
                     f"{layer.name!r}: Flatten turns each sample of shape "
                     f"{tuple(shape)} into a^0 with {a0.shape[1]} entries."
                 )
-        elif isinstance(layer, Rescaling):
+        elif layer.explain_role == "scale":
             a0 = a0 * layer.scale + layer.offset
             notes.append(
                 f"{layer.name!r}: a^0 = x · {layer.scale:g}"

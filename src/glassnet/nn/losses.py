@@ -144,8 +144,7 @@ class Loss:
         definer = next((c for c in cls.__mro__ if "gradient" in vars(c)), Loss)
         if definer is Loss:
             return (
-                f"loss {self.name!r} ({cls.__name__}) has no array form (per_sample and "
-                f"gradient)"
+                f"loss {self.name!r} ({cls.__name__}) has no array form (per_sample and gradient)"
             )
         faces = ("__call__", "tensor", "from_logits_tensor", "per_sample")
         for face in (*faces, "logits_error", "output_error"):

@@ -203,6 +203,8 @@ class Optimizer:
         if old is None:
             return self.bind(params)
         plist = collect_parameters(params, f"{type(self).__name__}.rebind")
+        if len(plist) == len(old.params) and all(a is b for a, b in zip(plist, old.params)):
+            return self
         kept = {
             id(p): {s: np.array(old.state_view(s, i)) for s in old.state_names()}
             for i, p in enumerate(old.params)

@@ -51,7 +51,9 @@ def fast_path_problem(model: Any) -> str | None:
     params = model.parameters()
     if len({p.data.dtype for p in params}) > 1:
         return "the parameters have more than one dtype"
-    if len({id(p) for p in params}) != sum(len(layer.kernel_parameters()) for layer in model.layers):
+    if len({id(p) for p in params}) != sum(
+        len(layer.kernel_parameters()) for layer in model.layers
+    ):
         return "a parameter is shared between layers"
     return None
 
@@ -218,8 +220,9 @@ class FusedStep:
             return StepResult(loss_value, outputs)
         for i in range(len(layers) - 1, plan.lowest - 1, -1):
             ctx = contexts[i]
-            ctx.grads = [_grad_array(p) if p.requires_grad else None
-                         for p in layers[i].kernel_parameters()]
+            ctx.grads = [
+                _grad_array(p) if p.requires_grad else None for p in layers[i].kernel_parameters()
+            ]
             g = layers[i].backward_kernel(ctx, g)
         if record is not None:
             record_taps(record, zip(layers, contexts), plan.n, self.optimizer)

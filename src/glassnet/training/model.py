@@ -13,8 +13,7 @@ import math
 import os
 import sys
 import threading
-import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, TypeVar
 
 import numpy as np
@@ -24,7 +23,6 @@ from .._fpenv import flush_denormals
 from .._threads import blas_threads, executor, inference_workers
 from ..autograd.tensor import Tensor, no_grad
 from ..errors import (
-    DTypeError,
     GlassnetError,
     InvalidArgumentError,
     ShapeError,
@@ -35,6 +33,7 @@ from ..nn.layers import Input, Layer, forcing_inference, recording
 from ..nn.module import Module
 from . import metrics as metrics_module
 from .callbacks import Callback, CallbackList, History
+from .epochs import EpochIterator, as_data, positive_int, split_validation
 from .fused import (
     FusedStep,
     fast_path_problem,
@@ -45,6 +44,7 @@ from .fused import (
     tap_weights,
 )
 from .head import OutputHead
+from .loop import FitLoop, default_doctor
 from .progress import Progress
 from .step import StepResult
 from .telemetry import Telemetry
@@ -52,41 +52,20 @@ from .telemetry import Telemetry
 __all__ = ["Model", "Sequential", "StepResult"]
 
 
-def _positive_int(value: Any, name: str, where: str, allow_zero: bool = False) -> int:
-    ok = isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-    if not ok or value < (0 if allow_zero else 1):
-        bound = "≥ 0" if allow_zero else "≥ 1"
+def _check_fit_options(verbose: Any, checkpoint_every: Any, where: str) -> None:
+    if verbose not in (0, 1, 2) or isinstance(verbose, bool):
         raise InvalidArgumentError(
-            f"{where}: {name} must be an integer {bound}, received {name}={value!r}"
+            f"{where}: verbose must be 0, 1 or 2, received verbose={verbose!r}"
         )
-    return int(value)
-
-
-def _as_data(value: Any, name: str, where: str) -> np.ndarray:
-    """User data as a NumPy array of numbers, checked for emptiness and NaN/inf."""
-    if isinstance(value, Tensor):
-        value = value.data
-    if value is None:
-        raise InvalidArgumentError(f"{where}: {name} is required, received None")
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise DTypeError(
-            f"{where}: {name} must be an array of numbers, received {describe(value)} ({exc})"
-        ) from None
-    if arr.dtype.kind not in "fiub":
-        raise DTypeError(f"{where}: {name} must hold numbers, received {describe(arr)}")
-    if arr.ndim == 0 or arr.shape[0] == 0:
+    if checkpoint_every != "epoch" and (
+        isinstance(checkpoint_every, bool)
+        or not isinstance(checkpoint_every, (int, np.integer))
+        or checkpoint_every < 1
+    ):
         raise InvalidArgumentError(
-            f"{where}: {name} is empty (shape {arr.shape}); expected at least one sample"
+            f"{where}: checkpoint_every must be 'epoch' or a number of "
+            f"steps ≥ 1, received checkpoint_every={checkpoint_every!r}"
         )
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        bad = np.argwhere(~np.isfinite(arr))[0]
-        raise InvalidArgumentError(
-            f"{where}: {name} contains NaN or inf (first at index {tuple(int(i) for i in bad)}); "
-            f"clean or impute the data first"
-        )
-    return arr
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -334,7 +313,8 @@ class Model(Module):
                 f"layer.trainable = True on the layers to train"
             )
         bound = self.optimizer.params
-        if bound and (len(bound) != len(trainable) or any(a is not b for a, b in zip(bound, trainable))):
+        same = len(bound) == len(trainable) and all(a is b for a, b in zip(bound, trainable))
+        if bound and not same:
             self.optimizer.rebind(trainable)
         else:
             self.optimizer.bind(trainable)
@@ -379,79 +359,78 @@ class Model(Module):
         """
         where = "fit"
         self._require_compiled(where)
-        batch_size = _positive_int(batch_size, "batch_size", where)
-        epochs = _positive_int(epochs, "epochs", where, allow_zero=True)
-        initial_epoch = _positive_int(initial_epoch, "initial_epoch", where, allow_zero=True)
-        if verbose not in (0, 1, 2) or isinstance(verbose, bool):
-            raise InvalidArgumentError(
-                f"{where}: verbose must be 0, 1 or 2, received verbose={verbose!r}"
-            )
-        if (
-            not isinstance(validation_split, (int, float))
-            or isinstance(validation_split, bool)
-            or not 0 <= validation_split < 1
-        ):
-            raise InvalidArgumentError(
-                f"{where}: validation_split must be in [0, 1), received "
-                f"validation_split={validation_split!r}"
-            )
-        if checkpoint_every != "epoch" and (
-            isinstance(checkpoint_every, bool)
-            or not isinstance(checkpoint_every, (int, np.integer))
-            or checkpoint_every < 1
-        ):
-            raise InvalidArgumentError(
-                f"{where}: checkpoint_every must be 'epoch' or a number of "
-                f"steps ≥ 1, received checkpoint_every={checkpoint_every!r}"
-            )
-        if validation_split and validation_data is not None:
-            raise InvalidArgumentError(
-                f"{where}: give validation_split or validation_data, not both"
-            )
-        x_arr = _as_data(x, "x", where)
-        y_arr = _as_data(y, "y", where)
-        if len(x_arr) != len(y_arr):
-            raise ShapeError(
-                f"{where}: x and y must have the same number of samples, received "
-                f"{len(x_arr)} and {len(y_arr)}"
-            )
-        x_val: np.ndarray | None
-        y_val: np.ndarray | None
-        if validation_split:
-            split_at = int(len(x_arr) * (1.0 - validation_split))
-            if split_at < 1 or split_at >= len(x_arr):
-                raise InvalidArgumentError(
-                    f"{where}: validation_split={validation_split} of {len(x_arr)} samples "
-                    f"leaves an empty training or validation set"
-                )
-            x_val, y_val = x_arr[split_at:], y_arr[split_at:]
-            x_arr, y_arr = x_arr[:split_at], y_arr[:split_at]
-        elif validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise InvalidArgumentError(
-                    f"{where}: validation_data must be a tuple (x_val, "
-                    f"y_val), received {describe(validation_data)}"
-                )
-            x_val = _as_data(validation_data[0], "validation_data x", where)
-            y_val = _as_data(validation_data[1], "validation_data y", where)
-        else:
-            x_val = y_val = None
-
+        batch_size = positive_int(batch_size, "batch_size", where)
+        epochs = positive_int(epochs, "epochs", where, allow_zero=True)
+        initial_epoch = positive_int(initial_epoch, "initial_epoch", where, allow_zero=True)
+        _check_fit_options(verbose, checkpoint_every, where)
+        data = split_validation(x, y, validation_split, validation_data, where)
+        x_arr, y_arr, x_val, y_val = data
         out = self._dry_run(x_arr, where)
         self._check_targets(x_arr, y_arr, out, where)
         if x_val is not None and y_val is not None:
-            if x_val.shape[1:] != x_arr.shape[1:]:
-                raise ShapeError(
-                    f"{where}: validation x has per-sample shape {x_val.shape[1:]} "
-                    f"but x has {x_arr.shape[1:]}"
-                )
             self._check_targets(x_val, y_val, out, f"{where} (validation data)")
         self._bind_optimizer()
+        recorder = self._telemetry(telemetry, where)
+        history = History()
+        history.telemetry = recorder
+        self.history = history
+        iterator = EpochIterator(len(x_arr), batch_size, bool(shuffle))
+        user_callbacks = list(callbacks or [])
+        doctors = self._doctor_callbacks(doctor, verbose, user_callbacks, where)
+        # History after the user's callbacks (it records what they add to logs, as in Keras),
+        # the readers of History — doctors, automatic or passed in — after it.
+        readers = [cb for cb in user_callbacks if getattr(cb, "reads_history", False)] + doctors
+        writers = [cb for cb in user_callbacks if not getattr(cb, "reads_history", False)]
+        params = {
+            "epochs": epochs,
+            "steps": iterator.steps,
+            "verbose": verbose,
+            "batch_size": batch_size,
+            "samples": len(x_arr),
+            "stream": stream,
+        }
+        loop = FitLoop(
+            self,
+            data,
+            iterator,
+            self._step_function(),
+            CallbackList([*writers, history, *readers], self, params),
+            user_callbacks + doctors,
+            Progress(epochs, iterator.steps, verbose, stream),
+            recorder,
+            self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None),
+            checkpoint,
+            checkpoint_every,
+        )
+        self.stop_training = False
+        self._stop_reason = None
+        resumed = None
+        first_epoch = initial_epoch
+        if resume is not None:
+            resumed = self._load_fit_checkpoint(resume, iterator.config(), where)
+            history.set_state(resumed["history"])
+            first_epoch = int(resumed["epoch"])
+            loop.global_step = int(resumed["global_step"])
+        return loop.run(first_epoch, epochs, resumed)
 
+    @_numeric_environment
+    def train_on_batch(self, x: Any, y: Any) -> float:
+        """One training step on one batch (Keras's name); returns the batch loss before the
+        update. The step is the one fit takes (``fit_path``); the model must be compiled."""
+        where = "train_on_batch"
+        self._require_compiled(where)
+        x_arr, y_arr = as_data(x, "x", where), as_data(y, "y", where)
+        out = self._dry_run(x_arr, where)
+        self._check_targets(x_arr, y_arr, out, where)
+        self._bind_optimizer()
+        return float(self._step_function()(x_arr, y_arr).loss)
+
+    def _telemetry(self, telemetry: bool | int, where: str) -> Telemetry | None:
+        """fit's recorder: every 20 steps (True), every N steps, or none (False)."""
         if isinstance(telemetry, bool):
             recorder = Telemetry() if telemetry else None
         else:
-            recorder = Telemetry(every=_positive_int(telemetry, "telemetry", where))
+            recorder = Telemetry(every=positive_int(telemetry, "telemetry", where))
         if recorder is not None:
             recorder.declare_layers(
                 [
@@ -460,201 +439,31 @@ class Model(Module):
                     if isinstance(m, Layer) and type(m).telemetry_tap is not Layer.telemetry_tap
                 ]
             )
-        history = History()
-        history.telemetry = recorder
-        self.history = history
-        n = len(x_arr)
-        steps = -(-n // batch_size)
-        params = {
-            "epochs": epochs,
-            "steps": steps,
-            "verbose": verbose,
-            "batch_size": batch_size,
-            "samples": n,
-            "stream": stream,
-        }
-        user_callbacks = list(callbacks or [])
-        doctors = self._doctor_callbacks(doctor, verbose, user_callbacks, where)
-        # History after the user's callbacks (it records what they add to logs, as in Keras),
-        # doctors — the automatic one and any passed in — after History (they read the epoch
-        # it has just recorded).
-        from ..diagnostics import Doctor
-
-        readers = [cb for cb in user_callbacks if isinstance(cb, Doctor)] + doctors
-        writers = [cb for cb in user_callbacks if not isinstance(cb, Doctor)]
-        callback_list = CallbackList([*writers, history, *readers], self, params)
-        progress = Progress(epochs, steps, verbose, stream)
-        step_fn = self._step_function()
-        out_width = out.shape[-1] if out.ndim > 1 else None
-        train_metrics = self._make_metrics(y_arr, out_width)
-        self.stop_training = False
-        self._stop_reason = None
-        was_training = self.training
-        generator = _rng.generator
-        global_step = 0
-        start_epoch, start_step = initial_epoch, 0
-        resumed: dict[str, Any] | None = None
-        stateful = user_callbacks + doctors
-        run_config = {"samples": n, "batch_size": batch_size, "shuffle": bool(shuffle)}
-        if resume is not None:
-            resumed = self._load_fit_checkpoint(resume, run_config, where)
-            history.set_state(resumed["history"])
-            start_epoch, start_step = int(resumed["epoch"]), int(resumed["step"])
-            global_step = int(resumed["global_step"])
-        callback_list.on_train_begin()
-        if resumed is not None:
-            # After on_train_begin, which resets callbacks such as EarlyStopping.
-            for cb, state in zip(stateful, resumed["callbacks"]):
-                if state:
-                    cb.set_state(state)
-
-        def save_state(
-            next_epoch: int, next_step: int, order: np.ndarray | None, totals: dict[str, Any] | None
-        ) -> None:
-            assert checkpoint is not None
-            self._save_fit_checkpoint(
-                checkpoint,
-                {
-                    "epoch": next_epoch,
-                    "step": next_step,
-                    "global_step": global_step,
-                    "order": order,
-                    "totals": totals,
-                    "config": run_config,
-                    "history": history.get_state(),
-                    "callbacks": [cb.get_state() for cb in stateful],
-                },
-            )
-
-        try:
-            for epoch in range(start_epoch, epochs):
-                callback_list.on_epoch_begin(epoch)
-                self.train()
-                progress.epoch_begin(epoch)
-                loss_total = 0.0
-                seen = 0
-                for m in train_metrics:
-                    m.reset()
-                first_step = 0
-                if resumed is not None and epoch == start_epoch and resumed["order"] is not None:
-                    order = resumed["order"]
-                    first_step = start_step
-                    totals = resumed["totals"]
-                    loss_total, seen = float(totals["loss_total"]), int(totals["seen"])
-                    for m, (total, count) in zip(train_metrics, totals["metrics"]):
-                        m.total, m.count = float(total), int(count)
-                else:
-                    order = generator().permutation(n) if shuffle else np.arange(n)
-                logs: dict[str, Any] = {}
-                for step in range(first_step, steps):
-                    idx = order[step * batch_size : (step + 1) * batch_size]
-                    yb = y_arr[idx]
-                    for cb in callback_list.batch_callbacks:
-                        cb.on_train_batch_begin(step)
-                    if recorder is not None and recorder.wants(global_step, step == 0):
-                        recorder.begin_sample(global_step, epoch)
-                        result = step_fn(x_arr[idx], yb, recorder)
-                    else:
-                        result = step_fn(x_arr[idx], yb)
-                    global_step += 1
-                    if recorder is not None:
-                        recorder.record_step(
-                            result.loss, self.optimizer.last_learning_rate or 0.0, epoch
-                        )
-                    if not math.isfinite(result.loss):
-                        if recorder is not None:
-                            recorder.drop_incomplete_sample()
-                        self._stop_on_nan(history, epoch, step, result.loss)
-                        break
-                    nb = len(idx)
-                    loss_total += result.loss * nb
-                    seen += nb
-                    logs = {"loss": loss_total / seen}
-                    if train_metrics and result.outputs is not None:
-                        for m in train_metrics:
-                            m.update(yb, result.outputs)
-                            logs[m.name] = m.result()
-                    progress.update(step + 1, logs)
-                    for cb in callback_list.batch_callbacks:
-                        cb.on_train_batch_end(step, logs)
-                    if (
-                        checkpoint is not None
-                        and checkpoint_every != "epoch"
-                        and global_step % int(checkpoint_every) == 0
-                    ):
-                        save_state(
-                            epoch,
-                            step + 1,
-                            order,
-                            {
-                                "loss_total": loss_total,
-                                "seen": seen,
-                                "metrics": [[m.total, m.count] for m in train_metrics],
-                            },
-                        )
-                    if self.stop_training:
-                        break
-                if history.stopped_reason is not None and seen == 0:
-                    progress.close()
-                    break
-                logs = {"loss": loss_total / max(seen, 1)}
-                for m in train_metrics:
-                    logs[m.name] = m.result()
-                if x_val is not None and y_val is not None:
-                    val = self.evaluate(
-                        x_val, y_val, batch_size=batch_size, verbose=0, return_dict=True
-                    )
-                    logs.update({f"val_{k}": v for k, v in val.items()})
-                progress.epoch_end(epoch, logs)
-                if recorder is not None:
-                    for key, value in logs.items():
-                        recorder.epoch_metrics.setdefault(key, []).append(float(value))
-                callback_list.on_epoch_end(epoch, logs)
-                if checkpoint is not None and history.stopped_batch is None:
-                    save_state(epoch + 1, 0, None, None)
-                if self.stop_training or history.stopped_reason is not None:
-                    if history.stopped_reason is None:
-                        history.stopped_reason = self._stop_reason or "stop_training was set"
-                        history.stopped_epoch = epoch
-                    break
-        finally:
-            progress.close()
-            self.train(was_training)
-        callback_list.on_train_end()
-        return history
+        return recorder
 
     @staticmethod
     def _doctor_callbacks(
         doctor: Any, verbose: int, callbacks: list[Callback], where: str
     ) -> list[Callback]:
-        """The Doctor fit adds: one at verbose ≥ 1 unless told otherwise or already given."""
+        """The doctor fit adds: one at verbose ≥ 1 unless told otherwise or already given.
+
+        A doctor is a callback that reads the History (``reads_history``); the default one is
+        registered by glassnet.diagnostics (training does not import it).
+        """
         if doctor is False or doctor is None:
             return []
-        from ..diagnostics import Doctor
-
-        if isinstance(doctor, Doctor):
+        if isinstance(doctor, Callback) and getattr(doctor, "reads_history", False):
             return [] if any(cb is doctor for cb in callbacks) else [doctor]
         if doctor is not True:
             raise InvalidArgumentError(
                 f"{where}: doctor must be True, False or a Doctor, received doctor={doctor!r}"
             )
-        if verbose == 0 or any(isinstance(cb, Doctor) for cb in callbacks):
+        if verbose == 0 or any(getattr(cb, "reads_history", False) for cb in callbacks):
             return []
-        return [Doctor()]
+        made = default_doctor()
+        return [made] if made is not None else []
 
     # -- checkpoints ---------------------------------------------------------------------------
-    def _save_fit_checkpoint(self, path: str | os.PathLike[str], progress: dict[str, Any]) -> None:
-        from ..io.checkpoint import save_checkpoint
-
-        state = {
-            "kind": "fit",
-            "weights": dict(self.state_dict()),
-            "optimizer": self.optimizer.state_dict(),
-            "rng": _rng.get_state(),
-            **progress,
-        }
-        save_checkpoint(path, state)
-
     def _load_fit_checkpoint(
         self, path: str | os.PathLike[str], config: dict[str, Any], where: str
     ) -> dict[str, Any]:
@@ -665,7 +474,7 @@ class Model(Module):
         # is restored: a bad checkpoint leaves weights, optimiser and generator as they were.
         validate_fit_checkpoint(state, self, self.optimizer, config, path, where=where)
         self.load_state_dict(state["weights"])
-        self.optimizer.bind(self.parameters())
+        self._bind_optimizer()
         self.optimizer.load_state_dict(state["optimizer"])
         _rng.set_state(state["rng"])
         return state
@@ -691,22 +500,6 @@ class Model(Module):
         from ..io.model_files import load_weights
 
         load_weights(self, path, strict=strict)
-
-    def _stop_on_nan(self, history: History, epoch: int, step: int, value: float) -> None:
-        kind = "NaN" if math.isnan(value) else "infinite"
-        reason = (
-            f"the loss became {kind} at epoch {epoch + 1}, batch {step + 1}; training "
-            f"stopped and the weights are those of the last finite step"
-        )
-        history.stopped_reason = reason
-        history.stopped_epoch = epoch
-        history.stopped_batch = step
-        self.stop_training = True
-        warnings.warn(
-            f"fit: {reason}. Try a lower learning rate or check the inputs for extreme values.",
-            RuntimeWarning,
-            stacklevel=3,
-        )
 
     # -- evaluate / predict ----------------------------------------------------------------------
     def _batch_outputs(self, xb: np.ndarray, logits: bool = False) -> np.ndarray:
@@ -734,9 +527,9 @@ class Model(Module):
         """
         where = "evaluate"
         self._require_compiled(where)
-        batch_size = _positive_int(batch_size, "batch_size", where)
-        x_arr = _as_data(x, "x", where)
-        y_arr = _as_data(y, "y", where)
+        batch_size = positive_int(batch_size, "batch_size", where)
+        x_arr = as_data(x, "x", where)
+        y_arr = as_data(y, "y", where)
         out = self._dry_run(x_arr, where)
         self._check_targets(x_arr, y_arr, out, where)
         metrics = self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None)
@@ -772,8 +565,8 @@ class Model(Module):
         The model is not changed, so one model can serve predict from many threads.
         """
         where = "predict"
-        batch_size = _positive_int(batch_size, "batch_size", where)
-        x_arr = _as_data(x, "x", where)
+        batch_size = positive_int(batch_size, "batch_size", where)
+        x_arr = as_data(x, "x", where)
         first = self._dry_run(x_arr, where)
         result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
         starts = list(range(0, len(x_arr), batch_size))

@@ -320,6 +320,11 @@ class Layer(Module):
         """The op name the layer's node carries in graph drawings."""
         return type(self).__name__
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        """The layer rebuilt from ``get_config()`` (Keras's name)."""
+        return cls(**config)
+
     def get_config(self) -> dict[str, Any]:
         """Constructor arguments, for saving the architecture as JSON."""
         config: dict[str, Any] = {"name": self.name}

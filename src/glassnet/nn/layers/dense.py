@@ -25,7 +25,7 @@ from ...errors import InvalidArgumentError, ShapeError, describe
 from ...functional.activations import Kernel
 from .. import initializers
 from ..module import Parameter
-from .activation import activate, activation_vjp, get_activation
+from .activation import Activation, activate, activation_vjp, get_activation
 from .base import Context, Layer, Shape
 
 __all__ = ["Dense"]
@@ -165,6 +165,16 @@ class Dense(Layer):
         if not self.built:
             self.build(tuple(x.shape[1:]))
         return self._node(x, logits_only=True)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        config = dict(config)
+        act = config.get("activation")
+        if isinstance(act, dict):  # the activation's own get_config()
+            act = dict(act)
+            kind = act.pop("activation", None)
+            config["activation"] = Activation(kind, name=act.pop("name", None), **act)
+        return cls(**config)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -56,7 +56,9 @@ class Rescaling(Layer):
         if x.dtype.kind in "iub":
             ctx.ops.scale_into(x, self.scale, out)
         else:
-            np.multiply(x if x.dtype == self.dtype else x.astype(self.dtype), t(self.scale), out=out)
+            np.multiply(
+                x if x.dtype == self.dtype else x.astype(self.dtype), t(self.scale), out=out
+            )
         if self.offset:
             out += t(self.offset)
         return out
