@@ -137,7 +137,7 @@ class Telemetry:
             self.layer_info[name] = {
                 "activation": kernel.name if kernel else "linear",
                 "units": int(W.shape[0]),
-                "inputs": int(W.shape[1]),
+                "inputs": int(np.prod(W.shape[1:])) if W.ndim > 1 else 1,
             }
         w_norm = _norm(W)
         g_norm = _norm(grad_W) if grad_W is not None else math.nan
