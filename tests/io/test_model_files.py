@@ -24,6 +24,7 @@ from glassnet.io import (
     save_checkpoint,
 )
 from glassnet.io import registry as reg
+from glassnet.io._container import seal
 from glassnet.io.model_files import load_model, load_weights, save_model, save_weights
 from glassnet.nn import (
     ELU,
@@ -151,7 +152,7 @@ def test_file_opens_with_safetensors_numpy(tmp_path: pathlib.Path) -> None:
 
     with safe_open(str(path), framework="np") as handle:
         meta = handle.metadata()
-    assert meta["format"] == "glassnet" and meta["format_version"] == "1"
+    assert meta["format"] == "glassnet" and meta["format_version"] == "2"
     assert json.loads(meta["architecture"])["class_name"] == "Sequential"
 
 
@@ -330,7 +331,7 @@ def _rewrite_metadata(path: pathlib.Path, **changes: str | None) -> None:
             meta.pop(key, None)
         else:
             meta[key] = value
-    path.write_bytes(stn.save(tensors, metadata=meta))
+    path.write_bytes(seal(stn.save(tensors, metadata=meta)))  # past the checksum
 
 
 def test_wrong_format_markers(tmp_path: pathlib.Path) -> None:
@@ -338,8 +339,8 @@ def test_wrong_format_markers(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "m.safetensors"
 
     save_model(model, path)
-    _rewrite_metadata(path, format_version="2")
-    with pytest.raises(FileFormatError, match="newer than the version 1"):
+    _rewrite_metadata(path, format_version="3")
+    with pytest.raises(FileFormatError, match="newer than the version 2"):
         load_model(path)
 
     save_model(model, path)
@@ -683,7 +684,7 @@ def test_load_model_requires_exact_dtypes(tmp_path: pathlib.Path) -> None:
     save_model(model, path)
     meta = _metadata(path)
     tensors = {k: v.astype(np.float64) for k, v in stn.load_file(path).items()}
-    path.write_bytes(stn.save(tensors, metadata=meta))
+    path.write_bytes(seal(stn.save(tensors, metadata=meta)))
     with pytest.raises(
         FileFormatError, match=r"wrong dtype a\.W \(expected float32, file float64\)"
     ):
@@ -720,6 +721,7 @@ def test_header_of_a_saved_file_is_what_the_docs_say(tmp_path: pathlib.Path) -> 
         "architecture",
         "training_config",
         "optimizer_state",
+        "glassnet_checksum",
     }
     training = json.loads(meta["training_config"])
     assert training["loss"] == {"name": "sparse_categorical_crossentropy"}

@@ -3,10 +3,11 @@
 ``save_model``/``load_model`` store a whole model (architecture, weights, training config,
 optimiser state) in one safetensors file; ``save_weights``/``load_weights`` only the weights;
 ``save_checkpoint``/``load_checkpoint`` a training state. Every file is written atomically and
-read without executing anything from it (see docs/saving.md).
+read without executing anything from it; each carries a checksum of every byte, checked on
+load (see docs/saving.md).
 """
 
-from ._container import FileAccessError, MissingFileError
+from ._container import FileAccessError, MissingFileError, UncheckedFileWarning
 from .atomic import atomic_write, atomic_write_bytes, atomic_write_text
 from .checkpoint import load_checkpoint, save_checkpoint
 from .model_files import load_model, load_weights, save_model, save_weights
@@ -29,4 +30,5 @@ __all__ = [
     "registered_classes",
     "FileAccessError",
     "MissingFileError",
+    "UncheckedFileWarning",
 ]

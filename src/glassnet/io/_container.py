@@ -10,37 +10,57 @@ A safetensors file is::
 
 Nothing from a file is trusted. ``read_container`` checks the header itself — its length
 against the file size and a 100 MB cap, the JSON, every entry's dtype, shape and offsets, and
-that the tensors tile the data region exactly — before the ``safetensors`` package sees a byte,
-and turns every failure into one ``FileFormatError`` naming the file. No pickle, no ``eval``, no
+that the tensors tile the data region exactly — then the file's checksum (the metadata entry
+``glassnet_checksum``: a CRC-32 of every byte, its own value counted as zeros), all before the
+``safetensors`` package sees a byte, and turns every failure into one ``FileFormatError``
+naming the file; damage is reported as such. No pickle, no ``eval``, no
 import by name: the file can only ever produce arrays and strings.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import re
 import stat
 import time
+import warnings
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import FileFormatError, GlassnetError, InvalidArgumentError, describe
+from ..errors import FileFormatError, InvalidArgumentError
+from ._paths import (
+    FileAccessError,
+    MissingFileError,
+    access_error,
+    as_path,
+    check_name_lengths,
+    temp_prefix,
+)
 from .atomic import atomic_write_bytes
 
 __all__ = [
     "FileAccessError",
     "MissingFileError",
+    "UncheckedFileWarning",
+    "FORMAT",
+    "CHECKPOINT_FORMAT",
+    "FORMAT_VERSION",
+    "CHECKSUM_KEY",
     "MAX_HEADER_BYTES",
     "STALE_TEMP_SECONDS",
     "DTYPES",
     "as_path",
     "read_container",
     "write_container",
+    "seal",
+    "check_format",
     "encode_tree",
     "decode_tree",
     "remove_stale_temps",
@@ -75,44 +95,44 @@ _NUMPY_TO_CODE = {dt: code for code, dt in DTYPES.items()}
 _MAX_NDIM = 64  # NumPy's limit
 _TAG = "__glassnet__"  # marks the JSON objects of encode_tree that are not plain dicts
 
+#: The format markers of glassnet's files (metadata ``format``) and the version written.
+#: Version 2 added the checksum; version 1 files (no checksum) are still read, with a note.
+FORMAT = "glassnet"
+CHECKPOINT_FORMAT = "glassnet-checkpoint"
+FORMAT_VERSION = "2"
+READABLE_VERSIONS = ("1", "2")
+_GLASSNET_FORMATS = (FORMAT, CHECKPOINT_FORMAT)
 
-class FileAccessError(GlassnetError, OSError):
-    """A file glassnet cannot read or write: a directory, no permission, disk full, ..."""
+#: The metadata entry holding the file's checksum, ``"<algorithm>:<hex digest>"``.
+CHECKSUM_KEY = "glassnet_checksum"
+#: The algorithm new files use (see docs/saving.md for the measured cost of each).
+CHECKSUM_ALGORITHM = "crc32"
+_HEX_DIGITS = {"sha256": 64, "crc32": 8}
 
 
-class MissingFileError(FileAccessError, FileNotFoundError):
-    """A file to load that does not exist."""
+class UncheckedFileWarning(UserWarning):
+    """A glassnet file from before checksums (format version 1): it loads, but damage to it
+    cannot be detected. Saving it again adds a checksum."""
 
 
 # ---------------------------------------------------------------------------------------------
 # Paths
 # ---------------------------------------------------------------------------------------------
-def as_path(path: Any, where: str) -> Path:
-    """``path`` (str or os.PathLike) as a Path, or an InvalidArgumentError saying what it was."""
-    if isinstance(path, (bytes, bytearray)) or not isinstance(path, (str, os.PathLike)):
-        raise InvalidArgumentError(
-            f"{where}: path must be a str or os.PathLike such as 'model.safetensors', "
-            f"received {describe(path)}"
-        )
-    text = os.fspath(path)
-    if not isinstance(text, str) or not text:
-        raise InvalidArgumentError(
-            f"{where}: path must be a non-empty file name such as 'model.safetensors', "
-            f"received {path!r}"
-        )
-    return Path(text)
-
-
 def _check_writable_target(p: Path, raw: str, where: str) -> None:
-    if p.is_dir():
-        raise InvalidArgumentError(
-            f"{where}: '{p}' is a directory; expected a file path such as "
-            f"'{p / 'model.safetensors'}'"
-        )
+    check_name_lengths(p, where)
     if raw.endswith(("/", os.sep)):
         raise InvalidArgumentError(
             f"{where}: '{raw}' ends with a path separator; expected a file path such as "
             f"'{raw}model.safetensors'"
+        )
+    try:
+        is_dir = stat.S_ISDIR(os.stat(p).st_mode)
+    except OSError:  # missing (fine) or unreachable: the write reports it with the reason
+        is_dir = False
+    if is_dir:
+        raise InvalidArgumentError(
+            f"{where}: '{p}' is a directory; expected a file path such as "
+            f"'{p / 'model.safetensors'}'"
         )
 
 
@@ -122,7 +142,7 @@ def remove_stale_temps(target: Path, older_than: float | None = None) -> list[Pa
     killed before their rename. Returns what was removed; errors are ignored."""
     limit = STALE_TEMP_SECONDS if older_than is None else older_than
     directory = target.parent
-    pattern = re.compile(r"\." + re.escape(target.name) + r"\.[A-Za-z0-9_]{8}\.tmp")
+    pattern = re.compile(re.escape(temp_prefix(target)) + r"[A-Za-z0-9_]{8}\.tmp")
     removed: list[Path] = []
     now = time.time()
     try:
@@ -142,6 +162,168 @@ def remove_stale_temps(target: Path, older_than: float | None = None) -> list[Pa
         except OSError:
             continue
     return removed
+
+
+# ---------------------------------------------------------------------------------------------
+# Checksums
+# ---------------------------------------------------------------------------------------------
+# The checksum covers every byte of the file: the length field, the header (tensor entries and
+# metadata, the checksum's own value counted as zeros) and the data. A flipped bit anywhere
+# makes it differ, and a flip in the checksum entry itself either changes the value (which
+# then does not match) or its key (and a version-2 file without a checksum is refused).
+_CHECKSUM_ENTRY = re.compile(rb'"' + CHECKSUM_KEY.encode() + rb'"\s*:\s*"([^"\\]*)"')
+
+
+def _digest(algorithm: str, pieces: list[memoryview | bytes]) -> str:
+    if algorithm == "crc32":
+        value = 0
+        for piece in pieces:
+            value = zlib.crc32(piece, value)
+        return f"{value:08x}"
+    h = hashlib.sha256()
+    for piece in pieces:
+        h.update(piece)
+    return h.hexdigest()
+
+
+def _checksum_span(data: bytes | memoryview, header_end: int) -> list[tuple[int, int]]:
+    """Where the checksum's value sits in the header bytes: (begin, end) of every match."""
+    return [m.span(1) for m in _CHECKSUM_ENTRY.finditer(bytes(data[8:header_end]))]
+
+
+def _file_digest(data: bytes | memoryview, span: tuple[int, int], algorithm: str) -> str:
+    """The checksum of ``data`` with the value at ``span`` (file offsets) counted as the
+    placeholder ``<algorithm>:000...``."""
+    view = memoryview(data)
+    placeholder = f"{algorithm}:{'0' * _HEX_DIGITS[algorithm]}".encode()
+    begin, end = span
+    return _digest(algorithm, [view[:begin], placeholder, view[end:]])
+
+
+def placeholder_checksum(algorithm: str = CHECKSUM_ALGORITHM) -> str:
+    """The value a writer puts under CHECKSUM_KEY before ``seal`` fills it in."""
+    return f"{algorithm}:{'0' * _HEX_DIGITS[algorithm]}"
+
+
+def seal(data: bytes) -> bytes:
+    """Fill in the checksum of a safetensors file image whose metadata has a CHECKSUM_KEY
+    entry of the right length (``placeholder_checksum()`` or a stale checksum).
+
+    ``write_container`` uses it; so can a test that crafts a file and wants it checked
+    beyond its checksum.
+    """
+    n = int.from_bytes(data[:8], "little")
+    spans = _checksum_span(data, 8 + n)
+    if len(spans) != 1:
+        raise InvalidArgumentError(
+            f"seal: expected one {CHECKSUM_KEY!r} entry in the file's header, found {len(spans)}"
+        )
+    begin, end = (8 + spans[0][0], 8 + spans[0][1])
+    algorithm, _, _ = bytes(data[begin:end]).decode("ascii", "replace").partition(":")
+    if algorithm not in _HEX_DIGITS or end - begin != len(placeholder_checksum(algorithm)):
+        raise InvalidArgumentError(
+            f"seal: the {CHECKSUM_KEY!r} entry must hold '<sha256|crc32>:<hex digits>' of the "
+            f"right length, received {bytes(data[begin:end])[:80]!r}"
+        )
+    value = f"{algorithm}:{_file_digest(data, (begin, end), algorithm)}".encode()
+    out = bytearray(data)
+    out[begin:end] = value
+    return bytes(out)
+
+
+def verify_checksum(data: bytes, metadata: Mapping[str, str], name: str, where: str) -> bool:
+    """Check the file's checksum: True if it matches, False if the file has none (the caller
+    decides whether that is allowed), FileFormatError saying the file is damaged otherwise."""
+    if CHECKSUM_KEY not in metadata:
+        return False
+
+    def damaged(reason: str) -> FileFormatError:
+        return FileFormatError(
+            f"{where}: '{name}' is damaged: {reason}; nothing was loaded from it (restore it "
+            f"from a copy, or save the model again)"
+        )
+
+    value = metadata[CHECKSUM_KEY]
+    algorithm, _, digest = value.partition(":")
+    if algorithm not in _HEX_DIGITS:
+        raise damaged(
+            f"its checksum names the algorithm {algorithm[:20]!r}, which glassnet does not "
+            f"know (it knows {', '.join(_HEX_DIGITS)}; a file from a newer glassnet?)"
+        )
+    if len(digest) != _HEX_DIGITS[algorithm] or any(c not in "0123456789abcdef" for c in digest):
+        raise damaged(f"its {algorithm} checksum {digest[:80]!r} is not a valid digest")
+    n = int.from_bytes(data[:8], "little")
+    spans = _checksum_span(data, 8 + n)
+    if len(spans) != 1:
+        raise damaged(f"its header holds {len(spans)} checksum entries, expected one")
+    span = (8 + spans[0][0], 8 + spans[0][1])
+    if bytes(data[span[0] : span[1]]) != value.encode("ascii", "replace"):
+        raise damaged("its checksum entry is not stored as plain text")
+    actual = _file_digest(data, span, algorithm)
+    if actual != digest:
+        raise damaged(
+            f"its contents do not match the {algorithm} checksum stored in it (recorded "
+            f"{digest[:16]}..., computed {actual[:16]}...), so at least one byte changed "
+            f"after it was written"
+        )
+    return True
+
+
+def _unchecked(metadata: Mapping[str, str], name: str, where: str) -> None:
+    """A glassnet file without a checksum: fine (with a note) for version 1, damaged for the
+    versions that always carry one. Files of other tools and unknown versions pass here (the
+    loaders' format checks name what they are)."""
+    if metadata.get("format") not in _GLASSNET_FORMATS:
+        return
+    version = metadata.get("format_version")
+    if version == "1":
+        warnings.warn(
+            f"{where}: '{name}' was written by an older glassnet (format version 1) and "
+            f"carries no checksum, so damage to it cannot be detected; save it again to add "
+            f"one",
+            UncheckedFileWarning,
+            stacklevel=4,
+        )
+    elif version in READABLE_VERSIONS:
+        raise FileFormatError(
+            f"{where}: '{name}' is damaged: it is a format version {version} file, which "
+            f"always carries a checksum, but its {CHECKSUM_KEY!r} entry is missing; nothing "
+            f"was loaded from it"
+        )
+
+
+def check_format(metadata: Mapping[str, str], name: str, where: str, expected: str) -> None:
+    """The file's format marker and version, or a FileFormatError saying what it is instead."""
+    fmt = metadata.get("format")
+    if fmt != expected:
+        if fmt is None:
+            what = "has no glassnet format marker (it may come from another library)"
+            hint = (
+                "; to use its tensors as weights, build the model and call load_weights"
+                if expected == FORMAT
+                else ""
+            )
+        elif fmt == CHECKPOINT_FORMAT:
+            what = "is a glassnet training checkpoint"
+            hint = "; read it with glassnet.io.load_checkpoint or resume fit from it"
+        elif fmt == FORMAT:
+            what = "is a glassnet model file, not a checkpoint"
+            hint = "; read it with load_model or load_weights"
+        else:
+            what = f"has format {fmt[:40]!r}"
+            hint = f"; expected {expected!r}"
+        raise FileFormatError(f"{where}: '{name}' {what}{hint}")
+    version = metadata.get("format_version")
+    if version not in READABLE_VERSIONS:
+        if version is not None and version.isdigit() and int(version) > int(FORMAT_VERSION):
+            raise FileFormatError(
+                f"{where}: '{name}' uses format version {version}, newer than the version "
+                f"{FORMAT_VERSION} this glassnet reads; upgrade glassnet to load it"
+            )
+        raise FileFormatError(
+            f"{where}: '{name}' has format_version {str(version)[:20]!r}; "
+            f"expected one of {', '.join(READABLE_VERSIONS)}"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,8 +367,10 @@ def write_container(
         name: prepare_array(np.asarray(arr), f"tensor {name!r}", where)
         for name, arr in tensors.items()
     }
+    sealed = dict(metadata)
+    sealed[CHECKSUM_KEY] = placeholder_checksum()
     try:
-        data = stn.save(arrays, metadata=dict(metadata))
+        data = stn.save(arrays, metadata=sealed)
     except Exception as exc:  # safetensors' own errors: report them as ours
         raise InvalidArgumentError(
             f"{where}: could not serialise the tensors for '{p}': {exc}"
@@ -198,14 +382,9 @@ def write_container(
             f"more than the {MAX_HEADER_BYTES // 2**20} MB a file may hold; store large lists "
             f"as NumPy arrays"
         )
+    data = seal(data)
     remove_stale_temps(p)
-    try:
-        atomic_write_bytes(p, data)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise FileAccessError(
-            f"{where}: could not write '{p}': {reason}; the previous file, if any, is unchanged"
-        ) from exc
+    atomic_write_bytes(p, data, where=where)  # errors name p and say the old file is kept
     return p
 
 
@@ -234,7 +413,10 @@ def validate_header(data: bytes, name: str) -> tuple[dict[str, dict[str, Any]], 
     size = len(data)
 
     def bad(reason: str) -> FileFormatError:
-        return FileFormatError(f"'{name}' is not a valid safetensors file: {reason}")
+        return FileFormatError(
+            f"'{name}' is damaged or not a safetensors file (truncated, corrupted, or of "
+            f"another format): {reason}"
+        )
 
     if size < 8:
         raise bad(f"it has {size} bytes, fewer than the 8-byte header length")
@@ -321,12 +503,13 @@ def validate_header(data: bytes, name: str) -> tuple[dict[str, dict[str, Any]], 
 def read_container(path: Any, where: str) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Read and check a safetensors file: (tensors as fresh writable arrays, metadata)."""
     p = as_path(path, where)
+    check_name_lengths(p, where)
     try:
         info = os.stat(p)
     except FileNotFoundError:
         raise MissingFileError(f"{where}: no file at '{p}'") from None
     except OSError as exc:
-        raise FileAccessError(f"{where}: cannot open '{p}': {exc.strerror or exc}") from None
+        raise access_error(exc, p, where, "read") from None
     if stat.S_ISDIR(info.st_mode):
         raise FileAccessError(f"{where}: '{p}' is a directory; expected a .safetensors file")
     if not stat.S_ISREG(info.st_mode):
@@ -342,11 +525,14 @@ def read_container(path: Any, where: str) -> tuple[dict[str, np.ndarray], dict[s
             else:
                 data = head + handle.read()
     except OSError as exc:
-        raise FileAccessError(f"{where}: cannot read '{p}': {exc.strerror or exc}") from None
+        raise access_error(exc, p, where, "read") from None
     try:
         header, metadata = validate_header(data, str(p))
     except FileFormatError as exc:
         raise FileFormatError(f"{where}: {exc}") from None
+    # Before anything in the header is interpreted beyond its structure.
+    if not verify_checksum(data, metadata, str(p), where):
+        _unchecked(metadata, str(p), where)
     stn = _safetensors_numpy(where)
     try:
         loaded = stn.load(data)

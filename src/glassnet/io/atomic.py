@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import InvalidArgumentError
+from ..errors import GlassnetError, InvalidArgumentError
+from ._paths import access_error, as_path, check_name_lengths, temp_prefix
 
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
 
@@ -47,24 +49,54 @@ def _fsync_directory(directory: Path) -> None:
         os.close(fd)
 
 
+def _ensure_directory(directory: Path, target: Path, where: str) -> None:
+    """Create the target's directory (and its parents) if missing; a regular file on the way
+    is a FileAccessError naming it."""
+    try:
+        if stat.S_ISDIR(os.stat(directory).st_mode):
+            return
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise access_error(exc, target, where, "write") from None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise access_error(exc, target, where, "write") from None
+    _fsync_directory(directory.parent)  # the new directory's entry survives a power cut
+
+
+def _ours(exc: BaseException, tmp: Path) -> bool:
+    """An OSError about the file being written (not one the caller's block met elsewhere)."""
+    if not isinstance(exc, OSError) or isinstance(exc, GlassnetError):
+        return False
+    return exc.filename is None or os.fspath(exc.filename) == str(tmp)
+
+
 @contextlib.contextmanager
 def atomic_write(
-    path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None
+    path: str | os.PathLike[str],
+    mode: str = "wb",
+    encoding: str | None = None,
+    *,
+    where: str = "atomic_write",
 ) -> Iterator[IO[Any]]:
     """Open a temporary file for writing; on success it replaces ``path`` atomically.
 
-    If the block raises, the temporary file is removed and ``path`` is untouched.
+    If the block raises, the temporary file is removed and ``path`` is untouched. Problems
+    with the path or the disk are a FileAccessError (an OSError) or an InvalidArgumentError
+    naming ``path`` — never the temporary file — and saying the previous file is unchanged.
     """
     if mode not in ("w", "wb", "wt"):
-        raise InvalidArgumentError(
-            f"atomic_write: mode must be 'w', 'wt' or 'wb', received {mode!r}"
-        )
-    target = Path(path)
+        raise InvalidArgumentError(f"{where}: mode must be 'w', 'wt' or 'wb', received {mode!r}")
+    target = as_path(path, where)
+    check_name_lengths(target, where)
     directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        directory.mkdir(parents=True, exist_ok=True)
-        _fsync_directory(directory.parent)  # the new directory's entry survives a power cut
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    _ensure_directory(directory, target, where)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise access_error(exc, target, where, "write") from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, mode, encoding=encoding if "b" not in mode else None) as handle:
@@ -80,19 +112,29 @@ def atomic_write(
                 os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, target)
         _fsync_directory(directory)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if _ours(exc, tmp):
+            raise access_error(exc, target, where, "write") from exc  # type: ignore[arg-type]
         raise
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes, *, where: str = "atomic_write_bytes"
+) -> None:
     """Write ``data`` to ``path`` atomically."""
-    with atomic_write(path, "wb") as handle:
+    with atomic_write(path, "wb", where=where) as handle:
         handle.write(data)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
+def atomic_write_text(
+    path: str | os.PathLike[str],
+    text: str,
+    encoding: str = "utf-8",
+    *,
+    where: str = "atomic_write_text",
+) -> None:
     """Write ``text`` to ``path`` atomically."""
-    with atomic_write(path, "w", encoding=encoding) as handle:
+    with atomic_write(path, "w", encoding=encoding, where=where) as handle:
         handle.write(text)

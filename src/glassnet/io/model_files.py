@@ -39,6 +39,10 @@ from ..nn.layers import LAYER_CLASSES, Activation, Dense, Input, Layer
 from ..nn.module import Module, match_weights
 from . import registry
 from ._container import (
+    CHECKPOINT_FORMAT,
+    FORMAT,
+    FORMAT_VERSION,
+    check_format,
     decode_tree,
     dumps,
     encode_tree,
@@ -56,9 +60,6 @@ __all__ = [
     "FORMAT_VERSION",
 ]
 
-FORMAT = "glassnet"
-FORMAT_VERSION = "1"
-CHECKPOINT_FORMAT = "glassnet-checkpoint"
 _OPTIMIZER_ROOT = "optimizer"
 
 
@@ -233,40 +234,6 @@ def save_weights(model: Module, path: Any) -> None:
 # ---------------------------------------------------------------------------------------------
 # Loading
 # ---------------------------------------------------------------------------------------------
-def check_format(metadata: Mapping[str, str], name: str, where: str, expected: str) -> None:
-    """The file's format marker and version, or a FileFormatError saying what it is instead."""
-    fmt = metadata.get("format")
-    if fmt != expected:
-        if fmt is None:
-            what = "has no glassnet format marker (it may come from another library)"
-            hint = (
-                "; to use its tensors as weights, build the model and call load_weights"
-                if expected == FORMAT
-                else ""
-            )
-        elif fmt == CHECKPOINT_FORMAT:
-            what = "is a glassnet training checkpoint"
-            hint = "; read it with glassnet.io.load_checkpoint or resume fit from it"
-        elif fmt == FORMAT:
-            what = "is a glassnet model file, not a checkpoint"
-            hint = "; read it with load_model or load_weights"
-        else:
-            what = f"has format {fmt[:40]!r}"
-            hint = f"; expected {expected!r}"
-        raise FileFormatError(f"{where}: '{name}' {what}{hint}")
-    version = metadata.get("format_version")
-    if version != FORMAT_VERSION:
-        if version is not None and version.isdigit() and int(version) > int(FORMAT_VERSION):
-            raise FileFormatError(
-                f"{where}: '{name}' uses format version {version}, newer than the version "
-                f"{FORMAT_VERSION} this glassnet reads; upgrade glassnet to load it"
-            )
-        raise FileFormatError(
-            f"{where}: '{name}' has format_version {str(version)[:20]!r}; "
-            f"expected {FORMAT_VERSION!r}"
-        )
-
-
 @contextmanager
 def _rng_preserved() -> Iterator[None]:
     """Rebuilding layers runs their initialisers; keep glassnet's random stream untouched."""
