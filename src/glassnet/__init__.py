@@ -48,7 +48,7 @@ from .training import Model, Sequential
 if TYPE_CHECKING:
     from . import datasets, diagnostics, explain, io, keras
 
-__version__ = "0.1.0"
+from ._version import __version__  # noqa: E402
 
 __all__ = [
     "Tensor",

@@ -100,9 +100,7 @@ def test_the_new_layers_kernels_pass_a_numerical_gradient_check():
     assert result.ok, result
 
 
-def test_the_new_layer_saves_loads_and_its_sizes_are_checked_before_building(
-    tmp_path, monkeypatch
-):
+def test_the_new_layer_saves_loads_and_its_sizes_are_checked_before_building(tmp_path, monkeypatch):
     x, y = _data()
     model = _model()
     model.fit(x, y, epochs=1, batch_size=8, verbose=0)
@@ -129,7 +127,11 @@ def test_the_new_layer_has_telemetry_rows_and_a_doctor_run():
     rows = history.telemetry.layers["scale"]
     assert len(rows["grad_norm"]) == 15 and np.all(np.isfinite(rows["grad_norm"]))
     assert np.all(np.isfinite(rows["update_ratio"]))
-    assert history.telemetry.layer_info["scale"] == {"activation": "linear", "units": 6, "inputs": 1}
+    assert history.telemetry.layer_info["scale"] == {
+        "activation": "linear",
+        "units": 6,
+        "inputs": 1,
+    }
     assert isinstance(gn.diagnostics.diagnose(history, model), list)
     assert doctor.findings == history.findings
 

@@ -28,7 +28,11 @@ LOSSES = [
     ("categorical_crossentropy", "softmax", "onehot"),
     ("sparse_categorical_crossentropy", "softmax", "sparse"),
 ]
-LOGIT_LOSSES = {"binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy"}
+LOGIT_LOSSES = {
+    "binary_crossentropy",
+    "categorical_crossentropy",
+    "sparse_categorical_crossentropy",
+}
 OPTIMIZERS = [
     lambda: O.SGD(learning_rate=0.1),
     lambda: O.SGD(learning_rate=0.05, momentum=0.9, nesterov=True),

@@ -175,3 +175,23 @@ def test_evaluate_runs_in_the_numeric_environment_of_fit():
     model = _two_layer("auto", "sparse_categorical_crossentropy", "softmax")
     history = model.fit(x, y, epochs=1, batch_size=32, validation_data=(xt, yt), verbose=0)
     assert model.evaluate(xt, yt, batch_size=32)[0] == history.history["val_loss"][-1]
+
+
+def test_freezing_a_layer_between_two_fits_keeps_the_optimiser_state_of_the_others():
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    y = np.arange(32) % 3
+    gn.seed(7)
+    model = gn.Sequential([L.Dense(5, "tanh", input_dim=4), L.Dense(3, "softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    moments = model.optimizer.state_dict()["state.2.exp_avg"].copy()  # the output layer's W
+    model.layers[0].trainable = False
+    frozen = [p.numpy().copy() for p in model.layers[0].parameters()]
+    output_W, output_b = model.layers[1].parameters()
+    model.optimizer.rebind([output_W, output_b])  # what the next fit does
+    np.testing.assert_array_equal(model.optimizer.state_dict()["state.0.exp_avg"], moments)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    for p, old in zip(model.layers[0].parameters(), frozen):
+        np.testing.assert_array_equal(p.numpy(), old)
+    assert model.optimizer.params == (output_W, output_b)
+    assert model.optimizer.iterations == 8

@@ -378,12 +378,6 @@ class Tensor:
         """The data as nested Python lists."""
         return self.data.tolist()
 
-    def astype(self, dtype: Any) -> Tensor:
-        """A copy with another dtype; differentiable between float dtypes."""
-        from ..functional import cast
-
-        return cast(self, dtype)
-
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         return self.data if dtype is None else self.data.astype(dtype)
 

@@ -426,7 +426,7 @@ def render_report(
     title = title or f"Training report: {name}"
     now = _dt.datetime.now().isoformat(timespec="seconds")
     try:
-        from .. import __version__ as version
+        from .._version import __version__ as version
     except ImportError:  # pragma: no cover - during package initialisation
         version = "?"
 

@@ -59,14 +59,9 @@ def _load_model(model: Any, loader: Callable[[Any], Any] | None) -> Any:
     if not isinstance(model, (str, os.PathLike)):
         return model
     if loader is None:
-        import glassnet
+        from ..io.model_files import load_model
 
-        loader = getattr(glassnet, "load_model", None)
-        if loader is None:
-            raise InvalidArgumentError(
-                f"explain: cannot load {os.fspath(model)!r}: this glassnet has no load_model(); "
-                f"pass an already loaded model or a loader"
-            )
+        loader = load_model
     return loader(model)
 
 

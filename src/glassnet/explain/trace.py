@@ -483,9 +483,11 @@ def _plan(model: Any) -> _Plan:
     specs: list[_Spec] = []
     notes: list[str] = []
     merged = False
+    layer: Any
     for layer in model.layers:
         # Each layer declares how the trace treats it (Layer.explain_role); nothing here tests
-        # for a layer's class.
+        # for a layer's class. A "dense" layer has W, b, units and activation; an "activation"
+        # layer a kernel; a "scale" layer scale and offset.
         role = getattr(layer, "explain_role", None)
         if role == "dense":
             specs.append(_Spec(layer, layer.activation))

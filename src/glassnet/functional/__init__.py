@@ -197,6 +197,7 @@ def _install() -> None:
         "broadcast_to": broadcast_to,
         "squeeze": squeeze,
         "unsqueeze": unsqueeze,
+        "astype": cast,  # a copy with another dtype; differentiable between float dtypes
     }
     methods["T"] = property(lambda self: transpose(self))
     for name, fn in methods.items():

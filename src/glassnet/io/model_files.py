@@ -35,7 +35,7 @@ import numpy as np
 
 from .. import _rng
 from ..errors import FileFormatError, GlassnetError, InvalidArgumentError, describe
-from ..nn.layers import LAYER_CLASSES, Activation, Dense, Input, Layer
+from ..nn.layers import LAYER_CLASSES, Input, Layer
 from ..nn.module import Module, match_weights
 from . import registry
 from ._container import (
@@ -64,7 +64,7 @@ _OPTIMIZER_ROOT = "optimizer"
 
 
 def _version() -> str:
-    from .. import __version__
+    from .._version import __version__
 
     return str(__version__)
 
@@ -117,8 +117,7 @@ def _config_of(obj: Any, where: str) -> dict[str, Any]:
 
 
 def _architecture(model: Module, where: str) -> dict[str, Any]:
-    from ..training.model import Sequential
-
+    Sequential = registry.builtin("Sequential")
     cls = type(model)
     name = "Sequential" if cls is Sequential else registry.registered_name(cls)
     if name is None:
@@ -261,7 +260,7 @@ def _float_dtype(value: Any) -> np.dtype:
 
 
 def _builtin_layer(cls: type[Layer], config: dict[str, Any]) -> Layer:
-    """A glassnet layer from its get_config(), Dense left unbuilt (built after checks)."""
+    """A glassnet layer from its get_config(), left unbuilt (built after the size checks)."""
     config = dict(config)
     accepted = _accepted_kwargs(cls)
     dtype = config.pop("dtype", None) if "dtype" not in accepted else None
@@ -273,14 +272,7 @@ def _builtin_layer(cls: type[Layer], config: dict[str, Any]) -> Layer:
             raise ValueError(f"{cls.__name__} cannot have activation {str(kind)[:20]!r}")
     if "input_shape" in config and "input_shape" not in accepted:
         config.pop("input_shape")
-    if issubclass(cls, Dense):
-        act = config.get("activation")
-        if isinstance(act, Mapping):
-            act = dict(act)
-            kind = act.pop("activation", None)
-            act_name = act.pop("name", None)
-            config["activation"] = Activation(kind, name=act_name, **act)
-    layer = cls(**config)
+    layer = cls.from_config(config)
     if dtype is not None:
         layer.dtype = _float_dtype(dtype)
     return layer
@@ -303,13 +295,11 @@ def _sequential_from_config(
     where: str,
     model_cls: type | None = None,
 ) -> Module:
-    """Rebuild a Sequential (or a registered subclass ``model_cls``); each Dense's weight shapes are
-    checked against the file before anything is allocated, so a crafted architecture cannot
-    request huge arrays."""
-    from ..training.model import Sequential
-
+    """Rebuild a Sequential (or a registered subclass ``model_cls``); every layer's parameter
+    shapes (its ``parameter_shapes``) are checked against the file before anything is
+    allocated, so a crafted architecture cannot request huge arrays."""
     if model_cls is None:
-        model_cls = Sequential
+        model_cls = registry.builtin("Sequential")
 
     def bad(reason: str) -> FileFormatError:
         return FileFormatError(
@@ -331,7 +321,7 @@ def _sequential_from_config(
         raise bad(str(exc)) from None
 
     layers: list[Layer] = []
-    declared_inputs: list[int | None] = []  # a Dense's recorded in_features
+    declared_inputs: list[tuple[int, ...] | None] = []  # a layer's recorded input shape
     for i, entry in enumerate(config["layers"]):
         if (
             not isinstance(entry, dict)
@@ -353,15 +343,16 @@ def _sequential_from_config(
             )
         if not issubclass(cls, Layer):
             raise bad(f"layer {i} is a {class_name}, which is not a Layer")
-        declared: int | None = None
+        declared: tuple[int, ...] | None = None
         try:
-            if builtin is not None and issubclass(builtin, Dense):
+            if builtin is not Input:
+                # Taken out so that no layer builds (allocates) before its sizes are checked.
                 dim = layer_config.pop("input_dim", None)
                 in_shape = layer_config.pop("input_shape", None)
                 if dim is not None:
-                    declared = _positive_shape(dim, "input_dim")[-1]
+                    declared = _positive_shape(dim, "input_dim")
                 elif in_shape is not None:
-                    declared = _positive_shape(in_shape, "input_shape")[-1]
+                    declared = _positive_shape(in_shape, "input_shape")
             if builtin is Input:
                 layer = _builtin_layer(Input, layer_config)
                 if layers or input_shape not in (None, layer.input_shape):
@@ -382,6 +373,8 @@ def _sequential_from_config(
             ) from exc
         if not isinstance(layer, Layer):
             raise bad(f"layer {i} ({class_name}) did not rebuild into a Layer")
+        if declared is not None and builtin is not None:
+            layer.input_shape = declared  # recorded, as constructing with it would have done
         layers.append(layer)
         declared_inputs.append(declared)
     names = [layer.name for layer in layers]
@@ -391,40 +384,43 @@ def _sequential_from_config(
     if input_shape is None and layers and layers[0].input_shape is not None:
         input_shape = layers[0].input_shape
 
-    # Walk the shapes; check every Dense against the file before building it. Past a
-    # registered layer the walked shape is only a guess (its compute_output_shape may be the
-    # default identity), so there the sizes each Dense recorded are what counts.
+    # Walk the shapes; check every layer's parameters against the file before building it.
+    # Past a registered layer the walked shape is only a guess (its compute_output_shape may
+    # be the default identity), so there the input shape each layer recorded is what counts.
     problems: list[str] = []
-    builds: list[tuple[Dense, int]] = []
+    builds: list[tuple[Layer, tuple[int, ...]]] = []
     shape: tuple[Any, ...] | None = input_shape
     trusted = True
     for layer, declared in zip(layers, declared_inputs):
-        if LAYER_CLASSES.get(type(layer).__name__) is not type(layer):
-            trusted = False
-        if isinstance(layer, Dense):
-            seen = shape[-1] if shape and trusted else None
-            if declared is not None and seen is not None and declared != seen:
+        seen = shape if shape is not None and trusted else None
+        if declared is not None and seen is not None and declared[-1:] != seen[-1:]:
+            raise bad(
+                f"layer {layer.name!r} records {declared[-1]} inputs but the layer "
+                f"before it gives {seen[-1]}"
+            )
+        in_shape = declared if declared is not None else seen
+        if in_shape is not None and not layer.built:
+            try:
+                expected = layer.parameter_shapes(in_shape)
+            except Exception as exc:
                 raise bad(
-                    f"layer {layer.name!r} records {declared} inputs but the layer "
-                    f"before it gives {seen}"
-                )
-            fan_in = declared if declared is not None else seen
-            if fan_in is not None:
-                expected: dict[str, tuple[int, ...]] = {
-                    f"{layer.name}.W": (layer.units, int(fan_in))
-                }
-                if layer.use_bias:
-                    expected[f"{layer.name}.b"] = (layer.units,)
-                for key, want in expected.items():
-                    if key not in tensors:
-                        problems.append(f"{key} is missing")
-                    elif tensors[key].shape != want:
-                        problems.append(
-                            f"{key} has shape {tensors[key].shape}, the architecture needs {want}"
-                        )
-                builds.append((layer, int(fan_in)))
+                    f"layer {layer.name!r} rejects inputs of shape {in_shape}: {str(exc)[:120]}"
+                ) from exc
+            for pname, want in expected.items():
+                key = f"{layer.name}.{pname}"
+                if key not in tensors:
+                    problems.append(f"{key} is missing")
+                elif tensors[key].shape != tuple(want):
+                    problems.append(
+                        f"{key} has shape {tensors[key].shape}, the architecture needs "
+                        f"{tuple(want)}"
+                    )
+            if expected:
+                builds.append((layer, tuple(in_shape)))
+        if LAYER_CLASSES.get(type(layer).__name__) is not type(layer):
+            trusted = False  # its output shape is its own word from here on
         if shape is None and declared is not None:
-            shape = (declared,)
+            shape = declared
         if shape is not None:
             try:
                 shape = tuple(layer.compute_output_shape(shape))
@@ -438,8 +434,8 @@ def _sequential_from_config(
             f"architecture: " + "; ".join(problems)
         )
     try:
-        for layer, fan_in in builds:
-            layer.build((fan_in,))
+        for layer, built_shape in builds:
+            layer.build(built_shape)
         model = model_cls(name=model_name)
         for layer in layers:
             model.add(layer)
@@ -475,9 +471,8 @@ def _model_from_architecture(
                 f"registered in this process; import the code that defines it (decorated with "
                 f"@glassnet.register) before calling load_model"
             )
-        from ..training.model import Sequential
-
-        if issubclass(cls, Sequential) and not callable(getattr(cls, "from_config", None)):
+        rebuilt_by_layers = not callable(getattr(cls, "from_config", None))
+        if issubclass(cls, registry.builtin("Sequential")) and rebuilt_by_layers:
             return _sequential_from_config(arch["config"], tensors, name, where, cls)
         try:
             model = registry.from_config(cls, dict(arch["config"]))
@@ -522,7 +517,8 @@ def _fit_weights(
 
 def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where: str) -> None:
     from ..nn import losses as losses_module
-    from ..training import metrics as metrics_module
+
+    get_metric = registry.builtin("metric")
 
     if not isinstance(training, dict) or not isinstance(training.get("loss"), dict):
         raise FileFormatError(
@@ -545,7 +541,7 @@ def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where
         metrics = []
         for metric in training.get("metrics") or []:
             try:
-                metrics_module.get(metric, loss)
+                get_metric(metric, loss)
             except GlassnetError:
                 warnings.warn(
                     f"{where}: metric {str(metric)[:40]!r} in '{name}' is unknown "
@@ -573,8 +569,6 @@ def load_model(path: Any, compile: bool = True) -> Module:
     Only glassnet's own layers, Sequential and registered classes can be rebuilt; nothing
     in the file is executed. Every problem with the file raises FileFormatError naming it.
     """
-    from ..training.model import Model
-
     where = "load_model"
     if not isinstance(compile, bool):
         raise InvalidArgumentError(
@@ -605,7 +599,7 @@ def load_model(path: Any, compile: bool = True) -> Module:
 
     model = _model_from_architecture(arch, weights, name, where)
     _fit_weights(model, weights, name, where, strict=True, exact_dtype=True)
-    if compile and "training_config" in metadata and isinstance(model, Model):
+    if compile and "training_config" in metadata and callable(getattr(model, "compile", None)):
         training = loads(metadata["training_config"], "training config", name, where)
         _compile_from(model, training, opt_state, name, where)
     return model

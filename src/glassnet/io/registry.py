@@ -168,3 +168,18 @@ def from_config(cls: type, config: dict[str, Any]) -> Any:
     if callable(factory):
         return factory(config)
     return cls(**config)
+
+
+# What the training layer hands io at import, so that io never imports training: the class of
+# a plain Sequential and the metric lookup (name → Metric) that load_model needs.
+_BUILTINS: dict[str, Any] = {}
+
+
+def provide(name: str, value: Any) -> None:
+    """Record a built-in that io needs from the layers above it ("Sequential", "metric")."""
+    _BUILTINS[name] = value
+
+
+def builtin(name: str) -> Any:
+    """A built-in recorded by ``provide`` (``import glassnet`` records them all)."""
+    return _BUILTINS[name]

@@ -206,7 +206,7 @@ class Optimizer:
         if len(plist) == len(old.params) and all(a is b for a, b in zip(plist, old.params)):
             return self
         kept = {
-            id(p): {s: np.array(old.state_view(s, i)) for s in old.state_names()}
+            id(p): {s: np.array(old.state_view(s, i)) for s in old.state_names}
             for i, p in enumerate(old.params)
         }
         self._flat = None

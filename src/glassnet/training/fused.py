@@ -215,6 +215,7 @@ class FusedStep:
             ctx = contexts[i]
             ctx.training = layers[i].training
             a = layers[i].forward_kernel(a, ctx)
+        g: Any  # ∂C/∂(output of the layer being undone); an array above the lowest trainable
         loss_value, g, outputs = self.head.error(yb, a, self.ops)
         if not np.isfinite(loss_value):
             return StepResult(loss_value, outputs)

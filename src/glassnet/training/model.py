@@ -28,6 +28,7 @@ from ..errors import (
     ShapeError,
     describe,
 )
+from ..io import registry
 from ..nn import losses as losses_module
 from ..nn.layers import Input, Layer, forcing_inference, recording
 from ..nn.module import Module
@@ -758,3 +759,7 @@ class Sequential(Model):
         for layer in self._layers:
             lines.append(f"  {repr(layer)}")
         return "\n".join(lines) + "\n)" if self._layers else lines[0] + ")"
+
+
+registry.provide("Sequential", Sequential)
+registry.provide("metric", metrics_module.get)

@@ -84,7 +84,7 @@ class Dense(Layer):
                 f"{self.name}: Dense needs inputs of shape (batch, features), received a "
                 f"per-sample shape {tuple(input_shape)}; add Flatten() before it"
             )
-        shapes = {"W": (self.units, int(input_shape[-1]))}
+        shapes: dict[str, tuple[int, ...]] = {"W": (self.units, int(input_shape[-1]))}
         if self.use_bias:
             shapes["b"] = (self.units,)
         return shapes
