@@ -12,6 +12,7 @@ limit.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -19,11 +20,20 @@ import numpy as np
 from ..errors import AnomalyError, GraphError, ShapeError
 from .tensor import Tensor, _freed_backward, _state, as_array
 
-__all__ = ["backward", "topological_order"]
+__all__ = ["backward", "topological_order", "seed_gradient"]
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor that ``root`` depends on through recorded ops, inputs before outputs."""
+def _differentiable_parents(node: Tensor) -> Iterable[Tensor]:
+    return (parent for parent in node._parents if parent.requires_grad)
+
+
+def topological_order(
+    root: Tensor, parents: Callable[[Tensor], Iterable[Tensor]] | None = None
+) -> list[Tensor]:
+    """Every tensor that ``root`` depends on, inputs before outputs; iterative, so a chain of
+    any length is fine. ``parents(t)`` says which tensors t depends on (default: the recorded
+    parents that require grad, the ones backward visits; explain's graph passes every one)."""
+    parents_of = parents or _differentiable_parents
     order: list[Tensor] = []
     visited: set[int] = set()
     # (tensor, expanded): a tensor is appended after all its parents have been appended.
@@ -37,10 +47,23 @@ def topological_order(root: Tensor) -> list[Tensor]:
             continue
         visited.add(id(node))
         stack.append((node, True))
-        for parent in node._parents:
-            if parent.requires_grad and id(parent) not in visited:
+        for parent in parents_of(node):
+            if id(parent) not in visited:
                 stack.append((parent, False))
     return order
+
+
+def seed_gradient(root: Tensor, grad: Any, where: str) -> np.ndarray:
+    """∂C/∂root to start backpropagation from: ``grad`` checked against root's shape, or ones."""
+    if grad is None:
+        return np.ones_like(root.data)
+    seed = as_array(grad, root.data.dtype, where)
+    if seed.shape != root.data.shape:
+        raise ShapeError(
+            f"{where}: grad has shape {seed.shape} but the tensor has shape "
+            f"{root.data.shape}; they must match"
+        )
+    return seed
 
 
 def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
@@ -50,21 +73,12 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
             "backward: this tensor does not require grad; make an input with "
             "requires_grad=True (or a Parameter) before computing it"
         )
-    if grad is None:
-        if root.data.size != 1:
-            raise GraphError(
-                f"backward: the implicit gradient 1 exists only for a one-element tensor, "
-                f"received shape {root.data.shape}; pass grad= of that shape"
-            )
-        seed = np.ones_like(root.data)
-    else:
-        seed = as_array(grad, root.data.dtype, "backward")
-        if seed.shape != root.data.shape:
-            raise ShapeError(
-                f"backward: grad has shape {seed.shape} but the tensor has shape "
-                f"{root.data.shape}; they must match"
-            )
-
+    if grad is None and root.data.size != 1:
+        raise GraphError(
+            f"backward: the implicit gradient 1 exists only for a one-element tensor, "
+            f"received shape {root.data.shape}; pass grad= of that shape"
+        )
+    seed = seed_gradient(root, grad, "backward")
     order = topological_order(root)
     grads: dict[int, np.ndarray] = {id(root): seed}
     anomaly = _state.anomaly

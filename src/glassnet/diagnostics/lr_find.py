@@ -211,8 +211,7 @@ def lr_find(
         )
     if not model.compiled or model.loss is None:
         raise InvalidArgumentError(
-            f"{where}: the model is not compiled; call model.compile(optimizer=..., loss=...) "
-            f"first"
+            f"{where}: the model is not compiled; call model.compile(optimizer=..., loss=...) first"
         )
     start = _positive("start", start)
     end = _positive("end", end)

@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd.tensor import Tensor, _freed_backward, as_array
-from ..errors import GlassnetError, GraphError, InvalidArgumentError, ShapeError
+from ..autograd.engine import seed_gradient, topological_order
+from ..autograd.tensor import Tensor, _freed_backward
+from ..errors import GlassnetError, GraphError, InvalidArgumentError
 from ..io.atomic import atomic_write_text
 from .notation import fmt_number
 
@@ -260,23 +261,8 @@ class Graph:
 
 
 def _ancestry(root: Tensor) -> list[Tensor]:
-    """Every tensor root depends on (constants included), inputs before outputs; iterative."""
-    order: list[Tensor] = []
-    visited: set[int] = set()
-    stack: list[tuple[Tensor, bool]] = [(root, False)]
-    while stack:
-        t, expanded = stack.pop()
-        if expanded:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
-        for parent in reversed(t.parents):
-            if id(parent) not in visited:
-                stack.append((parent, False))
-    return order
+    """Every tensor root depends on (constants included), inputs before outputs."""
+    return topological_order(root, parents=lambda t: reversed(t.parents))
 
 
 def graph(
@@ -308,15 +294,7 @@ def graph(
             "graph: this tensor records no graph (nothing it depends on requires "
             "grad); make the inputs with requires_grad=True"
         )
-    if grad is None:
-        seed = np.ones_like(tensor.data)
-    else:
-        seed = as_array(grad, tensor.data.dtype, "graph")
-        if seed.shape != tensor.data.shape:
-            raise ShapeError(
-                f"graph: grad has shape {seed.shape} but the tensor has shape "
-                f"{tensor.data.shape}; they must match"
-            )
+    seed = seed_gradient(tensor, grad, "graph")
     label_of: dict[int, str] = {}
     for name, t in (names or {}).items():
         if isinstance(t, Tensor):
@@ -400,42 +378,7 @@ def model_graph(
     Nodes are named as in the trace: a0 (the input), W1, b1, z1, a1, …, and C. Built on float64
     copies of the weights, so the model itself is not touched.
     """
-    from ..functional import linear
-    from .trace import _fused, _plan, _prepare_input, _prepare_targets, resolve_loss
+    from .trace import engine_graph
 
-    plan = _plan(model)
-    loss_obj = resolve_loss(model, loss, "model_graph")
-    _, a0, _, _ = _prepare_input(model, plan, x)
-    last = plan.specs[-1].dense
-    assert last.W is not None
-    y_loss, _, _ = _prepare_targets(loss_obj, y, a0.shape[0], int(last.W.shape[0]))
-    fused = _fused(loss_obj, plan.specs[-1].act)
-    names: dict[str, Tensor] = {}
-    a = Tensor(a0, dtype="float64")
-    names["a0"] = a
-    z = a
-    for l, spec in enumerate(plan.specs, 1):
-        assert spec.dense.W is not None
-        W = Tensor(
-            np.array(spec.dense.W.data, dtype=np.float64), dtype="float64", requires_grad=True
-        )
-        b = (
-            Tensor(
-                np.array(spec.dense.b.data, dtype=np.float64), dtype="float64", requires_grad=True
-            )
-            if spec.dense.b is not None
-            else None
-        )
-        names[f"W{l}"] = W
-        if b is not None:
-            names[f"b{l}"] = b
-        z = linear(a, W, b)
-        names[f"z{l}"] = z
-        if l == len(plan.specs) and fused:
-            break
-        a = spec.act.forward(z)
-        if a is not z:
-            names[f"a{l}"] = a
-    cost = loss_obj.from_logits_tensor(y_loss, z) if fused else loss_obj(y_loss, a)
-    names["C"] = cost
+    cost, names = engine_graph(model, x, y, loss, "model_graph")
     return graph(cost, names=names, precision=precision, max_values=max_values)

@@ -52,7 +52,7 @@ from ..training.model import Sequential
 if TYPE_CHECKING:
     from .path import WeightPath
 
-__all__ = ["backprop", "BackpropTrace", "LayerTrace", "SpotCheck"]
+__all__ = ["backprop", "BackpropTrace", "LayerTrace", "SpotCheck", "engine_graph", "engine_forward"]
 
 # How δ^L is obtained; stated in every rendering.
 BP1 = "bp1"  # δ^L = ∇_a C ⊙ σ'(z^L)
@@ -938,23 +938,68 @@ def engine_forward(
     loss: losses_module.Loss,
     y_loss: Any,
     fused: bool,
+    names: dict[str, Tensor] | None = None,
 ) -> tuple[Tensor, list[Tensor]]:
-    """The autograd path training takes: (cost tensor, the z^l tensors with retained grads)."""
+    """The autograd path training takes: (cost tensor, the z^l tensors with retained grads).
+
+    ``names``, when given, receives the tensors under the trace's names: a0, W1, b1, z1, a1, …,
+    C (an activation that returns its input adds no a^l).
+    """
+    named = names if names is not None else {}
     a: Tensor = Tensor(a0, dtype="float64")
+    named["a0"] = a
     zs: list[Tensor] = []
-    for i, spec in enumerate(specs):
-        W_t, b_t = params[i]
+    for l, (spec, (W_t, b_t)) in enumerate(zip(specs, params), 1):
+        named[f"W{l}"] = W_t
+        if b_t is not None:
+            named[f"b{l}"] = b_t
         z = linear(a, W_t, b_t)
         z.retain_grad()
         zs.append(z)
-        if i == len(specs) - 1 and fused:
+        named[f"z{l}"] = z
+        if l == len(specs) and fused:
             break
         a = spec.act.forward(z)
-    if fused:
-        cost = loss.from_logits_tensor(y_loss, zs[-1])
-    else:
-        cost = loss(y_loss, a)
+        if a is not z:
+            named[f"a{l}"] = a
+    cost = loss.from_logits_tensor(y_loss, zs[-1]) if fused else loss(y_loss, a)
+    named["C"] = cost
     return cost, zs
+
+
+def _float64_params(
+    specs: Sequence[Any], weights: Sequence[tuple[np.ndarray, np.ndarray | None]]
+) -> list[tuple[Tensor, Tensor | None]]:
+    """Leaf tensors (float64 copies) for each layer's W and b."""
+    return [
+        (
+            Tensor(np.array(W, dtype=np.float64), dtype="float64", requires_grad=True),
+            None
+            if spec.dense.b is None or b is None
+            else Tensor(np.array(b, dtype=np.float64), dtype="float64", requires_grad=True),
+        )
+        for spec, (W, b) in zip(specs, weights)
+    ]
+
+
+def engine_graph(
+    model: Any, x: Any, y: Any, loss: Any = None, where: str = "engine_graph"
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The autograd graph of the cost C for (x, y) through a traceable Sequential, on float64
+    copies of the weights (the model is not touched), and its tensors by the trace's names."""
+    plan = _plan(model)
+    loss_obj = resolve_loss(model, loss, where)
+    _, a0, _, _ = _prepare_input(model, plan, x)
+    y_loss, _, _ = _prepare_targets(loss_obj, y, a0.shape[0], plan.specs[-1].dense.units)
+    weights = [
+        (spec.dense.W.data, None if spec.dense.b is None else spec.dense.b.data)  # type: ignore[union-attr]
+        for spec in plan.specs
+    ]
+    names: dict[str, Tensor] = {}
+    fused = _fused(loss_obj, plan.specs[-1].act)
+    params = _float64_params(plan.specs, weights)
+    cost, _ = engine_forward(plan.specs, a0, params, loss_obj, y_loss, fused, names)
+    return cost, names
 
 
 def _engine_check(
@@ -966,15 +1011,7 @@ def _engine_check(
     weights: list[tuple[np.ndarray, np.ndarray]],
     fused: bool,
 ) -> None:
-    params: list[tuple[Tensor, Tensor | None]] = []
-    for spec, (W, b) in zip(plan.specs, weights):
-        W_t = Tensor(W.copy(), dtype="float64", requires_grad=True)
-        b_t = (
-            Tensor(b.copy(), dtype="float64", requires_grad=True)
-            if spec.dense.b is not None
-            else None
-        )
-        params.append((W_t, b_t))
+    params = _float64_params(plan.specs, weights)
     cost, zs = engine_forward(plan.specs, a0, params, trace.loss, y_loss, fused)
     cost.backward()
     n = a0.shape[0]
