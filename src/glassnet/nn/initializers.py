@@ -4,19 +4,29 @@ For a Dense weight W of shape (units, in_features): fan_in = in_features, fan_ou
 The "normal" initialiser is the seeds' ``np.random.randn`` (mean 0, standard deviation 1).
 Truncated normals redraw values beyond two standard deviations, and, as in Keras, their
 standard deviation is corrected for the truncation.
+
+Memory: ``check_allocation`` estimates an array's size in its own dtype and refuses one larger
+than the memory available (an AllocationError, before anything is allocated). The random
+initialisers draw float64 numbers — so a float32 layer gets the same values it always got for
+a seed — but write them into the float32 array chunk by chunk, so no float64 copy of the whole
+weight matrix is ever made.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
 
 from .. import _rng
-from ..errors import InvalidArgumentError, UnknownNameError
+from ..errors import GlassnetError, InvalidArgumentError, UnknownNameError
 
 __all__ = [
+    "AllocationError",
+    "check_allocation",
+    "available_memory",
     "Initializer",
     "Zeros",
     "Ones",
@@ -34,6 +44,103 @@ __all__ = [
 ]
 
 
+class AllocationError(GlassnetError, MemoryError):
+    """An array larger than the memory available, refused before allocating it."""
+
+
+#: Arrays smaller than this are not checked (every machine glassnet runs on has this much).
+_CHECK_FROM_BYTES = 64 * 2**20
+#: Random values are drawn in float64 chunks of this many elements and cast into the output.
+_CHUNK = 1 << 20
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, encoding="ascii") as handle:
+            text = handle.read().strip()
+    except (OSError, ValueError):
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this process can still allocate without swapping, or None if unknown.
+
+    Linux: ``MemAvailable`` from /proc/meminfo, lowered to what the cgroup (a container's
+    memory limit) still allows. Elsewhere: the free physical pages, if the OS says.
+    """
+    available: int | None = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        available = None
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2
+        (
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+        ),  # cgroup v1
+    ):
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is not None and usage is not None and limit < 2**60:
+            room = max(0, limit - usage)
+            available = room if available is None else min(available, room)
+            break
+    if available is None:
+        try:
+            available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (AttributeError, OSError, ValueError):
+            return None
+    return available
+
+
+def _bytes(n: int) -> str:
+    value = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{value:.0f} bytes" if unit == "bytes" else f"{value:.3g} {unit}"
+        value /= 1024
+    return f"{n} bytes"  # pragma: no cover
+
+
+def check_allocation(shape: Any, dtype: Any, where: str, *, copies: int = 1) -> None:
+    """Refuse, before allocating it, an array of ``shape`` and ``dtype`` larger than the memory
+    available; ``copies``: how many such arrays exist at once while it is made (2 when it is
+    copied into another layout). Raises AllocationError (a MemoryError) naming ``where``.
+
+    Example: ``check_allocation((10**6, 10**6), "float32", "dense: Dense(1000000)")`` →
+    "dense: Dense(1000000): a float32 array of shape (1000000, 1000000) (10¹² values) needs
+    3.64 TiB, more than the 7.5 GiB of memory available".
+    """
+    dims = tuple(int(d) for d in shape)
+    if any(d < 0 for d in dims):
+        raise InvalidArgumentError(f"{where}: array shape {dims} has a negative size")
+    dt = np.dtype(dtype)
+    count = math.prod(dims)
+    size = count * dt.itemsize
+    need = size * max(1, int(copies))
+    if need < _CHECK_FROM_BYTES:
+        return
+    available = available_memory()
+    too_big = need >= np.iinfo(np.intp).max
+    if not too_big and (available is None or need <= available):
+        return
+    during = f" ({copies} copies while it is made: {_bytes(need)})" if copies > 1 else ""
+    room = (
+        f"more than the {_bytes(available)} of memory available"
+        if available is not None
+        else "more than this machine can address"
+    )
+    raise AllocationError(
+        f"{where}: a {dt.name} array of shape {dims} ({count:,} values) needs "
+        f"{_bytes(size)}{during}, {room}; use fewer units or inputs"
+    )
+
+
 def fans(shape: tuple[int, ...]) -> tuple[int, int]:
     """(fan_in, fan_out) of a weight of shape (out, in) — glassnet's layout — or a bias."""
     if len(shape) == 0:
@@ -45,12 +152,24 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int]:
 
 
 class Initializer:
-    """Base class: ``init(shape, dtype)`` returns a new array."""
+    """Base class: ``init(shape, dtype)`` returns a new array.
+
+    The size is checked against the memory available first (``check_allocation``). A
+    subclass implements ``sample(shape)`` (float64 values, cast by the call), or
+    ``generate(shape, dtype)`` to write the requested dtype directly.
+    """
 
     name = "initializer"
 
     def __call__(self, shape: tuple[int, ...], dtype: Any = np.float32) -> np.ndarray:
-        return np.asarray(self.sample(tuple(int(s) for s in shape)), dtype=dtype)
+        dims = tuple(int(s) for s in shape)
+        dt = np.dtype(dtype)
+        check_allocation(dims, dt, f"{type(self).__name__} initializer")
+        return self.generate(dims, dt)
+
+    def generate(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """The values in ``dtype``: by default ``sample`` cast."""
+        return np.asarray(self.sample(shape), dtype=dtype)
 
     def sample(self, shape: tuple[int, ...]) -> np.ndarray:
         """Draw the values (float64); the call casts to the requested dtype."""
@@ -73,6 +192,9 @@ class Zeros(Initializer):
     def sample(self, shape: tuple[int, ...]) -> np.ndarray:
         return np.zeros(shape)
 
+    def generate(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        return np.zeros(shape, dtype=dtype)
+
 
 class Ones(Initializer):
     """All ones."""
@@ -81,6 +203,9 @@ class Ones(Initializer):
 
     def sample(self, shape: tuple[int, ...]) -> np.ndarray:
         return np.ones(shape)
+
+    def generate(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        return np.ones(shape, dtype=dtype)
 
 
 class Constant(Initializer):
@@ -94,11 +219,41 @@ class Constant(Initializer):
     def sample(self, shape: tuple[int, ...]) -> np.ndarray:
         return np.full(shape, self.value)
 
+    def generate(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        # One rounding of the same float64 value: the numbers sample() would give, cast.
+        return np.full(shape, self.value, dtype=dtype)
+
     def get_config(self) -> dict[str, Any]:
         return {"value": self.value}
 
 
-class RandomNormal(Initializer):
+class _Streamed(Initializer):
+    """Random values drawn as one float64 stream (element after element, in C order).
+
+    In float64 they are returned as drawn. In another dtype they are drawn in chunks of
+    ``_CHUNK`` and cast into the output: the same stream, so the same values as casting one
+    float64 array, without ever holding that array.
+    """
+
+    def draw(self, shape: tuple[int, ...], count: int) -> np.ndarray:
+        """The next ``count`` float64 values of the stream for an array of ``shape``."""
+        raise NotImplementedError
+
+    def sample(self, shape: tuple[int, ...]) -> np.ndarray:
+        return self.draw(shape, math.prod(shape)).reshape(shape)
+
+    def generate(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        if dtype == np.float64:
+            return self.sample(shape)
+        out = np.empty(shape, dtype=dtype)
+        flat = out.reshape(-1)  # a view: out is C-contiguous
+        for begin in range(0, flat.size, _CHUNK):
+            end = min(begin + _CHUNK, flat.size)
+            flat[begin:end] = self.draw(shape, end - begin)
+        return out
+
+
+class RandomNormal(_Streamed):
     """N(mean, stddev²); the defaults (0, 1) are the seeds' ``randn``."""
 
     name = "normal"
@@ -108,14 +263,14 @@ class RandomNormal(Initializer):
             raise InvalidArgumentError(f"RandomNormal: stddev must be ≥ 0, received {stddev}")
         self.mean, self.stddev = float(mean), float(stddev)
 
-    def sample(self, shape: tuple[int, ...]) -> np.ndarray:
-        return _rng.generator().normal(self.mean, self.stddev, size=shape)
+    def draw(self, shape: tuple[int, ...], count: int) -> np.ndarray:
+        return _rng.generator().normal(self.mean, self.stddev, size=count)
 
     def get_config(self) -> dict[str, Any]:
         return {"mean": self.mean, "stddev": self.stddev}
 
 
-class RandomUniform(Initializer):
+class RandomUniform(_Streamed):
     """U(minval, maxval), Keras's default range [−0.05, 0.05]."""
 
     name = "uniform"
@@ -127,8 +282,8 @@ class RandomUniform(Initializer):
             )
         self.minval, self.maxval = float(minval), float(maxval)
 
-    def sample(self, shape: tuple[int, ...]) -> np.ndarray:
-        return _rng.generator().uniform(self.minval, self.maxval, size=shape)
+    def draw(self, shape: tuple[int, ...], count: int) -> np.ndarray:
+        return _rng.generator().uniform(self.minval, self.maxval, size=count)
 
     def get_config(self) -> dict[str, Any]:
         return {"minval": self.minval, "maxval": self.maxval}
@@ -144,6 +299,25 @@ def _truncated_normal(stddev: float, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
+def _truncated_normal_into(stddev: float, out: np.ndarray) -> None:
+    """``_truncated_normal`` written into ``out`` (any float dtype) chunk by chunk: the same
+    draws in the same order — a first pass over every element, then redraws of the values
+    beyond 2σ in index order until none is left — so the same values, cast."""
+    gen = _rng.generator()
+    flat = out.reshape(-1)
+    redraw: list[np.ndarray] = []
+    for begin in range(0, flat.size, _CHUNK):
+        end = min(begin + _CHUNK, flat.size)
+        values = gen.normal(0.0, stddev, size=end - begin)
+        flat[begin:end] = values
+        redraw.append(begin + np.flatnonzero(np.abs(values) > 2 * stddev))
+    index = np.concatenate(redraw) if redraw else np.empty(0, dtype=np.intp)
+    while index.size:
+        values = gen.normal(0.0, stddev, size=index.size)
+        flat[index] = values
+        index = index[np.abs(values) > 2 * stddev]
+
+
 class _VarianceScaling(Initializer):
     """Keras's VarianceScaling: variance = scale / fan, drawn uniform or truncated-normal."""
 
@@ -151,15 +325,33 @@ class _VarianceScaling(Initializer):
     mode = "fan_in"
     distribution = "uniform"
 
-    def sample(self, shape: tuple[int, ...]) -> np.ndarray:
+    def _variance(self, shape: tuple[int, ...]) -> float:
         fan_in, fan_out = fans(shape)
         fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[self.mode]
-        variance = self.scale / max(1.0, fan)
+        return self.scale / max(1.0, fan)
+
+    def sample(self, shape: tuple[int, ...]) -> np.ndarray:
+        variance = self._variance(shape)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * variance)
             return _rng.generator().uniform(-limit, limit, size=shape)
         # 0.8796... is the stddev of a unit normal truncated at ±2.
         return _truncated_normal(math.sqrt(variance) / 0.87962566103423978, shape)
+
+    def generate(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        if dtype == np.float64:
+            return self.sample(shape)
+        variance = self._variance(shape)
+        out = np.empty(shape, dtype=dtype)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * variance)
+            flat = out.reshape(-1)
+            for begin in range(0, flat.size, _CHUNK):
+                end = min(begin + _CHUNK, flat.size)
+                flat[begin:end] = _rng.generator().uniform(-limit, limit, size=end - begin)
+        else:
+            _truncated_normal_into(math.sqrt(variance) / 0.87962566103423978, out)
+        return out
 
 
 class GlorotUniform(_VarianceScaling):
