@@ -44,6 +44,7 @@ from .autograd import (
 )
 from .errors import GlassnetError
 from .training import Model, Sequential
+from .training.loop import register_default_doctor
 
 if TYPE_CHECKING:
     from . import datasets, diagnostics, explain, io, keras
@@ -97,6 +98,15 @@ def __getattr__(name: str) -> Any:
         globals()[name] = module
         return module
     raise AttributeError(f"module 'glassnet' has no attribute {name!r}")
+
+
+def _default_doctor() -> Any:
+    """The doctor fit(doctor=True) adds; the diagnostics are imported on first use."""
+    return importlib.import_module(".diagnostics", __name__).Doctor()
+
+
+# training sits below the diagnostics and does not import them: it is handed the factory.
+register_default_doctor(_default_doctor)
 
 
 def load_model(path: Any, compile: bool = True) -> Any:

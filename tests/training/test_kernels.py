@@ -336,7 +336,7 @@ def test_predict_fast_path_float_inputs_3d_dense_and_activation_layers(dtype):
     ],
 )
 def test_evaluate_of_a_sequential_equals_the_graph_path(monkeypatch, head, loss, targets):
-    from glassnet.training import fused
+    from glassnet.training import model as model_module
 
     rng = np.random.default_rng(16)
     x = rng.integers(0, 256, size=(45, 4, 4), dtype=np.uint8)
@@ -353,9 +353,10 @@ def test_evaluate_of_a_sequential_equals_the_graph_path(monkeypatch, head, loss,
     metrics = ["mae"] if targets == "real" else ["accuracy"]
     model.compile(optimizer="adam", loss=loss, metrics=metrics)
     model.fit(x, y, epochs=1, batch_size=16, verbose=0)
-    assert fused.fusable(model)
+    assert model.fit_path()[0] == "fast"
     fast = model.evaluate(x, y, batch_size=7, return_dict=True)
-    monkeypatch.setattr(fused, "fusable", lambda m: False)
+    # The graph: each layer's kernels as one autograd node, the same operations in the same order
+    monkeypatch.setattr(model_module, "inference_problem", lambda m: "forced to the graph")
     graph = model.evaluate(x, y, batch_size=7, return_dict=True)
     assert fast == graph
 

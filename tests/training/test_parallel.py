@@ -17,7 +17,7 @@ from glassnet._fpenv import flush_denormals, supported
 from glassnet._threads import helper_allowed
 from glassnet.layers import Dense, Dropout, Flatten, Rescaling
 from glassnet.optim import accelerated
-from glassnet.training import fused, parallel
+from glassnet.training import parallel
 
 MODES = ["helper", "no helper", "numpy"]
 SIDE = 20  # 20×20 pixels: the first layer sums K = 400 products
@@ -141,8 +141,8 @@ def test_split_first_layer_same_bits_with_or_without_the_helper_close_to_numpy(e
         opt = optimizer if optimizer == "adam" else gn.optimizers.SGD(0.05, momentum=0.9)
         results[mode] = _fit(mode, build, x, y, 100, opt)
     model = results["helper"][3]
-    assert fused.fusable(model)
-    assert model._fused_step._split_for(x[:100]) is not None  # the split really ran
+    assert model.fit_path()[0] == "fast"
+    assert model._fused_step._plan(x[:100]).split is not None  # the split really ran
     if helper_allowed():
         assert engine.pairs > pairs_before  # and the engine handed work to the helper thread
     else:  # one CPU: the caller ran both halves itself, through the same compiled calls
@@ -171,7 +171,7 @@ def test_split_step_agrees_with_the_unsplit_graph_step():
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", fused=fused_flag)
         history = model.fit(x, y, epochs=1, batch_size=100, verbose=0, shuffle=False)
         if fused_flag == "auto":
-            assert model._fused_step._split_for(x) is not None
+            assert model._fused_step._plan(x).split is not None
         results.append((history.history, [p.numpy().copy() for p in model.parameters()]))
     (h_split, w_split), (h_graph, w_graph) = results
     _assert_runs_close((w_split, h_split), (w_graph, h_graph), SIDE * SIDE, "split vs graph")
@@ -308,7 +308,7 @@ def test_without_the_blas_symbol_the_helper_is_off_and_the_numbers_stay_close(en
     pairs_before = engine.pairs
     without = _fit("helper", _seed_like, x, y, 100)
     assert engine.pairs == pairs_before  # nothing reached the helper
-    assert without[3]._fused_step._split_for(x[:100]) is not None  # still split, on one thread
+    assert without[3]._fused_step._plan(x[:100]).split is not None  # still split, on one thread
     _assert_runs_close(without[:2], with_helper[:2], SIDE * SIDE, "no symbol vs helper")
     numpy_path = _fit("numpy", _seed_like, x, y, 100)
     for a, b in zip(without[0], numpy_path[0]):  # the same np.matmul calls as the NumPy path

@@ -21,13 +21,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..training.loop import register_default_doctor
 from .doctor import Doctor, diagnose
 from .lr_find import LRFinderResult, lr_find
 from .report import report
 from .rules import RULE_NAMES, RULES, Finding
-
-register_default_doctor(Doctor)  # fit(doctor=True) adds one; training does not import us
 
 if TYPE_CHECKING:
     from . import plots as plots

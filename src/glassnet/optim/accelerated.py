@@ -33,9 +33,6 @@ _kernel: Any = None  # the compiled kernel, False when numba is missing or faile
 # Elements one call must handle before the kernels are compiled (here and in training/kernels.py):
 # an array of 32×128. Below it a process keeps the NumPy path until something larger comes.
 COMPILE_MIN = 4096
-# Set by the fused step around optimizer.step(): (the flat buffer, a runner that updates it in
-# parts on two threads), or None.
-partition: Any = None
 
 
 def _compile() -> Any:
@@ -135,8 +132,13 @@ def adam_step(
     k1: float,
     k2: float,
     decay: float | None,
+    partition: Any = None,
 ) -> bool:
-    """One fused Adam(W) update over flat buffers; False if it cannot run (then use NumPy)."""
+    """One fused Adam(W) update over flat buffers; False if it cannot run (then use NumPy).
+
+    ``partition``: (a buffer, a runner) from the fast training step, which runs the update of
+    that buffer in parts on two threads (Adam is elementwise: the same numbers).
+    """
     global _kernel
     kernel: Callable[..., None] | None = _kernel_for(w.size)
     if kernel is None:

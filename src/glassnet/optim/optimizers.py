@@ -143,6 +143,7 @@ class Optimizer:
         self._last_lr: float | None = None
         self._flat: FlatParameters | None = None
         self._pending: dict[str, Any] | None = None
+        self._partition: Any = None  # set by step(partition=...) for that step only
         if params is not None:
             self.bind(params)
 
@@ -237,12 +238,15 @@ class Optimizer:
         return self._flat
 
     # -- the loop ------------------------------------------------------------------------------
-    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+    def step(self, closure: Callable[[], Any] | None = None, *, partition: Any = None) -> Any:
         """Update every parameter once from its gradient; returns ``closure()`` if given.
 
         The learning rate used is ``learning_rate`` (a float) or ``learning_rate(t)`` for a
-        schedule, with t = ``iterations`` before the step.
+        schedule, with t = ``iterations`` before the step. ``partition`` (the fast training
+        step's): (a flat buffer, a runner) that updates that buffer in parts on two threads,
+        where the optimiser's compiled pass allows it; the numbers are the same.
         """
+        self._partition = partition
         loss = None
         if closure is not None:
             with enable_grad():
@@ -863,7 +867,7 @@ class Adam(Optimizer):
                 if (
                     k1 < math.inf
                     and k2 < math.inf
-                    and accelerated.adam_step(w, g, m, v, b1, b2, k1, k2, decay)
+                    and accelerated.adam_step(w, g, m, v, b1, b2, k1, k2, decay, self._partition)
                 ):
                     return
         if weight_decay:

@@ -247,11 +247,7 @@ class FusedStep:
         if buffer is None:
             self.optimizer.step()
             return
-        accelerated.partition = (buffer, runner)
-        try:
-            self.optimizer.step()
-        finally:
-            accelerated.partition = None
+        self.optimizer.step(partition=(buffer, runner))
 
 
 def _adam_partition(W: np.ndarray, flat: Any, split: FirstLayerSplit) -> tuple[Any, Any]:
