@@ -8,6 +8,9 @@ that the caller ran every task itself."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -323,3 +326,34 @@ def test_status_says_what_this_machine_allows():
         assert not state["possible"] and "one CPU" in " ".join(state["reasons"])
     if not accelerated.enabled():
         assert not state["possible"]
+
+
+_HAND_OFF_STRESS = """
+import numpy as np
+from glassnet.optim import accelerated
+from glassnet.training import parallel
+
+parallel._IDLE_POLLS = 1  # the helper goes idle right after each task: the race's edge, often
+engine = parallel.get_engine()
+rng = np.random.default_rng(0)
+w, g, m, v = (np.abs(rng.normal(size=64)).astype(np.float32) for _ in range(4))
+constants = tuple(np.float32(c) for c in (0.9, 0.1, 0.999, 0.001, 3.0, 1e-4, 1.0))
+width, consts = parallel.TASK_WIDTH, parallel.CONST_WIDTH
+mine, theirs = np.zeros((1, width), np.int64), np.zeros((1, width), np.int64)
+cm, ct = np.zeros((1, consts), np.float32), np.zeros((1, consts), np.float32)
+assert parallel.adam_task(mine[0], cm[0], w[:32], g[:32], m[:32], v[:32], constants)
+assert parallel.adam_task(theirs[0], ct[0], w[32:], g[32:], m[32:], v[32:], constants)
+for _ in range(3000):
+    engine.run_pair((mine, cm, 1), (theirs, ct, 1), take_back=False)
+print("done", engine.pairs)
+"""
+
+
+def test_a_post_racing_the_helper_going_to_sleep_is_still_served(engine):
+    # Regression: work posted between the helper's last idle poll and its "sleeping" flag found
+    # no one to wake it, and a caller waiting for that half (take_back=False) hung for ever.
+    result = subprocess.run(
+        [sys.executable, "-c", _HAND_OFF_STRESS], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("done 3000")

@@ -381,7 +381,11 @@ class Engine:
         flushing = 0
         while True:
             self._sleeping = True
-            self._wake.acquire()
+            # Work posted after the last poll but before the flag was set finds no sleeper to
+            # wake (the caller saw _sleeping False): look once more before sleeping, or a caller
+            # that waits for this half (take_back=False) would wait for ever.
+            if self.ctl[0] != _POSTED:
+                self._wake.acquire()
             self._sleeping = False
             while True:
                 _fpenv.set_thread_flush(bool(flushing))
