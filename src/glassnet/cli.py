@@ -31,12 +31,21 @@ class CommandError(Exception):
 
 
 def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
+    """Comma-separated positive integers; an empty item (``128,,64``, ``,``) is an error, not
+    a layer left out."""
+    expected = "expected comma-separated positive integers such as 128,64"
+    items = text.split(",")
+    empty = [i + 1 for i, item in enumerate(items) if not item.strip()]
+    if empty:
+        which = "item" if len(empty) == 1 else "items"
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated positive integers such as 128,64, received {text!r}"
-        ) from None
+            f"{expected}, received {text!r} ({which} {', '.join(map(str, empty))} of "
+            f"{len(items)} empty)"
+        )
+    try:
+        values = [int(item) for item in items]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{expected}, received {text!r}") from None
     if any(v < 1 for v in values):
         raise argparse.ArgumentTypeError(f"layer sizes must be ≥ 1, received {text!r}")
     return values
@@ -257,11 +266,41 @@ def _version() -> str:
 # ---------------------------------------------------------------------------------------------
 # commands
 # ---------------------------------------------------------------------------------------------
+def _check_layer_sizes(fan_in: int, sizes: Sequence[int], dtype: str, option: str) -> None:
+    """Each Dense weight matrix (units × inputs) against the memory available, before any is
+    allocated: an AllocationError naming ``option`` and the layer's size in ``dtype``."""
+    from .nn.initializers import check_allocation
+
+    for i, units in enumerate(sizes):
+        # W is made, then copied column-major: two copies exist for a moment.
+        check_allocation(
+            (units, fan_in),
+            dtype,
+            f"{option}: layer {i + 1} ({units:,} units on {fan_in:,} inputs)",
+            copies=2,
+        )
+        fan_in = units
+
+
+def _check_outputs(args: argparse.Namespace, *options: str) -> None:
+    """Each file option given can be written — checked before the work, not after it."""
+    from .io import check_target
+
+    for option in options:
+        value = getattr(args, option.lstrip("-").replace("-", "_"), None)
+        if value is not None:
+            check_target(value, option)
+
+
 def build_classifier(
     x_train: Any, num_classes: int, hidden: Sequence[int], activation: str, dropout: float
 ) -> Any:
     """Rescaling → Flatten → (Dense → Dropout)* → Dense(num_classes, softmax)."""
     import numpy as np
+
+    _check_layer_sizes(
+        int(np.prod(x_train.shape[1:])), [*hidden, num_classes], "float32", "--layers"
+    )
 
     from .layers import Dense, Dropout, Flatten, Normalization, Rescaling
     from .training import Sequential
@@ -309,6 +348,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from . import _rng
     from .io import model_files
 
+    _check_outputs(args, "--output", "--report")
     _rng.seed(args.seed)
     (x_train, y_train), (x_test, y_test), classes = _load_classification(
         args.dataset, args.data_path
@@ -388,6 +428,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     loss = get_loss(args.loss)
     sizes = list(args.layers)
+    _check_layer_sizes(args.inputs, sizes, "float64", "--layers")
     final = {
         "binary_crossentropy": "sigmoid",
         "categorical_crossentropy": "softmax",
@@ -421,6 +462,7 @@ def cmd_gradcheck(args: argparse.Namespace) -> int:
 def cmd_explain(args: argparse.Namespace) -> int:
     from .explain.cli_support import run_explain
 
+    _check_outputs(args, "--output", "--graph")
     model = None
     if args.model is not None:
         from .io import model_files
@@ -453,6 +495,7 @@ def cmd_lr_find(args: argparse.Namespace) -> int:
     from . import _rng
     from .diagnostics import lr_find
 
+    _check_outputs(args, "--plot")
     _rng.seed(args.seed)
     (x_train, y_train), _, classes = _load_classification(args.dataset, None)
     model = build_classifier(x_train, classes, args.layers, args.activation, args.dropout)
@@ -685,6 +728,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         message = " ".join(str(exc).split())
         print(f"{PROG} {args.command}: error: {message}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug, or something nobody checked: still one line
+        if args.debug:
+            raise
+        message = " ".join(str(exc).split()) or "(no message)"
+        if len(message) > 300:
+            message = message[:297] + "..."
+        print(
+            f"{PROG} {args.command}: error: {type(exc).__name__}: {message} (unexpected; "
+            f"run '{PROG} --debug {args.command} ...' for the traceback and please report it)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -170,3 +170,22 @@ def test_every_path_problem_is_a_glassnet_error(tmp_path: pathlib.Path) -> None:
                 continue
             except Exception as exc:  # pragma: no cover - the failure being tested for
                 pytest.fail(f"{name}({raw[:30]!r}) raised {type(exc).__name__}: {exc}")
+
+
+def test_check_target_refuses_what_a_save_would_and_writes_nothing(tmp_path: pathlib.Path) -> None:
+    from glassnet.io import check_target
+
+    (tmp_path / "notes.txt").write_text("x")
+    bad = {
+        str(tmp_path / "notes.txt" / "m.safetensors"): "is a file, not a directory",
+        str(tmp_path / ("n" * 300)): "bytes long",
+        "a\0b": "NUL byte",
+        str(tmp_path): "is a directory",
+        str(tmp_path) + os.sep: "path separator",
+    }
+    for path, message in bad.items():
+        with pytest.raises(GlassnetError, match=message):
+            check_target(path, "--output")
+    fresh = tmp_path / "new" / "dir" / "m.safetensors"
+    assert check_target(fresh, "--output") == fresh
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

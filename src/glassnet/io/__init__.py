@@ -8,7 +8,7 @@ load (see docs/saving.md).
 """
 
 from ._container import FileAccessError, MissingFileError, UncheckedFileWarning
-from .atomic import atomic_write, atomic_write_bytes, atomic_write_text
+from .atomic import atomic_write, atomic_write_bytes, atomic_write_text, check_target
 from .checkpoint import load_checkpoint, save_checkpoint
 from .model_files import load_model, load_weights, save_model, save_weights
 from .registry import get_registered, register, registered_classes, registered_name, unregister
@@ -17,6 +17,7 @@ __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_text",
+    "check_target",
     "save_model",
     "load_model",
     "save_weights",

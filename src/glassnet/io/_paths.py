@@ -24,6 +24,7 @@ __all__ = [
     "as_path",
     "check_name_lengths",
     "access_error",
+    "blocking_file",
     "temp_prefix",
 ]
 
@@ -120,7 +121,7 @@ def _short(p: Path | str) -> str:
     return text if len(text) <= 120 else text[:60] + "..." + text[-50:]
 
 
-def _blocking_file(p: Path) -> Path | None:
+def blocking_file(p: Path) -> Path | None:
     """The ancestor of ``p`` that exists but is not a directory (``a.txt`` in
     ``a.txt/b/model.safetensors``), if any."""
     for ancestor in reversed(p.parents):  # outermost first
@@ -141,7 +142,7 @@ def access_error(exc: OSError, p: Path, where: str, action: str) -> FileAccessEr
     if isinstance(exc, FileAccessError):
         return exc
     code = exc.errno
-    blocking = _blocking_file(p) if code in (errno.ENOTDIR, errno.EEXIST, errno.ENOENT) else None
+    blocking = blocking_file(p) if code in (errno.ENOTDIR, errno.EEXIST, errno.ENOENT) else None
     if blocking is not None:
         reason = (
             f"'{_short(blocking)}' is a file, not a directory, so nothing can be "

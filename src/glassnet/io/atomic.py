@@ -17,9 +17,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..errors import GlassnetError, InvalidArgumentError
-from ._paths import access_error, as_path, check_name_lengths, temp_prefix
+from ._paths import (
+    FileAccessError,
+    access_error,
+    as_path,
+    blocking_file,
+    check_name_lengths,
+    temp_prefix,
+)
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "check_target"]
 
 
 def _current_umask() -> int:
@@ -47,6 +54,48 @@ def _fsync_directory(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def check_target(path: str | os.PathLike[str], where: str = "check_target") -> Path:
+    """Check, writing nothing, that ``atomic_write`` could write ``path``; return it as a Path.
+
+    For commands that save at the end of a long run (``glassnet train --output``): a bad name
+    (NUL byte, a name longer than the filesystem allows, a trailing separator), a directory, a
+    regular file where a directory should be, or a directory that cannot be written is an
+    InvalidArgumentError or FileAccessError naming ``path`` before the work starts.
+    """
+    target = as_path(path, where)
+    check_name_lengths(target, where)
+    raw = os.fspath(path)
+    if raw.endswith(("/", os.sep)):
+        raise InvalidArgumentError(
+            f"{where}: '{raw}' ends with a path separator; expected a file path such as "
+            f"'{raw}model.safetensors'"
+        )
+    try:
+        if stat.S_ISDIR(os.stat(target).st_mode):
+            raise InvalidArgumentError(
+                f"{where}: '{target}' is a directory; expected a file path such as "
+                f"'{target / 'model.safetensors'}'"
+            )
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise access_error(exc, target, where, "write") from None
+    blocker = blocking_file(target)
+    if blocker is not None:
+        raise FileAccessError(
+            f"{where}: could not write '{target}': '{blocker}' is a file, not a directory, "
+            f"so nothing can be stored under it"
+        )
+    directory = target.parent if str(target.parent) else Path(".")
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent  # atomic_write creates the missing ones here
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise FileAccessError(
+            f"{where}: could not write '{target}': permission denied in '{directory}'"
+        )
+    return target
 
 
 def _ensure_directory(directory: Path, target: Path, where: str) -> None:
