@@ -585,15 +585,7 @@ def _info(compile_now: bool) -> dict[str, Any]:
     }
     if compile_now and accelerated.enabled():
         start = time.perf_counter()
-        k = kernels._kernels()  # None size: compile now
-        if k is not None:
-            x = np.ones((2, 3), np.float32)
-            kernels.scale_into(np.ones((2, 3), np.uint8), 0.5, np.empty_like(x))
-            kernels.bias_relu(x.copy(), np.ones(3, np.float32), np.empty_like(x))
-            kernels.apply_dropout(x, np.zeros((2, 3), np.uint32), 0.5)
-            kernels.relu_vjp(x, x, np.empty_like(x))
-            kernels.column_sums(x, np.empty(3, np.float32))
-            kernels.sparse_softmax_cross_entropy(x, np.zeros(2, np.intp), np.empty_like(x))
+        kernels.warm_up()
         big = np.ones(accelerated.COMPILE_MIN, np.float32)
         accelerated.adam_step(big, big.copy(), big.copy(), big.copy(), 0.9, 0.999, 1, 1, None)
         numba_state["compile_seconds"] = round(time.perf_counter() - start, 3)

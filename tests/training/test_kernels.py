@@ -18,6 +18,7 @@ import pytest
 import glassnet as gn
 from _tolerance import assert_close
 from glassnet.functional.activations import KERNELS
+from glassnet.functional.array_ops import NUMPY_OPS
 from glassnet.functional.nn import (
     dropout_bits,
     dropout_mask,
@@ -26,6 +27,7 @@ from glassnet.functional.nn import (
 from glassnet.layers import Dense, Dropout, Flatten, Rescaling
 from glassnet.optim import accelerated
 from glassnet.training import kernels, parallel
+from glassnet.training.kernels import COMPILED_OPS
 
 DTYPES = [np.float32, np.float64]
 
@@ -43,16 +45,8 @@ def compiled():
 
 
 def both(fn):
-    """fn() with the compiled kernels, then with NumPy: the two results."""
-    accelerated.enable(True)
-    fast = fn()
-    accelerated.enable(False)
-    try:
-        assert kernels._kernels() is None
-        slow = fn()
-    finally:
-        accelerated.enable(True)
-    return fast, slow
+    """fn(ops) with the compiled ops, then with the NumPy reference: the two results."""
+    return fn(COMPILED_OPS), fn(NUMPY_OPS)
 
 
 def special(rng, shape, dtype):
@@ -79,7 +73,7 @@ def assert_same_bits(a, b):
 def test_scale_into(compiled, dtype, src, shape):
     x = np.random.default_rng(1).integers(0, 120, size=shape).astype(src)
     ref = np.multiply(x, np.dtype(dtype).type(1 / 255), dtype=dtype)
-    fast, slow = both(lambda: kernels.scale_into(x, 1 / 255, np.empty(shape, dtype)))
+    fast, slow = both(lambda ops: ops.scale_into(x, 1 / 255, np.empty(shape, dtype)))
     assert_same_bits(fast, ref)
     assert_same_bits(slow, ref)
 
@@ -93,9 +87,9 @@ def test_bias_relu(compiled, dtype, shape):
     expected_z = z0 + b
     expected = np.maximum(expected_z, 0)
 
-    def run():
+    def run(ops):
         z = z0.copy()
-        out = kernels.bias_relu(z, b, np.empty_like(z))
+        out = ops.bias_relu(z, b, np.empty_like(z))
         return z, out
 
     for z, out in both(run):
@@ -105,7 +99,7 @@ def test_bias_relu(compiled, dtype, shape):
 
 def test_bias_relu_turns_negative_zero_into_positive_zero_as_numpy_does(compiled):
     z = np.full((2, 3), -0.0, np.float32)
-    out = kernels.bias_relu(z, np.zeros(3, np.float32) * -1, np.empty_like(z))
+    out = COMPILED_OPS.bias_relu(z, np.zeros(3, np.float32) * -1, np.empty_like(z))
     assert_same_bits(out, np.maximum(np.full((2, 3), -0.0, np.float32), 0))
     assert not np.signbit(out).any()
 
@@ -119,9 +113,9 @@ def test_apply_dropout_equals_the_autograd_mask(compiled, dtype, rate, shape):
     mask = dropout_mask(shape, rate, dtype)
     expected = x * mask
 
-    def run():
+    def run(ops):
         gn.seed(11)  # the same bits as dropout_mask drew
-        return kernels.apply_dropout(x, dropout_bits(shape), rate)
+        return ops.apply_dropout(x, dropout_bits(shape), rate, np.empty_like(x))
 
     for out in both(run):
         assert_same_bits(out, expected)
@@ -130,8 +124,8 @@ def test_apply_dropout_equals_the_autograd_mask(compiled, dtype, rate, shape):
 def test_apply_dropout_in_place(compiled):
     g = np.random.default_rng(4).normal(size=(16, 8)).astype(np.float32)
     bits = np.random.default_rng(5).integers(0, 2**32, size=g.shape, dtype=np.uint32)
-    expected = kernels.apply_dropout(g, bits, 0.3)
-    out = kernels.apply_dropout(g, bits, 0.3, out=g)
+    expected = NUMPY_OPS.apply_dropout(g, bits, 0.3, np.empty_like(g))
+    out = COMPILED_OPS.apply_dropout(g, bits, 0.3, g)
     assert out is g
     assert_same_bits(g, expected)
 
@@ -142,7 +136,7 @@ def test_relu_vjp_equals_the_relu_kernel(compiled, dtype, shape):
     rng = np.random.default_rng(6)
     z, g = special(rng, shape, dtype), special(rng, shape, dtype)
     expected = KERNELS["relu"].vjp(z, np.maximum(z, 0), g)
-    for out in both(lambda: kernels.relu_vjp(z, g, np.empty_like(g))):
+    for out in both(lambda ops: ops.relu_vjp(z, g, np.empty_like(g))):
         assert_same_bits(out, expected)
 
 
@@ -158,7 +152,7 @@ def test_column_sums_equal_numpy_sum_over_axis_0(compiled, dtype, shape):
         pairwise = np.sum(np.ascontiguousarray(g.T), axis=1)  # the other order NumPy uses
         assert not np.array_equal(pairwise, np.sum(g, axis=0))
     expected = np.sum(g, axis=0)
-    for out in both(lambda: kernels.column_sums(g, np.empty(shape[1], dtype))):
+    for out in both(lambda ops: ops.column_sums(g, np.empty(shape[1], dtype))):
         assert_same_bits(out, expected)
 
 
@@ -174,9 +168,9 @@ def test_sparse_softmax_cross_entropy_equals_the_shared_parts(compiled, dtype, n
     delta_ref[np.arange(n), labels] -= 1.0
     delta_ref *= 1.0 / n
 
-    def run():
+    def run(ops):
         delta = np.empty_like(z)
-        per, a = kernels.sparse_softmax_cross_entropy(z, labels, delta)
+        per, a = ops.sparse_softmax_cross_entropy(z, labels, delta, 1.0 / n)
         return per, a, delta
 
     for per, a, delta in both(run):
@@ -188,7 +182,7 @@ def test_sparse_softmax_cross_entropy_equals_the_shared_parts(compiled, dtype, n
 def test_sparse_softmax_cross_entropy_propagates_nan(compiled):
     z = np.array([[1.0, np.nan, 2.0], [0.5, 0.25, 0.125]], np.float32)
     labels = np.array([0, 2], np.intp)
-    per, a = kernels.sparse_softmax_cross_entropy(z, labels, np.empty_like(z))
+    per, a = COMPILED_OPS.sparse_softmax_cross_entropy(z, labels, np.empty_like(z), 0.5)
     per_ref, a_ref = softmax_cross_entropy_parts(z, labels=labels)
     assert np.isnan(per[0]) and np.isnan(a[0]).all()
     assert_same_bits(per, per_ref)
@@ -222,7 +216,12 @@ def test_fit_with_kernels_equals_fit_without_bit_for_bit(
     # both multiply the first layer's halves with the same np.matmul calls. (The engine calls
     # cblas_sgemm directly, another BLAS entry point: test_parallel compares it with tolerance.)
     monkeypatch.setattr(parallel, "get_engine", lambda: None)
-    (fast_w, fast_h), (slow_w, slow_h) = both(lambda: _seed_model_run(batch_size, telemetry))
+    fast_w, fast_h = _seed_model_run(batch_size, telemetry)
+    accelerated.enable(False)  # the fast step's execution context then takes the NumPy ops
+    try:
+        slow_w, slow_h = _seed_model_run(batch_size, telemetry)
+    finally:
+        accelerated.enable(True)
     assert fast_h == slow_h
     for a, b in zip(fast_w, slow_w):
         assert_same_bits(a, b)
@@ -234,7 +233,7 @@ def test_mean_equals_ndarray_mean_bit_for_bit(dtype):
     for n in [1, 2, 3, 7, 32, 100, 256, 1000, 4097]:
         for _ in range(20):
             x = (rng.normal(size=n) * 10.0 ** rng.uniform(-3, 3, size=n)).astype(dtype)
-            assert kernels.mean(x) == float(x.mean())
+            assert COMPILED_OPS.mean(x) == float(x.mean())
 
 
 def test_sparse_accuracy_update_counts_like_summed_scores():

@@ -82,34 +82,11 @@ def structure_key(model: Any) -> tuple[Any, ...]:
     )
 
 
-class _CompiledOps:
-    """The elementwise ops of ``functional.array_ops`` as training/kernels.py runs them
-    (one compiled numba loop each where available; bit-identical to the NumPy reference)."""
-
-    name = "compiled"
-    scale_into = staticmethod(kernels.scale_into)
-    bias_relu = staticmethod(kernels.bias_relu)
-    apply_dropout = staticmethod(kernels.apply_dropout)
-    relu_vjp = staticmethod(kernels.relu_vjp)
-    column_sums = staticmethod(kernels.column_sums)
-    mean = staticmethod(kernels.mean)
-
-    @staticmethod
-    def sparse_softmax_cross_entropy(
-        z: np.ndarray, labels: np.ndarray, delta: np.ndarray, scale: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
-        # the compiled loop scales by 1/N itself, which is what every caller passes
-        return kernels.sparse_softmax_cross_entropy(z, labels, delta)
-
-
-COMPILED_OPS = _CompiledOps()
-
-
 def execution_ops() -> Any:
     """The elementwise ops the fast paths use: compiled when numba is enabled, else NumPy."""
     from ..functional.array_ops import NUMPY_OPS
 
-    return COMPILED_OPS if accelerated.enabled() else NUMPY_OPS
+    return kernels.COMPILED_OPS if accelerated.enabled() else NUMPY_OPS
 
 
 def forward_arrays(layers: list[Layer], x: np.ndarray, logits: bool = False) -> np.ndarray:

@@ -1,44 +1,36 @@
-"""The fused step's elementwise work, each op in NumPy and (optionally) as one compiled loop.
+"""The compiled implementation of the layer kernels' elementwise ops (numba), ``CompiledOps``.
 
 Between its matrix products a training step makes a dozen small passes — scaling the uint8
 batch, adding the bias, ReLU, the dropout mask, the softmax cross-entropy, σ' and the bias
 gradient. On the seed model at batch 256 they took about 300 µs of a 1.3 ms step, mostly in
-NumPy's per-call overhead and temporaries. With numba installed (a dependency of glassnet
-wherever numba has wheels) each function below runs as one compiled loop instead.
+NumPy's per-call overhead and temporaries. ``CompiledOps`` runs each as one compiled loop; the
+fast step's execution context hands it to the layers' kernels in place of the NumPy reference
+(``functional.array_ops.NUMPY_OPS``), which it falls back to wherever a loop does not apply.
 
-Every compiled loop performs exactly the NumPy path's operation — the same single rounding per
-element, in the same order, NaN and signed zeros handled as NumPy does — so both paths give
-bit-identical steps; the tests check each kernel and whole training runs. Exponentials,
-logarithms and row sums stay NumPy calls in both paths (a compiled exp or a different summation
-order would not round the same way). The NumPy path is the reference and is used when numba is
-absent or switched off (``glassnet.optim.accelerated.enable(False)``, ``GLASSNET_NO_NUMBA=1``).
+Every compiled loop performs exactly the reference's operation — the same single rounding per
+element, in the same order, NaN and signed zeros handled as NumPy does — so both give
+bit-identical steps; the tests check each op and whole training runs. Exponentials, logarithms
+and row sums stay NumPy calls (a compiled exp or a different summation order would not round
+the same way). numba is a dependency of glassnet wherever it has wheels; without it, or with it
+switched off (``glassnet.optim.accelerated.enable(False)``, ``GLASSNET_NO_NUMBA=1``), the
+reference runs.
 
 Compiling is lazy, as for the Adam kernel (``optim/accelerated.py``): numba is imported and the
 loops compiled (or loaded from the on-disk cache) only when a call has at least
 ``accelerated.COMPILE_MIN`` elements; until then, and in a process that never gets there (a
-tiny model, ``glassnet explain``), the NumPy path runs.
+tiny model, ``glassnet explain``), the reference runs.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import numpy as np
 
-from ..functional.nn import dropout_threshold, softmax_cross_entropy_parts
+from ..functional.array_ops import NumpyOps, dropout_constants
 from ..optim import accelerated
 
-__all__ = [
-    "scale_into",
-    "bias_relu",
-    "apply_dropout",
-    "relu_vjp",
-    "column_sums",
-    "sparse_softmax_cross_entropy",
-    "mean",
-    "compiled",
-]
+__all__ = ["CompiledOps", "COMPILED_OPS", "compiled", "warm_up"]
 
 _compiled: Any = None  # namespace of compiled kernels; False when numba is missing or fails
 
@@ -152,7 +144,7 @@ def _compile() -> Any:
         softmax_finish,
         output_error,
     ):
-        setattr(ns, fn.py_func.__name__, fn)
+        setattr(ns, fn.py_func.__name__, accelerated._cache_safely(fn))
     return ns
 
 
@@ -161,111 +153,94 @@ def _flat(x: np.ndarray) -> np.ndarray | None:
     return x.reshape(-1) if x.flags.c_contiguous else None
 
 
-def scale_into(x: np.ndarray, scale: Any, out: np.ndarray) -> np.ndarray:
-    """out = x · scale in out's dtype (x cast first): Rescaling's one pass over the batch."""
-    k = _kernels(x.size)
-    xf, of = _flat(x), _flat(out)
-    if k is not None and xf is not None and of is not None and x.dtype.kind in "iu":
+class CompiledOps(NumpyOps):
+    """The ops of ``functional.array_ops`` as one compiled loop each, where the arrays allow it
+    (contiguous, the right shapes) and numba is enabled; otherwise the NumPy reference runs.
+    Either way the same bits: the loops perform NumPy's operations in NumPy's order."""
+
+    name = "compiled"
+
+    def scale_into(self, x: np.ndarray, scale: Any, out: np.ndarray) -> np.ndarray:
+        k = _kernels(x.size)
+        xf, of = _flat(x), _flat(out)
+        if k is None or xf is None or of is None or x.dtype.kind not in "iu":
+            return super().scale_into(x, scale, out)
         k.scale(xf, out.dtype.type(scale), of)
-    else:
-        np.multiply(x, out.dtype.type(scale), out=out, dtype=out.dtype)
-    return out
+        return out
 
-
-def bias_relu(z: np.ndarray, b: np.ndarray | None, out: np.ndarray) -> np.ndarray:
-    """z += b (in place), then out = max(z, 0): a Dense layer's bias and ReLU."""
-    k = _kernels(z.size)
-    if (
-        k is not None
-        and b is not None
-        and z.ndim == 2
-        and b.shape == z.shape[1:]
-        and z.flags.c_contiguous
-        and out.flags.c_contiguous
-        and z.dtype == b.dtype == out.dtype
-    ):
+    def bias_relu(self, z: np.ndarray, b: np.ndarray | None, out: np.ndarray) -> np.ndarray:
+        k = _kernels(z.size)
+        if (
+            k is None
+            or b is None
+            or z.ndim != 2
+            or b.shape != z.shape[1:]
+            or not (z.flags.c_contiguous and out.flags.c_contiguous)
+            or not z.dtype == b.dtype == out.dtype
+        ):
+            return super().bias_relu(z, b, out)
         k.bias_relu(z, b, out)
         return out
-    if b is not None:
-        z += b
-    return np.maximum(z, 0, out=out)
 
-
-@functools.lru_cache(maxsize=64)
-def _dropout_constants(rate: float, dtype: np.dtype) -> tuple[Any, np.uint32, Any]:
-    """(1/(1 − rate), the bit threshold, 0) in the array's dtype: computed once per layer."""
-    return dtype.type(1.0 / (1.0 - rate)), dropout_threshold(rate), dtype.type(0)
-
-
-def apply_dropout(
-    x: np.ndarray, bits: np.ndarray, rate: float, out: np.ndarray | None = None
-) -> np.ndarray:
-    """x · mask, mask = 1/(1 − rate) where bits ≥ threshold, else 0 — as ``x * dropout_mask``."""
-    keep_scale, threshold, zero = _dropout_constants(rate, x.dtype)
-    k = _kernels(x.size)
-    if out is None:
-        out = np.empty_like(x)
-    xf, bf, of = _flat(x), _flat(bits), _flat(out)
-    if k is not None and xf is not None and bf is not None and of is not None:
+    def apply_dropout(
+        self, x: np.ndarray, bits: np.ndarray, rate: float, out: np.ndarray
+    ) -> np.ndarray:
+        k = _kernels(x.size)
+        xf, bf, of = _flat(x), _flat(bits), _flat(out)
+        if k is None or xf is None or bf is None or of is None:
+            return super().apply_dropout(x, bits, rate, out)
+        keep_scale, threshold, zero = dropout_constants(rate, x.dtype)
         k.dropout(xf, bf, threshold, keep_scale, zero, of)
         return out
-    mask = np.multiply(bits >= threshold, keep_scale, dtype=x.dtype)
-    return np.multiply(x, mask, out=out)
 
-
-def relu_vjp(z: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """g ⊙ σ'(z) for ReLU (σ'(0) = 0), as the relu kernel's vjp computes it."""
-    k = _kernels(g.size)
-    zf, gf, of = _flat(z), _flat(g), _flat(out)
-    if k is not None and zf is not None and gf is not None and of is not None and g.size:
+    def relu_vjp(self, z: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+        k = _kernels(g.size)
+        zf, gf, of = _flat(z), _flat(g), _flat(out)
+        if k is None or zf is None or gf is None or of is None or not g.size:
+            return super().relu_vjp(z, g, out)
         t = g.dtype.type
         k.relu_vjp(zf, gf, t(1), t(0), of)
         return out
-    return np.multiply(g, z > 0, out=out)
 
-
-def column_sums(g: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = Σ_n g[n] (BP3: ∂C/∂b summed over the batch)."""
-    k = _kernels(g.size)
-    if k is not None and g.ndim == 2 and g.shape[0] > 0 and g.flags.c_contiguous:
+    def column_sums(self, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+        k = _kernels(g.size)
+        if k is None or g.ndim != 2 or g.shape[0] == 0 or not g.flags.c_contiguous:
+            return super().column_sums(g, out)
         k.column_sums(g, out)
         return out
-    return np.sum(g, axis=0, out=out)
+
+    def sparse_softmax_cross_entropy(
+        self, z: np.ndarray, labels: np.ndarray, delta: np.ndarray, scale: Any
+    ) -> tuple[np.ndarray, np.ndarray]:
+        k = _kernels(z.size)
+        n = len(z)
+        if k is None or z.ndim != 2 or not z.flags.c_contiguous or n == 0:
+            return super().sparse_softmax_cross_entropy(z, labels, delta, scale)
+        # Exponentials, logarithms and row sums stay NumPy calls (they round as NumPy does).
+        shifted = np.empty_like(z)
+        k.shift_by_row_max(z, shifted)
+        e = np.exp(shifted)
+        total = np.add.reduce(e, axis=-1)
+        log_total = np.log(total)
+        per = np.empty(n, dtype=z.dtype)
+        k.softmax_finish(e, shifted, total, log_total, labels, per)
+        k.output_error(e, labels, z.dtype.type(1), z.dtype.type(scale), delta)
+        return per, e
 
 
-def sparse_softmax_cross_entropy(
-    z: np.ndarray, labels: np.ndarray, delta: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sample cost, softmax a, and δ^L = (a − onehot(y))/N written into delta.
-
-    The same operations as functional.nn.softmax_cross_entropy_parts followed by the fused
-    step's δ; returns (per_sample, a).
-    """
-    k = _kernels(z.size)
-    n = len(z)
-    inv_n = z.dtype.type(1.0 / n)
-    if k is None or z.ndim != 2 or not z.flags.c_contiguous or n == 0:
-        per, a = softmax_cross_entropy_parts(z, labels=labels)
-        np.copyto(delta, a)
-        delta[np.arange(n), labels] -= 1.0
-        delta *= inv_n
-        return per, a
-    shifted = np.empty_like(z)
-    k.shift_by_row_max(z, shifted)
-    e = np.exp(shifted)
-    total = np.add.reduce(e, axis=-1)
-    log_total = np.log(total)
-    per = np.empty(n, dtype=z.dtype)
-    k.softmax_finish(e, shifted, total, log_total, labels, per)
-    k.output_error(e, labels, z.dtype.type(1), inv_n, delta)
-    return per, e
+COMPILED_OPS = CompiledOps()
 
 
-def mean(x: np.ndarray) -> float:
-    """``float(x.mean())`` for a 1-D float array, without ndarray.mean's wrapper (5 µs a step).
-
-    The same numbers: ndarray.mean adds with ``np.add.reduce`` and divides the sum by the count
-    in float64 before rounding back to x's dtype, and a float32 quotient rounded once or via
-    float64 is the same (float64 carries more than twice float32's precision).
-    """
-    return float(x.dtype.type(np.add.reduce(x) / x.size))
+def warm_up() -> bool:
+    """Compile every loop now (or load it from the disk cache) and run each once on float32;
+    False when the compiled loops are not available here."""
+    if _kernels() is None:  # no size: compile now
+        return False
+    ops, x = COMPILED_OPS, np.ones((2, 3), np.float32)
+    ops.scale_into(np.ones((2, 3), np.uint8), 0.5, np.empty_like(x))
+    ops.bias_relu(x.copy(), np.ones(3, np.float32), np.empty_like(x))
+    ops.apply_dropout(x, np.zeros((2, 3), np.uint32), 0.5, np.empty_like(x))
+    ops.relu_vjp(x, x, np.empty_like(x))
+    ops.column_sums(x, np.empty(3, np.float32))
+    ops.sparse_softmax_cross_entropy(x, np.zeros(2, np.intp), np.empty_like(x), 0.5)
+    return True
