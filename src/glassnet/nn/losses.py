@@ -318,6 +318,16 @@ class CategoricalCrossentropy(Loss):
                 f"{self.name}: one-hot targets must have shape {pred.shape} ({pred.shape[1]} "
                 f"classes), received {arr.shape}{hint}"
             )
+        # Probabilities (one-hot or smoothed): a target outside [0, 1] (or NaN) makes
+        # −Σ y ln a meaningless — a negative "loss" — rather than an error somewhere later.
+        if arr.size and (arr.dtype.kind not in "biuf" or not ((arr >= 0) & (arr <= 1)).all()):
+            finite = arr[np.isfinite(arr)] if arr.dtype.kind in "biuf" else arr.ravel()[:0]
+            seen = f"values from {finite.min()} to {finite.max()}" if finite.size else describe(arr)
+            nan = " and NaN or inf" if arr.dtype.kind == "f" and finite.size < arr.size else ""
+            raise InvalidArgumentError(
+                f"{self.name}: targets must be probabilities in [0, 1] (one-hot rows such as "
+                f"[0, 1, 0]), received {seen}{nan}"
+            )
 
     def tensor(self, y_true: Any, a: Tensor) -> Tensor:
         y = _target_array(y_true, a.data, self.name)
