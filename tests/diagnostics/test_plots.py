@@ -178,7 +178,7 @@ def test_histograms_one_panel_per_dense_layer(digits_run):
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert len(visible) == 3
     assert visible[0].get_title().startswith("dense (tanh)")
-    with pytest.raises(InvalidArgumentError, match="no built Dense layer"):
+    with pytest.raises(InvalidArgumentError, match="no built layer with weights"):
         plots.weight_histograms(Sequential([Flatten()]))
 
 

@@ -496,32 +496,27 @@ def _predict_labels(model: Any, x: np.ndarray) -> np.ndarray:
 def weight_histograms(
     model: Any, path: str | os.PathLike[str] | None = None, bins: int = 50
 ) -> Any:
-    """One histogram per Dense layer of its weights W^l (biases are not included), with the
-    layer's ‖W‖ and mean |w| in the title."""
-    from ..nn.layers import Dense
+    """One histogram per layer with a weight matrix W^l (its first parameter of two or more
+    axes; biases are not included), with the layer's ‖W‖ in the title."""
+    from ..nn.layers import weight_layers
 
     where = "plots.weight_histograms"
     _check_path(path, where)
-    layers = (
-        [(name, m) for name, m in model.named_modules() if isinstance(m, Dense) and m.W is not None]
-        if hasattr(model, "named_modules")
-        else []
-    )
+    layers = weight_layers(model) if hasattr(model, "named_modules") else []
     if not layers:
         raise InvalidArgumentError(
-            f"{where}: the model has no built Dense layer, received {describe(model)}"
+            f"{where}: the model has no built layer with weights, received {describe(model)}"
         )
     n = len(layers)
     cols = min(n, 4)
     rows = -(-n // cols)
     fig, axes = _figure(width=3.3 * cols, height=2.6 * rows, nrows=rows, ncols=cols, where=where)
     flat_axes = np.atleast_1d(axes).ravel()
-    for ax, (name, layer) in zip(flat_axes, layers):
-        assert layer.W is not None  # only built layers were kept
-        w = np.asarray(layer.W.data, dtype=float).ravel()
+    for ax, (name, layer, W) in zip(flat_axes, layers):
+        w = np.asarray(W, dtype=float).ravel()
         finite = w[np.isfinite(w)]
         ax.hist(finite, bins=bins, color="tab:green", alpha=0.8)
-        act = layer.activation.kernel.name
+        act = layer.output_kernel().name if hasattr(layer, "output_kernel") else "linear"
         ax.set_title(f"{name} ({act}) ‖W‖={np.linalg.norm(finite):.3g}", fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in flat_axes[n:]:

@@ -340,15 +340,15 @@ class RunView:
             except Exception:
                 self.learning_rate = None
         if not self.layer_info:
-            from ..nn.layers import Dense
+            from ..nn.layers import weight_layers
 
-            for name, m in model.named_modules():
-                if isinstance(m, Dense) and m.W is not None:
-                    self.layer_info[name] = {
-                        "activation": m.activation.kernel.name,
-                        "units": int(m.W.shape[0]),
-                        "inputs": int(m.W.shape[1]),
-                    }
+            for name, m, W in weight_layers(model):
+                kernel = m.output_kernel() if hasattr(m, "output_kernel") else None
+                self.layer_info[name] = {
+                    "activation": kernel.name if kernel is not None else "linear",
+                    "units": int(W.shape[0]),
+                    "inputs": int(np.prod(W.shape[1:])),
+                }
 
     # -- helpers the rules share -----------------------------------------------------------------
     @property

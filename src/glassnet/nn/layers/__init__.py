@@ -19,7 +19,7 @@ from .activation import (
     Tanh,
     get_activation,
 )
-from .base import Context, Layer, forcing_inference, recording
+from .base import Context, Layer, forcing_inference, recording, weight_layers
 from .dense import Dense
 from .preprocessing import Normalization, Rescaling
 from .regularization import Dropout
@@ -47,6 +47,7 @@ __all__ = [
     "get_activation",
     "forcing_inference",
     "recording",
+    "weight_layers",
     "LAYER_CLASSES",
 ]
 

@@ -49,6 +49,7 @@ __all__ = [
     "inference_mode",
     "forcing_inference",
     "recording",
+    "weight_layers",
 ]
 
 Shape = tuple[int | None, ...]
@@ -339,3 +340,16 @@ class Layer(Module):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.extra_repr()})"
+
+
+def weight_layers(model: Module) -> list[tuple[str, Layer, np.ndarray]]:
+    """(name, layer, W) for every built layer of ``model`` whose first parameter has two or more
+    axes — its weight matrix, as the plots and the doctor's rules show it."""
+    found = []
+    for name, m in model.named_modules():
+        if not isinstance(m, Layer):
+            continue
+        params = m.kernel_parameters()
+        if params and params[0].data.ndim >= 2:
+            found.append((name, m, params[0].data))
+    return found
