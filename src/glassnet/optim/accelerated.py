@@ -26,6 +26,11 @@ from typing import Any
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 __all__ = ["available", "enabled", "enable", "compiled", "adam_step", "COMPILE_MIN"]
 
 _enabled = os.environ.get("GLASSNET_NO_NUMBA", "") in ("", "0")
@@ -71,10 +76,49 @@ def _compile() -> Any:
 
     try:
         # error_model="numpy": no zero-division checks, so the loop vectorises (4× faster).
-        _kernel = numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")(adam)
+        jit = numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
+        _kernel = _cache_safely(jit(adam))
     except Exception:  # noqa: BLE001 - any compiler trouble means: use NumPy
         _kernel = False
     return _kernel
+
+
+def _cache_safely(dispatcher: Any) -> Any:
+    """``dispatcher`` (a numba function with ``cache=True``), its disk cache made safe for
+    several processes compiling at once.
+
+    numba keeps one index per function naming each compiled signature's numbered file; a save
+    reads the index, takes the next free number and rewrites the index, without a lock. Two
+    processes compiling different dtypes of one function at the same time (``pytest -n 2`` on
+    a fresh install, two training jobs) can take the same number, and the index then names
+    the other process's machine code for a signature — seen as "can't unbox array" errors and
+    a crashed test worker. Loading and saving under an exclusive lock on a file in the cache
+    directory makes each save one whole read-extend-write. Without fcntl (Windows) nothing
+    changes.
+    """
+    cache: Any = getattr(dispatcher, "_cache", None)
+    path = getattr(cache, "_cache_path", None)
+    if fcntl is None or path is None or not hasattr(cache, "save_overload"):
+        return dispatcher
+    lock_path = os.path.join(path, "glassnet-numba-cache.lock")
+
+    def locked(method: Callable[..., Any]) -> Callable[..., Any]:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError:  # a cache directory we cannot write: numba will not save either
+                return method(*args, **kwargs)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                return method(*args, **kwargs)
+            finally:
+                os.close(fd)  # closing the file releases the lock
+
+        return call
+
+    cache.load_overload = locked(cache.load_overload)
+    cache.save_overload = locked(cache.save_overload)
+    return dispatcher
 
 
 _available: bool | None = None
