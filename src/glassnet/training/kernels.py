@@ -58,93 +58,96 @@ def compiled() -> bool:
     return bool(_compiled)
 
 
+# The loops, as plain Python; _compile() compiles each (numba). Each performs exactly NumPy's
+# operation for the op of the same name in CompiledOps.
+def scale(x: Any, s: Any, out: Any) -> None:
+    for i in range(x.shape[0]):
+        out[i] = x[i]  # the cast, exact as NumPy's
+        out[i] = out[i] * s
+
+
+def bias_relu(z: Any, b: Any, out: Any) -> None:
+    for r in range(z.shape[0]):
+        for j in range(z.shape[1]):
+            v = z[r, j] + b[j]
+            z[r, j] = v
+            # np.maximum(v, 0): NaN propagates, and −0 gives +0.
+            out[r, j] = v if (v > 0 or v != v) else 0.0
+
+
+def dropout(x: Any, bits: Any, threshold: Any, keep_scale: Any, zero: Any, out: Any) -> None:
+    for i in range(x.shape[0]):
+        out[i] = x[i] * (keep_scale if bits[i] >= threshold else zero)
+
+
+def relu_vjp(z: Any, g: Any, one: Any, zero: Any, out: Any) -> None:
+    for i in range(z.shape[0]):
+        out[i] = g[i] * (one if z[i] > 0 else zero)
+
+
+def column_sums(g: Any, out: Any) -> None:
+    # np.sum(g, axis=0) on a C-ordered g adds the rows one after another.
+    for j in range(g.shape[1]):
+        out[j] = g[0, j]
+    for r in range(1, g.shape[0]):
+        for j in range(g.shape[1]):
+            out[j] += g[r, j]
+
+
+def shift_by_row_max(z: Any, shifted: Any) -> None:
+    for r in range(z.shape[0]):
+        m = z[r, 0]
+        for j in range(1, z.shape[1]):
+            v = z[r, j]
+            if v > m or v != v:
+                m = v
+                if m != m:
+                    break
+        for j in range(z.shape[1]):
+            shifted[r, j] = z[r, j] - m
+
+
+def softmax_finish(e: Any, shifted: Any, total: Any, log_total: Any, labels: Any, per: Any) -> None:
+    # per = log S − (z_y − m), and a = e/S in place.
+    for r in range(e.shape[0]):
+        y = labels[r]
+        per[r] = log_total[r] - shifted[r, y]
+        for j in range(e.shape[1]):
+            e[r, j] = e[r, j] / total[r]
+
+
+def output_error(a: Any, labels: Any, one: Any, inv_n: Any, delta: Any) -> None:
+    for r in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            delta[r, j] = a[r, j]
+        delta[r, labels[r]] -= one
+        for j in range(a.shape[1]):
+            delta[r, j] *= inv_n
+
+
+_LOOPS = (
+    scale,
+    bias_relu,
+    dropout,
+    relu_vjp,
+    column_sums,
+    shift_by_row_max,
+    softmax_finish,
+    output_error,
+)
+
+
 def _compile() -> Any:
     import numba
 
     jit = numba.njit(cache=True, nogil=True, fastmath=False, error_model="numpy")
 
-    @jit  # type: ignore[misc]
-    def scale(x: Any, s: Any, out: Any) -> None:
-        for i in range(x.shape[0]):
-            out[i] = x[i]  # the cast, exact as NumPy's
-            out[i] = out[i] * s
-
-    @jit  # type: ignore[misc]
-    def bias_relu(z: Any, b: Any, out: Any) -> None:
-        for r in range(z.shape[0]):
-            for j in range(z.shape[1]):
-                v = z[r, j] + b[j]
-                z[r, j] = v
-                # np.maximum(v, 0): NaN propagates, and −0 gives +0.
-                out[r, j] = v if (v > 0 or v != v) else 0.0
-
-    @jit  # type: ignore[misc]
-    def dropout(x: Any, bits: Any, threshold: Any, keep_scale: Any, zero: Any, out: Any) -> None:
-        for i in range(x.shape[0]):
-            out[i] = x[i] * (keep_scale if bits[i] >= threshold else zero)
-
-    @jit  # type: ignore[misc]
-    def relu_vjp(z: Any, g: Any, one: Any, zero: Any, out: Any) -> None:
-        for i in range(z.shape[0]):
-            out[i] = g[i] * (one if z[i] > 0 else zero)
-
-    @jit  # type: ignore[misc]
-    def column_sums(g: Any, out: Any) -> None:
-        # np.sum(g, axis=0) on a C-ordered g adds the rows one after another.
-        for j in range(g.shape[1]):
-            out[j] = g[0, j]
-        for r in range(1, g.shape[0]):
-            for j in range(g.shape[1]):
-                out[j] += g[r, j]
-
-    @jit  # type: ignore[misc]
-    def shift_by_row_max(z: Any, shifted: Any) -> None:
-        for r in range(z.shape[0]):
-            m = z[r, 0]
-            for j in range(1, z.shape[1]):
-                v = z[r, j]
-                if v > m or v != v:
-                    m = v
-                    if m != m:
-                        break
-            for j in range(z.shape[1]):
-                shifted[r, j] = z[r, j] - m
-
-    @jit  # type: ignore[misc]
-    def softmax_finish(
-        e: Any, shifted: Any, total: Any, log_total: Any, labels: Any, per: Any
-    ) -> None:
-        # per = log S − (z_y − m), and a = e/S in place.
-        for r in range(e.shape[0]):
-            y = labels[r]
-            per[r] = log_total[r] - shifted[r, y]
-            for j in range(e.shape[1]):
-                e[r, j] = e[r, j] / total[r]
-
-    @jit  # type: ignore[misc]
-    def output_error(a: Any, labels: Any, one: Any, inv_n: Any, delta: Any) -> None:
-        for r in range(a.shape[0]):
-            for j in range(a.shape[1]):
-                delta[r, j] = a[r, j]
-            delta[r, labels[r]] -= one
-            for j in range(a.shape[1]):
-                delta[r, j] *= inv_n
-
     class Compiled:
         pass
 
     ns = Compiled()
-    for fn in (
-        scale,
-        bias_relu,
-        dropout,
-        relu_vjp,
-        column_sums,
-        shift_by_row_max,
-        softmax_finish,
-        output_error,
-    ):
-        setattr(ns, fn.py_func.__name__, accelerated._cache_safely(fn))
+    for fn in _LOOPS:
+        setattr(ns, fn.__name__, accelerated._cache_safely(jit(fn)))
     return ns
 
 

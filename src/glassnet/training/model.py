@@ -69,6 +69,20 @@ def _check_fit_options(verbose: Any, checkpoint_every: Any, where: str) -> None:
         )
 
 
+def _callback_list(
+    model: Any,
+    callbacks: list[Callback],
+    doctors: list[Callback],
+    history: History,
+    params: dict[str, Any],
+) -> CallbackList:
+    """History after the user's callbacks (it records what they add to logs, as in Keras);
+    the readers of History — doctors, automatic or passed in — after it."""
+    readers = [cb for cb in callbacks if getattr(cb, "reads_history", False)] + doctors
+    writers = [cb for cb in callbacks if not getattr(cb, "reads_history", False)]
+    return CallbackList([*writers, history, *readers], model, params)
+
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 # Held while a model whose own forward may read `training` is switched to eval mode.
 _MODE_LOCK = threading.RLock()
@@ -378,10 +392,6 @@ class Model(Module):
         iterator = EpochIterator(len(x_arr), batch_size, bool(shuffle))
         user_callbacks = list(callbacks or [])
         doctors = self._doctor_callbacks(doctor, verbose, user_callbacks, where)
-        # History after the user's callbacks (it records what they add to logs, as in Keras),
-        # the readers of History — doctors, automatic or passed in — after it.
-        readers = [cb for cb in user_callbacks if getattr(cb, "reads_history", False)] + doctors
-        writers = [cb for cb in user_callbacks if not getattr(cb, "reads_history", False)]
         params = {
             "epochs": epochs,
             "steps": iterator.steps,
@@ -395,7 +405,7 @@ class Model(Module):
             data,
             iterator,
             self._step_function(),
-            CallbackList([*writers, history, *readers], self, params),
+            _callback_list(self, user_callbacks, doctors, history, params),
             user_callbacks + doctors,
             Progress(epochs, iterator.steps, verbose, stream),
             recorder,

@@ -188,10 +188,7 @@ def _build() -> Any:
     if sgemm is None:
         raise _Unavailable(where)
     try:
-        import numba
-        from numba import types
-        from numba.core import cgutils
-        from numba.extending import intrinsic
+        import numba  # noqa: F401
     except ImportError as exc:
         raise _Unavailable(f"numba cannot be imported ({exc})") from None
     adam = accelerated._compile()  # the one-pass Adam kernel (cached on disk)
@@ -201,6 +198,17 @@ def _build() -> Any:
     sched_yield = libc.sched_yield
     sched_yield.argtypes = []
     sched_yield.restype = ctypes.c_int
+    atomics = _atomics()
+    run = _task_runner(sgemm, adam, atomics)
+    return (run, *_hand_off(run, atomics, sched_yield))
+
+
+def _atomics() -> Any:
+    """numba intrinsics: compare-and-swap, load-acquire and store-release on an int64 array
+    element, and raw uint8/float32 pointers from addresses."""
+    from numba import types
+    from numba.core import cgutils
+    from numba.extending import intrinsic
 
     def element(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         aryty = signature.args[0]
@@ -228,11 +236,6 @@ def _build() -> Any:
 
         return types.void(arr, index, value), codegen
 
-    # numba's intrinsics: the typing context comes first in the definition, not in the calls.
-    compare_and_swap: Any = intrinsic(_compare_and_swap)
-    load_acquire: Any = intrinsic(_load_acquire)
-    store_release: Any = intrinsic(_store_release)
-
     def pointer_intrinsic(kind: Any) -> Any:
         @intrinsic  # type: ignore[misc]
         def to_pointer(typingctx: Any, address: Any) -> Any:
@@ -243,7 +246,21 @@ def _build() -> Any:
 
         return to_pointer
 
-    u8_pointer, f32_pointer = pointer_intrinsic(types.uint8), pointer_intrinsic(types.float32)
+    # numba's intrinsics: the typing context comes first in the definition, not in the calls.
+    return (
+        intrinsic(_compare_and_swap),
+        intrinsic(_load_acquire),
+        intrinsic(_store_release),
+        pointer_intrinsic(types.uint8),
+        pointer_intrinsic(types.float32),
+    )
+
+
+def _task_runner(sgemm: Any, adam: Any, atomics: Any) -> Any:
+    """The compiled ``run(tasks, consts, count)`` that both threads use for their task rows."""
+    import numba
+
+    u8_pointer, f32_pointer = atomics[3], atomics[4]
     # Not cached on disk: BLAS and sched_yield are called through this process's addresses.
     jit = numba.njit(nogil=True)
 
@@ -288,6 +305,17 @@ def _build() -> Any:
                      numba.carray(f32_pointer(t[3]), (n,)), numba.carray(f32_pointer(t[4]), (n,)),
                      c[0], c[1], c[2], c[3], c[4], c[5], c[6])  # fmt: skip
 
+    return run
+
+
+def _hand_off(run: Any, atomics: Any, sched_yield: Any) -> tuple[Any, Any, Any]:
+    """The compiled hand-off: the helper's ``serve`` loop, the caller's ``post`` and
+    ``settle`` (take the work back if the helper has not started it, else wait for it)."""
+    import numba
+
+    compare_and_swap, load_acquire, store_release = atomics[:3]
+    jit = numba.njit(nogil=True)
+
     @jit  # type: ignore[misc]
     def serve(ctl: Any, tasks: Any, consts: Any, flushing: int, idle_polls: int) -> int:
         """The helper's loop: 0 after idle_polls polls without work, 1 to change flush mode."""
@@ -320,7 +348,7 @@ def _build() -> Any:
             sched_yield()
         return 0
 
-    return run, serve, post, settle
+    return serve, post, settle
 
 
 class Engine:
