@@ -5,12 +5,11 @@ header flips loaded (optimiser-state keys renamed, ...). Here *every* bit of a s
 model file (architecture, training config, Adam state) is flipped in turn, and of a small
 training checkpoint too: each damaged file must be refused with a FileFormatError that says
 the file is damaged, or load exactly the weights and optimiser state that were saved — never
-different ones. The exhaustive runs of larger files are marked slow (GLASSNET_SLOW_TESTS=1).
+different ones. The exhaustive run of larger files is marked slow (pytest -m slow).
 """
 
 from __future__ import annotations
 
-import os
 import pathlib
 import warnings
 from collections.abc import Callable
@@ -24,10 +23,7 @@ from glassnet.errors import GlassnetError
 from glassnet.io import load_checkpoint, load_model, save_checkpoint, save_model
 from glassnet.nn import Dense, Input
 
-SLOW = pytest.mark.skipif(
-    not os.environ.get("GLASSNET_SLOW_TESTS"),
-    reason="exhaustive flips of a larger file; set GLASSNET_SLOW_TESTS=1 to run",
-)
+SLOW = pytest.mark.slow  # out of the default run: pytest -m slow tests/io/test_bitflips.py
 
 
 def _small_model(hidden: int = 2) -> gn.Sequential:
@@ -166,6 +162,7 @@ def test_every_single_bit_flip_of_a_larger_model_file_and_checkpoint(
         _model_arrays(model),
         range(len(data)),
     )
+    print(f"model file of {len(data)} bytes: {outcomes}")
     assert outcomes["identical"] == 0 and outcomes["refused"] == 8 * len(data)
     ckpt = tmp_path / "run.ckpt"
     save_checkpoint(
@@ -179,6 +176,7 @@ def test_every_single_bit_flip_of_a_larger_model_file_and_checkpoint(
         _load_checkpoint_arrays_no_optimizer(ckpt),
         range(len(ckpt.read_bytes())),
     )
+    print(f"checkpoint of {len(ckpt.read_bytes())} bytes: {outcomes}")
     assert outcomes["identical"] == 0
 
 
