@@ -20,13 +20,15 @@ For a batch of n samples every per-sample quantity gets one row per sample and t
 are averaged, as the seeds' C = 1/n Σ_x C_x implies.
 
 Then two independent witnesses are asked: the autograd engine (same weights, float64, the
-library's own ops and backward functions, δ read off ``z.grad`` via ``retain_grad``) and
+Dense layers' own kernels — the ones every training path runs — as graph nodes, δ read off
+``z.grad`` via ``retain_grad``) and
 central differences on a sample of the parameters. ``max_discrepancy`` and ``check()`` say
 whether they agree.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import sys
 from collections.abc import Sequence
@@ -43,10 +45,10 @@ from ..errors import (
     ShapeError,
     describe,
 )
-from ..functional import linear
 from ..functional.activations import stable_log_softmax, stable_sigmoid, stable_softmax
 from ..nn import losses as losses_module
 from ..nn.layers import Activation, Dense
+from ..nn.module import Parameter
 from ..training.model import Sequential
 
 if TYPE_CHECKING:
@@ -953,7 +955,10 @@ def engine_forward(
         named[f"W{l}"] = W_t
         if b_t is not None:
             named[f"b{l}"] = b_t
-        z = linear(a, W_t, b_t)
+        # The training engine's own Dense kernels (one graph node), on float64 leaves.
+        twin = copy.copy(spec.dense)
+        twin.W, twin.b, twin.dtype = W_t, b_t, np.dtype(np.float64)
+        z = twin.forward_logits(a)
         z.retain_grad()
         zs.append(z)
         named[f"z{l}"] = z
@@ -970,13 +975,11 @@ def engine_forward(
 def _float64_params(
     specs: Sequence[Any], weights: Sequence[tuple[np.ndarray, np.ndarray | None]]
 ) -> list[tuple[Tensor, Tensor | None]]:
-    """Leaf tensors (float64 copies) for each layer's W and b."""
+    """Leaf parameters (float64 copies) for each layer's W and b."""
     return [
         (
-            Tensor(np.array(W, dtype=np.float64), dtype="float64", requires_grad=True),
-            None
-            if spec.dense.b is None or b is None
-            else Tensor(np.array(b, dtype=np.float64), dtype="float64", requires_grad=True),
+            Parameter(np.array(W, dtype=np.float64)),
+            None if spec.dense.b is None or b is None else Parameter(np.array(b, dtype=np.float64)),
         )
         for spec, (W, b) in zip(specs, weights)
     ]
