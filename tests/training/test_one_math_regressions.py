@@ -195,3 +195,16 @@ def test_freezing_a_layer_between_two_fits_keeps_the_optimiser_state_of_the_othe
         np.testing.assert_array_equal(p.numpy(), old)
     assert model.optimizer.params == (output_W, output_b)
     assert model.optimizer.iterations == 8
+
+
+def test_predict_and_evaluate_warn_when_finite_weights_overflow():
+    gn.seed(8)
+    model = gn.Sequential([L.Dense(4, "relu", input_dim=3), L.Dense(2, "softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    for p in model.parameters():
+        p.data[...] = 1e20  # finite, but z = Σ w·a overflows float32 in the second layer
+    x = np.ones((5, 3), np.float32)
+    with pytest.warns(RuntimeWarning, match="predict: the outputs contain NaN or inf; the weights"):
+        model.predict(x)
+    with pytest.warns(RuntimeWarning, match="evaluate: the loss or metrics contain NaN or inf"):
+        model.evaluate(x, np.zeros(5, int))

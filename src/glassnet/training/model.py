@@ -13,6 +13,7 @@ import math
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import IO, Any, TypeVar
 
@@ -559,6 +560,8 @@ class Model(Module):
         result = {"loss": total / seen}
         for m in metrics:
             result[m.name] = m.result()
+        if not all(math.isfinite(v) for v in result.values()):
+            self._warn_non_finite("evaluate", "loss or metrics")
         if verbose:
             from .progress import format_logs
 
@@ -599,7 +602,20 @@ class Model(Module):
             pool = executor()
             for future in [pool.submit(run, chunk) for chunk in chunks]:
                 future.result()
+        if result.dtype.kind == "f" and not np.isfinite(result).all():
+            self._warn_non_finite("predict", "outputs")
         return result
+
+    def _warn_non_finite(self, where: str, what: str) -> None:
+        """A NaN or inf result is never returned silently: say where it comes from."""
+        finite = all(np.isfinite(p.data).all() for p in self.parameters())
+        cause = (
+            "the weights are finite, so the values overflowed on the way (weights or inputs "
+            "too large; retrain with a lower learning rate or scale the inputs)"
+            if finite
+            else "the weights themselves contain NaN or inf"
+        )
+        warnings.warn(f"{where}: the {what} contain NaN or inf; {cause}", RuntimeWarning, 3)
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(x, Tensor):
