@@ -208,3 +208,29 @@ def test_predict_and_evaluate_warn_when_finite_weights_overflow():
         model.predict(x)
     with pytest.warns(RuntimeWarning, match="evaluate: the loss or metrics contain NaN or inf"):
         model.evaluate(x, np.zeros(5, int))
+
+
+def test_resume_of_a_model_with_a_frozen_layer(tmp_path):
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype(np.float32)
+    y = np.arange(32) % 3
+
+    def build():
+        gn.seed(9)
+        model = gn.Sequential([L.Dense(5, "tanh", input_dim=4), L.Dense(3, "softmax")])
+        model.layers[0].trainable = False
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        return model
+
+    whole = build()
+    whole.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    first = build()
+    first.fit(x, y, epochs=1, batch_size=8, verbose=0, checkpoint=tmp_path / "run.ckpt")
+    resumed = build()
+    resumed.fit(x, y, epochs=2, batch_size=8, verbose=0, resume=tmp_path / "run.ckpt")
+    for a, b in zip(resumed.get_weights(), whole.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_huge_dense_layer_is_refused_before_allocating_with_its_name():
+    with pytest.raises(MemoryError, match=r"big: Dense\(1000000\) on 1000000 inputs"):
+        L.Dense(10**6, input_dim=10**6, name="big")

@@ -274,8 +274,9 @@ def test_callback_states_are_checked_against_the_callbacks(
     state["callbacks"] = [{"wait": 0}]
     with pytest.raises(FileFormatError, match=r"callback 0 \(EarlyStopping\)"):
         validate_fit_checkpoint(state, model, model.optimizer, config, "x.ckpt", callbacks=[early])
-    state["callbacks"] = [early.get_state(), {}]
-    with pytest.raises(FileFormatError, match="2 callbacks"):
-        validate_fit_checkpoint(state, model, model.optimizer, config, "x.ckpt", callbacks=[early])
+    # A resume may have fewer callbacks (verbose=0 drops the automatic doctor): the pairs that
+    # meet are checked, as fit hands the states out pairwise.
+    state["callbacks"] = [early.get_state(), {"findings": []}]
+    validate_fit_checkpoint(state, model, model.optimizer, config, "x.ckpt", callbacks=[early])
     state["callbacks"] = [early.get_state()]
     validate_fit_checkpoint(state, model, model.optimizer, config, "x.ckpt", callbacks=[early])

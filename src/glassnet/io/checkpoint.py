@@ -208,7 +208,9 @@ def validate_fit_checkpoint(
         )
 
     # -- optimiser: a dry run on a shadow of the parameters ------------------------------------
-    _check_optimizer_state(state["optimizer"], optimizer, list(model.parameters()), bad)
+    # fit binds only the trainable parameters (a frozen one has no optimiser state)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    _check_optimizer_state(state["optimizer"], optimizer, trainable, bad)
 
     # -- random generator -------------------------------------------------------------------
     _check_rng_state(state["rng"], bad)
@@ -380,11 +382,8 @@ def _check_callback_states(
         raise bad(f"its callback states are {describe(states)}, expected a list of dicts")
     if callbacks is None:
         return
-    if len(states) != len(callbacks):
-        raise bad(
-            f"it holds the states of {len(states)} callbacks, but this fit has "
-            f"{len(callbacks)} callbacks that keep state"
-        )
+    # fit hands the states out pairwise; a resume may have fewer callbacks (e.g. verbose=0
+    # leaves out the automatic doctor), so only the pairs that meet are checked.
     for i, (saved, cb) in enumerate(zip(states, callbacks)):
         current = cb.get_state()
         if saved and isinstance(current, Mapping) and set(saved) != set(current):

@@ -419,7 +419,8 @@ class Model(Module):
         resumed = None
         first_epoch = initial_epoch
         if resume is not None:
-            resumed = self._load_fit_checkpoint(resume, iterator.config(), where)
+            stateful = user_callbacks + doctors
+            resumed = self._load_fit_checkpoint(resume, iterator.config(), where, stateful)
             history.set_state(resumed["history"])
             first_epoch = int(resumed["epoch"])
             loop.global_step = int(resumed["global_step"])
@@ -477,14 +478,21 @@ class Model(Module):
 
     # -- checkpoints ---------------------------------------------------------------------------
     def _load_fit_checkpoint(
-        self, path: str | os.PathLike[str], config: dict[str, Any], where: str
+        self,
+        path: str | os.PathLike[str],
+        config: dict[str, Any],
+        where: str,
+        callbacks: list[Callback] | None = None,
     ) -> dict[str, Any]:
         from ..io.checkpoint import load_checkpoint, validate_fit_checkpoint
 
         state = load_checkpoint(path)
-        # Every key, type, shape and dtype, against this model and optimiser, before anything
-        # is restored: a bad checkpoint leaves weights, optimiser and generator as they were.
-        validate_fit_checkpoint(state, self, self.optimizer, config, path, where=where)
+        # Every key, type, shape and dtype, against this model, optimiser and callbacks, before
+        # anything is restored: a bad checkpoint leaves weights, optimiser and generator as
+        # they were.
+        validate_fit_checkpoint(
+            state, self, self.optimizer, config, path, callbacks=callbacks, where=where
+        )
         self.load_state_dict(state["weights"])
         self._bind_optimizer()
         self.optimizer.load_state_dict(state["optimizer"])

@@ -109,6 +109,12 @@ class Dense(Layer):
 
     def build(self, input_shape: Shape) -> None:
         shapes = self.parameter_shapes(input_shape)
+        initializers.check_allocation(
+            shapes["W"],
+            self.dtype,
+            f"{self.name}: Dense({self.units}) on {shapes['W'][1]} inputs, weights W",
+            copies=2,  # the initialiser's array, then its column-major copy
+        )
         # Column-major storage (W[j, k] is still w_jk): z = a Wᵀ + b then reads Wᵀ as a
         # contiguous array, which BLAS multiplies about 40 % faster at small batches.
         weights = np.asfortranarray(self.kernel_initializer(shapes["W"], self.dtype))
