@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import os
 import platform
 import threading
 from collections.abc import Iterator
@@ -45,27 +46,47 @@ _libm: Any = None
 # Per thread: how deep inside flush_denormals() it is, and (for a helper thread that follows its
 # caller's mode through set_thread_flush) the environment to go back to.
 _local = threading.local()
+_load_lock = threading.Lock()
 
 
 def _load() -> Any:
     global _libm
     if _libm is None:
-        _libm = False
-        if (
-            platform.system() == "Linux"
-            and platform.machine() in ("x86_64", "AMD64")
-            and platform.libc_ver()[0] == "glibc"
-        ):
-            name = ctypes.util.find_library("m")
-            if name:
-                try:
-                    lib = ctypes.CDLL(name)
-                    lib.fegetenv.argtypes = [ctypes.c_void_p]
-                    lib.fesetenv.argtypes = [ctypes.c_void_p]
-                    _libm = lib if _self_test(lib) else False
-                except (OSError, AttributeError):
-                    _libm = False
+        # One thread loads; the others wait for its answer rather than take "unsupported" for
+        # their call (which would run it without flush-to-zero).
+        with _load_lock:
+            if _libm is None:
+                _libm = _find_libm()
     return _libm
+
+
+def _find_libm() -> Any:
+    if not (
+        platform.system() == "Linux"
+        and platform.machine() in ("x86_64", "AMD64")
+        and platform.libc_ver()[0] == "glibc"
+    ):
+        return False
+    name = ctypes.util.find_library("m")
+    if not name:
+        return False
+    try:
+        lib = ctypes.CDLL(name)
+        lib.fegetenv.argtypes = [ctypes.c_void_p]
+        lib.fesetenv.argtypes = [ctypes.c_void_p]
+        return lib if _self_test(lib) else False
+    except (OSError, AttributeError):
+        return False
+
+
+def _new_load_lock() -> None:
+    # A forked child has only the forking thread: a lock another thread held stays locked.
+    global _load_lock
+    _load_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_load_lock)
 
 
 def _get(lib: Any) -> ctypes.Array[ctypes.c_char]:
@@ -181,7 +202,7 @@ def adopted_mode(mode: int | None) -> Iterator[None]:
     work it runs now. The thread's own environment is restored afterwards.
     """
     lib = _load() if mode is not None else None
-    if not lib:
+    if not lib or mode is None:
         yield
         return
     saved = _get(lib)

@@ -114,13 +114,15 @@ def _blas_libraries() -> list[_Library]:
     """The loaded BLAS libraries, found once through threadpoolctl (scanning costs ~1 ms)."""
     global _libraries
     if _libraries is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # without threadpoolctl BLAS keeps its own setting
-            _libraries = []
-        else:
-            found = ThreadpoolController().select(user_api="blas").lib_controllers
-            _libraries = [x for x in map(_library, found) if x is not None]
+        with _lock:
+            if _libraries is None:
+                try:
+                    from threadpoolctl import ThreadpoolController
+                except ImportError:  # without threadpoolctl BLAS keeps its own setting
+                    _libraries = []
+                else:
+                    found = ThreadpoolController().select(user_api="blas").lib_controllers
+                    _libraries = [x for x in map(_library, found) if x is not None]
     return _libraries
 
 

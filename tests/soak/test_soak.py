@@ -19,8 +19,9 @@ A quick check (30 s), or any duration, through an environment variable::
 
     GLASSNET_SOAK_SECONDS=30 pytest -m slow tests/soak -s
 
-or without pytest: ``python tests/soak/test_soak.py 30``. The counts are printed and written to
-``summary.json`` in the work directory. docs/reliability.md lists measured results.
+or without pytest: ``python tests/soak/test_soak.py 30 [work-directory]``. The counts are
+printed and written to ``summary.json`` in the work directory; docs/reliability.md lists
+measured results.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ START_LIMIT = 120.0  # seconds for a new server to report that it is serving
 # The server. Modes: "reference" (one uninterrupted fit in the main thread, no other threads)
 # and "serve" (8 predict threads + a training thread that resumes from its checkpoint).
 SERVER = textwrap.dedent("""
-    import faulthandler, json, os, signal, sys, threading, time
+    import faulthandler, json, os, shutil, signal, sys, threading, time
     import numpy as np
     import glassnet as gn
     from glassnet.callbacks import Callback
@@ -117,8 +118,15 @@ SERVER = textwrap.dedent("""
                 state["run"] = run
                 ckpt = os.path.join(work, f"run{run}.ckpt")
                 resume = ckpt if os.path.exists(ckpt) else None
+                start = gn.io.load_checkpoint(ckpt)["global_step"] if resume else 0
+                if resume:  # kept until the run is verified, to replay a failure
+                    shutil.copyfile(ckpt, os.path.join(work, f"resumed-run{run}-life{LIFE}.ckpt"))
+                with open(os.path.join(work, "trainer.log"), "a") as f:
+                    f.write(f"life {LIFE} run {run} from step {start}\\n")
                 model = seeded_fit(checkpoint=ckpt, checkpoint_every=EVERY, resume=resume)
                 model.save(os.path.join(work, f"run{run}.gnm"))
+                with open(os.path.join(work, "trainer.log"), "a") as f:
+                    f.write(f"life {LIFE} run {run} saved\\n")
                 state["runs_done"] += 1
                 run += 1
         except BaseException as exc:
@@ -218,8 +226,12 @@ def _check_files(work: Path, reference: list[np.ndarray], seen: set[Any]) -> dic
             continue
         weights = gn.load_model(path).get_weights()
         assert len(weights) == len(reference), path
+        log = (work / "trainer.log").read_text().splitlines()
+        story = "; ".join(line for line in log if f" run {path.stem[3:]} " in line + " ")
         for a, b in zip(weights, reference):
-            np.testing.assert_array_equal(a, b, err_msg=f"{path.name} differs from the reference")
+            np.testing.assert_array_equal(a, b, err_msg=f"{path.name} ({story}) != reference")
+        for kept in work.glob(f"resumed-{path.stem}-life*.ckpt"):
+            kept.unlink()
         seen.add(path.name)
         found["runs_verified"] += 1
     return found
@@ -337,7 +349,11 @@ def test_soak_serve_train_kill_resume(tmp_path):
 
 if __name__ == "__main__":
     duration = float(sys.argv[1]) if len(sys.argv) > 1 else _seconds()
-    directory = Path(tempfile.mkdtemp(prefix="glassnet-soak-"))
+    if len(sys.argv) > 2:
+        directory = Path(sys.argv[2])
+        directory.mkdir(parents=True, exist_ok=True)
+    else:
+        directory = Path(tempfile.mkdtemp(prefix="glassnet-soak-"))
     result = soak(duration, directory)
     print(json.dumps(result, indent=1))
     print("work directory:", directory)

@@ -300,10 +300,10 @@ def test_8_threads_x_50_predicts_on_one_model_equal_single_threaded_results():
     assert _hammer(model, requests) == []
 
 
-@pytest.mark.xfail(
-    strict=False, reason="predict mode mutation fixed in model.py by the layer-protocol change"
-)
 def test_8_threads_x_50_predicts_leave_the_models_mode_unchanged():
+    # Fixed in model.py by the layer-protocol change (inference is a per-thread flag): before
+    # it, predict switched the shared model to eval and back, so threads saw each other's mode
+    # and a Dropout layer could draw from the global generator in a concurrent predict.
     model, requests = _served_model()
     assert model.training
     modes = []
@@ -323,3 +323,24 @@ def test_8_threads_x_50_predicts_leave_the_models_mode_unchanged():
     assert bad == []
     assert model.training
     assert all(modes), "another thread saw the model in eval mode while predict ran"
+
+
+@pytest.mark.skipif(not _fpenv.supported(), reason="flush-to-zero is managed on x86-64 glibc only")
+def test_threads_that_start_together_all_get_flush_to_zero(monkeypatch):
+    # The first call loads libm and tests the flags; threads arriving meanwhile used to be told
+    # "unsupported" and ran their whole call without flush-to-zero.
+    monkeypatch.setattr(_fpenv, "_libm", None)
+    start = threading.Barrier(8)
+    flushed = []
+
+    def call():
+        start.wait(30)
+        with _fpenv.flush_denormals():
+            flushed.append(float(np.float32(1e-30) * np.float32(1e-10)) == 0.0)
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert flushed == [True] * 8
