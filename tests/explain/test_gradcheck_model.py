@@ -81,3 +81,17 @@ def test_arguments_are_checked() -> None:
     with pytest.raises(InvalidArgumentError, match="loss"):
         gradcheck_model(model, x[None], y[None])
     assert callable(gradcheck)  # the engine's own gradcheck is re-exported
+
+
+def test_gradcheck_model_steps_relative_to_large_weights_and_fails_on_non_finite():
+    # Regression: the step was an absolute 1e-6, below float64's spacing at |w| = 1e12, so
+    # correct gradients failed; and NaN against NaN passed.
+    model = gn.Sequential([gn.layers.Dense(1, input_dim=2, use_bias=False, dtype="float64")])
+    model.compile(optimizer="sgd", loss="mse")
+    model.layers[0].W.data[...] = [[1e12, -1e12]]
+    x, y = np.array([[0.3, 0.1]]), np.array([[1.0]])
+    report = gn.explain.gradcheck_model(model, x, y)
+    assert report.ok, report
+    model.layers[0].W.data[...] = np.nan
+    report = gn.explain.gradcheck_model(model, x, y)
+    assert not report.ok and "nan" in report.inputs[0].reason.lower()

@@ -19,6 +19,7 @@ means the check cannot judge that element, which is a failure with the reason gi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ import numpy as np
 from ..errors import DTypeError, GradcheckError, InvalidArgumentError
 from .tensor import Tensor, no_grad
 
-__all__ = ["gradcheck", "GradcheckReport", "InputReport"]
+__all__ = ["central_difference", "judge", "gradcheck", "GradcheckReport", "InputReport"]
 
 
 @dataclass
@@ -160,6 +161,83 @@ def _unjudged_reason(
     return f"{where}: {why}{others}"
 
 
+def central_difference(
+    cost: Callable[[], float], data: np.ndarray, at: tuple[Any, ...], eps: float
+) -> float:
+    """(C(x + h) − C(x − h)) / ((x + h) − (x − h)) for the element x = data[at], with
+    h = eps·max(1, |x|) and the step actually taken after rounding as the denominator; NaN
+    when that step is lost to rounding. ``data`` is changed in place and restored."""
+    original = data[at]
+    h = eps * max(1.0, abs(float(original)))
+    up, down = original + h, original - h
+    data[at] = up
+    plus = cost()
+    data[at] = down
+    minus = cost()
+    data[at] = original
+    step = float(up - down)
+    return (plus - minus) / step if step > 0 and np.isfinite(step) else math.nan
+
+
+def judge(
+    index: int,
+    name: str,
+    x: np.ndarray,
+    numerical: np.ndarray,
+    analytical: np.ndarray,
+    eps: float,
+    atol: float,
+    rtol: float,
+    picks: np.ndarray | None = None,
+) -> InputReport:
+    """The report for one input: every element (or the flat indices ``picks``) passes when
+    |numerical − analytical| ≤ atol + rtol·|numerical|; a NaN or inf on either side fails, and
+    ``reason`` says why the first such element could not be judged."""
+    analytical = np.asarray(analytical, dtype=np.float64)
+    chosen = np.zeros(x.shape, dtype=bool)
+    chosen.reshape(-1)[slice(None) if picks is None else picks] = True
+    with np.errstate(all="ignore"):
+        h = eps * np.maximum(1.0, np.abs(x))
+        no_step = chosen & ~((x + h) - (x - h) > 0)
+        diff = np.where(chosen, np.abs(numerical - analytical), 0.0)
+        scale = np.maximum(np.abs(numerical), np.abs(analytical))
+        rel = np.divide(diff, scale, out=np.zeros_like(diff), where=chosen & (scale > 0))
+    unjudged = chosen & (~np.isfinite(numerical) | ~np.isfinite(analytical))
+    bad = unjudged | (chosen & (diff > atol + rtol * np.abs(numerical)))
+    if chosen.any():
+        # The largest error among the failing elements; an element that could not be judged
+        # first (diff + 1e300 would round them all to 1e300 and always name the first one).
+        if unjudged.any():
+            worst = int(np.argmax(unjudged))
+        elif bad.any():
+            worst = int(np.argmax(np.where(bad, diff, -1.0)))
+        else:
+            worst = int(np.argmax(np.where(chosen, diff, -1.0)))
+        worst_index = tuple(int(v) for v in np.unravel_index(worst, x.shape))
+        num_w, ana_w = float(numerical.flat[worst]), float(analytical.flat[worst])
+    else:
+        worst_index, num_w, ana_w = (), 0.0, 0.0
+    reason = (
+        _unjudged_reason(name, x, numerical, analytical, unjudged, no_step, eps)
+        if unjudged.any()
+        else ""
+    )
+    return InputReport(
+        index=index,
+        name=name,
+        shape=tuple(x.shape),
+        ok=not bad.any(),
+        max_abs_error=float(diff.max()) if diff.size else 0.0,
+        max_rel_error=float(rel.max()) if rel.size else 0.0,
+        worst_index=worst_index,
+        numerical=num_w,
+        analytical=ana_w,
+        numerical_grad=numerical,
+        analytical_grad=np.array(analytical),
+        reason=reason,
+    )
+
+
 def gradcheck(
     fn: Callable[..., Tensor],
     inputs: Sequence[Any] | Tensor,
@@ -225,71 +303,18 @@ def gradcheck(
     if out.requires_grad:
         out.backward(r.astype(out.data.dtype))
     reports: list[InputReport] = []
-    with no_grad():
+    with no_grad(), np.errstate(all="ignore"):  # non-finite values are reported, not warned
         for i in checked:
             t = tensors[i]
             analytical = t.grad if t.grad is not None else np.zeros_like(t.data)
-            analytical = np.asarray(analytical, dtype=np.float64)
             numerical = np.zeros_like(t.data)
-            no_step = np.zeros(t.data.shape, dtype=bool)
-            flat = t.data.reshape(-1)
-            with np.errstate(all="ignore"):  # non-finite values are reported, not warned
-                for j in range(flat.size):
-                    original = flat[j]
-                    h = eps * max(1.0, abs(float(original)))
-                    up, down = original + h, original - h
-                    flat[j] = up
-                    plus = _scalarize(fn(*tensors), r)
-                    flat[j] = down
-                    minus = _scalarize(fn(*tensors), r)
-                    flat[j] = original
-                    step = float(up - down)  # the step actually taken, after rounding
-                    if step > 0 and np.isfinite(step):
-                        numerical.reshape(-1)[j] = (plus - minus) / step
-                    else:
-                        numerical.reshape(-1)[j] = np.nan
-                        no_step.reshape(-1)[j] = True
-                diff = np.abs(numerical - analytical)
-                scale = np.maximum(np.abs(numerical), np.abs(analytical))
-                rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
-            unjudged = ~np.isfinite(numerical) | ~np.isfinite(analytical)
-            bad = unjudged | (diff > atol + rtol * np.abs(numerical))
-            name = getattr(inputs[i], "name", None) or f"input {i}"
-            if diff.size:
-                # The largest error among the failing elements (diff + 1e300 would round
-                # them all to 1e300 and always name the first one); an element that could not
-                # be judged first.
-                if unjudged.any():
-                    worst = int(np.argmax(unjudged))
-                elif bad.any():
-                    worst = int(np.argmax(np.where(bad, diff, -1.0)))
-                else:
-                    worst = int(np.argmax(diff))
-                worst_index = tuple(int(v) for v in np.unravel_index(worst, diff.shape))
-                num_w, ana_w = float(numerical.flat[worst]), float(analytical.flat[worst])
-            else:
-                worst_index, num_w, ana_w = (), 0.0, 0.0
-            reason = (
-                _unjudged_reason(name, t.data, numerical, analytical, unjudged, no_step, eps)
-                if unjudged.any()
-                else ""
-            )
-            reports.append(
-                InputReport(
-                    index=i,
-                    name=name,
-                    shape=tuple(t.data.shape),
-                    ok=not bad.any(),
-                    max_abs_error=float(diff.max()) if diff.size else 0.0,
-                    max_rel_error=float(rel.max()) if rel.size else 0.0,
-                    worst_index=worst_index,
-                    numerical=num_w,
-                    analytical=ana_w,
-                    numerical_grad=numerical,
-                    analytical_grad=np.array(analytical),
-                    reason=reason,
+            for j in range(t.data.size):
+                at = np.unravel_index(j, t.data.shape)
+                numerical[at] = central_difference(
+                    lambda: _scalarize(fn(*tensors), r), t.data, at, eps
                 )
-            )
+            name = getattr(inputs[i], "name", None) or f"input {i}"
+            reports.append(judge(i, name, t.data, numerical, analytical, eps, atol, rtol))
     report = GradcheckReport(
         ok=all(r_.ok for r_ in reports), inputs=reports, eps=eps, atol=atol, rtol=rtol, notes=notes
     )

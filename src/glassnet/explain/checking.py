@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd.gradcheck import GradcheckReport, InputReport
+from ..autograd.gradcheck import GradcheckReport, InputReport, central_difference, judge
 from ..autograd.tensor import Tensor, no_grad
 from ..errors import GradcheckError, InvalidArgumentError, ShapeError, describe
 from ..nn.module import Module
@@ -65,7 +65,8 @@ def gradcheck_model(
     seed: int = 0,
     raise_on_fail: bool = False,
 ) -> GradcheckReport:
-    """Compare ∂C/∂p from the engine with (C(p + ε) − C(p − ε)) / 2ε for every parameter p.
+    """Compare ∂C/∂p from the engine with (C(p + h) − C(p − h)) / 2h for every parameter p,
+    h = eps·max(1, |p|) (as ``glassnet.gradcheck``; a NaN or inf on either side fails).
 
     ``model``: any glassnet Model (it is copied to float64 and put in inference mode; the
     original is untouched). ``x``: a batch (n, ...); ``y``: its targets. ``loss``: default the
@@ -132,42 +133,15 @@ def gradcheck_model(
                 ][: max_per_parameter - 1]
                 picks = np.array(sorted([top, *sample]))
                 notes.append(f"{name}: {len(picks)} of {size} entries checked")
-            numerical = np.full(size, np.nan)
+            numerical = np.full(data.shape, np.nan)
             for j in picks:
                 # Index the array itself: a flat reshape of a column-major weight is a copy.
                 at = np.unravel_index(int(j), data.shape)
-                original = data[at]
-                data[at] = original + eps
-                plus = float(_cost(clone, xt, y_arr, loss_obj).data)
-                data[at] = original - eps
-                minus = float(_cost(clone, xt, y_arr, loss_obj).data)
-                data[at] = original
-                numerical[j] = (plus - minus) / (2 * eps)
-            num = numerical[picks]
-            ana = analytical.reshape(-1)[picks]
-            diff = np.abs(num - ana)
-            scale = np.maximum(np.abs(num), np.abs(ana))
-            rel = np.divide(diff, scale, out=np.zeros_like(diff), where=scale > 0)
-            bad = diff > atol + rtol * np.abs(num)
-            worst = (
-                int(np.argmax(np.where(bad, diff, -1.0) if bad.any() else diff)) if diff.size else 0
-            )
-            flat_index = int(picks[worst]) if diff.size else 0
-            worst_index = tuple(int(v) for v in np.unravel_index(flat_index, p.data.shape))
-            reports.append(
-                InputReport(
-                    index=i,
-                    name=name,
-                    shape=tuple(p.data.shape),
-                    ok=not bad.any(),
-                    max_abs_error=float(diff.max()) if diff.size else 0.0,
-                    max_rel_error=float(rel.max()) if rel.size else 0.0,
-                    worst_index=worst_index,
-                    numerical=float(num[worst]) if diff.size else 0.0,
-                    analytical=float(ana[worst]) if diff.size else 0.0,
-                    numerical_grad=numerical.reshape(p.data.shape),
-                    analytical_grad=np.array(analytical),
+                numerical[at] = central_difference(
+                    lambda: float(_cost(clone, xt, y_arr, loss_obj).data), data, at, eps
                 )
+            reports.append(
+                judge(i, name, data, numerical, analytical, eps, atol, rtol, picks=picks)
             )
     report = GradcheckReport(
         ok=all(r.ok for r in reports), inputs=reports, eps=eps, atol=atol, rtol=rtol, notes=notes
