@@ -83,3 +83,32 @@ def test_info_text_names_each_part():
     for word in ("glassnet ", "BLAS:", "numba kernels", "helper thread", "flush-to-zero"):
         assert word in result.stdout, word
     assert result.stderr == ""
+
+
+def test_a_plain_install_brings_numba_where_numba_has_wheels():
+    # README command 1 is `pip install .`: numba must come with it on the platforms its wheels
+    # cover (the environment marker in pyproject.toml), and not be required elsewhere.
+    import platform
+    from importlib.metadata import requires
+
+    import pytest
+
+    requirement_cls = pytest.importorskip("packaging.requirements").Requirement
+    plain = [
+        requirement_cls(text)
+        for text in requires("glassnet") or []
+        if "extra ==" not in text and requirement_cls(text).name == "numba"
+    ]
+    assert len(plain) == 1, "numba is not a dependency of a plain install (reinstall: pip -e .)"
+    marker = plain[0].marker
+    assert marker is not None
+    wheels_here = (
+        platform.python_implementation() == "CPython"
+        and sys.version_info < (3, 16)
+        and (sys.platform, platform.machine())
+        in {("linux", "x86_64"), ("linux", "aarch64"), ("darwin", "arm64"), ("win32", "AMD64")}
+    )
+    assert marker.evaluate() == wheels_here
+    for env in ({"sys_platform": "linux", "platform_machine": "i686"},
+                {"platform_python_implementation": "PyPy"}):  # fmt: skip
+        assert not marker.evaluate(env)
