@@ -156,3 +156,17 @@ def test_a_multiprocessing_fork_pool_serves_predict():
         sys.exit(0 if all(np.array_equal(a, b) for a, b in zip(parts, want)) else 3)
     """)
     assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stderr}"
+
+
+def test_a_fork_while_the_helper_engine_is_being_built_leaves_the_child_free_to_build_it():
+    # Regression: the child inherited the engine lock held by another thread of the parent
+    # (the one building the engine) and its first fit waited on it for ever.
+    proc = _run(f"""
+        from glassnet.training import parallel
+
+        parallel._engine_lock.acquire()  # as if another thread were building the engine
+        code = fork_and_check(lambda: (parallel.get_engine(), True)[1], {CHILD_DEADLINE})
+        parallel._engine_lock.release()
+        sys.exit(code)
+    """)
+    assert proc.returncode == 0, f"exit {proc.returncode} (2: hung)\n{proc.stderr}"

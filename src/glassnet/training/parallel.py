@@ -512,9 +512,11 @@ def _warmed_up(engine: Engine) -> Engine:
 
 
 def _forget_engine() -> None:
-    # A forked child has no helper thread: it builds its own engine on first use.
-    global _engine, _why_not
+    # A forked child has no helper thread: it builds its own engine on first use. The lock is
+    # new too: a fork while another thread was building the engine copies it held, for ever.
+    global _engine, _why_not, _engine_lock
     _engine, _why_not = None, ""
+    _engine_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
