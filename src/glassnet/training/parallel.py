@@ -48,6 +48,8 @@ from .._threads import helper_allowed
 from ..optim import accelerated
 
 __all__ = [
+    "move_source",
+    "set_adam_constants",
     "Engine",
     "get_engine",
     "gemm_task",
@@ -134,8 +136,19 @@ def adam_task(
     row[0] = _ADAM
     row[1:5] = [x.ctypes.data for x in arrays]
     row[5] = w.shape[0]
-    const[:7] = constants
+    set_adam_constants(const, constants)
     return True
+
+
+def move_source(row: np.ndarray, address: int) -> None:
+    """Point a described task at a new first operand of the same layout: the ``a`` of a GEMM
+    task, the pixels of a scaling task (the one address that changes from batch to batch)."""
+    row[5 if row[0] == _GEMM else 3] = address
+
+
+def set_adam_constants(const: np.ndarray, constants: tuple[Any, ...]) -> None:
+    """The step's constants (β's, the bias corrections, the decay) for a described Adam task."""
+    const[:7] = constants
 
 
 class _Unavailable(Exception):

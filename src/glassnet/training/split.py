@@ -120,9 +120,11 @@ class FirstLayerSplit:
             if self.built["fwd"][0] is W:
                 address = x.ctypes.data
                 if scaling is not None:  # the new batch's pixels: the only address that moves
-                    mine[0, 3], theirs[0, 3] = address, address + h
+                    parallel.move_source(mine[0], address)
+                    parallel.move_source(theirs[0], address + h)
                 else:
-                    mine[0, 5], theirs[0, 5] = address, address + 4 * h
+                    parallel.move_source(mine[0], address)
+                    parallel.move_source(theirs[0], address + 4 * h)
                 self._pair(engine, "fwd")
                 z += self.z_right
                 return left, right
@@ -150,7 +152,8 @@ class FirstLayerSplit:
                 self.built["bwd"] = key if ok else (None,)
             if self.built["bwd"][0] is g:
                 if self.scaling is None:  # the batch moved: point at this one's halves
-                    mine[0, 5], theirs[0, 5] = left.ctypes.data, right.ctypes.data
+                    parallel.move_source(mine[0], left.ctypes.data)
+                    parallel.move_source(theirs[0], right.ctypes.data)
                 self._pair(engine, "bwd")
                 return
         np.matmul(left.T, g, out=grad_t[:h])
@@ -175,8 +178,8 @@ class FirstLayerSplit:
                     self.built["adam"] = key if ok else (None,)
                     self.adam_bounds = (lo, hi)
                 if self.built["adam"][0] is w:
-                    cm[:2, :7] = constants
-                    ct[0, :7] = constants
+                    for const in (cm[0], cm[1], ct[0]):
+                        parallel.set_adam_constants(const, constants)
                     self._pair(engine, "adam")
                     return
             kernel = accelerated._compile()
