@@ -8,6 +8,7 @@ that the caller ran every task itself."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -359,3 +360,38 @@ def test_a_post_racing_the_helper_going_to_sleep_is_still_served(engine):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("done 3000")
+
+
+_ENGINE_FROM_CACHE = """
+import numpy as np
+from glassnet.training import parallel
+engine = parallel.get_engine()
+assert engine is not None, parallel.status()["reasons"]
+from glassnet.training import _engine_code as code
+x = np.ones((4, 6), np.float32)
+z, z2 = np.empty((4, 5), np.float32), np.empty((4, 5), np.float32)
+w = np.ones((6, 5), np.float32)
+mine = np.zeros((1, parallel.TASK_WIDTH), np.int64)
+theirs = np.zeros((1, parallel.TASK_WIDTH), np.int64)
+c = np.zeros((1, parallel.CONST_WIDTH), np.float32)
+assert parallel.gemm_task(mine[0], x, w, z) and parallel.gemm_task(theirs[0], x, w, z2)
+engine.run_pair((mine, c, 1), (theirs, c, 1), take_back=False)
+assert np.array_equal(z, x @ w) and np.array_equal(z2, x @ w)
+print(sum(len(f.stats.cache_misses) for f in (code.run, code.serve, code.post, code.settle)))
+"""
+
+
+def test_the_helper_engine_is_loaded_from_the_disk_cache_by_the_next_process(engine, tmp_path):
+    # The engine used to be compiled in every process (2.2–2.4 s): its code called BLAS and
+    # sched_yield through this process's addresses. They are passed in at run time now.
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", _ENGINE_FROM_CACHE], env=env, capture_output=True, text=True
+        )
+        for _ in range(2)
+    ]
+    for result in runs:
+        assert result.returncode == 0, result.stderr
+    assert int(runs[0].stdout) > 0, "the first process compiles"
+    assert int(runs[1].stdout) == 0, "the second loads everything from the cache"

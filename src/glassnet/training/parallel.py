@@ -195,173 +195,32 @@ def _sgemm() -> Any:
 
 
 def _build() -> Any:
-    """Compile the task runner and the hand-off; raises _Unavailable (saying why) when numba or
-    the BLAS symbol is missing."""
+    """The task runner and the hand-off (``_engine_code``, compiled once and then loaded from
+    numba's disk cache), bound to this process's BLAS product and sched_yield; raises
+    _Unavailable (saying why) when numba or the BLAS symbol is missing."""
     sgemm, where = _find_sgemm()
     if sgemm is None:
         raise _Unavailable(where)
     try:
-        import numba  # noqa: F401
+        from . import _engine_code as code
     except ImportError as exc:
         raise _Unavailable(f"numba cannot be imported ({exc})") from None
-    adam = accelerated._compile()  # the one-pass Adam kernel (cached on disk)
-    if adam is False:
+    if code.ADAM is False:
         raise _Unavailable("the compiled Adam kernel is unavailable")
     libc = ctypes.CDLL(None)
-    sched_yield = libc.sched_yield
-    sched_yield.argtypes = []
-    sched_yield.restype = ctypes.c_int
-    atomics = _atomics()
-    run = _task_runner(sgemm, adam, atomics)
-    return (run, *_hand_off(run, atomics, sched_yield))
+    addresses = [ctypes.cast(f, ctypes.c_void_p).value for f in (sgemm, libc.sched_yield)]
+    fns = np.array(addresses, dtype=np.int64)
 
-
-def _atomics() -> Any:
-    """numba intrinsics: compare-and-swap, load-acquire and store-release on an int64 array
-    element, and raw uint8/float32 pointers from addresses."""
-    from numba import types
-    from numba.core import cgutils
-    from numba.extending import intrinsic
-
-    def element(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-        aryty = signature.args[0]
-        ary = context.make_array(aryty)(context, builder, args[0])
-        return cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]])
-
-    def _compare_and_swap(typingctx: Any, arr: Any, index: Any, expected: Any, new: Any) -> Any:
-        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-            ptr = element(context, builder, signature, args)
-            old = builder.cmpxchg(ptr, args[2], args[3], "seq_cst", "seq_cst")
-            return builder.extract_value(old, 0)
-
-        return types.int64(arr, index, expected, new), codegen
-
-    def _load_acquire(typingctx: Any, arr: Any, index: Any) -> Any:
-        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-            return builder.load_atomic(element(context, builder, signature, args), "acquire", 8)
-
-        return types.int64(arr, index), codegen
-
-    def _store_release(typingctx: Any, arr: Any, index: Any, value: Any) -> Any:
-        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-            builder.store_atomic(args[2], element(context, builder, signature, args), "release", 8)
-            return context.get_dummy_value()
-
-        return types.void(arr, index, value), codegen
-
-    def pointer_intrinsic(kind: Any) -> Any:
-        @intrinsic  # type: ignore[misc]
-        def to_pointer(typingctx: Any, address: Any) -> Any:
-            def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-                return builder.inttoptr(args[0], context.get_value_type(types.CPointer(kind)))
-
-            return types.CPointer(kind)(address), codegen
-
-        return to_pointer
-
-    # numba's intrinsics: the typing context comes first in the definition, not in the calls.
-    return (
-        intrinsic(_compare_and_swap),
-        intrinsic(_load_acquire),
-        intrinsic(_store_release),
-        pointer_intrinsic(types.uint8),
-        pointer_intrinsic(types.float32),
-    )
-
-
-def _task_runner(sgemm: Any, adam: Any, atomics: Any) -> Any:
-    """The compiled ``run(tasks, consts, count)`` that both threads use for their task rows."""
-    import numba
-
-    u8_pointer, f32_pointer = atomics[3], atomics[4]
-    # Not cached on disk: BLAS and sched_yield are called through this process's addresses.
-    jit = numba.njit(nogil=True)
-
-    @jit  # type: ignore[misc]
-    def scale_block(
-        rows: int,
-        cols: int,
-        src_address: int,
-        src_stride: int,
-        dst_address: int,
-        dst_stride: int,
-        has_offset: int,
-        scale: Any,
-        offset: Any,
-    ) -> None:
-        # float32(pixel)·scale (+ offset): the operations of np.multiply(x, scale, dtype=float32)
-        # and then += offset, one rounding each. Plain locals and 2-D views let LLVM vectorise.
-        src = numba.carray(u8_pointer(src_address), (rows, src_stride))
-        dst = numba.carray(f32_pointer(dst_address), (rows, dst_stride))
-        for r in range(rows):
-            s, d = src[r], dst[r]
-            if has_offset:
-                for j in range(cols):
-                    d[j] = np.float32(s[j]) * scale + offset
-            else:
-                for j in range(cols):
-                    d[j] = np.float32(s[j]) * scale
-
-    @jit  # type: ignore[misc]
     def run(tasks: Any, consts: Any, count: int) -> None:
-        for i in range(count):
-            t = tasks[i]
-            if t[0] == _GEMM:
-                sgemm(_ROW_MAJOR, t[1], t[2], t[3], t[4], t[9], np.float32(1.0), t[5], t[6],
-                      t[7], t[8], np.float32(0.0), t[10], t[11])  # fmt: skip
-            elif t[0] == _SCALE:
-                scale_block(t[1], t[2], t[3], t[4], t[5], t[6], t[7], consts[i, 0], consts[i, 1])
-            elif t[0] == _ADAM:
-                n = t[5]
-                c = consts[i]
-                adam(numba.carray(f32_pointer(t[1]), (n,)), numba.carray(f32_pointer(t[2]), (n,)),
-                     numba.carray(f32_pointer(t[3]), (n,)), numba.carray(f32_pointer(t[4]), (n,)),
-                     c[0], c[1], c[2], c[3], c[4], c[5], c[6])  # fmt: skip
+        code.run(tasks, consts, count, fns)
 
-    return run
-
-
-def _hand_off(run: Any, atomics: Any, sched_yield: Any) -> tuple[Any, Any, Any]:
-    """The compiled hand-off: the helper's ``serve`` loop, the caller's ``post`` and
-    ``settle`` (take the work back if the helper has not started it, else wait for it)."""
-    import numba
-
-    compare_and_swap, load_acquire, store_release = atomics[:3]
-    jit = numba.njit(nogil=True)
-
-    @jit  # type: ignore[misc]
     def serve(ctl: Any, tasks: Any, consts: Any, flushing: int, idle_polls: int) -> int:
-        """The helper's loop: 0 after idle_polls polls without work, 1 to change flush mode."""
-        idle = 0
-        while idle < idle_polls:
-            if load_acquire(ctl, 0) == _POSTED:
-                if ctl[2] != flushing:
-                    return 1
-                if compare_and_swap(ctl, 0, _POSTED, _TAKEN) == _POSTED:
-                    run(tasks, consts, ctl[1])
-                    store_release(ctl, 0, _DONE)
-                    idle = 0
-                    continue
-            idle += 1
-            sched_yield()
-        return 0
+        return int(code.serve(ctl, tasks, consts, flushing, idle_polls, fns))
 
-    @jit  # type: ignore[misc]
-    def post(ctl: Any, count: int, flushing: int) -> None:
-        ctl[1] = count
-        ctl[2] = flushing
-        store_release(ctl, 0, _POSTED)
-
-    @jit  # type: ignore[misc]
     def settle(ctl: Any, take_back: bool) -> int:
-        """1 if the caller took the posted tasks back, 0 once the helper has finished them."""
-        if take_back and compare_and_swap(ctl, 0, _POSTED, _CANCELLED) == _POSTED:
-            return 1
-        while load_acquire(ctl, 0) != _DONE:
-            sched_yield()
-        return 0
+        return int(code.settle(ctl, take_back, fns))
 
-    return serve, post, settle
+    return run, serve, code.post, settle
 
 
 class Engine:
