@@ -173,6 +173,9 @@ class FusedStep:
         self.head = OutputHead(loss, self.layers[-1])
         self.ops = execution_ops()
         self.key = structure_key(model)
+        # The parameters each layer's kernels use, fixed for this step's life (``key``): read
+        # once here, not walked out of every layer at every step.
+        self.params = [layer.kernel_parameters() for layer in self.layers]
         self._plans: dict[tuple[int, str, int], _Plan] = {}
         self._adam_plan: tuple[Any, ...] | None = None
 
@@ -198,9 +201,7 @@ class FusedStep:
             return StepResult(loss_value, outputs)
         for i in range(len(layers) - 1, plan.lowest - 1, -1):
             ctx = contexts[i]
-            ctx.grads = [
-                _grad_array(p) if p.requires_grad else None for p in layers[i].kernel_parameters()
-            ]
+            ctx.grads = [_grad_array(p) if p.requires_grad else None for p in self.params[i]]
             g = layers[i].backward_kernel(ctx, g)
         if record is not None:
             record_taps(record, zip(layers, contexts), plan.n, self.optimizer)
@@ -215,7 +216,7 @@ class FusedStep:
         if split is None or parallel.get_engine() is None:
             self.optimizer.step()
             return
-        W = self.layers[_Plan.split_index(self.layers)].kernel_parameters()[0].data
+        W = self.params[_Plan.split_index(self.layers)][0].data
         flat = getattr(self.optimizer, "_flat", None)
         plan = self._adam_plan
         if plan is None or plan[0] is not W or plan[1] is not flat:

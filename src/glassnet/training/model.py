@@ -234,11 +234,15 @@ class Model(Module):
         return data
 
     @contextlib.contextmanager
-    def _inference(self) -> Iterator[None]:
+    def _inference(self, arrays: bool | None = None) -> Iterator[None]:
         """Inference mode without touching the model where its layers allow it (their kernels
         read a per-thread flag), so that one model serves many threads; a model with its own
-        ``forward`` may read ``training`` itself, and is switched to eval mode under a lock."""
-        if inference_problem(self) is None:
+        ``forward`` may read ``training`` itself, and is switched to eval mode under a lock.
+        ``arrays``: whether the layers run their kernels (``inference_problem`` is None), when
+        the caller already knows."""
+        if arrays is None:
+            arrays = inference_problem(self) is None
+        if arrays:
             with no_grad(), forcing_inference():
                 yield
             return
@@ -522,10 +526,11 @@ class Model(Module):
         load_weights(self, path, strict=strict)
 
     # -- evaluate / predict ----------------------------------------------------------------------
-    def _batch_outputs(self, xb: np.ndarray, logits: bool = False) -> np.ndarray:
+    def _batch_outputs(self, xb: np.ndarray, arrays: bool, logits: bool = False) -> np.ndarray:
         """The model's output for one batch, inside ``_inference()``: the layers' kernels on
-        arrays for a Sequential of kernel layers, else the model's own forward."""
-        if inference_problem(self) is None:
+        arrays (``arrays``: a Sequential of kernel layers, decided once per call), else the
+        model's own forward."""
+        if arrays:
             return forward_arrays(self.layers, xb, logits=logits)  # type: ignore[attr-defined]
         x = self._prepare_batch(xb)
         out = self.forward_logits(x) if logits else self(x)
@@ -555,11 +560,12 @@ class Model(Module):
         metrics = self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None)
         head = self._head()
         total, seen = 0.0, 0
-        with self._inference():
+        arrays = inference_problem(self) is None
+        with self._inference(arrays):
             for start in range(0, len(x_arr), batch_size):
                 sl = slice(start, start + batch_size)
                 yb = y_arr[sl]
-                data = self._batch_outputs(x_arr[sl], head.paired_kernel is not None)
+                data = self._batch_outputs(x_arr[sl], arrays, head.paired_kernel is not None)
                 loss, outputs = head.tensor_loss(yb, Tensor(data))
                 total += float(loss.data) * len(yb)
                 seen += len(yb)
@@ -593,12 +599,13 @@ class Model(Module):
         result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
         starts = list(range(0, len(x_arr), batch_size))
         workers = min(inference_workers(), len(starts))
+        arrays = inference_problem(self) is None  # decided once, not per batch
 
         def run(chunk: list[int]) -> None:
-            with self._inference():  # per thread: grad mode and inference mode are
+            with self._inference(arrays):  # per thread: grad mode and inference mode are
                 for start in chunk:
                     sl = slice(start, start + batch_size)
-                    result[sl] = self._batch_outputs(x_arr[sl])
+                    result[sl] = self._batch_outputs(x_arr[sl], arrays)
 
         if workers <= 1:
             run(starts)
