@@ -105,7 +105,8 @@ def _status(snippet: harness.Snippet, results: dict[str, harness.Result]) -> str
 
 
 def _print_table(snippets: list, results: dict[str, harness.Result]) -> None:
-    print(f"{'snippet':<62} {'category':<16} {'result':<7} {'s':>5}  first error line")
+    width = max([len(s.id) for s in snippets] + [7])
+    print(f"{'snippet':<{width}} {'category':<16} {'result':<7} {'s':>5}  first error line")
     for snippet in snippets:
         result = results.get(snippet.id)
         seconds = f"{result.seconds:5.1f}" if result else "    -"
@@ -113,7 +114,7 @@ def _print_table(snippets: list, results: dict[str, harness.Result]) -> None:
         if result and not result.passed:
             error = f"[{result.where or '?'}] {result.error}"[:110]
         status = _status(snippet, results)
-        print(f"{snippet.id:<62} {snippet.category:<16} {status:<7} {seconds}  {error}")
+        print(f"{snippet.id:<{width}} {snippet.category:<16} {status:<7} {seconds}  {error}")
 
 
 def _print_summary(snippets: list, results: dict, known: harness.KnownFailures) -> float:
