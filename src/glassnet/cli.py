@@ -155,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--data-path", default=None, help="directory holding the data set's files (full sets)"
     )
+    train.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="data-parallel training on N local processes under mpirun (--batch-size stays "
+        "the global batch); needs Open MPI and glassnet[mpi]; default 1",
+    )
 
     datasets = sub.add_parser(
         "datasets",
@@ -347,8 +354,17 @@ def _make_optimizer(name: str, learning_rate: float | None) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     from . import _rng
     from .io import model_files
+    from .training import distributed
 
     _check_outputs(args, "--output", "--report")
+    if args.workers > 1 and not distributed.launched():
+        # Start the workers, each running this same command (training/distributed.py).
+        argv = ["-m", "glassnet", *getattr(args, "argv", [])]
+        distributed.run_workers(args.workers, argv)
+        return 0
+    # Under an MPI launcher (--workers, or mpirun/srun around glassnet train): data-parallel.
+    parallel = distributed.launched()
+    main_rank = not parallel or distributed.is_main()
     _rng.seed(args.seed)
     (x_train, y_train), (x_test, y_test), classes = _load_classification(
         args.dataset, args.data_path
@@ -360,7 +376,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics=["accuracy"],
     )
     verbose = 0 if args.quiet else 1
-    if verbose:
+    if verbose and main_rank:
         print(
             f"glassnet train: {args.dataset}: {len(x_train)} training and {len(x_test)} test "
             f"samples, {classes} classes; {model.count_params():,} parameters"
@@ -373,8 +389,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         validation_split=args.validation_split,
         verbose=verbose,
+        distributed=parallel,
     )
     seconds = time.perf_counter() - started
+    if not main_rank:  # rank 0 reports and saves; every rank holds the same weights
+        return 0
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=256)
     print(
         f"test loss: {loss:.4f} - test accuracy: {accuracy:.4f} "
@@ -702,6 +721,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # train --workers relaunches it
     from .errors import GlassnetError
 
     try:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import sys
 import threading
 import time
@@ -60,6 +61,8 @@ __all__ = [
     "join",
     "shard",
     "timeout",
+    "WorkerError",
+    "run_workers",
 ]
 
 TIMEOUT_ENV = "GLASSNET_MPI_TIMEOUT"
@@ -347,3 +350,73 @@ def join(model: Any, what: dict[str, Any], where: str) -> Group | None:
         group.close()
         raise
     return group
+
+
+# -- launching local workers (glassnet train --workers N) -----------------------------------------
+class WorkerError(GlassnetError, RuntimeError):
+    """A worker of a local MPI launch failed; the message names its rank."""
+
+
+# What Open MPI's mpirun prints when a process dies on a signal or exits with an error.
+_SIGNALLED = re.compile(r"process rank (\d+) with PID \d+ on node \S+ exited on signal (\d+)")
+_EXITED = re.compile(r"Process name: \[\[\d+,\d+\],(\d+)\]\s+Exit code:\s+(\d+)")
+
+
+def mpirun_command(workers: int, argv: list[str]) -> list[str]:
+    """``mpirun -n workers <this python> argv`` for this machine, or an error saying what is
+    missing (mpirun, mpi4py)."""
+    import importlib.util
+    import shutil
+
+    mpirun = shutil.which("mpirun")
+    if mpirun is None or importlib.util.find_spec("mpi4py") is None:
+        missing = "mpirun (Open MPI)" if mpirun is None else "mpi4py"
+        raise MissingDependencyError(
+            f"--workers {workers} runs the workers under MPI, but {missing} is not "
+            f"installed; install Open MPI (apt-get install openmpi-bin libopenmpi-dev) and "
+            f"pip install glassnet[mpi], or use --workers 1"
+        )
+    root = ["--allow-run-as-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    # --oversubscribe: more workers than cores is allowed (a laptop, a test).
+    return [mpirun, *root, "--oversubscribe", "-n", str(workers), sys.executable, *argv]
+
+
+def run_workers(workers: int, argv: list[str]) -> None:
+    """Run ``python argv`` as ``workers`` MPI ranks on this machine and wait; their output
+    goes through. A failure raises WorkerError naming the rank that failed first."""
+    import subprocess
+
+    command = mpirun_command(workers, argv)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, errors="replace")
+    assert process.stderr is not None
+    seen: list[str] = []
+    for line in process.stderr:  # passed through as it comes, and kept to find the rank
+        sys.stderr.write(line)
+        seen.append(line)
+    code = process.wait()
+    if code != 0:
+        raise WorkerError(_failure("".join(seen), workers, code))
+
+
+def _failure(text: str, workers: int, code: int) -> str:
+    """Which rank failed and how, from mpirun's report."""
+    import signal
+
+    killed = _SIGNALLED.search(text)
+    if killed:
+        number = int(killed.group(2))
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return (
+            f"worker rank {killed.group(1)} of {workers} was killed by signal {number} "
+            f"({name}) and the job was stopped; a run with checkpoints resumes from the last one"
+        )
+    exited = _EXITED.search(text)
+    if exited:
+        return (
+            f"worker rank {exited.group(1)} of {workers} failed (exit code {exited.group(2)}) "
+            f"and the job was stopped; its message is above"
+        )
+    return f"the {workers} workers failed (mpirun exit code {code}); the message is above"

@@ -396,8 +396,9 @@ class Model(Module):
             self._check_targets(x_val, y_val, out, f"{where} (validation data)")
         self._bind_optimizer()
         group = self._join_distributed(distributed, x_arr, batch_size, epochs, where)
+        shown = verbose  # what this process prints: ranks other than 0 print nothing
         if group is not None and not group.is_main:
-            checkpoint = None
+            checkpoint, shown = None, 0
         recorder = self._telemetry(telemetry, where)
         history = History()
         history.telemetry = recorder
@@ -408,7 +409,7 @@ class Model(Module):
         params = {
             "epochs": epochs,
             "steps": iterator.steps,
-            "verbose": verbose,
+            "verbose": shown,
             "batch_size": batch_size,
             "samples": len(x_arr),
             "stream": stream,
@@ -423,9 +424,9 @@ class Model(Module):
             step_fn,
             _callback_list(self, user_callbacks, doctors, history, params),
             user_callbacks + doctors,
-            Progress(
-                epochs, iterator.steps, verbose if group is None or group.is_main else 0, stream
-            ),
+            # Under MPI, rank 0's terminal is the launcher's pseudo-terminal, with no width
+            # for a bar: one line per epoch.
+            Progress(epochs, iterator.steps, shown, stream, bar=False if group else None),
             recorder,
             self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None),
             checkpoint,
