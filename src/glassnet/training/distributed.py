@@ -187,6 +187,10 @@ class Group:
         self.size = int(comm.Get_size())
         self.is_main = self.rank == 0
         self._watchdog = _Watchdog(self.rank, self.size, timeout())
+        # Wall time inside the collectives, waiting for slower ranks included.
+        self.seconds = {"allreduce": 0.0, "exchange": 0.0}
+        self.steps = 0
+        self.gradient_bytes = 0
 
     # -- set-up --------------------------------------------------------------------------------
     def agree(self, what: dict[str, Any]) -> None:
@@ -230,6 +234,9 @@ class Group:
         not finite sends NaN in the first element, so that every rank skips the update."""
         from mpi4py import MPI
 
+        started = time.perf_counter()
+        self.steps += 1
+        self.gradient_bytes = sum(group.grad.nbytes for group in flat.groups)
         for i, group in enumerate(flat.groups):
             grad = group.grad
             if failed or weight == 0.0:
@@ -240,12 +247,27 @@ class Group:
                 grad[0] = np.nan
             with self._watchdog.waiting("the gradient allreduce"):
                 self.comm.Allreduce(MPI.IN_PLACE, grad, op=MPI.SUM)
+        self.seconds["allreduce"] += time.perf_counter() - started
         if flat.groups and flat.groups[0].grad.size and np.isnan(flat.groups[0].grad[0]):
             raise _PeerFailed
 
     def gather(self, item: Any) -> list[Any]:
+        started = time.perf_counter()
         with self._watchdog.waiting("the exchange of losses and outputs"):
-            return list(self.comm.allgather(item))
+            parts = list(self.comm.allgather(item))
+        self.seconds["exchange"] += time.perf_counter() - started
+        return parts
+
+    def summary(self) -> dict[str, Any]:
+        """What ``History.distributed`` holds after the fit."""
+        return {
+            "ranks": self.size,
+            "rank": self.rank,
+            "steps": self.steps,
+            "gradient_bytes": self.gradient_bytes,
+            "allreduce_seconds": self.seconds["allreduce"],
+            "exchange_seconds": self.seconds["exchange"],
+        }
 
     def abort(self, exc: BaseException) -> None:
         """A fault on this rank during the loop: say so, naming the rank, and stop every rank

@@ -452,6 +452,7 @@ class Model(Module):
         finally:
             step_fn.release()  # type: ignore[attr-defined]
             group.close()
+            history.distributed = group.summary()
 
     def _join_distributed(
         self, distributed: Any, x: np.ndarray, batch_size: int, epochs: int, where: str
