@@ -3,6 +3,7 @@
     python _worker.py record OUT.npz [--plain]   one fit per configuration, the weights after
                                                  each step (--plain: fit without distributed)
     python _worker.py train OUT.npz CKPT [--kill-at STEP [--signal HANG]] [--resume]
+                     [--epochs E] [--dropout RATE]
                                                  a checkpointed fit (rank 1 may stop itself)
 
 Rank 0 writes OUT.npz. Run from the worktree with PYTHONPATH pointing at src.
@@ -31,14 +32,12 @@ def data(dtype: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y[:SAMPLES]
 
 
-def model(dtype: str, optimizer: str, fused: bool) -> glassnet.Sequential:
+def model(dtype: str, optimizer: str, fused: bool, dropout: float = 0.0) -> glassnet.Sequential:
     glassnet.seed(7)
-    net = glassnet.Sequential(
-        [
-            glassnet.layers.Dense(32, activation="tanh", input_shape=(784,)),
-            glassnet.layers.Dense(10, activation="softmax"),
-        ]
-    )
+    layers = [glassnet.layers.Dense(32, activation="tanh", input_shape=(784,))]
+    if dropout:
+        layers.append(glassnet.layers.Dropout(dropout))
+    net = glassnet.Sequential([*layers, glassnet.layers.Dense(10, activation="softmax")])
     net.to(dtype)
     opt = {
         "sgd": glassnet.optimizers.SGD(0.1, momentum=0.9),
@@ -102,23 +101,23 @@ class Killer(glassnet.callbacks.Callback):
             os.kill(os.getpid(), self.signum)
 
 
-def train(out: str, ckpt: str, kill_at: int | None, signum: int, resume: bool) -> None:
+def train(out: str, ckpt: str, kill_at: int | None, signum: int, args: argparse.Namespace) -> None:
     x, y = data("float64")
     # Load the compiled kernels (numba) before the timed part: on a busy machine the first
     # step's imports alone can exceed the short timeout the hang test sets.
     model("float64", "adam", True).train_on_batch(x[:2], y[:2])
-    net = model("float64", "adam", True)
+    net = model("float64", "adam", True, args.dropout)
     callbacks = [Killer(kill_at, signum)] if kill_at else []
     net.fit(
         x,
         y,
         batch_size=BATCH,
-        epochs=3,
+        epochs=args.epochs,
         verbose=0,
         callbacks=callbacks,
         checkpoint=ckpt,
         checkpoint_every=5,
-        resume=ckpt if resume else None,
+        resume=ckpt if args.resume else None,
         distributed=True,
     )
     if distributed.is_main():
@@ -134,12 +133,14 @@ def main() -> None:
     parser.add_argument("--signal", choices=["KILL", "HANG"], default="KILL")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--plain", action="store_true")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--dropout", type=float, default=0.0)
     args = parser.parse_args()
     if args.mode == "record":
         record(args.out, args.plain)
     else:
         signum = 0 if args.signal == "HANG" else getattr(signal, f"SIG{args.signal}")
-        train(args.out, args.ckpt, args.kill_at, signum, args.resume)
+        train(args.out, args.ckpt, args.kill_at, signum, args)
     sys.stdout.flush()
 
 
