@@ -2,7 +2,7 @@
 
     python _worker.py record OUT.npz [--plain]   one fit per configuration, the weights after
                                                  each step (--plain: fit without distributed)
-    python _worker.py train OUT.npz CKPT [--kill-at STEP [--signal HANG]] [--resume]
+    python _worker.py train OUT.npz CKPT [--kill-at STEP [--signal HANG|RAISE]] [--resume]
                      [--epochs E] [--dropout RATE]
                                                  a checkpointed fit (rank 1 may stop itself)
 
@@ -98,6 +98,8 @@ class Killer(glassnet.callbacks.Callback):
             print(f"killed at {time.time()!r} after step {self.seen}", flush=True)
             if self.signum == 0:  # hang: alive, but never reaching the next step
                 time.sleep(3600)
+            if self.signum == -1:  # a bug on one rank only
+                raise RuntimeError("rank 1's callback breaks")
             os.kill(os.getpid(), self.signum)
 
 
@@ -130,7 +132,7 @@ def main() -> None:
     parser.add_argument("out")
     parser.add_argument("ckpt", nargs="?")
     parser.add_argument("--kill-at", type=int, default=None)
-    parser.add_argument("--signal", choices=["KILL", "HANG"], default="KILL")
+    parser.add_argument("--signal", choices=["KILL", "HANG", "RAISE"], default="KILL")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--plain", action="store_true")
     parser.add_argument("--epochs", type=int, default=3)
@@ -139,7 +141,8 @@ def main() -> None:
     if args.mode == "record":
         record(args.out, args.plain)
     else:
-        signum = 0 if args.signal == "HANG" else getattr(signal, f"SIG{args.signal}")
+        special = {"HANG": 0, "RAISE": -1}
+        signum = special[args.signal] if args.signal in special else signal.SIGKILL
         train(args.out, args.ckpt, args.kill_at, signum, args)
     sys.stdout.flush()
 

@@ -113,3 +113,23 @@ def test_a_hung_rank_stops_the_job_after_the_timeout(tmp_path):
         stuck.stderr
     )
     assert time.time() - started < 60
+
+
+def test_an_error_on_one_rank_stops_every_rank_naming_it(tmp_path):
+    """An exception on rank 1 alone (the others wait for it in the next allreduce): it says
+    which rank failed and why, and the whole job ends."""
+    require_mpi()
+    done = launch(
+        2,
+        "train",
+        str(tmp_path / "out.npz"),
+        str(tmp_path / "run.ckpt"),
+        "--kill-at",
+        "7",
+        "--signal",
+        "RAISE",
+        timeout=120,
+    )
+    assert done.returncode != 0
+    assert time.time() - _killed_at(done.stdout) < 30
+    assert "glassnet: rank 1 of 2 failed: RuntimeError: rank 1's callback breaks" in done.stderr
