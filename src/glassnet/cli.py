@@ -155,6 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--data-path", default=None, help="directory holding the data set's files (full sets)"
     )
+    train.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=1,
+        help="data-parallel training on N local processes under mpirun (--batch-size stays "
+        "the global batch); needs Open MPI and glassnet[mpi]; default 1",
+    )
 
     datasets = sub.add_parser(
         "datasets",
@@ -241,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     lr.add_argument("--seed", type=_non_negative_int, default=0)
     lr.add_argument("--plot", default=None, metavar="OUT.png", help="save the curve")
 
+    _add_sweep_parser(sub)
+
     info = sub.add_parser(
         "info",
         help="versions, BLAS, compiled kernels and the helper thread on this machine",
@@ -255,6 +264,56 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("--json", action="store_true", help="print JSON")
     return parser
+
+
+def _add_sweep_parser(sub: Any) -> None:
+    sweep = sub.add_parser(
+        "sweep",
+        help="sweep glassnet train's options on Ray Tune and save the best",
+        description="Run 'glassnet train' over a grid and/or random samples of its options on "
+        "Ray Tune (local, or a cluster with --address), optionally stopping poor trials early "
+        "(ASHA); print a table of the trials and save the best configuration as JSON. Options "
+        "after -- go to every trial's train command, e.g. glassnet sweep --grid "
+        "learning-rate=0.01,0.001 --asha -- --epochs 3. Needs glassnet[ray].",
+    )
+    sweep.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2",
+        help="a grid axis over a train option, e.g. batch-size=32,128 (layers: 128/64 for "
+        "128,64); repeat for more axes",
+    )
+    sweep.add_argument(
+        "--sample",
+        action="append",
+        default=[],
+        metavar="NAME=KIND:LOW:HIGH",
+        help="a random axis: loguniform, uniform or randint (HIGH excluded), or choice:A,B,C; "
+        "e.g. learning-rate=loguniform:1e-4:1e-1",
+    )
+    sweep.add_argument(
+        "--trials", type=_positive_int, default=1, help="random samples (grid repeats); default 1"
+    )
+    sweep.add_argument("--asha", action="store_true", help="stop poor trials early (ASHA)")
+    sweep.add_argument("--metric", default="val_accuracy", help="default val_accuracy")
+    sweep.add_argument(
+        "--mode", choices=["max", "min"], default=None, help="default: min for a loss, else max"
+    )
+    sweep.add_argument("--address", default=None, help="a Ray cluster, e.g. auto or ray://host")
+    sweep.add_argument(
+        "--cpus", type=_positive_int, default=None, help="CPUs of the local Ray; default all"
+    )
+    sweep.add_argument("--seed", type=_non_negative_int, default=None, help="sampling seed")
+    sweep.add_argument(
+        "--storage", default=None, help="where Ray Tune keeps the trials; default ~/ray_results"
+    )
+    sweep.add_argument(
+        "--output",
+        default="glassnet-sweep-best.json",
+        help="the best configuration as JSON; default glassnet-sweep-best.json",
+    )
+    sweep.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then train's options")
 
 
 def _version() -> str:
@@ -347,8 +406,17 @@ def _make_optimizer(name: str, learning_rate: float | None) -> Any:
 def cmd_train(args: argparse.Namespace) -> int:
     from . import _rng
     from .io import model_files
+    from .training import distributed
 
     _check_outputs(args, "--output", "--report")
+    if args.workers > 1 and not distributed.launched():
+        # Start the workers, each running this same command (training/distributed.py).
+        argv = ["-m", "glassnet", *getattr(args, "argv", [])]
+        distributed.run_workers(args.workers, argv)
+        return 0
+    # Under an MPI launcher (--workers, or mpirun/srun around glassnet train): data-parallel.
+    parallel = distributed.launched()
+    main_rank = not parallel or distributed.is_main()
     _rng.seed(args.seed)
     (x_train, y_train), (x_test, y_test), classes = _load_classification(
         args.dataset, args.data_path
@@ -360,7 +428,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         metrics=["accuracy"],
     )
     verbose = 0 if args.quiet else 1
-    if verbose:
+    if verbose and main_rank:
         print(
             f"glassnet train: {args.dataset}: {len(x_train)} training and {len(x_test)} test "
             f"samples, {classes} classes; {model.count_params():,} parameters"
@@ -373,8 +441,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         validation_split=args.validation_split,
         verbose=verbose,
+        distributed=parallel,
     )
     seconds = time.perf_counter() - started
+    if not main_rank:  # rank 0 reports and saves; every rank holds the same weights
+        return 0
     loss, accuracy = model.evaluate(x_test, y_test, batch_size=256)
     print(
         f"test loss: {loss:.4f} - test accuracy: {accuracy:.4f} "
@@ -389,6 +460,138 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         report(history, model, args.report, x=x_test, y=y_test)
         print(f"wrote the training report to {args.report}")
+    return 0
+
+
+SWEEP_ALIASES = {"lr": "learning-rate"}
+# Options a trial must not take from the sweep: where the model goes, what is printed.
+NOT_SWEPT = {"output", "report", "quiet", "workers", "help"}
+
+
+def _train_options() -> dict[str, argparse.Action]:
+    """glassnet train's options by name without dashes (learning-rate, batch-size, ...)."""
+    train = next(
+        a
+        for a in build_parser()._subparsers._group_actions  # type: ignore[union-attr]
+        if isinstance(a, argparse._SubParsersAction)
+    ).choices["train"]
+    return {
+        o[2:]: action
+        for action in train._actions
+        for o in action.option_strings
+        if o.startswith("--") and o[2:] not in NOT_SWEPT
+    }
+
+
+def _train_argv(base: Sequence[str], config: dict[str, Any]) -> list[str]:
+    argv = ["train", *base]
+    for name, value in config.items():
+        argv += [f"--{name}", str(value).replace("/", ",")]
+    return argv
+
+
+def _parse_train(argv: list[str]) -> argparse.Namespace:
+    """The train command's options for one trial; a bad value is a CommandError, not an exit."""
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return build_parser().parse_args(argv)
+    except SystemExit:
+        message = err.getvalue().strip().splitlines()[-1]
+        message = message.replace(f"{PROG} train: error: ", "").split(" (see '")[0]
+        raise CommandError(f"the train options {' '.join(argv[1:])}: {message}") from None
+
+
+def _sweep_trial(config: dict[str, Any], base: list[str]) -> None:
+    """One trial: glassnet train with ``config``'s options, reporting each epoch to Ray Tune."""
+    from . import _rng
+    from .sweep import Report
+
+    args = _parse_train(_train_argv(base, config))
+    _rng.seed(args.seed)
+    (x_train, y_train), _, classes = _load_classification(args.dataset, args.data_path)
+    model = build_classifier(x_train, classes, args.layers, args.activation, args.dropout)
+    model.compile(
+        optimizer=_make_optimizer(args.optimizer, args.learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(
+        x_train,
+        y_train,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        validation_split=args.validation_split,
+        verbose=0,
+        doctor=False,
+        callbacks=[Report()],
+    )
+
+
+def _swept(texts: Sequence[str], option: str, known: dict[str, Any]) -> list[str]:
+    """NAME=... axes with NAME a train option (``lr`` standing for learning-rate)."""
+    axes = []
+    for text in texts:
+        name, sep, rest = text.partition("=")
+        name = SWEEP_ALIASES.get(name.strip(), name.strip())
+        if name not in known:
+            raise CommandError(
+                f"{option}: {name!r} is not an option of glassnet train, received {text!r}; "
+                f"expected one of {', '.join(sorted(known))}"
+            )
+        axes.append(f"{name}{sep}{rest}")
+    return axes
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from . import sweep
+
+    _check_outputs(args, "--output")
+    base = [a for a in args.train_args if a != "--"]
+    options = _train_options()
+    grid = _swept(args.grid, "--grid", options)
+    sample = _swept(args.sample, "--sample", options)
+    space = sweep.parse_space(grid, sample)
+    given = {a.partition("=")[0] for a in base} | {f"--{name}" for name in space}
+    if args.metric.startswith("val_") and "--validation-split" not in given:
+        base += ["--validation-split", "0.2"]  # a sweep is judged on held-out data
+    # The fixed options and every grid value, checked before Ray starts.
+    epochs = [_parse_train(_train_argv(base, {})).epochs]
+    for text in grid:
+        name, _, values = text.partition("=")
+        for value in values.split(","):
+            trial = _parse_train(_train_argv(base, {name: value.strip()}))
+            epochs.append(trial.epochs)
+    mode = args.mode or ("min" if "loss" in args.metric else "max")
+
+    def glassnet_train(config: dict[str, Any]) -> None:
+        _sweep_trial(config, base)
+
+    result = sweep.run(
+        glassnet_train,
+        space,
+        trials=args.trials,
+        metric=args.metric,
+        mode=mode,
+        asha=args.asha,
+        max_epochs=max(epochs) if args.asha else None,
+        address=args.address,
+        num_cpus=args.cpus,
+        storage_path=args.storage,
+        seed=args.seed,
+    )
+    print(result.table())
+    best = result.best
+    result.save_best(args.output)
+    failed = f"; {len(result.failed)} failed" if result.failed else ""
+    print(f"{len(result.trials)} trials{failed}; the best configuration is in {args.output}")
+    if best is None:
+        raise CommandError(f"no trial reported {args.metric}; see the table above")
+    command = " ".join([PROG, *_train_argv(base, best.config)])
+    print(f"best {args.metric} {float(best.metrics[args.metric]):.4f}: {command}")
     return 0
 
 
@@ -695,6 +898,7 @@ COMMANDS = {
     "explain": cmd_explain,
     "lr-find": cmd_lr_find,
     "info": cmd_info,
+    "sweep": cmd_sweep,
 }
 
 
@@ -702,6 +906,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # train --workers relaunches it
     from .errors import GlassnetError
 
     try:

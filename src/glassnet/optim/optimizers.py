@@ -144,6 +144,10 @@ class Optimizer:
         self._flat: FlatParameters | None = None
         self._pending: dict[str, Any] | None = None
         self._partition: Any = None  # set by step(partition=...) for that step only
+        # Called with the flat buffers between the gradients and the update, on every path
+        # (graph and fast step): data-parallel training averages the gradients across
+        # processes here (training/distributed.py).
+        self.gradient_hook: Callable[[FlatParameters], None] | None = None
         if params is not None:
             self.bind(params)
 
@@ -255,6 +259,8 @@ class Optimizer:
         if flat is None:
             flat = self._bound("step")
         flat.sync()
+        if self.gradient_hook is not None:
+            self.gradient_hook(flat)
         t = self._iterations
         lr = self._lr
         if type(lr) is not float:

@@ -149,7 +149,8 @@ class History(Callback):
     """What fit returns: ``history`` maps each metric (and ``val_`` metric) to per-epoch values.
 
     Also kept: ``epoch`` (the epoch indices), ``stopped_reason`` (why training ended early, or
-    None), and for the diagnostics, ``telemetry`` and ``findings``.
+    None), and for the diagnostics, ``telemetry`` and ``findings``; after a data-parallel fit,
+    ``distributed`` (ranks, steps, seconds in the gradient allreduce and the loss exchange).
     """
 
     def __init__(self) -> None:
@@ -162,6 +163,8 @@ class History(Callback):
         self.telemetry: Any = None
         self.findings: list[Any] = []
         self.config: dict[str, Any] = {}
+        # A data-parallel fit's ranks and time in communication (training/distributed.py).
+        self.distributed: dict[str, Any] | None = None
 
     def on_train_begin(self, logs: Logs | None = None) -> None:
         pass  # kept across fit calls on the same History (resume appends)

@@ -359,6 +359,7 @@ class Model(Module):
         checkpoint: str | os.PathLike[str] | None = None,
         checkpoint_every: str | int = "epoch",
         resume: str | os.PathLike[str] | None = None,
+        distributed: bool = False,
     ) -> History:
         """Train for ``epochs`` passes over (x, y) in mini-batches; returns the History.
 
@@ -376,6 +377,10 @@ class Model(Module):
         ``resume="run.ckpt"`` continues from such a file exactly where it left off — a seeded
         run resumed this way equals the uninterrupted run bit for bit. ``epochs`` counts from
         the start of the original run.
+        ``distributed=True``: data-parallel training over the processes of an MPI launch
+        (``mpirun -n 4 python train.py``; training/distributed.py): each takes its shard of
+        every global batch of ``batch_size`` and the gradients are averaged; rank 0 alone
+        prints and writes the checkpoint. With one process it is a plain fit.
         """
         where = "fit"
         self._require_compiled(where)
@@ -390,6 +395,10 @@ class Model(Module):
         if x_val is not None and y_val is not None:
             self._check_targets(x_val, y_val, out, f"{where} (validation data)")
         self._bind_optimizer()
+        group = self._join_distributed(distributed, x_arr, batch_size, epochs, where)
+        shown = verbose  # what this process prints: ranks other than 0 print nothing
+        if group is not None and not group.is_main:
+            checkpoint, shown = None, 0
         recorder = self._telemetry(telemetry, where)
         history = History()
         history.telemetry = recorder
@@ -400,19 +409,24 @@ class Model(Module):
         params = {
             "epochs": epochs,
             "steps": iterator.steps,
-            "verbose": verbose,
+            "verbose": shown,
             "batch_size": batch_size,
             "samples": len(x_arr),
             "stream": stream,
         }
+        step_fn = self._step_function()
+        if group is not None:
+            step_fn = group.wrap(self, step_fn)
         loop = FitLoop(
             self,
             data,
             iterator,
-            self._step_function(),
+            step_fn,
             _callback_list(self, user_callbacks, doctors, history, params),
             user_callbacks + doctors,
-            Progress(epochs, iterator.steps, verbose, stream),
+            # Under MPI, rank 0's terminal is the launcher's pseudo-terminal, with no width
+            # for a bar: one line per epoch.
+            Progress(epochs, iterator.steps, shown, stream, bar=False if group else None),
             recorder,
             self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None),
             checkpoint,
@@ -428,7 +442,39 @@ class Model(Module):
             history.set_state(resumed["history"])
             first_epoch = int(resumed["epoch"])
             loop.global_step = int(resumed["global_step"])
-        return loop.run(first_epoch, epochs, resumed)
+        if group is None:
+            return loop.run(first_epoch, epochs, resumed)
+        try:
+            return loop.run(first_epoch, epochs, resumed)
+        except Exception as exc:  # the other ranks would wait for this one: stop them all
+            group.abort(exc)
+            raise
+        finally:
+            step_fn.release()  # type: ignore[attr-defined]
+            group.close()
+            history.distributed = group.summary()
+
+    def _join_distributed(
+        self, distributed: Any, x: np.ndarray, batch_size: int, epochs: int, where: str
+    ) -> Any:
+        """The ranks of a data-parallel fit (training/distributed.py), or None."""
+        if not isinstance(distributed, bool):
+            raise InvalidArgumentError(
+                f"{where}: distributed must be True or False, received distributed={distributed!r}"
+            )
+        if not distributed:
+            return None
+        from . import distributed as dist
+
+        what = {
+            "samples": len(x),
+            "sample shape": x.shape[1:],
+            "batch_size": batch_size,
+            "epochs": epochs,
+            "parameters": self.count_params(),
+            "dtype": str(self.dtype),
+        }
+        return dist.join(self, what, where)
 
     @_numeric_environment
     def train_on_batch(self, x: Any, y: Any) -> float:
