@@ -119,7 +119,13 @@ def _config_of(obj: Any, where: str) -> dict[str, Any]:
 def _architecture(model: Module, where: str) -> dict[str, Any]:
     Sequential = registry.builtin("Sequential")
     cls = type(model)
-    name = "Sequential" if cls is Sequential else registry.registered_name(cls)
+    name = (
+        "Sequential"
+        if cls is Sequential
+        else "Functional"
+        if cls is registry.builtin("Functional")
+        else registry.registered_name(cls)
+    )
     if name is None:
         raise InvalidArgumentError(_unregistered_message(where, "the model", cls))
     config = _config_of(model, where)
@@ -145,6 +151,19 @@ def _training_config(model: Module, where: str) -> dict[str, Any] | None:
     if not getattr(model, "compiled", False) or loss is None:
         return None
     config: dict[str, Any] = {"loss": {"name": loss.name, **loss.get_config()}}
+    spec = getattr(model, "_compile_spec", None)
+    if spec is not None:  # a model with several outputs: one loss and metric list per output
+        config["outputs"] = {
+            "losses": [
+                None if out_loss is None else {"name": out_loss.name, **out_loss.get_config()}
+                for out_loss in model._output_losses  # type: ignore[attr-defined]
+            ],
+            "loss_weights": [float(w) for w in spec["loss_weights"]],
+            "metrics": [
+                [_metric_name(m) for m in specs]
+                for specs in model._output_metric_specs  # type: ignore[attr-defined]
+            ],
+        }
     metrics = []
     for spec in getattr(model, "metric_specs", []):
         metric = _metric_name(spec)
@@ -294,6 +313,7 @@ def _sequential_from_config(
     name: str,
     where: str,
     model_cls: type | None = None,
+    check_weights: bool = True,
 ) -> Module:
     """Rebuild a Sequential (or a registered subclass ``model_cls``); every layer's parameter
     shapes (its ``parameter_shapes``) are checked against the file before anything is
@@ -406,7 +426,7 @@ def _sequential_from_config(
                 raise bad(
                     f"layer {layer.name!r} rejects inputs of shape {in_shape}: {str(exc)[:120]}"
                 ) from exc
-            for pname, want in expected.items():
+            for pname, want in expected.items() if check_weights else ():
                 key = f"{layer.name}.{pname}"
                 if key not in tensors:
                     problems.append(f"{key} is missing")
@@ -448,6 +468,108 @@ def _sequential_from_config(
     return model
 
 
+def _sub_tensors(
+    tensors: Mapping[str, np.ndarray] | None, prefix: str
+) -> Mapping[str, np.ndarray] | None:
+    if tensors is None:
+        return None
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _graph_member(
+    entry: dict[str, Any], tensors: Mapping[str, np.ndarray] | None, name: str, where: str
+) -> Any:
+    """One layer (or nested model) of a functional model, rebuilt unbuilt where it can be (its
+    sizes are checked against the file when it is first called)."""
+    class_name, config = entry["class_name"], dict(entry["config"])
+    sub = _sub_tensors(tensors, f"{entry['name']}.")
+    if class_name == "Sequential":
+        return _sequential_from_config(
+            config, sub or {}, name, where, check_weights=tensors is not None
+        )
+    if class_name == "Functional":
+        return functional_from_config(config, sub, name, where)
+    builtin = LAYER_CLASSES.get(class_name)
+    cls = builtin or registry.get_registered(class_name)
+    if cls is None:
+        raise FileFormatError(
+            f"{where}: '{name}' uses the unknown class {class_name[:60]!r}; glassnet rebuilds "
+            f"only its own layers and classes registered with @glassnet.register"
+        )
+    if builtin is None:
+        return registry.from_config(cls, config)
+    if builtin is not Input:
+        config.pop("input_dim", None)  # built when called, after the size check
+        config.pop("input_shape", None)
+    return _builtin_layer(builtin, config)
+
+
+def functional_from_config(
+    config: Any,
+    tensors: Mapping[str, np.ndarray] | None = None,
+    name: str = "<config>",
+    where: str = "from_config",
+) -> Module:
+    """A functional model from its ``get_config()``: each layer rebuilt, then the recorded
+    calls replayed. With ``tensors`` (a file's weights) every layer's parameter shapes are
+    checked against them before the layer allocates anything."""
+    functional_cls = registry.builtin("Functional")
+
+    def bad(reason: str) -> FileFormatError:
+        return FileFormatError(
+            f"{where}: '{name}' has an invalid functional architecture: {reason}"
+        )
+
+    keys = ("layers", "nodes", "input_layers", "output_layers")
+    if not isinstance(config, dict) or not all(isinstance(config.get(k), list) for k in keys):
+        raise bad(f"its config is not an object with the lists {', '.join(keys)}")
+    layers: dict[str, Any] = {}
+    for i, entry in enumerate(config["layers"]):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("class_name"), str)
+            and isinstance(entry.get("name"), str)
+            and isinstance(entry.get("config"), dict)
+        ):
+            raise bad(f"layer {i} is not an object with 'class_name', 'name' and 'config'")
+        if entry["name"] in layers:
+            raise bad(f"the layer name {entry['name'][:60]!r} occurs more than once")
+        try:
+            layer = _graph_member(entry, tensors, name, where)
+        except FileFormatError:
+            raise
+        except Exception as exc:
+            raise bad(
+                f"layer {i} ({entry['class_name'][:60]}) could not be rebuilt: "
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            ) from exc
+        if not isinstance(layer, Module):
+            raise bad(f"layer {i} did not rebuild into a glassnet layer or model")
+        layer.name = entry["name"]  # type: ignore[attr-defined]
+        layers[entry["name"]] = layer
+
+    def check_sizes(layer: Any, inputs: list[Any]) -> None:
+        if tensors is None or not isinstance(layer, Layer) or layer.built or len(inputs) != 1:
+            return
+        for pname, want in layer.parameter_shapes(tuple(inputs[0].shape[1:])).items():
+            key = f"{layer.name}.{pname}"
+            if key not in tensors:
+                raise bad(f"{key} is missing from the weights")
+            if tensors[key].shape != tuple(want):
+                raise bad(
+                    f"{key} has shape {tensors[key].shape}, the architecture needs {tuple(want)}"
+                )
+
+    try:
+        return functional_cls.from_graph(config, layers, check_sizes)  # type: ignore[no-any-return]
+    except FileFormatError:
+        raise
+    except Exception as exc:
+        raise bad(
+            f"the graph could not be replayed: {type(exc).__name__}: {str(exc)[:200]}"
+        ) from exc
+
+
 def _model_from_architecture(
     arch: Any, tensors: Mapping[str, np.ndarray], name: str, where: str
 ) -> Module:
@@ -464,6 +586,8 @@ def _model_from_architecture(
     with _rng_preserved():
         if class_name == "Sequential":
             return _sequential_from_config(arch["config"], tensors, name, where)
+        if class_name == "Functional":
+            return functional_from_config(arch["config"], tensors, name, where)
         cls = registry.get_registered(class_name)
         if cls is None:
             raise FileFormatError(
@@ -551,7 +675,16 @@ def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where
                 )
                 continue
             metrics.append(metric)
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)  # type: ignore[attr-defined]
+        outputs = training.get("outputs")
+        if isinstance(outputs, dict):
+            model.compile(  # type: ignore[attr-defined]
+                optimizer=optimizer,
+                loss=[None if e is None else losses_module.get(dict(e)) for e in outputs["losses"]],
+                metrics=[list(m) for m in outputs["metrics"]],
+                loss_weights=[float(w) for w in outputs["loss_weights"]],
+            )
+        else:
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)  # type: ignore[attr-defined]
         if opt_state is not None:
             optimizer.load_state_dict(opt_state)
     except Exception as exc:

@@ -32,7 +32,8 @@ from ..errors import (
 from ..io import registry
 from ..nn import losses as losses_module
 from ..nn.layers import Input, Layer, forcing_inference, recording
-from ..nn.module import Module
+from ..nn.module import Module, Parameter
+from ..nn.symbolic import SymbolicTensor, as_symbolic, call_symbolic, is_symbolic
 from . import metrics as metrics_module
 from .callbacks import Callback, CallbackList, History
 from .epochs import EpochIterator, as_data, positive_int, split_validation
@@ -106,6 +107,16 @@ class Model(Module):
 
     Subclass it and write ``forward`` (and create layers in ``__init__``), or use Sequential.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # keras.Model(inputs, outputs) builds a functional model, as in Keras.
+        if cls is Model and (
+            "inputs" in kwargs or "outputs" in kwargs or (args and not isinstance(args[0], str))
+        ):
+            from .functional import Functional
+
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__()
@@ -203,7 +214,9 @@ class Model(Module):
                 f"loss=..., metrics=[...]) first"
             )
 
-    def _make_metrics(self, y: np.ndarray, out_width: int | None) -> list[metrics_module.Metric]:
+    def _make_metrics(self, y: np.ndarray, out: np.ndarray) -> list[metrics_module.Metric]:
+        """Fresh metrics for targets y and outputs like ``out`` (the dry run's)."""
+        out_width = out.shape[-1] if out.ndim > 1 else None
         made = [metrics_module.get(m, self.loss, y.ndim, out_width) for m in self.metric_specs]
         # Fresh objects: compile may have received instances that are shared across calls.
         for m in made:
@@ -414,7 +427,7 @@ class Model(Module):
             user_callbacks + doctors,
             Progress(epochs, iterator.steps, verbose, stream),
             recorder,
-            self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None),
+            self._make_metrics(y_arr, out),
             checkpoint,
             checkpoint_every,
         )
@@ -557,7 +570,7 @@ class Model(Module):
         y_arr = as_data(y, "y", where)
         out = self._dry_run(x_arr, where)
         self._check_targets(x_arr, y_arr, out, where)
-        metrics = self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None)
+        metrics = self._make_metrics(y_arr, out)
         head = self._head()
         total, seen = 0.0, 0
         arrays = inference_problem(self) is None
@@ -633,10 +646,43 @@ class Model(Module):
         warnings.warn(f"{where}: the {what} contain NaN or inf; {cause}", RuntimeWarning, 3)
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(x, (Tensor, np.ndarray)) and is_symbolic(x):
+            return call_symbolic(self, x, kwargs)  # a model used as a layer of another
         if not isinstance(x, Tensor):
             arr = np.asarray(x)
             x = self._prepare_batch(arr) if arr.dtype.kind in "fiub" else Tensor(arr)
         return self.forward(x, *args, **kwargs)
+
+    # -- Keras's weight lists --------------------------------------------------------------------
+    @property
+    def weights(self) -> list[Parameter]:
+        """Every parameter (Keras's name), in ``parameters()`` order."""
+        return self.parameters()
+
+    @property
+    def trainable_weights(self) -> list[Parameter]:
+        """The parameters fit updates."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[Parameter]:
+        """The frozen parameters (``layer.trainable = False``): fit leaves them unchanged."""
+        return [p for p in self.parameters() if not p.requires_grad]
+
+    @property
+    def trainable(self) -> bool:
+        """False freezes every layer of the model (also when it is nested in another)."""
+        return any(p.requires_grad for p in self.parameters()) or not self.parameters()
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise InvalidArgumentError(
+                f"{self.name}: trainable must be True or False, received trainable={value!r}"
+            )
+        for m in self.modules():
+            if isinstance(m, Layer):
+                m.trainable = value
 
     # -- display -------------------------------------------------------------------------------
     def summary(self, print_fn: Callable[[str], Any] | None = None) -> str:
@@ -703,7 +749,17 @@ class Sequential(Model):
         return list(self._layers)
 
     def add(self, layer: Layer) -> None:
-        """Append a layer (names are made unique within the model: dense, dense_1, ...)."""
+        """Append a layer (names are made unique within the model: dense, dense_1, ...); the
+        tensor ``keras.Input(...)`` returns stands for its Input layer."""
+        if isinstance(layer, SymbolicTensor):
+            symbolic = as_symbolic(layer)
+            node = symbolic.node if symbolic is not None else None
+            if node is None or not isinstance(node.layer, Input):
+                raise InvalidArgumentError(
+                    f"Sequential.add: a symbolic tensor can only stand for keras.Input, "
+                    f"received {layer!r}; use keras.Model(inputs, outputs) for a graph"
+                )
+            layer = node.layer
         if not isinstance(layer, Layer):
             raise InvalidArgumentError(
                 f"Sequential.add: expected a glassnet layer, received {describe(layer)}"
