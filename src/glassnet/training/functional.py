@@ -417,6 +417,8 @@ class Functional(Model):
                 )
             super().compile(optimizer, loss, metrics, fused)
             self._output_losses = [self.loss]
+            self._loss_weights = [1.0]
+            self._output_metric_specs = [list(self.metric_specs)]
             return
         losses = self._per_output(loss, "loss", None)
         if all(entry is None for entry in losses):
@@ -436,7 +438,9 @@ class Functional(Model):
                     f"one entry per output or a dict keyed by {self.output_names}, received "
                     f"{metrics!r}"
                 )
-        per_output = self._per_output(metrics if metrics is not None else [], "metrics", [])
+        per_output = (
+            [[] for _ in self._outputs] if not metrics else self._per_output(metrics, "metrics", [])
+        )
         specs = [
             [] if m is None else ([m] if not isinstance(m, (list, tuple)) else list(m))
             for m in per_output
@@ -557,7 +561,8 @@ class Functional(Model):
                 width = oi.shape[-1] if oi.ndim > 1 else None
                 ndim = yi.ndim if yi is not None else 1
                 inner = metrics_module.get(spec, self._output_losses[i], ndim, width)
-                made.append(_OutputMetric(inner, i, f"{name}_{inner.name}"))
+                label = f"{name}_{inner.name}" if len(self._outputs) > 1 else inner.name
+                made.append(_OutputMetric(inner, i, label))
         for m in made:
             m.reset()
         return made
