@@ -172,7 +172,7 @@ def test_multi_input_model_parameter_gradients_match_central_differences():
 
     def cost():
         o1, o2 = model([xa, xb])
-        return float(((o1.data * c1).sum() + (o2.data * c2).sum()))
+        return float((o1.data * c1).sum() + (o2.data * c2).sum())
 
     o1, o2 = model([xa, xb])
     (
