@@ -395,6 +395,18 @@ def test_an_output_without_loss_is_predicted_not_trained():
     assert [o.shape for o in model.predict([xa, xb])] == [(96, 2), (96, 1)]
 
 
+def test_a_graph_takes_the_graph_path():
+    model = _two_input_model("float32")
+    model.compile(optimizer="sgd", loss="mse")
+    assert model.chain_layers() is None
+    assert model.fit_path() == ("graph", "the model has several inputs or outputs")
+    x = keras.Input(shape=(3,))
+    h = layers.Dense(3)(x)
+    residual = keras.Model(x, layers.Dense(2)(layers.add([h, x])))
+    residual.compile(optimizer="sgd", loss="mse")
+    assert residual.chain_layers() is None and residual.fit_path()[0] == "graph"
+
+
 def test_single_chain_functional_trains_like_the_sequential():
     gn.seed(3)
     seq = gn.Sequential(
@@ -408,6 +420,8 @@ def test_single_chain_functional_trains_like_the_sequential():
     labels = _rng(10).integers(0, 3, size=64)
     for model in (seq, func):
         model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    assert func.chain_layers() == func.layers[1:]
+    assert func.fit_path()[0] == "fast"  # a plain chain: the Sequential's fast step
     h1 = seq.fit(data, labels, epochs=3, batch_size=16, shuffle=False, verbose=0)
     h2 = func.fit(data, labels, epochs=3, batch_size=16, shuffle=False, verbose=0)
     np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-5)

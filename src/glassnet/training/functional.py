@@ -274,6 +274,31 @@ class Functional(Model):
         """True when the model has more than one input or output (fit takes structures)."""
         return len(self._inputs) > 1 or len(self._outputs) > 1
 
+    def chain_layers(self) -> list[Layer] | None:
+        """The layers in order when the graph is a plain chain — one input, one output, each
+        layer called once on the previous one's output — else None. Such a model is a
+        Sequential in all but name: fit's fast step and predict's array path run it."""
+        if len(self._inputs) != 1 or len(self._outputs) != 1:
+            return None
+        chain: list[Layer] = []
+        current = self._inputs[0]
+        for node in self._nodes:
+            layer = node.layer
+            if isinstance(layer, Input):
+                continue
+            if (
+                not isinstance(layer, Layer)
+                or getattr(layer, "takes_list", False)
+                or node.structure != "single"
+                or node.kwargs
+                or node.inputs[0] is not current
+                or any(layer is seen for seen in chain)
+            ):
+                return None
+            chain.append(layer)
+            current = node.outputs[0]
+        return chain if current is self._outputs[0] else None
+
     # -- running the graph --------------------------------------------------------------------
     def _input_tensor(self, i: int, value: Any) -> Tensor:
         """One input batch as a tensor: floats in the model's dtype (an integer Input keeps

@@ -42,6 +42,7 @@ from .fused import (
     fast_path_problem,
     forward_arrays,
     inference_problem,
+    kernel_chain,
     record_taps,
     structure_key,
     tap_weights,
@@ -544,7 +545,7 @@ class Model(Module):
         arrays (``arrays``: a Sequential of kernel layers, decided once per call), else the
         model's own forward."""
         if arrays:
-            return forward_arrays(self.layers, xb, logits=logits)  # type: ignore[attr-defined]
+            return forward_arrays(kernel_chain(self) or [], xb, logits=logits)
         x = self._prepare_batch(xb)
         out = self.forward_logits(x) if logits else self(x)
         return out.data if isinstance(out, Tensor) else np.asarray(out)
