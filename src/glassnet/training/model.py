@@ -734,6 +734,7 @@ class Sequential(Model):
 
     def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
         super().__init__(name=name or "sequential")
+        self._auto_name = name is None  # a graph renames a default name that collides
         self._layers: list[Layer] = []
         self._input_shape: tuple[int, ...] | None = None
         if layers is not None:
