@@ -426,3 +426,74 @@ def test_single_chain_functional_trains_like_the_sequential():
     h2 = func.fit(data, labels, epochs=3, batch_size=16, shuffle=False, verbose=0)
     np.testing.assert_allclose(h1.history["loss"], h2.history["loss"], rtol=1e-5)
     np.testing.assert_allclose(func.predict(data), seq.predict(data), rtol=1e-4, atol=1e-6)
+
+
+# -- the rest of the library treats a functional model like a Sequential --------------------------
+def test_explain_traces_a_functional_chain_as_the_sequential():
+    gn.seed(0)
+    seq = gn.Sequential(
+        [layers.Dense(3, activation="sigmoid", input_dim=2), layers.Dense(2, activation="sigmoid")]
+    )
+    x = keras.Input(shape=(2,))
+    h = layers.Dense(3, activation="sigmoid")(x)
+    func = keras.Model(x, layers.Dense(2, activation="sigmoid")(h))
+    func.set_weights(seq.get_weights())
+    sample, target = np.array([[0.5, -0.2]]), np.array([[1.0, 0.0]])
+    t_seq = gn.explain.backprop(seq, sample, target, loss="mse")
+    t_func = gn.explain.backprop(func, sample, target, loss="mse")
+    assert t_func.ok and t_func.cost == pytest.approx(t_seq.cost, rel=1e-12)
+    for a, b in zip(t_func.layers, t_seq.layers):
+        np.testing.assert_allclose(a.grad_W, b.grad_W, rtol=1e-12)
+
+
+def test_gradcheck_model_on_a_dag_with_a_shared_layer():
+    gn.seed(0)
+    x = keras.Input(shape=(4,))
+    h = layers.Dense(4, activation="tanh")(x)
+    shared = layers.Dense(4, activation="relu")
+    total = layers.add([shared(h), shared(x), h])
+    model = keras.Model(x, layers.Dense(3, activation="softmax")(total))
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    data = _rng(0).normal(size=(5, 4))
+    report = gn.explain.gradcheck_model(model, data, np.array([0, 1, 2, 1, 0]))
+    assert report.ok, str(report)
+    with pytest.raises(gn.errors.NotTraceableError, match="not traceable yet"):
+        gn.explain.backprop(model, data, np.array([0, 1, 2, 1, 0]))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_functional_chain_fast_step_equals_its_graph(seed):
+    """A random chain (depth, activations, dropout, loss, frozen layer) trained by the fast step
+    and by the autograd graph from the same start gives the same losses and weights."""
+    rng = _rng(100 + seed)
+    sizes = [int(n) for n in rng.integers(3, 8, size=int(rng.integers(1, 4)))]
+    activations = ["relu", "tanh", "sigmoid", "elu", "linear"]
+    kind = ["softmax", "logits", "mse"][seed % 3]
+    data = _rng(seed).normal(size=(48, 6)).astype("float32")
+    y = _rng(seed + 1).integers(0, 3, size=48)
+    target = y if kind != "mse" else np.eye(3, dtype="float32")[y]
+    results = []
+    for fused in ("auto", False):
+        gn.seed(seed)
+        x = keras.Input(shape=(6,))
+        h = x
+        for i, units in enumerate(sizes):
+            h = layers.Dense(units, activation=activations[(seed + i) % 5])(h)
+            if i == 0 and seed % 2:
+                h = layers.Dropout(0.3)(h)
+        out = layers.Dense(3, activation="softmax" if kind == "softmax" else None)(h)
+        model = keras.Model(x, out)
+        if seed % 3 == 2 and len(sizes) > 1:
+            model.layers[1].trainable = False
+        loss = {
+            "softmax": "sparse_categorical_crossentropy",
+            "mse": "mse",
+            "logits": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        }[kind]
+        model.compile(optimizer="adam", loss=loss, fused=fused)
+        assert model.fit_path()[0] == ("fast" if fused == "auto" else "graph")
+        history = model.fit(data, target, epochs=2, batch_size=16, verbose=0)
+        results.append((history.history["loss"], model.get_weights()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
+    for a, b in zip(results[0][1], results[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)

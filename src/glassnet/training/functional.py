@@ -247,6 +247,11 @@ class Functional(Model):
         keys = self.output_names if self._output_structure == "dict" else None
         return self._structured(self._outputs, self._output_structure, keys)
 
+    @property
+    def input_shape(self) -> tuple[int | None, ...] | None:
+        """The per-sample input shape (as a Sequential's), for a model with one input."""
+        return tuple(self._inputs[0].shape[1:]) if len(self._inputs) == 1 else None
+
     def get_layer(self, name: str | None = None, index: int | None = None) -> Any:
         """The layer called ``name``, or at position ``index`` of ``layers``."""
         if (name is None) == (index is None):
