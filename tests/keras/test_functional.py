@@ -497,3 +497,23 @@ def test_functional_chain_fast_step_equals_its_graph(seed):
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5)
     for a, b in zip(results[0][1], results[1][1]):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_sequential_feature_extraction_through_its_symbolic_view():
+    """The Sequential guide's feature extractor: keras.Model(model.inputs, [l.output ...])."""
+    gn.seed(0)
+    initial = keras.Sequential(
+        [keras.Input(shape=(10,)), layers.Dense(8, activation="relu"), layers.Dense(4)]
+    )
+    extractor = keras.Model(
+        inputs=initial.inputs, outputs=[layer.output for layer in initial.layers]
+    )
+    x = _rng(0).normal(size=(3, 10)).astype("float32")
+    first, second = extractor(x)
+    np.testing.assert_allclose(first.data, initial.layers[0](x).data, rtol=1e-6)
+    np.testing.assert_allclose(second.data, initial.predict(x), rtol=1e-6)
+    only = keras.Model(initial.input, initial.get_layer(name="dense").output)
+    assert only.output.shape == (None, 8)
+    assert initial.get_layer(index=-1) is initial.layers[-1]
+    with pytest.raises(InvalidArgumentError, match="has no input yet"):
+        _ = keras.Sequential([layers.Dense(2)]).outputs

@@ -252,29 +252,6 @@ class Functional(Model):
         """The per-sample input shape (as a Sequential's), for a model with one input."""
         return tuple(self._inputs[0].shape[1:]) if len(self._inputs) == 1 else None
 
-    def get_layer(self, name: str | None = None, index: int | None = None) -> Any:
-        """The layer called ``name``, or at position ``index`` of ``layers``."""
-        if (name is None) == (index is None):
-            raise InvalidArgumentError(
-                f"get_layer: give name or index, received name={name!r}, index={index!r}"
-            )
-        if index is not None:
-            if isinstance(index, bool) or not isinstance(index, int):
-                raise InvalidArgumentError(f"get_layer: index must be an int, received {index!r}")
-            if not -len(self._layers) <= index < len(self._layers):
-                raise InvalidArgumentError(
-                    f"get_layer: index {index} is out of range; the model has "
-                    f"{len(self._layers)} layers"
-                )
-            return self._layers[index]
-        for layer in self._layers:
-            if layer.name == name:
-                return layer
-        raise InvalidArgumentError(
-            f"get_layer: no layer named {name!r}; the layers are "
-            f"{', '.join(repr(layer.name) for layer in self._layers)}"
-        )
-
     def several(self) -> bool:
         """True when the model has more than one input or output (fit takes structures)."""
         return len(self._inputs) > 1 or len(self._outputs) > 1

@@ -654,6 +654,29 @@ class Model(Module):
             x = self._prepare_batch(arr) if arr.dtype.kind in "fiub" else Tensor(arr)
         return self.forward(x, *args, **kwargs)
 
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Any:
+        """The layer called ``name``, or at position ``index`` of ``layers`` (Keras's name)."""
+        layers = list(getattr(self, "layers", None) or self.children())
+        if (name is None) == (index is None):
+            raise InvalidArgumentError(
+                f"get_layer: give name or index, received name={name!r}, index={index!r}"
+            )
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise InvalidArgumentError(f"get_layer: index must be an int, received {index!r}")
+            if not -len(layers) <= index < len(layers):
+                raise InvalidArgumentError(
+                    f"get_layer: index {index} is out of range; the model has {len(layers)} layers"
+                )
+            return layers[index]
+        for layer in layers:
+            if getattr(layer, "name", None) == name:
+                return layer
+        raise InvalidArgumentError(
+            f"get_layer: no layer named {name!r}; the layers are "
+            f"{', '.join(repr(getattr(layer, 'name', '?')) for layer in layers)}"
+        )
+
     # -- Keras's weight lists --------------------------------------------------------------------
     @property
     def weights(self) -> list[Parameter]:
@@ -770,6 +793,7 @@ class Sequential(Model):
             if self._layers:
                 raise InvalidArgumentError("Sequential.add: Input must come first")
             self._input_shape = layer.input_shape
+            self._input_layer = layer
             return
         if any(layer is existing for existing in self._layers):
             raise InvalidArgumentError(
@@ -791,6 +815,45 @@ class Sequential(Model):
     def named_children(self) -> Any:
         for layer in self._layers:
             yield layer.name, layer
+
+    # -- the functional view: Keras's model.inputs, model.outputs, layer.output ------------------
+    def _symbolic(self, what: str) -> tuple[SymbolicTensor, SymbolicTensor]:
+        """The model's layers called on its Input's symbolic tensor (once per layer list)."""
+        if self._input_shape is None or not self._layers:
+            raise InvalidArgumentError(
+                f"Sequential.{what}: the model has no {'input' if self._layers else 'layers'} "
+                f"yet; start it with keras.Input(shape=...) and add layers"
+            )
+        key = tuple(id(layer) for layer in self._layers)
+        cached = getattr(self, "_symbolic_cache", None)
+        if cached is None or cached[0] != key:
+            source = getattr(self, "_input_layer", None) or Input(shape=self._input_shape)
+            start = source.symbolic_output()
+            x = start
+            for layer in self._layers:
+                x = layer(x)
+            cached = self._symbolic_cache = (key, start, x)
+        return cached[1], cached[2]
+
+    @property
+    def inputs(self) -> list[SymbolicTensor]:
+        """[the symbolic input] (Keras's view, e.g. for keras.Model(model.inputs, ...))."""
+        return [self._symbolic("inputs")[0]]
+
+    @property
+    def outputs(self) -> list[SymbolicTensor]:
+        """[the symbolic output of the last layer]."""
+        return [self._symbolic("outputs")[1]]
+
+    @property
+    def input(self) -> SymbolicTensor:
+        """The symbolic input."""
+        return self._symbolic("input")[0]
+
+    @property
+    def output(self) -> SymbolicTensor:
+        """The symbolic output."""
+        return self._symbolic("output")[1]
 
     @property
     def input_shape(self) -> tuple[int, ...] | None:
