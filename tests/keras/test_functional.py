@@ -517,3 +517,21 @@ def test_sequential_feature_extraction_through_its_symbolic_view():
     assert initial.get_layer(index=-1) is initial.layers[-1]
     with pytest.raises(InvalidArgumentError, match="has no input yet"):
         _ = keras.Sequential([layers.Dense(2)]).outputs
+
+
+def test_a_layer_called_with_several_positional_symbolic_arguments():
+    class Gate(gn.layers.Layer):  # a = x ⊙ σ(g): its own forward, two positional inputs
+        def forward(self, x, g):
+            return x * gn.functional.sigmoid(g)
+
+    x = keras.Input(shape=(3,), name="x")
+    g = keras.Input(shape=(3,), name="g")
+    gated = Gate(name="gate")(layers.Dense(3)(x), g)
+    assert gated.shape == (None, 3) and gated.node.structure == "args"
+    model = keras.Model([x, g], gated)
+    xs, gs = _rng(1).normal(size=(4, 3)), _rng(2).normal(size=(4, 3))
+    dense = model.get_layer("dense")
+    expected = dense(xs.astype("float32")).data / (1 + np.exp(-gs))
+    np.testing.assert_allclose(model.predict([xs, gs]), expected, rtol=1e-5)
+    with pytest.raises(InvalidArgumentError, match="'gate' is a Gate, which is not registered"):
+        model.get_config()

@@ -191,3 +191,40 @@ def test_a_file_whose_weights_do_not_fit_the_graph_is_refused(tmp_path):
     write_container(bad, tensors, metadata, "test")
     with pytest.raises(FileFormatError, match="invalid functional architecture"):
         gn.load_model(bad)
+
+
+def test_a_several_output_run_resumes_bit_for_bit(tmp_path):
+    def make():
+        gn.seed(0)
+        a = keras.Input(shape=(4,), name="a")
+        b = keras.Input(shape=(3,), name="b")
+        h = layers.concatenate([layers.Dense(5, activation="relu")(a), b])
+        model = keras.Model(
+            [a, b],
+            {
+                "o1": layers.Dense(2, name="o1")(h),
+                "o2": layers.Dense(1, activation="sigmoid", name="o2")(h),
+            },
+        )
+        model.compile(
+            optimizer="adam",
+            loss={"o1": "mse", "o2": "binary_crossentropy"},
+            metrics={"o2": ["accuracy"]},
+        )
+        return model
+
+    rng = np.random.default_rng(0)
+    x = [rng.normal(size=(64, 4)).astype("float32"), rng.normal(size=(64, 3)).astype("float32")]
+    y = {
+        "o1": rng.normal(size=(64, 2)).astype("float32"),
+        "o2": (rng.uniform(size=(64, 1)) > 0.5).astype("float32"),
+    }
+    full = make()
+    expected = full.fit(x, y, epochs=4, batch_size=16, verbose=0).history
+    checkpoint = tmp_path / "run.ckpt"
+    make().fit(x, y, epochs=2, batch_size=16, verbose=0, checkpoint=checkpoint)
+    resumed = make()
+    history = resumed.fit(x, y, epochs=4, batch_size=16, verbose=0, resume=checkpoint).history
+    assert history == expected
+    for a, b in zip(resumed.get_weights(), full.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -28,6 +28,7 @@ __all__ = [
     "as_symbolic",
     "call_symbolic",
     "flatten_structure",
+    "invoke",
 ]
 
 Shape = tuple[int | None, ...]
@@ -67,7 +68,8 @@ class SymbolicTensor:
 
 class Node:
     """One call of ``layer`` on symbolic inputs: ``inputs`` (flat list), how they were passed
-    (``structure``: "single" or "list"), the call's keyword arguments and its ``outputs``."""
+    (``structure``: "single", "list" — one list argument — or "args" — several positional
+    arguments), the call's keyword arguments and its ``outputs``."""
 
     __slots__ = ("layer", "inputs", "structure", "kwargs", "outputs")
 
@@ -120,6 +122,15 @@ def flatten_structure(value: Any, what: str) -> tuple[list[Any], str, list[str] 
     return [value], "single", None
 
 
+def invoke(layer: Any, structure: str, values: list[Any], kwargs: dict[str, Any]) -> Any:
+    """Call ``layer`` on ``values`` the way the node recorded it."""
+    if structure == "single":
+        return layer(values[0], **kwargs)
+    if structure == "args":
+        return layer(*values, **kwargs)
+    return layer(list(values), **kwargs)
+
+
 def _not_symbolic_error(layer: Any, reason: str) -> InvalidArgumentError:
     label = f"{getattr(layer, 'name', '?')!r} ({type(layer).__name__})"
     return InvalidArgumentError(
@@ -154,9 +165,8 @@ def _dry_run_shape(layer: Any, items: list[SymbolicTensor], structure: str, kwar
             np.zeros(tuple(fill if d is None else d for d in t.shape), dtype=t.dtype) for t in items
         ]
         tensors = [Tensor(a, dtype=a.dtype if a.dtype.kind == "f" else None) for a in arrays]
-        arg: Any = tensors[0] if structure == "single" else tensors
         with no_grad(), forcing_inference():
-            out = layer(arg, **kwargs)
+            out = invoke(layer, structure, tensors, kwargs)
         results.append(out)
     outs0, kind, _ = flatten_structure(results[0], "output")
     outs1, _, _ = flatten_structure(results[1], "output")
@@ -172,12 +182,16 @@ def _dry_run_shape(layer: Any, items: list[SymbolicTensor], structure: str, kwar
     return shapes, kind
 
 
-def call_symbolic(layer: Any, inputs: Any, kwargs: dict[str, Any]) -> Any:
-    """Record ``layer(inputs, **kwargs)`` as a node and return its symbolic output(s).
+def call_symbolic(layer: Any, inputs: Any, kwargs: dict[str, Any], args: Sequence[Any] = ()) -> Any:
+    """Record ``layer(inputs, *args, **kwargs)`` as a node and return its symbolic output(s).
 
     The layer is built from the symbolic shape when it is not built yet (the batch axis is
     left out, as ``build`` expects)."""
     raw, structure, _ = flatten_structure(inputs, "inputs")
+    if args:
+        if structure != "single":
+            raise _not_symbolic_error(layer, "pass several inputs as one list or as arguments")
+        raw, structure = [inputs, *args], "args"
     if structure == "dict":
         raise _not_symbolic_error(layer, "pass several inputs as a list, not a dict")
     items = [as_symbolic(v) for v in raw]

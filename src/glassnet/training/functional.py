@@ -34,6 +34,7 @@ from ..nn.symbolic import (
     as_symbolic,
     call_symbolic,
     flatten_structure,
+    invoke,
     is_symbolic,
 )
 from . import metrics as metrics_module
@@ -327,7 +328,7 @@ class Functional(Model):
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if is_symbolic(x):
-            return call_symbolic(self, x, kwargs)
+            return call_symbolic(self, x, kwargs, args)
         values = [self._input_tensor(i, v) for i, v in enumerate(self._input_list(x, "call"))]
         outs = self._run(values)
         keys = self.output_names if self._output_structure == "dict" else None
@@ -346,12 +347,11 @@ class Functional(Model):
         for node in self._nodes:
             if isinstance(node.layer, Input):
                 continue
-            args = [env[id(t)] for t in node.inputs]
-            arg: Any = args[0] if node.structure == "single" else args
+            values = [env[id(t)] for t in node.inputs]
             if id(node) in stop:  # a single-input kernel layer, built when the graph was made
-                out: Any = node.layer._node(arg, logits_only=True)
+                out: Any = node.layer._node(values[0], logits_only=True)
             else:
-                out = node.layer(arg, **node.kwargs)
+                out = invoke(node.layer, node.structure, values, node.kwargs)
             outs, _, _ = flatten_structure(out, "output")
             for t, o in zip(node.outputs, outs):
                 env[id(t)] = o
@@ -364,6 +364,7 @@ class Functional(Model):
         layer = t.node.layer if t.node is not None else None
         if (
             not isinstance(layer, Layer)
+            or t.node.structure != "single"  # type: ignore[union-attr]
             or getattr(layer, "takes_list", False)
             or isinstance(layer, Input)
             or id(t) in self._consumed
@@ -801,8 +802,12 @@ class Functional(Model):
             inputs = [lookup(ref) for ref in node["inputs"]]
             if before_call is not None:
                 before_call(layer, inputs)
-            arg: Any = inputs[0] if node.get("structure") == "single" else inputs
-            out = layer(arg, **dict(node.get("kwargs") or {}))
+            structure = node.get("structure")
+            if structure not in ("single", "list", "args"):
+                raise ValueError(
+                    f"a call's structure must be single, list or args, got {structure!r}"
+                )
+            out = invoke(layer, structure, inputs, dict(node.get("kwargs") or {}))
             outs, _, _ = flatten_structure(out, "output")
             index = counts.get(layer.name, 0)
             counts[layer.name] = index + 1

@@ -648,7 +648,7 @@ class Model(Module):
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(x, (Tensor, np.ndarray)) and is_symbolic(x):
-            return call_symbolic(self, x, kwargs)  # a model used as a layer of another
+            return call_symbolic(self, x, kwargs, args)  # a model used as a layer of another
         if not isinstance(x, Tensor):
             arr = np.asarray(x)
             x = self._prepare_batch(arr) if arr.dtype.kind in "fiub" else Tensor(arr)

@@ -289,7 +289,7 @@ class Layer(Module):
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(x, (Tensor, np.ndarray)) and is_symbolic(x):
-            return call_symbolic(self, x, kwargs)  # the functional API: record a node
+            return call_symbolic(self, x, kwargs, args)  # the functional API: record a node
         if not isinstance(x, Tensor):
             arr = as_array(x, None, self.name) if not isinstance(x, np.ndarray) else x
             # Float data takes the layer's dtype directly: a float64 layer must not see its
