@@ -535,3 +535,114 @@ def test_a_layer_called_with_several_positional_symbolic_arguments():
     np.testing.assert_allclose(model.predict([xs, gs]), expected, rtol=1e-5)
     with pytest.raises(InvalidArgumentError, match="'gate' is a Gate, which is not registered"):
         model.get_config()
+
+
+class _ActivityPenalty(gn.layers.Layer):
+    """Passes x through and adds rate · Σ x² to the cost (the guides' activity regularizer)."""
+
+    def __init__(self, rate, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = rate
+
+    def forward(self, x):
+        self.add_loss((x * x).sum() * self.rate)
+        return x
+
+
+def test_add_loss_terms_join_the_cost_and_are_cleared_each_pass():
+    gn.seed(0)
+    inputs = keras.Input(shape=(4,))
+    hidden = layers.Dense(3, activation="tanh", dtype="float64")(inputs)
+    penalty = _ActivityPenalty(0.1, name="penalty")
+    model = keras.Model(inputs, layers.Dense(1, dtype="float64")(penalty(hidden)))
+    x = _rng(0).normal(size=(8, 4))
+    y = _rng(1).normal(size=(8, 1))
+    model.compile(optimizer="sgd", loss="mse")
+    model(x)
+    model(x)
+    assert len(model.losses) == 1  # one term per pass, not one per call ever made
+    h = model.get_layer("dense")(x).data
+    expected_penalty = 0.1 * float((h * h).sum())
+    assert float(model.losses[0].data) == pytest.approx(expected_penalty, rel=1e-12)
+    mse = float(np.mean((model.predict(x) - y) ** 2))
+    assert model.evaluate(x, y, batch_size=8) == pytest.approx(mse + expected_penalty, rel=1e-10)
+    # the gradient is that of the whole cost
+    cost, _ = model.forward_loss(gn.tensor(x, dtype="float64"), y)
+    cost.backward()
+    W = model.get_layer("dense").W
+    analytic = W.grad.copy()
+    numeric = np.empty_like(W.data)
+    for idx in np.ndindex(W.data.shape):
+        old = W.data[idx]
+        values = []
+        for step in (1e-6, -1e-6):
+            W.data[idx] = old + step
+            values.append(model.evaluate(x, y, batch_size=8))
+        W.data[idx] = old
+        numeric[idx] = (values[0] - values[1]) / 2e-6
+    np.testing.assert_allclose(analytic, numeric, rtol=1e-5, atol=1e-8)
+    with pytest.raises(ShapeError, match="add_loss: expected a scalar"):
+        penalty.add_loss(np.ones(3))
+
+
+def test_add_loss_in_a_sequential_with_a_paired_output():
+    gn.seed(1)
+    model = gn.Sequential(
+        [layers.Dense(4, input_dim=3), _ActivityPenalty(0.5), layers.Dense(3, activation="softmax")]
+    )
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x = _rng(2).normal(size=(6, 3)).astype("float32")
+    y = np.array([0, 1, 2, 0, 1, 2])
+    before = model.evaluate(x, y)
+    for _ in range(3):
+        model.train_on_batch(x, y)  # paired softmax: forward_logits, cleared every step
+    assert len(model.losses) == 1
+    assert model.evaluate(x, y) < before
+
+
+class _LogisticEndpoint(gn.layers.Layer):
+    """The guide's endpoint layer: adds the loss of its logits against its targets input."""
+
+    def __init__(self, name=None):
+        super().__init__(name=name)
+        self.loss_fn = keras.losses.BinaryCrossentropy(from_logits=True)
+
+    def forward(self, targets, logits):
+        self.add_loss(self.loss_fn(targets.data, logits))
+        return gn.functional.sigmoid(logits)
+
+
+def test_compile_without_a_loss_when_add_loss_supplies_it():
+    gn.seed(0)
+    inputs = keras.Input(shape=(3,), name="inputs")
+    targets = keras.Input(shape=(10,), name="targets")
+    logits = layers.Dense(10)(inputs)
+    predictions = _LogisticEndpoint(name="predictions")(targets, logits)
+    model = keras.Model(inputs=[inputs, targets], outputs=predictions)
+    model.compile(optimizer="adam")  # no loss argument
+    rng = _rng(3)
+    data = {
+        "inputs": rng.random((64, 3)).astype("float32"),
+        "targets": (rng.random((64, 10)) > 0.5).astype("float32"),
+    }
+    history = model.fit(data, epochs=5, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    # the reported loss is the added term: the cross-entropy of the logits, by hand
+    z = model.get_layer("dense")(data["inputs"]).data.astype(np.float64)
+    t = data["targets"]
+    by_hand = np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z))))
+    assert model.evaluate(data, batch_size=64) == pytest.approx(by_hand, rel=1e-5)
+    silent = keras.Model(inputs, layers.Dense(1)(inputs))
+    silent.compile(optimizer="adam")
+    with pytest.raises(InvalidArgumentError, match="without a loss and its layers added none"):
+        silent.fit(data["inputs"], verbose=0)
+
+
+def test_evaluate_of_a_float64_model_stays_float64():
+    gn.seed(0)
+    model = gn.Sequential([layers.Dense(2, input_dim=3, dtype="float64")])
+    model.compile(optimizer="sgd", loss="mse")
+    x = _rng(0).normal(size=(5, 3))
+    y = _rng(1).normal(size=(5, 2)) * 1e3
+    expected = np.mean((model.predict(x) - y) ** 2)
+    assert model.evaluate(x, y) == pytest.approx(expected, rel=1e-13)

@@ -25,8 +25,16 @@ class StructuredData:
     one (``keys`` names them) — indexed together, as fit's loop indexes one array. An entry may
     be None (an output trained without targets)."""
 
-    def __init__(self, arrays: Sequence[np.ndarray | None], keys: list[str], what: str) -> None:
+    def __init__(
+        self,
+        arrays: Sequence[np.ndarray | None],
+        keys: list[str],
+        what: str,
+        samples: int | None = None,
+    ) -> None:
         sizes = {len(a) for a in arrays if a is not None}
+        if samples is not None:
+            sizes.add(samples)
         if len(sizes) > 1:
             shown = ", ".join(f"{k}: {len(a)}" for k, a in zip(keys, arrays) if a is not None)
             raise ShapeError(
@@ -46,9 +54,9 @@ class StructuredData:
         return (self._len,)
 
     def __getitem__(self, index: Any) -> StructuredData:
-        return StructuredData(
-            [None if a is None else a[index] for a in self.arrays], self.keys, self.what
-        )
+        arrays = [None if a is None else a[index] for a in self.arrays]
+        samples = len(np.arange(self._len)[index]) if all(a is None for a in arrays) else None
+        return StructuredData(arrays, self.keys, self.what, samples)
 
 
 def positive_int(value: Any, name: str, where: str, allow_zero: bool = False) -> int:

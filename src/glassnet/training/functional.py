@@ -254,8 +254,14 @@ class Functional(Model):
         return tuple(self._inputs[0].shape[1:]) if len(self._inputs) == 1 else None
 
     def several(self) -> bool:
-        """True when the model has more than one input or output (fit takes structures)."""
-        return len(self._inputs) > 1 or len(self._outputs) > 1
+        """True when fit takes structures: more than one input or output, or no compiled loss
+        (the cost is the layers' ``add_loss`` terms)."""
+        return len(self._inputs) > 1 or len(self._outputs) > 1 or getattr(self, "_no_loss", False)
+
+    def _require_compiled(self, where: str) -> None:
+        if getattr(self, "_no_loss", False) and self.compiled:
+            return  # compiled without a loss: add_loss supplies the cost
+        super()._require_compiled(where)
 
     def chain_layers(self) -> list[Layer] | None:
         """The layers in order when the graph is a plain chain — one input, one output, each
@@ -329,6 +335,7 @@ class Functional(Model):
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if is_symbolic(x):
             return call_symbolic(self, x, kwargs, args)
+        self.clear_losses()
         values = [self._input_tensor(i, v) for i, v in enumerate(self._input_list(x, "call"))]
         outs = self._run(values)
         keys = self.output_names if self._output_structure == "dict" else None
@@ -340,6 +347,7 @@ class Functional(Model):
     def _run(self, values: list[Tensor], logits: frozenset[int] = frozenset()) -> list[Tensor]:
         """Run the nodes in order; the outputs numbered in ``logits`` stop their last layer
         before its activation (the loss pairs with it)."""
+        self.clear_losses()
         env: dict[int, Any] = {}
         for t, v in zip(self._inputs, values):
             env[id(t)] = t.node.layer(v)  # type: ignore[union-attr]  # checks the shape
@@ -412,8 +420,10 @@ class Functional(Model):
     ) -> None:
         """Keras's compile; with several outputs ``loss``, ``metrics`` and ``loss_weights``
         may be one value, a list in output order or a dict keyed by output names. The cost is
-        C = Σ_o w_o C_o."""
-        if len(self._outputs) == 1:
+        C = Σ_o w_o C_o. Without a loss the cost is what the layers add with ``add_loss``
+        (fit then needs no targets)."""
+        self._no_loss = loss is None
+        if len(self._outputs) == 1 and not self._no_loss:
             loss = self._per_output(loss, "loss", None)[0]
             if isinstance(metrics, dict):
                 metrics = self._per_output(metrics, "metrics", [])[0]
@@ -429,7 +439,7 @@ class Functional(Model):
             self._output_metric_specs = [list(self.metric_specs)]
             return
         losses = self._per_output(loss, "loss", None)
-        if all(entry is None for entry in losses):
+        if all(entry is None for entry in losses) and not self._no_loss:
             raise InvalidArgumentError(
                 "compile: loss is required, received None; give one loss, a list or a dict "
                 f"keyed by the outputs {self.output_names}"
@@ -459,7 +469,7 @@ class Functional(Model):
         from ..optim import optimizers as optimizers_module
 
         self.optimizer = optimizers_module.get(optimizer)
-        self.loss = next(entry for entry in self._output_losses if entry is not None)
+        self.loss = next((entry for entry in self._output_losses if entry is not None), None)
         self._output_metric_specs = specs
         self.metric_specs = []
         self._compile_spec = {"loss": losses, "metrics": per_output, "loss_weights": weights}
@@ -479,11 +489,13 @@ class Functional(Model):
         return super().fit_path()
 
     # -- data with several inputs and outputs ----------------------------------------------------
-    def _targets(self, y: Any, where: str) -> StructuredData:
+    def _targets(self, y: Any, where: str, samples: int) -> StructuredData:
         """Targets as one array per output (None for an output without a loss)."""
         n = len(self._outputs)
         if isinstance(y, StructuredData):
             return y
+        if y is None and all(loss is None for loss in self._output_losses):
+            return StructuredData([None] * n, self.output_names, f"{where}: y", samples)
         if isinstance(y, dict):
             unknown = [k for k in y if k not in self.output_names]
             if unknown:
@@ -565,7 +577,7 @@ class Functional(Model):
                     made.append(_OutputLoss(i, f"{name}_loss"))
         for i, (name, specs) in enumerate(zip(self.output_names, self._output_metric_specs)):
             yi, oi = y.arrays[i], out[i]
-            for spec in specs:
+            for spec in specs if yi is not None else ():
                 width = oi.shape[-1] if oi.ndim > 1 else None
                 ndim = yi.ndim if yi is not None else 1
                 inner = metrics_module.get(spec, self._output_losses[i], ndim, width)
@@ -602,27 +614,41 @@ class Functional(Model):
             if weight != 1.0:
                 term = term * weight
             total = term if total is None else total + term
-        assert total is not None
-        return total, arrays
+        if total is None:  # compiled without a loss: the cost is what add_loss added
+            added = self.losses
+            if not added:
+                raise InvalidArgumentError(
+                    "fit: the model was compiled without a loss and its layers added none "
+                    "with add_loss; pass loss= to compile"
+                )
+            total = added[0]
+            for term in added[1:]:
+                total = total + term
+            return total, arrays
+        return self.plus_added_losses(total), arrays
 
     # -- fit / evaluate / predict with several inputs and outputs --------------------------------
     def fit(self, x: Any = None, y: Any = None, *args: Any, **kwargs: Any) -> Any:
         """Keras's fit; with several inputs or outputs x and y are lists or dicts of arrays."""
         if self.several():
             self._require_compiled("fit")
-            x, y = self._inputs_data(x, "fit"), self._targets(y, "fit")
+            x = self._inputs_data(x, "fit")
+            y = self._targets(y, "fit", len(x))
             val = kwargs.get("validation_data")
-            if isinstance(val, (tuple, list)) and len(val) == 2:
+            if isinstance(val, (tuple, list)) and len(val) in (1, 2):
+                x_val = self._inputs_data(val[0], "fit (validation data)")
+                y_val = val[1] if len(val) == 2 else None
                 kwargs["validation_data"] = (
-                    self._inputs_data(val[0], "fit (validation data)"),
-                    self._targets(val[1], "fit (validation data)"),
+                    x_val,
+                    self._targets(y_val, "fit (validation data)", len(x_val)),
                 )
         return super().fit(x, y, *args, **kwargs)
 
     def train_on_batch(self, x: Any, y: Any) -> float:
         if self.several():
             self._require_compiled("train_on_batch")
-            x, y = self._inputs_data(x, "train_on_batch"), self._targets(y, "train_on_batch")
+            x = self._inputs_data(x, "train_on_batch")
+            y = self._targets(y, "train_on_batch", len(x))
         return super().train_on_batch(x, y)
 
     @_numeric_environment
@@ -641,7 +667,8 @@ class Functional(Model):
         where = "evaluate"
         self._require_compiled(where)
         batch_size = positive_int(batch_size, "batch_size", where)
-        xs, ys = self._inputs_data(x, where), self._targets(y, where)
+        xs = self._inputs_data(x, where)
+        ys = self._targets(y, where, len(xs))
         out = self._dry_run(xs, where)
         self._check_targets(xs, ys, out, where)
         metrics = self._make_metrics(ys, out)

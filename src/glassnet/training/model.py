@@ -295,7 +295,14 @@ class Model(Module):
         """
         head = self._head()
         out = self.forward_logits(x) if head.paired_kernel is not None else self(x)
-        return head.tensor_loss(y, out)
+        loss, outputs = head.tensor_loss(y, out)
+        return self.plus_added_losses(loss), outputs
+
+    def plus_added_losses(self, loss: Tensor) -> Tensor:
+        """The cost with the terms the forward pass added (``add_loss``)."""
+        for term in self.losses:
+            loss = loss + term
+        return loss
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> StepResult:
         """One step of mini-batch gradient descent through the autograd graph.
@@ -580,7 +587,9 @@ class Model(Module):
                 sl = slice(start, start + batch_size)
                 yb = y_arr[sl]
                 data = self._batch_outputs(x_arr[sl], arrays, head.paired_kernel is not None)
-                loss, outputs = head.tensor_loss(yb, Tensor(data))
+                loss, outputs = head.tensor_loss(yb, Tensor(data, dtype=data.dtype))
+                if not arrays:  # the model's own forward ran: add what it added to the cost
+                    loss = self.plus_added_losses(loss)
                 total += float(loss.data) * len(yb)
                 seen += len(yb)
                 for m in metrics:
@@ -649,6 +658,7 @@ class Model(Module):
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(x, (Tensor, np.ndarray)) and is_symbolic(x):
             return call_symbolic(self, x, kwargs, args)  # a model used as a layer of another
+        self.clear_losses()
         if not isinstance(x, Tensor):
             arr = np.asarray(x)
             x = self._prepare_batch(arr) if arr.dtype.kind in "fiub" else Tensor(arr)
@@ -885,6 +895,7 @@ class Sequential(Model):
     def forward_logits(self, x: Tensor) -> Tensor:
         """The forward pass with the last layer stopped before its activation (the loss pairs
         with it; only asked of a last layer that runs its own kernels)."""
+        self.clear_losses()
         for layer in self._layers[:-1]:
             x = layer(x)
         last = self._layers[-1]
