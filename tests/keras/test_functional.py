@@ -646,3 +646,24 @@ def test_evaluate_of_a_float64_model_stays_float64():
     y = _rng(1).normal(size=(5, 2)) * 1e3
     expected = np.mean((model.predict(x) - y) ** 2)
     assert model.evaluate(x, y) == pytest.approx(expected, rel=1e-13)
+
+
+def test_options_a_several_output_model_does_not_take_are_refused():
+    model = _two_input_model("float32")
+    xa, xb, y1, y2 = _multi_io_data(8)
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(InvalidArgumentError, match="foo is not supported yet"):
+        model.evaluate([xa, xb], [y1, y2], foo=1)
+    with pytest.raises(InvalidArgumentError, match="foo is not supported yet"):
+        model.predict([xa, xb], foo=1)
+
+
+def test_an_integer_input_stays_integer():
+    ids = keras.Input(shape=(5,), dtype="int32", name="ids")
+    scaled = layers.Dense(2)(ids)  # Dense takes the integer batch and computes in float
+    model = keras.Model(ids, scaled)
+    model.to("float64")
+    assert model.get_layer("ids").dtype == np.int32 and model.dtype == np.float64
+    batch = np.arange(10).reshape(2, 5)
+    dense = model.get_layer("dense")
+    np.testing.assert_allclose(model.predict(batch), batch @ dense.W.data.T + dense.b.data)

@@ -154,7 +154,8 @@ class Module:
         for m in self.modules():
             # Layers record their dtype; a Model's dtype is a read-only view of its parameters.
             if hasattr(m, "dtype") and not isinstance(getattr(type(m), "dtype", None), property):
-                m.dtype = dt
+                if np.dtype(m.dtype).kind == "f":  # an integer Input (token ids) stays integer
+                    m.dtype = dt
         for p in self.parameters():
             p.data = p.data.astype(dt)
             p.grad = None

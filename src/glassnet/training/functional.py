@@ -298,8 +298,6 @@ class Functional(Model):
         want = self._inputs[i].dtype
         if want.kind in "iub":
             return Tensor(arr if arr.dtype.kind in "iub" else arr.astype(want))
-        if arr.dtype.kind in "iub" and want.kind != "f":
-            return Tensor(arr)
         return self._prepare_batch(arr) if arr.dtype.kind in "fiub" else Tensor(arr)
 
     def _input_list(self, x: Any, where: str) -> list[Any]:
@@ -665,6 +663,7 @@ class Functional(Model):
         if not self.several():
             return super().evaluate(x, y, batch_size, verbose, return_dict, **kwargs)
         where = "evaluate"
+        _no_options(kwargs, where)
         self._require_compiled(where)
         batch_size = positive_int(batch_size, "batch_size", where)
         xs = self._inputs_data(x, where)
@@ -701,6 +700,7 @@ class Functional(Model):
         if not self.several():
             return super().predict(x, batch_size, verbose, **kwargs)
         where = "predict"
+        _no_options(kwargs, where)
         batch_size = positive_int(batch_size, "batch_size", where)
         xs = self._inputs_data(x, where)
         chunks: list[list[np.ndarray]] = [[] for _ in self._outputs]
@@ -851,6 +851,15 @@ class Functional(Model):
             shaped(ins, config.get("input_structure", "list"), config.get("input_keys")),
             shaped(outs, config.get("output_structure", "list"), config.get("output_keys")),
             name=config.get("name"),
+        )
+
+
+def _no_options(options: dict[str, Any], where: str) -> None:
+    """Options a several-input/output model does not take yet are refused, never dropped."""
+    if options:
+        raise InvalidArgumentError(
+            f"{where}: {', '.join(sorted(options))} is not supported yet for a model with "
+            f"several inputs or outputs"
         )
 
 
