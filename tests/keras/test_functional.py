@@ -667,3 +667,21 @@ def test_an_integer_input_stays_integer():
     batch = np.arange(10).reshape(2, 5)
     dense = model.get_layer("dense")
     np.testing.assert_allclose(model.predict(batch), batch @ dense.W.data.T + dense.b.data)
+
+
+def test_one_input_model_takes_its_data_keyed_by_name_or_in_a_list():
+    inputs = keras.Input(shape=(6,), name="digits")
+    outputs = layers.Dense(3, activation="softmax", name="predictions")(inputs)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    x = _rng(0).normal(size=(20, 6)).astype("float32")
+    y = _rng(1).integers(0, 3, size=20)
+    model.fit({"digits": x}, {"predictions": y}, epochs=1, verbose=0)
+    plain = model.evaluate(x, y)
+    assert model.evaluate({"digits": x}, {"predictions": y}) == plain
+    assert model.evaluate([x], [y]) == plain
+    np.testing.assert_array_equal(model.predict({"digits": x}), model.predict(x))
+    with pytest.raises(InvalidArgumentError, match=r"x is keyed by \['digits'\]"):
+        model.predict({"pixels": x})
+    with pytest.raises(ShapeError, match=r"expected inputs of shape \(batch, 6\)"):
+        model.predict(np.ones((2, 5), dtype="float32"))

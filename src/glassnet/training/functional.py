@@ -626,9 +626,34 @@ class Functional(Model):
         return self.plus_added_losses(total), arrays
 
     # -- fit / evaluate / predict with several inputs and outputs --------------------------------
+    @staticmethod
+    def _unwrap(value: Any, names: list[str], what: str, where: str) -> Any:
+        """With one input (output), a dict keyed by its name or a one-array list is the array."""
+        if isinstance(value, dict):
+            if list(value) != names:
+                raise InvalidArgumentError(
+                    f"{where}: {what} is keyed by {names}, received keys {list(value)}"
+                )
+            return value[names[0]]
+        if isinstance(value, (list, tuple)) and len(value) == 1:
+            if isinstance(value[0], (np.ndarray, Tensor)):
+                return value[0]
+        return value
+
+    def _one_to_one(self, x: Any, y: Any, where: str) -> tuple[Any, Any]:
+        x = self._unwrap(x, self.input_names, "x", where)
+        return x, self._unwrap(y, self.output_names, "y", where)
+
     def fit(self, x: Any = None, y: Any = None, *args: Any, **kwargs: Any) -> Any:
         """Keras's fit; with several inputs or outputs x and y are lists or dicts of arrays."""
-        if self.several():
+        if not self.several():
+            x, y = self._one_to_one(x, y, "fit")
+            val = kwargs.get("validation_data")
+            if isinstance(val, (tuple, list)) and len(val) == 2:
+                kwargs["validation_data"] = self._one_to_one(
+                    val[0], val[1], "fit (validation data)"
+                )
+        else:
             self._require_compiled("fit")
             x = self._inputs_data(x, "fit")
             y = self._targets(y, "fit", len(x))
@@ -643,7 +668,9 @@ class Functional(Model):
         return super().fit(x, y, *args, **kwargs)
 
     def train_on_batch(self, x: Any, y: Any) -> float:
-        if self.several():
+        if not self.several():
+            x, y = self._one_to_one(x, y, "train_on_batch")
+        else:
             self._require_compiled("train_on_batch")
             x = self._inputs_data(x, "train_on_batch")
             y = self._targets(y, "train_on_batch", len(x))
@@ -661,6 +688,7 @@ class Functional(Model):
     ) -> Any:
         """Keras's evaluate: [loss, <output>_loss…, <output>_<metric>…] or a dict."""
         if not self.several():
+            x, y = self._one_to_one(x, y, "evaluate")
             return super().evaluate(x, y, batch_size, verbose, return_dict, **kwargs)
         where = "evaluate"
         _no_options(kwargs, where)
@@ -698,6 +726,7 @@ class Functional(Model):
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0, **kwargs: Any) -> Any:
         """Keras's predict; with several outputs, a list (or dict) of arrays, one per output."""
         if not self.several():
+            x = self._unwrap(x, self.input_names, "x", "predict")
             return super().predict(x, batch_size, verbose, **kwargs)
         where = "predict"
         _no_options(kwargs, where)
