@@ -228,3 +228,42 @@ def test_a_several_output_run_resumes_bit_for_bit(tmp_path):
     assert history == expected
     for a, b in zip(resumed.get_weights(), full.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+class _Scale(gn.layers.Layer):
+    """An unregistered layer with its own forward and config (a custom object)."""
+
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def test_keras_model_from_config_with_custom_objects(tmp_path):
+    gn.seed(6)
+    inputs = keras.Input(shape=(4,), name="x")
+    outputs = layers.Dense(2, name="out")(_Scale(3.0, name="scale")(inputs))
+    model = keras.Model(inputs, outputs)
+    config = model.get_config()
+    assert config["layers"][1]["class_name"] == "_Scale"
+    with pytest.raises(FileFormatError, match="unknown class '_Scale'"):
+        keras.Model.from_config(config)
+    clone = keras.Model.from_config(config, custom_objects={"_Scale": _Scale})
+    assert clone.get_layer("scale").factor == 3.0
+    clone.set_weights(model.get_weights())
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    np.testing.assert_array_equal(clone.predict(x), model.predict(x))
+    with pytest.raises(gn.errors.InvalidArgumentError, match="'scale' is a _Scale, which"):
+        model.save(tmp_path / "custom.safetensors")  # load_model could not rebuild it
+
+
+def test_sequential_from_config_rebuilds_it():
+    gn.seed(7)
+    seq = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(4, activation="relu")])
+    clone = keras.Sequential.from_config(seq.get_config())
+    assert type(clone) is gn.Sequential and clone.get_config() == seq.get_config()

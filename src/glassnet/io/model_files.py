@@ -129,7 +129,9 @@ def _architecture(model: Module, where: str) -> dict[str, Any]:
     if name is None:
         raise InvalidArgumentError(_unregistered_message(where, "the model", cls))
     config = _config_of(model, where)
-    if isinstance(model, Sequential) and not callable(getattr(cls, "from_config", None)):
+    if name == "Functional":
+        _check_graph_classes(model, where)
+    if isinstance(model, Sequential) and not _own_from_config(cls, Sequential):
         # Rebuilt layer by layer (a registered Sequential subclass too): record each layer's
         # class under the name load_model will look up.
         config["layers"] = [
@@ -137,6 +139,38 @@ def _architecture(model: Module, where: str) -> dict[str, Any]:
             for layer, entry in zip(model.layers, config.get("layers", []))
         ]
     return {"class_name": name, "config": config}
+
+
+def _own_from_config(cls: type, base: type) -> bool:
+    """Whether ``cls`` defines from_config itself, below ``base`` (a Sequential subclass
+    that does not is rebuilt layer by layer)."""
+    for klass in cls.__mro__:
+        if klass is base:
+            return False
+        if "from_config" in vars(klass):
+            return True
+    return callable(getattr(cls, "from_config", None))
+
+
+def _check_graph_classes(model: Any, where: str) -> None:
+    """Every layer of a functional model (and of the models nested in it) is one load_model
+    can rebuild: glassnet's own, or registered."""
+    builtins = (registry.builtin("Sequential"), registry.builtin("Functional"))
+    for member in model.layers:
+        if isinstance(member, Layer):
+            _layer_class_name(member, where)
+        elif type(member) in builtins:
+            if type(member) is builtins[1]:
+                _check_graph_classes(member, where)
+            else:
+                for layer in member.layers:
+                    _layer_class_name(layer, where)
+        elif registry.registered_name(type(member)) is None:
+            raise InvalidArgumentError(
+                _unregistered_message(
+                    where, f"layer {getattr(member, 'name', '?')!r}", type(member)
+                )
+            )
 
 
 def _metric_name(spec: Any) -> str | None:
@@ -305,6 +339,13 @@ def _positive_shape(value: Any, what: str) -> tuple[int, ...]:
     ):
         raise ValueError(f"{what} must be a list of positive integers, received {str(value)[:40]}")
     return tuple(value)
+
+
+def sequential_from_config(config: Any, model_cls: type | None = None) -> Module:
+    """A Sequential (or ``model_cls``) from its ``get_config()``, with fresh weights."""
+    return _sequential_from_config(
+        config, {}, "<config>", "from_config", model_cls, check_weights=False
+    )
 
 
 def _sequential_from_config(
@@ -477,7 +518,11 @@ def _sub_tensors(
 
 
 def _graph_member(
-    entry: dict[str, Any], tensors: Mapping[str, np.ndarray] | None, name: str, where: str
+    entry: dict[str, Any],
+    tensors: Mapping[str, np.ndarray] | None,
+    name: str,
+    where: str,
+    custom_objects: Mapping[str, Any] | None = None,
 ) -> Any:
     """One layer (or nested model) of a functional model, rebuilt unbuilt where it can be (its
     sizes are checked against the file when it is first called)."""
@@ -488,9 +533,9 @@ def _graph_member(
             config, sub or {}, name, where, check_weights=tensors is not None
         )
     if class_name == "Functional":
-        return functional_from_config(config, sub, name, where)
+        return functional_from_config(config, sub, name, where, custom_objects)
     builtin = LAYER_CLASSES.get(class_name)
-    cls = builtin or registry.get_registered(class_name)
+    cls = builtin or registry.get_registered(class_name) or (custom_objects or {}).get(class_name)
     if cls is None:
         raise FileFormatError(
             f"{where}: '{name}' uses the unknown class {class_name[:60]!r}; glassnet rebuilds "
@@ -509,6 +554,7 @@ def functional_from_config(
     tensors: Mapping[str, np.ndarray] | None = None,
     name: str = "<config>",
     where: str = "from_config",
+    custom_objects: Mapping[str, Any] | None = None,
 ) -> Module:
     """A functional model from its ``get_config()``: each layer rebuilt, then the recorded
     calls replayed. With ``tensors`` (a file's weights) every layer's parameter shapes are
@@ -535,7 +581,7 @@ def functional_from_config(
         if entry["name"] in layers:
             raise bad(f"the layer name {entry['name'][:60]!r} occurs more than once")
         try:
-            layer = _graph_member(entry, tensors, name, where)
+            layer = _graph_member(entry, tensors, name, where, custom_objects)
         except FileFormatError:
             raise
         except Exception as exc:
@@ -595,7 +641,7 @@ def _model_from_architecture(
                 f"registered in this process; import the code that defines it (decorated with "
                 f"@glassnet.register) before calling load_model"
             )
-        rebuilt_by_layers = not callable(getattr(cls, "from_config", None))
+        rebuilt_by_layers = not _own_from_config(cls, registry.builtin("Sequential"))
         if issubclass(cls, registry.builtin("Sequential")) and rebuilt_by_layers:
             return _sequential_from_config(arch["config"], tensors, name, where, cls)
         try:

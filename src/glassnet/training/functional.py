@@ -823,11 +823,14 @@ class Functional(Model):
 
     @classmethod
     def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Functional:
-        """The model rebuilt from ``get_config()`` with fresh weights (Keras's name); glassnet's
-        own layers, Sequential, Functional and registered classes only."""
+        """The model rebuilt from ``get_config()`` with fresh weights (Keras's name): glassnet's
+        own layers, Sequential, Functional, registered classes, and ``custom_objects`` (class
+        name → class) for the others."""
         from ..io.model_files import functional_from_config
 
-        return functional_from_config(config)  # type: ignore[return-value]
+        return functional_from_config(  # type: ignore[return-value]
+            config, custom_objects=custom_objects
+        )
 
     @classmethod
     def from_graph(
@@ -904,13 +907,9 @@ def _class_name(layer: Any) -> str:
         return "Sequential"
     if cls is Functional:
         return "Functional"
-    name = registry.registered_name(cls)
-    if name is None:
-        raise InvalidArgumentError(
-            f"get_config: layer {getattr(layer, 'name', '?')!r} is a {cls.__name__}, which "
-            f"is not registered; decorate its class with @glassnet.register"
-        )
-    return name
+    # An unregistered class is named as Keras names it: from_config then needs it in
+    # custom_objects, and save refuses it (load_model could not rebuild it).
+    return registry.registered_name(cls) or cls.__name__
 
 
 registry.provide("Functional", Functional)

@@ -687,6 +687,22 @@ class Model(Module):
             f"{', '.join(repr(getattr(layer, 'name', '?')) for layer in layers)}"
         )
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Any:
+        """Keras's ``Model.from_config``: the config of a functional model or of a Sequential
+        rebuilds that model with fresh weights (``custom_objects``: class name → class, for
+        layers that are neither glassnet's nor registered); another subclass is rebuilt as
+        ``cls(**config)``."""
+        if isinstance(config, dict) and "nodes" in config:
+            from .functional import Functional
+
+            return Functional.from_config(config, custom_objects)
+        if issubclass(cls, Sequential):
+            from ..io.model_files import sequential_from_config
+
+            return sequential_from_config(config, cls)
+        return cls(**config)
+
     # -- Keras's weight lists --------------------------------------------------------------------
     @property
     def weights(self) -> list[Parameter]:
