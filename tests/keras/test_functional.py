@@ -689,3 +689,23 @@ def test_one_input_model_takes_its_data_keyed_by_name_or_in_a_list():
         model.predict({"pixels": x})
     with pytest.raises(ShapeError, match=r"expected inputs of shape \(batch, 6\)"):
         model.predict(np.ones((2, 5), dtype="float32"))
+
+
+def test_telemetry_names_nested_and_shared_layers_once_per_sample():
+    gn.seed(2)
+    encoder_input = keras.Input(shape=(8,))
+    hidden = layers.Dense(6, activation="sigmoid")(encoder_input)
+    encoder = keras.Model(encoder_input, layers.Dense(3, activation="relu")(hidden), name="encoder")
+    decoder_input = keras.Input(shape=(3,))
+    decoder = keras.Model(decoder_input, layers.Dense(8)(decoder_input), name="decoder")
+    img = keras.Input(shape=(8,))
+    shared = layers.Dense(8, activation="tanh", name="shared")
+    model = keras.Model(img, layers.add([decoder(encoder(img)), shared(shared(img))]))
+    x = _rng(0).normal(size=(64, 8)).astype("float32")
+    model.compile(optimizer="adam", loss="mse")
+    telemetry = model.fit(x, x, epochs=2, verbose=0, telemetry=2).telemetry
+    assert set(telemetry.layers) == {"encoder.dense", "encoder.dense_1", "decoder.dense", "shared"}
+    samples = len(telemetry.sample_steps)
+    assert samples >= 2
+    for name, stats in telemetry.layers.items():
+        assert all(len(values) == samples for values in stats.values()), name

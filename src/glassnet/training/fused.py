@@ -264,28 +264,37 @@ def _adam_partition(W: np.ndarray, flat: Any, split: FirstLayerSplit) -> tuple[A
     return None, None
 
 
-def record_taps(record: Any, pairs: Any, n: int, optimizer: Any) -> None:
+def record_taps(
+    record: Any, pairs: Any, n: int, optimizer: Any, names: dict[int, str] | None = None
+) -> None:
     """Hand each layer's telemetry tap to the recorder (before the optimiser step).
 
     The kernels' δ is ∂C/∂z of the batch mean; the seeds' per-sample δ is n times it.
+    ``names``: id(layer) → the name telemetry declared (a nested model's layers are
+    ``encoder.dense``); a layer called twice in the pass (shared) is recorded once.
     """
     first = True
     lr = optimizer.current_learning_rate
+    seen: set[int] = set()
     for layer, ctx in pairs:
+        if id(layer) in seen:
+            continue
         tap = layer.telemetry_tap(ctx)
         if tap is None:
             continue
+        seen.add(id(layer))
         inputs = tap.pop("inputs", None)
-        record.record_layer(layer.name, **tap, learning_rate=lr, delta_scale=n)
+        name = names.get(id(layer), layer.name) if names else layer.name
+        record.record_layer(name, **tap, learning_rate=lr, delta_scale=n)
         if first and inputs is not None:
             record.record_inputs(inputs)
         first = False
 
 
-def tap_weights(layers: list[Layer]) -> dict[str, np.ndarray]:
+def tap_weights(layers: list[Layer], names: dict[int, str] | None = None) -> dict[str, np.ndarray]:
     """The weights telemetry compares before and after a step, by layer name."""
     return {
-        layer.name: params[0].data
+        (names.get(id(layer), layer.name) if names else layer.name): params[0].data
         for layer in layers
         if (params := layer.kernel_parameters())
         and type(layer).telemetry_tap is not Layer.telemetry_tap

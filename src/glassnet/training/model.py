@@ -324,10 +324,11 @@ class Model(Module):
         self.optimizer.zero_grad()
         loss.backward()
         if record is not None:
-            record_taps(record, tape, len(xb), self.optimizer)
+            names = {id(m): name for name, m in self.named_modules()}
+            record_taps(record, tape, len(xb), self.optimizer, names)
         self.optimizer.step()
         if record is not None:
-            record.finish_sample(tap_weights([layer for layer, _ in tape]))
+            record.finish_sample(tap_weights([layer for layer, _ in tape], names))
         return StepResult(value, outputs)
 
     def _step_function(self) -> Callable[..., StepResult]:
