@@ -709,3 +709,48 @@ def test_telemetry_names_nested_and_shared_layers_once_per_sample():
     assert samples >= 2
     for name, stats in telemetry.layers.items():
         assert all(len(values) == samples for values in stats.values()), name
+
+
+def test_operations_on_symbolic_tensors_and_a_symbolic_add_loss():
+    """The subclassing guide's functional VAE, with the sampling noise left out: arithmetic
+    and functions on symbolic tensors become nodes, and vae.add_loss(kl) joins the cost."""
+    from glassnet.nn.symbolic import apply_symbolic
+
+    F = gn.functional
+    gn.seed(0)
+    x_in = keras.Input(shape=(6,), name="x")
+    h = layers.Dense(5, activation="relu")(x_in)
+    z_mean = layers.Dense(2, name="z_mean")(h)
+    z_log_var = layers.Dense(2, name="z_log_var")(h)
+    z = z_mean + apply_symbolic(F.exp, "exp", z_log_var * 0.5)
+    assert z.shape == (None, 2)
+    vae = keras.Model(x_in, layers.Dense(6, name="decoded")(z), name="vae")
+    inner = z_log_var - z_mean**2 - apply_symbolic(F.exp, "exp", z_log_var) + 1
+    kl = -0.5 * apply_symbolic(F.mean, "mean", inner)
+    assert kl.shape == ()
+    vae.add_loss(kl)
+    vae.compile(optimizer="adam", loss="mse")
+    x = _rng(4).normal(size=(32, 6)).astype("float32")
+    hidden = vae.get_layer("dense")(x).data
+    mean, log_var = vae.get_layer("z_mean")(hidden).data, vae.get_layer("z_log_var")(hidden).data
+    decoded = vae.get_layer("decoded")(mean + np.exp(0.5 * log_var)).data
+    kl_by_hand = -0.5 * np.mean(log_var - mean**2 - np.exp(log_var) + 1)
+    np.testing.assert_allclose(vae.predict(x), decoded, rtol=1e-5)
+    total = vae.evaluate(x, x, batch_size=32)
+    assert total == pytest.approx(np.mean((decoded - x) ** 2) + kl_by_hand, rel=1e-5)
+    history = vae.fit(x, x, epochs=20, batch_size=8, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    assert vae.fit_path()[0] == "graph"
+    with pytest.raises(ShapeError, match="add_loss: expected a scalar"):
+        vae.add_loss(z_mean)
+
+
+def test_symbolic_arithmetic_gradcheck():
+    gn.seed(1)
+    a = keras.Input(shape=(4,))
+    b = keras.Input(shape=(4,))
+    d = layers.Dense(4, activation="tanh", dtype="float64")(a)
+    model = keras.Model([a, b], (d - b) ** 2 / 2 + 3 * d[:, :1] - (-b) @ np.eye(4))
+    xs = [gn.tensor(v, dtype="float64", requires_grad=True) for v in _rng(5).normal(size=(2, 3, 4))]
+    report = gn.gradcheck(lambda p, q: model([p, q]).sum(), xs)
+    assert report.ok, str(report)

@@ -13,13 +13,15 @@ zeros — so a layer that cannot be called symbolically says so plainly, naming 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..autograd.tensor import Tensor, no_grad
 from ..errors import GlassnetError, InvalidArgumentError, ShapeError
+from .module import Module
 
 __all__ = [
     "SymbolicTensor",
@@ -29,6 +31,8 @@ __all__ = [
     "call_symbolic",
     "flatten_structure",
     "invoke",
+    "SymbolicOp",
+    "apply_symbolic",
 ]
 
 Shape = tuple[int | None, ...]
@@ -58,6 +62,43 @@ class SymbolicTensor:
     def __repr__(self) -> str:
         label = f", name={self.name!r}" if self.name else ""
         return f"<SymbolicTensor shape={self.shape}, dtype={self.dtype}{label}>"
+
+    # Arithmetic records an operation node, as on Keras's KerasTensor: (a - b) ** 2 / 2.
+    def __add__(self, other: Any) -> Any:
+        return apply_symbolic(operator.add, "add", self, other)
+
+    def __radd__(self, other: Any) -> Any:
+        return apply_symbolic(operator.add, "add", other, self)
+
+    def __sub__(self, other: Any) -> Any:
+        return apply_symbolic(operator.sub, "subtract", self, other)
+
+    def __rsub__(self, other: Any) -> Any:
+        return apply_symbolic(operator.sub, "subtract", other, self)
+
+    def __mul__(self, other: Any) -> Any:
+        return apply_symbolic(operator.mul, "multiply", self, other)
+
+    def __rmul__(self, other: Any) -> Any:
+        return apply_symbolic(operator.mul, "multiply", other, self)
+
+    def __truediv__(self, other: Any) -> Any:
+        return apply_symbolic(operator.truediv, "divide", self, other)
+
+    def __rtruediv__(self, other: Any) -> Any:
+        return apply_symbolic(operator.truediv, "divide", other, self)
+
+    def __matmul__(self, other: Any) -> Any:
+        return apply_symbolic(operator.matmul, "matmul", self, other)
+
+    def __pow__(self, exponent: Any) -> Any:
+        return apply_symbolic(operator.pow, "power", self, exponent)
+
+    def __neg__(self) -> Any:
+        return apply_symbolic(operator.neg, "negative", self)
+
+    def __getitem__(self, index: Any) -> Any:
+        return apply_symbolic(operator.getitem, "get_item", self, index)
 
     def __array__(self, *args: Any, **kwargs: Any) -> Any:
         raise InvalidArgumentError(
@@ -223,6 +264,49 @@ def call_symbolic(layer: Any, inputs: Any, kwargs: dict[str, Any], args: Sequenc
             pass
     nodes.append(node)
     return node.outputs[0] if kind == "single" else list(node.outputs)
+
+
+class SymbolicOp(Module):
+    """A function of tensors recorded as one node of a functional graph (an operation on
+    symbolic tensors, as Keras records ``ops.mean(x)`` or ``a - b``): ``op(*tensors)`` calls
+    ``fn`` with the tensors in the places the symbolic arguments held. It has no parameters;
+    the function's own ops carry the gradients."""
+
+    def __init__(
+        self, fn: Callable[..., Any], name: str, args: list[Any], kwargs: dict[str, Any]
+    ) -> None:
+        super().__init__()
+        self.fn = fn
+        self.name = name
+        self._auto_name = True
+        self.args = args  # _SLOT where a tensor goes
+        self.kwargs = kwargs
+
+    def forward(self, *tensors: Any) -> Any:
+        supply = iter(tensors)
+        args = [next(supply) if a is _SLOT else a for a in self.args]
+        return self.fn(*args, **self.kwargs)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "function": getattr(self.fn, "__name__", repr(self.fn))}
+
+    def __repr__(self) -> str:
+        return f"SymbolicOp({self.name!r})"
+
+
+_SLOT = object()
+
+
+def apply_symbolic(fn: Callable[..., Any], name: str, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` recorded as a node when some positional argument is symbolic
+    (the others are kept as constants); the result is symbolic, its shape inferred by running
+    ``fn`` on zeros. The hook for operations on symbolic tensors (``keras.ops`` may use it)."""
+    slots = [_SLOT if as_symbolic(a) is not None else a for a in args]
+    tensors = [a for a in args if as_symbolic(a) is not None]
+    if not tensors:
+        return fn(*args, **kwargs)
+    op = SymbolicOp(fn, name, slots, dict(kwargs))
+    return call_symbolic(op, tensors[0], {}, tensors[1:])
 
 
 def check_symbolic_shape(shape: Sequence[Any], what: str) -> Shape:

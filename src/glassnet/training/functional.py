@@ -28,6 +28,7 @@ from ..errors import GlassnetError, InvalidArgumentError, ShapeError, describe
 from ..io import registry
 from ..nn import losses as losses_module
 from ..nn.layers import LAYER_CLASSES, Input, Layer
+from ..nn.module import Module
 from ..nn.symbolic import (
     Node,
     SymbolicTensor,
@@ -174,6 +175,27 @@ class Functional(Model):
         if len(set(self.output_names)) != len(self.output_names):
             self.output_names = [f"{n}_{i}" for i, n in enumerate(self.output_names)]
         self._consumed = {id(t) for node in self._nodes for t in node.inputs}
+        self._symbolic_losses: list[SymbolicTensor] = []
+
+    def add_loss(self, value: Any) -> None:
+        """A term of the cost: a tensor computed in a forward pass (as for every Module), or —
+        Keras's functional form — a symbolic scalar computed from the model's tensors
+        (``vae.add_loss(kl_loss)``), then computed in every forward pass."""
+        term = as_symbolic(value)
+        if term is None:
+            super().add_loss(value)
+            return
+        if any(d is None or d != 1 for d in term.shape):
+            raise ShapeError(
+                f"add_loss: expected a scalar (one number), received a symbolic tensor of "
+                f"shape {term.shape}; reduce it first, e.g. with keras.ops.mean"
+            )
+        known = {id(node) for node in self._nodes}
+        self._nodes += [n for n in _topological_nodes([term], self._inputs) if id(n) not in known]
+        self._layers = self._collect_layers()
+        self._consumed |= {id(t) for node in self._nodes for t in node.inputs}
+        self._consumed.add(id(term))
+        self._symbolic_losses.append(term)
 
     # -- building the graph ----------------------------------------------------------------------
     @staticmethod
@@ -361,6 +383,8 @@ class Functional(Model):
             outs, _, _ = flatten_structure(out, "output")
             for t, o in zip(node.outputs, outs):
                 env[id(t)] = o
+        for term in self._symbolic_losses:
+            Module.add_loss(self, env[id(term)])
         return [env[id(t)] for t in self._outputs]
 
     def _output_layer(self, i: int) -> Layer | None:

@@ -35,6 +35,7 @@ class Input(Layer):
         batch_size: int | None = None,
     ) -> None:
         super().__init__(name=name or "input")
+        self._auto_name = name is None
         if (shape is None) == (batch_shape is None):
             raise InvalidArgumentError(
                 f"Input: give shape (per sample) or batch_shape (with the batch axis), "
