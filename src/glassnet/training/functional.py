@@ -348,14 +348,11 @@ class Functional(Model):
                 f"{where}: the model has {n} inputs ({', '.join(self.input_names)}); pass a "
                 f"list or a dict of arrays, received {describe(x)}"
             )
-        if isinstance(x, (list, tuple)) and len(x) == 1 and not isinstance(x[0], (int, float)):
-            return [x[0]]
-        return [x]
+        return [self._unwrap(x, self.input_names, "x", where)]
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if is_symbolic(x):
             return call_symbolic(self, x, kwargs, args)
-        self.clear_losses()
         values = [self._input_tensor(i, v) for i, v in enumerate(self._input_list(x, "call"))]
         outs = self._run(values)
         keys = self.output_names if self._output_structure == "dict" else None
@@ -375,11 +372,11 @@ class Functional(Model):
         for node in self._nodes:
             if isinstance(node.layer, Input):
                 continue
-            values = [env[id(t)] for t in node.inputs]
+            args = [env[id(t)] for t in node.inputs]
             if id(node) in stop:  # a single-input kernel layer, built when the graph was made
-                out: Any = node.layer._node(values[0], logits_only=True)
+                out: Any = node.layer._node(args[0], logits_only=True)
             else:
-                out = invoke(node.layer, node.structure, values, node.kwargs)
+                out = invoke(node.layer, node.structure, args, node.kwargs)
             outs, _, _ = flatten_structure(out, "output")
             for t, o in zip(node.outputs, outs):
                 env[id(t)] = o
@@ -395,6 +392,7 @@ class Functional(Model):
         if (
             not isinstance(layer, Layer)
             or t.node.structure != "single"  # type: ignore[union-attr]
+            or t.node.kwargs  # type: ignore[union-attr]
             or getattr(layer, "takes_list", False)
             or isinstance(layer, Input)
             or id(t) in self._consumed
