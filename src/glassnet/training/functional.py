@@ -442,7 +442,12 @@ class Functional(Model):
         may be one value, a list in output order or a dict keyed by output names. The cost is
         C = Σ_o w_o C_o. Without a loss the cost is what the layers add with ``add_loss``
         (fit then needs no targets)."""
+        if fused not in ("auto", True, False):
+            raise InvalidArgumentError(
+                f"compile: fused must be 'auto', True or False, received fused={fused!r}"
+            )
         self._no_loss = loss is None
+        self._compile_spec: dict[str, Any] | None = None
         if len(self._outputs) == 1 and not self._no_loss:
             loss = self._per_output(loss, "loss", None)[0]
             if isinstance(metrics, dict):
@@ -505,6 +510,8 @@ class Functional(Model):
     def fit_path(self) -> tuple[str, str]:
         if self.several():
             self._require_compiled("fit_path")
+            if getattr(self, "_no_loss", False):
+                return "graph", "the cost is what the layers add with add_loss"
             return "graph", "the model has several inputs or outputs"
         return super().fit_path()
 
