@@ -754,3 +754,11 @@ def test_symbolic_arithmetic_gradcheck():
     xs = [gn.tensor(v, dtype="float64", requires_grad=True) for v in _rng(5).normal(size=(2, 3, 4))]
     report = gn.gradcheck(lambda p, q: model([p, q]).sum(), xs)
     assert report.ok, str(report)
+
+
+def test_a_symbolic_tensor_used_as_numbers_says_what_it_is():
+    x = keras.Input(shape=(3,))
+    with pytest.raises(InvalidArgumentError, match="is symbolic .*holds no numbers"):
+        np.asarray(x)
+    with pytest.raises(gn.errors.GlassnetError, match="relu: .* is symbolic"):
+        gn.functional.relu(x)
