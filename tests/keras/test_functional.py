@@ -762,3 +762,14 @@ def test_a_symbolic_tensor_used_as_numbers_says_what_it_is():
         np.asarray(x)
     with pytest.raises(gn.errors.GlassnetError, match="relu: .* is symbolic"):
         gn.functional.relu(x)
+
+
+def test_lr_find_on_a_two_input_two_output_model():
+    model = _two_input_model("float32")
+    xa, xb, y1, y2 = _multi_io_data(64)
+    model.compile(optimizer="sgd", loss=["mse", "binary_crossentropy"])
+    before = model.get_weights()
+    result = gn.diagnostics.lr_find(model, {"a": xa, "b": xb}, [y1, y2], steps=12, batch_size=16)
+    assert len(result.losses) >= 2 and all(np.isfinite(result.losses[:2]))
+    for a, b in zip(model.get_weights(), before):
+        np.testing.assert_array_equal(a, b)  # lr_find leaves the model as it was

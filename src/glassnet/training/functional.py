@@ -673,6 +673,14 @@ class Functional(Model):
         x = self._unwrap(x, self.input_names, "x", where)
         return x, self._unwrap(y, self.output_names, "y", where)
 
+    def prepare_data(self, x: Any, y: Any, where: str) -> tuple[Any, Any]:
+        """x and y as the training loop indexes them: arrays for one input and one output,
+        else ``StructuredData`` (lists or dicts of arrays, checked together)."""
+        if not self.several():
+            return self._one_to_one(x, y, where)
+        xs = self._inputs_data(x, where)
+        return xs, self._targets(y, where, len(xs))
+
     def fit(self, x: Any = None, y: Any = None, *args: Any, **kwargs: Any) -> Any:
         """Keras's fit; with several inputs or outputs x and y are lists or dicts of arrays."""
         if not self.several():
