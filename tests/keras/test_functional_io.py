@@ -267,3 +267,15 @@ def test_sequential_from_config_rebuilds_it():
     seq = keras.Sequential([keras.Input(shape=(3,)), layers.Dense(4, activation="relu")])
     clone = keras.Sequential.from_config(seq.get_config())
     assert type(clone) is gn.Sequential and clone.get_config() == seq.get_config()
+
+
+def test_a_sequential_whose_input_has_an_unknown_size_saves_and_loads(tmp_path):
+    gn.seed(8)
+    model = keras.Sequential([keras.Input(shape=(None, 4)), layers.Dense(2, activation="tanh")])
+    x = np.random.default_rng(1).normal(size=(2, 3, 4)).astype("float32")
+    model.save(tmp_path / "seq.safetensors")
+    loaded = gn.load_model(tmp_path / "seq.safetensors")
+    assert loaded.input_shape == (None, 4)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    longer = np.ones((1, 7, 4), dtype="float32")  # any length
+    np.testing.assert_array_equal(loaded.predict(longer), model.predict(longer))

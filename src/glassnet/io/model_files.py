@@ -348,6 +348,18 @@ def sequential_from_config(config: Any, model_cls: type | None = None) -> Module
     )
 
 
+def _input_shape(value: Any) -> tuple[Any, ...]:
+    """A declared input shape: positive integers, or null for a size only the data gives
+    (``keras.Input(shape=(None, 4))``)."""
+    if not isinstance(value, list) or not all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0) for v in value
+    ):
+        raise ValueError(
+            f"input_shape must be a list of positive integers or nulls, received {str(value)[:40]}"
+        )
+    return tuple(value)
+
+
 def _sequential_from_config(
     config: Any,
     tensors: Mapping[str, np.ndarray],
@@ -374,9 +386,7 @@ def _sequential_from_config(
         raise bad(f"the model name is {describe(model_name)}, expected a string")
     try:
         input_shape: tuple[int, ...] | None = (
-            _positive_shape(config["input_shape"], "input_shape")
-            if config.get("input_shape") is not None
-            else None
+            _input_shape(config["input_shape"]) if config.get("input_shape") is not None else None
         )
     except ValueError as exc:
         raise bad(str(exc)) from None

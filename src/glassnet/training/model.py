@@ -889,7 +889,7 @@ class Sequential(Model):
 
     def build(self, input_shape: Sequence[int]) -> None:
         """Create every layer's parameters for inputs of ``input_shape`` (no batch axis)."""
-        self._input_shape = tuple(int(s) for s in input_shape)
+        self._input_shape = tuple(None if s is None else int(s) for s in input_shape)
         self._build_from(self._input_shape)
 
     def _build_from(self, input_shape: tuple[int, ...]) -> None:
