@@ -773,3 +773,27 @@ def test_lr_find_on_a_two_input_two_output_model():
     assert len(result.losses) >= 2 and all(np.isfinite(result.losses[:2]))
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(a, b)  # lr_find leaves the model as it was
+
+
+def test_a_model_subclass_built_from_inputs_and_outputs():
+    class CustomModel(keras.Model):
+        def describe(self):
+            return f"{self.name}: {len(self.layers)} layers"
+
+    class Net(keras.Model):  # an ordinary subclass: its own layers and forward
+        def __init__(self, hidden=4):
+            super().__init__()
+            self.hidden = layers.Dense(hidden, input_dim=3)
+
+        def forward(self, x):
+            return self.hidden(x)
+
+    inputs = keras.Input(shape=(3,))
+    model = CustomModel(inputs, layers.Dense(1)(inputs), name="custom")
+    assert isinstance(model, CustomModel) and isinstance(model, gn.training.Functional)
+    assert model.describe() == "custom: 2 layers"
+    model.compile(optimizer="sgd", loss="mse")
+    x = _rng(0).normal(size=(16, 3)).astype("float32")
+    model.fit(x, x[:, :1], epochs=1, verbose=0)
+    net = Net(8)
+    assert type(net) is Net and net.hidden.units == 8

@@ -923,6 +923,22 @@ class Functional(Model):
         )
 
 
+_SUBCLASSES: dict[type, type] = {}
+
+
+def functional_subclass(cls: type) -> type:
+    """``cls`` (a Model subclass called on symbolic inputs) combined with Functional: its own
+    methods first, the graph's behind them (made once per class)."""
+    made = _SUBCLASSES.get(cls)
+    if made is None:
+        made = _SUBCLASSES[cls] = type(
+            cls.__name__,
+            (cls, Functional),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+        )
+    return made
+
+
 def _no_options(options: dict[str, Any], where: str) -> None:
     """Options a several-input/output model does not take yet are refused, never dropped."""
     if options:

@@ -110,13 +110,16 @@ class Model(Module):
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        # keras.Model(inputs, outputs) builds a functional model, as in Keras.
-        if cls is Model and (
-            "inputs" in kwargs or "outputs" in kwargs or (args and not isinstance(args[0], str))
-        ):
-            from .functional import Functional
+        # keras.Model(inputs, outputs) builds a functional model, as in Keras; so does a
+        # subclass called on symbolic inputs (it keeps its own methods, e.g. train_step).
+        inputs = args[0] if args else kwargs.get("inputs")
+        if inputs is not None and not isinstance(inputs, str) and is_symbolic(inputs):
+            from .functional import Functional, functional_subclass
 
-            return super().__new__(Functional)
+            if cls is Model:
+                return super().__new__(Functional)
+            if not issubclass(cls, (Functional, Sequential)):
+                return super().__new__(functional_subclass(cls))
         return super().__new__(cls)
 
     def __init__(self, name: str | None = None) -> None:
