@@ -234,6 +234,9 @@ def lr_find(
         raise InvalidArgumentError(
             f"{where}: diverge_factor must be > 1, received diverge_factor={diverge_factor!r}"
         )
+    prepare = getattr(model, "prepare_data", None)
+    if callable(prepare):  # a functional model: lists or dicts of arrays, checked together
+        x, y = prepare(x, y, where)
     x_arr = as_data(x, "x", where)
     y_arr = as_data(y, "y", where)
     model.predict(x_arr[:1])  # builds a lazy model and checks x's shape before anything changes

@@ -32,7 +32,10 @@ def _float64_copy(model: Module) -> Module:
     for m in clone.modules():
         if m is clone:
             continue
-        if isinstance(getattr(m, "dtype", None), np.dtype):
+        if isinstance(getattr(type(m), "dtype", None), property):
+            continue  # a nested model: its dtype is its parameters'
+        dtype = getattr(m, "dtype", None)
+        if isinstance(dtype, np.dtype) and dtype.kind == "f":  # an integer Input stays so
             m.dtype = np.dtype(np.float64)  # type: ignore[attr-defined]
     for p in clone.parameters():
         p.data = p.data.astype(np.float64)

@@ -49,6 +49,7 @@ from ..functional.activations import stable_log_softmax, stable_sigmoid, stable_
 from ..nn import losses as losses_module
 from ..nn.layers import Activation, Dense
 from ..nn.module import Parameter
+from ..training.fused import kernel_chain
 from ..training.model import Sequential
 
 if TYPE_CHECKING:
@@ -476,17 +477,19 @@ class _Plan:
 
 def _plan(model: Any) -> _Plan:
     """Check the model is a traceable Sequential and pair each Dense with its activation."""
-    if not isinstance(model, Sequential):
+    chain = kernel_chain(model)
+    if chain is None:
         raise NotTraceableError(
             f"backprop: a {type(model).__name__} is not traceable yet; the trace follows a "
-            f"Sequential model of Dense layers (with Flatten, Dropout and Activation layers)"
+            f"Sequential model of Dense layers (with Flatten, Dropout and Activation layers), "
+            f"or a functional model that is such a chain"
         )
     pre: list[Any] = []
     specs: list[_Spec] = []
     notes: list[str] = []
     merged = False
     layer: Any
-    for layer in model.layers:
+    for layer in chain:
         # Each layer declares how the trace treats it (Layer.explain_role); nothing here tests
         # for a layer's class. A "dense" layer has W, b, units and activation; an "activation"
         # layer a kernel; a "scale" layer scale and offset.
@@ -575,7 +578,7 @@ def _check_learning_rate(learning_rate: Any) -> float | None:
 
 
 def _ensure_built(model: Sequential, x: np.ndarray) -> None:
-    if all(layer.built for layer in model.layers):
+    if all(layer.built for layer in kernel_chain(model) or []):
         return
     shape = model.input_shape
     if shape is None:

@@ -119,11 +119,19 @@ def _config_of(obj: Any, where: str) -> dict[str, Any]:
 def _architecture(model: Module, where: str) -> dict[str, Any]:
     Sequential = registry.builtin("Sequential")
     cls = type(model)
-    name = "Sequential" if cls is Sequential else registry.registered_name(cls)
+    name = (
+        "Sequential"
+        if cls is Sequential
+        else "Functional"
+        if cls is registry.builtin("Functional")
+        else registry.registered_name(cls)
+    )
     if name is None:
         raise InvalidArgumentError(_unregistered_message(where, "the model", cls))
     config = _config_of(model, where)
-    if isinstance(model, Sequential) and not callable(getattr(cls, "from_config", None)):
+    if name == "Functional":
+        _check_graph_classes(model, where)
+    if isinstance(model, Sequential) and not _own_from_config(cls, Sequential):
         # Rebuilt layer by layer (a registered Sequential subclass too): record each layer's
         # class under the name load_model will look up.
         config["layers"] = [
@@ -131,6 +139,38 @@ def _architecture(model: Module, where: str) -> dict[str, Any]:
             for layer, entry in zip(model.layers, config.get("layers", []))
         ]
     return {"class_name": name, "config": config}
+
+
+def _own_from_config(cls: type, base: type) -> bool:
+    """Whether ``cls`` defines from_config itself, below ``base`` (a Sequential subclass
+    that does not is rebuilt layer by layer)."""
+    for klass in cls.__mro__:
+        if klass is base:
+            return False
+        if "from_config" in vars(klass):
+            return True
+    return callable(getattr(cls, "from_config", None))
+
+
+def _check_graph_classes(model: Any, where: str) -> None:
+    """Every layer of a functional model (and of the models nested in it) is one load_model
+    can rebuild: glassnet's own, or registered."""
+    builtins = (registry.builtin("Sequential"), registry.builtin("Functional"))
+    for member in model.layers:
+        if isinstance(member, Layer):
+            _layer_class_name(member, where)
+        elif type(member) in builtins:
+            if type(member) is builtins[1]:
+                _check_graph_classes(member, where)
+            else:
+                for layer in member.layers:
+                    _layer_class_name(layer, where)
+        elif registry.registered_name(type(member)) is None:
+            raise InvalidArgumentError(
+                _unregistered_message(
+                    where, f"layer {getattr(member, 'name', '?')!r}", type(member)
+                )
+            )
 
 
 def _metric_name(spec: Any) -> str | None:
@@ -145,6 +185,19 @@ def _training_config(model: Module, where: str) -> dict[str, Any] | None:
     if not getattr(model, "compiled", False) or loss is None:
         return None
     config: dict[str, Any] = {"loss": {"name": loss.name, **loss.get_config()}}
+    spec = getattr(model, "_compile_spec", None)
+    if spec is not None:  # a model with several outputs: one loss and metric list per output
+        config["outputs"] = {
+            "losses": [
+                None if out_loss is None else {"name": out_loss.name, **out_loss.get_config()}
+                for out_loss in model._output_losses  # type: ignore[attr-defined]
+            ],
+            "loss_weights": [float(w) for w in spec["loss_weights"]],
+            "metrics": [
+                [_metric_name(m) for m in specs]
+                for specs in model._output_metric_specs  # type: ignore[attr-defined]
+            ],
+        }
     metrics = []
     for spec in getattr(model, "metric_specs", []):
         metric = _metric_name(spec)
@@ -288,12 +341,32 @@ def _positive_shape(value: Any, what: str) -> tuple[int, ...]:
     return tuple(value)
 
 
+def sequential_from_config(config: Any, model_cls: type | None = None) -> Module:
+    """A Sequential (or ``model_cls``) from its ``get_config()``, with fresh weights."""
+    return _sequential_from_config(
+        config, {}, "<config>", "from_config", model_cls, check_weights=False
+    )
+
+
+def _input_shape(value: Any) -> tuple[Any, ...]:
+    """A declared input shape: positive integers, or null for a size only the data gives
+    (``keras.Input(shape=(None, 4))``)."""
+    if not isinstance(value, list) or not all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0) for v in value
+    ):
+        raise ValueError(
+            f"input_shape must be a list of positive integers or nulls, received {str(value)[:40]}"
+        )
+    return tuple(value)
+
+
 def _sequential_from_config(
     config: Any,
     tensors: Mapping[str, np.ndarray],
     name: str,
     where: str,
     model_cls: type | None = None,
+    check_weights: bool = True,
 ) -> Module:
     """Rebuild a Sequential (or a registered subclass ``model_cls``); every layer's parameter
     shapes (its ``parameter_shapes``) are checked against the file before anything is
@@ -313,9 +386,7 @@ def _sequential_from_config(
         raise bad(f"the model name is {describe(model_name)}, expected a string")
     try:
         input_shape: tuple[int, ...] | None = (
-            _positive_shape(config["input_shape"], "input_shape")
-            if config.get("input_shape") is not None
-            else None
+            _input_shape(config["input_shape"]) if config.get("input_shape") is not None else None
         )
     except ValueError as exc:
         raise bad(str(exc)) from None
@@ -406,7 +477,7 @@ def _sequential_from_config(
                 raise bad(
                     f"layer {layer.name!r} rejects inputs of shape {in_shape}: {str(exc)[:120]}"
                 ) from exc
-            for pname, want in expected.items():
+            for pname, want in expected.items() if check_weights else ():
                 key = f"{layer.name}.{pname}"
                 if key not in tensors:
                     problems.append(f"{key} is missing")
@@ -448,6 +519,113 @@ def _sequential_from_config(
     return model
 
 
+def _sub_tensors(
+    tensors: Mapping[str, np.ndarray] | None, prefix: str
+) -> Mapping[str, np.ndarray] | None:
+    if tensors is None:
+        return None
+    return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def _graph_member(
+    entry: dict[str, Any],
+    tensors: Mapping[str, np.ndarray] | None,
+    name: str,
+    where: str,
+    custom_objects: Mapping[str, Any] | None = None,
+) -> Any:
+    """One layer (or nested model) of a functional model, rebuilt unbuilt where it can be (its
+    sizes are checked against the file when it is first called)."""
+    class_name, config = entry["class_name"], dict(entry["config"])
+    sub = _sub_tensors(tensors, f"{entry['name']}.")
+    if class_name == "Sequential":
+        return _sequential_from_config(
+            config, sub or {}, name, where, check_weights=tensors is not None
+        )
+    if class_name == "Functional":
+        return functional_from_config(config, sub, name, where, custom_objects)
+    builtin = LAYER_CLASSES.get(class_name)
+    cls = builtin or registry.get_registered(class_name) or (custom_objects or {}).get(class_name)
+    if cls is None:
+        raise FileFormatError(
+            f"{where}: '{name}' uses the unknown class {class_name[:60]!r}; glassnet rebuilds "
+            f"only its own layers and classes registered with @glassnet.register"
+        )
+    if builtin is None:
+        return registry.from_config(cls, config)
+    if builtin is not Input:
+        config.pop("input_dim", None)  # built when called, after the size check
+        config.pop("input_shape", None)
+    return _builtin_layer(builtin, config)
+
+
+def functional_from_config(
+    config: Any,
+    tensors: Mapping[str, np.ndarray] | None = None,
+    name: str = "<config>",
+    where: str = "from_config",
+    custom_objects: Mapping[str, Any] | None = None,
+) -> Module:
+    """A functional model from its ``get_config()``: each layer rebuilt, then the recorded
+    calls replayed. With ``tensors`` (a file's weights) every layer's parameter shapes are
+    checked against them before the layer allocates anything."""
+    functional_cls = registry.builtin("Functional")
+
+    def bad(reason: str) -> FileFormatError:
+        return FileFormatError(
+            f"{where}: '{name}' has an invalid functional architecture: {reason}"
+        )
+
+    keys = ("layers", "nodes", "input_layers", "output_layers")
+    if not isinstance(config, dict) or not all(isinstance(config.get(k), list) for k in keys):
+        raise bad(f"its config is not an object with the lists {', '.join(keys)}")
+    layers: dict[str, Any] = {}
+    for i, entry in enumerate(config["layers"]):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("class_name"), str)
+            and isinstance(entry.get("name"), str)
+            and isinstance(entry.get("config"), dict)
+        ):
+            raise bad(f"layer {i} is not an object with 'class_name', 'name' and 'config'")
+        if entry["name"] in layers:
+            raise bad(f"the layer name {entry['name'][:60]!r} occurs more than once")
+        try:
+            layer = _graph_member(entry, tensors, name, where, custom_objects)
+        except FileFormatError:
+            raise
+        except Exception as exc:
+            raise bad(
+                f"layer {i} ({entry['class_name'][:60]}) could not be rebuilt: "
+                f"{type(exc).__name__}: {str(exc)[:200]}"
+            ) from exc
+        if not isinstance(layer, Module):
+            raise bad(f"layer {i} did not rebuild into a glassnet layer or model")
+        layer.name = entry["name"]  # type: ignore[attr-defined]
+        layers[entry["name"]] = layer
+
+    def check_sizes(layer: Any, inputs: list[Any]) -> None:
+        if tensors is None or not isinstance(layer, Layer) or layer.built or len(inputs) != 1:
+            return
+        for pname, want in layer.parameter_shapes(tuple(inputs[0].shape[1:])).items():
+            key = f"{layer.name}.{pname}"
+            if key not in tensors:
+                raise bad(f"{key} is missing from the weights")
+            if tensors[key].shape != tuple(want):
+                raise bad(
+                    f"{key} has shape {tensors[key].shape}, the architecture needs {tuple(want)}"
+                )
+
+    try:
+        return functional_cls.from_graph(config, layers, check_sizes)  # type: ignore[no-any-return]
+    except FileFormatError:
+        raise
+    except Exception as exc:
+        raise bad(
+            f"the graph could not be replayed: {type(exc).__name__}: {str(exc)[:200]}"
+        ) from exc
+
+
 def _model_from_architecture(
     arch: Any, tensors: Mapping[str, np.ndarray], name: str, where: str
 ) -> Module:
@@ -464,6 +642,8 @@ def _model_from_architecture(
     with _rng_preserved():
         if class_name == "Sequential":
             return _sequential_from_config(arch["config"], tensors, name, where)
+        if class_name == "Functional":
+            return functional_from_config(arch["config"], tensors, name, where)
         cls = registry.get_registered(class_name)
         if cls is None:
             raise FileFormatError(
@@ -471,7 +651,7 @@ def _model_from_architecture(
                 f"registered in this process; import the code that defines it (decorated with "
                 f"@glassnet.register) before calling load_model"
             )
-        rebuilt_by_layers = not callable(getattr(cls, "from_config", None))
+        rebuilt_by_layers = not _own_from_config(cls, registry.builtin("Sequential"))
         if issubclass(cls, registry.builtin("Sequential")) and rebuilt_by_layers:
             return _sequential_from_config(arch["config"], tensors, name, where, cls)
         try:
@@ -551,7 +731,16 @@ def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where
                 )
                 continue
             metrics.append(metric)
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics)  # type: ignore[attr-defined]
+        outputs = training.get("outputs")
+        if isinstance(outputs, dict):
+            model.compile(  # type: ignore[attr-defined]
+                optimizer=optimizer,
+                loss=[None if e is None else losses_module.get(dict(e)) for e in outputs["losses"]],
+                metrics=[list(m) for m in outputs["metrics"]],
+                loss_weights=[float(w) for w in outputs["loss_weights"]],
+            )
+        else:
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics)  # type: ignore[attr-defined]
         if opt_state is not None:
             optimizer.load_state_dict(opt_state)
     except Exception as exc:

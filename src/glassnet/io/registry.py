@@ -56,7 +56,7 @@ __all__ = [
 M = TypeVar("M", bound=type)
 
 #: Names glassnet's own classes use in files; a registered class cannot take them.
-RESERVED_NAMES = frozenset({"Sequential", *LAYER_CLASSES})
+RESERVED_NAMES = frozenset({"Sequential", "Functional", *LAYER_CLASSES})
 
 _BY_NAME: dict[str, type[Module]] = {}
 _BY_CLASS: dict[type, str] = {}

@@ -154,11 +154,37 @@ class Module:
         for m in self.modules():
             # Layers record their dtype; a Model's dtype is a read-only view of its parameters.
             if hasattr(m, "dtype") and not isinstance(getattr(type(m), "dtype", None), property):
-                m.dtype = dt
+                if np.dtype(m.dtype).kind == "f":  # an integer Input (token ids) stays integer
+                    m.dtype = dt
         for p in self.parameters():
             p.data = p.data.astype(dt)
             p.grad = None
         return self
+
+    # -- terms added to the cost (Keras's add_loss) ----------------------------------------------
+    def add_loss(self, value: Any) -> None:
+        """Add a scalar term to the cost of the current forward pass (Keras's ``add_loss``),
+        e.g. an activity penalty computed in ``forward``: fit minimises the compiled loss plus
+        every term added during the pass, and evaluate reports that sum. A model clears the
+        terms when it is called."""
+        term = value if isinstance(value, Tensor) else Tensor(np.asarray(value, dtype=np.float64))
+        if term.data.size != 1:
+            raise ShapeError(
+                f"add_loss: expected a scalar (one number), received shape {term.data.shape}; "
+                f"reduce it first, e.g. with .sum() or .mean()"
+            )
+        self.__dict__.setdefault("_added_losses", []).append(term)
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """The terms added with ``add_loss`` by this module and its sub-modules in the last
+        forward pass."""
+        return [t for m in self.modules() for t in m.__dict__.get("_added_losses", ())]
+
+    def clear_losses(self) -> None:
+        """Forget the terms added by ``add_loss`` (a model does it when it is called)."""
+        for m in self.modules():
+            m.__dict__.pop("_added_losses", None)
 
     # -- weights -------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:

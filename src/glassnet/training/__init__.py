@@ -12,11 +12,13 @@ from .callbacks import (
     ReduceLROnPlateau,
     TerminateOnNaN,
 )
+from .functional import Functional
 from .model import Model, Sequential
 
 __all__ = [
     "Model",
     "Sequential",
+    "Functional",
     "Callback",
     "History",
     "EarlyStopping",

@@ -8,7 +8,7 @@ uint8 until a batch is formed. A resumed run starts mid-epoch from the order it 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,46 @@ from .. import _rng
 from ..autograd.tensor import Tensor
 from ..errors import DTypeError, InvalidArgumentError, ShapeError, describe
 
-__all__ = ["positive_int", "as_data", "split_validation", "EpochIterator"]
+__all__ = ["positive_int", "as_data", "split_validation", "EpochIterator", "StructuredData"]
+
+
+class StructuredData:
+    """Several arrays with one sample axis — a model's inputs or targets when it has more than
+    one (``keys`` names them) — indexed together, as fit's loop indexes one array. An entry may
+    be None (an output trained without targets)."""
+
+    def __init__(
+        self,
+        arrays: Sequence[np.ndarray | None],
+        keys: list[str],
+        what: str,
+        samples: int | None = None,
+    ) -> None:
+        sizes = {len(a) for a in arrays if a is not None}
+        if samples is not None:
+            sizes.add(samples)
+        if len(sizes) > 1:
+            shown = ", ".join(f"{k}: {len(a)}" for k, a in zip(keys, arrays) if a is not None)
+            raise ShapeError(
+                f"{what}: every array needs the same number of samples, received {shown}"
+            )
+        self.arrays = list(arrays)
+        self.keys = keys
+        self.what = what
+        self._len = sizes.pop() if sizes else 0
+
+    def __len__(self) -> int:
+        return self._len
+
+    @property
+    def shape(self) -> tuple[int]:
+        """(samples,): the per-sample shapes are each array's own."""
+        return (self._len,)
+
+    def __getitem__(self, index: Any) -> StructuredData:
+        arrays = [None if a is None else a[index] for a in self.arrays]
+        samples = len(np.arange(self._len)[index]) if all(a is None for a in arrays) else None
+        return StructuredData(arrays, self.keys, self.what, samples)
 
 
 def positive_int(value: Any, name: str, where: str, allow_zero: bool = False) -> int:
@@ -35,6 +74,8 @@ def as_data(value: Any, name: str, where: str) -> np.ndarray:
     """User data as a NumPy array of numbers, checked for emptiness and NaN/inf."""
     if isinstance(value, Tensor):
         value = value.data
+    if isinstance(value, StructuredData):
+        return value  # type: ignore[return-value]  # each array was checked when it was made
     if value is None:
         raise InvalidArgumentError(f"{where}: {name} is required, received None")
     try:

@@ -31,19 +31,38 @@ from .head import OutputHead
 from .split import SPLIT_MIN, FirstLayerSplit, Scaling
 from .step import StepResult
 
-__all__ = ["FusedStep", "fast_path_problem", "forward_arrays", "execution_ops", "structure_key"]
+__all__ = [
+    "FusedStep",
+    "fast_path_problem",
+    "forward_arrays",
+    "execution_ops",
+    "structure_key",
+    "kernel_chain",
+]
+
+
+def kernel_chain(model: Any) -> list[Layer] | None:
+    """The layers a model runs one after the other: a Sequential's, or a functional model's
+    whose graph is a plain chain (``Functional.chain_layers``); None for any other model."""
+    from .model import Sequential
+
+    if isinstance(model, Sequential):
+        return model.layers
+    chain = getattr(model, "chain_layers", None)
+    return chain() if callable(chain) else None  # type: ignore[no-any-return]
 
 
 def fast_path_problem(model: Any) -> str | None:
     """Why fit cannot run this model through the fast step exactly, or None when it can."""
-    from .model import Model, Sequential
+    from .model import Model
 
     cls = type(model)
-    if not isinstance(model, Sequential):
-        return f"{cls.__name__} is not a Sequential"
+    layers = kernel_chain(model)
+    if layers is None:
+        return f"{cls.__name__} is not a Sequential or a chain of layers"
     if cls.train_step is not Model.train_step:
         return f"{cls.__name__} overrides train_step"
-    if not model.layers:
+    if not layers:
         return "the model has no layers"
     problem = inference_problem(model)
     if problem is not None:
@@ -51,23 +70,24 @@ def fast_path_problem(model: Any) -> str | None:
     params = model.parameters()
     if len({p.data.dtype for p in params}) > 1:
         return "the parameters have more than one dtype"
-    if len({id(p) for p in params}) != sum(
-        len(layer.kernel_parameters()) for layer in model.layers
-    ):
+    if len({id(p) for p in params}) != sum(len(layer.kernel_parameters()) for layer in layers):
         return "a parameter is shared between layers"
     return None
 
 
 def inference_problem(model: Any) -> str | None:
     """Why predict/evaluate cannot run the layers' kernels on arrays, or None."""
+    from .functional import Functional
     from .model import Sequential
 
-    if not isinstance(model, Sequential):
-        return f"{type(model).__name__} is not a Sequential"
+    layers = kernel_chain(model)
+    if layers is None:
+        return f"{type(model).__name__} is not a Sequential or a chain of layers"
+    base = Sequential if isinstance(model, Sequential) else Functional
     for method in ("forward", "forward_logits", "__call__"):
-        if getattr(type(model), method) is not getattr(Sequential, method):
+        if getattr(type(model), method) is not getattr(base, method):
             return f"{type(model).__name__} overrides {method}"
-    for layer in model.layers:
+    for layer in layers:
         problem = layer.fast_step_problem()
         if problem is not None:
             return problem
@@ -78,7 +98,7 @@ def structure_key(model: Any) -> tuple[Any, ...]:
     """What a cached step depends on: the layers, their parameters, dtypes and trainability."""
     return tuple(
         (id(layer), *((id(p), p.data.dtype, p.requires_grad) for p in layer.kernel_parameters()))
-        for layer in model.layers
+        for layer in kernel_chain(model) or []
     )
 
 
@@ -168,7 +188,7 @@ class FusedStep:
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
-        self.layers: list[Layer] = list(model.layers)
+        self.layers: list[Layer] = list(kernel_chain(model) or [])
         self.dtype = model.dtype
         self.head = OutputHead(loss, self.layers[-1])
         self.ops = execution_ops()
@@ -244,28 +264,37 @@ def _adam_partition(W: np.ndarray, flat: Any, split: FirstLayerSplit) -> tuple[A
     return None, None
 
 
-def record_taps(record: Any, pairs: Any, n: int, optimizer: Any) -> None:
+def record_taps(
+    record: Any, pairs: Any, n: int, optimizer: Any, names: dict[int, str] | None = None
+) -> None:
     """Hand each layer's telemetry tap to the recorder (before the optimiser step).
 
     The kernels' δ is ∂C/∂z of the batch mean; the seeds' per-sample δ is n times it.
+    ``names``: id(layer) → the name telemetry declared (a nested model's layers are
+    ``encoder.dense``); a layer called twice in the pass (shared) is recorded once.
     """
     first = True
     lr = optimizer.current_learning_rate
+    seen: set[int] = set()
     for layer, ctx in pairs:
+        if id(layer) in seen:
+            continue
         tap = layer.telemetry_tap(ctx)
         if tap is None:
             continue
+        seen.add(id(layer))
         inputs = tap.pop("inputs", None)
-        record.record_layer(layer.name, **tap, learning_rate=lr, delta_scale=n)
+        name = names.get(id(layer), layer.name) if names else layer.name
+        record.record_layer(name, **tap, learning_rate=lr, delta_scale=n)
         if first and inputs is not None:
             record.record_inputs(inputs)
         first = False
 
 
-def tap_weights(layers: list[Layer]) -> dict[str, np.ndarray]:
+def tap_weights(layers: list[Layer], names: dict[int, str] | None = None) -> dict[str, np.ndarray]:
     """The weights telemetry compares before and after a step, by layer name."""
     return {
-        layer.name: params[0].data
+        (names.get(id(layer), layer.name) if names else layer.name): params[0].data
         for layer in layers
         if (params := layer.kernel_parameters())
         and type(layer).telemetry_tap is not Layer.telemetry_tap

@@ -32,7 +32,8 @@ from ..errors import (
 from ..io import registry
 from ..nn import losses as losses_module
 from ..nn.layers import Input, Layer, forcing_inference, recording
-from ..nn.module import Module
+from ..nn.module import Module, Parameter
+from ..nn.symbolic import SymbolicTensor, as_symbolic, call_symbolic, is_symbolic
 from . import metrics as metrics_module
 from .callbacks import Callback, CallbackList, History
 from .epochs import EpochIterator, as_data, positive_int, split_validation
@@ -41,6 +42,7 @@ from .fused import (
     fast_path_problem,
     forward_arrays,
     inference_problem,
+    kernel_chain,
     record_taps,
     structure_key,
     tap_weights,
@@ -106,6 +108,19 @@ class Model(Module):
 
     Subclass it and write ``forward`` (and create layers in ``__init__``), or use Sequential.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # keras.Model(inputs, outputs) builds a functional model, as in Keras; so does a
+        # subclass called on symbolic inputs (it keeps its own methods, e.g. train_step).
+        inputs = args[0] if args else kwargs.get("inputs")
+        if inputs is not None and not isinstance(inputs, str) and is_symbolic(inputs):
+            from .functional import Functional, functional_subclass
+
+            if cls is Model:
+                return super().__new__(Functional)
+            if not issubclass(cls, (Functional, Sequential)):
+                return super().__new__(functional_subclass(cls))
+        return super().__new__(cls)
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__()
@@ -203,7 +218,9 @@ class Model(Module):
                 f"loss=..., metrics=[...]) first"
             )
 
-    def _make_metrics(self, y: np.ndarray, out_width: int | None) -> list[metrics_module.Metric]:
+    def _make_metrics(self, y: np.ndarray, out: np.ndarray) -> list[metrics_module.Metric]:
+        """Fresh metrics for targets y and outputs like ``out`` (the dry run's)."""
+        out_width = out.shape[-1] if out.ndim > 1 else None
         made = [metrics_module.get(m, self.loss, y.ndim, out_width) for m in self.metric_specs]
         # Fresh objects: compile may have received instances that are shared across calls.
         for m in made:
@@ -281,7 +298,14 @@ class Model(Module):
         """
         head = self._head()
         out = self.forward_logits(x) if head.paired_kernel is not None else self(x)
-        return head.tensor_loss(y, out)
+        loss, outputs = head.tensor_loss(y, out)
+        return self.plus_added_losses(loss), outputs
+
+    def plus_added_losses(self, loss: Tensor) -> Tensor:
+        """The cost with the terms the forward pass added (``add_loss``)."""
+        for term in self.losses:
+            loss = loss + term
+        return loss
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> StepResult:
         """One step of mini-batch gradient descent through the autograd graph.
@@ -303,10 +327,11 @@ class Model(Module):
         self.optimizer.zero_grad()
         loss.backward()
         if record is not None:
-            record_taps(record, tape, len(xb), self.optimizer)
+            names = {id(m): name for name, m in self.named_modules()}
+            record_taps(record, tape, len(xb), self.optimizer, names)
         self.optimizer.step()
         if record is not None:
-            record.finish_sample(tap_weights([layer for layer, _ in tape]))
+            record.finish_sample(tap_weights([layer for layer, _ in tape], names))
         return StepResult(value, outputs)
 
     def _step_function(self) -> Callable[..., StepResult]:
@@ -428,7 +453,7 @@ class Model(Module):
             # for a bar: one line per epoch.
             Progress(epochs, iterator.steps, shown, stream, bar=False if group else None),
             recorder,
-            self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None),
+            self._make_metrics(y_arr, out),
             checkpoint,
             checkpoint_every,
         )
@@ -577,7 +602,7 @@ class Model(Module):
         arrays (``arrays``: a Sequential of kernel layers, decided once per call), else the
         model's own forward."""
         if arrays:
-            return forward_arrays(self.layers, xb, logits=logits)  # type: ignore[attr-defined]
+            return forward_arrays(kernel_chain(self) or [], xb, logits=logits)
         x = self._prepare_batch(xb)
         out = self.forward_logits(x) if logits else self(x)
         return out.data if isinstance(out, Tensor) else np.asarray(out)
@@ -603,7 +628,7 @@ class Model(Module):
         y_arr = as_data(y, "y", where)
         out = self._dry_run(x_arr, where)
         self._check_targets(x_arr, y_arr, out, where)
-        metrics = self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None)
+        metrics = self._make_metrics(y_arr, out)
         head = self._head()
         total, seen = 0.0, 0
         arrays = inference_problem(self) is None
@@ -612,7 +637,9 @@ class Model(Module):
                 sl = slice(start, start + batch_size)
                 yb = y_arr[sl]
                 data = self._batch_outputs(x_arr[sl], arrays, head.paired_kernel is not None)
-                loss, outputs = head.tensor_loss(yb, Tensor(data))
+                loss, outputs = head.tensor_loss(yb, Tensor(data, dtype=data.dtype))
+                if not arrays:  # the model's own forward ran: add what it added to the cost
+                    loss = self.plus_added_losses(loss)
                 total += float(loss.data) * len(yb)
                 seen += len(yb)
                 for m in metrics:
@@ -679,10 +706,83 @@ class Model(Module):
         warnings.warn(f"{where}: the {what} contain NaN or inf; {cause}", RuntimeWarning, 3)
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(x, (Tensor, np.ndarray)) and is_symbolic(x):
+            return call_symbolic(self, x, kwargs, args)  # a model used as a layer of another
+        self.clear_losses()
         if not isinstance(x, Tensor):
             arr = np.asarray(x)
             x = self._prepare_batch(arr) if arr.dtype.kind in "fiub" else Tensor(arr)
         return self.forward(x, *args, **kwargs)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Any:
+        """The layer called ``name``, or at position ``index`` of ``layers`` (Keras's name)."""
+        layers = list(getattr(self, "layers", None) or self.children())
+        if (name is None) == (index is None):
+            raise InvalidArgumentError(
+                f"get_layer: give name or index, received name={name!r}, index={index!r}"
+            )
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise InvalidArgumentError(f"get_layer: index must be an int, received {index!r}")
+            if not -len(layers) <= index < len(layers):
+                raise InvalidArgumentError(
+                    f"get_layer: index {index} is out of range; the model has {len(layers)} layers"
+                )
+            return layers[index]
+        for layer in layers:
+            if getattr(layer, "name", None) == name:
+                return layer
+        raise InvalidArgumentError(
+            f"get_layer: no layer named {name!r}; the layers are "
+            f"{', '.join(repr(getattr(layer, 'name', '?')) for layer in layers)}"
+        )
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Any:
+        """Keras's ``Model.from_config``: the config of a functional model or of a Sequential
+        rebuilds that model with fresh weights (``custom_objects``: class name → class, for
+        layers that are neither glassnet's nor registered); another subclass is rebuilt as
+        ``cls(**config)``."""
+        if isinstance(config, dict) and "nodes" in config:
+            from .functional import Functional
+
+            return Functional.from_config(config, custom_objects)
+        if issubclass(cls, Sequential):
+            from ..io.model_files import sequential_from_config
+
+            return sequential_from_config(config, cls)
+        return cls(**config)
+
+    # -- Keras's weight lists --------------------------------------------------------------------
+    @property
+    def weights(self) -> list[Parameter]:
+        """Every parameter (Keras's name), in ``parameters()`` order."""
+        return self.parameters()
+
+    @property
+    def trainable_weights(self) -> list[Parameter]:
+        """The parameters fit updates."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[Parameter]:
+        """The frozen parameters (``layer.trainable = False``): fit leaves them unchanged."""
+        return [p for p in self.parameters() if not p.requires_grad]
+
+    @property
+    def trainable(self) -> bool:
+        """False freezes every layer of the model (also when it is nested in another)."""
+        return any(p.requires_grad for p in self.parameters()) or not self.parameters()
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise InvalidArgumentError(
+                f"{self.name}: trainable must be True or False, received trainable={value!r}"
+            )
+        for m in self.modules():
+            if isinstance(m, Layer):
+                m.trainable = value
 
     # -- display -------------------------------------------------------------------------------
     def summary(self, print_fn: Callable[[str], Any] | None = None) -> str:
@@ -733,6 +833,7 @@ class Sequential(Model):
 
     def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
         super().__init__(name=name or "sequential")
+        self._auto_name = name is None  # a graph renames a default name that collides
         self._layers: list[Layer] = []
         self._input_shape: tuple[int, ...] | None = None
         if layers is not None:
@@ -749,7 +850,17 @@ class Sequential(Model):
         return list(self._layers)
 
     def add(self, layer: Layer) -> None:
-        """Append a layer (names are made unique within the model: dense, dense_1, ...)."""
+        """Append a layer (names are made unique within the model: dense, dense_1, ...); the
+        tensor ``keras.Input(...)`` returns stands for its Input layer."""
+        if isinstance(layer, SymbolicTensor):
+            symbolic = as_symbolic(layer)
+            node = symbolic.node if symbolic is not None else None
+            if node is None or not isinstance(node.layer, Input):
+                raise InvalidArgumentError(
+                    f"Sequential.add: a symbolic tensor can only stand for keras.Input, "
+                    f"received {layer!r}; use keras.Model(inputs, outputs) for a graph"
+                )
+            layer = node.layer
         if not isinstance(layer, Layer):
             raise InvalidArgumentError(
                 f"Sequential.add: expected a glassnet layer, received {describe(layer)}"
@@ -758,6 +869,7 @@ class Sequential(Model):
             if self._layers:
                 raise InvalidArgumentError("Sequential.add: Input must come first")
             self._input_shape = layer.input_shape
+            self._input_layer = layer
             return
         if any(layer is existing for existing in self._layers):
             raise InvalidArgumentError(
@@ -780,6 +892,45 @@ class Sequential(Model):
         for layer in self._layers:
             yield layer.name, layer
 
+    # -- the functional view: Keras's model.inputs, model.outputs, layer.output ------------------
+    def _symbolic(self, what: str) -> tuple[SymbolicTensor, SymbolicTensor]:
+        """The model's layers called on its Input's symbolic tensor (once per layer list)."""
+        if self._input_shape is None or not self._layers:
+            raise InvalidArgumentError(
+                f"Sequential.{what}: the model has no {'input' if self._layers else 'layers'} "
+                f"yet; start it with keras.Input(shape=...) and add layers"
+            )
+        key = tuple(id(layer) for layer in self._layers)
+        cached = getattr(self, "_symbolic_cache", None)
+        if cached is None or cached[0] != key:
+            source = getattr(self, "_input_layer", None) or Input(shape=self._input_shape)
+            start = source.symbolic_output()
+            x = start
+            for layer in self._layers:
+                x = layer(x)
+            cached = self._symbolic_cache = (key, start, x)
+        return cached[1], cached[2]
+
+    @property
+    def inputs(self) -> list[SymbolicTensor]:
+        """[the symbolic input] (Keras's view, e.g. for keras.Model(model.inputs, ...))."""
+        return [self._symbolic("inputs")[0]]
+
+    @property
+    def outputs(self) -> list[SymbolicTensor]:
+        """[the symbolic output of the last layer]."""
+        return [self._symbolic("outputs")[1]]
+
+    @property
+    def input(self) -> SymbolicTensor:
+        """The symbolic input."""
+        return self._symbolic("input")[0]
+
+    @property
+    def output(self) -> SymbolicTensor:
+        """The symbolic output."""
+        return self._symbolic("output")[1]
+
     @property
     def input_shape(self) -> tuple[int, ...] | None:
         """Per-sample input shape, when declared or seen."""
@@ -787,7 +938,7 @@ class Sequential(Model):
 
     def build(self, input_shape: Sequence[int]) -> None:
         """Create every layer's parameters for inputs of ``input_shape`` (no batch axis)."""
-        self._input_shape = tuple(int(s) for s in input_shape)
+        self._input_shape = tuple(None if s is None else int(s) for s in input_shape)
         self._build_from(self._input_shape)
 
     def _build_from(self, input_shape: tuple[int, ...]) -> None:
@@ -810,6 +961,7 @@ class Sequential(Model):
     def forward_logits(self, x: Tensor) -> Tensor:
         """The forward pass with the last layer stopped before its activation (the loss pairs
         with it; only asked of a last layer that runs its own kernels)."""
+        self.clear_losses()
         for layer in self._layers[:-1]:
             x = layer(x)
         last = self._layers[-1]

@@ -2,8 +2,8 @@
 
 ``base.py`` states the protocol every layer implements (``forward_kernel``/``backward_kernel``
 and what the rest of the library needs to know about it); ``dense.py``, ``activation.py``,
-``regularization.py`` (Dropout), ``shape.py`` (Input, Flatten) and ``preprocessing.py``
-(Rescaling, Normalization) implement it.
+``regularization.py`` (Dropout), ``shape.py`` (Input, Flatten), ``preprocessing.py``
+(Rescaling, Normalization) and ``merge.py`` (Concatenate, Add, …: several inputs) implement it.
 """
 
 from .activation import (
@@ -21,6 +21,25 @@ from .activation import (
 )
 from .base import Context, Layer, forcing_inference, recording, weight_layers
 from .dense import Dense
+from .merge import (
+    Add,
+    Average,
+    Concatenate,
+    Dot,
+    Maximum,
+    Merge,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .preprocessing import Normalization, Rescaling
 from .regularization import Dropout
 from .shape import Flatten, Input
@@ -44,6 +63,23 @@ __all__ = [
     "Flatten",
     "Rescaling",
     "Normalization",
+    "Merge",
+    "Concatenate",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
+    "Dot",
+    "concatenate",
+    "add",
+    "subtract",
+    "multiply",
+    "average",
+    "maximum",
+    "minimum",
+    "dot",
     "get_activation",
     "forcing_inference",
     "recording",
@@ -70,5 +106,13 @@ LAYER_CLASSES: dict[str, type[Layer]] = {
         Flatten,
         Rescaling,
         Normalization,
+        Concatenate,
+        Add,
+        Subtract,
+        Multiply,
+        Average,
+        Maximum,
+        Minimum,
+        Dot,
     )
 }

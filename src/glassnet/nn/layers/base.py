@@ -39,6 +39,7 @@ from ...autograd.tensor import Tensor, as_array
 from ...errors import DTypeError, InvalidArgumentError
 from ...functional.array_ops import NUMPY_OPS
 from ..module import Module, Parameter
+from ..symbolic import SymbolicTensor, call_symbolic, is_symbolic
 
 __all__ = [
     "Layer",
@@ -204,6 +205,8 @@ class Layer(Module):
                 f"{type(self).__name__}: name must be a non-empty string, received name={name!r}"
             )
         self.name = name or _snake(type(self).__name__)
+        # A model renames a default name that collides; a name the user chose must be unique.
+        self._auto_name = name is None
         self.input_shape = check_shape_arg(input_shape, "input_shape", type(self).__name__)
         self.dtype = as_array(0.0, dtype or "float32", type(self).__name__).dtype
         if self.dtype.kind != "f":
@@ -285,6 +288,8 @@ class Layer(Module):
             p.requires_grad = self._trainable
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(x, (Tensor, np.ndarray)) and is_symbolic(x):
+            return call_symbolic(self, x, kwargs, args)  # the functional API: record a node
         if not isinstance(x, Tensor):
             arr = as_array(x, None, self.name) if not isinstance(x, np.ndarray) else x
             # Float data takes the layer's dtype directly: a float64 layer must not see its
@@ -293,6 +298,26 @@ class Layer(Module):
         if not self.built:
             self.build(tuple(x.shape[1:]))
         return self.forward(x, *args, **kwargs)
+
+    @property
+    def output(self) -> SymbolicTensor:
+        """The symbolic output of the layer's first call on a symbolic input (Keras's name)."""
+        return self._first_node("output").outputs[0]  # type: ignore[no-any-return]
+
+    @property
+    def input(self) -> Any:
+        """The symbolic input(s) of the layer's first call on a symbolic input."""
+        node = self._first_node("input")
+        return node.inputs[0] if node.structure == "single" else list(node.inputs)
+
+    def _first_node(self, what: str) -> Any:
+        nodes = getattr(self, "_symbolic_nodes", None)
+        if not nodes:
+            raise InvalidArgumentError(
+                f"{self.name}: the layer has no {what} yet; it is defined once the layer is "
+                f"called on a symbolic tensor (keras.Input)"
+            )
+        return nodes[0]
 
     def forward(self, x: Tensor) -> Tensor:
         """The graph path: the layer's kernels as one autograd node."""

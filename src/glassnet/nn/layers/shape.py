@@ -7,30 +7,79 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import InvalidArgumentError, ShapeError
+from ...errors import DTypeError, InvalidArgumentError, ShapeError
+from ..symbolic import Node, SymbolicTensor, check_symbolic_shape
 from .base import Context, Layer, Shape
 
 __all__ = ["Input", "Flatten"]
 
 
 class Input(Layer):
-    """Declares the input shape of a Sequential model (``Input(shape=(28, 28))``)."""
+    """Declares a model's input: ``Input(shape=(28, 28))`` first in a Sequential, or — called
+    on by layers, as ``keras.Input`` returns it — a symbolic input of a functional model.
+
+    ``shape`` is per sample (None for a size only known from the data, e.g. ``(None,)`` for
+    sequences of any length); ``batch_shape`` includes the batch axis instead. ``dtype`` may be
+    an integer type (token ids for an Embedding); float is the default.
+    """
 
     explain_role = "identity"
     reshape_only = True
 
-    def __init__(self, shape: Sequence[int], name: str | None = None, dtype: Any = None) -> None:
-        super().__init__(name=name or "input", input_shape=shape, dtype=dtype)
-        if self.input_shape is None:
-            raise InvalidArgumentError("Input: shape is required, received shape=None")
+    def __init__(
+        self,
+        shape: Sequence[int | None] | None = None,
+        name: str | None = None,
+        dtype: Any = None,
+        batch_shape: Sequence[int | None] | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        super().__init__(name=name or "input")
+        self._auto_name = name is None
+        if (shape is None) == (batch_shape is None):
+            raise InvalidArgumentError(
+                f"Input: give shape (per sample) or batch_shape (with the batch axis), "
+                f"received shape={shape!r}, batch_shape={batch_shape!r}"
+            )
+        if batch_shape is not None:
+            full = check_symbolic_shape(batch_shape, "Input: batch_shape")
+            if not full:
+                raise InvalidArgumentError("Input: batch_shape needs the batch axis, received ()")
+            batch_size, per_sample = full[0], full[1:]
+        else:
+            per_sample = check_symbolic_shape(shape, "Input: shape")  # type: ignore[arg-type]
+        self.input_shape = per_sample  # type: ignore[assignment]
+        self.batch_size = batch_size
+        self.dtype = np.dtype(dtype or "float32")
+        if self.dtype.kind not in "fiub":
+            raise DTypeError(
+                f"Input: dtype must be a float or integer type, received dtype={dtype!r}"
+            )
+        self._symbolic: SymbolicTensor | None = None
         self.built = True
 
+    @property
+    def shape(self) -> tuple[int | None, ...]:
+        """The batch shape, as Keras shows it: (None, 28, 28)."""
+        return (self.batch_size, *(self.input_shape or ()))
+
+    def symbolic_output(self) -> SymbolicTensor:
+        """The symbolic tensor this input stands for (one per Input, made on first use)."""
+        if self._symbolic is None:
+            node = Node(self, [], "single", {})
+            self._symbolic = SymbolicTensor(self.shape, self.dtype, self.name, node)
+            node.outputs = [self._symbolic]
+            self._symbolic_nodes = [node]
+        return self._symbolic
+
     def forward_kernel(self, x: np.ndarray, ctx: Context) -> np.ndarray:
-        if tuple(x.shape[1:]) != self.input_shape:
+        expected = self.input_shape or ()
+        if len(x.shape) != len(expected) + 1 or any(
+            d is not None and d != s for d, s in zip(expected, x.shape[1:])
+        ):
+            shown = ", ".join("?" if d is None else str(d) for d in expected)
             raise ShapeError(
-                f"{self.name}: expected inputs of shape (batch, "
-                f"{', '.join(map(str, self.input_shape or ()))}), "
-                f"received {x.shape}"
+                f"{self.name}: expected inputs of shape (batch, {shown}), received {x.shape}"
             )
         return x
 
@@ -38,8 +87,11 @@ class Input(Layer):
         return g
 
     def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config["shape"] = config.pop("input_shape")
+        config: dict[str, Any] = {"name": self.name, "shape": list(self.input_shape or ())}
+        if self.dtype != np.float32:
+            config["dtype"] = str(self.dtype)
+        if self.batch_size is not None:
+            config["batch_size"] = self.batch_size
         return config
 
 
