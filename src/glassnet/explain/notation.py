@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -35,7 +36,10 @@ __all__ = [
     "Fenced",
     "Sup",
     "Words",
+    "Space",
     "Block",
+    "prose",
+    "ROW_BREAK",
     "row",
     "fmt_number",
     "to_text",
@@ -43,6 +47,11 @@ __all__ = [
     "to_mathml",
     "to_inline_text",
 ]
+
+
+#: The row separator in LaTeX arrays: ``\cr`` survives Markdown engines that do not know math
+#: (python-markdown turns ``\\`` into ``\``); MathJax and KaTeX read both.
+ROW_BREAK = r" \cr "
 
 
 @dataclass(frozen=True)
@@ -258,20 +267,26 @@ class Sym(Expr):
         return Block([s])
 
     def latex(self, style: Style) -> str:
+        # Subscript before superscript, and always right after a letter: python-markdown (and
+        # other Markdown engines that do not know math) read "}_{" as the start of italics.
         base = _latex_text(self.base)
         if self.base in ("ln", "exp", "sign", "diag"):
             base = "\\" + self.base
         elif len(self.base) > 1 and self.base.isalpha():
-            base = rf"\mathrm{{{self.base}}}"
-        s = "{" + base + "}" if (self.sub is not None or self.sup is not None) else base
-        if self.prime:
-            s += "'"
+            head, last = self.base[:-1], self.base[-1]
+            base = rf"\mathrm{{{head}}}\mathrm {last}"
+        elif base.endswith("}") and (self.sub is not None or self.sup is not None):
+            base = "{" + base + "}\\kern0mu"
+        s = base
+        sups: list[str] = [r"\prime"] if self.prime else []
         if self.sup is not None:
             sup = self.sup if isinstance(self.sup, str) else self.sup.latex(style)
-            s += "^{" + (r"\mathsf{T}" if sup == "T" else _latex_text(sup)) + "}"
+            sups.append(r"\mathsf{T}" if sup == "T" else _latex_text(sup))
         if self.sub is not None:
             sub = self.sub if isinstance(self.sub, str) else self.sub.latex(style)
             s += "_{" + _latex_text(sub) + "}"
+        if sups:
+            s += "'" if sups == [r"\prime"] and self.sub is None else "^{" + " ".join(sups) + "}"
         return s
 
     def mathml(self, style: Style) -> str:
@@ -333,6 +348,19 @@ class Words(Expr):
 
     def mathml(self, style: Style) -> str:
         return f"<mtext>{html.escape(self.words)}</mtext>"
+
+
+class Space(Expr):
+    """A wide space between two parts of one equation (``\\quad``)."""
+
+    def text(self, style: Style) -> Block:
+        return Block(["    "])
+
+    def latex(self, style: Style) -> str:
+        return r"\quad "
+
+    def mathml(self, style: Style) -> str:
+        return '<mspace width="1em"/>'
 
 
 class Num(Expr):
@@ -449,9 +477,10 @@ class Mat(Expr):
                     for c in line
                 )
             )
-        s = r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+        # \cr, not \\: Markdown engines that do not know math turn "\\" into "\".
+        s = r"\begin{bmatrix}" + ROW_BREAK.join(rows) + r"\end{bmatrix}"
         if elided:
-            s += r"_{\," + self._shape_note().replace("×", r"\times ") + "}"
+            s += r"\,{\scriptstyle " + self._shape_note().replace("×", r"\times ") + "}"
         return s
 
     def mathml(self, style: Style) -> str:
@@ -460,7 +489,7 @@ class Mat(Expr):
         trs = []
         for line, gap in zip(cells, row_is_gap):
             tds = "".join(
-                "<mtd><mo>" + ("⋮" if gap else "⋯") + "</mo></mtd>"
+                '<mtd class="gn-gap"><mtext>' + ("⋮" if gap else "⋯") + "</mtext></mtd>"
                 if c is None
                 else f"<mtd>{_mathml_number(c)}</mtd>"
                 for c in line
@@ -612,3 +641,40 @@ def to_mathml(expr: Expr, style: Style, display: bool = False) -> str:
     """The expression as a ``<math>`` element."""
     mode = ' display="block"' if display else ""
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode}>{expr.mathml(style)}</math>'
+
+
+# ---------------------------------------------------------------------------------------------
+# Prose with inline math
+# ---------------------------------------------------------------------------------------------
+_SCRIPTED = re.compile(
+    r"(?<![\w'’])([A-Za-zα-ωΑ-Ω∇])(')?"
+    r"(?:\^(\{[^{}]*\}|\(l[^()]*\)|[0-9]+|[A-Za-z]))?"
+    r"(?:_(\{[^{}]*\}|[A-Za-z0-9]+))?"
+)
+
+
+def _unbrace(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if text[:1] in "{(" and text[-1:] in "})":
+        text = text[1:-1]
+    return text.replace(" ", "").replace("-", "−")
+
+
+def prose(text: str) -> list[str | Expr]:
+    """Words with the seeds' symbols written TeX-style (``δ^{l+1}``, ``∂C/∂w^2_jk``,
+    ``∇_a C``) split into text and ``Sym`` nodes, so that every renderer shows them as real
+    super- and subscripts instead of carets."""
+    parts: list[str | Expr] = []
+    last = 0
+    for m in _SCRIPTED.finditer(text):
+        base, prime, sup, sub = m.groups()
+        if sup is None and sub is None:
+            continue
+        if m.start() > last:
+            parts.append(text[last : m.start()])
+        parts.append(Sym(base, sub=_unbrace(sub), sup=_unbrace(sup), prime=bool(prime)))
+        last = m.end()
+    if last < len(text):
+        parts.append(text[last:])
+    return parts

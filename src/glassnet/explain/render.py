@@ -21,6 +21,7 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from ..nn import losses as L
 from .notation import (
+    ROW_BREAK,
     Expr,
     Fenced,
     Frac,
@@ -28,11 +29,13 @@ from .notation import (
     Num,
     Op,
     Row,
+    Space,
     Style,
     Sup,
     Sym,
     Words,
     fmt_number,
+    prose,
     to_inline_text,
     to_latex,
     to_mathml,
@@ -133,12 +136,11 @@ EQUATIONS: dict[str, dict[str, str]] = {
     },
     "BP3": {
         "text": "∂C/∂b^l_j = δ^l_j",
-        "latex": r"\frac{\partial C}{\partial b^{l}_{j}} = "
-        r"\delta^{l}_{j}",
+        "latex": r"\frac{\partial C}{\partial b_{j}^{l}} = \delta_{j}^{l}",
     },
     "BP4": {
         "text": "∂C/∂w^l_jk = a^{l−1}_k δ^l_j,  i.e.  ∂C/∂W^l = δ^l (a^{l−1})ᵀ",
-        "latex": r"\frac{\partial C}{\partial w^{l}_{jk}} = a^{l-1}_{k} \delta^{l}_{j}",
+        "latex": r"\frac{\partial C}{\partial w_{jk}^{l}} = a_{k}^{l-1} \delta_{j}^{l}",
     },
     "update": {
         "text": "W^l := W^l − α ∂C/∂W^l,  b^l := b^l − α ∂C/∂b^l",
@@ -740,8 +742,16 @@ def _paint(text: str, kind: str, color: bool) -> str:
     return f"{_ANSI[kind]}{text}{_ANSI['reset']}" if color else text
 
 
+def _rich(parts: Sequence[str | Expr]) -> list[str | Expr]:
+    """Words written with TeX-style scripts (δ^{l+1}) split into words and symbols."""
+    out: list[str | Expr] = []
+    for x in parts:
+        out.extend(prose(x) if isinstance(x, str) else [x])
+    return out
+
+
 def _para_text(p: Para, style: Style) -> str:
-    return "".join(x if isinstance(x, str) else to_inline_text(x, style) for x in p.parts)
+    return "".join(x if isinstance(x, str) else to_inline_text(x, style) for x in _rich(p.parts))
 
 
 def _wrap(text: str, width: int, indent: str) -> list[str]:
@@ -773,7 +783,7 @@ def _step_text(step: Step, style: Style, indent: str, color: bool) -> list[str]:
         block = Block.hcat([left, Op(rel).text(style), rhs.text(style)])
         lines += [indent + "       " + line.rstrip() for line in block.lines]
     if step.note:
-        lines += _wrap(step.note, 96, indent + "       ")
+        lines += _wrap(_para_text(Para([step.note]), style), 96, indent + "       ")
     return lines
 
 
@@ -829,7 +839,7 @@ def render_text(
 # Markdown
 # ---------------------------------------------------------------------------------------------
 def _para_md(p: Para, style: Style) -> str:
-    return "".join(x if isinstance(x, str) else f"${to_latex(x, style)}$" for x in p.parts)
+    return "".join(x if isinstance(x, str) else f"${to_latex(x, style)}$" for x in _rich(p.parts))
 
 
 def _step_md(step: Step, style: Style) -> list[str]:
@@ -838,9 +848,10 @@ def _step_md(step: Step, style: Style) -> list[str]:
     rel = {"=": "=", ":=": r"\mathrel{:=}"}[step.relation]
     rows = [f"{to_latex(step.lhs, style)} &{rel} {to_latex(step.rhs[0], style)}"]
     rows += [f"&= {to_latex(r, style)}" for r in step.rhs[1:]]
-    out = [head, "", "$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$", ""]
+    body = ROW_BREAK.rstrip() + "\n"
+    out = [head, "", "$$", r"\begin{aligned}", body.join(rows), r"\end{aligned}", "$$", ""]
     if step.note:
-        out += [step.note, ""]
+        out += [_para_md(Para([step.note]), style), ""]
     return out
 
 
@@ -1037,7 +1048,8 @@ _CSS = """
 .glassnet-trace h3{font-size:1.05rem;margin:1.2rem 0 .4rem}
 .glassnet-trace .step{border-left:3px solid #d0d7de;padding:.2rem 0 .2rem .8rem;margin:.8rem 0}
 .glassnet-trace .step .title{margin:.1rem 0 .3rem;color:#57606a}
-.glassnet-trace .label{display:inline-block;min-width:3.2rem;font-weight:700;color:#9a6700}
+.glassnet-trace .label{display:inline-block;min-width:3.2rem;margin-right:.5rem;font-weight:700;
+ color:#9a6700}
 .glassnet-trace .derivation{display:grid;grid-template-columns:max-content auto;
  column-gap:.4rem;row-gap:.35rem;align-items:center;overflow-x:auto;overflow-y:hidden;
  padding:.15rem 0}
@@ -1048,7 +1060,8 @@ _CSS = """
  linear-gradient(currentColor,currentColor) bottom left/.3em 1.5px no-repeat,
  linear-gradient(currentColor,currentColor) top right/.3em 1.5px no-repeat,
  linear-gradient(currentColor,currentColor) bottom right/.3em 1.5px no-repeat}
-.glassnet-trace mtable.gn-matrix mtd{padding:.05em .35em}
+.glassnet-trace mtable.gn-matrix mtd{padding:.22em .4em;line-height:1.2}
+.glassnet-trace mtable.gn-matrix mtd.gn-gap{text-align:center;line-height:1}
 .glassnet-trace .lhs{text-align:right}
 .glassnet-trace .note{color:#57606a;font-size:.92rem;margin:.3rem 0}
 .glassnet-trace .ok{color:#1a7f37;font-weight:700}.glassnet-trace .bad{color:#cf222e;
@@ -1061,14 +1074,17 @@ _CSS = """
 
 
 def _para_html(p: Para, style: Style) -> str:
-    return "".join(html.escape(x) if isinstance(x, str) else to_mathml(x, style) for x in p.parts)
+    return "".join(
+        html.escape(x) if isinstance(x, str) else to_mathml(x, style) for x in _rich(p.parts)
+    )
 
 
 def _step_html(step: Step, style: Style) -> str:
     label = {"forward": "", "input": "", "target": ""}.get(step.label, step.label)
     out = [
         '<div class="step">',
-        f'<p class="title"><span class="label">{html.escape(label)}</span>'
+        # The space keeps label and title apart in copied text and in reader views too.
+        f'<p class="title"><span class="label">{html.escape(label)}</span> '
         f"{html.escape(step.title)}</p>",
         '<div class="derivation">',
     ]
@@ -1079,7 +1095,7 @@ def _step_html(step: Step, style: Style) -> str:
         out.append(f'<div class="lhs">{lhs}</div><div class="rhs">{math}</div>')
     out.append("</div>")
     if step.note:
-        out.append(f'<p class="note">{html.escape(step.note)}</p>')
+        out.append(f'<p class="note">{_para_html(Para([step.note]), style)}</p>')
     out.append("</div>")
     return "\n".join(out)
 
@@ -1155,7 +1171,8 @@ def _equation_exprs() -> dict[str, Expr]:
                 _sym("a", lm1),
                 Op("+"),
                 _sym("b", l),
-                Words(",  "),
+                Words(","),
+                Space(),
                 _sym("a", l),
                 Op("="),
                 _call(SIGMA, _sym("z", l)),
