@@ -104,3 +104,46 @@ def test_markdown_math_survives_python_markdown(which, request) -> None:  # type
     assert after == before  # no "\\" collapsed to "\", no "_" eaten by <em>
     # the row breaks are still there for MathJax/KaTeX
     assert any(r"\cr" in seg and r"\begin{aligned}" in seg for seg in after)
+
+
+@pytest.fixture(scope="module")
+def digit_trace():  # type: ignore[no-untyped-def]
+    """Seed 002's model on one 28×28 image whose corners are 0, as MNIST's are."""
+    from glassnet.layers import Flatten, Rescaling
+
+    image = np.zeros((28, 28))
+    image[6:22, 12:16] = 255.0  # a "1"
+    image[20:22, 9:19] = 200.0
+    model = Sequential(
+        [
+            Rescaling(1 / 255, input_shape=(28, 28)),
+            Flatten(),
+            Dense(16, activation="relu", dtype="float64"),
+            Dense(10, activation="softmax", dtype="float64"),
+        ]
+    )
+    model.build((28, 28))
+    return image, backprop(model, image, 1, loss="sparse_categorical_crossentropy")
+
+
+def test_an_image_trace_shows_the_digit_and_its_nonzero_inputs(digit_trace) -> None:  # type: ignore[no-untyped-def]
+    image, trace = digit_trace
+    text = trace.to_text()
+    # the image itself, dark where the strokes are
+    rows = text.split("as an image (28×28, dark = large):\n")[1].split("\n")[:28]
+    assert [r.strip() not in ("", ".") for r in rows] == [bool(image[i].any()) for i in range(28)]
+    assert "@" in rows[10] and "#" in rows[21]  # 255 darkest, 200 a shade lighter
+    # the shown a⁰ entries and W¹ columns are the nonzero pixels, not four blank corners
+    step = re.search(r"a⁰ = (.*?)\n\s*Of the 784 inputs", text, re.S)
+    assert step is not None
+    block = text[text.index("the input is the activation of layer 0") :][:2000]
+    shown = re.findall(r"⎢(1|0\.784314)\s*⎥", block)
+    assert len(shown) >= 4
+    note = re.search(r"the columns k of the largest nonzero ones \(k = ([0-9, ]+),", text)
+    assert note is not None
+    flat = (image / 255).reshape(-1)
+    assert all(flat[int(k) - 1] > 0 for k in note.group(1).split(", "))
+    page = trace.to_html()
+    assert page.count("<rect ") == 1 + int((image > 0).sum())  # background + one per pixel
+    md = trace.to_markdown()
+    assert "\n    " + "  " * 12 + "@" in md  # the picture as an indented code block

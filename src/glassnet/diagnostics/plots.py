@@ -366,7 +366,13 @@ def confusion_matrix(
     image = ax.imshow(shown, cmap="Blues")
     fig.colorbar(image, ax=ax, shrink=0.8)
     names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
-    ax.set_xticks(range(k), names[:k], rotation=45 if k > 10 else 0)
+    long_names = k > 10 or max((len(n) for n in names[:k]), default=0) > 3
+    ax.set_xticks(
+        range(k),
+        names[:k],
+        rotation=45 if long_names else 0,
+        ha="right" if long_names else "center",
+    )
     ax.set_yticks(range(k), names[:k])
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
@@ -422,10 +428,14 @@ def decision_boundary(
     path: str | os.PathLike[str] | None = None,
     resolution: int = 200,
     title: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Any:
     """The class a 2-D model predicts at every point of the plane around its data, with the
     data on top: seed 003's picture of a perceptron's line w·x + b = 0, for any model.
-    ``x``: (N, 2) inputs; ``y``: (N,) labels (or one-hot / probabilities)."""
+    ``model``: a glassnet model or anything with ``predict(x)`` — seed 003's ``Perceptron``
+    too (its 0/1 or −1/1 outputs are the classes). ``x``: (N, 2) inputs; ``y``: (N,) labels
+    (or one-hot / probabilities). Regions are light tints; the points are black-edged
+    markers, one shape per class, in colours no region uses, so every point stands out."""
     where = "plots.decision_boundary"
     _check_path(path, where)
     xs = np.asarray(x, dtype=float)
@@ -437,33 +447,29 @@ def decision_boundary(
         raise InvalidArgumentError(
             f"{where}: resolution must be an integer >= 2, received resolution={resolution!r}"
         )
-    labels = _labels(y, "y", where)
+    raw = np.asarray(y)
+    signed = raw.ndim == 1 and raw.size > 0 and raw.dtype.kind in "iuf" and raw.min() < 0
+    labels = _labels((raw > 0).astype(np.int64) if signed else y, "y", where)
     lo, hi = xs.min(axis=0), xs.max(axis=0)
     pad = 0.1 * np.maximum(hi - lo, 1e-6)
     g0 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
     g1 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
     mesh0, mesh1 = np.meshgrid(g0, g1)
-    grid = np.stack([mesh0.ravel(), mesh1.ravel()], axis=1).astype(model.dtype)
-    out = np.asarray(model.predict(grid, batch_size=4096))
-    if out.ndim == 2 and out.shape[1] > 1:
-        classes = out.argmax(axis=1)
-    else:
-        flat = out.reshape(len(grid))
-        # A sigmoid output is a probability; any other single output is read as a score.
-        threshold = 0.5 if flat.min() >= 0 and flat.max() <= 1 else 0.0
-        classes = (flat > threshold).astype(np.int64)
+    grid = np.stack([mesh0.ravel(), mesh1.ravel()], axis=1)
+    classes = _predict_labels(model, grid)
     k = int(max(classes.max(), labels.max())) + 1
     fig, ax = _figure(width=5.6, height=4.8, where=where)
-    cmap = "coolwarm" if k <= 2 else "tab10"
-    scale = {"vmin": 0, "vmax": 1 if k <= 2 else 9}  # class i gets the same colour everywhere
+    from matplotlib.colors import ListedColormap
+
+    regions = ListedColormap([_REGION_TINTS[i % len(_REGION_TINTS)] for i in range(k)])
     ax.contourf(
         mesh0,
         mesh1,
         classes.reshape(mesh0.shape),
         levels=np.arange(k + 1) - 0.5,
-        cmap=cmap,
-        alpha=0.35,
-        **scale,
+        cmap=regions,
+        vmin=-0.5,
+        vmax=k - 0.5,
     )
     if np.unique(classes).size >= 2:
         ax.contour(
@@ -474,9 +480,22 @@ def decision_boundary(
             colors="black",
             linewidths=0.8,
         )
-    ax.scatter(
-        xs[:, 0], xs[:, 1], c=labels, cmap=cmap, edgecolors="black", linewidths=0.3, s=14, **scale
-    )
+    names = list(class_names) if class_names is not None else []
+    for c in range(k):
+        chosen = labels == c
+        if not chosen.any():
+            continue
+        ax.scatter(
+            xs[chosen, 0],
+            xs[chosen, 1],
+            marker=_POINT_MARKERS[c % len(_POINT_MARKERS)],
+            color=_POINT_COLOURS[c % len(_POINT_COLOURS)],
+            edgecolors="black",
+            linewidths=0.6,
+            s=22,
+            label=names[c] if c < len(names) else f"class {c}",
+        )
+    ax.legend(fontsize="small", loc="best", framealpha=0.85)
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
     accuracy = float((_predict_labels(model, xs) == labels).mean())
@@ -484,11 +503,26 @@ def decision_boundary(
     return _finish(fig, path, where)
 
 
+#: Light region tints and, for the points, saturated colours of other hues plus a shape per
+#: class: a point is never drawn in the hue of the region it lies in.
+_REGION_TINTS = ["#cfe3f7", "#fbd9c4", "#d5f0d0", "#eadcf5", "#f7f1c4", "#d3f1f0"]
+_POINT_COLOURS = ["#e8a200", "#7b2cbf", "#c1121f", "#0a9396", "#1d3557", "#6a994e"]
+_POINT_MARKERS = ["o", "^", "s", "D", "v", "P"]
+
+
 def _predict_labels(model: Any, x: np.ndarray) -> np.ndarray:
-    out = np.asarray(model.predict(x.astype(model.dtype), batch_size=4096))
+    """Class indices 0, 1, … the model predicts for the rows of x."""
+    import inspect
+
+    dtype = getattr(model, "dtype", np.float64)
+    predict = model.predict
+    keywords = inspect.signature(predict).parameters
+    batch = {"batch_size": 4096} if "batch_size" in keywords else {}
+    out = np.asarray(predict(x.astype(dtype), **batch))
     if out.ndim == 2 and out.shape[1] > 1:
         return out.argmax(axis=1)
     flat = out.reshape(len(x))
+    # A sigmoid output or a step neuron gives [0, 1]; a sign neuron ±1; anything else a score.
     threshold = 0.5 if flat.min() >= 0 and flat.max() <= 1 else 0.0
     return (flat > threshold).astype(np.int64)
 

@@ -150,7 +150,11 @@ class Graph:
         """The edge's text: local derivative and upstream × local = downstream."""
         p, m = self.precision, self.max_values
         if e.grad is None:
-            return "no gradient"
+            return (
+                "no gradient (constant)"
+                if not self._by_id()[e.source].requires_grad
+                else ("no gradient")
+            )
         by_id = self._by_id()
         if e.local is not None and e.upstream is not None:
             src, dst = by_id[e.source], by_id[e.target]
@@ -321,13 +325,15 @@ def graph(
         if t.data.size == 1 and fn is not None and all(p.data.size == 1 for p in t.parents):
             local_parts = list(fn(np.ones_like(t.data)))
         for slot, parent in enumerate(t.parents):
-            pg = sent[slot] if slot < len(sent) else None
+            # A constant gets no gradient edge, whatever its op's backward returns for it
+            # (add hands the upstream gradient to both inputs, mul skips a constant).
+            wanted = parent.requires_grad
+            pg = sent[slot] if (wanted and slot < len(sent)) else None
             if pg is not None:
                 pg = np.asarray(pg)
-                if parent.requires_grad:
-                    key = id(parent)
-                    grads[key] = grads[key] + pg if key in grads else pg
-            loc = local_parts[slot] if slot < len(local_parts) else None
+                key = id(parent)
+                grads[key] = grads[key] + pg if key in grads else pg
+            loc = local_parts[slot] if (wanted and slot < len(local_parts)) else None
             edges.append(
                 GraphEdge(
                     source=ids[id(parent)],

@@ -379,10 +379,28 @@ class Num(Expr):
         return _mathml_number(fmt_number(self.value, style.precision))
 
 
-def _elide(n: int, limit: int, edge: int) -> list[int | None]:
-    """Indices to show along one axis; None marks the elided run."""
+def _elide(
+    n: int, limit: int, edge: int, focus: Sequence[int] | np.ndarray | None = None
+) -> list[int | None]:
+    """Indices to show along one axis; None marks each elided run.
+
+    Without ``focus`` the corners are shown; with it (indices, most telling first), the first
+    ones that fit — for an MNIST input, the pixels that are not 0 rather than four blank
+    corners."""
     if n <= limit:
         return list(range(n))
+    if focus is not None and len(focus):
+        chosen = sorted({int(i) for i in focus[: max(1, limit - 2)]})
+        out: list[int | None] = []
+        previous = -1
+        for i in chosen:
+            if i > previous + 1:
+                out.append(None)
+            out.append(i)
+            previous = i
+        if previous < n - 1:
+            out.append(None)
+        return out
     e = min(edge, max(1, (limit - 1) // 2))
     return list(range(e)) + [None] + list(range(n - e, n))
 
@@ -393,7 +411,15 @@ class Mat(Expr):
     Larger than the style's limits, it is elided around its corners and its shape is shown.
     """
 
-    def __init__(self, array: np.ndarray, orient: str = "col") -> None:
+    def __init__(
+        self,
+        array: np.ndarray,
+        orient: str = "col",
+        focus_rows: Sequence[int] | np.ndarray | None = None,
+        focus_cols: Sequence[int] | np.ndarray | None = None,
+    ) -> None:
+        self.focus_rows = focus_rows
+        self.focus_cols = focus_cols
         arr = np.asarray(array, dtype=np.float64)
         if arr.ndim == 0:
             arr = arr.reshape(1, 1)
@@ -405,8 +431,8 @@ class Mat(Expr):
         self.original_shape = tuple(np.shape(array))
 
     def _cells(self, style: Style) -> tuple[list[list[str | None]], bool]:
-        rows = _elide(self.array.shape[0], style.max_rows, style.edge)
-        cols = _elide(self.array.shape[1], style.max_cols, style.edge)
+        rows = _elide(self.array.shape[0], style.max_rows, style.edge, self.focus_rows)
+        cols = _elide(self.array.shape[1], style.max_cols, style.edge, self.focus_cols)
         elided = None in rows or None in cols
         cells: list[list[str | None]] = []
         for r in rows:

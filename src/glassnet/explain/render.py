@@ -83,7 +83,7 @@ class Step:
 @dataclass
 class Section:
     title: str
-    items: list[Para | Step | Section] = field(default_factory=list)
+    items: list[Any] = field(default_factory=list)  # Para, Step, Picture or Section
 
 
 @dataclass
@@ -149,9 +149,56 @@ EQUATIONS: dict[str, dict[str, str]] = {
 }
 
 
-def _vec(trace: BackpropTrace, arr: np.ndarray) -> Mat:
+def _vec(trace: BackpropTrace, arr: np.ndarray, focus: np.ndarray | None = None) -> Mat:
     """A per-sample array as the seeds draw it: a column, or one column per sample."""
-    return Mat(arr, "col") if trace.single else Mat(np.asarray(arr).T)
+    if trace.single:
+        return Mat(arr, "col", focus_rows=focus)
+    return Mat(np.asarray(arr).T, focus_rows=focus)
+
+
+#: Inputs wider than this are shown around their largest nonzero entries, not their corners.
+FOCUS_ABOVE = 8
+
+
+def _focus(a_prev: np.ndarray) -> np.ndarray | None:
+    """The inputs k of a layer in order of |a^{l−1}_k|, nonzero ones only, when there are more
+    than fit on a line: the corners of an MNIST image are 0 and say nothing, its strokes do."""
+    mags = np.abs(np.asarray(a_prev, dtype=np.float64))
+    if mags.ndim == 2:
+        mags = mags.mean(axis=0)
+    if mags.size <= FOCUS_ABOVE:
+        return None
+    nonzero = np.flatnonzero(mags)
+    if nonzero.size == 0 or nonzero.size == mags.size:
+        return None
+    return nonzero[np.argsort(-mags[nonzero], kind="stable")]
+
+
+def _focus_note(lt: LayerTrace, focus: np.ndarray | None) -> str:
+    if focus is None:
+        return ""
+    l = lt.index
+    zeros = lt.in_features - focus.size
+    return (
+        f"Of the {lt.in_features} inputs a^{l - 1}_k, {zeros} are 0 and add nothing to "
+        f"z^{l} = W^{l} a^{l - 1} + b^{l}: the matrices show the columns k of the largest "
+        f"nonzero ones (k = {', '.join(str(int(k) + 1) for k in sorted(focus[:6]))}, 1-based)."
+    )
+
+
+@dataclass
+class Picture:
+    """The input drawn as the image it is (a 2-D sample such as an MNIST digit)."""
+
+    pixels: np.ndarray
+    caption: str
+
+
+def _picture(trace: BackpropTrace) -> Picture | None:
+    x = np.asarray(trace.x, dtype=np.float64)
+    if not trace.single or x.ndim != 2 or min(x.shape) < 5 or max(x.shape) > 64:
+        return None
+    return Picture(x, f"the input x as an image ({x.shape[0]}×{x.shape[1]}, dark = large)")
 
 
 def _loss_formula(trace: BackpropTrace) -> Expr:
@@ -354,13 +401,18 @@ def build_document(trace: BackpropTrace) -> Document:
     # ---- input ----------------------------------------------------------------------------------
     first = trace.layers[0]
     inp = Section("Input")
+    picture = _picture(trace)
+    if picture is not None:
+        inp.items.append(picture)
+    first_focus = _focus(first.a_prev)
     inp.items.append(
         Step(
             "input",
             "the input is the activation of layer 0",
             _sym("a", 0),
-            [_vec(trace, first.a_prev)],
+            [_vec(trace, first.a_prev, first_focus)],
             value=first.a_prev,
+            note=_focus_note(first, first_focus),
         )
     )
     y_disp = trace.y_matrix
@@ -379,11 +431,9 @@ def build_document(trace: BackpropTrace) -> Document:
             sec.items.append(Para([note]))
         W, b, a_prev = _sym("W", l), _sym("b", l), _sym("a", l - 1)
         eq = Row([W, a_prev, Op("+"), b]) if lt.use_bias else Row([W, a_prev])
-        sub: Expr = (
-            Row([_prod(Mat(lt.W), _vec(trace, lt.a_prev)), Op("+"), Mat(lt.b)])
-            if lt.use_bias
-            else _prod(Mat(lt.W), _vec(trace, lt.a_prev))
-        )
+        focus = _focus(lt.a_prev)
+        product = _prod(Mat(lt.W, focus_cols=focus), _vec(trace, lt.a_prev, focus))
+        sub: Expr = Row([product, Op("+"), Mat(lt.b)]) if lt.use_bias else product
         sec.items.append(
             Step(
                 "forward",
@@ -392,7 +442,14 @@ def build_document(trace: BackpropTrace) -> Document:
                 [eq, sub, _vec(trace, lt.z)],
                 layer=l,
                 value=lt.z,
-                note="" if single or not lt.use_bias else "b is added to every column.",
+                note=" ".join(
+                    t
+                    for t in (
+                        "" if single or not lt.use_bias else "b is added to every column.",
+                        _focus_note(lt, focus) if l > 1 else "",
+                    )
+                    if t
+                ),
             )
         )
         sec.items.append(
@@ -563,8 +620,8 @@ def build_document(trace: BackpropTrace) -> Document:
         if single:
             rhs = [
                 Row([delta_l, _T(_sym("a", l - 1))]),
-                _prod(Mat(lt.delta, "col"), Mat(lt.a_prev, "row")),
-                Mat(lt.grad_W),
+                _prod(Mat(lt.delta, "col"), Mat(lt.a_prev, "row", focus_cols=_focus(lt.a_prev))),
+                Mat(lt.grad_W, focus_cols=_focus(lt.a_prev)),
             ]
         else:
             rhs = [
@@ -574,9 +631,15 @@ def build_document(trace: BackpropTrace) -> Document:
                     Row([_sym("δ", l, "x"), _T(_sym("a", l - 1, "x"))]),
                 ),
                 Row(
-                    [Frac(Num(1), Num(n)), _prod(_vec(trace, lt.delta), Mat(np.asarray(lt.a_prev)))]
+                    [
+                        Frac(Num(1), Num(n)),
+                        _prod(
+                            _vec(trace, lt.delta),
+                            Mat(np.asarray(lt.a_prev), focus_cols=_focus(lt.a_prev)),
+                        ),
+                    ]
                 ),
-                Mat(lt.grad_W),
+                Mat(lt.grad_W, focus_cols=_focus(lt.a_prev)),
             ]
         sec.items.append(
             Step(
@@ -602,8 +665,15 @@ def build_document(trace: BackpropTrace) -> Document:
             updates = [("W", "weights", lt.W, lt.grad_W, lt.W_updated)]
             if lt.use_bias:
                 updates.append(("b", "biases", lt.b, lt.grad_b, lt.b_updated))
+            focus = _focus(lt.a_prev)
             for letter, what, old, grad, new in updates:
                 sym = _sym(letter, l)
+
+                def _mat(
+                    arr: np.ndarray, letter: str = letter, focus: np.ndarray | None = focus
+                ) -> Mat:
+                    return Mat(arr, focus_cols=focus if letter == "W" else None)
+
                 upd.items.append(
                     Step(
                         "update",
@@ -611,8 +681,8 @@ def build_document(trace: BackpropTrace) -> Document:
                         sym,
                         [
                             Row([sym, Op("−"), _prod(Sym("α"), _partial(Sym("C"), sym))]),
-                            Row([Mat(old), Op("−"), _prod(Num(alpha), Mat(grad))]),
-                            Mat(new if new is not None else old),
+                            Row([_mat(old), Op("−"), _prod(Num(alpha), _mat(grad))]),
+                            _mat(new if new is not None else old),
                         ],
                         relation=":=",
                         layer=l,
@@ -654,6 +724,43 @@ def build_document(trace: BackpropTrace) -> Document:
     sections.append(chk)
     title = trace.title or f"Backpropagation, traced: {trace.describe()}"
     return Document(title, intro, sections, ok)
+
+
+_SHADES = " .:-=+*#%@"
+
+
+def _ascii_art(pixels: np.ndarray) -> list[str]:
+    """The image in characters, light to dark; each pixel two characters wide so that it
+    looks square in a terminal."""
+    lo, hi = float(pixels.min()), float(pixels.max())
+    scaled = np.zeros_like(pixels) if hi == lo else (pixels - lo) / (hi - lo)
+    index = np.minimum((scaled * len(_SHADES)).astype(int), len(_SHADES) - 1)
+    return ["".join(_SHADES[i] * 2 for i in row).rstrip() or "." for row in index]
+
+
+def _svg_picture(picture: Picture, cell: int = 5) -> str:
+    """The image as inline SVG (no script, no file): one grey square per pixel."""
+    pixels = picture.pixels
+    lo, hi = float(pixels.min()), float(pixels.max())
+    scaled = np.zeros_like(pixels) if hi == lo else (pixels - lo) / (hi - lo)
+    h, w = pixels.shape
+    rects = []
+    for r in range(h):
+        for c in range(w):
+            if scaled[r, c] > 0:
+                grey = int(round(255 * (1 - scaled[r, c])))
+                rects.append(
+                    f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" '
+                    f'fill="rgb({grey},{grey},{grey})"/>'
+                )
+    return (
+        f'<figure class="picture"><svg xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'width="{w * cell}" height="{h * cell}" viewBox="0 0 {w * cell} {h * cell}">'
+        f"<title>{html.escape(picture.caption)}</title>"
+        f'<rect width="{w * cell}" height="{h * cell}" fill="#fff" stroke="#d0d7de"/>'
+        + "".join(rects)
+        + f"</svg><figcaption>{html.escape(picture.caption)}</figcaption></figure>"
+    )
 
 
 def _sum_terms(values: np.ndarray) -> list[Expr]:
@@ -799,6 +906,9 @@ def _section_text(sec: Section, style: Style, depth: int, color: bool) -> list[s
             lines += _section_text(item, style, depth + 1, color)
         elif isinstance(item, Step):
             lines += _step_text(item, style, indent + "  ", color)
+        elif isinstance(item, Picture):
+            lines += [indent + "  " + item.caption + ":"]
+            lines += [indent + "    " + line for line in _ascii_art(item.pixels)]
         else:
             lines += _wrap(_para_text(item, style), 96, indent + "  ")
     return lines
@@ -862,6 +972,10 @@ def _section_md(sec: Section, style: Style, depth: int) -> list[str]:
             out += _section_md(item, style, depth + 1)
         elif isinstance(item, Step):
             out += _step_md(item, style)
+        elif isinstance(item, Picture):
+            # an indented code block: every Markdown engine keeps it as it is
+            out += [f"*{item.caption}:*", ""] + ["    " + ln for ln in _ascii_art(item.pixels)]
+            out += [""]
         else:
             out += [_para_md(item, style), ""]
     return out
@@ -1070,6 +1184,8 @@ _CSS = """
 .glassnet-trace code{background:#f6f8fa;padding:0 .25rem;border-radius:3px}
 .glassnet-trace pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.85rem}
 .glassnet-trace ul.equations li{margin:.2rem 0}
+.glassnet-trace figure.picture{margin:.5rem 0}
+.glassnet-trace figure.picture figcaption{color:#57606a;font-size:.9rem}
 """
 
 
@@ -1108,6 +1224,8 @@ def _section_html(sec: Section, style: Style, depth: int) -> str:
             out.append(_section_html(item, style, depth + 1))
         elif isinstance(item, Step):
             out.append(_step_html(item, style))
+        elif isinstance(item, Picture):
+            out.append(_svg_picture(item))
         else:
             out.append(f"<p>{_para_html(item, style)}</p>")
     out.append("</section>")

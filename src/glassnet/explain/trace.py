@@ -525,18 +525,18 @@ def _plan(model: Any) -> _Plan:
                 )
             else:
                 pre.append(layer)
-        elif role == "scale":
+        elif role in ("scale", "normalize"):
             if specs:
                 raise NotTraceableError(
-                    f"backprop: layer {layer.name!r} (Rescaling) between Dense layers is not "
-                    f"traceable yet; only a Rescaling of the inputs is"
+                    f"backprop: layer {layer.name!r} ({type(layer).__name__}) between Dense "
+                    f"layers is not traceable yet; only one applied to the inputs is"
                 )
             pre.append(layer)
         else:
             raise NotTraceableError(
                 f"backprop: layer {getattr(layer, 'name', '?')!r} ({type(layer).__name__}) is "
                 f"not traceable yet; the trace follows Dense layers with Flatten, Dropout, "
-                f"Rescaling (of the inputs) and Activation layers"
+                f"Rescaling and Normalization (of the inputs) and Activation layers"
             )
     if not specs:
         raise NotTraceableError(
@@ -633,6 +633,15 @@ def _prepare_input(
                 + (f" + {layer.offset:g}" if layer.offset else "")
                 + " (Rescaling)."
             )
+        elif layer.explain_role == "normalize":
+            # The layer's own constants: a fixed affine map, nothing in it is trained.
+            inv, mean = (np.asarray(v, dtype=np.float64) for v in layer.scale_and_shift())
+            a0 = (a0 - mean) * inv
+            notes.append(
+                f"{layer.name!r}: a^0 = (x − μ) ⊘ s per feature (Normalization with the fixed "
+                f"statistics μ = {_short(mean)}, s = {_short(1.0 / inv)}): an affine map of the "
+                f"inputs with nothing to learn, applied before layer 1."
+            )
     if a0.ndim != 2 or a0.shape[1] != n_in:
         expected = f"({n_in},)" if per is None else f"{tuple(per)}"
         raise ShapeError(
@@ -640,6 +649,13 @@ def _prepare_input(
             f"shape {expected}; pass one sample of that shape or a batch (n, ...)"
         )
     return rows, a0, rows.shape[0] == 1, notes
+
+
+def _short(values: np.ndarray, limit: int = 4) -> str:
+    """A few numbers for a note: [0.5, 0.25] or [0.5, 0.25, …] (784 values)."""
+    flat = np.asarray(values).reshape(-1)
+    shown = ", ".join(f"{v:.4g}" for v in flat[:limit])
+    return f"[{shown}]" if flat.size <= limit else f"[{shown}, …] ({flat.size} values)"
 
 
 def _prepare_targets(
