@@ -223,6 +223,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OUT.svg",
         help="also draw the computational graph (.svg or .dot)",
     )
+    explain.add_argument(
+        "--notation",
+        choices=["glassnet", "seed000", "seed001", "seed003", "seed004"],
+        default="glassnet",
+        help="whose symbols: glassnet (default; the input is layer 0), seed000/seed001 (the "
+        "input is layer 1), seed004 (i/h/o, net/out, w1…w8), seed003 (W1, b1, h1)",
+    )
     explain.add_argument("--learning-rate", type=_positive_float, default=None)
     explain.add_argument("--output", default=None, help="write to a file instead of stdout")
 
@@ -523,6 +530,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         weight=args.weight,
         graph=args.graph,
         learning_rate=args.learning_rate,
+        notation=args.notation,
     )
     if args.output:
         from .io.atomic import atomic_write_text

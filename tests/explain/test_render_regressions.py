@@ -71,7 +71,7 @@ def test_prose_shows_no_raw_carets(which, request) -> None:  # type: ignore[no-u
     words = re.sub(r"\$\$.*?\$\$", "", md, flags=re.S)
     words = re.sub(r"\$[^$]*\$", "", words)
     assert "^" not in words
-    assert "$w_{jk}^{1}$" in md
+    assert r"\partial w_{jk}^{1}} = a_{k}^{0} \delta_{j}^{1}$" in md
     text = trace.to_text(weights=weights)
     assert "δ^" not in text and "w^" not in text and "a^" not in text
     assert "w¹ⱼₖ" in text
@@ -83,7 +83,7 @@ def test_forward_equation_keeps_its_quad(seed004_trace) -> None:  # type: ignore
     assert forward is not None
     assert re.search(r"<mtext>,</mtext><mspace width=\"1em\"/>", forward.group(1))
     md = seed004_trace.to_markdown()
-    assert r", \quad a^{l}" in md
+    assert r"\text{,} \quad a^{l}" in md
     assert r"\quad" in EQUATIONS["forward"]["latex"]
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError
 from ..nn import losses as losses_module
+from . import presets
 from .examples import seed004_example
 from .trace import BackpropTrace, backprop
 
@@ -123,6 +124,7 @@ def run_explain(
     color: bool = False,
     max_rows: int = 8,
     max_cols: int = 8,
+    notation: str | None = None,
 ) -> str:
     """Explain one sample's backpropagation; returns the rendering in ``format``.
 
@@ -132,7 +134,10 @@ def run_explain(
     html. ``weight``: "L,J,K" (1-based) or "w5" — append that weight's story. ``graph``: a path
     ending in .svg (needs Graphviz) or .dot/.gv — write the computational graph of the cost
     there. ``precision``: significant digits (default 9 for seed 004, else 6).
+    ``notation``: the symbols' preset — "glassnet" (default), "seed000", "seed001",
+    "seed003" or "seed004" (glassnet.explain.presets).
     """
+    preset = presets.get(notation)
     if format not in FORMATS:
         raise InvalidArgumentError(
             f"explain: --format must be one of {', '.join(FORMATS)}, received {format!r}"
@@ -188,6 +193,7 @@ def run_explain(
             graph, title=trace.title
         )
         graph_note = f"Computational graph of C written to {os.fspath(graph)}."
+    trace.notation = preset.name
     return _render(trace, format, digits, color, max_rows, max_cols, weights, graph_note)
 
 

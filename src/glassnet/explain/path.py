@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from ..nn.losses import Quadratic
+from . import presets
 from .notation import (
     ROW_BREAK,
     Expr,
@@ -85,24 +86,26 @@ class Names:
             return f"o{j}"
         return f"h{j}" if self.trace.L == 2 else f"h{l}.{j}"
 
+    # The "seeds" style writes layers as the current notation preset does (w²₁₁, or w³₁₁ in
+    # seed 000's count, w⁽³⁾₁₁ in seed 001's).
     def cost(self) -> Sym:
-        return Sym("E" if self.style == "net/out" else "C")
+        return Sym("E") if self.style == "net/out" else presets.cost_symbol()
 
     def z(self, l: int, j: int) -> Sym:
         if self.style == "net/out":
             return Sym("net", sub=self._unit(l, j))
-        return Sym("z", sub=str(j), sup=str(l))
+        return presets.symbol("z", l, str(j))
 
     def a(self, l: int, j: int) -> Sym:
         if self.style == "net/out":
             return Sym("i", sub=str(j)) if l == 0 else Sym("out", sub=self._unit(l, j))
-        return Sym("a", sub=str(j), sup=str(l))
+        return presets.symbol("a", l, str(j))
 
     def w(self, l: int, j: int, k: int) -> Sym:
         if self.style == "net/out":
             return Sym(f"w{self.trace.weight_number(l, j, k)}")
         sub = f"{j}{k}" if j < 10 and k < 10 else f"{j},{k}"
-        return Sym("w", sub=sub, sup=str(l))
+        return presets.symbol("w", l, sub)
 
     def target(self, j: int) -> Sym:
         if self.style == "net/out":
@@ -110,7 +113,7 @@ class Names:
         return Sym("y", sub=str(j))
 
     def delta(self, l: int, j: int) -> Sym:
-        return Sym("δ", sub=str(j), sup=str(l))
+        return presets.symbol("δ", l, str(j))
 
     def partial(self, num: Expr, den: Expr) -> Frac:
         return Frac(Row([Sym("∂"), num]), Row([Sym("∂"), den]))

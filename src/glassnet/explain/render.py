@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from ..nn import losses as L
+from . import presets
 from .notation import (
     ROW_BREAK,
     Expr,
@@ -66,6 +67,25 @@ class Para:
     parts: list[str | Expr]
 
 
+#: A note: words (TeX-style scripts such as δ^{l+1} become symbols) or words and symbols.
+Note = str | list[str | Expr]
+
+
+def _join_notes(*notes: Note) -> Note:
+    parts: list[str | Expr] = []
+    for note in notes:
+        if not note:
+            continue
+        if parts:
+            parts.append(" ")
+        parts.extend([note] if isinstance(note, str) else note)
+    return parts
+
+
+def _note_para(note: Note) -> Para:
+    return Para([note] if isinstance(note, str) else list(note))
+
+
 @dataclass
 class Step:
     """An equation, then the numbers substituted, then the result."""
@@ -75,7 +95,7 @@ class Step:
     lhs: Expr
     rhs: list[Expr]
     relation: str = "="
-    note: str = ""
+    note: Note = ""
     layer: int | None = None
     value: Any = None
 
@@ -95,7 +115,19 @@ class Document:
 
 
 def _sym(base: str, l: int | str | None = None, sub: str | None = None, prime: bool = False) -> Sym:
-    return Sym(base, sub=sub, sup=None if l is None else str(l), prime=prime)
+    """Quantity ``base`` of layer l (glassnet's count) as the current notation preset writes
+    it: a², or a³ for seed 000, out_h for seed 004, h1 for seed 003."""
+    return presets.symbol(base, l, sub, prime)
+
+
+def _C(sub: str | None = None) -> Sym:  # noqa: N802 - the seeds' C
+    """The cost C (E in seed 004's notation)."""
+    return Sym(presets.cost_symbol().base, sub=sub)
+
+
+def _layer(l: int) -> str:
+    """Layer l's number in words, as the current preset counts."""
+    return presets.current()[0].layer(l)
 
 
 def _T(e: Expr) -> Expr:
@@ -174,16 +206,19 @@ def _focus(a_prev: np.ndarray) -> np.ndarray | None:
     return nonzero[np.argsort(-mags[nonzero], kind="stable")]
 
 
-def _focus_note(lt: LayerTrace, focus: np.ndarray | None) -> str:
+def _focus_note(lt: LayerTrace, focus: np.ndarray | None) -> Note:
     if focus is None:
         return ""
     l = lt.index
     zeros = lt.in_features - focus.size
-    return (
-        f"Of the {lt.in_features} inputs a^{l - 1}_k, {zeros} are 0 and add nothing to "
-        f"z^{l} = W^{l} a^{l - 1} + b^{l}: the matrices show the columns k of the largest "
-        f"nonzero ones (k = {', '.join(str(int(k) + 1) for k in sorted(focus[:6]))}, 1-based)."
-    )
+    shown = ", ".join(str(int(k) + 1) for k in sorted(focus[:6]))
+    return [
+        f"Of the {lt.in_features} inputs ",
+        _sym("a", l - 1, "k"),
+        f", {zeros} are 0 and add nothing to ",
+        Row([_sym("z", l), Op("="), _sym("W", l), _sym("a", l - 1), Op("+"), _sym("b", l)]),
+        f": the matrices show the columns k of the largest nonzero ones (k = {shown}, 1-based).",
+    ]
 
 
 @dataclass
@@ -357,7 +392,7 @@ def _delta_rule_text(trace: BackpropTrace) -> str:
 def _layer_title(lt: LayerTrace, trace: BackpropTrace) -> str:
     role = "output layer" if lt.index == trace.L else "hidden layer"
     return (
-        f"Layer {lt.index} ({role}, {lt.name!r}): {lt.in_features} → {lt.units}, "
+        f"Layer {_layer(lt.index)} ({role}, {lt.name!r}): {lt.in_features} → {lt.units}, "
         f"σ = {lt.activation}"
     )
 
@@ -374,19 +409,21 @@ def build_document(trace: BackpropTrace) -> Document:
         Para(
             [
                 f"Network {trace.describe()}; loss {trace.loss_name}: ",
-                Row([Sym("C", sub="x"), Op("="), _loss_formula(trace)]),
+                Row([_C("x"), Op("="), _loss_formula(trace)]),
                 f"; {samples}{lr}.",
             ]
         )
     )
+    preset = presets.current()[0]
+    others = ", ".join(repr(n) for n in presets.PRESETS if n != preset.name)
     intro.append(
         Para(
             [
-                "Notation of seeds 000/001: ",
-                Sym("w", sub="jk", sup="l"),
+                f"Notation: {preset.summary} (notation={preset.name!r}; also {others}). ",
+                _sym("w", "l", "jk") if preset.style == "layers" else Sym("w", sub="jk", sup="l"),
                 " is the weight from neuron k of layer l − 1 to neuron j of layer l "
                 "(W[j−1, k−1] in code, indices 1-based here); ",
-                Row([_sym("δ", "l"), Op("="), _partial(Sym("C"), _sym("z", "l"))]),
+                Row([_sym("δ", "l"), Op("="), _partial(_C(), _sym("z", "l"))]),
                 ". Vectors are columns"
                 + ("" if single else " — one column per sample")
                 + ". Every number is computed in float64 from the equations, then checked against "
@@ -408,7 +445,7 @@ def build_document(trace: BackpropTrace) -> Document:
     inp.items.append(
         Step(
             "input",
-            "the input is the activation of layer 0",
+            f"the input is the activation of layer {_layer(0)}",
             _sym("a", 0),
             [_vec(trace, first.a_prev, first_focus)],
             value=first.a_prev,
@@ -442,13 +479,9 @@ def build_document(trace: BackpropTrace) -> Document:
                 [eq, sub, _vec(trace, lt.z)],
                 layer=l,
                 value=lt.z,
-                note=" ".join(
-                    t
-                    for t in (
-                        "" if single or not lt.use_bias else "b is added to every column.",
-                        _focus_note(lt, focus) if l > 1 else "",
-                    )
-                    if t
+                note=_join_notes(
+                    "" if single or not lt.use_bias else "b is added to every column.",
+                    _focus_note(lt, focus) if l > 1 else "",
                 ),
             )
         )
@@ -483,7 +516,7 @@ def build_document(trace: BackpropTrace) -> Document:
         )
     if not single:
         cost_rhs = [
-            _prod(Frac(Num(1), Num(n)), Sym("Σ", sub="x"), Sym("C", sub="x")),
+            _prod(Frac(Num(1), Num(n)), Sym("Σ", sub="x"), _C("x")),
             Row([Frac(Num(1), Num(n)), Fenced(Row(_sum_terms(trace.per_sample_cost)))]),
         ]
     cost_rhs.append(Num(trace.cost))
@@ -491,7 +524,7 @@ def build_document(trace: BackpropTrace) -> Document:
         Step(
             "cost",
             f"the cost ({trace.loss_name})",
-            Sym("C"),
+            _C(),
             cost_rhs,
             value=trace.cost,
             note=""
@@ -525,7 +558,7 @@ def build_document(trace: BackpropTrace) -> Document:
                 sec.items.append(
                     Step(
                         "BP1",
-                        f"output error of layer {l} (fused form)",
+                        f"output error of layer {_layer(l)} (fused form)",
                         delta_l,
                         [eq, sub, _vec(trace, lt.delta)],
                         layer=l,
@@ -534,7 +567,7 @@ def build_document(trace: BackpropTrace) -> Document:
                     )
                 )
             else:
-                grad_sym = Row([Sym("∇", sub="a"), Sym("C")])
+                grad_sym = Row([Sym("∇", sub="a"), _C()])
                 grad_rhs: list[Expr] = [_grad_formula(trace)]
                 if isinstance(trace.loss, L.Quadratic):
                     grad_rhs.append(Row([_vec(trace, lt.a), Op("−"), _vec(trace, trace.y_matrix)]))
@@ -551,19 +584,19 @@ def build_document(trace: BackpropTrace) -> Document:
                 )
                 sec.items.append(_prime_step(trace, lt))
                 if lt.jacobian:
-                    eq = Row([_T(Sym("J")), Sym("∇", sub="a"), Sym("C")])
+                    eq = Row([_T(Sym("J")), Sym("∇", sub="a"), _C()])
                     sub = (
                         _prod(Mat(lt.rows("sigma_prime")[0].T), _vec(trace, lt.grad_a))
                         if single
                         else Words("(one Jacobian per sample)")
                     )
                 else:
-                    eq = Row([Sym("∇", sub="a"), Sym("C"), Op("⊙"), _call(SIGMA_PRIME, z_l)])
+                    eq = Row([Sym("∇", sub="a"), _C(), Op("⊙"), _call(SIGMA_PRIME, z_l)])
                     sub = Row([_vec(trace, lt.grad_a), Op("⊙"), _vec(trace, lt.sigma_prime)])
                 sec.items.append(
                     Step(
                         "BP1",
-                        f"output error of layer {l}",
+                        f"output error of layer {_layer(l)}",
                         delta_l,
                         [eq, sub, _vec(trace, lt.delta)],
                         layer=l,
@@ -592,17 +625,20 @@ def build_document(trace: BackpropTrace) -> Document:
             sec.items.append(
                 Step(
                     "BP2",
-                    f"error of layer {l}, carried back from layer {l + 1}",
+                    f"error of layer {_layer(l)}, carried back from layer {_layer(l + 1)}",
                     delta_l,
                     [eq, sub, mid, _vec(trace, lt.delta)],
                     layer=l,
                     value=lt.delta,
-                    note="The error of neuron j collects δ^{l+1} of every neuron "
-                    "it feeds, weighted by the connecting weights.",
+                    note=[
+                        "The error of neuron j collects ",
+                        _sym("δ", l + 1),
+                        " of every neuron it feeds, weighted by the connecting weights.",
+                    ],
                 )
             )
         if lt.use_bias:
-            db = _partial(Sym("C"), _sym("b", l))
+            db = _partial(_C(), _sym("b", l))
             rhs: list[Expr] = (
                 [delta_l, _vec(trace, lt.grad_b)]
                 if single
@@ -613,10 +649,10 @@ def build_document(trace: BackpropTrace) -> Document:
             )
             sec.items.append(
                 Step(
-                    "BP3", f"gradient of the biases of layer {l}", db, rhs, layer=l, value=lt.grad_b
+                    "BP3", f"gradient of the biases of layer {_layer(l)}", db, rhs, layer=l, value=lt.grad_b
                 )
             )
-        dW = _partial(Sym("C"), _sym("W", l))
+        dW = _partial(_C(), _sym("W", l))
         if single:
             rhs = [
                 Row([delta_l, _T(_sym("a", l - 1))]),
@@ -644,13 +680,25 @@ def build_document(trace: BackpropTrace) -> Document:
         sec.items.append(
             Step(
                 "BP4",
-                f"gradient of the weights of layer {l}",
+                f"gradient of the weights of layer {_layer(l)}",
                 dW,
                 rhs,
                 layer=l,
                 value=lt.grad_W,
-                note=f"Entry by entry: ∂C/∂w^{l}_jk = a^{l - 1}_k δ^{l}_j — a weight "
-                f"learns slowly when its input a^{l - 1}_k is near 0.",
+                note=[
+                    "Entry by entry: ",
+                    Row(
+                        [
+                            _partial(_C(), _sym("w", l, "jk")),
+                            Op("="),
+                            _sym("a", l - 1, "k"),
+                            _sym("δ", l, "j"),
+                        ]
+                    ),
+                    " — a weight learns slowly when its input ",
+                    _sym("a", l - 1, "k"),
+                    " is near 0.",
+                ],
             )
         )
         bwd.items.append(sec)
@@ -677,10 +725,10 @@ def build_document(trace: BackpropTrace) -> Document:
                 upd.items.append(
                     Step(
                         "update",
-                        f"new {what} of layer {l}",
+                        f"new {what} of layer {_layer(l)}",
                         sym,
                         [
-                            Row([sym, Op("−"), _prod(Sym("α"), _partial(Sym("C"), sym))]),
+                            Row([sym, Op("−"), _prod(Sym("α"), _partial(_C(), sym))]),
                             Row([_mat(old), Op("−"), _prod(Num(alpha), _mat(grad))]),
                             _mat(new if new is not None else old),
                         ],
@@ -808,11 +856,12 @@ def _prime_step(trace: BackpropTrace, lt: LayerTrace) -> Step:
 
 def _paths(trace: BackpropTrace, weights: Sequence[Any]) -> list[WeightPath]:
     out = []
+    style = "net/out" if presets.current()[0].style == "seed004" else None
     for w in weights:
         if isinstance(w, str):
-            out.append(trace.path(w))
+            out.append(trace.path(w, style=style))
         elif isinstance(w, (tuple, list)) and len(w) == 3:
-            out.append(trace.path(int(w[0]), int(w[1]), int(w[2])))
+            out.append(trace.path(int(w[0]), int(w[1]), int(w[2]), style=style))
         else:
             raise InvalidArgumentError(
                 f"weights: each weight is (l, j, k) or a name like 'w5', received {w!r}"
@@ -890,7 +939,7 @@ def _step_text(step: Step, style: Style, indent: str, color: bool) -> list[str]:
         block = Block.hcat([left, Op(rel).text(style), rhs.text(style)])
         lines += [indent + "       " + line.rstrip() for line in block.lines]
     if step.note:
-        lines += _wrap(_para_text(Para([step.note]), style), 96, indent + "       ")
+        lines += _wrap(_para_text(_note_para(step.note), style), 96, indent + "       ")
     return lines
 
 
@@ -914,7 +963,7 @@ def _section_text(sec: Section, style: Style, depth: int, color: bool) -> list[s
     return lines
 
 
-def render_text(
+def _render_text(
     trace: BackpropTrace,
     precision: int = 6,
     max_rows: int = 8,
@@ -961,7 +1010,7 @@ def _step_md(step: Step, style: Style) -> list[str]:
     body = ROW_BREAK.rstrip() + "\n"
     out = [head, "", "$$", r"\begin{aligned}", body.join(rows), r"\end{aligned}", "$$", ""]
     if step.note:
-        out += [_para_md(Para([step.note]), style), ""]
+        out += [_para_md(_note_para(step.note), style), ""]
     return out
 
 
@@ -981,7 +1030,7 @@ def _section_md(sec: Section, style: Style, depth: int) -> list[str]:
     return out
 
 
-def render_markdown(
+def _render_markdown(
     trace: BackpropTrace,
     precision: int = 6,
     max_rows: int = 8,
@@ -992,9 +1041,10 @@ def render_markdown(
     style = Style(precision, max_rows, max_cols)
     doc = build_document(trace)
     out = [f"# {doc.title}", ""]
-    out += ["The four equations (seeds 000/001):", ""]
+    out += [_equations_heading(), ""]
+    eq_exprs = _equation_exprs()
     for key in ("forward", "BP1", "BP2", "BP3", "BP4"):
-        out.append(f"- **{key}** ${EQUATIONS[key]['latex']}$")
+        out.append(f"- **{key}** ${to_latex(eq_exprs[key], style)}$")
     out.append("")
     for p in doc.intro:
         out += [_para_md(p, style), ""]
@@ -1025,7 +1075,7 @@ def _lists(arr: Any, precision: int | None) -> Any:
     return [_lists(x, precision) for x in a]
 
 
-def trace_dict(
+def _trace_dict(
     trace: BackpropTrace, precision: int | None = None, weights: Sequence[Any] = ()
 ) -> dict[str, Any]:
     """The trace as plain data: arrays as nested lists, equations as LaTeX and text."""
@@ -1051,7 +1101,7 @@ def trace_dict(
                             f"{to_inline_text(item.rhs[0], style)}",
                         },
                         "result": _lists(item.value, precision) if item.value is not None else None,
-                        "note": item.note or None,
+                        "note": _para_text(_note_para(item.note), style) if item.note else None,
                     }
                 )
 
@@ -1062,6 +1112,7 @@ def trace_dict(
         layers.append(
             {
                 "l": lt.index,
+                "label": _layer(lt.index),
                 "name": lt.name,
                 "activation": lt.activation,
                 "units": lt.units,
@@ -1096,6 +1147,12 @@ def trace_dict(
     return {
         "format": "glassnet.explain.backprop/1",
         "title": doc.title,
+        "notation": {
+            "name": presets.current()[0].name,
+            "summary": presets.current()[0].summary,
+            "input_layer": presets.current()[0].input_layer,
+            "symbols": _symbol_table(trace, style),
+        },
         "model": {"name": trace.model_name, "architecture": trace.describe(), "L": trace.L},
         "loss": {
             "name": trace.loss_name,
@@ -1139,7 +1196,7 @@ def trace_dict(
     }
 
 
-def render_json(
+def _render_json(
     trace: BackpropTrace,
     precision: int | None = None,
     indent: int | None = 1,
@@ -1147,7 +1204,7 @@ def render_json(
 ) -> str:
     """Valid JSON (non-finite numbers become null)."""
     return json.dumps(
-        trace_dict(trace, precision, weights), indent=indent, ensure_ascii=False, allow_nan=False
+        _trace_dict(trace, precision, weights), indent=indent, ensure_ascii=False, allow_nan=False
     )
 
 
@@ -1211,7 +1268,7 @@ def _step_html(step: Step, style: Style) -> str:
         out.append(f'<div class="lhs">{lhs}</div><div class="rhs">{math}</div>')
     out.append("</div>")
     if step.note:
-        out.append(f'<p class="note">{_para_html(Para([step.note]), style)}</p>')
+        out.append(f'<p class="note">{_para_html(_note_para(step.note), style)}</p>')
     out.append("</div>")
     return "\n".join(out)
 
@@ -1232,7 +1289,7 @@ def _section_html(sec: Section, style: Style, depth: int) -> str:
     return "\n".join(out)
 
 
-def render_html(
+def _render_html(
     trace: BackpropTrace,
     precision: int = 6,
     max_rows: int = 8,
@@ -1245,7 +1302,7 @@ def render_html(
     doc = build_document(trace)
     body = [
         f'<div class="glassnet-trace"><h1>{html.escape(doc.title)}</h1>',
-        "<p>The four equations (seeds 000/001):</p>",
+        f"<p>{html.escape(_equations_heading())}</p>",
         '<ul class="equations">',
     ]
     eq_exprs = _equation_exprs()
@@ -1263,7 +1320,7 @@ def render_html(
         body.append(path.to_html(precision))
     body.append(
         "<details><summary>Plain text</summary><pre>"
-        + html.escape(render_text(trace, precision, max_rows, max_cols, False))
+        + html.escape(_render_text(trace, precision, max_rows, max_cols, False))
         + "</pre></details></div>"
     )
     content = "\n".join(body)
@@ -1277,9 +1334,17 @@ def render_html(
     )
 
 
+def _equations_heading() -> str:
+    preset = presets.current()[0]
+    return (
+        f"The four equations of seeds 000/001, in {preset.name} notation "
+        f"(forward pass for {preset.forward_range()}):"
+    )
+
+
 def _equation_exprs() -> dict[str, Expr]:
     l, lm1, lp1 = "l", "l−1", "l+1"
-    C = Sym("C")
+    C = _C()
     return {
         "forward": Row(
             [
@@ -1325,3 +1390,91 @@ def _equation_exprs() -> dict[str, Expr]:
             ]
         ),
     }
+
+
+def _symbol_table(trace: BackpropTrace, style: Style) -> list[dict[str, Any]]:
+    """Per layer l (glassnet's count): how the preset writes a, z, W, b, δ (text and LaTeX)."""
+    rows = [{"l": 0, "a": _both(_sym("a", 0), style)}]
+    for lt in trace.layers:
+        l = lt.index
+        rows.append(
+            {"l": l}
+            | {key: _both(_sym(key, l), style) for key in ("z", "a", "W", "b", "δ")}
+            | {"w_jk": _both(_sym("w", l, "jk"), style)}
+        )
+    return rows
+
+
+def _both(expr: Expr, style: Style) -> dict[str, str]:
+    return {"text": to_inline_text(expr, style), "latex": to_latex(expr, style)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points: each renders in a notation preset (see glassnet.explain.presets)
+# ---------------------------------------------------------------------------------------------
+def _preset(trace: BackpropTrace, notation: str | None) -> presets.Preset:
+    return presets.get(notation if notation is not None else getattr(trace, "notation", None))
+
+
+def render_text(
+    trace: BackpropTrace,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    color: bool | None = False,
+    weights: Sequence[Any] = (),
+    notation: str | None = None,
+) -> str:
+    """The trace for a terminal (see BackpropTrace.to_text)."""
+    with presets.using(_preset(trace, notation), trace.L):
+        return _render_text(trace, precision, max_rows, max_cols, color, weights)
+
+
+def render_markdown(
+    trace: BackpropTrace,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    weights: Sequence[Any] = (),
+    notation: str | None = None,
+) -> str:
+    """Markdown with LaTeX (see BackpropTrace.to_markdown)."""
+    with presets.using(_preset(trace, notation), trace.L):
+        return _render_markdown(trace, precision, max_rows, max_cols, weights)
+
+
+def trace_dict(
+    trace: BackpropTrace,
+    precision: int | None = None,
+    weights: Sequence[Any] = (),
+    notation: str | None = None,
+) -> dict[str, Any]:
+    """The trace as plain data: arrays as nested lists, equations as LaTeX and text."""
+    with presets.using(_preset(trace, notation), trace.L):
+        return _trace_dict(trace, precision, weights)
+
+
+def render_json(
+    trace: BackpropTrace,
+    precision: int | None = None,
+    indent: int | None = 1,
+    weights: Sequence[Any] = (),
+    notation: str | None = None,
+) -> str:
+    """Valid JSON (non-finite numbers become null)."""
+    with presets.using(_preset(trace, notation), trace.L):
+        return _render_json(trace, precision, indent, weights)
+
+
+def render_html(
+    trace: BackpropTrace,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    weights: Sequence[Any] = (),
+    full_page: bool = True,
+    notation: str | None = None,
+) -> str:
+    """One self-contained page: MathML for the math, inline CSS, no script, no network."""
+    with presets.using(_preset(trace, notation), trace.L):
+        return _render_html(trace, precision, max_rows, max_cols, weights, full_page)

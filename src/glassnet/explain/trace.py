@@ -187,6 +187,9 @@ class BackpropTrace:
         self.title = title
         #: labels used by ``path`` and the renderers' weight stories: "seeds" or "net/out"
         self.path_style = "seeds"
+        #: the renderers' default notation preset (glassnet.explain.presets): None is
+        #: glassnet's own, "seed000", "seed001", "seed003" or "seed004" the seeds'
+        self.notation: str | None = None
         self.engine_cost: float | None = None
         self.discrepancies: dict[str, float] = {}
         self.spot_checks: list[SpotCheck] = []
@@ -385,39 +388,59 @@ class BackpropTrace:
         max_cols: int = 8,
         color: bool | None = False,
         weights: Sequence[Any] = (),
+        notation: str | None = None,
     ) -> str:
         """The trace for a terminal. ``color=None`` colours when stdout is a terminal.
 
         ``weights``: (l, j, k) triples or names like "w5" whose stories are appended.
+        ``notation``: "glassnet" (default: the input is layer 0), "seed000"/"seed001" (the
+        input is layer 1, as those seeds count), "seed004" (i, h, o, net, out, w1…w8) or
+        "seed003" (W1, b1, h1); see glassnet.explain.presets. Every renderer takes it.
         """
         from .render import render_text
 
-        return render_text(self, precision, max_rows, max_cols, color, weights)
+        return render_text(self, precision, max_rows, max_cols, color, weights, notation)
 
     def to_markdown(
-        self, precision: int = 6, max_rows: int = 8, max_cols: int = 8, weights: Sequence[Any] = ()
+        self,
+        precision: int = 6,
+        max_rows: int = 8,
+        max_cols: int = 8,
+        weights: Sequence[Any] = (),
+        notation: str | None = None,
     ) -> str:
-        """Markdown with LaTeX ($…$, $$…$$) for GitHub and Jupyter."""
+        """Markdown with LaTeX ($…$, $$…$$) for GitHub and Jupyter (``notation``: see
+        ``to_text``)."""
         from .render import render_markdown
 
-        return render_markdown(self, precision, max_rows, max_cols, weights)
+        return render_markdown(self, precision, max_rows, max_cols, weights, notation)
 
     def to_json(
-        self, precision: int | None = None, indent: int | None = 1, weights: Sequence[Any] = ()
+        self,
+        precision: int | None = None,
+        indent: int | None = 1,
+        weights: Sequence[Any] = (),
+        notation: str | None = None,
     ) -> str:
         """Every array as nested lists, plus the equations (LaTeX and text) and the verdict.
 
-        ``precision`` rounds numbers to that many significant digits (None: full float64).
+        ``precision`` rounds numbers to that many significant digits (None: full float64);
+        ``notation`` (see ``to_text``) names the symbols, listed under "notation".
         """
         from .render import render_json
 
-        return render_json(self, precision, indent, weights)
+        return render_json(self, precision, indent, weights, notation)
 
-    def to_dict(self, precision: int | None = None, weights: Sequence[Any] = ()) -> dict[str, Any]:
+    def to_dict(
+        self,
+        precision: int | None = None,
+        weights: Sequence[Any] = (),
+        notation: str | None = None,
+    ) -> dict[str, Any]:
         """The JSON content as a dict."""
         from .render import trace_dict
 
-        return trace_dict(self, precision, weights)
+        return trace_dict(self, precision, weights, notation)
 
     def to_html(
         self,
@@ -426,11 +449,12 @@ class BackpropTrace:
         max_cols: int = 8,
         weights: Sequence[Any] = (),
         full_page: bool = True,
+        notation: str | None = None,
     ) -> str:
         """One self-contained HTML page (MathML, inline CSS; no script, no network)."""
         from .render import render_html
 
-        return render_html(self, precision, max_rows, max_cols, weights, full_page)
+        return render_html(self, precision, max_rows, max_cols, weights, full_page, notation)
 
     def print(self, file: IO[str] | None = None, **options: Any) -> None:
         """Print the text rendering, in colour when ``file`` is a terminal."""
