@@ -649,7 +649,12 @@ def build_document(trace: BackpropTrace) -> Document:
             )
             sec.items.append(
                 Step(
-                    "BP3", f"gradient of the biases of layer {_layer(l)}", db, rhs, layer=l, value=lt.grad_b
+                    "BP3",
+                    f"gradient of the biases of layer {_layer(l)}",
+                    db,
+                    rhs,
+                    layer=l,
+                    value=lt.grad_b,
                 )
             )
         dW = _partial(_C(), _sym("W", l))
