@@ -1399,14 +1399,13 @@ def _equation_exprs() -> dict[str, Expr]:
 
 def _symbol_table(trace: BackpropTrace, style: Style) -> list[dict[str, Any]]:
     """Per layer l (glassnet's count): how the preset writes a, z, W, b, δ (text and LaTeX)."""
-    rows = [{"l": 0, "a": _both(_sym("a", 0), style)}]
+    rows: list[dict[str, Any]] = [{"l": 0, "a": _both(_sym("a", 0), style)}]
     for lt in trace.layers:
         l = lt.index
-        rows.append(
-            {"l": l}
-            | {key: _both(_sym(key, l), style) for key in ("z", "a", "W", "b", "δ")}
-            | {"w_jk": _both(_sym("w", l, "jk"), style)}
-        )
+        row: dict[str, Any] = {"l": l}
+        row.update({key: _both(_sym(key, l), style) for key in ("z", "a", "W", "b", "δ")})
+        row["w_jk"] = _both(_sym("w", l, "jk"), style)
+        rows.append(row)
     return rows
 
 
