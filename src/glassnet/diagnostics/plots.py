@@ -35,6 +35,7 @@ __all__ = [
     "MissingDependencyError",
     "loss_curves",
     "learning_rate",
+    "step_losses",
     "gradient_norms",
     "layer_health",
     "lr_find_curve",
@@ -187,6 +188,37 @@ def learning_rate(history: Any, path: str | os.PathLike[str] | None = None) -> A
     ax.set_xlabel("step")
     ax.set_ylabel("learning rate α")
     ax.set_title("learning rate per step")
+    ax.grid(alpha=0.3)
+    return _finish(fig, path, where)
+
+
+def step_losses(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+    """The loss of every mini-batch step (from the telemetry, or a Stepper's history), with
+    the epochs' boundaries: where a per-epoch curve hides a divergence, this shows the step at
+    which the loss took off. Log scale when the loss spans more than 100x."""
+    where = "plots.step_losses"
+    _check_path(path, where)
+    tel = _telemetry(history, where)
+    loss = np.asarray(tel.step_loss, dtype=float)
+    if loss.size == 0:
+        raise InvalidArgumentError(f"{where}: the telemetry holds no step yet")
+    steps = np.arange(1, loss.size + 1)
+    fig, ax = _figure(height=3.2, where=where)
+    ax.plot(steps, loss, color="tab:blue", linewidth=0.8, label="loss of the mini-batch")
+    if loss.size >= 10:
+        window = max(loss.size // 20, 3)
+        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1 :], smooth, color="tab:orange", label=f"mean of {window} steps")
+    epochs = np.asarray(tel.step_epoch, dtype=int)
+    for boundary in np.flatnonzero(np.diff(epochs)) + 1.5:
+        ax.axvline(boundary, color="gray", linewidth=0.6, linestyle=":")
+    finite = loss[np.isfinite(loss) & (loss > 0)]
+    if finite.size and finite.max() / finite.min() > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel("step (dotted lines: epochs)")
+    ax.set_ylabel("loss C")
+    ax.set_title("loss at every step")
+    ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
     return _finish(fig, path, where)
 

@@ -470,7 +470,13 @@ def render_report(
             "data: fit(..., validation_split=0.1) adds it)",
         )
     ]
-    if tel is not None:
+    if tel is not None and len(tel.step_loss):
+        curves.append(
+            figures.draw(
+                lambda: plots.step_losses(history),
+                "Loss at every mini-batch step (a divergence shows here before the epoch ends)",
+            )
+        )
         curves.append(
             figures.draw(lambda: plots.learning_rate(history), "Learning rate α used at every step")
         )
