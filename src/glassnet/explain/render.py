@@ -397,6 +397,71 @@ def _layer_title(lt: LayerTrace, trace: BackpropTrace) -> str:
     )
 
 
+def input_section(trace: Any) -> Section:
+    """The input a⁰ (and the picture of an image input); ``trace`` is a BackpropTrace or a
+    ForwardTrace."""
+    first = trace.layers[0]
+    inp = Section("Input")
+    picture = _picture(trace)
+    if picture is not None:
+        inp.items.append(picture)
+    first_focus = _focus(first.a_prev)
+    inp.items.append(
+        Step(
+            "input",
+            f"the input is the activation of layer {_layer(0)}",
+            _sym("a", 0),
+            [_vec(trace, first.a_prev, first_focus)],
+            value=first.a_prev,
+            note=_focus_note(first, first_focus),
+        )
+    )
+    return inp
+
+
+def forward_section(trace: Any) -> Section:
+    """z^l = W^l a^{l−1} + b^l and a^l = σ(z^l) for every layer, with the numbers; ``trace``
+    is a BackpropTrace or a ForwardTrace (anything with ``layers`` of a_prev, W, b, z, a)."""
+    single = trace.single
+    fwd = Section("Forward pass")
+    for lt in trace.layers:
+        sec = Section(_layer_title(lt, trace))
+        l = lt.index
+        for note in lt.notes:
+            sec.items.append(Para([note]))
+        W, b, a_prev = _sym("W", l), _sym("b", l), _sym("a", l - 1)
+        eq = Row([W, a_prev, Op("+"), b]) if lt.use_bias else Row([W, a_prev])
+        focus = _focus(lt.a_prev)
+        product = _prod(Mat(lt.W, focus_cols=focus), _vec(trace, lt.a_prev, focus))
+        sub: Expr = Row([product, Op("+"), Mat(lt.b)]) if lt.use_bias else product
+        sec.items.append(
+            Step(
+                "forward",
+                "weighted input",
+                _sym("z", l),
+                [eq, sub, _vec(trace, lt.z)],
+                layer=l,
+                value=lt.z,
+                note=_join_notes(
+                    "" if single or not lt.use_bias else "b is added to every column.",
+                    _focus_note(lt, focus) if l > 1 else "",
+                ),
+            )
+        )
+        sec.items.append(
+            Step(
+                "forward",
+                f"activation, σ = {lt.activation}",
+                _sym("a", l),
+                [_call(SIGMA, _sym("z", l)), _call(SIGMA, _vec(trace, lt.z)), _vec(trace, lt.a)],
+                layer=l,
+                value=lt.a,
+            )
+        )
+        fwd.items.append(sec)
+    return fwd
+
+
 def build_document(trace: BackpropTrace) -> Document:
     """The trace as sections of steps (shared by every renderer)."""
     single = trace.single
@@ -436,22 +501,7 @@ def build_document(trace: BackpropTrace) -> Document:
 
     sections: list[Section] = []
     # ---- input ----------------------------------------------------------------------------------
-    first = trace.layers[0]
-    inp = Section("Input")
-    picture = _picture(trace)
-    if picture is not None:
-        inp.items.append(picture)
-    first_focus = _focus(first.a_prev)
-    inp.items.append(
-        Step(
-            "input",
-            f"the input is the activation of layer {_layer(0)}",
-            _sym("a", 0),
-            [_vec(trace, first.a_prev, first_focus)],
-            value=first.a_prev,
-            note=_focus_note(first, first_focus),
-        )
-    )
+    inp = input_section(trace)
     y_disp = trace.y_matrix
     if trace.labels is not None:
         labels = ", ".join(str(int(v)) for v in np.atleast_1d(trace.labels)[:12])
@@ -460,42 +510,7 @@ def build_document(trace: BackpropTrace) -> Document:
     sections.append(inp)
 
     # ---- forward ------------------------------------------------------------------------------
-    fwd = Section("Forward pass")
-    for lt in trace.layers:
-        sec = Section(_layer_title(lt, trace))
-        l = lt.index
-        for note in lt.notes:
-            sec.items.append(Para([note]))
-        W, b, a_prev = _sym("W", l), _sym("b", l), _sym("a", l - 1)
-        eq = Row([W, a_prev, Op("+"), b]) if lt.use_bias else Row([W, a_prev])
-        focus = _focus(lt.a_prev)
-        product = _prod(Mat(lt.W, focus_cols=focus), _vec(trace, lt.a_prev, focus))
-        sub: Expr = Row([product, Op("+"), Mat(lt.b)]) if lt.use_bias else product
-        sec.items.append(
-            Step(
-                "forward",
-                "weighted input",
-                _sym("z", l),
-                [eq, sub, _vec(trace, lt.z)],
-                layer=l,
-                value=lt.z,
-                note=_join_notes(
-                    "" if single or not lt.use_bias else "b is added to every column.",
-                    _focus_note(lt, focus) if l > 1 else "",
-                ),
-            )
-        )
-        sec.items.append(
-            Step(
-                "forward",
-                f"activation, σ = {lt.activation}",
-                _sym("a", l),
-                [_call(SIGMA, _sym("z", l)), _call(SIGMA, _vec(trace, lt.z)), _vec(trace, lt.a)],
-                layer=l,
-                value=lt.a,
-            )
-        )
-        fwd.items.append(sec)
+    fwd = forward_section(trace)
     cost_rhs: list[Expr] = [_loss_formula(trace)]
     last = trace.layers[-1]
     if single and isinstance(trace.loss, L.Quadratic):
@@ -538,6 +553,7 @@ def build_document(trace: BackpropTrace) -> Document:
 
     # ---- backward -----------------------------------------------------------------------------
     bwd = Section("Backward pass")
+    sub: Expr
     for lt in reversed(trace.layers):
         l = lt.index
         sec = Section(_layer_title(lt, trace))
@@ -1482,3 +1498,73 @@ def render_html(
     """One self-contained page: MathML for the math, inline CSS, no script, no network."""
     with presets.using(_preset(trace, notation), trace.L):
         return _render_html(trace, precision, max_rows, max_cols, weights, full_page)
+
+
+def render_forward(
+    trace: Any,
+    kind: str,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    notation: str | None = None,
+) -> Any:
+    """A ForwardTrace as "text", "markdown", "html" or "dict" (glassnet.explain.forward)."""
+    style = Style(precision, max_rows, max_cols)
+    with presets.using(_preset(trace, notation), trace.L):
+        preset = presets.current()[0]
+        title = trace.title or f"Forward pass, traced: {trace.describe()}"
+        intro = [
+            Para(
+                [
+                    f"Network {trace.describe()}; "
+                    + ("one sample" if trace.single else f"a batch of {len(trace.x)} samples")
+                    + f". Notation: {preset.summary}. Computed in float64 from the equations; "
+                    f"the model's predict() gives the same output (largest relative difference "
+                    f"{trace.max_discrepancy:.2g})."
+                ]
+            )
+        ] + [Para([note]) for note in trace.notes]
+        sections = [input_section(trace), forward_section(trace)]
+        if kind == "text":
+            lines = [title, "═" * min(len(title), 96)]
+            for p in intro:
+                lines += _wrap(_para_text(p, style), 96, "")
+            for sec in sections:
+                lines += _section_text(sec, style, 0, False)
+            return "\n".join(lines) + "\n"
+        if kind == "markdown":
+            out = [f"# {title}", ""]
+            for p in intro:
+                out += [_para_md(p, style), ""]
+            for sec in sections:
+                out += _section_md(sec, style, 0)
+            return "\n".join(out)
+        if kind == "dict":
+            return {
+                "format": "glassnet.explain.forward/1",
+                "title": title,
+                "notation": {"name": preset.name, "summary": preset.summary},
+                "x": _lists(trace.x, None),
+                "layers": [
+                    {
+                        "l": lt.index,
+                        "label": _layer(lt.index),
+                        "name": lt.name,
+                        "activation": lt.activation,
+                        **{k: _lists(getattr(lt, k), None) for k in ("a_prev", "W", "b", "z", "a")},
+                    }
+                    for lt in trace.layers
+                ],
+                "output": _lists(trace.output, None),
+                "max_discrepancy": trace.max_discrepancy,
+                "notes": trace.notes,
+            }
+        body = [f'<div class="glassnet-trace"><h1>{html.escape(title)}</h1>']
+        body += [f"<p>{_para_html(p, style)}</p>" for p in intro]
+        body += [_section_html(sec, style, 0) for sec in sections]
+        body.append("</div>")
+        return (
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+            "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+        )
