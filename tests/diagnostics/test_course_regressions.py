@@ -159,3 +159,25 @@ def test_report_uses_the_class_names(softmax_report: str, tmp_path) -> None:
     with pytest.raises(InvalidArgumentError, match="class_names"):
         report(None or _model(0.1).fit(*_blobs(40), epochs=1, verbose=0), _model(0.1),
                tmp_path / "x.html", class_names="cat")  # fmt: skip
+
+
+def test_activation_plot_draws_each_function_and_its_derivative() -> None:
+    pytest.importorskip("matplotlib")
+    from glassnet.diagnostics import plots
+
+    fig = plots.activations(["sigmoid", "tanh", "relu", "step"])
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["sigmoid", "tanh", "relu", "step"]
+    for ax in axes[:3]:
+        value, prime = ax.get_lines()[:2]
+        z, a = value.get_data()
+        _, d = prime.get_data()
+        # σ' against central differences of the plotted σ (away from ReLU's kink)
+        slope = np.gradient(a, z)
+        smooth = np.abs(z) > 0.05
+        np.testing.assert_allclose(d[smooth][1:-1], slope[smooth][1:-1], atol=2e-3)
+    z, a = axes[0].get_lines()[0].get_data()
+    np.testing.assert_allclose(a, 1 / (1 + np.exp(-z)), rtol=1e-12)
+    assert max(axes[0].get_lines()[1].get_data()[1]) == pytest.approx(0.25, abs=1e-4)
+    with pytest.raises(InvalidArgumentError, match="names"):
+        plots.activations([])

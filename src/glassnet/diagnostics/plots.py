@@ -36,6 +36,7 @@ __all__ = [
     "loss_curves",
     "learning_rate",
     "step_losses",
+    "activations",
     "gradient_norms",
     "layer_health",
     "lr_find_curve",
@@ -221,6 +222,54 @@ def step_losses(history: Any, path: str | os.PathLike[str] | None = None) -> Any
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
     return _finish(fig, path, where)
+
+
+def activations(
+    names: Sequence[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
+    z_range: tuple[float, float] = (-5.0, 5.0),
+) -> Any:
+    """Each activation σ and its derivative σ' over z (one panel per activation), from the
+    same kernels training runs — the σ'(z) of BP1 and BP2: where σ' ≈ 0 (saturated sigmoid
+    and tanh, ReLU for z < 0) δ stops. ``names``: default sigmoid, tanh, relu, leaky_relu,
+    elu, softplus, gelu, step (seed 003's MP neuron, σ' = 0 almost everywhere)."""
+    from ..nn.layers import Activation
+
+    where = "plots.activations"
+    _check_path(path, where)
+    chosen = list(names) if names is not None else list(_DEFAULT_ACTIVATIONS)
+    if not chosen or any(not isinstance(n, str) for n in chosen):
+        raise InvalidArgumentError(
+            f"{where}: names must be a non-empty list of activation names, received {names!r}"
+        )
+    lo, hi = float(z_range[0]), float(z_range[1])
+    if not lo < hi:
+        raise InvalidArgumentError(f"{where}: z_range must be (low, high) with low < high")
+    z = np.linspace(lo, hi, 401)
+    cols = min(4, len(chosen))
+    rows = -(-len(chosen) // cols)
+    fig, axes = _figure(width=3.2 * cols, height=2.7 * rows, ncols=cols, nrows=rows, where=where)
+    flat = np.atleast_1d(axes).reshape(-1)
+    for ax, name in zip(flat, chosen):
+        if name == "step":
+            value, prime = (z > 0).astype(float), np.zeros_like(z)
+        else:
+            layer = Activation(name, dtype="float64")
+            value, prime = layer.function(z), layer.derivative(z)
+        ax.plot(z, value, color="tab:blue", label="σ(z)")
+        ax.plot(z, prime, color="tab:red", linestyle="--", label="σ'(z)")
+        ax.axhline(0, color="gray", linewidth=0.5)
+        ax.axvline(0, color="gray", linewidth=0.5)
+        ax.set_title(name)
+        ax.set_xlabel("z")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc="upper left")
+    for ax in flat[len(chosen) :]:
+        ax.set_visible(False)
+    return _finish(fig, path, where)
+
+
+_DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "step")
 
 
 def _sample_axis(tel: Any) -> np.ndarray:
