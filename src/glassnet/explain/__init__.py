@@ -26,11 +26,15 @@ from .graph import Graph, GraphvizNotFoundError, graph, model_graph
 from .path import WeightPath
 from .perceptron import Perceptron, PerceptronResult
 from .trace import BackpropTrace, LayerTrace, backprop
+from .worksheet import Grade, Worksheet, worksheet
 
 __all__ = [
     "backprop",
     "forward",
     "ForwardTrace",
+    "worksheet",
+    "Worksheet",
+    "Grade",
     "jacobian",
     "vjp",
     "jvp",

@@ -420,6 +420,8 @@ class Mat(Expr):
     ) -> None:
         self.focus_rows = focus_rows
         self.focus_cols = focus_cols
+        #: a worksheet's blank: every shown entry is printed as "?"
+        self.blank = False
         arr = np.asarray(array, dtype=np.float64)
         if arr.ndim == 0:
             arr = arr.reshape(1, 1)
@@ -440,6 +442,8 @@ class Mat(Expr):
             for c in cols:
                 if r is None or c is None:
                     line.append(None)
+                elif self.blank:
+                    line.append("?")
                 else:
                     line.append(fmt_number(self.array[r, c], style.precision))
             cells.append(line)
