@@ -20,6 +20,7 @@
 from ..autograd.functional import jacobian, jvp, vjp
 from ..autograd.gradcheck import GradcheckReport, gradcheck
 from .checking import gradcheck_model
+from .diagram import diagram
 from .examples import XOR_X, XOR_Y, seed004_example, xor_network
 from .forward import ForwardTrace, forward
 from .graph import Graph, GraphvizNotFoundError, graph, model_graph
@@ -32,6 +33,7 @@ __all__ = [
     "backprop",
     "forward",
     "ForwardTrace",
+    "diagram",
     "worksheet",
     "Worksheet",
     "Grade",
