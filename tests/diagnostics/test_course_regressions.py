@@ -181,3 +181,21 @@ def test_activation_plot_draws_each_function_and_its_derivative() -> None:
     assert max(axes[0].get_lines()[1].get_data()[1]) == pytest.approx(0.25, abs=1e-4)
     with pytest.raises(InvalidArgumentError, match="names"):
         plots.activations([])
+
+
+def test_boundary_animation_writes_one_frame_per_epoch(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    image = pytest.importorskip("PIL.Image")
+    from glassnet.diagnostics import plots
+
+    x, y = _blobs(120)
+    model = _model(0.5)
+    accuracies = plots.boundary_animation(model, x, y, tmp_path / "b.gif", epochs=4, resolution=30)
+    gif = image.open(tmp_path / "b.gif")
+    assert gif.format == "GIF" and gif.n_frames == 5  # before training, then each epoch
+    assert len(accuracies) == 5 and accuracies[-1] > 0.9
+    # the last frame is the model as trained: its accuracy is the model's
+    final = float((model.predict(x).argmax(1) == y).mean())
+    assert accuracies[-1] == pytest.approx(final)
+    with pytest.raises(InvalidArgumentError, match=".gif"):
+        plots.boundary_animation(model, x, y, tmp_path / "b.png")

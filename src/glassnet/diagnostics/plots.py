@@ -36,6 +36,7 @@ __all__ = [
     "loss_curves",
     "learning_rate",
     "step_losses",
+    "boundary_animation",
     "activations",
     "gradient_norms",
     "layer_health",
@@ -589,6 +590,63 @@ def decision_boundary(
 _REGION_TINTS = ["#cfe3f7", "#fbd9c4", "#d5f0d0", "#eadcf5", "#f7f1c4", "#d3f1f0"]
 _POINT_COLOURS = ["#e8a200", "#7b2cbf", "#c1121f", "#0a9396", "#1d3557", "#6a994e"]
 _POINT_MARKERS = ["o", "^", "s", "D", "v", "P"]
+
+
+def boundary_animation(
+    model: Any,
+    x: Any,
+    y: Any,
+    path: str | os.PathLike[str],
+    epochs: int = 20,
+    batch_size: int = 32,
+    resolution: int = 80,
+    frame_ms: int = 400,
+) -> list[float]:
+    """Train ``model`` (compiled) on the 2-D points (x, y) for ``epochs`` epochs and write an
+    animated GIF of its decision boundary after each one (frame 0: before training) to
+    ``path``, atomically; returns the accuracy at each frame. Seed 003's line, moving."""
+    where = "plots.boundary_animation"
+    target = os.fspath(path)
+    if not target.lower().endswith(".gif"):
+        raise InvalidArgumentError(f"{where}: path must end in .gif, received path={target!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise InvalidArgumentError(
+            f"{where}: epochs must be a positive integer, received {epochs!r}"
+        )
+    try:
+        from PIL import Image
+    except ImportError:
+        raise MissingDependencyError(
+            f"{where}: writing a GIF needs Pillow (installed with matplotlib); pip install pillow"
+        ) from None
+    from ..io.atomic import atomic_write
+
+    xs = np.asarray(x, dtype=float)
+    labels = np.asarray(y)
+    frames, accuracies = [], []
+    for epoch in range(epochs + 1):
+        if epoch:
+            model.fit(xs, labels, epochs=1, batch_size=batch_size, verbose=0)
+        accuracy = float((_predict_labels(model, xs) == _labels(labels, "y", where)).mean())
+        accuracies.append(accuracy)
+        fig = decision_boundary(
+            model,
+            xs,
+            labels,
+            resolution=resolution,
+            title=f"after epoch {epoch} of {epochs} (accuracy {accuracy:.3f})",
+        )
+        frames.append(Image.open(io.BytesIO(figure_bytes(fig, "png"))).convert("P"))
+    with atomic_write(target, "wb") as handle:
+        frames[0].save(
+            handle,
+            format="GIF",
+            save_all=True,
+            append_images=frames[1:],
+            duration=frame_ms,
+            loop=0,
+        )
+    return accuracies
 
 
 def _predict_labels(model: Any, x: np.ndarray) -> np.ndarray:
