@@ -24,3 +24,20 @@ def test_constants_get_no_gradient_edge_whatever_the_op(op: str) -> None:
     assert kinds["x"].local == pytest.approx(expected)
     assert all(nd.grad is None for nd in g.nodes if not nd.requires_grad)
     assert "constant" in g.to_dot()
+
+
+def test_the_model_graph_fits_a_slide() -> None:
+    """Issue 17: the Graphviz drawing of seed 004's 2-layer network was ~5,000 pt wide."""
+    import re
+    import shutil
+
+    from glassnet.explain import model_graph, seed004_example
+
+    model, x, y, loss, _ = seed004_example()
+    g = model_graph(model, x, y, loss)
+    assert 'size="13.3,9.0";' in g.to_dot()
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed")
+    match = re.search(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"', g.to_svg())
+    assert match is not None
+    assert float(match.group(1)) <= 13.3 * 72 + 1 and float(match.group(2)) <= 9 * 72 + 1

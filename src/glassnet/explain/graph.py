@@ -40,6 +40,10 @@ from .notation import fmt_number
 __all__ = ["graph", "model_graph", "Graph", "GraphNode", "GraphEdge", "GraphvizNotFoundError"]
 
 
+#: the largest drawing ``to_dot``/``to_svg`` make, in inches (width, height): a 1280 px slide
+SLIDE_INCHES = (13.3, 9.0)
+
+
 class GraphvizNotFoundError(GlassnetError, RuntimeError):
     """Graphviz's ``dot`` program is needed (for SVG) and is not installed."""
 
@@ -173,6 +177,9 @@ class Graph:
         lines = [
             "digraph glassnet {",
             "  rankdir=LR;",
+            # At most a slide's width (13.3 in ≈ 1280 px at 96 dpi): dot scales a wider
+            # drawing down to fit (a 2-layer network's graph was 2,400-5,000 pt wide).
+            f'  size="{SLIDE_INCHES[0]},{SLIDE_INCHES[1]}";',
             '  node [fontname="Helvetica", fontsize=11];',
             '  edge [fontname="Helvetica", fontsize=10, fontcolor="#b3261e"];',
         ]
