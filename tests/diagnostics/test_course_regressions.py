@@ -199,3 +199,21 @@ def test_boundary_animation_writes_one_frame_per_epoch(tmp_path) -> None:
     assert accuracies[-1] == pytest.approx(final)
     with pytest.raises(InvalidArgumentError, match=".gif"):
         plots.boundary_animation(model, x, y, tmp_path / "b.png")
+
+
+def test_chinese_labels_are_drawn_with_a_cjk_font(tmp_path) -> None:
+    """Issue 17: plots showed boxes for CJK characters (DejaVu Sans has none)."""
+    pytest.importorskip("matplotlib")
+    import warnings
+
+    from glassnet.diagnostics import plots
+
+    if plots.cjk_font() is None:
+        pytest.skip("no CJK font installed (Debian: fonts-noto-cjk)")
+    fig = plots.confusion_matrix([0, 1, 1], [0, 1, 0], class_names=["猫", "狗"])
+    ticks = fig.axes[0].get_xticklabels()
+    assert plots.cjk_font() in ticks[0].get_fontfamily()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        plots.save_figure(fig, tmp_path / "cm.png")
+    assert not [w for w in caught if "missing from" in str(w.message)]  # no glyph is a box

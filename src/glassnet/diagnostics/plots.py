@@ -20,9 +20,12 @@ weight_histograms      the distribution of every Dense layer's weights
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -102,7 +105,56 @@ def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
     return buffer.getvalue()
 
 
+_CJK = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+_CJK_PREFERENCE = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Serif CJK SC")
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The name of a font with Chinese glyphs (Debian's fonts-noto-cjk), registered with
+    matplotlib's font manager when it is installed but not in matplotlib's cache; None when
+    there is none on this machine."""
+    from matplotlib import font_manager
+
+    def known() -> set[str]:
+        return {f.name for f in font_manager.fontManager.ttflist}
+
+    if not any("CJK" in name for name in known()):
+        for found in font_manager.findSystemFonts():
+            base = os.path.basename(found)
+            if "CJK" in base and "Regular" in base:
+                font_manager.fontManager.addfont(found)
+    names = known()
+    for name in _CJK_PREFERENCE:
+        if name in names:
+            return name
+    return next((n for n in sorted(names) if "CJK" in n), None)
+
+
+def _use_cjk(fig: Any, where: str) -> None:
+    """Let every text of the figure fall back to a CJK font when it has Chinese text (DejaVu
+    Sans alone draws boxes), or say clearly that none is installed."""
+    from matplotlib.text import Text
+
+    texts = fig.findobj(Text)
+    if not any(_CJK.search(t.get_text() or "") for t in texts):
+        return
+    font = cjk_font()
+    if font is None:
+        warnings.warn(
+            f"{where}: the figure has Chinese (CJK) text but no CJK font is installed, so it "
+            f"shows as boxes; install one, e.g. Debian's fonts-noto-cjk "
+            f"(apt-get install fonts-noto-cjk)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return
+    for text in texts:
+        text.set_fontfamily(["DejaVu Sans", font])
+
+
 def _finish(fig: Any, path: str | os.PathLike[str] | None, where: str) -> Any:
+    _use_cjk(fig, where)
     if path is not None:
         save_figure(fig, path, where)
     return fig
