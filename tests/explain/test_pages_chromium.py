@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from glassnet.explain import backprop, forward, seed004_example, worksheet
+from glassnet.explain import backprop, diagram, forward, seed004_example, worksheet
 from glassnet.layers import Flatten, Rescaling
 from glassnet.nn.layers import Dense
 from glassnet.training.model import Sequential
@@ -60,6 +60,10 @@ def _pages() -> dict[str, str]:
         "digit": backprop(digits, image, 1, loss="sparse_categorical_crossentropy").to_html(),
         "worksheet": worksheet(trace, ["delta2", "grad_W1", "W2_new"]).to_html(),
         "forward": forward(model, x).to_html(),
+        "diagram": '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+        '<div class="glassnet-trace">'
+        + diagram(trace, show="gradients", notation="seed004")
+        + "</div></body></html>",
     }
 
 
