@@ -217,3 +217,15 @@ def test_chinese_labels_are_drawn_with_a_cjk_font(tmp_path) -> None:
         warnings.simplefilter("always")
         plots.save_figure(fig, tmp_path / "cm.png")
     assert not [w for w in caught if "missing from" in str(w.message)]  # no glyph is a box
+
+
+def test_report_findings_show_scripts_not_carets(tmp_path) -> None:
+    import html as html_module
+
+    from glassnet.diagnostics.report import _rich
+
+    text = "By BP4 ∂C/∂w = a^(l-1) δ^l is 0; BP2 multiplies by (W^(l+1))ᵀ"
+    rendered = _rich(text)
+    words = html_module.unescape(re.sub(r"<math.*?</math>", "", rendered, flags=re.S))
+    assert "^" not in words
+    assert rendered.count("<msup>") == 3 and "BP4" in words

@@ -126,6 +126,16 @@ def _is_nan(value: Any) -> bool:
     return isinstance(value, (float, np.floating)) and math.isnan(float(value))
 
 
+def _rich(text: str) -> str:
+    """Words with the seeds' symbols (a^(l-1), δ^l, (W^(l+1))ᵀ) as MathML scripts, not carets."""
+    from ..explain.notation import Style, prose, to_mathml
+
+    style = Style()
+    return "".join(
+        _e(part) if isinstance(part, str) else to_mathml(part, style) for part in prose(str(text))
+    )
+
+
 def _note(text: str) -> str:
     return f'<p class="note">{_e(text)}</p>'
 
@@ -232,8 +242,8 @@ def _findings_section(findings: list[Any], ran_diagnose: bool) -> str:
         parts.append(
             f'<div class="finding {_e(f.severity)}"><div class="head"><span class="badge">'
             f"{_e(f.severity)}</span>{_e(f.rule)}{where} &middot; from epoch {f.epoch + 1}</div>"
-            f'<div class="ev">{_e(f.evidence)}</div><div class="sugg"><strong>What to do:'
-            f"</strong> {_e(f.suggestion)}</div></div>"
+            f'<div class="ev">{_rich(f.evidence)}</div><div class="sugg"><strong>What to do:'
+            f"</strong> {_rich(f.suggestion)}</div></div>"
         )
     return "\n".join(parts)
 
