@@ -513,7 +513,7 @@ def render_report(
 
     model_parts = [
         figures.draw(
-            lambda: plots.weight_histograms(model), "Distribution of each Dense layer's weights W^l"
+            lambda: plots.weight_histograms(model), "Distribution of each Dense layer's weights Wˡ"
         )
     ]
     if x is not None and y is not None and _is_classifier(model):
