@@ -230,6 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="whose symbols: glassnet (default; the input is layer 0), seed000/seed001 (the "
         "input is layer 1), seed004 (i/h/o, net/out, w1…w8), seed003 (W1, b1, h1)",
     )
+    explain.add_argument(
+        "--lang", choices=["en", "zh"], default="en", help="language of the trace; default en"
+    )
     explain.add_argument("--learning-rate", type=_positive_float, default=None)
     explain.add_argument("--output", default=None, help="write to a file instead of stdout")
 
@@ -531,6 +534,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         graph=args.graph,
         learning_rate=args.learning_rate,
         notation=args.notation,
+        lang=args.lang,
     )
     if args.output:
         from .io.atomic import atomic_write_text

@@ -57,6 +57,7 @@ def _pages() -> dict[str, str]:
     return {
         "trace": trace.to_html(precision=9, weights=["w5", "w1"]),
         "trace-seed000": trace.to_html(notation="seed000"),
+        "trace-zh": trace.to_html(precision=9, weights=["w5"], lang="zh"),
         "digit": backprop(digits, image, 1, loss="sparse_categorical_crossentropy").to_html(),
         "worksheet": worksheet(trace, ["delta2", "grad_W1", "W2_new"]).to_html(),
         "forward": forward(model, x).to_html(),

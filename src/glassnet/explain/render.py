@@ -20,7 +20,8 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from ..nn import losses as L
-from . import presets
+from . import i18n, presets
+from .i18n import t
 from .notation import (
     ROW_BREAK,
     Expr,
@@ -390,10 +391,14 @@ def _delta_rule_text(trace: BackpropTrace) -> str:
 
 
 def _layer_title(lt: LayerTrace, trace: BackpropTrace) -> str:
-    role = "output layer" if lt.index == trace.L else "hidden layer"
-    return (
-        f"Layer {_layer(lt.index)} ({role}, {lt.name!r}): {lt.in_features} → {lt.units}, "
-        f"σ = {lt.activation}"
+    role = t("output layer") if lt.index == trace.L else t("hidden layer")
+    return t("Layer {n} ({role}, {name}): {inputs} → {units}, σ = {activation}").format(
+        n=_layer(lt.index),
+        role=role,
+        name=repr(lt.name),
+        inputs=lt.in_features,
+        units=lt.units,
+        activation=lt.activation,
     )
 
 
@@ -401,7 +406,7 @@ def input_section(trace: Any) -> Section:
     """The input a⁰ (and the picture of an image input); ``trace`` is a BackpropTrace or a
     ForwardTrace."""
     first = trace.layers[0]
-    inp = Section("Input")
+    inp = Section(t("Input"))
     picture = _picture(trace)
     if picture is not None:
         inp.items.append(picture)
@@ -409,7 +414,7 @@ def input_section(trace: Any) -> Section:
     inp.items.append(
         Step(
             "input",
-            f"the input is the activation of layer {_layer(0)}",
+            t("the input is the activation of layer {n}").format(n=_layer(0)),
             _sym("a", 0),
             [_vec(trace, first.a_prev, first_focus)],
             value=first.a_prev,
@@ -423,7 +428,7 @@ def forward_section(trace: Any) -> Section:
     """z^l = W^l a^{l−1} + b^l and a^l = σ(z^l) for every layer, with the numbers; ``trace``
     is a BackpropTrace or a ForwardTrace (anything with ``layers`` of a_prev, W, b, z, a)."""
     single = trace.single
-    fwd = Section("Forward pass")
+    fwd = Section(t("Forward pass"))
     for lt in trace.layers:
         sec = Section(_layer_title(lt, trace))
         l = lt.index
@@ -437,13 +442,13 @@ def forward_section(trace: Any) -> Section:
         sec.items.append(
             Step(
                 "forward",
-                "weighted input",
+                t("weighted input"),
                 _sym("z", l),
                 [eq, sub, _vec(trace, lt.z)],
                 layer=l,
                 value=lt.z,
                 note=_join_notes(
-                    "" if single or not lt.use_bias else "b is added to every column.",
+                    "" if single or not lt.use_bias else t("b is added to every column."),
                     _focus_note(lt, focus) if l > 1 else "",
                 ),
             )
@@ -451,7 +456,7 @@ def forward_section(trace: Any) -> Section:
         sec.items.append(
             Step(
                 "forward",
-                f"activation, σ = {lt.activation}",
+                t("activation, σ = {activation}").format(activation=lt.activation),
                 _sym("a", l),
                 [_call(SIGMA, _sym("z", l)), _call(SIGMA, _vec(trace, lt.z)), _vec(trace, lt.a)],
                 layer=l,
@@ -468,14 +473,22 @@ def build_document(trace: BackpropTrace) -> Document:
     n = trace.batch_size
     L_ = trace.L
     intro: list[Para] = []
-    samples = "one sample" if single else f"a batch of {n} samples, C = 1/n Σ_x C_x"
-    lr = "" if trace.learning_rate is None else f"; learning rate α = {trace.learning_rate:g}"
+    samples = (
+        t("one sample") if single else t("a batch of {n} samples, C = 1/n Σ_x C_x").format(n=n)
+    )
+    lr = (
+        ""
+        if trace.learning_rate is None
+        else t("; learning rate α = {lr}").format(lr=f"{trace.learning_rate:g}")
+    )
     intro.append(
         Para(
             [
-                f"Network {trace.describe()}; loss {trace.loss_name}: ",
+                t("Network {arch}; loss {loss}: ").format(
+                    arch=trace.describe(), loss=trace.loss_name
+                ),
                 Row([_C("x"), Op("="), _loss_formula(trace)]),
-                f"; {samples}{lr}.",
+                t("; {samples}{lr}.").format(samples=samples, lr=lr),
             ]
         )
     )
@@ -484,15 +497,21 @@ def build_document(trace: BackpropTrace) -> Document:
     intro.append(
         Para(
             [
-                f"Notation: {preset.summary} (notation={preset.name!r}; also {others}). ",
+                t("Notation: {summary} (notation={name}; also {others}). ").format(
+                    summary=t(preset.summary), name=repr(preset.name), others=others
+                ),
                 _sym("w", "l", "jk") if preset.style == "layers" else Sym("w", sub="jk", sup="l"),
-                " is the weight from neuron k of layer l − 1 to neuron j of layer l "
-                "(W[j−1, k−1] in code, indices 1-based here); ",
+                t(
+                    " is the weight from neuron k of layer l − 1 to neuron j of layer l "
+                    "(W[j−1, k−1] in code, indices 1-based here); "
+                ),
                 Row([_sym("δ", "l"), Op("="), _partial(_C(), _sym("z", "l"))]),
-                ". Vectors are columns"
-                + ("" if single else " — one column per sample")
-                + ". Every number is computed in float64 from the equations, then checked against "
-                "the autograd engine.",
+                t(". Vectors are columns")
+                + ("" if single else t(" — one column per sample"))
+                + t(
+                    ". Every number is computed in float64 from the equations, then checked "
+                    "against the autograd engine."
+                ),
             ]
         )
     )
@@ -505,8 +524,10 @@ def build_document(trace: BackpropTrace) -> Document:
     y_disp = trace.y_matrix
     if trace.labels is not None:
         labels = ", ".join(str(int(v)) for v in np.atleast_1d(trace.labels)[:12])
-        inp.items.append(Para([f"Label(s) {labels}, as one-hot targets:"]))
-    inp.items.append(Step("target", "the targets", Sym("y"), [_vec(trace, y_disp)], value=y_disp))
+        inp.items.append(Para([t("Label(s) {labels}, as one-hot targets:").format(labels=labels)]))
+    inp.items.append(
+        Step("target", t("the targets"), Sym("y"), [_vec(trace, y_disp)], value=y_disp)
+    )
     sections.append(inp)
 
     # ---- forward ------------------------------------------------------------------------------
@@ -538,7 +559,7 @@ def build_document(trace: BackpropTrace) -> Document:
     fwd.items.append(
         Step(
             "cost",
-            f"the cost ({trace.loss_name})",
+            t("the cost ({loss})").format(loss=trace.loss_name),
             _C(),
             cost_rhs,
             value=trace.cost,
@@ -552,7 +573,7 @@ def build_document(trace: BackpropTrace) -> Document:
     sections.append(fwd)
 
     # ---- backward -----------------------------------------------------------------------------
-    bwd = Section("Backward pass")
+    bwd = Section(t("Backward pass"))
     sub: Expr
     for lt in reversed(trace.layers):
         l = lt.index
@@ -574,7 +595,7 @@ def build_document(trace: BackpropTrace) -> Document:
                 sec.items.append(
                     Step(
                         "BP1",
-                        f"output error of layer {_layer(l)} (fused form)",
+                        t("output error of layer {n} (fused form)").format(n=_layer(l)),
                         delta_l,
                         [eq, sub, _vec(trace, lt.delta)],
                         layer=l,
@@ -591,7 +612,7 @@ def build_document(trace: BackpropTrace) -> Document:
                 sec.items.append(
                     Step(
                         "∇C",
-                        "gradient of the cost with respect to the output",
+                        t("gradient of the cost with respect to the output"),
                         grad_sym,
                         grad_rhs,
                         layer=l,
@@ -612,7 +633,7 @@ def build_document(trace: BackpropTrace) -> Document:
                 sec.items.append(
                     Step(
                         "BP1",
-                        f"output error of layer {_layer(l)}",
+                        t("output error of layer {n}").format(n=_layer(l)),
                         delta_l,
                         [eq, sub, _vec(trace, lt.delta)],
                         layer=l,
@@ -641,15 +662,17 @@ def build_document(trace: BackpropTrace) -> Document:
             sec.items.append(
                 Step(
                     "BP2",
-                    f"error of layer {_layer(l)}, carried back from layer {_layer(l + 1)}",
+                    t("error of layer {n}, carried back from layer {m}").format(
+                        n=_layer(l), m=_layer(l + 1)
+                    ),
                     delta_l,
                     [eq, sub, mid, _vec(trace, lt.delta)],
                     layer=l,
                     value=lt.delta,
                     note=[
-                        "The error of neuron j collects ",
+                        t("The error of neuron j collects "),
                         _sym("δ", l + 1),
-                        " of every neuron it feeds, weighted by the connecting weights.",
+                        t(" of every neuron it feeds, weighted by the connecting weights."),
                     ],
                 )
             )
@@ -666,7 +689,7 @@ def build_document(trace: BackpropTrace) -> Document:
             sec.items.append(
                 Step(
                     "BP3",
-                    f"gradient of the biases of layer {_layer(l)}",
+                    t("gradient of the biases of layer {n}").format(n=_layer(l)),
                     db,
                     rhs,
                     layer=l,
@@ -701,13 +724,13 @@ def build_document(trace: BackpropTrace) -> Document:
         sec.items.append(
             Step(
                 "BP4",
-                f"gradient of the weights of layer {_layer(l)}",
+                t("gradient of the weights of layer {n}").format(n=_layer(l)),
                 dW,
                 rhs,
                 layer=l,
                 value=lt.grad_W,
                 note=[
-                    "Entry by entry: ",
+                    t("Entry by entry: "),
                     Row(
                         [
                             _partial(_C(), _sym("w", l, "jk")),
@@ -716,9 +739,9 @@ def build_document(trace: BackpropTrace) -> Document:
                             _sym("δ", l, "j"),
                         ]
                     ),
-                    " — a weight learns slowly when its input ",
+                    t(" — a weight learns slowly when its input "),
                     _sym("a", l - 1, "k"),
-                    " is near 0.",
+                    t(" is near 0."),
                 ],
             )
         )
@@ -728,12 +751,12 @@ def build_document(trace: BackpropTrace) -> Document:
     # ---- update -------------------------------------------------------------------------------
     if trace.learning_rate is not None:
         alpha = trace.learning_rate
-        upd = Section(f"Gradient descent (learning rate α = {alpha:g})")
+        upd = Section(t("Gradient descent (learning rate α = {alpha})").format(alpha=f"{alpha:g}"))
         for lt in trace.layers:
             l = lt.index
-            updates = [("W", "weights", lt.W, lt.grad_W, lt.W_updated)]
+            updates = [("W", t("new weights of layer {n}"), lt.W, lt.grad_W, lt.W_updated)]
             if lt.use_bias:
-                updates.append(("b", "biases", lt.b, lt.grad_b, lt.b_updated))
+                updates.append(("b", t("new biases of layer {n}"), lt.b, lt.grad_b, lt.b_updated))
             focus = _focus(lt.a_prev)
             for letter, what, old, grad, new in updates:
                 sym = _sym(letter, l)
@@ -746,7 +769,7 @@ def build_document(trace: BackpropTrace) -> Document:
                 upd.items.append(
                     Step(
                         "update",
-                        f"new {what} of layer {_layer(l)}",
+                        what.format(n=_layer(l)),
                         sym,
                         [
                             Row([sym, Op("−"), _prod(Sym("α"), _partial(_C(), sym))]),
@@ -762,14 +785,16 @@ def build_document(trace: BackpropTrace) -> Document:
 
     # ---- check --------------------------------------------------------------------------------
     ok = trace.ok
-    chk = Section("Check")
+    chk = Section(t("Check"))
     worst = max(trace.discrepancies.items(), key=lambda kv: kv[1], default=("—", 0.0))
     chk.items.append(
         Para(
             [
-                "The autograd engine, run separately on the same float64 weights (δ read from "
-                "z.grad), gives the same numbers: largest relative difference "
-                f"{trace.max_discrepancy:.2g} (at {worst[0]}) over C and every δ, ∂C/∂W and ∂C/∂b."
+                t(
+                    "The autograd engine, run separately on the same float64 weights (δ read "
+                    "from z.grad), gives the same numbers: largest relative difference {diff} "
+                    "(at {where}) over C and every δ, ∂C/∂W and ∂C/∂b."
+                ).format(diff=f"{trace.max_discrepancy:.2g}", where=worst[0])
             ]
         )
     )
@@ -777,21 +802,27 @@ def build_document(trace: BackpropTrace) -> Document:
         chk.items.append(
             Para(
                 [
-                    f"Central differences on {len(trace.spot_checks)} parameter(s): largest "
-                    f"relative difference {trace.numerical_discrepancy:.2g}."
+                    t(
+                        "Central differences on {n} parameter(s): largest relative difference "
+                        "{diff}."
+                    ).format(n=len(trace.spot_checks), diff=f"{trace.numerical_discrepancy:.2g}")
                 ]
             )
         )
     chk.items.append(
         Para(
             [
-                "Verdict: "
-                + ("the equations and the engine agree." if ok else "MISMATCH — see trace.check().")
+                t("Verdict: ")
+                + (
+                    t("the equations and the engine agree.")
+                    if ok
+                    else t("MISMATCH — see trace.check().")
+                )
             ]
         )
     )
     sections.append(chk)
-    title = trace.title or f"Backpropagation, traced: {trace.describe()}"
+    title = trace.title or t("Backpropagation, traced: {arch}").format(arch=trace.describe())
     return Document(title, intro, sections, ok)
 
 
@@ -852,7 +883,7 @@ def _prime_step(trace: BackpropTrace, lt: LayerTrace) -> Step:
         a_l = _sym("a", l)
         return Step(
             "σ'",
-            "derivative of the activation (a Jacobian for softmax)",
+            t("derivative of the activation (a Jacobian for softmax)"),
             Sym("J"),
             [Row([Words("diag("), a_l, Words(")"), Op("−"), a_l, _T(a_l)]), value],
             layer=l,
@@ -867,7 +898,7 @@ def _prime_step(trace: BackpropTrace, lt: LayerTrace) -> Step:
     rhs.append(_vec(trace, lt.sigma_prime))
     return Step(
         "σ'",
-        f"derivative of the activation ({lt.activation})",
+        t("derivative of the activation ({activation})").format(activation=lt.activation),
         _call(SIGMA_PRIME, z_l),
         rhs,
         layer=l,
@@ -1003,7 +1034,7 @@ def _render_text(
     for p in doc.intro:
         lines += _wrap(_para_text(p, style), 96, "")
     for sec in doc.sections:
-        if sec.title == "Check":
+        if sec.title == t("Check"):
             sec_lines = _section_text(sec, style, 0, color)
             verdict = sec_lines[-1]
             sec_lines[-1] = _paint(verdict, "ok" if doc.ok else "bad", color)
@@ -1333,9 +1364,10 @@ def _render_html(
     body += [f"<p>{_para_html(p, style)}</p>" for p in doc.intro]
     for sec in doc.sections:
         chunk = _section_html(sec, style, 0)
-        if sec.title == "Check":
+        if sec.title == t("Check"):
             verdict = "ok" if doc.ok else "bad"
-            chunk = chunk.replace("<p>Verdict:", f'<p class="{verdict}">Verdict:')
+            mark = html.escape(t("Verdict: ").strip())
+            chunk = chunk.replace(f"<p>{mark}", f'<p class="{verdict}">{mark}')
         body.append(chunk)
     for path in _paths(trace, weights):
         body.append(path.to_html(precision))
@@ -1348,7 +1380,8 @@ def _render_html(
     if not full_page:
         return f"<style>{_CSS}</style>\n{content}"
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        "<!DOCTYPE html>\n"
+        f'<html lang="{i18n.current()}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(doc.title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         f"<body>\n{content}\n</body>\n</html>\n"
@@ -1357,10 +1390,9 @@ def _render_html(
 
 def _equations_heading() -> str:
     preset = presets.current()[0]
-    return (
-        f"The four equations of seeds 000/001, in {preset.name} notation "
-        f"(forward pass for {preset.forward_range()}):"
-    )
+    return t(
+        "The four equations of seeds 000/001, in {name} notation (forward pass for {range}):"
+    ).format(name=preset.name, range=preset.forward_range())
 
 
 def _equation_exprs() -> dict[str, Expr]:
@@ -1432,6 +1464,10 @@ def _both(expr: Expr, style: Style) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 # Entry points: each renders in a notation preset (see glassnet.explain.presets)
 # ---------------------------------------------------------------------------------------------
+def _lang(trace: Any, lang: str | None) -> str:
+    return i18n.check_lang(lang if lang is not None else getattr(trace, "lang", None))
+
+
 def _preset(trace: BackpropTrace, notation: str | None) -> presets.Preset:
     return presets.get(notation if notation is not None else getattr(trace, "notation", None))
 
@@ -1444,9 +1480,10 @@ def render_text(
     color: bool | None = False,
     weights: Sequence[Any] = (),
     notation: str | None = None,
+    lang: str | None = None,
 ) -> str:
     """The trace for a terminal (see BackpropTrace.to_text)."""
-    with presets.using(_preset(trace, notation), trace.L):
+    with presets.using(_preset(trace, notation), trace.L), i18n.using(_lang(trace, lang)):
         return _render_text(trace, precision, max_rows, max_cols, color, weights)
 
 
@@ -1457,9 +1494,10 @@ def render_markdown(
     max_cols: int = 8,
     weights: Sequence[Any] = (),
     notation: str | None = None,
+    lang: str | None = None,
 ) -> str:
     """Markdown with LaTeX (see BackpropTrace.to_markdown)."""
-    with presets.using(_preset(trace, notation), trace.L):
+    with presets.using(_preset(trace, notation), trace.L), i18n.using(_lang(trace, lang)):
         return _render_markdown(trace, precision, max_rows, max_cols, weights)
 
 
@@ -1468,9 +1506,10 @@ def trace_dict(
     precision: int | None = None,
     weights: Sequence[Any] = (),
     notation: str | None = None,
+    lang: str | None = None,
 ) -> dict[str, Any]:
     """The trace as plain data: arrays as nested lists, equations as LaTeX and text."""
-    with presets.using(_preset(trace, notation), trace.L):
+    with presets.using(_preset(trace, notation), trace.L), i18n.using(_lang(trace, lang)):
         return _trace_dict(trace, precision, weights)
 
 
@@ -1480,9 +1519,10 @@ def render_json(
     indent: int | None = 1,
     weights: Sequence[Any] = (),
     notation: str | None = None,
+    lang: str | None = None,
 ) -> str:
     """Valid JSON (non-finite numbers become null)."""
-    with presets.using(_preset(trace, notation), trace.L):
+    with presets.using(_preset(trace, notation), trace.L), i18n.using(_lang(trace, lang)):
         return _render_json(trace, precision, indent, weights)
 
 
@@ -1494,9 +1534,10 @@ def render_html(
     weights: Sequence[Any] = (),
     full_page: bool = True,
     notation: str | None = None,
+    lang: str | None = None,
 ) -> str:
     """One self-contained page: MathML for the math, inline CSS, no script, no network."""
-    with presets.using(_preset(trace, notation), trace.L):
+    with presets.using(_preset(trace, notation), trace.L), i18n.using(_lang(trace, lang)):
         return _render_html(trace, precision, max_rows, max_cols, weights, full_page)
 
 

@@ -190,6 +190,8 @@ class BackpropTrace:
         #: the renderers' default notation preset (glassnet.explain.presets): None is
         #: glassnet's own, "seed000", "seed001", "seed003" or "seed004" the seeds'
         self.notation: str | None = None
+        #: the renderers' default language: None or "en" (English), "zh" (Chinese)
+        self.lang: str | None = None
         self.engine_cost: float | None = None
         self.discrepancies: dict[str, float] = {}
         self.spot_checks: list[SpotCheck] = []
@@ -389,17 +391,19 @@ class BackpropTrace:
         color: bool | None = False,
         weights: Sequence[Any] = (),
         notation: str | None = None,
+        lang: str | None = None,
     ) -> str:
         """The trace for a terminal. ``color=None`` colours when stdout is a terminal.
 
         ``weights``: (l, j, k) triples or names like "w5" whose stories are appended.
         ``notation``: "glassnet" (default: the input is layer 0), "seed000"/"seed001" (the
         input is layer 1, as those seeds count), "seed004" (i, h, o, net, out, w1…w8) or
-        "seed003" (W1, b1, h1); see glassnet.explain.presets. Every renderer takes it.
+        "seed003" (W1, b1, h1); see glassnet.explain.presets. ``lang``: "en" (default) or
+        "zh" (Chinese headings, step titles and sentences). Every renderer takes both.
         """
         from .render import render_text
 
-        return render_text(self, precision, max_rows, max_cols, color, weights, notation)
+        return render_text(self, precision, max_rows, max_cols, color, weights, notation, lang)
 
     def to_markdown(
         self,
@@ -408,12 +412,13 @@ class BackpropTrace:
         max_cols: int = 8,
         weights: Sequence[Any] = (),
         notation: str | None = None,
+        lang: str | None = None,
     ) -> str:
         """Markdown with LaTeX ($…$, $$…$$) for GitHub and Jupyter (``notation``: see
         ``to_text``)."""
         from .render import render_markdown
 
-        return render_markdown(self, precision, max_rows, max_cols, weights, notation)
+        return render_markdown(self, precision, max_rows, max_cols, weights, notation, lang)
 
     def to_json(
         self,
@@ -421,6 +426,7 @@ class BackpropTrace:
         indent: int | None = 1,
         weights: Sequence[Any] = (),
         notation: str | None = None,
+        lang: str | None = None,
     ) -> str:
         """Every array as nested lists, plus the equations (LaTeX and text) and the verdict.
 
@@ -429,18 +435,19 @@ class BackpropTrace:
         """
         from .render import render_json
 
-        return render_json(self, precision, indent, weights, notation)
+        return render_json(self, precision, indent, weights, notation, lang)
 
     def to_dict(
         self,
         precision: int | None = None,
         weights: Sequence[Any] = (),
         notation: str | None = None,
+        lang: str | None = None,
     ) -> dict[str, Any]:
         """The JSON content as a dict."""
         from .render import trace_dict
 
-        return trace_dict(self, precision, weights, notation)
+        return trace_dict(self, precision, weights, notation, lang)
 
     def to_html(
         self,
@@ -450,11 +457,12 @@ class BackpropTrace:
         weights: Sequence[Any] = (),
         full_page: bool = True,
         notation: str | None = None,
+        lang: str | None = None,
     ) -> str:
         """One self-contained HTML page (MathML, inline CSS; no script, no network)."""
         from .render import render_html
 
-        return render_html(self, precision, max_rows, max_cols, weights, full_page, notation)
+        return render_html(self, precision, max_rows, max_cols, weights, full_page, notation, lang)
 
     def print(self, file: IO[str] | None = None, **options: Any) -> None:
         """Print the text rendering, in colour when ``file`` is a terminal."""
