@@ -8,10 +8,11 @@ Exit codes: 0 success, 1 failure (one line saying why; ``--debug`` shows the tra
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 __all__ = ["main", "build_parser"]
@@ -72,15 +73,17 @@ _fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 _positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
 
 
-def _weight(text: str) -> tuple[int, int, int]:
-    parts = text.split(",")
+def _weight(text: str) -> tuple[int, int, int] | str:
+    """L,J,K (1-based, as in w^L_JK) or a seed-004 name such as w5."""
+    from .errors import InvalidArgumentError
+    from .explain.cli_support import parse_weight
+
     try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        values = ()
-    if len(values) != 3:
-        raise argparse.ArgumentTypeError(f"expected L,J,K such as 2,1,1, received {text!r}")
-    return values  # type: ignore[return-value]
+        return parse_weight(text)
+    except InvalidArgumentError:
+        raise argparse.ArgumentTypeError(
+            f"expected L,J,K such as 2,1,1 or a weight number such as w5, received {text!r}"
+        ) from None
 
 
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "leaky_relu", "elu", "gelu", "softplus", "linear"]
@@ -217,14 +220,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--weight",
         type=_weight,
         default=None,
-        metavar="L,J,K",
-        help="one weight's story: ∂C/∂w^L_JK along every path",
+        metavar="L,J,K|wN",
+        help="one weight's story: ∂C/∂w^L_JK along every path (L,J,K 1-based, or wN: the "
+        "weights numbered layer by layer, row by row, as seed 004's w1…w8)",
     )
     explain.add_argument(
         "--graph",
         default=None,
         metavar="OUT.svg",
         help="also draw the computational graph (.svg or .dot)",
+    )
+    explain.add_argument(
+        "--notation",
+        choices=["glassnet", "seed000", "seed001", "seed003", "seed004"],
+        default="glassnet",
+        help="whose symbols: glassnet (default; the input is layer 0), seed000/seed001 (the "
+        "input is layer 1), seed004 (i/h/o, net/out, w1…w8), seed003 (W1, b1, h1)",
+    )
+    explain.add_argument(
+        "--lang", choices=["en", "zh"], default="en", help="language of the trace; default en"
     )
     explain.add_argument("--learning-rate", type=_positive_float, default=None)
     explain.add_argument("--output", default=None, help="write to a file instead of stdout")
@@ -434,31 +448,38 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"samples, {classes} classes; {model.count_params():,} parameters"
         )
     started = time.perf_counter()
-    history = model.fit(
-        x_train,
-        y_train,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        validation_split=args.validation_split,
-        verbose=verbose,
-        distributed=parallel,
-    )
-    seconds = time.perf_counter() - started
-    if not main_rank:  # rank 0 reports and saves; every rank holds the same weights
-        return 0
-    loss, accuracy = model.evaluate(x_test, y_test, batch_size=256)
-    print(
-        f"test loss: {loss:.4f} - test accuracy: {accuracy:.4f} "
-        f"({args.epochs} epochs in {seconds:.1f}s)"
-    )
-    if history.stopped_reason:
-        print(f"note: {history.stopped_reason}")
+    with _quiet_numerics() as caught:
+        history = model.fit(
+            x_train,
+            y_train,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            validation_split=args.validation_split,
+            verbose=verbose,
+            distributed=parallel,
+        )
+        seconds = time.perf_counter() - started
+        if not main_rank:  # rank 0 reports and saves; every rank holds the same weights
+            return 0
+        loss, accuracy = model.evaluate(x_test, y_test, batch_size=256)
+    ran = _epochs_run(history, args.epochs, seconds)
+    print(f"test loss: {loss:.4f} - test accuracy: {accuracy:.4f} ({ran})")
+    notes = [history.stopped_reason] if history.stopped_reason else []
+    for message in caught:
+        # fit's own warning repeats stopped_reason; evaluate's says why the test loss is nan
+        if not any(message.startswith(n[:40]) or n[:40] in message for n in notes):
+            notes.append(message)
+    for note in notes:
+        print(f"note: {note}")
     model_files.save_model(model, args.output)
     print(f"saved the model to {args.output}")
     if args.report:
+        from . import datasets
         from .diagnostics import report
 
-        report(history, model, args.report, x=x_test, y=y_test)
+        names = datasets.info(args.dataset).class_names
+        with _quiet_numerics():  # a diverged model's warnings were reported above
+            report(history, model, args.report, x=x_test, y=y_test, class_names=names or None)
         print(f"wrote the training report to {args.report}")
     return 0
 
@@ -595,6 +616,38 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _quiet_numerics() -> Iterator[list[str]]:
+    """NumPy's floating-point warnings off, glassnet's own warnings collected as messages:
+    a diverging run is reported once, in words (the doctor and fit say why), not as a
+    stream of 'overflow encountered in matmul' from deep inside the library."""
+    import warnings
+
+    import numpy as np
+
+    messages: list[str] = []
+    with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        try:
+            yield messages
+        finally:
+            for record in records:
+                text = " ".join(str(record.message).split())
+                for where in ("fit: ", "evaluate: "):
+                    text = text.removeprefix(where)
+                if "glassnet" in record.filename and text not in messages:
+                    messages.append(text)
+
+
+def _epochs_run(history: Any, planned: int, seconds: float) -> str:
+    """'5 epochs in 3.2s', or for a run that stopped early 'stopped in epoch 2 of 10 after
+    0.1s'."""
+    if history.stopped_epoch is not None:
+        return f"stopped in epoch {history.stopped_epoch + 1} of {planned} after {seconds:.1f}s"
+    done = len(history.epoch)
+    return f"{done} epoch{'s' if done != 1 else ''} in {seconds:.1f}s"
+
+
 def cmd_datasets(args: argparse.Namespace) -> int:
     from . import datasets
 
@@ -683,6 +736,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         weight=args.weight,
         graph=args.graph,
         learning_rate=args.learning_rate,
+        notation=args.notation,
+        lang=args.lang,
     )
     if args.output:
         from .io.atomic import atomic_write_text

@@ -125,7 +125,7 @@ def test_report_shows_the_doctors_findings(mnist, tmp_path):
 def test_report_runs_the_doctor_when_the_run_had_none(mnist, tmp_path):
     (x, y), _ = mnist
     model = _seed_model(1e-7)
-    history = model.fit(x[:2000], y[:2000], epochs=1, verbose=0)
+    history = model.fit(x[:2000], y[:2000], epochs=1, verbose=0, doctor=False)
     assert history.findings == []
     text = report(history, model, tmp_path / "slow.html").read_text()
     assert "lr_too_low" in text and "diagnose()" in text

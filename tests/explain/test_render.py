@@ -49,7 +49,7 @@ def test_markdown_renders_to_html_with_every_equation_and_number(trace) -> None:
     # each step: the equation, the numbers substituted, then the result
     block = re.search(r"\*\*BP1\*\* ·.*?\$\$(.*?)\$\$", md, re.S)
     assert block is not None
-    lines = block.group(1).strip().split("\\\\\n")
+    lines = block.group(1).strip().split("\\cr\n")
     assert len(lines) == 3
     assert r"\nabla" in lines[0] and r"\odot" in lines[0]
     assert "begin{bmatrix}" in lines[1]

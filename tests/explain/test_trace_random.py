@@ -125,7 +125,7 @@ def test_fused_rules_are_stated() -> None:
     np.testing.assert_allclose(
         t.layers[-1].delta, t.layers[-1].a - np.eye(model.layers[-1].units)[1], rtol=1e-15
     )
-    assert "a^L − y" in t.to_text()
+    assert "δᴸ = aᴸ − y" in t.to_text()
     model = random_model(rng, 2, "sigmoid", 0)
     k = model.layers[-1].units
     t = backprop(

@@ -25,6 +25,7 @@ from .doctor import Doctor, diagnose
 from .lr_find import LRFinderResult, lr_find
 from .report import report
 from .rules import RULE_NAMES, RULES, Finding
+from .stepper import Stepper, StepRecord
 
 if TYPE_CHECKING:
     from . import plots as plots
@@ -39,6 +40,8 @@ __all__ = [
     "LRFinderResult",
     "report",
     "plots",
+    "Stepper",
+    "StepRecord",
 ]
 
 

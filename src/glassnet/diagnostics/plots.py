@@ -20,9 +20,12 @@ weight_histograms      the distribution of every Dense layer's weights
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
+import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +38,9 @@ __all__ = [
     "MissingDependencyError",
     "loss_curves",
     "learning_rate",
+    "step_losses",
+    "boundary_animation",
+    "activations",
     "gradient_norms",
     "layer_health",
     "lr_find_curve",
@@ -99,7 +105,56 @@ def figure_bytes(fig: Any, fmt: str = "png") -> bytes:
     return buffer.getvalue()
 
 
+_CJK = re.compile("[\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\uff00-\uffef]")
+_CJK_PREFERENCE = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK JP", "Noto Serif CJK SC")
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The name of a font with Chinese glyphs (Debian's fonts-noto-cjk), registered with
+    matplotlib's font manager when it is installed but not in matplotlib's cache; None when
+    there is none on this machine."""
+    from matplotlib import font_manager
+
+    def known() -> set[str]:
+        return {f.name for f in font_manager.fontManager.ttflist}
+
+    if not any("CJK" in name for name in known()):
+        for found in font_manager.findSystemFonts():
+            base = os.path.basename(found)
+            if "CJK" in base and "Regular" in base:
+                font_manager.fontManager.addfont(found)
+    names = known()
+    for name in _CJK_PREFERENCE:
+        if name in names:
+            return name
+    return next((n for n in sorted(names) if "CJK" in n), None)
+
+
+def _use_cjk(fig: Any, where: str) -> None:
+    """Let every text of the figure fall back to a CJK font when it has Chinese text (DejaVu
+    Sans alone draws boxes), or say clearly that none is installed."""
+    from matplotlib.text import Text
+
+    texts = fig.findobj(Text)
+    if not any(_CJK.search(t.get_text() or "") for t in texts):
+        return
+    font = cjk_font()
+    if font is None:
+        warnings.warn(
+            f"{where}: the figure has Chinese (CJK) text but no CJK font is installed, so it "
+            f"shows as boxes; install one, e.g. Debian's fonts-noto-cjk "
+            f"(apt-get install fonts-noto-cjk)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return
+    for text in texts:
+        text.set_fontfamily(["DejaVu Sans", font])
+
+
 def _finish(fig: Any, path: str | os.PathLike[str] | None, where: str) -> Any:
+    _use_cjk(fig, where)
     if path is not None:
         save_figure(fig, path, where)
     return fig
@@ -189,6 +244,85 @@ def learning_rate(history: Any, path: str | os.PathLike[str] | None = None) -> A
     ax.set_title("learning rate per step")
     ax.grid(alpha=0.3)
     return _finish(fig, path, where)
+
+
+def step_losses(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+    """The loss of every mini-batch step (from the telemetry, or a Stepper's history), with
+    the epochs' boundaries: where a per-epoch curve hides a divergence, this shows the step at
+    which the loss took off. Log scale when the loss spans more than 100x."""
+    where = "plots.step_losses"
+    _check_path(path, where)
+    tel = _telemetry(history, where)
+    loss = np.asarray(tel.step_loss, dtype=float)
+    if loss.size == 0:
+        raise InvalidArgumentError(f"{where}: the telemetry holds no step yet")
+    steps = np.arange(1, loss.size + 1)
+    fig, ax = _figure(height=3.2, where=where)
+    ax.plot(steps, loss, color="tab:blue", linewidth=0.8, label="loss of the mini-batch")
+    if loss.size >= 10:
+        window = max(loss.size // 20, 3)
+        smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1 :], smooth, color="tab:orange", label=f"mean of {window} steps")
+    epochs = np.asarray(tel.step_epoch, dtype=int)
+    for boundary in np.flatnonzero(np.diff(epochs)) + 1.5:
+        ax.axvline(boundary, color="gray", linewidth=0.6, linestyle=":")
+    finite = loss[np.isfinite(loss) & (loss > 0)]
+    if finite.size and finite.max() / finite.min() > 100:
+        ax.set_yscale("log")
+    ax.set_xlabel("step (dotted lines: epochs)")
+    ax.set_ylabel("loss C")
+    ax.set_title("loss at every step")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+    return _finish(fig, path, where)
+
+
+def activations(
+    names: Sequence[str] | None = None,
+    path: str | os.PathLike[str] | None = None,
+    z_range: tuple[float, float] = (-5.0, 5.0),
+) -> Any:
+    """Each activation σ and its derivative σ' over z (one panel per activation), from the
+    same kernels training runs — the σ'(z) of BP1 and BP2: where σ' ≈ 0 (saturated sigmoid
+    and tanh, ReLU for z < 0) δ stops. ``names``: default sigmoid, tanh, relu, leaky_relu,
+    elu, softplus, gelu, step (seed 003's MP neuron, σ' = 0 almost everywhere)."""
+    from ..nn.layers import Activation
+
+    where = "plots.activations"
+    _check_path(path, where)
+    chosen = list(names) if names is not None else list(_DEFAULT_ACTIVATIONS)
+    if not chosen or any(not isinstance(n, str) for n in chosen):
+        raise InvalidArgumentError(
+            f"{where}: names must be a non-empty list of activation names, received {names!r}"
+        )
+    lo, hi = float(z_range[0]), float(z_range[1])
+    if not lo < hi:
+        raise InvalidArgumentError(f"{where}: z_range must be (low, high) with low < high")
+    z = np.linspace(lo, hi, 401)
+    cols = min(4, len(chosen))
+    rows = -(-len(chosen) // cols)
+    fig, axes = _figure(width=3.2 * cols, height=2.7 * rows, ncols=cols, nrows=rows, where=where)
+    flat = np.atleast_1d(axes).reshape(-1)
+    for ax, name in zip(flat, chosen):
+        if name == "step":
+            value, prime = (z > 0).astype(float), np.zeros_like(z)
+        else:
+            layer = Activation(name, dtype="float64")
+            value, prime = layer.function(z), layer.derivative(z)
+        ax.plot(z, value, color="tab:blue", label="σ(z)")
+        ax.plot(z, prime, color="tab:red", linestyle="--", label="σ'(z)")
+        ax.axhline(0, color="gray", linewidth=0.5)
+        ax.axvline(0, color="gray", linewidth=0.5)
+        ax.set_title(name)
+        ax.set_xlabel("z")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="small", loc="upper left")
+    for ax in flat[len(chosen) :]:
+        ax.set_visible(False)
+    return _finish(fig, path, where)
+
+
+_DEFAULT_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu", "step")
 
 
 def _sample_axis(tel: Any) -> np.ndarray:
@@ -366,7 +500,13 @@ def confusion_matrix(
     image = ax.imshow(shown, cmap="Blues")
     fig.colorbar(image, ax=ax, shrink=0.8)
     names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
-    ax.set_xticks(range(k), names[:k], rotation=45 if k > 10 else 0)
+    long_names = k > 10 or max((len(n) for n in names[:k]), default=0) > 3
+    ax.set_xticks(
+        range(k),
+        names[:k],
+        rotation=45 if long_names else 0,
+        ha="right" if long_names else "center",
+    )
     ax.set_yticks(range(k), names[:k])
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
@@ -422,10 +562,14 @@ def decision_boundary(
     path: str | os.PathLike[str] | None = None,
     resolution: int = 200,
     title: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Any:
     """The class a 2-D model predicts at every point of the plane around its data, with the
     data on top: seed 003's picture of a perceptron's line w·x + b = 0, for any model.
-    ``x``: (N, 2) inputs; ``y``: (N,) labels (or one-hot / probabilities)."""
+    ``model``: a glassnet model or anything with ``predict(x)`` — seed 003's ``Perceptron``
+    too (its 0/1 or −1/1 outputs are the classes). ``x``: (N, 2) inputs; ``y``: (N,) labels
+    (or one-hot / probabilities). Regions are light tints; the points are black-edged
+    markers, one shape per class, in colours no region uses, so every point stands out."""
     where = "plots.decision_boundary"
     _check_path(path, where)
     xs = np.asarray(x, dtype=float)
@@ -437,33 +581,29 @@ def decision_boundary(
         raise InvalidArgumentError(
             f"{where}: resolution must be an integer >= 2, received resolution={resolution!r}"
         )
-    labels = _labels(y, "y", where)
+    raw = np.asarray(y)
+    signed = raw.ndim == 1 and raw.size > 0 and raw.dtype.kind in "iuf" and raw.min() < 0
+    labels = _labels((raw > 0).astype(np.int64) if signed else y, "y", where)
     lo, hi = xs.min(axis=0), xs.max(axis=0)
     pad = 0.1 * np.maximum(hi - lo, 1e-6)
     g0 = np.linspace(lo[0] - pad[0], hi[0] + pad[0], resolution)
     g1 = np.linspace(lo[1] - pad[1], hi[1] + pad[1], resolution)
     mesh0, mesh1 = np.meshgrid(g0, g1)
-    grid = np.stack([mesh0.ravel(), mesh1.ravel()], axis=1).astype(model.dtype)
-    out = np.asarray(model.predict(grid, batch_size=4096))
-    if out.ndim == 2 and out.shape[1] > 1:
-        classes = out.argmax(axis=1)
-    else:
-        flat = out.reshape(len(grid))
-        # A sigmoid output is a probability; any other single output is read as a score.
-        threshold = 0.5 if flat.min() >= 0 and flat.max() <= 1 else 0.0
-        classes = (flat > threshold).astype(np.int64)
+    grid = np.stack([mesh0.ravel(), mesh1.ravel()], axis=1)
+    classes = _predict_labels(model, grid)
     k = int(max(classes.max(), labels.max())) + 1
     fig, ax = _figure(width=5.6, height=4.8, where=where)
-    cmap = "coolwarm" if k <= 2 else "tab10"
-    scale = {"vmin": 0, "vmax": 1 if k <= 2 else 9}  # class i gets the same colour everywhere
+    from matplotlib.colors import ListedColormap
+
+    regions = ListedColormap([_REGION_TINTS[i % len(_REGION_TINTS)] for i in range(k)])
     ax.contourf(
         mesh0,
         mesh1,
         classes.reshape(mesh0.shape),
         levels=np.arange(k + 1) - 0.5,
-        cmap=cmap,
-        alpha=0.35,
-        **scale,
+        cmap=regions,
+        vmin=-0.5,
+        vmax=k - 0.5,
     )
     if np.unique(classes).size >= 2:
         ax.contour(
@@ -474,9 +614,22 @@ def decision_boundary(
             colors="black",
             linewidths=0.8,
         )
-    ax.scatter(
-        xs[:, 0], xs[:, 1], c=labels, cmap=cmap, edgecolors="black", linewidths=0.3, s=14, **scale
-    )
+    names = list(class_names) if class_names is not None else []
+    for c in range(k):
+        chosen = labels == c
+        if not chosen.any():
+            continue
+        ax.scatter(
+            xs[chosen, 0],
+            xs[chosen, 1],
+            marker=_POINT_MARKERS[c % len(_POINT_MARKERS)],
+            color=_POINT_COLOURS[c % len(_POINT_COLOURS)],
+            edgecolors="black",
+            linewidths=0.6,
+            s=22,
+            label=names[c] if c < len(names) else f"class {c}",
+        )
+    ax.legend(fontsize="small", loc="best", framealpha=0.85)
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
     accuracy = float((_predict_labels(model, xs) == labels).mean())
@@ -484,11 +637,83 @@ def decision_boundary(
     return _finish(fig, path, where)
 
 
+#: Light region tints and, for the points, saturated colours of other hues plus a shape per
+#: class: a point is never drawn in the hue of the region it lies in.
+_REGION_TINTS = ["#cfe3f7", "#fbd9c4", "#d5f0d0", "#eadcf5", "#f7f1c4", "#d3f1f0"]
+_POINT_COLOURS = ["#e8a200", "#7b2cbf", "#c1121f", "#0a9396", "#1d3557", "#6a994e"]
+_POINT_MARKERS = ["o", "^", "s", "D", "v", "P"]
+
+
+def boundary_animation(
+    model: Any,
+    x: Any,
+    y: Any,
+    path: str | os.PathLike[str],
+    epochs: int = 20,
+    batch_size: int = 32,
+    resolution: int = 80,
+    frame_ms: int = 400,
+) -> list[float]:
+    """Train ``model`` (compiled) on the 2-D points (x, y) for ``epochs`` epochs and write an
+    animated GIF of its decision boundary after each one (frame 0: before training) to
+    ``path``, atomically; returns the accuracy at each frame. Seed 003's line, moving."""
+    where = "plots.boundary_animation"
+    target = os.fspath(path)
+    if not target.lower().endswith(".gif"):
+        raise InvalidArgumentError(f"{where}: path must end in .gif, received path={target!r}")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise InvalidArgumentError(
+            f"{where}: epochs must be a positive integer, received {epochs!r}"
+        )
+    try:
+        from PIL import Image
+    except ImportError:
+        raise MissingDependencyError(
+            f"{where}: writing a GIF needs Pillow (installed with matplotlib); pip install pillow"
+        ) from None
+    from ..io.atomic import atomic_write
+
+    xs = np.asarray(x, dtype=float)
+    labels = np.asarray(y)
+    frames, accuracies = [], []
+    for epoch in range(epochs + 1):
+        if epoch:
+            model.fit(xs, labels, epochs=1, batch_size=batch_size, verbose=0)
+        accuracy = float((_predict_labels(model, xs) == _labels(labels, "y", where)).mean())
+        accuracies.append(accuracy)
+        fig = decision_boundary(
+            model,
+            xs,
+            labels,
+            resolution=resolution,
+            title=f"after epoch {epoch} of {epochs} (accuracy {accuracy:.3f})",
+        )
+        frames.append(Image.open(io.BytesIO(figure_bytes(fig, "png"))).convert("P"))
+    with atomic_write(target, "wb") as handle:
+        frames[0].save(
+            handle,
+            format="GIF",
+            save_all=True,
+            append_images=frames[1:],
+            duration=frame_ms,
+            loop=0,
+        )
+    return accuracies
+
+
 def _predict_labels(model: Any, x: np.ndarray) -> np.ndarray:
-    out = np.asarray(model.predict(x.astype(model.dtype), batch_size=4096))
+    """Class indices 0, 1, … the model predicts for the rows of x."""
+    import inspect
+
+    dtype = getattr(model, "dtype", np.float64)
+    predict = model.predict
+    keywords = inspect.signature(predict).parameters
+    batch = {"batch_size": 4096} if "batch_size" in keywords else {}
+    out = np.asarray(predict(x.astype(dtype), **batch))
     if out.ndim == 2 and out.shape[1] > 1:
         return out.argmax(axis=1)
     flat = out.reshape(len(x))
+    # A sigmoid output or a step neuron gives [0, 1]; a sign neuron ±1; anything else a score.
     threshold = 0.5 if flat.min() >= 0 and flat.max() <= 1 else 0.0
     return (flat > threshold).astype(np.int64)
 

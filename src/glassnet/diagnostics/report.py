@@ -20,7 +20,7 @@ import html
 import math
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,7 @@ table { border-collapse: collapse; margin: 6px 0 12px; font-size: 13px; }
 th, td { border: 1px solid var(--line); padding: 4px 8px; text-align: right; }
 th { background: #f1f3f6; }
 td.l, th.l { text-align: left; }
+td.na { text-align: center; color: var(--muted); }
 pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 6px; padding: 10px;
       overflow-x: auto; font-size: 12.5px; line-height: 1.35; }
 figure { margin: 10px 0 18px; }
@@ -109,11 +110,30 @@ def _table(headers: list[str], rows: list[list[Any]], left: int = 1) -> str:
         cells = "".join(
             f'<td class="l">{_e(c) if isinstance(c, str) else _num(c)}</td>'
             if i < left
+            else _NOT_APPLICABLE
+            if _is_nan(c)
             else f"<td>{_num(c)}</td>"
             for i, c in enumerate(row)
         )
         body.append(f"<tr>{cells}</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+_NOT_APPLICABLE = '<td class="na" title="does not apply to this layer">—</td>'
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, (float, np.floating)) and math.isnan(float(value))
+
+
+def _rich(text: str) -> str:
+    """Words with the seeds' symbols (a^(l-1), δ^l, (W^(l+1))ᵀ) as MathML scripts, not carets."""
+    from ..explain.notation import Style, prose, to_mathml
+
+    style = Style()
+    return "".join(
+        _e(part) if isinstance(part, str) else to_mathml(part, style) for part in prose(str(text))
+    )
 
 
 def _note(text: str) -> str:
@@ -222,8 +242,8 @@ def _findings_section(findings: list[Any], ran_diagnose: bool) -> str:
         parts.append(
             f'<div class="finding {_e(f.severity)}"><div class="head"><span class="badge">'
             f"{_e(f.severity)}</span>{_e(f.rule)}{where} &middot; from epoch {f.epoch + 1}</div>"
-            f'<div class="ev">{_e(f.evidence)}</div><div class="sugg"><strong>What to do:'
-            f"</strong> {_e(f.suggestion)}</div></div>"
+            f'<div class="ev">{_rich(f.evidence)}</div><div class="sugg"><strong>What to do:'
+            f"</strong> {_rich(f.suggestion)}</div></div>"
         )
     return "\n".join(parts)
 
@@ -248,6 +268,7 @@ def _layer_table(history: Any) -> str:
             "statistics and plots need it."
         )
     rows = []
+    softmax_layers: list[str] = []
     last_epoch = tel.sample_epochs[-1] if tel.sample_epochs else None
     mask = np.asarray(tel.sample_epochs) == last_epoch
     for name, stats in tel.layers.items():
@@ -260,16 +281,20 @@ def _layer_table(history: Any) -> str:
             window = window[np.isfinite(window)]
             return float(np.median(window)) if window.size else math.nan
 
+        activation = str(info.get("activation", "?"))
+        softmax = activation == "softmax"
+        softmax_layers += [name] if softmax else []
         rows.append(
             [
                 name,
-                str(info.get("activation", "?")),
+                activation,
                 info.get("units", ""),
                 med("mean_abs_delta"),
                 med("grad_norm"),
                 med("weight_norm"),
                 med("update_ratio"),
-                med("saturated_fraction"),
+                # a softmax output's "saturation" is confidence, not a problem (see below)
+                math.nan if softmax else med("saturated_fraction"),
                 med("dead_fraction"),
                 med("activation_mean"),
                 med("activation_std"),
@@ -290,8 +315,14 @@ def _layer_table(history: Any) -> str:
     ]
     caption = (
         f"Medians over the samples of the last epoch (telemetry every {tel.every} "
-        f"steps); nan where a statistic does not apply."
+        f"steps); — where a statistic does not apply to the layer (dead: ReLU units only)."
     )
+    if softmax_layers:
+        caption += (
+            f" Saturation is not judged for the softmax output ({', '.join(softmax_layers)}): "
+            "with cross-entropy its error is δᴸ = aᴸ − y, with no σ'(z) factor, so an output "
+            "near 0 or 1 is a confident prediction that still learns, not a stuck unit."
+        )
     return _table(headers, rows, left=2) + _note(caption)
 
 
@@ -408,7 +439,12 @@ def _is_classifier(model: Any) -> bool:
 # the page
 # ---------------------------------------------------------------------------------------------
 def render_report(
-    history: Any, model: Any, x: Any = None, y: Any = None, title: str | None = None
+    history: Any,
+    model: Any,
+    x: Any = None,
+    y: Any = None,
+    title: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> str:
     """The report's HTML text (``report`` writes it to a file)."""
     from . import plots
@@ -434,13 +470,23 @@ def render_report(
     sections.append(("summary", "Summary", _summary_section(history, model, test, test_error)))
     sections.append(("findings", "Doctor's findings", _findings_section(findings, ran_diagnose)))
 
+    has_validation = any(k.startswith("val_") for k in getattr(history, "history", {}))
     curves = [
         figures.draw(
             lambda: plots.loss_curves(history),
-            "Loss and metrics per epoch: training (solid) against validation (dashed)",
+            "Loss and metrics per epoch: training (solid) against validation (dashed)"
+            if has_validation
+            else "Loss and metrics per epoch on the training data (the run had no validation "
+            "data: fit(..., validation_split=0.1) adds it)",
         )
     ]
-    if tel is not None:
+    if tel is not None and len(tel.step_loss):
+        curves.append(
+            figures.draw(
+                lambda: plots.step_losses(history),
+                "Loss at every mini-batch step (a divergence shows here before the epoch ends)",
+            )
+        )
         curves.append(
             figures.draw(lambda: plots.learning_rate(history), "Learning rate α used at every step")
         )
@@ -467,21 +513,24 @@ def render_report(
 
     model_parts = [
         figures.draw(
-            lambda: plots.weight_histograms(model), "Distribution of each Dense layer's weights W^l"
+            lambda: plots.weight_histograms(model), "Distribution of each Dense layer's weights Wˡ"
         )
     ]
     if x is not None and y is not None and _is_classifier(model):
+        names = list(class_names) if class_names else None
         x_arr = np.asarray(x)
         if x_arr.ndim == 2 and x_arr.shape[1] == 2:
             model_parts.append(
                 figures.draw(
-                    lambda: plots.decision_boundary(model, x_arr, y),
+                    lambda: plots.decision_boundary(model, x_arr, y, class_names=names),
                     "Decision boundary over the test data (seed 003's picture of a classifier)",
                 )
             )
         model_parts.append(
             figures.draw(
-                lambda: plots.confusion_matrix(y, model.predict(x, batch_size=256)),
+                lambda: plots.confusion_matrix(
+                    y, model.predict(x, batch_size=256), class_names=names
+                ),
                 "Confusion matrix on the test data",
             )
         )
@@ -524,6 +573,7 @@ def report(
     x: Any = None,
     y: Any = None,
     title: str | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Path:
     """Write the training report of ``history`` (what fit returned) and ``model`` to ``path``
     (.html), atomically, and return the path.
@@ -532,6 +582,8 @@ def report(
     shows the test metrics, a confusion matrix (classifiers), the decision boundary (2-D
     inputs) and the backpropagation trace of the sample (x[0], y[0]). The doctor's findings
     are ``history.findings``, or ``diagnose(history, model)`` when the run had no Doctor.
+    ``class_names``: the classes' names (e.g. Fashion-MNIST's "T-shirt/top", …) for the
+    confusion matrix and the decision boundary; default 0, 1, ….
     """
     from ..io.atomic import atomic_write_text
 
@@ -566,6 +618,12 @@ def report(
         )
     if x is not None and len(np.asarray(x)) == 0:
         raise InvalidArgumentError(f"{where}: x is empty; expected at least one test sample")
-    text = render_report(history, model, x, y, title)
+    if class_names is not None and (
+        isinstance(class_names, str) or not all(isinstance(c, str) for c in class_names)
+    ):
+        raise InvalidArgumentError(
+            f"{where}: class_names must be a list of strings, received {describe(class_names)}"
+        )
+    text = render_report(history, model, x, y, title, class_names)
     atomic_write_text(target, text)
     return target

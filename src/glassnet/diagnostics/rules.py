@@ -901,6 +901,14 @@ def check_exploding_gradients(view: RunView) -> list[Finding]:
                 layer=first,
             )
         ]
+    if len(view.layer_names) < DEPTH_MIN_LAYERS:
+        # Too shallow for BP2's product to explode: the weights themselves grew, step by step.
+        suggestion = (
+            f"With {len(view.layer_names)} Dense layer(s) depth is not the cause: the gradients "
+            f"grew because the weights did, each step w := w - α ∂C/∂w overshooting. "
+            + _lr_high_suggestion(view).split(", or let")[0]
+            + ", or clip the gradients (optimizer clipnorm=1.0)."
+        )
     for name in view.layer_names:
         g = view.stat(name, "grad_norm")
         finite = g[np.isfinite(g)]

@@ -11,18 +11,35 @@
 * ``gradcheck_model`` → a per-parameter comparison of the engine's gradients with central
   differences; ``gradcheck`` is the engine's own, for any function.
 * ``seed004_example()`` → seed 004's worked 2-2-2 example, ready to trace.
+* ``forward(model, x)`` → the forward pass alone (no target); ``jacobian``, ``vjp``, ``jvp``
+  → Jacobians and their products for any function of tensors (glassnet.autograd.functional).
+* ``trace.to_text(notation="seed000")`` → the same numbers in a seed's symbols
+  (glassnet.explain.presets).
 """
 
+from ..autograd.functional import jacobian, jvp, vjp
 from ..autograd.gradcheck import GradcheckReport, gradcheck
 from .checking import gradcheck_model
+from .diagram import diagram
 from .examples import XOR_X, XOR_Y, seed004_example, xor_network
+from .forward import ForwardTrace, forward
 from .graph import Graph, GraphvizNotFoundError, graph, model_graph
 from .path import WeightPath
 from .perceptron import Perceptron, PerceptronResult
 from .trace import BackpropTrace, LayerTrace, backprop
+from .worksheet import Grade, Worksheet, worksheet
 
 __all__ = [
     "backprop",
+    "forward",
+    "ForwardTrace",
+    "diagram",
+    "worksheet",
+    "Worksheet",
+    "Grade",
+    "jacobian",
+    "vjp",
+    "jvp",
     "BackpropTrace",
     "LayerTrace",
     "WeightPath",

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError
 from ..nn import losses as losses_module
+from . import i18n, presets
 from .examples import seed004_example
 from .trace import BackpropTrace, backprop
 
@@ -123,6 +124,8 @@ def run_explain(
     color: bool = False,
     max_rows: int = 8,
     max_cols: int = 8,
+    notation: str | None = None,
+    lang: str | None = None,
 ) -> str:
     """Explain one sample's backpropagation; returns the rendering in ``format``.
 
@@ -132,7 +135,11 @@ def run_explain(
     html. ``weight``: "L,J,K" (1-based) or "w5" — append that weight's story. ``graph``: a path
     ending in .svg (needs Graphviz) or .dot/.gv — write the computational graph of the cost
     there. ``precision``: significant digits (default 9 for seed 004, else 6).
+    ``notation``: the symbols' preset — "glassnet" (default), "seed000", "seed001",
+    "seed003" or "seed004" (glassnet.explain.presets); ``lang``: "en" or "zh".
     """
+    preset = presets.get(notation)
+    language = i18n.check_lang(lang)
     if format not in FORMATS:
         raise InvalidArgumentError(
             f"explain: --format must be one of {', '.join(FORMATS)}, received {format!r}"
@@ -155,10 +162,11 @@ def run_explain(
         net, x, y, loss_obj, alpha = seed004_example()
         lr = alpha if learning_rate is None else learning_rate
         trace = backprop(net, x, y, loss=loss_obj if loss is None else loss, learning_rate=lr)
-        trace.title = (
-            "Seed 004's worked example: a 2-2-2 sigmoid network, "
-            "E = Σ ½(target − out)², learning rate 0.5"
-        )
+        with i18n.using(language):
+            trace.title = i18n.t(
+                "Seed 004's worked example: a 2-2-2 sigmoid network, "
+                "E = Σ ½(target − out)², learning rate 0.5"
+            )
         trace.path_style = "net/out"
         digits = 9 if precision is None else precision
         graph_model: Any = net
@@ -175,7 +183,10 @@ def run_explain(
         trace = backprop(
             net, x, y, loss=loss if loss is not None else guessed, learning_rate=learning_rate
         )
-        trace.title = f"Backpropagation, traced: {getattr(net, 'name', 'model')} on {where}"
+        with i18n.using(language):
+            trace.title = i18n.t("Backpropagation, traced: {model} on {where}").format(
+                model=getattr(net, "name", "model"), where=where
+            )
         trace.notes.extend(notes)
         digits = 6 if precision is None else precision
         graph_model = net
@@ -188,6 +199,8 @@ def run_explain(
             graph, title=trace.title
         )
         graph_note = f"Computational graph of C written to {os.fspath(graph)}."
+    trace.notation = preset.name
+    trace.lang = language
     return _render(trace, format, digits, color, max_rows, max_cols, weights, graph_note)
 
 

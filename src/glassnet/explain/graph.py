@@ -40,6 +40,10 @@ from .notation import fmt_number
 __all__ = ["graph", "model_graph", "Graph", "GraphNode", "GraphEdge", "GraphvizNotFoundError"]
 
 
+#: the largest drawing ``to_dot``/``to_svg`` make, in inches (width, height): a 1280 px slide
+SLIDE_INCHES = (13.3, 9.0)
+
+
 class GraphvizNotFoundError(GlassnetError, RuntimeError):
     """Graphviz's ``dot`` program is needed (for SVG) and is not installed."""
 
@@ -150,7 +154,11 @@ class Graph:
         """The edge's text: local derivative and upstream × local = downstream."""
         p, m = self.precision, self.max_values
         if e.grad is None:
-            return "no gradient"
+            return (
+                "no gradient (constant)"
+                if not self._by_id()[e.source].requires_grad
+                else ("no gradient")
+            )
         by_id = self._by_id()
         if e.local is not None and e.upstream is not None:
             src, dst = by_id[e.source], by_id[e.target]
@@ -169,6 +177,9 @@ class Graph:
         lines = [
             "digraph glassnet {",
             "  rankdir=LR;",
+            # At most a slide's width (13.3 in ≈ 1280 px at 96 dpi): dot scales a wider
+            # drawing down to fit (a 2-layer network's graph was 2,400-5,000 pt wide).
+            f'  size="{SLIDE_INCHES[0]},{SLIDE_INCHES[1]}";',
             '  node [fontname="Helvetica", fontsize=11];',
             '  edge [fontname="Helvetica", fontsize=10, fontcolor="#b3261e"];',
         ]
@@ -321,13 +332,15 @@ def graph(
         if t.data.size == 1 and fn is not None and all(p.data.size == 1 for p in t.parents):
             local_parts = list(fn(np.ones_like(t.data)))
         for slot, parent in enumerate(t.parents):
-            pg = sent[slot] if slot < len(sent) else None
+            # A constant gets no gradient edge, whatever its op's backward returns for it
+            # (add hands the upstream gradient to both inputs, mul skips a constant).
+            wanted = parent.requires_grad
+            pg = sent[slot] if (wanted and slot < len(sent)) else None
             if pg is not None:
                 pg = np.asarray(pg)
-                if parent.requires_grad:
-                    key = id(parent)
-                    grads[key] = grads[key] + pg if key in grads else pg
-            loc = local_parts[slot] if slot < len(local_parts) else None
+                key = id(parent)
+                grads[key] = grads[key] + pg if key in grads else pg
+            loc = local_parts[slot] if (wanted and slot < len(local_parts)) else None
             edges.append(
                 GraphEdge(
                     source=ids[id(parent)],

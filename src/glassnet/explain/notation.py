@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -35,7 +36,10 @@ __all__ = [
     "Fenced",
     "Sup",
     "Words",
+    "Space",
     "Block",
+    "prose",
+    "ROW_BREAK",
     "row",
     "fmt_number",
     "to_text",
@@ -43,6 +47,11 @@ __all__ = [
     "to_mathml",
     "to_inline_text",
 ]
+
+
+#: The row separator in LaTeX arrays: ``\cr`` survives Markdown engines that do not know math
+#: (python-markdown turns ``\\`` into ``\``); MathJax and KaTeX read both.
+ROW_BREAK = r" \cr "
 
 
 @dataclass(frozen=True)
@@ -258,20 +267,26 @@ class Sym(Expr):
         return Block([s])
 
     def latex(self, style: Style) -> str:
+        # Subscript before superscript, and always right after a letter: python-markdown (and
+        # other Markdown engines that do not know math) read "}_{" as the start of italics.
         base = _latex_text(self.base)
         if self.base in ("ln", "exp", "sign", "diag"):
             base = "\\" + self.base
         elif len(self.base) > 1 and self.base.isalpha():
-            base = rf"\mathrm{{{self.base}}}"
-        s = "{" + base + "}" if (self.sub is not None or self.sup is not None) else base
-        if self.prime:
-            s += "'"
+            head, last = self.base[:-1], self.base[-1]
+            base = rf"\mathrm{{{head}}}\mathrm {last}"
+        elif base.endswith("}") and (self.sub is not None or self.sup is not None):
+            base = "{" + base + "}\\kern0mu"
+        s = base
+        sups: list[str] = [r"\prime"] if self.prime else []
         if self.sup is not None:
             sup = self.sup if isinstance(self.sup, str) else self.sup.latex(style)
-            s += "^{" + (r"\mathsf{T}" if sup == "T" else _latex_text(sup)) + "}"
+            sups.append(r"\mathsf{T}" if sup == "T" else _latex_text(sup))
         if self.sub is not None:
             sub = self.sub if isinstance(self.sub, str) else self.sub.latex(style)
             s += "_{" + _latex_text(sub) + "}"
+        if sups:
+            s += "'" if sups == [r"\prime"] and self.sub is None else "^{" + " ".join(sups) + "}"
         return s
 
     def mathml(self, style: Style) -> str:
@@ -335,6 +350,19 @@ class Words(Expr):
         return f"<mtext>{html.escape(self.words)}</mtext>"
 
 
+class Space(Expr):
+    """A wide space between two parts of one equation (``\\quad``)."""
+
+    def text(self, style: Style) -> Block:
+        return Block(["    "])
+
+    def latex(self, style: Style) -> str:
+        return r"\quad "
+
+    def mathml(self, style: Style) -> str:
+        return '<mspace width="1em"/>'
+
+
 class Num(Expr):
     """A number, formatted at render time."""
 
@@ -351,10 +379,28 @@ class Num(Expr):
         return _mathml_number(fmt_number(self.value, style.precision))
 
 
-def _elide(n: int, limit: int, edge: int) -> list[int | None]:
-    """Indices to show along one axis; None marks the elided run."""
+def _elide(
+    n: int, limit: int, edge: int, focus: Sequence[int] | np.ndarray | None = None
+) -> list[int | None]:
+    """Indices to show along one axis; None marks each elided run.
+
+    Without ``focus`` the corners are shown; with it (indices, most telling first), the first
+    ones that fit — for an MNIST input, the pixels that are not 0 rather than four blank
+    corners."""
     if n <= limit:
         return list(range(n))
+    if focus is not None and len(focus):
+        chosen = sorted({int(i) for i in focus[: max(1, limit - 2)]})
+        out: list[int | None] = []
+        previous = -1
+        for i in chosen:
+            if i > previous + 1:
+                out.append(None)
+            out.append(i)
+            previous = i
+        if previous < n - 1:
+            out.append(None)
+        return out
     e = min(edge, max(1, (limit - 1) // 2))
     return list(range(e)) + [None] + list(range(n - e, n))
 
@@ -365,7 +411,17 @@ class Mat(Expr):
     Larger than the style's limits, it is elided around its corners and its shape is shown.
     """
 
-    def __init__(self, array: np.ndarray, orient: str = "col") -> None:
+    def __init__(
+        self,
+        array: np.ndarray,
+        orient: str = "col",
+        focus_rows: Sequence[int] | np.ndarray | None = None,
+        focus_cols: Sequence[int] | np.ndarray | None = None,
+    ) -> None:
+        self.focus_rows = focus_rows
+        self.focus_cols = focus_cols
+        #: a worksheet's blank: every shown entry is printed as "?"
+        self.blank = False
         arr = np.asarray(array, dtype=np.float64)
         if arr.ndim == 0:
             arr = arr.reshape(1, 1)
@@ -377,8 +433,8 @@ class Mat(Expr):
         self.original_shape = tuple(np.shape(array))
 
     def _cells(self, style: Style) -> tuple[list[list[str | None]], bool]:
-        rows = _elide(self.array.shape[0], style.max_rows, style.edge)
-        cols = _elide(self.array.shape[1], style.max_cols, style.edge)
+        rows = _elide(self.array.shape[0], style.max_rows, style.edge, self.focus_rows)
+        cols = _elide(self.array.shape[1], style.max_cols, style.edge, self.focus_cols)
         elided = None in rows or None in cols
         cells: list[list[str | None]] = []
         for r in rows:
@@ -386,6 +442,8 @@ class Mat(Expr):
             for c in cols:
                 if r is None or c is None:
                     line.append(None)
+                elif self.blank:
+                    line.append("?")
                 else:
                     line.append(fmt_number(self.array[r, c], style.precision))
             cells.append(line)
@@ -449,9 +507,10 @@ class Mat(Expr):
                     for c in line
                 )
             )
-        s = r"\begin{bmatrix}" + r" \\ ".join(rows) + r"\end{bmatrix}"
+        # \cr, not \\: Markdown engines that do not know math turn "\\" into "\".
+        s = r"\begin{bmatrix}" + ROW_BREAK.join(rows) + r"\end{bmatrix}"
         if elided:
-            s += r"_{\," + self._shape_note().replace("×", r"\times ") + "}"
+            s += r"\,{\scriptstyle " + self._shape_note().replace("×", r"\times ") + "}"
         return s
 
     def mathml(self, style: Style) -> str:
@@ -460,7 +519,7 @@ class Mat(Expr):
         trs = []
         for line, gap in zip(cells, row_is_gap):
             tds = "".join(
-                "<mtd><mo>" + ("⋮" if gap else "⋯") + "</mo></mtd>"
+                '<mtd class="gn-gap"><mtext>' + ("⋮" if gap else "⋯") + "</mtext></mtd>"
                 if c is None
                 else f"<mtd>{_mathml_number(c)}</mtd>"
                 for c in line
@@ -612,3 +671,40 @@ def to_mathml(expr: Expr, style: Style, display: bool = False) -> str:
     """The expression as a ``<math>`` element."""
     mode = ' display="block"' if display else ""
     return f'<math xmlns="http://www.w3.org/1998/Math/MathML"{mode}>{expr.mathml(style)}</math>'
+
+
+# ---------------------------------------------------------------------------------------------
+# Prose with inline math
+# ---------------------------------------------------------------------------------------------
+_SCRIPTED = re.compile(
+    r"(?<![\w'’])([A-Za-zα-ωΑ-Ω∇])(')?"
+    r"(?:\^(\{[^{}]*\}|\(l[^()]*\)|[0-9]+|[A-Za-z]))?"
+    r"(?:_(\{[^{}]*\}|[A-Za-z0-9]+))?"
+)
+
+
+def _unbrace(text: str | None) -> str | None:
+    if text is None:
+        return None
+    if text[:1] in "{(" and text[-1:] in "})":
+        text = text[1:-1]
+    return text.replace(" ", "").replace("-", "−")
+
+
+def prose(text: str) -> list[str | Expr]:
+    """Words with the seeds' symbols written TeX-style (``δ^{l+1}``, ``∂C/∂w^2_jk``,
+    ``∇_a C``) split into text and ``Sym`` nodes, so that every renderer shows them as real
+    super- and subscripts instead of carets."""
+    parts: list[str | Expr] = []
+    last = 0
+    for m in _SCRIPTED.finditer(text):
+        base, prime, sup, sub = m.groups()
+        if sup is None and sub is None:
+            continue
+        if m.start() > last:
+            parts.append(text[last : m.start()])
+        parts.append(Sym(base, sub=_unbrace(sub), sup=_unbrace(sup), prime=bool(prime)))
+        last = m.end()
+    if last < len(text):
+        parts.append(text[last:])
+    return parts

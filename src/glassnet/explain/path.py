@@ -29,7 +29,21 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from ..nn.losses import Quadratic
-from .notation import Expr, Frac, Num, Op, Row, Style, Sym, to_inline_text, to_latex, to_mathml
+from . import presets
+from .notation import (
+    ROW_BREAK,
+    Expr,
+    Frac,
+    Num,
+    Op,
+    Row,
+    Style,
+    Sym,
+    prose,
+    to_inline_text,
+    to_latex,
+    to_mathml,
+)
 
 if TYPE_CHECKING:
     from .trace import BackpropTrace
@@ -37,6 +51,21 @@ if TYPE_CHECKING:
 __all__ = ["WeightPath", "PathTerm", "Factor", "Names", "weight_path"]
 
 STYLES = ("seeds", "net/out")
+
+
+def _note(text: str, style: Style, kind: str) -> str:
+    """A note with its symbols (δ^{l+1}_p) as real scripts in ``kind``: text, markdown, html."""
+    out = []
+    for part in prose(text):
+        if isinstance(part, str):
+            out.append(html.escape(part) if kind == "html" else part)
+        elif kind == "html":
+            out.append(to_mathml(part, style))
+        elif kind == "markdown":
+            out.append(f"${to_latex(part, style)}$")
+        else:
+            out.append(to_inline_text(part, style))
+    return "".join(out)
 
 
 class Names:
@@ -57,24 +86,26 @@ class Names:
             return f"o{j}"
         return f"h{j}" if self.trace.L == 2 else f"h{l}.{j}"
 
+    # The "seeds" style writes layers as the current notation preset does (w²₁₁, or w³₁₁ in
+    # seed 000's count, w⁽³⁾₁₁ in seed 001's).
     def cost(self) -> Sym:
-        return Sym("E" if self.style == "net/out" else "C")
+        return Sym("E") if self.style == "net/out" else presets.cost_symbol()
 
     def z(self, l: int, j: int) -> Sym:
         if self.style == "net/out":
             return Sym("net", sub=self._unit(l, j))
-        return Sym("z", sub=str(j), sup=str(l))
+        return presets.symbol("z", l, str(j))
 
     def a(self, l: int, j: int) -> Sym:
         if self.style == "net/out":
             return Sym("i", sub=str(j)) if l == 0 else Sym("out", sub=self._unit(l, j))
-        return Sym("a", sub=str(j), sup=str(l))
+        return presets.symbol("a", l, str(j))
 
     def w(self, l: int, j: int, k: int) -> Sym:
         if self.style == "net/out":
             return Sym(f"w{self.trace.weight_number(l, j, k)}")
         sub = f"{j}{k}" if j < 10 and k < 10 else f"{j},{k}"
-        return Sym("w", sub=sub, sup=str(l))
+        return presets.symbol("w", l, sub)
 
     def target(self, j: int) -> Sym:
         if self.style == "net/out":
@@ -82,7 +113,7 @@ class Names:
         return Sym("y", sub=str(j))
 
     def delta(self, l: int, j: int) -> Sym:
-        return Sym("δ", sub=str(j), sup=str(l))
+        return presets.symbol("δ", l, str(j))
 
     def partial(self, num: Expr, den: Expr) -> Frac:
         return Frac(Row([Sym("∂"), num]), Row([Sym("∂"), den]))
@@ -181,7 +212,7 @@ class WeightPath:
             f"W^{self.l}[{self.j - 1}, {self.k - 1}] in code (layer {self.l}, row "
             f"{self.j - 1}, column {self.k - 1})"
         ]
-        lines += [f"  {note}" for note in self.notes]
+        lines += [f"  {_note(note, style, 'text')}" for note in self.notes]
         shown = self.samples if len(self.samples) <= 3 else self.samples[:1]
         for sp in shown:
             if t.batch_size > 1:
@@ -257,7 +288,7 @@ class WeightPath:
             "",
             f"Weight ${to_latex(w, style)}$ (seed-004 number $w_{{{self.number}}}$) is "
             f"`W[{self.j - 1}, {self.k - 1}]` of layer {self.l} in code."
-            + "".join(" " + note for note in self.notes),
+            + "".join(" " + _note(note, style, "markdown") for note in self.notes),
             "",
         ]
         shown = self.samples if len(self.samples) <= 3 else self.samples[:1]
@@ -274,9 +305,10 @@ class WeightPath:
                     for i, f in enumerate(term.factors)
                 )
                 rows.append(
-                    f"&\\quad {labels} \\\\ &\\quad = {values} = {_latex_num(term.value, style)}"
+                    f"&\\quad {labels}{ROW_BREAK}&\\quad = {values} = "
+                    f"{_latex_num(term.value, style)}"
                 )
-            body = r" \\ ".join(rows)
+            body = ROW_BREAK.join(rows)
             total = _latex_num(sp.total, style)
             out += [
                 "$$",
@@ -287,9 +319,9 @@ class WeightPath:
                     if len(sp.terms) > 1
                     else r"\text{one path:}"
                 )
-                + r" \\ "
+                + ROW_BREAK
                 + body
-                + r" \\ "
+                + ROW_BREAK
                 + f"&= {total}",
                 r"\end{aligned}",
                 "$$",
@@ -331,7 +363,7 @@ class WeightPath:
             f'<section class="path"><h3>One weight’s story: {to_mathml(lhs, style)}</h3>',
             f"<p>Weight {to_mathml(w, style)}{numbered} is "
             f"<code>W[{self.j - 1}, {self.k - 1}]</code> of layer {self.l} in code. "
-            f"{html.escape(' '.join(self.notes))}</p>",
+            f"{' '.join(_note(note, style, 'html') for note in self.notes)}</p>",
         ]
         shown = self.samples if len(self.samples) <= 3 else self.samples[:1]
         for sp in shown:

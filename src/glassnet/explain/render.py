@@ -20,7 +20,10 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from ..nn import losses as L
+from . import i18n, presets
+from .i18n import t
 from .notation import (
+    ROW_BREAK,
     Expr,
     Fenced,
     Frac,
@@ -28,11 +31,13 @@ from .notation import (
     Num,
     Op,
     Row,
+    Space,
     Style,
     Sup,
     Sym,
     Words,
     fmt_number,
+    prose,
     to_inline_text,
     to_latex,
     to_mathml,
@@ -63,6 +68,25 @@ class Para:
     parts: list[str | Expr]
 
 
+#: A note: words (TeX-style scripts such as δ^{l+1} become symbols) or words and symbols.
+Note = str | list[str | Expr]
+
+
+def _join_notes(*notes: Note) -> Note:
+    parts: list[str | Expr] = []
+    for note in notes:
+        if not note:
+            continue
+        if parts:
+            parts.append(" ")
+        parts.extend([note] if isinstance(note, str) else note)
+    return parts
+
+
+def _note_para(note: Note) -> Para:
+    return Para([note] if isinstance(note, str) else list(note))
+
+
 @dataclass
 class Step:
     """An equation, then the numbers substituted, then the result."""
@@ -72,7 +96,7 @@ class Step:
     lhs: Expr
     rhs: list[Expr]
     relation: str = "="
-    note: str = ""
+    note: Note = ""
     layer: int | None = None
     value: Any = None
 
@@ -80,7 +104,7 @@ class Step:
 @dataclass
 class Section:
     title: str
-    items: list[Para | Step | Section] = field(default_factory=list)
+    items: list[Any] = field(default_factory=list)  # Para, Step, Picture or Section
 
 
 @dataclass
@@ -92,7 +116,19 @@ class Document:
 
 
 def _sym(base: str, l: int | str | None = None, sub: str | None = None, prime: bool = False) -> Sym:
-    return Sym(base, sub=sub, sup=None if l is None else str(l), prime=prime)
+    """Quantity ``base`` of layer l (glassnet's count) as the current notation preset writes
+    it: a², or a³ for seed 000, out_h for seed 004, h1 for seed 003."""
+    return presets.symbol(base, l, sub, prime)
+
+
+def _C(sub: str | None = None) -> Sym:  # noqa: N802 - the seeds' C
+    """The cost C (E in seed 004's notation)."""
+    return Sym(presets.cost_symbol().base, sub=sub)
+
+
+def _layer(l: int) -> str:
+    """Layer l's number in words, as the current preset counts."""
+    return presets.current()[0].layer(l)
 
 
 def _T(e: Expr) -> Expr:
@@ -133,12 +169,11 @@ EQUATIONS: dict[str, dict[str, str]] = {
     },
     "BP3": {
         "text": "∂C/∂b^l_j = δ^l_j",
-        "latex": r"\frac{\partial C}{\partial b^{l}_{j}} = "
-        r"\delta^{l}_{j}",
+        "latex": r"\frac{\partial C}{\partial b_{j}^{l}} = \delta_{j}^{l}",
     },
     "BP4": {
         "text": "∂C/∂w^l_jk = a^{l−1}_k δ^l_j,  i.e.  ∂C/∂W^l = δ^l (a^{l−1})ᵀ",
-        "latex": r"\frac{\partial C}{\partial w^{l}_{jk}} = a^{l-1}_{k} \delta^{l}_{j}",
+        "latex": r"\frac{\partial C}{\partial w_{jk}^{l}} = a_{k}^{l-1} \delta_{j}^{l}",
     },
     "update": {
         "text": "W^l := W^l − α ∂C/∂W^l,  b^l := b^l − α ∂C/∂b^l",
@@ -147,9 +182,59 @@ EQUATIONS: dict[str, dict[str, str]] = {
 }
 
 
-def _vec(trace: BackpropTrace, arr: np.ndarray) -> Mat:
+def _vec(trace: BackpropTrace, arr: np.ndarray, focus: np.ndarray | None = None) -> Mat:
     """A per-sample array as the seeds draw it: a column, or one column per sample."""
-    return Mat(arr, "col") if trace.single else Mat(np.asarray(arr).T)
+    if trace.single:
+        return Mat(arr, "col", focus_rows=focus)
+    return Mat(np.asarray(arr).T, focus_rows=focus)
+
+
+#: Inputs wider than this are shown around their largest nonzero entries, not their corners.
+FOCUS_ABOVE = 8
+
+
+def _focus(a_prev: np.ndarray) -> np.ndarray | None:
+    """The inputs k of a layer in order of |a^{l−1}_k|, nonzero ones only, when there are more
+    than fit on a line: the corners of an MNIST image are 0 and say nothing, its strokes do."""
+    mags = np.abs(np.asarray(a_prev, dtype=np.float64))
+    if mags.ndim == 2:
+        mags = mags.mean(axis=0)
+    if mags.size <= FOCUS_ABOVE:
+        return None
+    nonzero = np.flatnonzero(mags)
+    if nonzero.size == 0 or nonzero.size == mags.size:
+        return None
+    return nonzero[np.argsort(-mags[nonzero], kind="stable")]
+
+
+def _focus_note(lt: LayerTrace, focus: np.ndarray | None) -> Note:
+    if focus is None:
+        return ""
+    l = lt.index
+    zeros = lt.in_features - focus.size
+    shown = ", ".join(str(int(k) + 1) for k in sorted(focus[:6]))
+    return [
+        f"Of the {lt.in_features} inputs ",
+        _sym("a", l - 1, "k"),
+        f", {zeros} are 0 and add nothing to ",
+        Row([_sym("z", l), Op("="), _sym("W", l), _sym("a", l - 1), Op("+"), _sym("b", l)]),
+        f": the matrices show the columns k of the largest nonzero ones (k = {shown}, 1-based).",
+    ]
+
+
+@dataclass
+class Picture:
+    """The input drawn as the image it is (a 2-D sample such as an MNIST digit)."""
+
+    pixels: np.ndarray
+    caption: str
+
+
+def _picture(trace: BackpropTrace) -> Picture | None:
+    x = np.asarray(trace.x, dtype=np.float64)
+    if not trace.single or x.ndim != 2 or min(x.shape) < 5 or max(x.shape) > 64:
+        return None
+    return Picture(x, f"the input x as an image ({x.shape[0]}×{x.shape[1]}, dark = large)")
 
 
 def _loss_formula(trace: BackpropTrace) -> Expr:
@@ -306,11 +391,80 @@ def _delta_rule_text(trace: BackpropTrace) -> str:
 
 
 def _layer_title(lt: LayerTrace, trace: BackpropTrace) -> str:
-    role = "output layer" if lt.index == trace.L else "hidden layer"
-    return (
-        f"Layer {lt.index} ({role}, {lt.name!r}): {lt.in_features} → {lt.units}, "
-        f"σ = {lt.activation}"
+    role = t("output layer") if lt.index == trace.L else t("hidden layer")
+    return t("Layer {n} ({role}, {name}): {inputs} → {units}, σ = {activation}").format(
+        n=_layer(lt.index),
+        role=role,
+        name=repr(lt.name),
+        inputs=lt.in_features,
+        units=lt.units,
+        activation=lt.activation,
     )
+
+
+def input_section(trace: Any) -> Section:
+    """The input a⁰ (and the picture of an image input); ``trace`` is a BackpropTrace or a
+    ForwardTrace."""
+    first = trace.layers[0]
+    inp = Section(t("Input"))
+    picture = _picture(trace)
+    if picture is not None:
+        inp.items.append(picture)
+    first_focus = _focus(first.a_prev)
+    inp.items.append(
+        Step(
+            "input",
+            t("the input is the activation of layer {n}").format(n=_layer(0)),
+            _sym("a", 0),
+            [_vec(trace, first.a_prev, first_focus)],
+            value=first.a_prev,
+            note=_focus_note(first, first_focus),
+        )
+    )
+    return inp
+
+
+def forward_section(trace: Any) -> Section:
+    """z^l = W^l a^{l−1} + b^l and a^l = σ(z^l) for every layer, with the numbers; ``trace``
+    is a BackpropTrace or a ForwardTrace (anything with ``layers`` of a_prev, W, b, z, a)."""
+    single = trace.single
+    fwd = Section(t("Forward pass"))
+    for lt in trace.layers:
+        sec = Section(_layer_title(lt, trace))
+        l = lt.index
+        for note in lt.notes:
+            sec.items.append(Para([note]))
+        W, b, a_prev = _sym("W", l), _sym("b", l), _sym("a", l - 1)
+        eq = Row([W, a_prev, Op("+"), b]) if lt.use_bias else Row([W, a_prev])
+        focus = _focus(lt.a_prev)
+        product = _prod(Mat(lt.W, focus_cols=focus), _vec(trace, lt.a_prev, focus))
+        sub: Expr = Row([product, Op("+"), Mat(lt.b)]) if lt.use_bias else product
+        sec.items.append(
+            Step(
+                "forward",
+                t("weighted input"),
+                _sym("z", l),
+                [eq, sub, _vec(trace, lt.z)],
+                layer=l,
+                value=lt.z,
+                note=_join_notes(
+                    "" if single or not lt.use_bias else t("b is added to every column."),
+                    _focus_note(lt, focus) if l > 1 else "",
+                ),
+            )
+        )
+        sec.items.append(
+            Step(
+                "forward",
+                t("activation, σ = {activation}").format(activation=lt.activation),
+                _sym("a", l),
+                [_call(SIGMA, _sym("z", l)), _call(SIGMA, _vec(trace, lt.z)), _vec(trace, lt.a)],
+                layer=l,
+                value=lt.a,
+            )
+        )
+        fwd.items.append(sec)
+    return fwd
 
 
 def build_document(trace: BackpropTrace) -> Document:
@@ -319,29 +473,45 @@ def build_document(trace: BackpropTrace) -> Document:
     n = trace.batch_size
     L_ = trace.L
     intro: list[Para] = []
-    samples = "one sample" if single else f"a batch of {n} samples, C = 1/n Σ_x C_x"
-    lr = "" if trace.learning_rate is None else f"; learning rate α = {trace.learning_rate:g}"
-    intro.append(
-        Para(
-            [
-                f"Network {trace.describe()}; loss {trace.loss_name}: ",
-                Row([Sym("C", sub="x"), Op("="), _loss_formula(trace)]),
-                f"; {samples}{lr}.",
-            ]
-        )
+    samples = (
+        t("one sample") if single else t("a batch of {n} samples, C = 1/n Σ_x C_x").format(n=n)
+    )
+    lr = (
+        ""
+        if trace.learning_rate is None
+        else t("; learning rate α = {lr}").format(lr=f"{trace.learning_rate:g}")
     )
     intro.append(
         Para(
             [
-                "Notation of seeds 000/001: ",
-                Sym("w", sub="jk", sup="l"),
-                " is the weight from neuron k of layer l − 1 to neuron j of layer l "
-                "(W[j−1, k−1] in code, indices 1-based here); ",
-                Row([_sym("δ", "l"), Op("="), _partial(Sym("C"), _sym("z", "l"))]),
-                ". Vectors are columns"
-                + ("" if single else " — one column per sample")
-                + ". Every number is computed in float64 from the equations, then checked against "
-                "the autograd engine.",
+                t("Network {arch}; loss {loss}: ").format(
+                    arch=trace.describe(), loss=trace.loss_name
+                ),
+                Row([_C("x"), Op("="), _loss_formula(trace)]),
+                t("; {samples}{lr}.").format(samples=samples, lr=lr),
+            ]
+        )
+    )
+    preset = presets.current()[0]
+    others = ", ".join(repr(n) for n in presets.PRESETS if n != preset.name)
+    intro.append(
+        Para(
+            [
+                t("Notation: {summary} (notation={name}; also {others}). ").format(
+                    summary=t(preset.summary), name=repr(preset.name), others=others
+                ),
+                _sym("w", "l", "jk") if preset.style == "layers" else Sym("w", sub="jk", sup="l"),
+                t(
+                    " is the weight from neuron k of layer l − 1 to neuron j of layer l "
+                    "(W[j−1, k−1] in code, indices 1-based here); "
+                ),
+                Row([_sym("δ", "l"), Op("="), _partial(_C(), _sym("z", "l"))]),
+                t(". Vectors are columns")
+                + ("" if single else t(" — one column per sample"))
+                + t(
+                    ". Every number is computed in float64 from the equations, then checked "
+                    "against the autograd engine."
+                ),
             ]
         )
     )
@@ -350,60 +520,18 @@ def build_document(trace: BackpropTrace) -> Document:
 
     sections: list[Section] = []
     # ---- input ----------------------------------------------------------------------------------
-    first = trace.layers[0]
-    inp = Section("Input")
-    inp.items.append(
-        Step(
-            "input",
-            "the input is the activation of layer 0",
-            _sym("a", 0),
-            [_vec(trace, first.a_prev)],
-            value=first.a_prev,
-        )
-    )
+    inp = input_section(trace)
     y_disp = trace.y_matrix
     if trace.labels is not None:
         labels = ", ".join(str(int(v)) for v in np.atleast_1d(trace.labels)[:12])
-        inp.items.append(Para([f"Label(s) {labels}, as one-hot targets:"]))
-    inp.items.append(Step("target", "the targets", Sym("y"), [_vec(trace, y_disp)], value=y_disp))
+        inp.items.append(Para([t("Label(s) {labels}, as one-hot targets:").format(labels=labels)]))
+    inp.items.append(
+        Step("target", t("the targets"), Sym("y"), [_vec(trace, y_disp)], value=y_disp)
+    )
     sections.append(inp)
 
     # ---- forward ------------------------------------------------------------------------------
-    fwd = Section("Forward pass")
-    for lt in trace.layers:
-        sec = Section(_layer_title(lt, trace))
-        l = lt.index
-        for note in lt.notes:
-            sec.items.append(Para([note]))
-        W, b, a_prev = _sym("W", l), _sym("b", l), _sym("a", l - 1)
-        eq = Row([W, a_prev, Op("+"), b]) if lt.use_bias else Row([W, a_prev])
-        sub: Expr = (
-            Row([_prod(Mat(lt.W), _vec(trace, lt.a_prev)), Op("+"), Mat(lt.b)])
-            if lt.use_bias
-            else _prod(Mat(lt.W), _vec(trace, lt.a_prev))
-        )
-        sec.items.append(
-            Step(
-                "forward",
-                "weighted input",
-                _sym("z", l),
-                [eq, sub, _vec(trace, lt.z)],
-                layer=l,
-                value=lt.z,
-                note="" if single or not lt.use_bias else "b is added to every column.",
-            )
-        )
-        sec.items.append(
-            Step(
-                "forward",
-                f"activation, σ = {lt.activation}",
-                _sym("a", l),
-                [_call(SIGMA, _sym("z", l)), _call(SIGMA, _vec(trace, lt.z)), _vec(trace, lt.a)],
-                layer=l,
-                value=lt.a,
-            )
-        )
-        fwd.items.append(sec)
+    fwd = forward_section(trace)
     cost_rhs: list[Expr] = [_loss_formula(trace)]
     last = trace.layers[-1]
     if single and isinstance(trace.loss, L.Quadratic):
@@ -424,15 +552,15 @@ def build_document(trace: BackpropTrace) -> Document:
         )
     if not single:
         cost_rhs = [
-            _prod(Frac(Num(1), Num(n)), Sym("Σ", sub="x"), Sym("C", sub="x")),
+            _prod(Frac(Num(1), Num(n)), Sym("Σ", sub="x"), _C("x")),
             Row([Frac(Num(1), Num(n)), Fenced(Row(_sum_terms(trace.per_sample_cost)))]),
         ]
     cost_rhs.append(Num(trace.cost))
     fwd.items.append(
         Step(
             "cost",
-            f"the cost ({trace.loss_name})",
-            Sym("C"),
+            t("the cost ({loss})").format(loss=trace.loss_name),
+            _C(),
             cost_rhs,
             value=trace.cost,
             note=""
@@ -445,7 +573,8 @@ def build_document(trace: BackpropTrace) -> Document:
     sections.append(fwd)
 
     # ---- backward -----------------------------------------------------------------------------
-    bwd = Section("Backward pass")
+    bwd = Section(t("Backward pass"))
+    sub: Expr
     for lt in reversed(trace.layers):
         l = lt.index
         sec = Section(_layer_title(lt, trace))
@@ -466,7 +595,7 @@ def build_document(trace: BackpropTrace) -> Document:
                 sec.items.append(
                     Step(
                         "BP1",
-                        f"output error of layer {l} (fused form)",
+                        t("output error of layer {n} (fused form)").format(n=_layer(l)),
                         delta_l,
                         [eq, sub, _vec(trace, lt.delta)],
                         layer=l,
@@ -475,7 +604,7 @@ def build_document(trace: BackpropTrace) -> Document:
                     )
                 )
             else:
-                grad_sym = Row([Sym("∇", sub="a"), Sym("C")])
+                grad_sym = Row([Sym("∇", sub="a"), _C()])
                 grad_rhs: list[Expr] = [_grad_formula(trace)]
                 if isinstance(trace.loss, L.Quadratic):
                     grad_rhs.append(Row([_vec(trace, lt.a), Op("−"), _vec(trace, trace.y_matrix)]))
@@ -483,7 +612,7 @@ def build_document(trace: BackpropTrace) -> Document:
                 sec.items.append(
                     Step(
                         "∇C",
-                        "gradient of the cost with respect to the output",
+                        t("gradient of the cost with respect to the output"),
                         grad_sym,
                         grad_rhs,
                         layer=l,
@@ -492,19 +621,19 @@ def build_document(trace: BackpropTrace) -> Document:
                 )
                 sec.items.append(_prime_step(trace, lt))
                 if lt.jacobian:
-                    eq = Row([_T(Sym("J")), Sym("∇", sub="a"), Sym("C")])
+                    eq = Row([_T(Sym("J")), Sym("∇", sub="a"), _C()])
                     sub = (
                         _prod(Mat(lt.rows("sigma_prime")[0].T), _vec(trace, lt.grad_a))
                         if single
                         else Words("(one Jacobian per sample)")
                     )
                 else:
-                    eq = Row([Sym("∇", sub="a"), Sym("C"), Op("⊙"), _call(SIGMA_PRIME, z_l)])
+                    eq = Row([Sym("∇", sub="a"), _C(), Op("⊙"), _call(SIGMA_PRIME, z_l)])
                     sub = Row([_vec(trace, lt.grad_a), Op("⊙"), _vec(trace, lt.sigma_prime)])
                 sec.items.append(
                     Step(
                         "BP1",
-                        f"output error of layer {l}",
+                        t("output error of layer {n}").format(n=_layer(l)),
                         delta_l,
                         [eq, sub, _vec(trace, lt.delta)],
                         layer=l,
@@ -533,17 +662,22 @@ def build_document(trace: BackpropTrace) -> Document:
             sec.items.append(
                 Step(
                     "BP2",
-                    f"error of layer {l}, carried back from layer {l + 1}",
+                    t("error of layer {n}, carried back from layer {m}").format(
+                        n=_layer(l), m=_layer(l + 1)
+                    ),
                     delta_l,
                     [eq, sub, mid, _vec(trace, lt.delta)],
                     layer=l,
                     value=lt.delta,
-                    note="The error of neuron j collects δ^{l+1} of every neuron "
-                    "it feeds, weighted by the connecting weights.",
+                    note=[
+                        t("The error of neuron j collects "),
+                        _sym("δ", l + 1),
+                        t(" of every neuron it feeds, weighted by the connecting weights."),
+                    ],
                 )
             )
         if lt.use_bias:
-            db = _partial(Sym("C"), _sym("b", l))
+            db = _partial(_C(), _sym("b", l))
             rhs: list[Expr] = (
                 [delta_l, _vec(trace, lt.grad_b)]
                 if single
@@ -554,15 +688,20 @@ def build_document(trace: BackpropTrace) -> Document:
             )
             sec.items.append(
                 Step(
-                    "BP3", f"gradient of the biases of layer {l}", db, rhs, layer=l, value=lt.grad_b
+                    "BP3",
+                    t("gradient of the biases of layer {n}").format(n=_layer(l)),
+                    db,
+                    rhs,
+                    layer=l,
+                    value=lt.grad_b,
                 )
             )
-        dW = _partial(Sym("C"), _sym("W", l))
+        dW = _partial(_C(), _sym("W", l))
         if single:
             rhs = [
                 Row([delta_l, _T(_sym("a", l - 1))]),
-                _prod(Mat(lt.delta, "col"), Mat(lt.a_prev, "row")),
-                Mat(lt.grad_W),
+                _prod(Mat(lt.delta, "col"), Mat(lt.a_prev, "row", focus_cols=_focus(lt.a_prev))),
+                Mat(lt.grad_W, focus_cols=_focus(lt.a_prev)),
             ]
         else:
             rhs = [
@@ -572,20 +711,38 @@ def build_document(trace: BackpropTrace) -> Document:
                     Row([_sym("δ", l, "x"), _T(_sym("a", l - 1, "x"))]),
                 ),
                 Row(
-                    [Frac(Num(1), Num(n)), _prod(_vec(trace, lt.delta), Mat(np.asarray(lt.a_prev)))]
+                    [
+                        Frac(Num(1), Num(n)),
+                        _prod(
+                            _vec(trace, lt.delta),
+                            Mat(np.asarray(lt.a_prev), focus_cols=_focus(lt.a_prev)),
+                        ),
+                    ]
                 ),
-                Mat(lt.grad_W),
+                Mat(lt.grad_W, focus_cols=_focus(lt.a_prev)),
             ]
         sec.items.append(
             Step(
                 "BP4",
-                f"gradient of the weights of layer {l}",
+                t("gradient of the weights of layer {n}").format(n=_layer(l)),
                 dW,
                 rhs,
                 layer=l,
                 value=lt.grad_W,
-                note=f"Entry by entry: ∂C/∂w^{l}_jk = a^{l - 1}_k δ^{l}_j — a weight "
-                f"learns slowly when its input a^{l - 1}_k is near 0.",
+                note=[
+                    t("Entry by entry: "),
+                    Row(
+                        [
+                            _partial(_C(), _sym("w", l, "jk")),
+                            Op("="),
+                            _sym("a", l - 1, "k"),
+                            _sym("δ", l, "j"),
+                        ]
+                    ),
+                    t(" — a weight learns slowly when its input "),
+                    _sym("a", l - 1, "k"),
+                    t(" is near 0."),
+                ],
             )
         )
         bwd.items.append(sec)
@@ -594,23 +751,30 @@ def build_document(trace: BackpropTrace) -> Document:
     # ---- update -------------------------------------------------------------------------------
     if trace.learning_rate is not None:
         alpha = trace.learning_rate
-        upd = Section(f"Gradient descent (learning rate α = {alpha:g})")
+        upd = Section(t("Gradient descent (learning rate α = {alpha})").format(alpha=f"{alpha:g}"))
         for lt in trace.layers:
             l = lt.index
-            updates = [("W", "weights", lt.W, lt.grad_W, lt.W_updated)]
+            updates = [("W", t("new weights of layer {n}"), lt.W, lt.grad_W, lt.W_updated)]
             if lt.use_bias:
-                updates.append(("b", "biases", lt.b, lt.grad_b, lt.b_updated))
+                updates.append(("b", t("new biases of layer {n}"), lt.b, lt.grad_b, lt.b_updated))
+            focus = _focus(lt.a_prev)
             for letter, what, old, grad, new in updates:
                 sym = _sym(letter, l)
+
+                def _mat(
+                    arr: np.ndarray, letter: str = letter, focus: np.ndarray | None = focus
+                ) -> Mat:
+                    return Mat(arr, focus_cols=focus if letter == "W" else None)
+
                 upd.items.append(
                     Step(
                         "update",
-                        f"new {what} of layer {l}",
+                        what.format(n=_layer(l)),
                         sym,
                         [
-                            Row([sym, Op("−"), _prod(Sym("α"), _partial(Sym("C"), sym))]),
-                            Row([Mat(old), Op("−"), _prod(Num(alpha), Mat(grad))]),
-                            Mat(new if new is not None else old),
+                            Row([sym, Op("−"), _prod(Sym("α"), _partial(_C(), sym))]),
+                            Row([_mat(old), Op("−"), _prod(Num(alpha), _mat(grad))]),
+                            _mat(new if new is not None else old),
                         ],
                         relation=":=",
                         layer=l,
@@ -621,14 +785,16 @@ def build_document(trace: BackpropTrace) -> Document:
 
     # ---- check --------------------------------------------------------------------------------
     ok = trace.ok
-    chk = Section("Check")
+    chk = Section(t("Check"))
     worst = max(trace.discrepancies.items(), key=lambda kv: kv[1], default=("—", 0.0))
     chk.items.append(
         Para(
             [
-                "The autograd engine, run separately on the same float64 weights (δ read from "
-                "z.grad), gives the same numbers: largest relative difference "
-                f"{trace.max_discrepancy:.2g} (at {worst[0]}) over C and every δ, ∂C/∂W and ∂C/∂b."
+                t(
+                    "The autograd engine, run separately on the same float64 weights (δ read "
+                    "from z.grad), gives the same numbers: largest relative difference {diff} "
+                    "(at {where}) over C and every δ, ∂C/∂W and ∂C/∂b."
+                ).format(diff=f"{trace.max_discrepancy:.2g}", where=worst[0])
             ]
         )
     )
@@ -636,22 +802,65 @@ def build_document(trace: BackpropTrace) -> Document:
         chk.items.append(
             Para(
                 [
-                    f"Central differences on {len(trace.spot_checks)} parameter(s): largest "
-                    f"relative difference {trace.numerical_discrepancy:.2g}."
+                    t(
+                        "Central differences on {n} parameter(s): largest relative difference "
+                        "{diff}."
+                    ).format(n=len(trace.spot_checks), diff=f"{trace.numerical_discrepancy:.2g}")
                 ]
             )
         )
     chk.items.append(
         Para(
             [
-                "Verdict: "
-                + ("the equations and the engine agree." if ok else "MISMATCH — see trace.check().")
+                t("Verdict: ")
+                + (
+                    t("the equations and the engine agree.")
+                    if ok
+                    else t("MISMATCH — see trace.check().")
+                )
             ]
         )
     )
     sections.append(chk)
-    title = trace.title or f"Backpropagation, traced: {trace.describe()}"
+    title = trace.title or t("Backpropagation, traced: {arch}").format(arch=trace.describe())
     return Document(title, intro, sections, ok)
+
+
+_SHADES = " .:-=+*#%@"
+
+
+def _ascii_art(pixels: np.ndarray) -> list[str]:
+    """The image in characters, light to dark; each pixel two characters wide so that it
+    looks square in a terminal."""
+    lo, hi = float(pixels.min()), float(pixels.max())
+    scaled = np.zeros_like(pixels) if hi == lo else (pixels - lo) / (hi - lo)
+    index = np.minimum((scaled * len(_SHADES)).astype(int), len(_SHADES) - 1)
+    return ["".join(_SHADES[i] * 2 for i in row).rstrip() or "." for row in index]
+
+
+def _svg_picture(picture: Picture, cell: int = 5) -> str:
+    """The image as inline SVG (no script, no file): one grey square per pixel."""
+    pixels = picture.pixels
+    lo, hi = float(pixels.min()), float(pixels.max())
+    scaled = np.zeros_like(pixels) if hi == lo else (pixels - lo) / (hi - lo)
+    h, w = pixels.shape
+    rects = []
+    for r in range(h):
+        for c in range(w):
+            if scaled[r, c] > 0:
+                grey = int(round(255 * (1 - scaled[r, c])))
+                rects.append(
+                    f'<rect x="{c * cell}" y="{r * cell}" width="{cell}" height="{cell}" '
+                    f'fill="rgb({grey},{grey},{grey})"/>'
+                )
+    return (
+        f'<figure class="picture"><svg xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'width="{w * cell}" height="{h * cell}" viewBox="0 0 {w * cell} {h * cell}">'
+        f"<title>{html.escape(picture.caption)}</title>"
+        f'<rect width="{w * cell}" height="{h * cell}" fill="#fff" stroke="#d0d7de"/>'
+        + "".join(rects)
+        + f"</svg><figcaption>{html.escape(picture.caption)}</figcaption></figure>"
+    )
 
 
 def _sum_terms(values: np.ndarray) -> list[Expr]:
@@ -674,7 +883,7 @@ def _prime_step(trace: BackpropTrace, lt: LayerTrace) -> Step:
         a_l = _sym("a", l)
         return Step(
             "σ'",
-            "derivative of the activation (a Jacobian for softmax)",
+            t("derivative of the activation (a Jacobian for softmax)"),
             Sym("J"),
             [Row([Words("diag("), a_l, Words(")"), Op("−"), a_l, _T(a_l)]), value],
             layer=l,
@@ -689,7 +898,7 @@ def _prime_step(trace: BackpropTrace, lt: LayerTrace) -> Step:
     rhs.append(_vec(trace, lt.sigma_prime))
     return Step(
         "σ'",
-        f"derivative of the activation ({lt.activation})",
+        t("derivative of the activation ({activation})").format(activation=lt.activation),
         _call(SIGMA_PRIME, z_l),
         rhs,
         layer=l,
@@ -699,11 +908,12 @@ def _prime_step(trace: BackpropTrace, lt: LayerTrace) -> Step:
 
 def _paths(trace: BackpropTrace, weights: Sequence[Any]) -> list[WeightPath]:
     out = []
+    style = "net/out" if presets.current()[0].style == "seed004" else None
     for w in weights:
         if isinstance(w, str):
-            out.append(trace.path(w))
+            out.append(trace.path(w, style=style))
         elif isinstance(w, (tuple, list)) and len(w) == 3:
-            out.append(trace.path(int(w[0]), int(w[1]), int(w[2])))
+            out.append(trace.path(int(w[0]), int(w[1]), int(w[2]), style=style))
         else:
             raise InvalidArgumentError(
                 f"weights: each weight is (l, j, k) or a name like 'w5', received {w!r}"
@@ -740,8 +950,16 @@ def _paint(text: str, kind: str, color: bool) -> str:
     return f"{_ANSI[kind]}{text}{_ANSI['reset']}" if color else text
 
 
+def _rich(parts: Sequence[str | Expr]) -> list[str | Expr]:
+    """Words written with TeX-style scripts (δ^{l+1}) split into words and symbols."""
+    out: list[str | Expr] = []
+    for x in parts:
+        out.extend(prose(x) if isinstance(x, str) else [x])
+    return out
+
+
 def _para_text(p: Para, style: Style) -> str:
-    return "".join(x if isinstance(x, str) else to_inline_text(x, style) for x in p.parts)
+    return "".join(x if isinstance(x, str) else to_inline_text(x, style) for x in _rich(p.parts))
 
 
 def _wrap(text: str, width: int, indent: str) -> list[str]:
@@ -773,7 +991,7 @@ def _step_text(step: Step, style: Style, indent: str, color: bool) -> list[str]:
         block = Block.hcat([left, Op(rel).text(style), rhs.text(style)])
         lines += [indent + "       " + line.rstrip() for line in block.lines]
     if step.note:
-        lines += _wrap(step.note, 96, indent + "       ")
+        lines += _wrap(_para_text(_note_para(step.note), style), 96, indent + "       ")
     return lines
 
 
@@ -789,12 +1007,15 @@ def _section_text(sec: Section, style: Style, depth: int, color: bool) -> list[s
             lines += _section_text(item, style, depth + 1, color)
         elif isinstance(item, Step):
             lines += _step_text(item, style, indent + "  ", color)
+        elif isinstance(item, Picture):
+            lines += [indent + "  " + item.caption + ":"]
+            lines += [indent + "    " + line for line in _ascii_art(item.pixels)]
         else:
             lines += _wrap(_para_text(item, style), 96, indent + "  ")
     return lines
 
 
-def render_text(
+def _render_text(
     trace: BackpropTrace,
     precision: int = 6,
     max_rows: int = 8,
@@ -813,7 +1034,7 @@ def render_text(
     for p in doc.intro:
         lines += _wrap(_para_text(p, style), 96, "")
     for sec in doc.sections:
-        if sec.title == "Check":
+        if sec.title == t("Check"):
             sec_lines = _section_text(sec, style, 0, color)
             verdict = sec_lines[-1]
             sec_lines[-1] = _paint(verdict, "ok" if doc.ok else "bad", color)
@@ -829,7 +1050,7 @@ def render_text(
 # Markdown
 # ---------------------------------------------------------------------------------------------
 def _para_md(p: Para, style: Style) -> str:
-    return "".join(x if isinstance(x, str) else f"${to_latex(x, style)}$" for x in p.parts)
+    return "".join(x if isinstance(x, str) else f"${to_latex(x, style)}$" for x in _rich(p.parts))
 
 
 def _step_md(step: Step, style: Style) -> list[str]:
@@ -838,9 +1059,10 @@ def _step_md(step: Step, style: Style) -> list[str]:
     rel = {"=": "=", ":=": r"\mathrel{:=}"}[step.relation]
     rows = [f"{to_latex(step.lhs, style)} &{rel} {to_latex(step.rhs[0], style)}"]
     rows += [f"&= {to_latex(r, style)}" for r in step.rhs[1:]]
-    out = [head, "", "$$", r"\begin{aligned}", " \\\\\n".join(rows), r"\end{aligned}", "$$", ""]
+    body = ROW_BREAK.rstrip() + "\n"
+    out = [head, "", "$$", r"\begin{aligned}", body.join(rows), r"\end{aligned}", "$$", ""]
     if step.note:
-        out += [step.note, ""]
+        out += [_para_md(_note_para(step.note), style), ""]
     return out
 
 
@@ -851,12 +1073,16 @@ def _section_md(sec: Section, style: Style, depth: int) -> list[str]:
             out += _section_md(item, style, depth + 1)
         elif isinstance(item, Step):
             out += _step_md(item, style)
+        elif isinstance(item, Picture):
+            # an indented code block: every Markdown engine keeps it as it is
+            out += [f"*{item.caption}:*", ""] + ["    " + ln for ln in _ascii_art(item.pixels)]
+            out += [""]
         else:
             out += [_para_md(item, style), ""]
     return out
 
 
-def render_markdown(
+def _render_markdown(
     trace: BackpropTrace,
     precision: int = 6,
     max_rows: int = 8,
@@ -867,9 +1093,10 @@ def render_markdown(
     style = Style(precision, max_rows, max_cols)
     doc = build_document(trace)
     out = [f"# {doc.title}", ""]
-    out += ["The four equations (seeds 000/001):", ""]
+    out += [_equations_heading(), ""]
+    eq_exprs = _equation_exprs()
     for key in ("forward", "BP1", "BP2", "BP3", "BP4"):
-        out.append(f"- **{key}** ${EQUATIONS[key]['latex']}$")
+        out.append(f"- **{key}** ${to_latex(eq_exprs[key], style)}$")
     out.append("")
     for p in doc.intro:
         out += [_para_md(p, style), ""]
@@ -900,7 +1127,7 @@ def _lists(arr: Any, precision: int | None) -> Any:
     return [_lists(x, precision) for x in a]
 
 
-def trace_dict(
+def _trace_dict(
     trace: BackpropTrace, precision: int | None = None, weights: Sequence[Any] = ()
 ) -> dict[str, Any]:
     """The trace as plain data: arrays as nested lists, equations as LaTeX and text."""
@@ -926,7 +1153,7 @@ def trace_dict(
                             f"{to_inline_text(item.rhs[0], style)}",
                         },
                         "result": _lists(item.value, precision) if item.value is not None else None,
-                        "note": item.note or None,
+                        "note": _para_text(_note_para(item.note), style) if item.note else None,
                     }
                 )
 
@@ -937,6 +1164,7 @@ def trace_dict(
         layers.append(
             {
                 "l": lt.index,
+                "label": _layer(lt.index),
                 "name": lt.name,
                 "activation": lt.activation,
                 "units": lt.units,
@@ -971,6 +1199,12 @@ def trace_dict(
     return {
         "format": "glassnet.explain.backprop/1",
         "title": doc.title,
+        "notation": {
+            "name": presets.current()[0].name,
+            "summary": presets.current()[0].summary,
+            "input_layer": presets.current()[0].input_layer,
+            "symbols": _symbol_table(trace, style),
+        },
         "model": {"name": trace.model_name, "architecture": trace.describe(), "L": trace.L},
         "loss": {
             "name": trace.loss_name,
@@ -1014,7 +1248,7 @@ def trace_dict(
     }
 
 
-def render_json(
+def _render_json(
     trace: BackpropTrace,
     precision: int | None = None,
     indent: int | None = 1,
@@ -1022,7 +1256,7 @@ def render_json(
 ) -> str:
     """Valid JSON (non-finite numbers become null)."""
     return json.dumps(
-        trace_dict(trace, precision, weights), indent=indent, ensure_ascii=False, allow_nan=False
+        _trace_dict(trace, precision, weights), indent=indent, ensure_ascii=False, allow_nan=False
     )
 
 
@@ -1037,7 +1271,8 @@ _CSS = """
 .glassnet-trace h3{font-size:1.05rem;margin:1.2rem 0 .4rem}
 .glassnet-trace .step{border-left:3px solid #d0d7de;padding:.2rem 0 .2rem .8rem;margin:.8rem 0}
 .glassnet-trace .step .title{margin:.1rem 0 .3rem;color:#57606a}
-.glassnet-trace .label{display:inline-block;min-width:3.2rem;font-weight:700;color:#9a6700}
+.glassnet-trace .label{display:inline-block;min-width:3.2rem;margin-right:.5rem;font-weight:700;
+ color:#9a6700}
 .glassnet-trace .derivation{display:grid;grid-template-columns:max-content auto;
  column-gap:.4rem;row-gap:.35rem;align-items:center;overflow-x:auto;overflow-y:hidden;
  padding:.15rem 0}
@@ -1048,7 +1283,8 @@ _CSS = """
  linear-gradient(currentColor,currentColor) bottom left/.3em 1.5px no-repeat,
  linear-gradient(currentColor,currentColor) top right/.3em 1.5px no-repeat,
  linear-gradient(currentColor,currentColor) bottom right/.3em 1.5px no-repeat}
-.glassnet-trace mtable.gn-matrix mtd{padding:.05em .35em}
+.glassnet-trace mtable.gn-matrix mtd{padding:.22em .4em;line-height:1.2}
+.glassnet-trace mtable.gn-matrix mtd.gn-gap{text-align:center;line-height:1}
 .glassnet-trace .lhs{text-align:right}
 .glassnet-trace .note{color:#57606a;font-size:.92rem;margin:.3rem 0}
 .glassnet-trace .ok{color:#1a7f37;font-weight:700}.glassnet-trace .bad{color:#cf222e;
@@ -1057,18 +1293,23 @@ _CSS = """
 .glassnet-trace code{background:#f6f8fa;padding:0 .25rem;border-radius:3px}
 .glassnet-trace pre{background:#f6f8fa;padding:.8rem;overflow-x:auto;font-size:.85rem}
 .glassnet-trace ul.equations li{margin:.2rem 0}
+.glassnet-trace figure.picture{margin:.5rem 0}
+.glassnet-trace figure.picture figcaption{color:#57606a;font-size:.9rem}
 """
 
 
 def _para_html(p: Para, style: Style) -> str:
-    return "".join(html.escape(x) if isinstance(x, str) else to_mathml(x, style) for x in p.parts)
+    return "".join(
+        html.escape(x) if isinstance(x, str) else to_mathml(x, style) for x in _rich(p.parts)
+    )
 
 
 def _step_html(step: Step, style: Style) -> str:
     label = {"forward": "", "input": "", "target": ""}.get(step.label, step.label)
     out = [
         '<div class="step">',
-        f'<p class="title"><span class="label">{html.escape(label)}</span>'
+        # The space keeps label and title apart in copied text and in reader views too.
+        f'<p class="title"><span class="label">{html.escape(label)}</span> '
         f"{html.escape(step.title)}</p>",
         '<div class="derivation">',
     ]
@@ -1079,7 +1320,7 @@ def _step_html(step: Step, style: Style) -> str:
         out.append(f'<div class="lhs">{lhs}</div><div class="rhs">{math}</div>')
     out.append("</div>")
     if step.note:
-        out.append(f'<p class="note">{html.escape(step.note)}</p>')
+        out.append(f'<p class="note">{_para_html(_note_para(step.note), style)}</p>')
     out.append("</div>")
     return "\n".join(out)
 
@@ -1092,13 +1333,15 @@ def _section_html(sec: Section, style: Style, depth: int) -> str:
             out.append(_section_html(item, style, depth + 1))
         elif isinstance(item, Step):
             out.append(_step_html(item, style))
+        elif isinstance(item, Picture):
+            out.append(_svg_picture(item))
         else:
             out.append(f"<p>{_para_html(item, style)}</p>")
     out.append("</section>")
     return "\n".join(out)
 
 
-def render_html(
+def _render_html(
     trace: BackpropTrace,
     precision: int = 6,
     max_rows: int = 8,
@@ -1111,7 +1354,7 @@ def render_html(
     doc = build_document(trace)
     body = [
         f'<div class="glassnet-trace"><h1>{html.escape(doc.title)}</h1>',
-        "<p>The four equations (seeds 000/001):</p>",
+        f"<p>{html.escape(_equations_heading())}</p>",
         '<ul class="equations">',
     ]
     eq_exprs = _equation_exprs()
@@ -1121,31 +1364,40 @@ def render_html(
     body += [f"<p>{_para_html(p, style)}</p>" for p in doc.intro]
     for sec in doc.sections:
         chunk = _section_html(sec, style, 0)
-        if sec.title == "Check":
+        if sec.title == t("Check"):
             verdict = "ok" if doc.ok else "bad"
-            chunk = chunk.replace("<p>Verdict:", f'<p class="{verdict}">Verdict:')
+            mark = html.escape(t("Verdict: ").strip())
+            chunk = chunk.replace(f"<p>{mark}", f'<p class="{verdict}">{mark}')
         body.append(chunk)
     for path in _paths(trace, weights):
         body.append(path.to_html(precision))
     body.append(
         "<details><summary>Plain text</summary><pre>"
-        + html.escape(render_text(trace, precision, max_rows, max_cols, False))
+        + html.escape(_render_text(trace, precision, max_rows, max_cols, False))
         + "</pre></details></div>"
     )
     content = "\n".join(body)
     if not full_page:
         return f"<style>{_CSS}</style>\n{content}"
     return (
-        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        "<!DOCTYPE html>\n"
+        f'<html lang="{i18n.current()}">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{html.escape(doc.title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         f"<body>\n{content}\n</body>\n</html>\n"
     )
 
 
+def _equations_heading() -> str:
+    preset = presets.current()[0]
+    return t(
+        "The four equations of seeds 000/001, in {name} notation (forward pass for {range}):"
+    ).format(name=preset.name, range=preset.forward_range())
+
+
 def _equation_exprs() -> dict[str, Expr]:
     l, lm1, lp1 = "l", "l−1", "l+1"
-    C = Sym("C")
+    C = _C()
     return {
         "forward": Row(
             [
@@ -1155,7 +1407,8 @@ def _equation_exprs() -> dict[str, Expr]:
                 _sym("a", lm1),
                 Op("+"),
                 _sym("b", l),
-                Words(",  "),
+                Words(","),
+                Space(),
                 _sym("a", l),
                 Op("="),
                 _call(SIGMA, _sym("z", l)),
@@ -1190,3 +1443,169 @@ def _equation_exprs() -> dict[str, Expr]:
             ]
         ),
     }
+
+
+def _symbol_table(trace: BackpropTrace, style: Style) -> list[dict[str, Any]]:
+    """Per layer l (glassnet's count): how the preset writes a, z, W, b, δ (text and LaTeX)."""
+    rows: list[dict[str, Any]] = [{"l": 0, "a": _both(_sym("a", 0), style)}]
+    for lt in trace.layers:
+        l = lt.index
+        row: dict[str, Any] = {"l": l}
+        row.update({key: _both(_sym(key, l), style) for key in ("z", "a", "W", "b", "δ")})
+        row["w_jk"] = _both(_sym("w", l, "jk"), style)
+        rows.append(row)
+    return rows
+
+
+def _both(expr: Expr, style: Style) -> dict[str, str]:
+    return {"text": to_inline_text(expr, style), "latex": to_latex(expr, style)}
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points: each renders in a notation preset (see glassnet.explain.presets)
+# ---------------------------------------------------------------------------------------------
+def _lang(trace: Any, lang: str | None) -> str:
+    return i18n.check_lang(lang if lang is not None else getattr(trace, "lang", None))
+
+
+def _preset(trace: BackpropTrace, notation: str | None) -> presets.Preset:
+    return presets.get(notation if notation is not None else getattr(trace, "notation", None))
+
+
+def render_text(
+    trace: BackpropTrace,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    color: bool | None = False,
+    weights: Sequence[Any] = (),
+    notation: str | None = None,
+    lang: str | None = None,
+) -> str:
+    """The trace for a terminal (see BackpropTrace.to_text)."""
+    with presets.using(_preset(trace, notation), trace.L), i18n.using(_lang(trace, lang)):
+        return _render_text(trace, precision, max_rows, max_cols, color, weights)
+
+
+def render_markdown(
+    trace: BackpropTrace,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    weights: Sequence[Any] = (),
+    notation: str | None = None,
+    lang: str | None = None,
+) -> str:
+    """Markdown with LaTeX (see BackpropTrace.to_markdown)."""
+    with presets.using(_preset(trace, notation), trace.L), i18n.using(_lang(trace, lang)):
+        return _render_markdown(trace, precision, max_rows, max_cols, weights)
+
+
+def trace_dict(
+    trace: BackpropTrace,
+    precision: int | None = None,
+    weights: Sequence[Any] = (),
+    notation: str | None = None,
+    lang: str | None = None,
+) -> dict[str, Any]:
+    """The trace as plain data: arrays as nested lists, equations as LaTeX and text."""
+    with presets.using(_preset(trace, notation), trace.L), i18n.using(_lang(trace, lang)):
+        return _trace_dict(trace, precision, weights)
+
+
+def render_json(
+    trace: BackpropTrace,
+    precision: int | None = None,
+    indent: int | None = 1,
+    weights: Sequence[Any] = (),
+    notation: str | None = None,
+    lang: str | None = None,
+) -> str:
+    """Valid JSON (non-finite numbers become null)."""
+    with presets.using(_preset(trace, notation), trace.L), i18n.using(_lang(trace, lang)):
+        return _render_json(trace, precision, indent, weights)
+
+
+def render_html(
+    trace: BackpropTrace,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    weights: Sequence[Any] = (),
+    full_page: bool = True,
+    notation: str | None = None,
+    lang: str | None = None,
+) -> str:
+    """One self-contained page: MathML for the math, inline CSS, no script, no network."""
+    with presets.using(_preset(trace, notation), trace.L), i18n.using(_lang(trace, lang)):
+        return _render_html(trace, precision, max_rows, max_cols, weights, full_page)
+
+
+def render_forward(
+    trace: Any,
+    kind: str,
+    precision: int = 6,
+    max_rows: int = 8,
+    max_cols: int = 8,
+    notation: str | None = None,
+) -> Any:
+    """A ForwardTrace as "text", "markdown", "html" or "dict" (glassnet.explain.forward)."""
+    style = Style(precision, max_rows, max_cols)
+    with presets.using(_preset(trace, notation), trace.L):
+        preset = presets.current()[0]
+        title = trace.title or f"Forward pass, traced: {trace.describe()}"
+        intro = [
+            Para(
+                [
+                    f"Network {trace.describe()}; "
+                    + ("one sample" if trace.single else f"a batch of {len(trace.x)} samples")
+                    + f". Notation: {preset.summary}. Computed in float64 from the equations; "
+                    f"the model's predict() gives the same output (largest relative difference "
+                    f"{trace.max_discrepancy:.2g})."
+                ]
+            )
+        ] + [Para([note]) for note in trace.notes]
+        sections = [input_section(trace), forward_section(trace)]
+        if kind == "text":
+            lines = [title, "═" * min(len(title), 96)]
+            for p in intro:
+                lines += _wrap(_para_text(p, style), 96, "")
+            for sec in sections:
+                lines += _section_text(sec, style, 0, False)
+            return "\n".join(lines) + "\n"
+        if kind == "markdown":
+            out = [f"# {title}", ""]
+            for p in intro:
+                out += [_para_md(p, style), ""]
+            for sec in sections:
+                out += _section_md(sec, style, 0)
+            return "\n".join(out)
+        if kind == "dict":
+            return {
+                "format": "glassnet.explain.forward/1",
+                "title": title,
+                "notation": {"name": preset.name, "summary": preset.summary},
+                "x": _lists(trace.x, None),
+                "layers": [
+                    {
+                        "l": lt.index,
+                        "label": _layer(lt.index),
+                        "name": lt.name,
+                        "activation": lt.activation,
+                        **{k: _lists(getattr(lt, k), None) for k in ("a_prev", "W", "b", "z", "a")},
+                    }
+                    for lt in trace.layers
+                ],
+                "output": _lists(trace.output, None),
+                "max_discrepancy": trace.max_discrepancy,
+                "notes": trace.notes,
+            }
+        body = [f'<div class="glassnet-trace"><h1>{html.escape(title)}</h1>']
+        body += [f"<p>{_para_html(p, style)}</p>" for p in intro]
+        body += [_section_html(sec, style, 0) for sec in sections]
+        body.append("</div>")
+        return (
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f"<title>{html.escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+            "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+        )

@@ -188,6 +188,11 @@ class BackpropTrace:
         self.title = title
         #: labels used by ``path`` and the renderers' weight stories: "seeds" or "net/out"
         self.path_style = "seeds"
+        #: the renderers' default notation preset (glassnet.explain.presets): None is
+        #: glassnet's own, "seed000", "seed001", "seed003" or "seed004" the seeds'
+        self.notation: str | None = None
+        #: the renderers' default language: None or "en" (English), "zh" (Chinese)
+        self.lang: str | None = None
         self.engine_cost: float | None = None
         self.discrepancies: dict[str, float] = {}
         self.spot_checks: list[SpotCheck] = []
@@ -386,39 +391,64 @@ class BackpropTrace:
         max_cols: int = 8,
         color: bool | None = False,
         weights: Sequence[Any] = (),
+        notation: str | None = None,
+        lang: str | None = None,
     ) -> str:
         """The trace for a terminal. ``color=None`` colours when stdout is a terminal.
 
         ``weights``: (l, j, k) triples or names like "w5" whose stories are appended.
+        ``notation``: "glassnet" (default: the input is layer 0), "seed000"/"seed001" (the
+        input is layer 1, as those seeds count), "seed004" (i, h, o, net, out, w1…w8) or
+        "seed003" (W1, b1, h1); see glassnet.explain.presets. ``lang``: "en" (default) or
+        "zh" (Chinese headings, step titles and sentences). Every renderer takes both.
         """
         from .render import render_text
 
-        return render_text(self, precision, max_rows, max_cols, color, weights)
+        return render_text(self, precision, max_rows, max_cols, color, weights, notation, lang)
 
     def to_markdown(
-        self, precision: int = 6, max_rows: int = 8, max_cols: int = 8, weights: Sequence[Any] = ()
+        self,
+        precision: int = 6,
+        max_rows: int = 8,
+        max_cols: int = 8,
+        weights: Sequence[Any] = (),
+        notation: str | None = None,
+        lang: str | None = None,
     ) -> str:
-        """Markdown with LaTeX ($…$, $$…$$) for GitHub and Jupyter."""
+        """Markdown with LaTeX ($…$, $$…$$) for GitHub and Jupyter (``notation``: see
+        ``to_text``)."""
         from .render import render_markdown
 
-        return render_markdown(self, precision, max_rows, max_cols, weights)
+        return render_markdown(self, precision, max_rows, max_cols, weights, notation, lang)
 
     def to_json(
-        self, precision: int | None = None, indent: int | None = 1, weights: Sequence[Any] = ()
+        self,
+        precision: int | None = None,
+        indent: int | None = 1,
+        weights: Sequence[Any] = (),
+        notation: str | None = None,
+        lang: str | None = None,
     ) -> str:
         """Every array as nested lists, plus the equations (LaTeX and text) and the verdict.
 
-        ``precision`` rounds numbers to that many significant digits (None: full float64).
+        ``precision`` rounds numbers to that many significant digits (None: full float64);
+        ``notation`` (see ``to_text``) names the symbols, listed under "notation".
         """
         from .render import render_json
 
-        return render_json(self, precision, indent, weights)
+        return render_json(self, precision, indent, weights, notation, lang)
 
-    def to_dict(self, precision: int | None = None, weights: Sequence[Any] = ()) -> dict[str, Any]:
+    def to_dict(
+        self,
+        precision: int | None = None,
+        weights: Sequence[Any] = (),
+        notation: str | None = None,
+        lang: str | None = None,
+    ) -> dict[str, Any]:
         """The JSON content as a dict."""
         from .render import trace_dict
 
-        return trace_dict(self, precision, weights)
+        return trace_dict(self, precision, weights, notation, lang)
 
     def to_html(
         self,
@@ -427,11 +457,13 @@ class BackpropTrace:
         max_cols: int = 8,
         weights: Sequence[Any] = (),
         full_page: bool = True,
+        notation: str | None = None,
+        lang: str | None = None,
     ) -> str:
         """One self-contained HTML page (MathML, inline CSS; no script, no network)."""
         from .render import render_html
 
-        return render_html(self, precision, max_rows, max_cols, weights, full_page)
+        return render_html(self, precision, max_rows, max_cols, weights, full_page, notation, lang)
 
     def print(self, file: IO[str] | None = None, **options: Any) -> None:
         """Print the text rendering, in colour when ``file`` is a terminal."""
@@ -528,18 +560,18 @@ def _plan(model: Any) -> _Plan:
                 )
             else:
                 pre.append(layer)
-        elif role == "scale":
+        elif role in ("scale", "normalize"):
             if specs:
                 raise NotTraceableError(
-                    f"backprop: layer {layer.name!r} (Rescaling) between Dense layers is not "
-                    f"traceable yet; only a Rescaling of the inputs is"
+                    f"backprop: layer {layer.name!r} ({type(layer).__name__}) between Dense "
+                    f"layers is not traceable yet; only one applied to the inputs is"
                 )
             pre.append(layer)
         else:
             raise NotTraceableError(
                 f"backprop: layer {getattr(layer, 'name', '?')!r} ({type(layer).__name__}) is "
                 f"not traceable yet; the trace follows Dense layers with Flatten, Dropout, "
-                f"Rescaling (of the inputs) and Activation layers"
+                f"Rescaling and Normalization (of the inputs) and Activation layers"
             )
     if not specs:
         raise NotTraceableError(
@@ -636,6 +668,15 @@ def _prepare_input(
                 + (f" + {layer.offset:g}" if layer.offset else "")
                 + " (Rescaling)."
             )
+        elif layer.explain_role == "normalize":
+            # The layer's own constants: a fixed affine map, nothing in it is trained.
+            inv, mean = (np.asarray(v, dtype=np.float64) for v in layer.scale_and_shift())
+            a0 = (a0 - mean) * inv
+            notes.append(
+                f"{layer.name!r}: a^0 = (x − μ) ⊘ s per feature (Normalization with the fixed "
+                f"statistics μ = {_short(mean)}, s = {_short(1.0 / inv)}): an affine map of the "
+                f"inputs with nothing to learn, applied before layer 1."
+            )
     if a0.ndim != 2 or a0.shape[1] != n_in:
         expected = f"({n_in},)" if per is None else f"{tuple(per)}"
         raise ShapeError(
@@ -643,6 +684,13 @@ def _prepare_input(
             f"shape {expected}; pass one sample of that shape or a batch (n, ...)"
         )
     return rows, a0, rows.shape[0] == 1, notes
+
+
+def _short(values: np.ndarray, limit: int = 4) -> str:
+    """A few numbers for a note: [0.5, 0.25] or [0.5, 0.25, …] (784 values)."""
+    flat = np.asarray(values).reshape(-1)
+    shown = ", ".join(f"{v:.4g}" for v in flat[:limit])
+    return f"[{shown}]" if flat.size <= limit else f"[{shown}, …] ({flat.size} values)"
 
 
 def _prepare_targets(

@@ -310,10 +310,17 @@ class Model(Module):
     def train_step(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> StepResult:
         """One step of mini-batch gradient descent through the autograd graph.
 
+        Needs only ``compile``: the optimiser is bound to the trainable parameters on the
+        first step if fit has not done it.
+
         The loss is checked before the update: a NaN/inf loss leaves the weights untouched.
         With ``record`` (a Telemetry), every layer's telemetry tap (z, a, δ, W, ∂C/∂W of a
         Dense layer) is logged.
         """
+        if self.optimizer is None or not self.optimizer.params:
+            # compile() cannot bind the parameters of a model built later; the first step does.
+            self._require_compiled("train_step")
+            self._bind_optimizer()
         x = self._prepare_batch(xb)
         tape: list[Any] = []
         if record is None:
@@ -394,8 +401,8 @@ class Model(Module):
         ``telemetry``: per-layer statistics every 20 steps (True), every N steps (an int), or
         none (False); they land on ``history.telemetry``.
         ``doctor``: the training doctor (glassnet.diagnostics.Doctor) watches the run and
-        reports problems with a suggested fix — True adds one when verbose ≥ 1, False none, or
-        pass your own Doctor(...); findings land on ``history.findings`` either way.
+        reports problems with a suggested fix — True adds one (silent at verbose 0), False none,
+        or pass your own Doctor(...); findings land on ``history.findings`` either way.
         ``checkpoint="run.ckpt"`` writes the whole training state (weights, optimiser state and
         schedule position, epoch, step, random-number state, history, callback states) after
         every epoch, or every N steps with ``checkpoint_every=N``, atomically;
@@ -546,7 +553,9 @@ class Model(Module):
             raise InvalidArgumentError(
                 f"{where}: doctor must be True, False or a Doctor, received doctor={doctor!r}"
             )
-        if verbose == 0 or any(getattr(cb, "reads_history", False) for cb in callbacks):
+        # At verbose 0 the doctor still watches (its findings land on history.findings); it
+        # only keeps quiet.
+        if any(getattr(cb, "reads_history", False) for cb in callbacks):
             return []
         made = default_doctor()
         return [made] if made is not None else []

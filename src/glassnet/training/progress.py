@@ -15,11 +15,13 @@ __all__ = ["Progress", "format_logs"]
 
 
 def format_logs(logs: dict[str, Any]) -> str:
-    """``loss: 0.4321 - accuracy: 0.8765`` (learning rates in %g)."""
+    """``loss: 0.4321 - accuracy: 0.8765`` (learning rates and values ≥ 1e5 in %g)."""
     parts = []
     for key, value in logs.items():
         if isinstance(value, float):
-            text = f"{value:.4g}" if "learning_rate" in key else f"{value:.4f}"
+            # A diverging loss (4.2e+35) in %f would print 37 digits.
+            big = abs(value) >= 1e5
+            text = f"{value:.4g}" if "learning_rate" in key or big else f"{value:.4f}"
         else:
             text = str(value)
         parts.append(f"{key}: {text}")

@@ -80,6 +80,9 @@ class Normalization(Layer):
     them from training data. They are constants saved with the model, not trained.
     """
 
+    # A fixed affine map of the inputs: the explain trace applies it before layer 1.
+    explain_role = "normalize"
+
     def __init__(
         self,
         mean: Any = None,
