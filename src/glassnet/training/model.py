@@ -22,7 +22,7 @@ import numpy as np
 from .. import _rng
 from .._fpenv import flush_denormals
 from .._threads import blas_threads, executor, inference_workers
-from ..autograd.tensor import Tensor, no_grad
+from ..autograd.tensor import Tensor, is_grad_enabled, no_grad
 from ..errors import (
     GlassnetError,
     InvalidArgumentError,
@@ -31,7 +31,7 @@ from ..errors import (
 )
 from ..io import registry
 from ..nn import losses as losses_module
-from ..nn.layers import Input, Layer, forcing_inference, recording
+from ..nn.layers import Input, Layer, forcing_inference, inference_mode, recording
 from ..nn.module import Module
 from . import metrics as metrics_module
 from .callbacks import Callback, CallbackList, History
@@ -99,6 +99,27 @@ def _numeric_environment(method: _F) -> _F:
             return method(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+class _InferenceFacts:
+    """A model's structure as inference sees it, for one set of layers (a Sequential's).
+
+    ``arrays``: the layers when their kernels run predict on arrays (``inference_problem`` is
+    None), else None. ``first_parameter``: the parameter whose dtype is the model's (its array is
+    read at each use, so ``model.to(dtype)`` needs nothing new). Both depend only on the model's
+    and the layers' classes and on the layers being built, so the model keeps them with the
+    layers they were made for and compares those with its current ones at every call (add,
+    pop, a new list make new facts); the kernels read the weights at every call, so new
+    weights, shapes or dtypes need no new facts. A model that is not a Sequential keeps none.
+    """
+
+    __slots__ = ("layers", "arrays", "first_parameter")
+
+    def __init__(self, model: Model, layers: tuple[Layer, ...]) -> None:
+        self.layers = layers
+        self.arrays = layers if inference_problem(model) is None else None
+        params = model.parameters() if layers else []
+        self.first_parameter = params[0] if params else None
 
 
 class Model(Module):
@@ -216,7 +237,8 @@ class Model(Module):
         are, for the first layer to convert (Rescaling does it in the same pass as scaling)."""
         if xb.dtype.kind in "iub":
             return Tensor(xb)
-        dt = self.dtype
+        first = self._inference_facts().first_parameter
+        dt = first.data.dtype if first is not None else self.dtype
         if xb.dtype != dt:
             xb = xb.astype(dt)
         return Tensor(xb, dtype=dt)
@@ -241,7 +263,7 @@ class Model(Module):
         ``arrays``: whether the layers run their kernels (``inference_problem`` is None), when
         the caller already knows."""
         if arrays is None:
-            arrays = inference_problem(self) is None
+            arrays = self._inference_layers() is not None
         if arrays:
             with no_grad(), forcing_inference():
                 yield
@@ -560,7 +582,7 @@ class Model(Module):
         metrics = self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None)
         head = self._head()
         total, seen = 0.0, 0
-        arrays = inference_problem(self) is None
+        arrays = self._inference_layers() is not None
         with self._inference(arrays):
             for start in range(0, len(x_arr), batch_size):
                 sl = slice(start, start + batch_size)
@@ -586,6 +608,23 @@ class Model(Module):
             return result["loss"]
         return list(result.values())
 
+    def _inference_facts(self) -> _InferenceFacts:
+        """What predict, evaluate and ``model(x)`` need to know about the model's structure,
+        worked out once per set of layers, not per call (see ``_InferenceFacts``)."""
+        layers = tuple(getattr(self, "_layers", ()))
+        facts: _InferenceFacts | None = self.__dict__.get("_inference_cache")
+        if facts is not None and facts.layers == layers:
+            return facts
+        facts = _InferenceFacts(self, layers)
+        if layers and all(layer.built for layer in layers):  # an unbuilt one builds later
+            self._inference_cache = facts
+        return facts
+
+    def _inference_layers(self) -> tuple[Layer, ...] | None:
+        """The layers whose kernels predict, evaluate and ``model(x)`` run on arrays, or None
+        when the model's own forward must run (``inference_problem`` says why)."""
+        return self._inference_facts().arrays
+
     @_numeric_environment
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """Outputs a^L for every sample of x, in inference mode, as one NumPy array.
@@ -595,31 +634,73 @@ class Model(Module):
         where = "predict"
         batch_size = positive_int(batch_size, "batch_size", where)
         x_arr = as_data(x, "x", where)
-        first = self._dry_run(x_arr, where)
-        result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
-        starts = list(range(0, len(x_arr), batch_size))
-        workers = min(inference_workers(), len(starts))
-        arrays = inference_problem(self) is None  # decided once, not per batch
-
-        def run(chunk: list[int]) -> None:
-            with self._inference(arrays):  # per thread: grad mode and inference mode are
-                for start in chunk:
-                    sl = slice(start, start + batch_size)
-                    result[sl] = self._batch_outputs(x_arr[sl], arrays)
-
-        if workers <= 1:
-            run(starts)
+        layers = self._inference_layers()
+        if layers is None:
+            result = self._predict_graph(x_arr, batch_size, where)
         else:
-            # Data-parallel inference: each thread runs whole batches with one BLAS thread
-            # (NumPy releases the GIL in matmul), so cores are used without the spinning
-            # that multi-threaded BLAS suffers on a busy machine.
-            chunks = [starts[i::workers] for i in range(workers)]
-            pool = executor()
-            for future in [pool.submit(run, chunk) for chunk in chunks]:
-                future.result()
+            result = self._predict_arrays(layers, x_arr, batch_size, where)
         if result.dtype.kind == "f" and not np.isfinite(result).all():
             self._warn_non_finite("predict", "outputs")
         return result
+
+    def _predict_arrays(
+        self, layers: tuple[Layer, ...], x_arr: np.ndarray, batch_size: int, where: str
+    ) -> np.ndarray:
+        """predict through the layers' kernels. One batch runs here, and is its own shape
+        check; several go to the worker pool after one sample has checked the shape (a
+        kernel's error is reported as fit's dry run reports it)."""
+        if len(x_arr) <= batch_size:
+            out = self._checked_forward(layers, x_arr, x_arr.shape, where)
+            # The kernels' output is a new array unless every layer passed x through.
+            return out if out.flags.owndata else out.copy()
+        first = self._checked_forward(layers, x_arr[:1], x_arr.shape, where)
+        result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
+
+        def run(chunk: list[int]) -> None:
+            for start in chunk:
+                sl = slice(start, start + batch_size)
+                result[sl] = forward_arrays(layers, x_arr[sl])
+
+        self._spread(run, list(range(0, len(x_arr), batch_size)))
+        return result
+
+    @staticmethod
+    def _checked_forward(
+        layers: tuple[Layer, ...], x: np.ndarray, shape: tuple[int, ...], where: str
+    ) -> np.ndarray:
+        try:
+            return forward_arrays(layers, x)
+        except GlassnetError as exc:
+            raise ShapeError(f"{where}: x of shape {shape} does not fit the model: {exc}") from None
+
+    def _predict_graph(self, x_arr: np.ndarray, batch_size: int, where: str) -> np.ndarray:
+        """predict through the model's own forward (a model the kernels cannot stand for)."""
+        first = self._dry_run(x_arr, where)
+        result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
+
+        def run(chunk: list[int]) -> None:
+            with self._inference(False):  # per thread: grad mode and inference mode are
+                for start in chunk:
+                    sl = slice(start, start + batch_size)
+                    result[sl] = self._batch_outputs(x_arr[sl], False)
+
+        self._spread(run, list(range(0, len(x_arr), batch_size)))
+        return result
+
+    @staticmethod
+    def _spread(run: Callable[[list[int]], None], starts: list[int]) -> None:
+        """run(chunk) over the batch starts: here for one batch, else on the worker pool."""
+        workers = min(inference_workers(), len(starts))
+        if workers <= 1:
+            run(starts)
+            return
+        # Data-parallel inference: each thread runs whole batches with one BLAS thread
+        # (NumPy releases the GIL in matmul), so cores are used without the spinning
+        # that multi-threaded BLAS suffers on a busy machine.
+        chunks = [starts[i::workers] for i in range(workers)]
+        pool = executor()
+        for future in [pool.submit(run, chunk) for chunk in chunks]:
+            future.result()
 
     def _warn_non_finite(self, where: str, what: str) -> None:
         """A NaN or inf result is never returned silently: say where it comes from."""
@@ -636,6 +717,13 @@ class Model(Module):
         if not isinstance(x, Tensor):
             arr = np.asarray(x)
             x = self._prepare_batch(arr) if arr.dtype.kind in "fiub" else Tensor(arr)
+        if not args and not kwargs and not is_grad_enabled():
+            layers = self._inference_layers()
+            if layers is not None:
+                # Under no_grad the graph would record nothing: the same kernels, each layer
+                # in its own mode as the graph runs them, without a node per layer.
+                out = forward_arrays(layers, x.data, training=not inference_mode())
+                return Tensor(out, dtype=out.dtype if out.dtype.kind == "f" else None)
         return self.forward(x, *args, **kwargs)
 
     # -- display -------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from .activation import (
     Tanh,
     get_activation,
 )
-from .base import Context, Layer, forcing_inference, recording, weight_layers
+from .base import Context, Layer, forcing_inference, inference_mode, recording, weight_layers
 from .dense import Dense
 from .preprocessing import Normalization, Rescaling
 from .regularization import Dropout
@@ -46,6 +46,7 @@ __all__ = [
     "Normalization",
     "get_activation",
     "forcing_inference",
+    "inference_mode",
     "recording",
     "weight_layers",
     "LAYER_CLASSES",
