@@ -727,8 +727,13 @@ class Model(Module):
         return self.forward(x, *args, **kwargs)
 
     # -- display -------------------------------------------------------------------------------
-    def summary(self, print_fn: Callable[[str], Any] | None = None) -> str:
-        """Print (and return) a table of layers, output shapes and parameter counts."""
+    def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
+        """Print a table of layers, output shapes and parameter counts (to ``print_fn``, e.g.
+        a list's ``append``, when given). Returns None, as Keras's does: a notebook would
+        otherwise show the table twice."""
+        (print_fn or print)(self._summary_text())
+
+    def _summary_text(self) -> str:
         rows = self._summary_rows()
         headers = ("Layer (type)", "Output Shape", "Param #")
         widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) + 2 for i in range(3)]
@@ -750,9 +755,7 @@ class Model(Module):
             f"Non-trainable params: {total - trainable:,}",
             line,
         ]
-        text = "\n".join(out)
-        (print_fn or print)(text)
-        return text
+        return "\n".join(out)
 
     def _summary_rows(self) -> list[tuple[str, str, str]]:
         return [
