@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, TypeVar
 
 import numpy as np
@@ -138,6 +138,25 @@ class Model(Module):
         self.stop_training = False
         self._stop_reason: str | None = None
         self.history: History | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A layer given to a subclassed model (self.hidden = Dense(64)) takes a name no other
+        # layer of this model has, as Sequential.add does: dense, dense_1, ... (Keras's names),
+        # so telemetry, the doctor and the report can tell the layers apart.
+        new = _layers_in(value)
+        if new and not name.startswith("_"):
+            taken = {
+                other.name
+                for key, held in vars(self).items()
+                if key != name and not key.startswith("_")
+                for other in _layers_in(held)
+                if all(other is not layer for layer in new)
+            }
+            for layer in new:
+                if layer.name in taken:
+                    layer.name = _unique_name(layer.name, taken)
+                taken.add(layer.name)
+        object.__setattr__(self, name, value)
 
     # -- structure hooks (Sequential overrides) ---------------------------------------------------
     def output_layer(self) -> Layer | None:
@@ -472,9 +491,9 @@ class Model(Module):
             recorder = Telemetry(every=positive_int(telemetry, "telemetry", where))
         if recorder is not None:
             recorder.declare_layers(
-                [
-                    name
-                    for name, m in self.named_modules()
+                [  # by the names the steps record them under (a layer's own name)
+                    m.name
+                    for _, m in self.named_modules()
                     if isinstance(m, Layer) and type(m).telemetry_tap is not Layer.telemetry_tap
                 ]
             )
@@ -524,6 +543,35 @@ class Model(Module):
         self.optimizer.load_state_dict(state["optimizer"])
         _rng.set_state(state["rng"])
         return state
+
+    # -- weights -------------------------------------------------------------------------------
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Copy arrays into the parameters (see ``Module.load_state_dict``). A layer created
+        lazily (its weights made on the first call) is built first from the shapes in
+        ``state``, as PyTorch's lazy modules are, so a fresh model can be loaded directly."""
+        if isinstance(state, Mapping):
+            self._build_from_state(state)
+        super().load_state_dict(state, strict=strict)
+
+    def _build_from_state(self, state: Mapping[str, Any]) -> None:
+        for prefix, module in list(self.named_modules()):
+            if not prefix or not isinstance(module, Layer) or module.built:
+                continue
+            mine = {
+                key[len(prefix) + 1 :]: tuple(np.shape(value))
+                for key, value in state.items()
+                if key.startswith(prefix + ".") and "." not in key[len(prefix) + 1 :]
+            }
+            if not mine:
+                continue
+            shape = _input_shape_for(module, mine)
+            if shape is None:
+                raise ShapeError(
+                    f"load_state_dict: layer {prefix!r} ({type(module).__name__}) is not built "
+                    f"yet and its input shape cannot be told from {mine}; call the model on one "
+                    f"batch first (model(x[:1])), then load"
+                )
+            module.build(shape)
 
     # -- saving ----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:
@@ -762,6 +810,27 @@ class Model(Module):
             (f"{name} ({type(m).__name__})", "?", f"{sum(p.data.size for p in m.parameters()):,}")
             for name, m in self.named_children()
         ]
+
+
+def _input_shape_for(layer: Layer, shapes: dict[str, tuple[int, ...]]) -> tuple[int] | None:
+    """The per-sample input shape (n,) for which ``layer`` makes parameters of ``shapes``,
+    tried over the sizes those shapes contain (a Dense layer's W is (units, n)); None if none."""
+    for n in sorted({d for shape in shapes.values() for d in shape}):
+        try:
+            if layer.parameter_shapes((n,)) == shapes:
+                return (n,)
+        except Exception:  # noqa: BLE001 - a size the layer rejects is just not this one
+            continue
+    return None
+
+
+def _layers_in(value: Any) -> list[Layer]:
+    """The layers an attribute holds: a layer, or the layers of a list or tuple."""
+    if isinstance(value, Layer):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [item for item in value if isinstance(item, Layer)]
+    return []
 
 
 def _unique_name(base: str, taken: set[str]) -> str:
