@@ -198,3 +198,15 @@ def test_model_call_under_no_grad_matches_the_graph_in_both_modes(images):
         np.testing.assert_array_equal(fast.data, graph.data)
     model.eval()
     _matches_hand(model(x).data, model, x)
+
+
+def test_a_lazily_built_model_is_built_by_the_first_predict_then_cached(images, monkeypatch):
+    gn.seed(2)
+    model = gn.Sequential([Flatten(), Dense(8, activation="relu"), Dense(3)])  # no input shape
+    assert model._inference_layers() is None  # not built: the graph builds it
+    assert "_inference_cache" not in vars(model)
+    x = (images[:5] / 255.0).astype(np.float32)
+    first = model.predict(x)
+    assert model._inference_layers() is not None  # built now: the kernels on arrays
+    np.testing.assert_array_equal(model.predict(x), first)
+    np.testing.assert_array_equal(_graph_predict(model, x, monkeypatch), first)
