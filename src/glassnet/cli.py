@@ -254,9 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a saved model on one sample of a data set.",
     )
     explain.add_argument("--model", default=None, help="a model saved by glassnet")
-    explain.add_argument(
-        "--dataset", default=None, type=_dataset_name, help="data set for --model"
-    )
+    explain.add_argument("--dataset", default=None, type=_dataset_name, help="data set for --model")
     explain.add_argument("--index", type=_non_negative_int, default=0, help="test sample index")
     explain.add_argument(
         "--format",
