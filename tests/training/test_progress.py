@@ -57,8 +57,8 @@ def test_metrics_are_shown_whole_and_the_bar_takes_the_rest(columns, monkeypatch
     frame = _frames(out.getvalue())[-1]
     for piece in ("loss: 0.4321", "accuracy: 0.8765", "val_loss: 0.5123", "val_accuracy: 0.8543"):
         assert piece in frame, (columns, frame)
-    assert frame.startswith("Epoch 3/5 900/1875")
-    needed = len("Epoch 3/5 900/1875 - ") + len(
+    assert frame.startswith("Epoch 3/5  900/1875")  # padded to the total's width
+    needed = len("Epoch 3/5  900/1875 - ") + len(
         "loss: 0.4321 - accuracy: 0.8765 - val_loss: 0.5123 - val_accuracy: 0.8543"
     )
     if needed <= columns:
@@ -87,3 +87,17 @@ def test_a_shorter_redraw_blanks_what_the_longer_one_left(monkeypatch):
     progress.update(2, {"loss": 0.5})
     first, second = out.getvalue().split("\r")[1:3]
     assert len(second) >= len(first.rstrip())
+
+
+def test_the_bar_keeps_its_length_while_the_step_count_grows(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "100")
+    clock = FakeClock()
+    out = io.StringIO()
+    progress = Progress(1, 1875, verbose=1, stream=out, bar=True, clock=clock)
+    progress.epoch_begin(0)
+    for step in (1, 2, 3, 45, 900, 1875):
+        clock.now += 0.5
+        progress.update(step, {"loss": 0.5})
+    bars = [f[f.index("[") : f.index("]")] for f in _frames(out.getvalue()) if "[" in f]
+    # Once the ETA shows (from step 3), only the metrics' text could change the length.
+    assert len(bars) == 6 and len({len(b) for b in bars[2:]}) == 1

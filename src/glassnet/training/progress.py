@@ -101,7 +101,8 @@ class Progress:
     def line(self, step: int, logs: dict[str, Any], now: float, width: int) -> str:
         """The bar's line after ``step`` steps, at most ``width`` columns unless the metrics
         alone need more (they are never cut)."""
-        head = f"Epoch {self._epoch + 1}/{self.epochs} {step}/{self.steps}"
+        # The step count padded to the total's width, so the bar keeps its length.
+        head = f"Epoch {self._epoch + 1}/{self.epochs} {step:>{len(str(self.steps))}}/{self.steps}"
         metrics = format_logs(logs)
         left = self.eta(step, now)
         eta = f"ETA {_clock_text(left)}" if left is not None else ""
