@@ -39,7 +39,7 @@ def test_the_eta_leaves_out_the_first_steps_warm_up():
         progress.update(step, {"loss": 1.0})
     left = progress.eta(200, clock.now)
     assert left == pytest.approx(0.002 * (1875 - 200))  # 3.35 s, not 1875 × 4 s ≈ 2 h
-    assert "ETA 0:03" in _frames(out.getvalue())[-1]
+    assert "ETA  0:03" in _frames(out.getvalue())[-1]
     # The estimate counted from the start would have been more than half an hour:
     assert clock.now / 200 * (1875 - 200) > 30
 

@@ -105,7 +105,8 @@ class Progress:
         head = f"Epoch {self._epoch + 1}/{self.epochs} {step:>{len(str(self.steps))}}/{self.steps}"
         metrics = format_logs(logs)
         left = self.eta(step, now)
-        eta = f"ETA {_clock_text(left)}" if left is not None else ""
+        # Padded to 5 (up to 59:59) so that the bar keeps its length as the ETA falls.
+        eta = f"ETA {_clock_text(left):>5}" if left is not None else ""
         tail = " - ".join(part for part in (eta, metrics) if part)
         room = width - len(head) - len(tail) - 4  # the spaces and brackets around the bar
         if room >= MIN_BAR:
