@@ -109,18 +109,20 @@ def _default_doctor() -> Any:
 register_default_doctor(_default_doctor)
 
 
-def load_model(path: Any, compile: bool = True) -> Any:
+def load_model(path: Any, compile: bool = True, custom_objects: Any = None) -> Any:
     """Rebuild a model saved with ``model.save(path)`` (architecture, weights, training config).
 
-    Nothing in the file is executed; see ``glassnet.io.load_model`` and docs/saving.md.
+    Nothing in the file is executed; see ``glassnet.io.load_model`` and docs/saving.md. A
+    custom loss is found among the registered classes or in ``custom_objects={name: class}``.
     """
     from .io.model_files import load_model as _load_model
 
-    return _load_model(path, compile=compile)
+    return _load_model(path, compile=compile, custom_objects=custom_objects)
 
 
 def register(cls: Any = None, *, name: str | None = None) -> Any:
-    """Class decorator: let ``load_model`` rebuild a custom Module (``@glassnet.register``)."""
+    """Class decorator: let ``load_model`` rebuild a custom Module or Loss
+    (``@glassnet.register``)."""
     from .io.registry import register as _register
 
     return _register(cls, name=name)

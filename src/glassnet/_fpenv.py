@@ -43,9 +43,18 @@ _MXCSR_OFFSET = 28  # fenv_t.__mxcsr on x86-64 glibc
 _FTZ_DAZ = 0x8040
 _wanted = True
 _libm: Any = None
-# Per thread: how deep inside flush_denormals() it is, and (for a helper thread that follows its
-# caller's mode through set_thread_flush) the environment to go back to.
-_local = threading.local()
+
+
+class _ThreadState(threading.local):
+    """Per thread: how deep inside flush_denormals() it is, and (for a helper thread that follows
+    its caller's mode through set_thread_flush) the mode it follows. Class defaults: a missing
+    thread-local attribute costs an exception on every read."""
+
+    depth = 0
+    follows: bool | None = None
+
+
+_local = _ThreadState()
 _load_lock = threading.Lock()
 
 
@@ -144,26 +153,50 @@ def get_flush_denormal() -> bool:
     return _wanted
 
 
-@contextlib.contextmanager
-def flush_denormals() -> Iterator[None]:
-    """Inside the block the calling thread flushes subnormals to zero (when enabled/supported)."""
-    lib = _load() if _wanted else None
-    if not lib:
-        yield
-        return
-    saved = _get(lib)
-    lib.fesetenv(_with_ftz(saved))
-    _local.depth = getattr(_local, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _local.depth -= 1
-        lib.fesetenv(saved)
+# The flushing environment for each environment seen on entry (they differ only in sticky
+# status flags, so there are few): building it costs more than the two library calls.
+_ftz_envs: dict[bytes, ctypes.Array[ctypes.c_char]] = {}
+
+
+def _flushing_env(saved: ctypes.Array[ctypes.c_char]) -> ctypes.Array[ctypes.c_char]:
+    raw = saved.raw
+    env = _ftz_envs.get(raw)
+    if env is None:
+        if len(_ftz_envs) > 64:
+            _ftz_envs.clear()
+        env = _ftz_envs[raw] = _with_ftz(saved)
+    return env
+
+
+class flush_denormals:  # noqa: N801 - a context manager, used as a function
+    """Inside the block the calling thread flushes subnormals to zero (when enabled/supported).
+
+    A class rather than a generator, and the flushing environment cached: predict on one
+    sample enters it every call.
+    """
+
+    __slots__ = ("_saved",)
+
+    def __enter__(self) -> None:
+        self._saved = None
+        lib = (_libm if _libm is not None else _load()) if _wanted else None
+        if not lib:
+            return
+        saved = _get(lib)
+        lib.fesetenv(_flushing_env(saved))
+        _local.depth += 1
+        self._saved = saved
+
+    def __exit__(self, *exc: Any) -> None:
+        saved = self._saved
+        if saved is not None:
+            _local.depth -= 1
+            _libm.fesetenv(saved)
 
 
 def thread_flushing() -> bool:
     """True when the calling thread is inside an active flush_denormals() block."""
-    return getattr(_local, "depth", 0) > 0
+    return _local.depth > 0
 
 
 def set_thread_flush(flag: bool) -> None:
@@ -173,7 +206,7 @@ def set_thread_flush(flag: bool) -> None:
     or its part could differ in the bits (and run slowly on subnormals).
     """
     lib = _load()
-    if not lib or getattr(_local, "follows", None) == flag:
+    if not lib or _local.follows == flag:
         return
     # Set or clear the two bits explicitly: a thread starts with its creator's mode, which may
     # have been flushing at the time.
@@ -208,7 +241,7 @@ def adopted_mode(mode: int | None) -> Iterator[None]:
     saved = _get(lib)
     lib.fesetenv(_with_bits(saved, mode))
     flushing = bool(mode & _FTZ_DAZ)
-    _local.depth = getattr(_local, "depth", 0) + flushing
+    _local.depth += flushing
     try:
         yield
     finally:

@@ -24,11 +24,10 @@ new pool (docs/reliability.md).
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -108,21 +107,27 @@ def _library(lib: Any) -> _Library | None:
 
 
 _libraries: list[_Library] | None = None
+# The libraries split by how their count is kept: once per process, or per calling thread.
+_shared_libs: list[_Library] = []
+_own_libs: list[_Library] = []
 
 
 def _blas_libraries() -> list[_Library]:
     """The loaded BLAS libraries, found once through threadpoolctl (scanning costs ~1 ms)."""
-    global _libraries
+    global _libraries, _shared_libs, _own_libs
     if _libraries is None:
         with _lock:
             if _libraries is None:
                 try:
                     from threadpoolctl import ThreadpoolController
                 except ImportError:  # without threadpoolctl BLAS keeps its own setting
-                    _libraries = []
+                    found_libs: list[_Library] = []
                 else:
                     found = ThreadpoolController().select(user_api="blas").lib_controllers
-                    _libraries = [x for x in map(_library, found) if x is not None]
+                    found_libs = [x for x in map(_library, found) if x is not None]
+                _shared_libs = [lib for lib in found_libs if not lib.per_thread]
+                _own_libs = [lib for lib in found_libs if lib.per_thread]
+                _libraries = found_libs
     return _libraries
 
 
@@ -135,8 +140,13 @@ class _Shared:
     applied: int | None = None
 
 
+class _ThreadState(threading.local):
+    depth = 0  # how many blas_threads() blocks this thread is inside (a class default: a
+    # missing thread-local attribute costs an exception on every read)
+
+
 _lock = threading.Lock()  # guards _Shared and the pool's creation; a new one in a forked child
-_local = threading.local()  # per thread: how many blas_threads() blocks it is inside
+_local = _ThreadState()
 
 
 def _open_shared(libs: list[_Library], n: int) -> None:
@@ -159,39 +169,49 @@ def _close_shared(libs: list[_Library]) -> None:
             _Shared.saved = _Shared.applied = None
 
 
-@contextlib.contextmanager
-def blas_threads() -> Iterator[None]:
+class blas_threads:  # noqa: N801 - a context manager, used as a function
     """Limit BLAS to ``get_num_threads()`` threads inside the block, from any thread.
 
     A process-wide count stays limited while any thread is inside such a block and is restored
     when the last one leaves; a per-thread count is set and restored in the calling thread.
+    A class rather than a generator: predict on one sample enters it every call, and a
+    generator-based context manager cost more than the library calls themselves.
     """
-    libs = _blas_libraries()
-    if not libs:
-        yield
-        return
-    n = get_num_threads()
-    shared = [lib for lib in libs if not lib.per_thread]
-    own = [lib for lib in libs if lib.per_thread]
-    _open_shared(shared, n)
-    _local.depth = getattr(_local, "depth", 0) + 1
-    try:
-        before = [lib.get() for lib in own]
-        for lib in own:
-            lib.set(n)
+
+    __slots__ = ("_entered", "_before")
+
+    def __enter__(self) -> None:
+        libs = _libraries if _libraries is not None else _blas_libraries()
+        self._entered = bool(libs)
+        if not libs:
+            return
+        n = 1 if _num_threads is None else _num_threads
+        _open_shared(_shared_libs, n)
+        _local.depth += 1
+        before = self._before = [lib.get() for lib in _own_libs] if _own_libs else []
         try:
-            yield
-        finally:
-            for lib, count in zip(own, before):
+            for lib in _own_libs:
+                lib.set(n)
+        except BaseException:
+            self._restore(before)
+            raise
+
+    def _restore(self, before: list[int]) -> None:
+        try:
+            for lib, count in zip(_own_libs, before):
                 lib.set(count)
-    finally:
-        _local.depth -= 1
-        _close_shared(shared)
+        finally:
+            _local.depth -= 1
+            _close_shared(_shared_libs)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._entered:
+            self._restore(self._before)
 
 
 def inside_blas_threads() -> bool:
     """True when the calling thread is inside a blas_threads() block."""
-    return getattr(_local, "depth", 0) > 0
+    return _local.depth > 0
 
 
 def _in_callers_environment(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -248,11 +268,10 @@ def _after_fork_in_child() -> None:
     global _executor, _lock
     _executor = None
     _lock = threading.Lock()
-    mine = getattr(_local, "depth", 0)  # blocks the forking thread itself is inside
+    mine = _local.depth  # blocks the forking thread itself is inside
     if _Shared.active and not mine:
         # The count was limited for other threads' calls, which do not go on in the child.
-        libs = [lib for lib in (_libraries or []) if not lib.per_thread]
-        for lib, count in zip(libs, _Shared.saved or []):
+        for lib, count in zip(_shared_libs, _Shared.saved or []):
             lib.set(count)
         _Shared.saved = _Shared.applied = None
     _Shared.active = mine

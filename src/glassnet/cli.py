@@ -27,6 +27,25 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default, unless it has none worth showing (None, a
+    flag's False) or the text already says it; a list default shows as it is typed (128,64)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return text
+        shown = ",".join(map(str, default)) if isinstance(default, list) else default
+        return f"{text} (default: {shown})"
+
+
 class CommandError(Exception):
     """A failure to report in one line with exit code 1."""
 
@@ -68,6 +87,7 @@ def _number(kind: type, accept: Callable[[Any], bool], expected: str) -> Callabl
 
 
 _positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+_at_least_two = _number(int, lambda v: v >= 2, "an integer ≥ 2")
 _non_negative_int = _number(int, lambda v: v >= 0, "an integer ≥ 0")
 _fraction = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
 _positive_float = _number(float, lambda v: 0 < v < float("inf"), "a positive number")
@@ -86,6 +106,24 @@ def _weight(text: str) -> tuple[int, int, int] | str:
         ) from None
 
 
+def _dataset_name(text: str) -> str:
+    """A data set name ``glassnet.datasets.load`` knows (case and _/- as it accepts them): an
+    unknown name is a usage error, found before any work."""
+    import difflib
+
+    from .datasets import names
+
+    known = names()
+    key = text.strip().lower().replace("_", "-")
+    if key not in known:
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise argparse.ArgumentTypeError(
+            f"unknown data set {text!r}{hint}, expected one of {', '.join(known)}"
+        )
+    return text
+
+
 ACTIVATIONS = ["relu", "sigmoid", "tanh", "leaky_relu", "elu", "gelu", "softplus", "linear"]
 OPTIMIZERS = ["adam", "adamw", "sgd", "rmsprop", "adagrad"]
 
@@ -98,10 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks on failure")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for_help: dict[str, Any] = {"formatter_class": _HelpFormatter}
     sub.required = True
 
     train = sub.add_parser(
         "train",
+        **for_help,
         help="train a network on a data set and save it",
         description="Train Flatten → Dense(128, relu) → Dropout(0.2) → Dense(classes, softmax) "
         "with Adam (seed 002's model) unless told otherwise, print the test loss "
@@ -110,43 +150,48 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--dataset",
         default="mnist-5k",
-        help="data set name (see 'glassnet datasets'); default mnist-5k",
+        type=_dataset_name,
+        help="data set name (see 'glassnet datasets')",
     )
     train.add_argument(
         "--layers",
         type=_int_list,
         default=[128],
-        help="hidden layer sizes, comma-separated; default 128",
+        help="hidden layer sizes, comma-separated",
     )
     train.add_argument(
-        "--activation", choices=ACTIVATIONS, default="relu", help="hidden activation; default relu"
+        "--activation", choices=ACTIVATIONS, default="relu", help="hidden activation"
     )
     train.add_argument(
         "--dropout",
         type=_fraction,
         default=0.2,
-        help="dropout rate after each hidden layer; default 0.2",
+        help="dropout rate after each hidden layer",
     )
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="default adam")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="optimiser")
     train.add_argument(
         "--learning-rate",
         type=_positive_float,
         default=None,
-        help="default: the optimizer's (Keras) default",
+        help="learning rate (default: the optimiser's own, as in Keras)",
     )
-    train.add_argument("--epochs", type=_non_negative_int, default=5, help="default 5")
-    train.add_argument("--batch-size", type=_positive_int, default=32, help="default 32")
+    train.add_argument(
+        "--epochs", type=_positive_int, default=5, help="passes over the training data"
+    )
+    train.add_argument("--batch-size", type=_positive_int, default=32, help="samples per step")
     train.add_argument(
         "--validation-split",
         type=_fraction,
         default=0.0,
         help="fraction of the training data held out for validation",
     )
-    train.add_argument("--seed", type=_non_negative_int, default=0, help="default 0")
+    train.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (weights, shuffling)"
+    )
     train.add_argument(
         "--output",
         default="glassnet-model.safetensors",
-        help="where to save the model; default glassnet-model.safetensors",
+        help="where to save the model",
     )
     train.add_argument(
         "--report",
@@ -168,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     datasets = sub.add_parser(
         "datasets",
+        **for_help,
         help="list the data sets and where they are",
         description="List every data set: size, licence, and whether "
         "and where it is found on this machine.",
@@ -176,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     grad = sub.add_parser(
         "gradcheck",
+        **for_help,
         help="check a small model's gradients numerically",
         description="Build a small network, compute every parameter's gradient by "
         "backpropagation and by central differences (float64), and print the "
@@ -185,10 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--layers",
         type=_int_list,
         default=[4, 3],
-        help="layer sizes after the input, comma-separated; default 4,3",
+        help="layer sizes after the input, comma-separated",
     )
-    grad.add_argument("--inputs", type=_positive_int, default=3, help="input size; default 3")
-    grad.add_argument("--activation", choices=ACTIVATIONS, default="tanh")
+    grad.add_argument("--inputs", type=_positive_int, default=3, help="input size")
+    grad.add_argument(
+        "--activation", choices=ACTIVATIONS, default="tanh", help="activation of every layer"
+    )
     grad.add_argument(
         "--loss",
         default="mse",
@@ -200,22 +249,29 @@ def build_parser() -> argparse.ArgumentParser:
             "categorical_crossentropy",
             "sparse_categorical_crossentropy",
         ],
+        help="loss (a cross-entropy sets the last layer's activation to softmax or sigmoid)",
     )
-    grad.add_argument("--batch", type=_positive_int, default=2, help="samples; default 2")
-    grad.add_argument("--seed", type=_non_negative_int, default=0)
+    grad.add_argument("--batch", type=_positive_int, default=2, help="samples")
+    grad.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (weights, data)"
+    )
 
     explain = sub.add_parser(
         "explain",
+        **for_help,
         help="print backpropagation through the four equations, with numbers",
         description="With no options, seed 004's worked 2-2-2 example. With --model, explain "
         "a saved model on one sample of a data set.",
     )
     explain.add_argument("--model", default=None, help="a model saved by glassnet")
-    explain.add_argument("--dataset", default=None, help="data set for --model")
+    explain.add_argument("--dataset", default=None, type=_dataset_name, help="data set for --model")
+    explain.add_argument("--index", type=_non_negative_int, default=0, help="test sample index")
     explain.add_argument(
-        "--index", type=_non_negative_int, default=0, help="test sample index; default 0"
+        "--format",
+        choices=["text", "markdown", "json", "html"],
+        default="text",
+        help="output format",
     )
-    explain.add_argument("--format", choices=["text", "markdown", "json", "html"], default="text")
     explain.add_argument(
         "--weight",
         type=_weight,
@@ -240,32 +296,59 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument(
         "--lang", choices=["en", "zh"], default="en", help="language of the trace; default en"
     )
-    explain.add_argument("--learning-rate", type=_positive_float, default=None)
+    explain.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        default=None,
+        help="show the update w − α ∂C/∂w with this rate α",
+    )
     explain.add_argument("--output", default=None, help="write to a file instead of stdout")
 
     lr = sub.add_parser(
         "lr-find",
+        **for_help,
         help="learning-rate range test (Smith 2015)",
         description="Train briefly with a learning rate rising exponentially from --start to "
         "--end, and suggest a rate from the steepest fall of the loss. The "
         "model's weights are left as they were.",
     )
-    lr.add_argument("--dataset", default="mnist-5k")
-    lr.add_argument("--layers", type=_int_list, default=[128])
-    lr.add_argument("--activation", choices=ACTIVATIONS, default="relu")
-    lr.add_argument("--dropout", type=_fraction, default=0.2)
-    lr.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    lr.add_argument("--batch-size", type=_positive_int, default=32)
-    lr.add_argument("--start", type=_positive_float, default=1e-7)
-    lr.add_argument("--end", type=_positive_float, default=10.0)
-    lr.add_argument("--steps", type=_positive_int, default=100)
-    lr.add_argument("--seed", type=_non_negative_int, default=0)
+    lr.add_argument(
+        "--dataset",
+        default="mnist-5k",
+        type=_dataset_name,
+        help="data set name (see 'glassnet datasets')",
+    )
+    lr.add_argument(
+        "--layers", type=_int_list, default=[128], help="hidden layer sizes, comma-separated"
+    )
+    lr.add_argument("--activation", choices=ACTIVATIONS, default="relu", help="hidden activation")
+    lr.add_argument(
+        "--dropout", type=_fraction, default=0.2, help="dropout rate after each hidden layer"
+    )
+    lr.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="optimiser")
+    lr.add_argument("--batch-size", type=_positive_int, default=32, help="samples per step")
+    lr.add_argument(
+        "--start", type=_positive_float, default=1e-7, help="learning rate of the first step"
+    )
+    lr.add_argument(
+        "--end", type=_positive_float, default=10.0, help="learning rate of the last step"
+    )
+    lr.add_argument(
+        "--steps",
+        type=_at_least_two,
+        default=100,
+        help="training steps (fewer if the loss diverges first)",
+    )
+    lr.add_argument(
+        "--seed", type=_non_negative_int, default=0, help="random seed (weights, shuffling)"
+    )
     lr.add_argument("--plot", default=None, metavar="OUT.png", help="save the curve")
 
     _add_sweep_parser(sub)
 
     info = sub.add_parser(
         "info",
+        **for_help,
         help="versions, BLAS, compiled kernels and the helper thread on this machine",
         description="Print the versions, NumPy's BLAS library and its threads, whether the "
         "numba kernels are available, enabled and compiled, and whether the training step's "
@@ -962,6 +1045,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # train --workers relaunches it
+    if args.command == "lr-find" and args.end <= args.start:
+        parser.exit(
+            2,
+            f"{PROG} lr-find: error: --end must be larger than --start, received --start "
+            f"{args.start:g} and --end {args.end:g} (see '{PROG} lr-find --help')\n",
+        )
     from .errors import GlassnetError
 
     try:

@@ -54,7 +54,7 @@ def test_bad_option_is_exit_2_with_one_line():
 
 def test_unknown_dataset_lists_the_known_ones(tmp_path):
     result = run("train", "--dataset", "mnits", cwd=tmp_path)
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error, as any bad option value
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     for name in ("mnist-5k", "digits", "iris", "fashion-mnist", "moons"):
@@ -64,7 +64,9 @@ def test_unknown_dataset_lists_the_known_ones(tmp_path):
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    result = run("--debug", "train", "--dataset", "mnits", cwd=tmp_path)
+    result = run(
+        "--debug", "explain", "--model", "missing.safetensors", "--dataset", "iris", cwd=tmp_path
+    )
     assert result.returncode == 1
     assert "Traceback" in result.stderr
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -94,7 +96,8 @@ def test_weights_optimizer_and_rng_are_left_bit_identical(mnist):
     model.fit(x[:640], y[:640], epochs=1, verbose=0)  # Adam moments and step count non-zero
     before = _snapshot(model)
     assert before[4] == 20
-    lr_find(model, x, y, steps=60)
+    with pytest.warns(UserWarning, match=r"already trained \(20 optimizer steps\)"):
+        lr_find(model, x, y, steps=60)
     _assert_same(before, _snapshot(model))
 
 
@@ -186,3 +189,30 @@ def test_plot_is_saved(mnist, tmp_path):
     fig = result.plot(tmp_path / "lr.png")
     assert (tmp_path / "lr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert fig.axes[0].get_xscale() == "log"
+
+
+def test_a_trained_model_is_said_to_give_a_fine_tuning_rate(mnist):
+    # Issue 19: lr_find on a trained model suggested 4.4e-07 (0.0148 for a fresh one) and
+    # did not say why. It still runs from the current weights (as fastai's) and restores them,
+    # and now says the suggestion is a fine-tuning rate.
+    (x, y), _ = mnist
+    fresh = _seed_model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a fresh model: no warning
+        first = lr_find(fresh, x[:2000], y[:2000], steps=60)
+    assert first.trained_steps == 0 and "note:" not in str(first)
+
+    trained = _seed_model()
+    trained.fit(x[:2000], y[:2000], epochs=2, batch_size=32, verbose=0)
+    steps = trained.optimizer.iterations
+    before = _snapshot(trained)
+    with pytest.warns(UserWarning, match=r"already trained \(126 optimizer steps\)"):
+        result = lr_find(trained, x[:2000], y[:2000], steps=60)
+    assert result.trained_steps == steps == 126
+    text = str(result)
+    assert "already trained (126 optimizer steps)" in text and "fine-tuning" in text
+    assert "fresh model" in text and result.as_dict()["trained_steps"] == 126
+    assert "trained_steps=126" in repr(result)
+    _assert_same(before, _snapshot(trained))
+    # The trained model's loss starts low: the curve starts far below the fresh one's.
+    assert result.smoothed_losses[0] < 0.5 * first.smoothed_losses[0]

@@ -9,6 +9,7 @@ over a finished History, so it finds the same things at the same epochs.
 
 from __future__ import annotations
 
+import shutil
 import sys
 import textwrap
 from collections.abc import Iterable
@@ -74,6 +75,12 @@ def diagnose(history: Any, model: Any = None, rules: Iterable[str] | None = None
         found += evaluate(RunView.from_history(history, model, epoch), chosen, seen)
     found += evaluate(RunView.from_history(history, model), chosen, seen)
     return found
+
+
+def text_width() -> int:
+    """The width the doctor wraps its text to: the terminal's (``COLUMNS`` or the terminal
+    itself, 80 when neither is known), at least 40."""
+    return max(40, shutil.get_terminal_size((80, 24)).columns)
 
 
 class Doctor(Callback):
@@ -154,14 +161,15 @@ class Doctor(Callback):
         if not findings or not self._loud():
             return
         out = self._out()
+        width = text_width()
         for f in findings:
             where = f" in {f.layer}" if f.layer else ""
             head = f"Doctor: {f.severity}: {f.rule}{where} (epoch {f.epoch + 1}): {f.evidence}"
-            print(textwrap.fill(head, width=100, subsequent_indent="    "), file=out)
+            print(textwrap.fill(head, width=width, subsequent_indent="    "), file=out)
             print(
                 textwrap.fill(
                     "Suggestion: " + f.suggestion,
-                    width=100,
+                    width=width,
                     initial_indent="    ",
                     subsequent_indent="    ",
                 ),

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,9 @@ class LRFinderResult:
     end: float = 10.0
     steps: int = 100
     diverge_factor: float = 4.0
+    #: how many optimiser steps the model had taken before (0: a fresh model); a trained
+    #: model's curve starts near a minimum, so its suggestion is a fine-tuning rate
+    trained_steps: int = 0
 
     @property
     def min_loss_learning_rate(self) -> float | None:
@@ -93,6 +97,7 @@ class LRFinderResult:
             "smoothed_losses": clean(self.smoothed_losses),
             "suggestion": self.suggestion,
             "stopped_early": self.stopped_early,
+            "trained_steps": self.trained_steps,
         }
 
     def __str__(self) -> str:
@@ -119,6 +124,13 @@ class LRFinderResult:
         lines.append("  learning rate   loss (smoothed)")
         for i in idx:
             lines.append(f"  {self.learning_rates[i]:>13.2e}   {self.smoothed_losses[i]:.4g}")
+        if self.trained_steps:
+            lines.append(
+                f"note: the model was already trained ({self.trained_steps:,} optimizer "
+                f"steps), so the test ran from those weights (they are restored) and the "
+                f"suggestion is a rate for fine-tuning them; for a rate to train from scratch, "
+                f"run lr_find on a fresh model of the same architecture"
+            )
         if self.suggestion is None:
             lines.append(
                 "suggested learning rate: none (the loss never fell; try a wider range "
@@ -133,7 +145,8 @@ class LRFinderResult:
 
     def __repr__(self) -> str:
         s = "None" if self.suggestion is None else f"{self.suggestion:.3g}"
-        return f"LRFinderResult(steps={self.learning_rates.size}, suggestion={s})"
+        trained = f", trained_steps={self.trained_steps}" if self.trained_steps else ""
+        return f"LRFinderResult(steps={self.learning_rates.size}, suggestion={s}{trained})"
 
 
 def _positive(name: str, value: Any) -> float:
@@ -200,6 +213,12 @@ def lr_find(
     growing exponentially from ``start`` to ``end``; stops early once the smoothed loss exceeds
     ``diverge_factor`` times its lowest value (or is not finite). ``smoothing`` is the
     moving-average factor β of the smoothed loss. Returns an ``LRFinderResult``.
+
+    The test runs from the model's current weights, as fastai's does. On a model that has
+    already been trained the loss starts near a minimum and the suggestion is a small
+    fine-tuning rate (4e-07 where a fresh model gave 0.015): the result says so
+    (``trained_steps``, its text) and a warning is issued; run it on a fresh model for a rate
+    to train from scratch.
     """
     from ..training.epochs import as_data, positive_int
     from ..training.model import Model
@@ -242,6 +261,15 @@ def lr_find(
     model.predict(x_arr[:1])  # builds a lazy model and checks x's shape before anything changes
 
     optimizer = model.optimizer
+    trained_steps = int(getattr(optimizer, "iterations", 0) or 0)
+    if trained_steps:
+        warnings.warn(
+            f"{where}: the model was already trained ({trained_steps:,} optimizer steps); the "
+            f"suggestion is a rate for fine-tuning its weights, run lr_find on a fresh model "
+            f"for a rate to train from scratch",
+            UserWarning,
+            stacklevel=3,
+        )
     params = model.parameters()
     saved_grads = [None if p.grad is None else p.grad.copy() for p in params]
     # fit binds the same way (the trainable parameters); binding moves the values into flat
@@ -314,4 +342,5 @@ def lr_find(
         end=end,
         steps=steps,
         diverge_factor=diverge_factor,
+        trained_steps=trained_steps,
     )

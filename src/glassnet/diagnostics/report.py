@@ -359,7 +359,9 @@ def _config_section(history: Any, model: Any) -> str:
     summary = None
     if hasattr(model, "summary"):
         try:
-            summary = model.summary(print_fn=lambda _text: None)
+            printed: list[str] = []
+            model.summary(print_fn=printed.append)  # returns None, as Keras's does
+            summary = "\n".join(printed)
         except Exception:
             summary = None
     if summary:

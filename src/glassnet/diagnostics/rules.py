@@ -216,10 +216,26 @@ class Finding:
         }
 
     def __str__(self) -> str:
+        return f"{self._head()}: {self.evidence} Suggestion: {self.suggestion}"
+
+    def _head(self) -> str:
         where = f" in {self.layer}" if self.layer else ""
+        return f"{self.severity}: {self.rule}{where} (epoch {self.epoch + 1})"
+
+    def __repr__(self) -> str:
+        """One short line (a list of findings stays readable): severity, rule, layer, epoch
+        and the start of the evidence; ``str()`` and ``as_dict()`` give everything."""
+        evidence = self.evidence if len(self.evidence) <= 60 else self.evidence[:59] + "…"
+        return f"<Finding {self._head()}: {evidence}>"
+
+    def _repr_html_(self) -> str:
+        """How a notebook shows one finding: the head in bold, evidence, then the suggestion."""
+        from html import escape
+
+        colour = "#b45309" if self.severity == "warning" else "#1d4ed8"
         return (
-            f"{self.severity}: {self.rule}{where} (epoch {self.epoch + 1}): "
-            f"{self.evidence} Suggestion: {self.suggestion}"
+            f'<div><b style="color:{colour}">{escape(self._head())}</b>: '
+            f"{escape(self.evidence)}<br><i>Suggestion:</i> {escape(self.suggestion)}</div>"
         )
 
 

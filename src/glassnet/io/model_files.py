@@ -34,7 +34,13 @@ from typing import Any
 import numpy as np
 
 from .. import _rng
-from ..errors import FileFormatError, GlassnetError, InvalidArgumentError, describe
+from ..errors import (
+    FileFormatError,
+    GlassnetError,
+    InvalidArgumentError,
+    UnknownNameError,
+    describe,
+)
 from ..nn.layers import LAYER_CLASSES, Input, Layer
 from ..nn.module import Module, match_weights
 from . import registry
@@ -185,6 +191,12 @@ def _training_config(model: Module, where: str) -> dict[str, Any] | None:
     if not getattr(model, "compiled", False) or loss is None:
         return None
     config: dict[str, Any] = {"loss": {"name": loss.name, **loss.get_config()}}
+    if type(loss) not in _builtin_losses():
+        # A user's loss: saved under its registered name (or class name), which load_model
+        # looks up in custom_objects= or among the registered classes.
+        custom = registry.registered_name(type(loss)) or type(loss).__name__
+        config["loss"]["name"] = custom
+        config["loss_class"] = custom
     spec = getattr(model, "_compile_spec", None)
     if spec is not None:  # a model with several outputs: one loss and metric list per output
         config["outputs"] = {
@@ -645,7 +657,7 @@ def _model_from_architecture(
         if class_name == "Functional":
             return functional_from_config(arch["config"], tensors, name, where)
         cls = registry.get_registered(class_name)
-        if cls is None:
+        if cls is None or not issubclass(cls, Module):
             raise FileFormatError(
                 f"{where}: '{name}' holds a model of class {class_name[:60]!r}, which is not "
                 f"registered in this process; import the code that defines it (decorated with "
@@ -695,9 +707,61 @@ def _fit_weights(
         raise FileFormatError(f"{where}: could not load the weights in '{name}': {exc}") from exc
 
 
-def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where: str) -> None:
+def _builtin_losses() -> set[type]:
     from ..nn import losses as losses_module
 
+    return set(losses_module._REGISTRY.values())
+
+
+def _check_custom_objects(custom_objects: Any, where: str) -> dict[str, Any]:
+    if custom_objects is None:
+        return {}
+    if not isinstance(custom_objects, Mapping) or not all(
+        isinstance(k, str) for k in custom_objects
+    ):
+        raise InvalidArgumentError(
+            f"{where}: custom_objects must be a dict of name → class, such as "
+            f"{{'FocalLoss': FocalLoss}}, received {describe(custom_objects)}"
+        )
+    return dict(custom_objects)
+
+
+def _loss_from(training: dict[str, Any], custom: dict[str, Any], name: str, where: str) -> Any:
+    """The loss the file's model was compiled with: a built-in by name, or a user's class
+    from ``custom`` (custom_objects=) or the registry; else one sentence naming the fix."""
+    from ..nn import losses as losses_module
+
+    entry = dict(training["loss"])
+    key = str(entry.pop("name", ""))
+    user = training.get("loss_class")
+    cls = custom.get(str(user if user is not None else key)) or (
+        registry.get_registered(str(user)) if user is not None else None
+    )
+    if isinstance(cls, losses_module.Loss):
+        return cls
+    if isinstance(cls, type) and issubclass(cls, losses_module.Loss):
+        return registry.from_config(cls, entry)
+    if user is None:
+        try:
+            return losses_module.get({"name": key, **entry})
+        except UnknownNameError:
+            pass
+    shown = str(user if user is not None else key)[:60]
+    raise UnknownNameError(
+        f"{where}: '{name}' was compiled with the loss {shown!r}, which is not known here; "
+        f"register its class (@glassnet.register) or pass custom_objects={{{shown!r}: "
+        f"<the loss class>}}, or load with compile=False and compile again"
+    )
+
+
+def _compile_from(
+    model: Module,
+    training: Any,
+    opt_state: Any,
+    name: str,
+    where: str,
+    custom: dict[str, Any] | None = None,
+) -> None:
     get_metric = registry.builtin("metric")
 
     if not isinstance(training, dict) or not isinstance(training.get("loss"), dict):
@@ -713,10 +777,11 @@ def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where
             stacklevel=3,
         )
         return
+    loss = _loss_from(training, custom or {}, name, where)
     try:
+        from ..nn import losses as losses_module
         from ..optim import optimizers as optimizers_module
 
-        loss = losses_module.get(dict(training["loss"]))
         optimizer = optimizers_module.get(opt_config)
         metrics = []
         for metric in training.get("metrics") or []:
@@ -751,9 +816,15 @@ def _compile_from(model: Module, training: Any, opt_state: Any, name: str, where
         ) from exc
 
 
-def load_model(path: Any, compile: bool = True) -> Module:
+def load_model(
+    path: Any, compile: bool = True, custom_objects: Mapping[str, Any] | None = None
+) -> Module:
     """Rebuild a model saved by ``save_model``: same architecture, weights and, with
     ``compile=True``, the same loss, metrics and optimiser (with its state if saved).
+
+    A model compiled with a loss of your own loads compiled when the loss class is registered
+    (``@glassnet.register``) or given as ``custom_objects={"FocalLoss": FocalLoss}`` (Keras's
+    argument); it is rebuilt with ``from_config``/its ``get_config()`` arguments.
 
     Only glassnet's own layers, Sequential and registered classes can be rebuilt; nothing
     in the file is executed. Every problem with the file raises FileFormatError naming it.
@@ -763,6 +834,7 @@ def load_model(path: Any, compile: bool = True) -> Module:
         raise InvalidArgumentError(
             f"{where}: compile must be True or False, received compile={compile!r}"
         )
+    custom = _check_custom_objects(custom_objects, where)
     tensors, metadata = read_container(path, where)
     name = str(path)
     check_format(metadata, name, where, FORMAT)
@@ -790,7 +862,7 @@ def load_model(path: Any, compile: bool = True) -> Module:
     _fit_weights(model, weights, name, where, strict=True, exact_dtype=True)
     if compile and "training_config" in metadata and callable(getattr(model, "compile", None)):
         training = loads(metadata["training_config"], "training config", name, where)
-        _compile_from(model, training, opt_state, name, where)
+        _compile_from(model, training, opt_state, name, where, custom)
     return model
 
 

@@ -41,6 +41,7 @@ from typing import Any, TypeVar, overload
 
 from ..errors import InvalidArgumentError, UnknownNameError
 from ..nn.layers import LAYER_CLASSES
+from ..nn.losses import Loss
 from ..nn.module import Module
 
 __all__ = [
@@ -58,7 +59,7 @@ M = TypeVar("M", bound=type)
 #: Names glassnet's own classes use in files; a registered class cannot take them.
 RESERVED_NAMES = frozenset({"Sequential", "Functional", *LAYER_CLASSES})
 
-_BY_NAME: dict[str, type[Module]] = {}
+_BY_NAME: dict[str, type[Any]] = {}
 _BY_CLASS: dict[type, str] = {}
 
 
@@ -76,9 +77,10 @@ def _check_name(name: Any) -> str:
 
 
 def _register(cls: Any, name: str | None) -> Any:
-    if not isinstance(cls, type) or not issubclass(cls, Module):
+    if not isinstance(cls, type) or not issubclass(cls, (Module, Loss)):
         raise InvalidArgumentError(
-            f"register: expected a subclass of glassnet.nn.Module, received {cls!r}"
+            f"register: expected a subclass of glassnet.nn.Module or of glassnet.losses.Loss, "
+            f"received {cls!r}"
         )
     key = _check_name(cls.__name__ if name is None else name)
     existing = _BY_NAME.get(key)
@@ -112,7 +114,8 @@ def register(cls: str | None = None, *, name: str | None = None) -> Callable[[M]
 
 
 def register(cls: Any = None, *, name: str | None = None) -> Any:
-    """Record a Module subclass so ``load_model`` can rebuild it from a file.
+    """Record a Module subclass (or a custom Loss: a model compiled with it then loads
+    compiled) so ``load_model`` can rebuild it from a file.
 
     Use as ``@register``, ``@register(name="MyNet")`` or ``@register("MyNet")``; returns the
     class unchanged. The name (default: the class's ``__name__``) is what files store.
@@ -146,7 +149,7 @@ def unregister(cls_or_name: type | str) -> None:
     _BY_CLASS.pop(cls, None)
 
 
-def get_registered(name: str) -> type[Module] | None:
+def get_registered(name: str) -> type[Any] | None:
     """The class registered under ``name``, or None."""
     return _BY_NAME.get(name)
 
@@ -156,7 +159,7 @@ def registered_name(cls: type) -> str | None:
     return _BY_CLASS.get(cls)
 
 
-def registered_classes() -> dict[str, type[Module]]:
+def registered_classes() -> dict[str, type[Any]]:
     """A copy of the registry: name → class."""
     return dict(_BY_NAME)
 

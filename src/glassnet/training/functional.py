@@ -788,8 +788,8 @@ class Functional(Model):
         index = next((i for i, n in enumerate(nodes) if n is t.node), 0)
         return f"{getattr(layer, 'name', '?')}[{index}][{t.index}]"
 
-    def summary(self, print_fn: Callable[[str], Any] | None = None) -> str:
-        """Print (and return) the layers with their output shapes, parameter counts and the
+    def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
+        """Print the layers with their output shapes, parameter counts and the
         layers each call reads from (Keras's "Connected to")."""
         rows = []
         for node in self._nodes:
@@ -815,9 +815,7 @@ class Functional(Model):
             f"Non-trainable params: {total - trainable:,}",
             line,
         ]
-        text = "\n".join(out)
-        (print_fn or print)(text)
-        return text
+        (print_fn or print)("\n".join(out))
 
     def _first(self, layer: Any) -> Node | None:
         return next((n for n in self._nodes if n.layer is layer), None)

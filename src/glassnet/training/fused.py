@@ -20,10 +20,12 @@ goes through the graph instead: ``fast_path_problem`` names why.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from ..functional.array_ops import NUMPY_OPS
 from ..nn.layers import Context, Layer
 from ..optim import accelerated
 from . import kernels, parallel
@@ -104,22 +106,29 @@ def structure_key(model: Any) -> tuple[Any, ...]:
 
 def execution_ops() -> Any:
     """The elementwise ops the fast paths use: compiled when numba is enabled, else NumPy."""
-    from ..functional.array_ops import NUMPY_OPS
-
     return kernels.COMPILED_OPS if accelerated.enabled() else NUMPY_OPS
 
 
-def forward_arrays(layers: list[Layer], x: np.ndarray, logits: bool = False) -> np.ndarray:
-    """The layers' output for a batch in inference mode, from their kernels (no tensors).
+# Below this many rows a compiled op's dispatch costs more than NumPy's loop over the row
+# (they compute the same bits: kernels.py checks it), so a small batch takes NumPy's ops.
+SMALL_BATCH = 8
+
+
+def forward_arrays(
+    layers: Sequence[Layer], x: np.ndarray, logits: bool = False, training: bool = False
+) -> np.ndarray:
+    """The layers' output for a batch, from their kernels (no tensors): in inference mode, or
+    with ``training=True`` in each layer's own mode (``layer.training``), as the graph runs.
 
     ``logits=True`` stops the last layer before its activation (the loss pairs with it).
     """
-    ops = execution_ops()
+    ops = NUMPY_OPS if len(x) < SMALL_BATCH else execution_ops()
     last = len(layers) - 1
     a = x
     for i, layer in enumerate(layers):
-        ctx = Context(training=False, ops=ops)
-        ctx.logits_only = logits and i == last
+        ctx = Context(training and layer.training, ops)
+        if logits and i == last:
+            ctx.logits_only = True
         a = layer.forward_kernel(a, ctx)
     return a
 

@@ -14,7 +14,7 @@ import os
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import IO, Any, TypeVar
 
 import numpy as np
@@ -22,7 +22,7 @@ import numpy as np
 from .. import _rng
 from .._fpenv import flush_denormals
 from .._threads import blas_threads, executor, inference_workers
-from ..autograd.tensor import Tensor, no_grad
+from ..autograd.tensor import Tensor, is_grad_enabled, no_grad
 from ..errors import (
     GlassnetError,
     InvalidArgumentError,
@@ -31,7 +31,7 @@ from ..errors import (
 )
 from ..io import registry
 from ..nn import losses as losses_module
-from ..nn.layers import Input, Layer, forcing_inference, recording
+from ..nn.layers import Input, Layer, forcing_inference, inference_mode, recording
 from ..nn.module import Module, Parameter
 from ..nn.symbolic import SymbolicTensor, as_symbolic, call_symbolic, is_symbolic
 from . import metrics as metrics_module
@@ -103,6 +103,29 @@ def _numeric_environment(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+class _InferenceFacts:
+    """A model's structure as inference sees it, for one set of layers (a Sequential's).
+
+    ``arrays``: the layers when their kernels run predict on arrays (``inference_problem`` is
+    None), else None. ``first_parameter``: the parameter whose dtype is the model's (its array is
+    read at each use, so ``model.to(dtype)`` needs nothing new). Both depend only on the model's
+    and the layers' classes and on the layers being built, so the model keeps them with the
+    layers they were made for and compares those with its current ones at every call (add,
+    pop, a new list make new facts); the kernels read the weights at every call, so new
+    weights, shapes or dtypes need no new facts. A model that is not a Sequential keeps none.
+    """
+
+    __slots__ = ("layers", "arrays", "first_parameter")
+
+    def __init__(self, model: Model, layers: tuple[Layer, ...]) -> None:
+        self.layers = layers
+        # The kernels run in the chain's order (a functional chain's, not its layer list's).
+        chain = kernel_chain(model) if inference_problem(model) is None else None
+        self.arrays = tuple(chain) if chain is not None else None
+        params = model.parameters() if layers else []
+        self.first_parameter = params[0] if params else None
+
+
 class Model(Module):
     """A Module that can be compiled and fitted the Keras way.
 
@@ -132,6 +155,25 @@ class Model(Module):
         self.stop_training = False
         self._stop_reason: str | None = None
         self.history: History | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A layer given to a subclassed model (self.hidden = Dense(64)) takes a name no other
+        # layer of this model has, as Sequential.add does: dense, dense_1, ... (Keras's names),
+        # so telemetry, the doctor and the report can tell the layers apart.
+        new = _layers_in(value)
+        if new and not name.startswith("_"):
+            taken = {
+                other.name
+                for key, held in vars(self).items()
+                if key != name and not key.startswith("_")
+                for other in _layers_in(held)
+                if all(other is not layer for layer in new)
+            }
+            for layer in new:
+                if layer.name in taken:
+                    layer.name = _unique_name(layer.name, taken)
+                taken.add(layer.name)
+        object.__setattr__(self, name, value)
 
     # -- structure hooks (Sequential overrides) ---------------------------------------------------
     def output_layer(self) -> Layer | None:
@@ -233,7 +275,8 @@ class Model(Module):
         are, for the first layer to convert (Rescaling does it in the same pass as scaling)."""
         if xb.dtype.kind in "iub":
             return Tensor(xb)
-        dt = self.dtype
+        first = self._inference_facts().first_parameter
+        dt = first.data.dtype if first is not None else self.dtype
         if xb.dtype != dt:
             xb = xb.astype(dt)
         return Tensor(xb, dtype=dt)
@@ -258,7 +301,7 @@ class Model(Module):
         ``arrays``: whether the layers run their kernels (``inference_problem`` is None), when
         the caller already knows."""
         if arrays is None:
-            arrays = inference_problem(self) is None
+            arrays = self._inference_layers() is not None
         if arrays:
             with no_grad(), forcing_inference():
                 yield
@@ -528,9 +571,9 @@ class Model(Module):
             recorder = Telemetry(every=positive_int(telemetry, "telemetry", where))
         if recorder is not None:
             recorder.declare_layers(
-                [
-                    name
-                    for name, m in self.named_modules()
+                [  # by the names the steps record them under (a layer's own name)
+                    m.name
+                    for _, m in self.named_modules()
                     if isinstance(m, Layer) and type(m).telemetry_tap is not Layer.telemetry_tap
                 ]
             )
@@ -582,6 +625,35 @@ class Model(Module):
         self.optimizer.load_state_dict(state["optimizer"])
         _rng.set_state(state["rng"])
         return state
+
+    # -- weights -------------------------------------------------------------------------------
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Copy arrays into the parameters (see ``Module.load_state_dict``). A layer created
+        lazily (its weights made on the first call) is built first from the shapes in
+        ``state``, as PyTorch's lazy modules are, so a fresh model can be loaded directly."""
+        if isinstance(state, Mapping):
+            self._build_from_state(state)
+        super().load_state_dict(state, strict=strict)
+
+    def _build_from_state(self, state: Mapping[str, Any]) -> None:
+        for prefix, module in list(self.named_modules()):
+            if not prefix or not isinstance(module, Layer) or module.built:
+                continue
+            mine = {
+                key[len(prefix) + 1 :]: tuple(np.shape(value))
+                for key, value in state.items()
+                if key.startswith(prefix + ".") and "." not in key[len(prefix) + 1 :]
+            }
+            if not mine:
+                continue
+            shape = _input_shape_for(module, mine)
+            if shape is None:
+                raise ShapeError(
+                    f"load_state_dict: layer {prefix!r} ({type(module).__name__}) is not built "
+                    f"yet and its input shape cannot be told from {mine}; call the model on one "
+                    f"batch first (model(x[:1])), then load"
+                )
+            module.build(shape)
 
     # -- saving ----------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str], include_optimizer: bool = True) -> None:
@@ -640,7 +712,7 @@ class Model(Module):
         metrics = self._make_metrics(y_arr, out)
         head = self._head()
         total, seen = 0.0, 0
-        arrays = inference_problem(self) is None
+        arrays = self._inference_layers() is not None
         with self._inference(arrays):
             for start in range(0, len(x_arr), batch_size):
                 sl = slice(start, start + batch_size)
@@ -668,6 +740,23 @@ class Model(Module):
             return result["loss"]
         return list(result.values())
 
+    def _inference_facts(self) -> _InferenceFacts:
+        """What predict, evaluate and ``model(x)`` need to know about the model's structure,
+        worked out once per set of layers, not per call (see ``_InferenceFacts``)."""
+        layers = tuple(getattr(self, "_layers", ()))
+        facts: _InferenceFacts | None = self.__dict__.get("_inference_cache")
+        if facts is not None and facts.layers == layers:
+            return facts
+        facts = _InferenceFacts(self, layers)
+        if layers and all(layer.built for layer in layers):  # an unbuilt one builds later
+            self._inference_cache = facts
+        return facts
+
+    def _inference_layers(self) -> tuple[Layer, ...] | None:
+        """The layers whose kernels predict, evaluate and ``model(x)`` run on arrays, or None
+        when the model's own forward must run (``inference_problem`` says why)."""
+        return self._inference_facts().arrays
+
     @_numeric_environment
     def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
         """Outputs a^L for every sample of x, in inference mode, as one NumPy array.
@@ -677,31 +766,73 @@ class Model(Module):
         where = "predict"
         batch_size = positive_int(batch_size, "batch_size", where)
         x_arr = as_data(x, "x", where)
-        first = self._dry_run(x_arr, where)
-        result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
-        starts = list(range(0, len(x_arr), batch_size))
-        workers = min(inference_workers(), len(starts))
-        arrays = inference_problem(self) is None  # decided once, not per batch
-
-        def run(chunk: list[int]) -> None:
-            with self._inference(arrays):  # per thread: grad mode and inference mode are
-                for start in chunk:
-                    sl = slice(start, start + batch_size)
-                    result[sl] = self._batch_outputs(x_arr[sl], arrays)
-
-        if workers <= 1:
-            run(starts)
+        layers = self._inference_layers()
+        if layers is None:
+            result = self._predict_graph(x_arr, batch_size, where)
         else:
-            # Data-parallel inference: each thread runs whole batches with one BLAS thread
-            # (NumPy releases the GIL in matmul), so cores are used without the spinning
-            # that multi-threaded BLAS suffers on a busy machine.
-            chunks = [starts[i::workers] for i in range(workers)]
-            pool = executor()
-            for future in [pool.submit(run, chunk) for chunk in chunks]:
-                future.result()
+            result = self._predict_arrays(layers, x_arr, batch_size, where)
         if result.dtype.kind == "f" and not np.isfinite(result).all():
             self._warn_non_finite("predict", "outputs")
         return result
+
+    def _predict_arrays(
+        self, layers: tuple[Layer, ...], x_arr: np.ndarray, batch_size: int, where: str
+    ) -> np.ndarray:
+        """predict through the layers' kernels. One batch runs here, and is its own shape
+        check; several go to the worker pool after one sample has checked the shape (a
+        kernel's error is reported as fit's dry run reports it)."""
+        if len(x_arr) <= batch_size:
+            out = self._checked_forward(layers, x_arr, x_arr.shape, where)
+            # The kernels' output is a new array unless every layer passed x through.
+            return out if out.flags.owndata else out.copy()
+        first = self._checked_forward(layers, x_arr[:1], x_arr.shape, where)
+        result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
+
+        def run(chunk: list[int]) -> None:
+            for start in chunk:
+                sl = slice(start, start + batch_size)
+                result[sl] = forward_arrays(layers, x_arr[sl])
+
+        self._spread(run, list(range(0, len(x_arr), batch_size)))
+        return result
+
+    @staticmethod
+    def _checked_forward(
+        layers: tuple[Layer, ...], x: np.ndarray, shape: tuple[int, ...], where: str
+    ) -> np.ndarray:
+        try:
+            return forward_arrays(layers, x)
+        except GlassnetError as exc:
+            raise ShapeError(f"{where}: x of shape {shape} does not fit the model: {exc}") from None
+
+    def _predict_graph(self, x_arr: np.ndarray, batch_size: int, where: str) -> np.ndarray:
+        """predict through the model's own forward (a model the kernels cannot stand for)."""
+        first = self._dry_run(x_arr, where)
+        result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
+
+        def run(chunk: list[int]) -> None:
+            with self._inference(False):  # per thread: grad mode and inference mode are
+                for start in chunk:
+                    sl = slice(start, start + batch_size)
+                    result[sl] = self._batch_outputs(x_arr[sl], False)
+
+        self._spread(run, list(range(0, len(x_arr), batch_size)))
+        return result
+
+    @staticmethod
+    def _spread(run: Callable[[list[int]], None], starts: list[int]) -> None:
+        """run(chunk) over the batch starts: here for one batch, else on the worker pool."""
+        workers = min(inference_workers(), len(starts))
+        if workers <= 1:
+            run(starts)
+            return
+        # Data-parallel inference: each thread runs whole batches with one BLAS thread
+        # (NumPy releases the GIL in matmul), so cores are used without the spinning
+        # that multi-threaded BLAS suffers on a busy machine.
+        chunks = [starts[i::workers] for i in range(workers)]
+        pool = executor()
+        for future in [pool.submit(run, chunk) for chunk in chunks]:
+            future.result()
 
     def _warn_non_finite(self, where: str, what: str) -> None:
         """A NaN or inf result is never returned silently: say where it comes from."""
@@ -721,6 +852,13 @@ class Model(Module):
         if not isinstance(x, Tensor):
             arr = np.asarray(x)
             x = self._prepare_batch(arr) if arr.dtype.kind in "fiub" else Tensor(arr)
+        if not args and not kwargs and not is_grad_enabled():
+            layers = self._inference_layers()
+            if layers is not None:
+                # Under no_grad the graph would record nothing: the same kernels, each layer
+                # in its own mode as the graph runs them, without a node per layer.
+                out = forward_arrays(layers, x.data, training=not inference_mode())
+                return Tensor(out, dtype=out.dtype if out.dtype.kind == "f" else None)
         return self.forward(x, *args, **kwargs)
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Any:
@@ -794,8 +932,13 @@ class Model(Module):
                 m.trainable = value
 
     # -- display -------------------------------------------------------------------------------
-    def summary(self, print_fn: Callable[[str], Any] | None = None) -> str:
-        """Print (and return) a table of layers, output shapes and parameter counts."""
+    def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
+        """Print a table of layers, output shapes and parameter counts (to ``print_fn``, e.g.
+        a list's ``append``, when given). Returns None, as Keras's does: a notebook would
+        otherwise show the table twice."""
+        (print_fn or print)(self._summary_text())
+
+    def _summary_text(self) -> str:
         rows = self._summary_rows()
         headers = ("Layer (type)", "Output Shape", "Param #")
         widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) + 2 for i in range(3)]
@@ -817,15 +960,34 @@ class Model(Module):
             f"Non-trainable params: {total - trainable:,}",
             line,
         ]
-        text = "\n".join(out)
-        (print_fn or print)(text)
-        return text
+        return "\n".join(out)
 
     def _summary_rows(self) -> list[tuple[str, str, str]]:
         return [
             (f"{name} ({type(m).__name__})", "?", f"{sum(p.data.size for p in m.parameters()):,}")
             for name, m in self.named_children()
         ]
+
+
+def _input_shape_for(layer: Layer, shapes: dict[str, tuple[int, ...]]) -> tuple[int] | None:
+    """The per-sample input shape (n,) for which ``layer`` makes parameters of ``shapes``,
+    tried over the sizes those shapes contain (a Dense layer's W is (units, n)); None if none."""
+    for n in sorted({d for shape in shapes.values() for d in shape}):
+        try:
+            if layer.parameter_shapes((n,)) == shapes:
+                return (n,)
+        except Exception:  # noqa: BLE001 - a size the layer rejects is just not this one
+            continue
+    return None
+
+
+def _layers_in(value: Any) -> list[Layer]:
+    """The layers an attribute holds: a layer, or the layers of a list or tuple."""
+    if isinstance(value, Layer):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [item for item in value if isinstance(item, Layer)]
+    return []
 
 
 def _unique_name(base: str, taken: set[str]) -> str:

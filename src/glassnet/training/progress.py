@@ -1,14 +1,18 @@
-"""Progress display for fit/evaluate: a tqdm bar on a terminal, one line per epoch otherwise.
+"""Progress display for fit/evaluate: a bar on a terminal, one line per epoch otherwise.
 
 verbose=0: nothing. verbose=1: a bar redrawn in place when the stream is a terminal (like
 Keras's Progbar: ``Epoch 3/5``, steps, ETA, ``loss: 0.4321``), else one summary line per
-epoch. verbose=2: one summary line per epoch.
+epoch. verbose=2: one summary line per epoch. The bar is drawn here rather than by tqdm: tqdm
+cut the line at the terminal's width, metrics included, and estimated the ETA from the first
+step, whose warm-up made it hours.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 __all__ = ["Progress", "format_logs"]
@@ -35,8 +39,29 @@ def _is_terminal(stream: IO[str]) -> bool:
         return False
 
 
+def _clock_text(seconds: float) -> str:
+    """0:07, 3:12, 1:02:03: as tqdm and Keras show times."""
+    whole = int(round(seconds))
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+# The ETA is estimated from the steps after the first (whose time includes compiling the
+# kernels, binding the optimiser, the first touch of every buffer: it may last as long as a
+# hundred later steps), and only once this many of them have been timed.
+ETA_AFTER_STEPS = 2
+MIN_BAR = 10  # narrower than this the bar says nothing; the line goes without it
+
+
 class Progress:
-    """One epoch's progress at a time."""
+    """One epoch's progress at a time.
+
+    On a terminal the bar is one line redrawn in place: ``Epoch 3/5 120/469 [███····] ETA 0:12
+    - loss: 0.4321 - accuracy: 0.8765``. The metrics are always shown whole: the bar takes what
+    width the terminal (``shutil.get_terminal_size()``) leaves, and goes, then the ETA, when
+    there is not room for both.
+    """
 
     def __init__(
         self,
@@ -45,65 +70,99 @@ class Progress:
         verbose: int,
         stream: IO[str] | None = None,
         bar: bool | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.stream = stream if stream is not None else sys.stdout
         self.epochs = epochs
         self.steps = steps
         self.verbose = verbose
+        self.clock = clock
         use_bar = _is_terminal(self.stream) if bar is None else bar
         self.mode = "none" if verbose == 0 else ("bar" if verbose == 1 and use_bar else "line")
-        self._bar: Any = None
+        self._epoch = 0
         self._started = 0.0
-        self._last_refresh = 0.0
+        self._first_done: float | None = None  # when the first (warm-up) step ended
+        self._last_refresh = -1.0
+        self._drawn = 0  # length of the line on screen, to blank what a shorter one leaves
 
     def epoch_begin(self, epoch: int) -> None:
-        self._started = time.perf_counter()
-        if self.mode == "bar":
-            try:
-                from tqdm.auto import tqdm
-            except ImportError:  # tqdm is a dependency, but never fail training over a bar
-                self.mode = "line"
-                return
-            self._bar = tqdm(
-                total=self.steps,
-                desc=f"Epoch {epoch + 1}/{self.epochs}",
-                unit="step",
-                file=self.stream,
-                dynamic_ncols=True,
-                leave=True,
-                mininterval=0.1,
-            )
+        self._epoch = epoch
+        self._started = self.clock()
+        self._first_done = None
+        self._last_refresh = -1.0
+        self._drawn = 0
+
+    def eta(self, step: int, now: float) -> float | None:
+        """Seconds left after ``step`` steps, from the steps after the first; None until
+        ``ETA_AFTER_STEPS`` of them are timed."""
+        if self._first_done is None or step - 1 < ETA_AFTER_STEPS:
+            return None
+        per_step = (now - self._first_done) / (step - 1)
+        return per_step * (self.steps - step)
+
+    def line(self, step: int, logs: dict[str, Any], now: float, width: int) -> str:
+        """The bar's line after ``step`` steps, at most ``width`` columns unless the metrics
+        alone need more (they are never cut)."""
+        # The step count padded to the total's width, so the bar keeps its length.
+        head = f"Epoch {self._epoch + 1}/{self.epochs} {step:>{len(str(self.steps))}}/{self.steps}"
+        metrics = format_logs(logs)
+        left = self.eta(step, now)
+        # Padded to 5 (up to 59:59) so that the bar keeps its length as the ETA falls.
+        eta = f"ETA {_clock_text(left):>5}" if left is not None else ""
+        tail = " - ".join(part for part in (eta, metrics) if part)
+        room = width - len(head) - len(tail) - 4  # the spaces and brackets around the bar
+        if room >= MIN_BAR:
+            filled = room * step // max(self.steps, 1)
+            bar = "█" * filled + "·" * (room - filled)
+            return f"{head} [{bar}] {tail}".rstrip()
+        if eta and len(head) + len(tail) + 1 > width:
+            tail = metrics
+        return f"{head} - {tail}" if tail else head
+
+    def _draw(self, text: str) -> None:
+        pad = " " * max(0, self._drawn - len(text))
+        self.stream.write("\r" + text + pad)
+        self.stream.flush()
+        self._drawn = len(text)
 
     def update(self, step: int, logs: dict[str, Any]) -> None:
         """After ``step`` steps of this epoch (1-based), with the running metrics."""
-        if self._bar is None:
+        if self.mode != "bar":
             return
-        now = time.perf_counter()
-        if now - self._last_refresh >= 0.1 or step == self.steps:
+        now = self.clock()
+        if step == 1 and self._first_done is None:
+            self._first_done = now
+        if now - self._last_refresh >= 0.1 or step == self.steps or step == 1:
             self._last_refresh = now
-            self._bar.set_postfix_str(format_logs(logs), refresh=False)
-            self._bar.n = step
-            self._bar.refresh()
+            self._draw(self.line(step, logs, now, _columns()))
 
     def epoch_end(self, epoch: int, logs: dict[str, Any]) -> float:
-        """Close the bar or print the summary line; returns the epoch's seconds."""
-        seconds = time.perf_counter() - self._started
-        if self._bar is not None:
-            self._bar.n = self.steps
-            self._bar.set_postfix_str(format_logs(logs), refresh=True)
-            self._bar.close()
-            self._bar = None
+        """End the bar's line or print the summary line; returns the epoch's seconds."""
+        seconds = self.clock() - self._started
+        per_step = seconds / max(self.steps, 1) * 1000
+        summary = f"{self.steps} steps - {seconds:.2f}s ({per_step:.2f}ms/step)"
+        if self.mode == "bar":
+            head = f"Epoch {epoch + 1}/{self.epochs} {self.steps}/{self.steps}"
+            self._draw(f"{head} - {seconds:.2f}s - {format_logs(logs)}")
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = 0
         elif self.mode == "line":
-            per_step = seconds / max(self.steps, 1) * 1000
             print(
-                f"Epoch {epoch + 1}/{self.epochs} - {self.steps} steps - {seconds:.2f}s "
-                f"({per_step:.2f}ms/step) - {format_logs(logs)}",
+                f"Epoch {epoch + 1}/{self.epochs} - {summary} - {format_logs(logs)}",
                 file=self.stream,
                 flush=True,
             )
         return seconds
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
+        """End a line left open (fit stopped in the middle of an epoch)."""
+        if self.mode == "bar" and self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._drawn = 0
+
+
+def _columns() -> int:
+    """The terminal's width now (it may be resized during an epoch), 80 when unknown."""
+    return shutil.get_terminal_size((80, 24)).columns

@@ -19,7 +19,7 @@ from .activation import (
     Tanh,
     get_activation,
 )
-from .base import Context, Layer, forcing_inference, recording, weight_layers
+from .base import Context, Layer, forcing_inference, inference_mode, recording, weight_layers
 from .dense import Dense
 from .merge import (
     Add,
@@ -82,6 +82,7 @@ __all__ = [
     "dot",
     "get_activation",
     "forcing_inference",
+    "inference_mode",
     "recording",
     "weight_layers",
     "LAYER_CLASSES",
