@@ -366,6 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _add_sweep_parser(sub: Any) -> None:
     sweep = sub.add_parser(
         "sweep",
+        formatter_class=_HelpFormatter,
         help="sweep glassnet train's options on Ray Tune and save the best",
         description="Run 'glassnet train' over a grid and/or random samples of its options on "
         "Ray Tune (local, or a cluster with --address), optionally stopping poor trials early "
@@ -376,7 +377,7 @@ def _add_sweep_parser(sub: Any) -> None:
     sweep.add_argument(
         "--grid",
         action="append",
-        default=[],
+        default=None,
         metavar="NAME=V1,V2",
         help="a grid axis over a train option, e.g. batch-size=32,128 (layers: 128/64 for "
         "128,64); repeat for more axes",
@@ -384,16 +385,16 @@ def _add_sweep_parser(sub: Any) -> None:
     sweep.add_argument(
         "--sample",
         action="append",
-        default=[],
+        default=None,
         metavar="NAME=KIND:LOW:HIGH",
         help="a random axis: loguniform, uniform or randint (HIGH excluded), or choice:A,B,C; "
         "e.g. learning-rate=loguniform:1e-4:1e-1",
     )
     sweep.add_argument(
-        "--trials", type=_positive_int, default=1, help="random samples (grid repeats); default 1"
+        "--trials", type=_positive_int, default=1, help="random samples (grid repeats)"
     )
     sweep.add_argument("--asha", action="store_true", help="stop poor trials early (ASHA)")
-    sweep.add_argument("--metric", default="val_accuracy", help="default val_accuracy")
+    sweep.add_argument("--metric", default="val_accuracy", help="the score trials are ranked by")
     sweep.add_argument(
         "--mode", choices=["max", "min"], default=None, help="default: min for a loss, else max"
     )
@@ -408,7 +409,7 @@ def _add_sweep_parser(sub: Any) -> None:
     sweep.add_argument(
         "--output",
         default="glassnet-sweep-best.json",
-        help="the best configuration as JSON; default glassnet-sweep-best.json",
+        help="the best configuration as JSON",
     )
     sweep.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then train's options")
 
@@ -656,8 +657,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     _check_outputs(args, "--output")
     base = [a for a in args.train_args if a != "--"]
     options = _train_options()
-    grid = _swept(args.grid, "--grid", options)
-    sample = _swept(args.sample, "--sample", options)
+    grid = _swept(args.grid or [], "--grid", options)
+    sample = _swept(args.sample or [], "--sample", options)
     space = sweep.parse_space(grid, sample)
     given = {a.partition("=")[0] for a in base} | {f"--{name}" for name in space}
     if args.metric.startswith("val_") and "--validation-split" not in given:

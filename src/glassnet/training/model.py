@@ -377,7 +377,7 @@ class Model(Module):
         self.optimizer.zero_grad()
         loss.backward()
         if record is not None:
-            names = {id(m): name for name, m in self.named_modules()}
+            names = {id(m): name for m, name in _telemetry_names(self).items()}
             record_taps(record, tape, len(xb), self.optimizer, names)
         self.optimizer.step()
         if record is not None:
@@ -571,9 +571,9 @@ class Model(Module):
             recorder = Telemetry(every=positive_int(telemetry, "telemetry", where))
         if recorder is not None:
             recorder.declare_layers(
-                [  # by the names the steps record them under (a layer's own name)
-                    m.name
-                    for _, m in self.named_modules()
+                [  # by the names the steps record them under
+                    name
+                    for m, name in _telemetry_names(self).items()
                     if isinstance(m, Layer) and type(m).telemetry_tap is not Layer.telemetry_tap
                 ]
             )
@@ -748,7 +748,8 @@ class Model(Module):
         if facts is not None and facts.layers == layers:
             return facts
         facts = _InferenceFacts(self, layers)
-        if layers and all(layer.built for layer in layers):  # an unbuilt one builds later
+        # An unbuilt layer builds later; a nested model has no ``built`` of its own.
+        if layers and all(getattr(layer, "built", True) for layer in layers):
             self._inference_cache = facts
         return facts
 
@@ -988,6 +989,22 @@ def _layers_in(value: Any) -> list[Layer]:
     if isinstance(value, (list, tuple)):
         return [item for item in value if isinstance(item, Layer)]
     return []
+
+
+def _telemetry_names(model: Module) -> dict[Any, str]:
+    """Each sublayer → its name in telemetry: the layers' own names, joined by dots for a
+    nested model's (``encoder.dense``), as Keras names them, not the attributes holding them."""
+    names: dict[Any, str] = {}
+
+    def walk(module: Module, prefix: str) -> None:
+        for attribute, child in module.named_children():
+            path = prefix + (getattr(child, "name", None) or attribute)
+            if child not in names:
+                names[child] = path
+                walk(child, path + ".")
+
+    walk(model, "")
+    return names
 
 
 def _unique_name(base: str, taken: set[str]) -> str:
