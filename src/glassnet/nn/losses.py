@@ -44,6 +44,8 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "get",
     "EPSILON",
+    "matches_by_unit_axis",
+    "FunctionLoss",
 ]
 
 EPSILON = 1e-7
@@ -56,12 +58,24 @@ def _pred_tensor(y_pred: Any, name: str) -> Tensor:
     return t
 
 
+def matches_by_unit_axis(target: tuple[int, ...], pred: tuple[int, ...]) -> bool:
+    """True when the shapes differ only by a trailing axis of size 1 — targets (N,) against
+    outputs (N, 1), or (N, 1) against (N,) — which Keras reshapes rather than refuses."""
+    if len(target) + 1 == len(pred):
+        return pred[-1] == 1 and pred[:-1] == target
+    if len(pred) + 1 == len(target):
+        return target[-1] == 1 and target[:-1] == pred
+    return False
+
+
 def _target_array(y_true: Any, like: np.ndarray, name: str, integer: bool = False) -> np.ndarray:
     arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
     if arr.dtype.kind not in "fiub":
         raise InvalidArgumentError(f"{name}: y_true must hold numbers, received {describe(arr)}")
     if integer:
         return arr
+    if arr.shape != like.shape and matches_by_unit_axis(arr.shape, like.shape):
+        arr = arr.reshape(like.shape)
     return arr.astype(like.dtype, copy=False)
 
 
@@ -156,7 +170,7 @@ class Loss:
     def check(self, y_true: Any, pred: np.ndarray) -> None:
         """Validate targets against predictions before any work (shape, range, finiteness)."""
         arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
-        if arr.shape != pred.shape:
+        if arr.shape != pred.shape and not matches_by_unit_axis(arr.shape, pred.shape):
             raise ShapeError(
                 f"{self.name}: y_true has shape {arr.shape} but y_pred has shape "
                 f"{pred.shape}; they must match"
@@ -420,6 +434,49 @@ class SparseCategoricalCrossentropy(Loss):
         return r"C_x = -\ln a^L_{y}"
 
 
+class FunctionLoss(Loss):
+    """A plain function ``f(y_true, y_pred)`` used as a loss (Keras accepts them in compile).
+
+    It returns per-sample costs (or one scalar) as a tensor computed with differentiable ops;
+    the batch cost is their mean. It has no array form, so fit trains through the graph.
+    Targets are passed as they are (reshaped to the outputs' shape when they differ only by
+    a trailing axis of 1, as Keras does).
+    """
+
+    def __init__(self, fn: Any, name: str | None = None) -> None:
+        super().__init__(False)
+        if not callable(fn):
+            raise InvalidArgumentError(f"loss: expected a callable, received {describe(fn)}")
+        self.fn = fn
+        self.name = str(name or getattr(fn, "__name__", "loss"))
+
+    def __call__(self, y_true: Any, y_pred: Any) -> Tensor:
+        pred = _pred_tensor(y_pred, self.name)
+        y = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if y.shape != pred.data.shape and matches_by_unit_axis(y.shape, pred.data.shape):
+            y = y.reshape(pred.data.shape)
+        out = self.fn(y, pred)
+        if not isinstance(out, Tensor):
+            raise InvalidArgumentError(
+                f"loss {self.name!r}: the function must return a tensor computed from y_pred "
+                f"(use keras.ops or glassnet.functional), received {describe(out)}"
+            )
+        return F.mean(out) if out.data.ndim else out
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        return self(y_true, a)
+
+    def check(self, y_true: Any, pred: np.ndarray) -> None:
+        arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if len(arr) != len(pred):
+            raise ShapeError(
+                f"loss {self.name!r}: y_true has {len(arr)} samples but y_pred has {len(pred)}"
+            )
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
 _REGISTRY: dict[str, type[Loss]] = {
     "quadratic": Quadratic,
     "mse": MeanSquaredError,
@@ -445,6 +502,8 @@ def get(identifier: Any) -> Loss:
             return cls(**config)
     if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
         return _REGISTRY[identifier.lower()]()
+    if callable(identifier) and not isinstance(identifier, type):
+        return FunctionLoss(identifier)
     raise UnknownNameError(
         f"loss: unknown loss {identifier!r}; known: {', '.join(sorted(_REGISTRY))}"
     )

@@ -111,6 +111,7 @@ class FitLoop:
         self.checkpoint_every = checkpoint_every
         self.history: History = model.history
         self.global_step = 0
+        self.last_logs: dict[str, Any] = {}  # the last epoch's, for on_train_end (Keras)
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self, first_epoch: int, last_epoch: int, resumed: dict[str, Any] | None) -> History:
@@ -131,7 +132,7 @@ class FitLoop:
         finally:
             self.progress.close()
             model.train(was_training)
-        self.callbacks.on_train_end()
+        self.callbacks.on_train_end(self.last_logs)
         return history
 
     def _epoch(self, epoch: int, resumed: dict[str, Any] | None) -> bool:
@@ -166,7 +167,7 @@ class FitLoop:
         """One training step with its callbacks; False when the epoch stops here."""
         yb = self.y[idx]
         for cb in self.callbacks.batch_callbacks:
-            cb.on_train_batch_begin(step)
+            cb.on_train_batch_begin(step, {})
         recorder = self.recorder
         if recorder is not None and recorder.wants(self.global_step, step == 0):
             recorder.begin_sample(self.global_step, epoch)
@@ -193,12 +194,9 @@ class FitLoop:
 
     def _end_epoch(self, epoch: int, logs: dict[str, Any]) -> None:
         if self.x_val is not None and self.y_val is not None:
-            val = self.model.evaluate(
-                self.x_val,
-                self.y_val,
-                batch_size=self.epochs.batch_size,
-                verbose=0,
-                return_dict=True,
+            # The fit's callbacks see the validation as Keras shows it: on_test_* hooks.
+            val = self.model._evaluation(
+                self.x_val, self.y_val, self.epochs.batch_size, self.callbacks
             )
             logs.update({f"val_{k}": v for k, v in val.items()})
         self.progress.epoch_end(epoch, logs)
@@ -206,6 +204,7 @@ class FitLoop:
             for key, value in logs.items():
                 self.recorder.epoch_metrics.setdefault(key, []).append(float(value))
         self.callbacks.on_epoch_end(epoch, logs)
+        self.last_logs = logs
         if self.checkpoint is not None and self.history.stopped_batch is None:
             self._save(epoch + 1, 0, None, None)
 

@@ -84,6 +84,44 @@ def _callback_list(
     return CallbackList([*writers, history, *readers], model, params)
 
 
+_CALLS = threading.local()
+
+
+class outermost_call:  # noqa: N801 - a context manager
+    """Marks a model or Keras-style layer call on this thread. The outermost call clears the
+    losses that ``add_loss`` recorded in the previous forward pass (Keras's rule), so
+    ``model.losses`` holds those of the latest pass only."""
+
+    def __init__(self, module: Module) -> None:
+        self.module = module
+
+    def __enter__(self) -> None:
+        depth = getattr(_CALLS, "depth", 0)
+        if depth == 0:
+            for m in self.module.modules():
+                added = vars(m).get("_added_losses")
+                if added:
+                    added.clear()
+        _CALLS.depth = depth + 1
+
+    def __exit__(self, *exc: Any) -> None:
+        _CALLS.depth -= 1
+
+
+def collect_losses(model: Module) -> list[Tensor]:
+    """Every scalar loss tensor the modules of ``model`` contribute beyond the compiled loss:
+    what ``add_loss`` recorded in the last forward pass and the weight penalties of
+    regularizers (a module offers them through ``layer_losses()``)."""
+    found: list[Tensor] = []
+    for m in model.modules():
+        own = getattr(m, "layer_losses", None)
+        if callable(own):
+            found.extend(own())
+        else:
+            found.extend(vars(m).get("_added_losses", []))
+    return found
+
+
 _F = TypeVar("_F", bound=Callable[..., Any])
 # Held while a model whose own forward may read `training` is switched to eval mode.
 _MODE_LOCK = threading.RLock()
@@ -117,6 +155,20 @@ class Model(Module):
         self.stop_training = False
         self._stop_reason: str | None = None
         self.history: History | None = None
+
+    # -- losses beyond the compiled one (Keras's add_loss and regularizers) ----------------------
+    def add_loss(self, loss: Any) -> None:
+        """Add a scalar tensor to the cost of this forward pass (Keras's ``add_loss``)."""
+        vars(self).setdefault("_added_losses", []).append(loss)
+
+    @property
+    def losses(self) -> list[Tensor]:
+        """The extra scalar losses of the last forward pass (``add_loss``) and the weight
+        penalties of regularizers; fit adds their sum to the compiled loss."""
+        return collect_losses(self)
+
+    def _extra_loss_value(self) -> float:
+        return float(sum(float(np.asarray(getattr(t, "data", t))) for t in self.losses))
 
     # -- structure hooks (Sequential overrides) ---------------------------------------------------
     def output_layer(self) -> Layer | None:
@@ -280,8 +332,13 @@ class Model(Module):
         from the logits by the fused, stable op, whose gradient is δ^L = a^L − y.
         """
         head = self._head()
-        out = self.forward_logits(x) if head.paired_kernel is not None else self(x)
-        return head.tensor_loss(y, out)
+        with outermost_call(self):
+            out = self.forward_logits(x) if head.paired_kernel is not None else self(x)
+        loss, outputs = head.tensor_loss(y, out)
+        extra = self.losses
+        for term in extra:
+            loss = loss + term
+        return loss, outputs
 
     def train_step(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> StepResult:
         """One step of mini-batch gradient descent through the autograd graph.
@@ -544,68 +601,112 @@ class Model(Module):
         batch_size: int = 32,
         verbose: int = 0,
         return_dict: bool = False,
+        callbacks: Sequence[Callback] | None = None,
     ) -> Any:
         """Loss and metrics on (x, y) in inference mode (the model itself is not changed).
 
         Returns the loss alone when there are no metrics, else [loss, *metrics], or a dict
-        {"loss": ..., "accuracy": ...} with ``return_dict=True``.
+        {"loss": ..., "accuracy": ...} with ``return_dict=True``. ``callbacks`` receive
+        ``on_test_begin``/``on_test_batch_*``/``on_test_end`` (Keras's hooks).
         """
         where = "evaluate"
         self._require_compiled(where)
         batch_size = positive_int(batch_size, "batch_size", where)
         x_arr = as_data(x, "x", where)
         y_arr = as_data(y, "y", where)
-        out = self._dry_run(x_arr, where)
-        self._check_targets(x_arr, y_arr, out, where)
-        metrics = self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None)
-        head = self._head()
-        total, seen = 0.0, 0
-        arrays = inference_problem(self) is None
-        with self._inference(arrays):
-            for start in range(0, len(x_arr), batch_size):
-                sl = slice(start, start + batch_size)
-                yb = y_arr[sl]
-                data = self._batch_outputs(x_arr[sl], arrays, head.paired_kernel is not None)
-                loss, outputs = head.tensor_loss(yb, Tensor(data))
-                total += float(loss.data) * len(yb)
-                seen += len(yb)
-                for m in metrics:
-                    m.update(yb, outputs)
-        result = {"loss": total / seen}
-        for m in metrics:
-            result[m.name] = m.result()
-        if not all(math.isfinite(v) for v in result.values()):
-            self._warn_non_finite("evaluate", "loss or metrics")
+        params = {"verbose": verbose, "steps": -(-len(x_arr) // batch_size)}
+        hooks = CallbackList(list(callbacks or []), self, params, where)
+        result = self._evaluation(x_arr, y_arr, batch_size, hooks, where)
         if verbose:
             from .progress import format_logs
 
             print(format_logs(result), file=sys.stdout)
         if return_dict:
             return result
-        if not metrics:
+        if len(result) == 1:
             return result["loss"]
         return list(result.values())
 
+    def _evaluation(
+        self,
+        x_arr: np.ndarray,
+        y_arr: np.ndarray,
+        batch_size: int,
+        callbacks: CallbackList,
+        where: str = "evaluate",
+    ) -> dict[str, float]:
+        """{"loss": …, metric: …} over (x, y) in inference mode, calling the ``on_test_*``
+        hooks (evaluate and fit's validation both run this)."""
+        out = self._dry_run(x_arr, where)
+        self._check_targets(x_arr, y_arr, out, where)
+        metrics = self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None)
+        head = self._head()
+        total, seen = 0.0, 0
+        arrays = inference_problem(self) is None
+        watched = bool(callbacks.test_batch_callbacks)
+        callbacks.on_test_begin({})
+        with self._inference(arrays):
+            for step, start in enumerate(range(0, len(x_arr), batch_size)):
+                if watched:
+                    callbacks.on_test_batch_begin(step, {})
+                sl = slice(start, start + batch_size)
+                yb = y_arr[sl]
+                with outermost_call(self):
+                    data = self._batch_outputs(x_arr[sl], arrays, head.paired_kernel is not None)
+                loss, outputs = head.tensor_loss(yb, Tensor(data))
+                total += (float(loss.data) + self._extra_loss_value()) * len(yb)
+                seen += len(yb)
+                for m in metrics:
+                    m.update(yb, outputs)
+                if watched:
+                    running = {"loss": total / seen, **{m.name: m.result() for m in metrics}}
+                    callbacks.on_test_batch_end(step, running)
+        result = {"loss": total / seen}
+        for m in metrics:
+            result[m.name] = m.result()
+        if not all(math.isfinite(v) for v in result.values()):
+            self._warn_non_finite("evaluate", "loss or metrics")
+        callbacks.on_test_end(dict(result))
+        return result
+
     @_numeric_environment
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+    def predict(
+        self,
+        x: Any,
+        batch_size: int = 32,
+        verbose: int = 0,
+        callbacks: Sequence[Callback] | None = None,
+    ) -> np.ndarray:
         """Outputs a^L for every sample of x, in inference mode, as one NumPy array.
 
         The model is not changed, so one model can serve predict from many threads.
+        ``callbacks`` receive ``on_predict_begin``/``on_predict_batch_*``/``on_predict_end``
+        (Keras's hooks; ``logs["outputs"]`` after each batch).
         """
         where = "predict"
         batch_size = positive_int(batch_size, "batch_size", where)
         x_arr = as_data(x, "x", where)
+        starts = list(range(0, len(x_arr), batch_size))
+        params = {"verbose": verbose, "steps": len(starts)}
+        hooks = CallbackList(list(callbacks or []), self, params, where)
+        hooks.on_predict_begin({})
         first = self._dry_run(x_arr, where)
         result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
-        starts = list(range(0, len(x_arr), batch_size))
         workers = min(inference_workers(), len(starts))
         arrays = inference_problem(self) is None  # decided once, not per batch
+        if hooks.predict_batch_callbacks:
+            workers = 1  # the batch hooks see the batches in order, as in Keras
 
         def run(chunk: list[int]) -> None:
+            watched = bool(hooks.predict_batch_callbacks)
             with self._inference(arrays):  # per thread: grad mode and inference mode are
                 for start in chunk:
+                    if watched:
+                        hooks.on_predict_batch_begin(start // batch_size, {})
                     sl = slice(start, start + batch_size)
                     result[sl] = self._batch_outputs(x_arr[sl], arrays)
+                    if watched:
+                        hooks.on_predict_batch_end(start // batch_size, {"outputs": result[sl]})
 
         if workers <= 1:
             run(starts)
@@ -619,6 +720,7 @@ class Model(Module):
                 future.result()
         if result.dtype.kind == "f" and not np.isfinite(result).all():
             self._warn_non_finite("predict", "outputs")
+        hooks.on_predict_end({})
         return result
 
     def _warn_non_finite(self, where: str, what: str) -> None:
@@ -636,7 +738,8 @@ class Model(Module):
         if not isinstance(x, Tensor):
             arr = np.asarray(x)
             x = self._prepare_batch(arr) if arr.dtype.kind in "fiub" else Tensor(arr)
-        return self.forward(x, *args, **kwargs)
+        with outermost_call(self):
+            return self.forward(x, *args, **kwargs)
 
     # -- display -------------------------------------------------------------------------------
     def summary(self, print_fn: Callable[[str], Any] | None = None) -> str:

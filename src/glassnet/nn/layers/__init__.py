@@ -2,8 +2,8 @@
 
 ``base.py`` states the protocol every layer implements (``forward_kernel``/``backward_kernel``
 and what the rest of the library needs to know about it); ``dense.py``, ``activation.py``,
-``regularization.py`` (Dropout), ``shape.py`` (Input, Flatten) and ``preprocessing.py``
-(Rescaling, Normalization) implement it.
+``regularization.py`` (Dropout), ``embedding.py``, ``shape.py`` (Input, Flatten) and
+``preprocessing.py`` (Rescaling, Normalization) implement it.
 """
 
 from .activation import (
@@ -21,6 +21,7 @@ from .activation import (
 )
 from .base import Context, Layer, forcing_inference, recording, weight_layers
 from .dense import Dense
+from .embedding import Embedding
 from .preprocessing import Normalization, Rescaling
 from .regularization import Dropout
 from .shape import Flatten, Input
@@ -30,6 +31,7 @@ __all__ = [
     "Context",
     "Input",
     "Dense",
+    "Embedding",
     "Activation",
     "Linear",
     "Sigmoid",
@@ -56,6 +58,7 @@ LAYER_CLASSES: dict[str, type[Layer]] = {
     for cls in (
         Input,
         Dense,
+        Embedding,
         Activation,
         Linear,
         Sigmoid,
