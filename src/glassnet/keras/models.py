@@ -157,12 +157,14 @@ class Model(_KerasFace, _training.Model):
             total = total + term
         return total
 
-    def forward_loss(self, x: Tensor, y: np.ndarray) -> tuple[Tensor, np.ndarray]:
+    def forward_loss(
+        self, x: Tensor, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> tuple[Tensor, np.ndarray]:
         if type(self).compute_loss is Model.compute_loss:
-            return super().forward_loss(x, y)
+            return super().forward_loss(x, y, sample_weight)
         with _training.outermost_call(self):
             out = self(x)
-        loss = self.compute_loss(x=x, y=y, y_pred=out)
+        loss = self.compute_loss(x=x, y=y, y_pred=out, sample_weight=sample_weight)
         return loss, out.data if isinstance(out, Tensor) else np.asarray(out)
 
 

@@ -166,6 +166,35 @@ class Loss:
                 return f"loss {self.name!r} ({cls.__name__}) overrides {face}"
         return None
 
+    def weighted_tensor(
+        self, y_true: Any, out: Tensor, logits: bool, weights: np.ndarray
+    ) -> Tensor:
+        """C = 1/N Σ_x w_x C_x for per-sample weights w (Keras's ``sample_weight``: divided by
+        the batch size N, not by Σ w), as a graph node.
+
+        Each C_x depends on its own output row only, so ∂C/∂out is the unweighted mean's
+        gradient (the array face, ``output_error``) with row x scaled by w_x; the value uses
+        ``per_sample`` on the outputs a (probabilities when ``logits``).
+        """
+        problem = self.array_form_problem()
+        if problem is not None:
+            raise InvalidArgumentError(
+                f"{self.name}: sample weights need per-sample costs, but {problem}"
+            )
+        _, grad, a = self.output_error(y_true, out.data, logits)
+        w = np.asarray(weights, dtype=out.data.dtype).reshape(-1)
+        if len(w) != len(out.data):
+            raise ShapeError(
+                f"{self.name}: {len(w)} sample weights for a batch of {len(out.data)} samples"
+            )
+        rows = w.reshape((len(w),) + (1,) * (out.data.ndim - 1))
+        value = np.asarray(np.mean(w * self.per_sample(y_true, a)), dtype=out.data.dtype)
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            return (grad * rows * g,)
+
+        return Tensor._make(value, (out,), backward, f"weighted_{self.name}")
+
     # -- shared ----------------------------------------------------------------------------------
     def check(self, y_true: Any, pred: np.ndarray) -> None:
         """Validate targets against predictions before any work (shape, range, finiteness)."""
@@ -465,6 +494,25 @@ class FunctionLoss(Loss):
 
     def tensor(self, y_true: Any, a: Tensor) -> Tensor:
         return self(y_true, a)
+
+    def weighted_tensor(
+        self, y_true: Any, out: Tensor, logits: bool, weights: np.ndarray
+    ) -> Tensor:
+        """1/N Σ_x w_x f(y, ŷ)_x: the function must return one cost per sample."""
+        pred = _pred_tensor(out, self.name)
+        y = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if y.shape != pred.data.shape and matches_by_unit_axis(y.shape, pred.data.shape):
+            y = y.reshape(pred.data.shape)
+        per = self.fn(y, pred)
+        if not isinstance(per, Tensor) or per.data.shape[:1] != (len(pred.data),):
+            raise InvalidArgumentError(
+                f"loss {self.name!r}: sample weights need one cost per sample from the "
+                f"function, received {describe(per)}"
+            )
+        if per.data.ndim > 1:
+            per = F.mean(F.reshape(per, (len(pred.data), -1)), axis=1)
+        w = np.asarray(weights, dtype=per.data.dtype).reshape(-1)
+        return F.mean(F.mul(per, w))
 
     def check(self, y_true: Any, pred: np.ndarray) -> None:
         arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)

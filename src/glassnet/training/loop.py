@@ -111,6 +111,8 @@ class FitLoop:
         self.checkpoint_every = checkpoint_every
         self.history: History = model.history
         self.global_step = 0
+        self.sample_weight: np.ndarray | None = None  # one weight per sample (fit's argument)
+        self.class_weight: dict[Any, float] | None = None
         self.last_logs: dict[str, Any] = {}  # the last epoch's, for on_train_end (Keras)
 
     # -- the loop --------------------------------------------------------------------------------
@@ -151,6 +153,16 @@ class FitLoop:
         for step, idx in self.epochs.batches(order, first_step):
             if not self._batch(epoch, step, idx, totals, order):
                 break
+        if totals.seen == 0 and getattr(self.epochs, "exhausted", False):
+            warnings.warn(
+                f"fit: the input generator ran out of data at epoch {epoch + 1}; training "
+                f"stopped (give steps_per_epoch × epochs batches, or a PyDataset)",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+            history.stopped_reason = "the input generator ran out of data"
+            history.stopped_epoch = epoch
+            return False
         if history.stopped_reason is not None and totals.seen == 0:
             return False
         self._end_epoch(epoch, totals.logs())
@@ -162,18 +174,30 @@ class FitLoop:
         return True
 
     def _batch(
-        self, epoch: int, step: int, idx: np.ndarray, totals: _EpochTotals, order: np.ndarray
+        self, epoch: int, step: int, idx: Any, totals: _EpochTotals, order: np.ndarray
     ) -> bool:
         """One training step with its callbacks; False when the epoch stops here."""
-        yb = self.y[idx]
+        if isinstance(idx, tuple):  # a batch handed over by a PyDataset or a generator
+            xb, yb, weights = idx
+        else:
+            xb, yb = self.x[idx], self.y[idx]
+            weights = None if self.sample_weight is None else self.sample_weight[idx]
+        if self.class_weight is not None:
+            from .epochs import class_weights_for
+
+            by_class = class_weights_for(yb, self.class_weight, "fit")
+            weights = by_class if weights is None else weights * by_class
         for cb in self.callbacks.batch_callbacks:
             cb.on_train_batch_begin(step, {})
         recorder = self.recorder
+        # Weighted costs exist only on the graph: its step honours them exactly.
+        step_fn = self.step_fn if weights is None else self.model.train_step
+        extra = {} if weights is None else {"sample_weight": weights}
         if recorder is not None and recorder.wants(self.global_step, step == 0):
             recorder.begin_sample(self.global_step, epoch)
-            result = self.step_fn(self.x[idx], yb, recorder)
+            result = step_fn(xb, yb, recorder, **extra)
         else:
-            result = self.step_fn(self.x[idx], yb)
+            result = step_fn(xb, yb, **extra)
         self.global_step += 1
         if recorder is not None:
             lr = self.model.optimizer.last_learning_rate or 0.0

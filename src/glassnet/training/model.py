@@ -35,7 +35,17 @@ from ..nn.layers import Input, Layer, forcing_inference, recording
 from ..nn.module import Module
 from . import metrics as metrics_module
 from .callbacks import Callback, CallbackList, History
-from .epochs import EpochIterator, as_data, positive_int, split_validation
+from .epochs import (
+    BatchStream,
+    EpochIterator,
+    as_data,
+    class_weights_for,
+    collect_batches,
+    is_batch_source,
+    positive_int,
+    sample_weights_for,
+    split_validation,
+)
 from .fused import (
     FusedStep,
     fast_path_problem,
@@ -325,22 +335,37 @@ class Model(Module):
         assert self.loss is not None
         return OutputHead(self.loss, self.output_layer())
 
-    def forward_loss(self, x: Tensor, y: np.ndarray) -> tuple[Tensor, np.ndarray]:
+    def forward_loss(
+        self, x: Tensor, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> tuple[Tensor, np.ndarray]:
         """The batch cost as a differentiable tensor, and the outputs a^L as an array.
 
         With a softmax (sigmoid) output and the matching cross-entropy, the cost is computed
         from the logits by the fused, stable op, whose gradient is δ^L = a^L − y.
+        ``sample_weight``: C = 1/N Σ_x w_x C_x (Keras's weighted cost).
         """
         head = self._head()
         with outermost_call(self):
             out = self.forward_logits(x) if head.paired_kernel is not None else self(x)
-        loss, outputs = head.tensor_loss(y, out)
+        if sample_weight is None:
+            loss, outputs = head.tensor_loss(y, out)
+        else:
+            assert self.loss is not None
+            loss = self.loss.weighted_tensor(y, out, head.logits, sample_weight)
+            kernel = head.paired_kernel
+            outputs = kernel.value(out.data) if kernel is not None else out.data
         extra = self.losses
         for term in extra:
             loss = loss + term
         return loss, outputs
 
-    def train_step(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> StepResult:
+    def train_step(
+        self,
+        xb: np.ndarray,
+        yb: np.ndarray,
+        record: Any = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> StepResult:
         """One step of mini-batch gradient descent through the autograd graph.
 
         The loss is checked before the update: a NaN/inf loss leaves the weights untouched.
@@ -349,11 +374,12 @@ class Model(Module):
         """
         x = self._prepare_batch(xb)
         tape: list[Any] = []
+        extra = {} if sample_weight is None else {"sample_weight": sample_weight}
         if record is None:
-            loss, outputs = self.forward_loss(x, yb)
+            loss, outputs = self.forward_loss(x, yb, **extra)
         else:
             with recording() as tape:
-                loss, outputs = self.forward_loss(x, yb)
+                loss, outputs = self.forward_loss(x, yb, **extra)
         value = float(loss.data)
         if not math.isfinite(value):
             return StepResult(value, outputs)
@@ -416,6 +442,9 @@ class Model(Module):
         checkpoint: str | os.PathLike[str] | None = None,
         checkpoint_every: str | int = "epoch",
         resume: str | os.PathLike[str] | None = None,
+        steps_per_epoch: int | None = None,
+        sample_weight: Any = None,
+        class_weight: dict[Any, float] | None = None,
     ) -> History:
         """Train for ``epochs`` passes over (x, y) in mini-batches; returns the History.
 
@@ -433,6 +462,11 @@ class Model(Module):
         ``resume="run.ckpt"`` continues from such a file exactly where it left off — a seeded
         run resumed this way equals the uninterrupted run bit for bit. ``epochs`` counts from
         the start of the original run.
+        ``x`` may also be a ``keras.utils.PyDataset`` or a generator of (x, y[, sample_weight])
+        batches (then y is None; a generator needs ``steps_per_epoch``).
+        ``steps_per_epoch``: batches per epoch, taken from a stream of passes over the data.
+        ``sample_weight`` (one weight per sample) and ``class_weight`` ({class: weight})
+        weight each sample's cost: C = 1/N Σ_x w_x C_x, trained through the graph.
         """
         where = "fit"
         self._require_compiled(where)
@@ -440,7 +474,23 @@ class Model(Module):
         epochs = positive_int(epochs, "epochs", where, allow_zero=True)
         initial_epoch = positive_int(initial_epoch, "initial_epoch", where, allow_zero=True)
         _check_fit_options(verbose, checkpoint_every, where)
-        data = split_validation(x, y, validation_split, validation_data, where)
+        if steps_per_epoch is not None:
+            steps_per_epoch = positive_int(steps_per_epoch, "steps_per_epoch", where)
+            if checkpoint is not None or resume is not None:
+                raise InvalidArgumentError(
+                    f"{where}: checkpoint/resume cannot be combined with steps_per_epoch"
+                )
+        iterator: Any
+        if is_batch_source(x):
+            data, iterator = self._stream_data(x, y, steps_per_epoch, validation_data, where)
+            if validation_split or checkpoint is not None or resume is not None:
+                raise InvalidArgumentError(
+                    f"{where}: validation_split, checkpoint and resume need array data; with a "
+                    f"PyDataset or a generator give validation_data=(x_val, y_val)"
+                )
+        else:
+            data = split_validation(x, y, validation_split, validation_data, where)
+            iterator = EpochIterator(len(data[0]), batch_size, bool(shuffle), steps_per_epoch)
         x_arr, y_arr, x_val, y_val = data
         out = self._dry_run(x_arr, where)
         self._check_targets(x_arr, y_arr, out, where)
@@ -451,7 +501,6 @@ class Model(Module):
         history = History()
         history.telemetry = recorder
         self.history = history
-        iterator = EpochIterator(len(x_arr), batch_size, bool(shuffle))
         user_callbacks = list(callbacks or [])
         doctors = self._doctor_callbacks(doctor, verbose, user_callbacks, where)
         params = {
@@ -459,7 +508,7 @@ class Model(Module):
             "steps": iterator.steps,
             "verbose": verbose,
             "batch_size": batch_size,
-            "samples": len(x_arr),
+            "samples": iterator.samples,
             "stream": stream,
         }
         loop = FitLoop(
@@ -475,6 +524,17 @@ class Model(Module):
             checkpoint,
             checkpoint_every,
         )
+        if sample_weight is not None:
+            if isinstance(iterator, BatchStream):
+                raise InvalidArgumentError(
+                    f"{where}: with a PyDataset or a generator, give the sample weights as the "
+                    f"third element of each batch"
+                )
+            n_all = len(x_arr) + (len(x_val) if validation_split and x_val is not None else 0)
+            loop.sample_weight = sample_weights_for(sample_weight, n_all, where)[: len(x_arr)]
+        if class_weight is not None:
+            class_weights_for(y_arr, class_weight, where)  # every class has a weight
+            loop.class_weight = class_weight
         self.stop_training = False
         self._stop_reason = None
         resumed = None
@@ -486,6 +546,28 @@ class Model(Module):
             first_epoch = int(resumed["epoch"])
             loop.global_step = int(resumed["global_step"])
         return loop.run(first_epoch, epochs, resumed)
+
+    def _stream_data(
+        self, x: Any, y: Any, steps_per_epoch: int | None, validation_data: Any, where: str
+    ) -> tuple[tuple[Any, ...], BatchStream]:
+        """fit's data from a PyDataset or a generator: the first batch stands for x and y in
+        the checks; validation data, if any, are arrays."""
+        if y is not None:
+            raise InvalidArgumentError(
+                f"{where}: y must be None when x is a PyDataset or a generator (its batches "
+                f"hold the targets), received {describe(y)}"
+            )
+        stream = BatchStream(x, steps_per_epoch, where)
+        if stream.steps is None:
+            raise InvalidArgumentError(
+                f"{where}: a generator as x needs steps_per_epoch (how many batches make an "
+                f"epoch), received steps_per_epoch=None"
+            )
+        xb, yb, _ = stream.first()
+        x_val = y_val = None
+        if validation_data is not None:
+            _, _, x_val, y_val = split_validation(xb, yb, 0.0, validation_data, where)
+        return (xb, yb, x_val, y_val), stream
 
     @_numeric_environment
     def train_on_batch(self, x: Any, y: Any) -> float:
@@ -602,6 +684,7 @@ class Model(Module):
         verbose: int = 0,
         return_dict: bool = False,
         callbacks: Sequence[Callback] | None = None,
+        steps: int | None = None,
     ) -> Any:
         """Loss and metrics on (x, y) in inference mode (the model itself is not changed).
 
@@ -612,8 +695,12 @@ class Model(Module):
         where = "evaluate"
         self._require_compiled(where)
         batch_size = positive_int(batch_size, "batch_size", where)
-        x_arr = as_data(x, "x", where)
-        y_arr = as_data(y, "y", where)
+        if is_batch_source(x):  # a PyDataset or a generator of (x, y) batches
+            x_arr, y_got = collect_batches(x, steps, where)
+            y_arr = as_data(y_got, "y", where)
+        else:
+            x_arr = as_data(x, "x", where)
+            y_arr = as_data(y, "y", where)
         params = {"verbose": verbose, "steps": -(-len(x_arr) // batch_size)}
         hooks = CallbackList(list(callbacks or []), self, params, where)
         result = self._evaluation(x_arr, y_arr, batch_size, hooks, where)
@@ -676,6 +763,7 @@ class Model(Module):
         batch_size: int = 32,
         verbose: int = 0,
         callbacks: Sequence[Callback] | None = None,
+        steps: int | None = None,
     ) -> np.ndarray:
         """Outputs a^L for every sample of x, in inference mode, as one NumPy array.
 
@@ -685,7 +773,9 @@ class Model(Module):
         """
         where = "predict"
         batch_size = positive_int(batch_size, "batch_size", where)
-        x_arr = as_data(x, "x", where)
+        x_arr = (
+            collect_batches(x, steps, where)[0] if is_batch_source(x) else as_data(x, "x", where)
+        )
         starts = list(range(0, len(x_arr), batch_size))
         params = {"verbose": verbose, "steps": len(starts)}
         hooks = CallbackList(list(callbacks or []), self, params, where)
