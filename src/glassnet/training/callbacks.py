@@ -535,6 +535,8 @@ class LambdaCallback(Callback):
         on_batch_end: Callable[..., Any] | None = None,
         on_train_begin: Callable[..., Any] | None = None,
         on_train_end: Callable[..., Any] | None = None,
+        on_train_batch_begin: Callable[..., Any] | None = None,
+        on_train_batch_end: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
         hooks = {
@@ -544,6 +546,8 @@ class LambdaCallback(Callback):
             "on_batch_end": on_batch_end,
             "on_train_begin": on_train_begin,
             "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
         }
         for name, fn in hooks.items():
             if fn is not None:
@@ -554,7 +558,7 @@ class LambdaCallback(Callback):
                 setattr(self, name, fn)
 
     def _wants_batches(self) -> bool:
-        return "on_batch_begin" in vars(self) or "on_batch_end" in vars(self)
+        return any(hook in vars(self) for hook in _TRAIN_BATCH_HOOKS)
 
 
 class TerminateOnNaN(Callback):
