@@ -286,6 +286,8 @@ class Layer(_gl.Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         """Per-sample output shape, found by running ``call`` on one sample of zeros."""
+        if not self.built:
+            self.build(input_shape)
         probe = _zeros_like_shape(input_shape, self.dtype)
         with no_grad(), forcing_inference():
             out = self.call(probe)

@@ -740,7 +740,7 @@ class Model(Module):
                 yb = y_arr[sl]
                 with outermost_call(self):
                     data = self._batch_outputs(x_arr[sl], arrays, head.paired_kernel is not None)
-                loss, outputs = head.tensor_loss(yb, Tensor(data))
+                loss, outputs = head.tensor_loss(yb, Tensor(data, dtype=data.dtype))
                 total += (float(loss.data) + self._extra_loss_value()) * len(yb)
                 seen += len(yb)
                 for m in metrics:
