@@ -105,10 +105,19 @@ class Embedding(Layer):
             np.add.at(grad, ctx.saved.reshape(-1), g.reshape(-1, self.output_dim))
         return None  # indices have no gradient
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Layer:
+        config = dict(config)
+        if "vocabulary_size" in config:
+            config["input_dim"] = config.pop("vocabulary_size")
+        return cls(**config)
+
     def get_config(self) -> dict[str, Any]:
+        # The table's rows are saved as "vocabulary_size": in glassnet's model files
+        # "input_dim" declares the size of a layer's input, which here it is not.
         config = super().get_config()
         config.update(
-            input_dim=self.input_dim,
+            vocabulary_size=self.input_dim,
             output_dim=self.output_dim,
             embeddings_initializer={
                 "name": self.embeddings_initializer.name,
