@@ -249,13 +249,19 @@ class BatchStream:
         self._peeked: list[Any] = []
         self.exhausted = False
         self.samples = None
+        self.batch_size = 32  # the first batch's size once seen (validation batches use it)
 
     def first(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """The first batch (kept for the first step): fit checks the model with it."""
         if self.indexed:
-            return self._checked(self.source[0])
-        batch = self._checked(next(self._iterator))
-        self._peeked.append(batch)
+            batch = self._checked(self.source[0])
+        else:
+            try:
+                batch = self._checked(next(self._iterator))
+            except StopIteration:
+                raise InvalidArgumentError(f"{self.where}: the generator gave no batch") from None
+            self._peeked.append(batch)
+        self.batch_size = len(batch[0])
         return batch
 
     def _checked(self, batch: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
