@@ -179,3 +179,91 @@ def test_targets_of_another_shape_are_still_refused() -> None:
     model.compile("sgd", "mse")
     with pytest.raises(gn.errors.ShapeError, match="y_true has shape"):
         model.fit(np.ones((4, 3), "float32"), np.ones(4, "float32"), verbose=0)
+
+
+# -- the guide "Training & evaluation with the built-in methods": custom losses and metrics ----
+
+
+def custom_mean_squared_error(y_true: Any, y_pred: Any) -> Any:
+    return ops.mean(ops.square(y_true - y_pred), axis=-1)
+
+
+class CustomMSE(keras.losses.Loss):
+    def __init__(self, regularization_factor: float = 0.1, name: str = "custom_mse") -> None:
+        super().__init__(name=name)
+        self.regularization_factor = regularization_factor
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        mse = ops.mean(ops.square(y_true - y_pred), axis=-1)
+        reg = ops.mean(ops.square(0.5 - y_pred), axis=-1)
+        return mse + reg * self.regularization_factor
+
+
+class CategoricalTruePositives(keras.metrics.Metric):
+    def __init__(self, name: str = "categorical_true_positives", **kwargs: Any) -> None:
+        super().__init__(name=name, **kwargs)
+        self.true_positives = self.add_variable(shape=(), name="ctp", initializer="zeros")
+
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
+        y_pred = ops.reshape(ops.argmax(y_pred, axis=1), (-1, 1))
+        values = ops.cast(y_true, "int32") == ops.cast(y_pred, "int32")
+        values = ops.cast(values, "float32")
+        if sample_weight is not None:
+            sample_weight = ops.cast(sample_weight, "float32")
+            values = ops.multiply(values, sample_weight)
+        self.true_positives.assign_add(ops.sum(values))
+
+    def result(self) -> Any:
+        return self.true_positives
+
+    def reset_state(self) -> None:
+        self.true_positives.assign(0.0)
+
+
+def _guide_model() -> Any:
+    gn.seed(11)
+    return keras.Sequential(
+        [
+            keras.Input(shape=(784,)),
+            keras.layers.Dense(64, activation="relu", name="dense_1"),
+            keras.layers.Dense(10, activation="softmax", name="predictions"),
+        ]
+    )
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(12)
+    return rng.uniform(size=(256, 784)).astype("float32"), rng.integers(0, 10, size=256)
+
+
+def test_guide_custom_function_and_loss_class() -> None:
+    x, y = _digits()
+    y_one_hot = keras.utils.to_categorical(y, num_classes=10)
+    for loss in (custom_mean_squared_error, CustomMSE()):
+        model = _guide_model()
+        model.compile(optimizer=keras.optimizers.Adam(), loss=loss)
+        history = model.fit(x, y_one_hot, batch_size=64, epochs=1, verbose=0)
+        probs = model.predict(x)
+        expected = np.mean(((y_one_hot - probs) ** 2).mean(axis=1))
+        if isinstance(loss, CustomMSE):
+            expected += 0.1 * np.mean(((0.5 - probs) ** 2).mean(axis=1))
+        assert model.evaluate(x, y_one_hot) == pytest.approx(expected, rel=1e-5)
+        assert np.isfinite(history.history["loss"][0])
+
+
+def test_guide_custom_metric_class() -> None:
+    x, y = _digits()
+    model = _guide_model()
+    model.compile(
+        optimizer=keras.optimizers.RMSprop(learning_rate=1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[CategoricalTruePositives()],
+    )
+    y = y[:, None]  # labels as a column, as the metric's (N, 1) comparison expects
+    history = model.fit(x, y, batch_size=64, epochs=3, verbose=0)
+    counts = history.history["categorical_true_positives"]
+    assert len(counts) == 3 and all(0 <= c <= 256 for c in counts)
+    # reset at each evaluation: the count of right answers on the data, by hand
+    result = model.evaluate(x, y, return_dict=True)
+    hits = (model.predict(x).argmax(axis=1) == y[:, 0]).sum()
+    assert result["categorical_true_positives"] == hits

@@ -14,8 +14,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from .. import callbacks, initializers, losses, metrics, optimizers, schedules
-from . import activations, layers, ops, random, regularizers, saving, utils
+from .. import callbacks, initializers, optimizers, schedules
+from . import activations, layers, losses, metrics, ops, random, regularizers, saving, utils
 from .models import Model, Sequential
 
 __all__ = [
