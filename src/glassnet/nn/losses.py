@@ -46,6 +46,14 @@ __all__ = [
     "EPSILON",
     "matches_by_unit_axis",
     "FunctionLoss",
+    "Hinge",
+    "SquaredHinge",
+    "Huber",
+    "LogCosh",
+    "MeanSquaredLogarithmicError",
+    "MeanAbsolutePercentageError",
+    "Poisson",
+    "KLDivergence",
 ]
 
 EPSILON = 1e-7
@@ -463,6 +471,188 @@ class SparseCategoricalCrossentropy(Loss):
         return r"C_x = -\ln a^L_{y}"
 
 
+class _Elementwise(Loss):
+    """A cost that is the mean over each sample's K outputs of an elementwise term c(y, a):
+    C_x = 1/K Σ_k c(y_k, a_k), so ∇_a C_x = c'(y, a)/K. A subclass writes c three ways
+    that tests hold together: on tensors (``term``), on arrays (``term_array``) and its
+    derivative in a (``term_grad``)."""
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """The targets as the term reads them (hinge losses map labels 0/1 to −1/1)."""
+        return y
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        y = self.targets(_target_array(y_true, a.data, self.name))
+        return F.mean(self.term(y, a))
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = self.targets(_target_array(y_true, a, self.name))
+        return self.term_array(y, a).reshape(len(a), -1).mean(axis=1)  # type: ignore[no-any-return]
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = self.targets(_target_array(y_true, a, self.name))
+        k = a[0].size if a.ndim > 1 else 1
+        return self.term_grad(y, a) / k
+
+
+class Hinge(_Elementwise):
+    """C_x = mean_k max(1 − t_k a_k, 0) with labels t = ±1 (0/1 labels are mapped, as Keras)."""
+
+    name = "hinge"
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        return np.where(y == 0, -1.0, y).astype(y.dtype)
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        return F.relu(1.0 - a * y)
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.maximum(1.0 - y * a, 0.0)
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return -y * (1.0 - y * a > 0)
+
+
+class SquaredHinge(Hinge):
+    """C_x = mean_k max(1 − t_k a_k, 0)²."""
+
+    name = "squared_hinge"
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        return F.square(F.relu(1.0 - a * y))
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.maximum(1.0 - y * a, 0.0) ** 2
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return -2.0 * y * np.maximum(1.0 - y * a, 0.0)
+
+
+class Huber(_Elementwise):
+    """C_x = mean_k h(a_k − y_k), h(e) = ½e² for |e| ≤ δ, else δ|e| − ½δ²."""
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0) -> None:
+        super().__init__(False)
+        if not isinstance(delta, (int, float)) or isinstance(delta, bool) or delta <= 0:
+            raise InvalidArgumentError(f"huber: delta must be a number > 0, received {delta!r}")
+        self.delta = float(delta)
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        e = F.abs(a - y)
+        small = F.minimum(e, self.delta)  # ½q² + δ(|e| − q) with q = min(|e|, δ)
+        return 0.5 * small * small + self.delta * (e - small)
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        e = np.abs(a - y)
+        q = np.minimum(e, self.delta)
+        return 0.5 * q * q + self.delta * (e - q)
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.clip(a - y, -self.delta, self.delta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"delta": self.delta}
+
+
+class LogCosh(_Elementwise):
+    """C_x = mean_k ln cosh(a_k − y_k), computed as e + softplus(−2e) − ln 2 (no overflow)."""
+
+    name = "log_cosh"
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        e = a - y
+        return e + F.softplus(-2.0 * e) - float(np.log(2.0))
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        e = a - y
+        return e + np.logaddexp(0.0, -2.0 * e) - np.log(2.0)
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.tanh(a - y)
+
+
+class MeanSquaredLogarithmicError(_Elementwise):
+    """C_x = mean_k (ln(max(a_k, ε) + 1) − ln(max(y_k, ε) + 1))²."""
+
+    name = "msle"
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        d = F.log1p(F.maximum(a, EPSILON)) - np.log1p(np.maximum(y, EPSILON))
+        return F.square(d)
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return (np.log1p(np.maximum(a, EPSILON)) - np.log1p(np.maximum(y, EPSILON))) ** 2
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        d = np.log1p(np.maximum(a, EPSILON)) - np.log1p(np.maximum(y, EPSILON))
+        return 2.0 * d / (1.0 + np.maximum(a, EPSILON)) * (a > EPSILON)
+
+
+class MeanAbsolutePercentageError(_Elementwise):
+    """C_x = 100 · mean_k |y_k − a_k| / max(|y_k|, ε)."""
+
+    name = "mape"
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        return F.abs(a - y) * (100.0 / np.maximum(np.abs(y), EPSILON))
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return 100.0 * np.abs(a - y) / np.maximum(np.abs(y), EPSILON)
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return 100.0 * np.sign(a - y) / np.maximum(np.abs(y), EPSILON)
+
+
+class Poisson(_Elementwise):
+    """C_x = mean_k (a_k − y_k ln(a_k + ε))."""
+
+    name = "poisson"
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        return a - y * F.log(a + EPSILON)
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return a - y * np.log(a + EPSILON)
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return 1.0 - y / (a + EPSILON)
+
+
+class KLDivergence(Loss):
+    """C_x = Σ_k y_k ln(y_k / a_k), both clipped to [ε, 1] (Keras's KLDivergence)."""
+
+    name = "kl_divergence"
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        y = np.clip(_target_array(y_true, a.data, self.name), EPSILON, 1.0)
+        p = F.clip(a, EPSILON, 1.0)
+        per = (
+            F.sum(y * (np.log(y) - F.log(p)), axis=-1) if a.ndim > 1 else y * (np.log(y) - F.log(p))
+        )
+        return F.mean(per)
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = np.clip(_target_array(y_true, a, self.name), EPSILON, 1.0)
+        c = y * np.log(y / np.clip(a, EPSILON, 1.0))
+        return c.reshape(len(a), -1).sum(axis=1)  # type: ignore[no-any-return]
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = np.clip(_target_array(y_true, a, self.name), EPSILON, 1.0)
+        inside = ((a >= EPSILON) & (a <= 1.0)).astype(a.dtype)
+        return -y / np.clip(a, EPSILON, 1.0) * inside  # type: ignore[no-any-return]
+
+
 class FunctionLoss(Loss):
     """A plain function ``f(y_true, y_pred)`` used as a loss (Keras accepts them in compile).
 
@@ -534,6 +724,19 @@ _REGISTRY: dict[str, type[Loss]] = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "huber": Huber,
+    "huber_loss": Huber,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "poisson": Poisson,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
 }
 
 
