@@ -267,3 +267,23 @@ def test_guide_custom_metric_class() -> None:
     result = model.evaluate(x, y, return_dict=True)
     hits = (model.predict(x).argmax(axis=1) == y[:, 0]).sum()
     assert result["categorical_true_positives"] == hits
+
+
+def test_keras_metric_classes_log_under_keras_names() -> None:
+    x = np.random.default_rng(13).normal(size=(40, 3)).astype("float32")
+    y = (x[:, 0] > 0).astype(int)
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2, "softmax")])
+    model.compile(
+        "adam",
+        keras.losses.SparseCategoricalCrossentropy(),
+        metrics=[keras.metrics.SparseCategoricalAccuracy()],
+    )
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert list(history.history) == ["loss", "sparse_categorical_accuracy"]
+    result = model.evaluate(x, y, return_dict=True)
+    hits = (model.predict(x).argmax(axis=1) == y).mean()
+    assert result["sparse_categorical_accuracy"] == pytest.approx(hits)
+    regression = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1)])
+    regression.compile("sgd", "mse", metrics=[keras.metrics.MeanAbsoluteError()])
+    history = regression.fit(x, x[:, 0], epochs=1, verbose=0)
+    assert list(history.history) == ["loss", "mean_absolute_error"]

@@ -83,3 +83,41 @@ def _as_float(result: Any) -> Any:
         return float(np.asarray(getattr(value, "data", value)))
 
     return wrapped
+
+
+# Keras's classes log under their long names ("sparse_categorical_accuracy"), glassnet's own
+# under the short ones it shares with the strings ("accuracy", "mae").
+class BinaryAccuracy(_gl.BinaryAccuracy):
+    """glassnet's BinaryAccuracy, named as Keras names it."""
+
+    name = "binary_accuracy"
+
+
+class CategoricalAccuracy(_gl.CategoricalAccuracy):
+    """glassnet's CategoricalAccuracy, named as Keras names it."""
+
+    name = "categorical_accuracy"
+
+
+class SparseCategoricalAccuracy(_gl.SparseCategoricalAccuracy):
+    """glassnet's SparseCategoricalAccuracy, named as Keras names it."""
+
+    name = "sparse_categorical_accuracy"
+
+
+class MeanAbsoluteError(_gl.MeanAbsoluteErrorMetric):
+    """glassnet's MAE metric, named as Keras names it."""
+
+    name = "mean_absolute_error"
+
+
+class MeanSquaredError(_gl.MeanSquaredErrorMetric):
+    """glassnet's MSE metric, named as Keras names it."""
+
+    name = "mean_squared_error"
+
+
+class MeanAbsolutePercentageError(_gl.MeanAbsolutePercentageError):
+    """glassnet's MAPE metric, named as Keras names it."""
+
+    name = "mean_absolute_percentage_error"
