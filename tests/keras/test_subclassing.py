@@ -463,3 +463,36 @@ def test_saving_a_registered_custom_layer(tmp_path: Path) -> None:
 def test_unknown_layer_keyword_is_named() -> None:
     with pytest.raises(gn.errors.InvalidArgumentError, match="unknown keyword argument"):
         Linear(3, units_typo=4)
+
+
+def test_keras_backend_train_step_is_refused_clearly() -> None:
+    class Custom(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = keras.layers.Dense(1)
+
+        def call(self, inputs: Any) -> Any:
+            return self.dense(inputs)
+
+        def train_step(self, data: Any) -> Any:  # the guide's backend-specific form
+            raise AssertionError("not reached")
+
+    model = Custom()
+    model.compile("sgd", "mse")
+    with pytest.raises(gn.errors.InvalidArgumentError, match="override compute_loss"):
+        model.fit(np.ones((4, 2), "float32"), np.ones(4, "float32"), verbose=0)
+
+
+def test_mask_is_passed_only_to_a_call_that_takes_it() -> None:
+    class TakesMask(keras.layers.Layer):
+        def call(self, inputs: Any, mask: Any = None) -> Any:
+            return inputs if mask is None else inputs * mask
+
+    class NoMask(keras.layers.Layer):
+        def call(self, inputs: Any) -> Any:
+            return inputs * 2.0
+
+    x = np.ones((2, 3), "float32")
+    mask = np.array([[1.0, 0.0, 1.0]], "float32")
+    np.testing.assert_array_equal(TakesMask()(x, mask=mask).numpy(), np.ones((2, 1)) * mask)
+    np.testing.assert_array_equal(NoMask()(x, mask=mask).numpy(), 2 * x)

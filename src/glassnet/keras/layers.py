@@ -309,6 +309,8 @@ class Layer(_gl.Layer):
             training = self.training and not inference_mode()
         if _accepts(self.call, "training"):
             kwargs["training"] = bool(training)
+        if "mask" in kwargs and not _accepts(self.call, "mask"):
+            kwargs.pop("mask")  # Keras passes a mask only to a call that takes one
         return self.call(x, *args, **kwargs)
 
     def extra_repr(self) -> str:

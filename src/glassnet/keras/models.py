@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,6 +114,12 @@ class Model(_KerasFace, _training.Model):
         super().__init__(name=name or auto_name(_snake(type(self).__name__)))
         self._added_losses: list[Any] = []
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("train_step")
+        if step is not None and _keras_style_step(step):
+            cls.train_step = _refuse_keras_train_step(step)  # type: ignore[method-assign]
+
     def __setattr__(self, key: str, value: Any) -> None:
         if isinstance(value, _GlassnetLayer) and not key.startswith("_"):
             taken = {
@@ -166,6 +173,29 @@ class Model(_KerasFace, _training.Model):
             out = self(x)
         loss = self.compute_loss(x=x, y=y, y_pred=out, sample_weight=sample_weight)
         return loss, out.data if isinstance(out, Tensor) else np.asarray(out)
+
+
+def _keras_style_step(step: Any) -> bool:
+    """True for Keras's ``train_step(self, data)`` (glassnet's is ``(self, xb, yb, ...)``)."""
+    try:
+        params = list(inspect.signature(step).parameters)
+    except (TypeError, ValueError):
+        return False
+    return params == ["self", "data"]
+
+
+def _refuse_keras_train_step(step: Any) -> Any:
+    def train_step(self: Model, *args: Any, **kwargs: Any) -> Any:
+        raise InvalidArgumentError(
+            f"fit: {type(self).__name__}.train_step(self, data) is Keras's backend-specific "
+            f"form (tf.GradientTape, torch's autograd, jax.grad), which glassnet cannot run; "
+            f"override compute_loss(x, y, y_pred, sample_weight) instead, or write glassnet's "
+            f"train_step(self, xb, yb, record=None) with loss.backward() and "
+            f"self.optimizer.step()"
+        )
+
+    train_step.__doc__ = step.__doc__
+    return train_step
 
 
 class Sequential(_KerasFace, _training.Sequential):
