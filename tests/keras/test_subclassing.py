@@ -496,3 +496,30 @@ def test_mask_is_passed_only_to_a_call_that_takes_it() -> None:
     mask = np.array([[1.0, 0.0, 1.0]], "float32")
     np.testing.assert_array_equal(TakesMask()(x, mask=mask).numpy(), np.ones((2, 1)) * mask)
     np.testing.assert_array_equal(NoMask()(x, mask=mask).numpy(), 2 * x)
+
+
+def test_compile_without_a_loss_trains_on_add_loss() -> None:
+    """compile(optimizer) alone: the cost is what the model adds (Keras's rule)."""
+
+    class SelfSupervised(keras.Model):
+        def __init__(self) -> None:
+            super().__init__()
+            self.dense = keras.layers.Dense(3)
+
+        def call(self, inputs: Any) -> Any:
+            out = self.dense(inputs)
+            self.add_loss(ops.mean(ops.square(out - inputs)))  # reconstruct the input
+            return out
+
+    gn.seed(9)
+    x = np.random.default_rng(9).normal(size=(64, 3)).astype("float32")
+    model = SelfSupervised()
+    model.compile(keras.optimizers.Adam(0.05))
+    history = model.fit(x, x, epochs=30, batch_size=16, verbose=0)
+    assert history.history["loss"][-1] < 0.1 * history.history["loss"][0]
+    pred = model.predict(x)
+    assert model.evaluate(x, x) == pytest.approx(np.mean((pred - x) ** 2), rel=1e-4)
+    plain = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(3)])
+    plain.compile("sgd")
+    with pytest.raises(gn.errors.InvalidArgumentError, match="compiled without a loss"):
+        plain.fit(x, x, verbose=0)

@@ -46,6 +46,7 @@ __all__ = [
     "EPSILON",
     "matches_by_unit_axis",
     "FunctionLoss",
+    "NoLoss",
     "Hinge",
     "SquaredHinge",
     "Huber",
@@ -653,6 +654,25 @@ class KLDivergence(Loss):
         return -y / np.clip(a, EPSILON, 1.0) * inside  # type: ignore[no-any-return]
 
 
+class NoLoss(Loss):
+    """What ``compile(loss=None)`` uses, as Keras allows: the compiled part of the cost is 0,
+    so the cost is what the model adds itself (``add_loss``, regularizers). The targets are
+    not read. It has no array form, so fit trains through the graph."""
+
+    name = "no_loss"
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        return F.mul(F.sum(a), 0.0)
+
+    def weighted_tensor(
+        self, y_true: Any, out: Tensor, logits: bool, weights: np.ndarray
+    ) -> Tensor:
+        return self.tensor(y_true, out)
+
+    def check(self, y_true: Any, pred: np.ndarray) -> None:
+        """Any targets do: they are not read."""
+
+
 class FunctionLoss(Loss):
     """A plain function ``f(y_true, y_pred)`` used as a loss (Keras accepts them in compile).
 
@@ -737,6 +757,7 @@ _REGISTRY: dict[str, type[Loss]] = {
     "poisson": Poisson,
     "kl_divergence": KLDivergence,
     "kld": KLDivergence,
+    "no_loss": NoLoss,
 }
 
 

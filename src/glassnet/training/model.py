@@ -216,11 +216,8 @@ class Model(Module):
                 f"compile: fused must be 'auto', True or False, received fused={fused!r}"
             )
 
-        if loss is None:
-            raise InvalidArgumentError(
-                "compile: loss is required, received None; for example "
-                "loss='sparse_categorical_crossentropy'"
-            )
+        if loss is None:  # Keras's rule: the model's own losses (add_loss) are the cost
+            loss = losses_module.NoLoss()
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)
         if metrics is None:
@@ -355,6 +352,11 @@ class Model(Module):
             kernel = head.paired_kernel
             outputs = kernel.value(out.data) if kernel is not None else out.data
         extra = self.losses
+        if not extra and isinstance(self.loss, losses_module.NoLoss):
+            raise InvalidArgumentError(
+                f"fit: {self.name} was compiled without a loss and its forward pass added "
+                f"none (add_loss); give compile a loss, e.g. loss='mse'"
+            )
         for term in extra:
             loss = loss + term
         return loss, outputs
