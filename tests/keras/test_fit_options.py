@@ -260,3 +260,13 @@ def test_keras_import_styles() -> None:
     assert tf.keras.ops is ops
     assert keras.layers.GELU is gn.layers.GELU  # every other glassnet layer by its name
     assert keras.models.Sequential is keras.Sequential
+
+
+def test_evaluate_with_sample_weight_by_hand() -> None:
+    x, y = _data(10)
+    w = np.linspace(0, 2, 10)
+    model = _linear_model()
+    pred = model.predict(x)[:, 0]
+    assert model.evaluate(x, y, sample_weight=w, batch_size=4) == pytest.approx(
+        np.mean(w * (pred - y) ** 2), rel=1e-12
+    )

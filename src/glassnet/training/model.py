@@ -687,6 +687,7 @@ class Model(Module):
         return_dict: bool = False,
         callbacks: Sequence[Callback] | None = None,
         steps: int | None = None,
+        sample_weight: Any = None,
     ) -> Any:
         """Loss and metrics on (x, y) in inference mode (the model itself is not changed).
 
@@ -705,7 +706,10 @@ class Model(Module):
             y_arr = as_data(y, "y", where)
         params = {"verbose": verbose, "steps": -(-len(x_arr) // batch_size)}
         hooks = CallbackList(list(callbacks or []), self, params, where)
-        result = self._evaluation(x_arr, y_arr, batch_size, hooks, where)
+        weights = None
+        if sample_weight is not None:
+            weights = sample_weights_for(sample_weight, len(x_arr), where)
+        result = self._evaluation(x_arr, y_arr, batch_size, hooks, where, weights)
         if verbose:
             from .progress import format_logs
 
@@ -723,9 +727,11 @@ class Model(Module):
         batch_size: int,
         callbacks: CallbackList,
         where: str = "evaluate",
+        sample_weight: np.ndarray | None = None,
     ) -> dict[str, float]:
         """{"loss": …, metric: …} over (x, y) in inference mode, calling the ``on_test_*``
-        hooks (evaluate and fit's validation both run this)."""
+        hooks (evaluate and fit's validation both run this); ``sample_weight`` weights the
+        loss as in fit (the metrics are not weighted, as Keras's ``metrics``)."""
         out = self._dry_run(x_arr, where)
         self._check_targets(x_arr, y_arr, out, where)
         metrics = self._make_metrics(y_arr, out.shape[-1] if out.ndim > 1 else None)
@@ -742,7 +748,14 @@ class Model(Module):
                 yb = y_arr[sl]
                 with outermost_call(self):
                     data = self._batch_outputs(x_arr[sl], arrays, head.paired_kernel is not None)
-                loss, outputs = head.tensor_loss(yb, Tensor(data, dtype=data.dtype))
+                out_t = Tensor(data, dtype=data.dtype)
+                if sample_weight is None:
+                    loss, outputs = head.tensor_loss(yb, out_t)
+                else:
+                    assert self.loss is not None
+                    loss = self.loss.weighted_tensor(yb, out_t, head.logits, sample_weight[sl])
+                    kernel = head.paired_kernel
+                    outputs = kernel.value(data) if kernel is not None else data
                 total += (float(loss.data) + self._extra_loss_value()) * len(yb)
                 seen += len(yb)
                 for m in metrics:
