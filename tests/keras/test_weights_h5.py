@@ -157,3 +157,19 @@ def test_a_file_that_does_not_fit_changes_nothing(tmp_path: Path) -> None:
     _write_keras_file(missing, {"layers/dense": [rng.normal(size=(4, 8)), rng.normal(size=8)]})
     with pytest.raises(gn.errors.FileFormatError, match="no group 'layers/dense_1/vars'"):
         model.load_weights(missing)
+
+
+def test_layer_weights_show_keras_shapes_and_share_values() -> None:
+    """layer.weights in the keras namespace: [kernel (in, units), bias], the kernel a view of
+    W (what is written through it lands in W) and differentiable."""
+    layer = keras.layers.Dense(3)
+    assert layer.weights == []  # not built yet, as in Keras
+    layer(ops.ones((1, 4)))
+    kernel, bias = layer.weights
+    assert tuple(kernel.shape) == (4, 3) and tuple(bias.shape) == (3,)
+    np.testing.assert_array_equal(kernel.numpy(), layer.W.data.T)
+    model = keras.Sequential([keras.Input(shape=(4,)), layer])
+    assert [tuple(w.shape) for w in model.weights] == [(4, 3), (3,)]
+    assert len(model.trainable_weights) == 2
+    layer.trainable = False
+    assert len(model.non_trainable_weights) == 2 and model.trainable_weights == []

@@ -225,22 +225,22 @@ class Layer(_gl.Layer):
         return collect_losses(self)
 
     @property
-    def weights(self) -> list[Parameter]:
-        """Every weight of this layer and its sublayers."""
-        return self.parameters()
+    def weights(self) -> list[Tensor]:
+        """Every weight of this layer and its sublayers, as Keras shows them."""
+        return [v for v, _ in keras_variables(self)]
 
     @property
-    def trainable_weights(self) -> list[Parameter]:
+    def trainable_weights(self) -> list[Tensor]:
         """The weights fit updates."""
-        return [p for p in self.parameters() if p.requires_grad]
+        return [v for v, p in keras_variables(self) if p.requires_grad]
 
     @property
-    def non_trainable_weights(self) -> list[Parameter]:
+    def non_trainable_weights(self) -> list[Tensor]:
         """The weights fit leaves alone."""
-        return [p for p in self.parameters() if not p.requires_grad]
+        return [v for v, p in keras_variables(self) if not p.requires_grad]
 
     @property
-    def variables(self) -> list[Parameter]:
+    def variables(self) -> list[Tensor]:
         """Keras's alias of ``weights``."""
         return self.weights
 
@@ -361,6 +361,21 @@ def _weight_owners(module: Module) -> list[Module]:
     return [m for _, m in module.named_modules() if any(True for _ in m._own_parameters())]
 
 
+def keras_variables(module: Module) -> list[tuple[Tensor, Parameter]]:
+    """(variable as Keras shows it, the parameter behind it) for every weight of ``module`` in
+    Keras's order: a Dense kernel appears as kernel = Wᵀ, (in, units), a view of W's values
+    (differentiable), every other weight as itself."""
+    found: list[tuple[Tensor, Parameter]] = []
+    seen: set[int] = set()
+    for m in _weight_owners(module):
+        own = [p for _, p in m._own_parameters() if id(p) not in seen]
+        seen.update(id(p) for p in own)
+        shown = getattr(m, "keras_view", None)
+        views = shown(own) if shown is not None else own
+        found.extend(zip(views, own))
+    return found
+
+
 def keras_get_weights(module: Module) -> list[np.ndarray]:
     """Copies of every weight of ``module`` in Keras's order and layout (each owner's
     ``to_keras_layout`` applied: Dense's kernel becomes (in, units))."""
@@ -475,6 +490,25 @@ class Dense(_gl.Dense):
     def bias(self) -> Parameter | None:
         """The bias b, (units,)."""
         return self.b
+
+    def keras_view(self, params: list[Parameter]) -> list[Tensor]:
+        """[W, b] as Keras shows them: [kernel = Wᵀ (in, units), b]."""
+        return [self.kernel, *params[1:]] if params and params[0] is self.W else list(params)
+
+    @property
+    def weights(self) -> list[Tensor]:
+        """[kernel (in, units), bias] — Keras's variables (kernel is a view of W)."""
+        return [v for v, _ in keras_variables(self)]
+
+    @property
+    def trainable_weights(self) -> list[Tensor]:
+        """The weights fit updates."""
+        return [v for v, p in keras_variables(self) if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[Tensor]:
+        """The weights fit leaves alone."""
+        return [v for v, p in keras_variables(self) if not p.requires_grad]
 
     def to_keras_layout(self, arrays: list[np.ndarray]) -> list[np.ndarray]:
         """[W (units, in), b] → [kernel (in, units), b]."""

@@ -22,9 +22,8 @@ from ..errors import InvalidArgumentError
 from ..io import registry
 from ..nn.layers import Layer as _GlassnetLayer
 from ..nn.layers.base import _snake, forcing_inference, inference_mode
-from ..nn.module import Parameter
 from ..training import model as _training
-from .layers import _accepts, auto_name, keras_get_weights, keras_set_weights
+from .layers import _accepts, auto_name, keras_get_weights, keras_set_weights, keras_variables
 
 __all__ = ["Model", "Sequential", "FUNCTIONAL"]
 
@@ -45,22 +44,23 @@ class _KerasFace:
         keras_set_weights(self, weights)  # type: ignore[arg-type]
 
     @property
-    def weights(self) -> list[Parameter]:
-        """Every variable of the model."""
-        return self.parameters()  # type: ignore[attr-defined, no-any-return]
+    def weights(self) -> list[Tensor]:
+        """Every variable of the model, as Keras shows them (Dense kernels (in, units))."""
+        return [v for v, _ in keras_variables(self)]  # type: ignore[arg-type]
 
     @property
-    def trainable_weights(self) -> list[Parameter]:
+    def trainable_weights(self) -> list[Tensor]:
         """The variables fit updates."""
-        return [p for p in self.weights if p.requires_grad]
+        return [v for v, p in keras_variables(self) if p.requires_grad]  # type: ignore[arg-type]
 
     @property
-    def non_trainable_weights(self) -> list[Parameter]:
+    def non_trainable_weights(self) -> list[Tensor]:
         """The variables fit leaves alone (frozen layers, ``trainable=False`` weights)."""
-        return [p for p in self.weights if not p.requires_grad]
+        found = keras_variables(self)  # type: ignore[arg-type]
+        return [v for v, p in found if not p.requires_grad]
 
     @property
-    def trainable_variables(self) -> list[Parameter]:
+    def trainable_variables(self) -> list[Tensor]:
         """Keras's alias of ``trainable_weights``."""
         return self.trainable_weights
 
