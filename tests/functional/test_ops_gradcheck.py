@@ -367,6 +367,26 @@ case(
     ((2, 2), "any"),
 )
 
+# --- ops added for keras.ops (issue 15) --------------------------------------------------------
+for shape in [(), (3,), (2, 3)]:
+    case(f"square-{shape}", F.square, (shape, "any"))
+    case(f"sin-{shape}", F.sin, (shape, "any"))
+    case(f"cos-{shape}", F.cos, (shape, "any"))
+    case(f"log1p-{shape}", F.log1p, (shape, "pos"))
+for axis in (0, 1, -1):
+    case(f"cumsum-axis{axis}", lambda a, _x=axis: F.cumsum(a, _x), ((3, 4), "any"))
+case("cumsum-3d", lambda a: F.cumsum(a, 1), ((2, 3, 4), "any"))
+for axis, keep in [(None, False), (0, False), (1, True), ((0, 2), False), (-1, True)]:
+    case(
+        f"prod-axis{axis}-keep{keep}",
+        lambda a, _x=axis, _k=keep: F.prod(a, axis=_x, keepdims=_k),
+        ((2, 3, 4), "away0"),
+    )
+case("prod-with-a-zero", lambda a: F.prod(a * np.array([1.0, 0.0, 1.0]), axis=-1), ((2, 3), "any"))
+case("take-axis0-repeated", lambda a: F.take(a, np.array([2, 0, 2]), axis=0), ((3, 4), "any"))
+case("take-axis1-2d", lambda a: F.take(a, np.array([[1, 1], [3, 0]]), axis=1), ((3, 4), "any"))
+case("take-flat", lambda a: F.take(a, np.array([5, 5, -1])), ((3, 4), "any"))
+
 IDS = [c[0] for c in CASES]
 assert len(IDS) == len(set(IDS)), "duplicate case ids"
 

@@ -256,6 +256,38 @@ for reduction in ("mean", "sum", "none"):
         )
 
 
+# ops added for keras.ops (issue 15)
+for name, ours, theirs, kind in [
+    ("square", F.square, torch.square, "any"),
+    ("sin", F.sin, torch.sin, "wide"),
+    ("cos", F.cos, torch.cos, "wide"),
+    ("log1p", F.log1p, torch.log1p, "pos"),
+]:
+    case(f"{name}-new", ours, theirs, ((2, 3), kind))
+case("cumsum-1", lambda a: F.cumsum(a, 1), lambda a: torch.cumsum(a, 1), ((3, 4), "any"))
+case("cumsum-0", lambda a: F.cumsum(a, 0), lambda a: torch.cumsum(a, 0), ((3, 4), "any"))
+case("prod-all", F.prod, torch.prod, ((2, 3), "any"))
+case("prod-axis1", lambda a: F.prod(a, 1), lambda a: torch.prod(a, 1), ((2, 3), "any"))
+case(
+    "prod-with0",
+    lambda a: F.prod(a, 1, keepdims=True),
+    lambda a: torch.prod(a, 1, keepdim=True),
+    ((3, 4), "with0"),
+)
+case(
+    "take-rows",
+    lambda a: F.take(a, np.array([[2, 0], [2, 2]]), axis=0),
+    lambda a: a[torch.tensor([[2, 0], [2, 2]])],
+    ((3, 4), "any"),
+)
+case(
+    "take-cols",
+    lambda a: F.take(a, np.array([3, 1, 3]), axis=1),
+    lambda a: torch.index_select(a, 1, torch.tensor([3, 1, 3])),
+    ((3, 4), "any"),
+)
+
+
 def draw(rng: np.random.Generator, shape: tuple[int, ...], kind: str) -> np.ndarray:
     if kind == "any":
         return rng.normal(size=shape)

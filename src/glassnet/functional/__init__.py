@@ -29,7 +29,20 @@ from .activations import (
     tanh,
 )
 from .arithmetic import add, cast, div, linear, matmul, mul, neg, pow, sub
-from .elementwise import abs, clip, exp, log, maximum, minimum, sqrt, where
+from .elementwise import (
+    abs,
+    clip,
+    cos,
+    exp,
+    log,
+    log1p,
+    maximum,
+    minimum,
+    sin,
+    sqrt,
+    square,
+    where,
+)
 from .nn import (
     dropout,
     one_hot,
@@ -37,7 +50,7 @@ from .nn import (
     softmax_cross_entropy,
     sparse_softmax_cross_entropy,
 )
-from .reductions import logsumexp, max, mean, min, sum, var
+from .reductions import cumsum, logsumexp, max, mean, min, prod, sum, var
 from .shape import (
     broadcast_to,
     concat,
@@ -47,6 +60,7 @@ from .shape import (
     reshape,
     squeeze,
     stack,
+    take,
     transpose,
     unsqueeze,
 )
@@ -69,6 +83,13 @@ __all__ = [
     "maximum",
     "minimum",
     "where",
+    "log1p",
+    "square",
+    "sin",
+    "cos",
+    "cumsum",
+    "prod",
+    "take",
     "tanh",
     "sigmoid",
     "relu",

@@ -10,7 +10,20 @@ from ..autograd.tensor import Tensor
 from ..errors import InvalidArgumentError
 from ._core import broadcast_shapes, check_finite_scalar, lift, lift_pair, to_float, unbroadcast
 
-__all__ = ["exp", "log", "sqrt", "abs", "clip", "maximum", "minimum", "where"]
+__all__ = [
+    "exp",
+    "log",
+    "log1p",
+    "sqrt",
+    "square",
+    "sin",
+    "cos",
+    "abs",
+    "clip",
+    "maximum",
+    "minimum",
+    "where",
+]
 
 
 def exp(x: Any) -> Tensor:
@@ -36,6 +49,53 @@ def log(x: Any) -> Tensor:
             return (g / xd,)
 
     return Tensor._make(out, (x,), backward, "log")
+
+
+def log1p(x: Any) -> Tensor:
+    """ln(1 + x), accurate for small x. Local derivative: 1/(1 + x)."""
+    x = to_float(x, "log1p")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log1p(x.data)
+    xd = x.data
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return (g / (1 + xd),)
+
+    return Tensor._make(out, (x,), backward, "log1p")
+
+
+def square(x: Any) -> Tensor:
+    """x². Local derivative: 2x."""
+    x = to_float(x, "square")
+    xd = x.data
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        return (g * 2 * xd,)
+
+    return Tensor._make(xd * xd, (x,), backward, "square")
+
+
+def sin(x: Any) -> Tensor:
+    """sin x. Local derivative: cos x."""
+    x = to_float(x, "sin")
+    xd = x.data
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        return (g * np.cos(xd),)
+
+    return Tensor._make(np.sin(xd), (x,), backward, "sin")
+
+
+def cos(x: Any) -> Tensor:
+    """cos x. Local derivative: −sin x."""
+    x = to_float(x, "cos")
+    xd = x.data
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        return (-g * np.sin(xd),)
+
+    return Tensor._make(np.cos(xd), (x,), backward, "cos")
 
 
 def sqrt(x: Any) -> Tensor:

@@ -10,7 +10,7 @@ from ..autograd.tensor import Tensor
 from ..errors import InvalidArgumentError, ShapeError
 from ._core import lift, normalize_axis, to_float
 
-__all__ = ["sum", "mean", "max", "min", "var", "logsumexp"]
+__all__ = ["sum", "mean", "max", "min", "var", "logsumexp", "cumsum", "prod"]
 
 Axis = int | tuple[int, ...] | None
 
@@ -141,3 +141,38 @@ def logsumexp(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
         return (_expand(g, axes, keepdims, shape) * np.exp(shifted - log_s),)
 
     return Tensor._make(np.asarray(out, dtype=xd.dtype), (x,), backward, "logsumexp")
+
+
+def cumsum(x: Any, axis: int = 0) -> Tensor:
+    """Running sums along ``axis``. Input i feeds outputs i, i+1, …: its gradient is the
+    reversed running sum of the upstream gradient."""
+    x = lift(x, "cumsum")
+    (ax,) = normalize_axis(axis, x.data.ndim, "cumsum") or (0,)
+    out = np.cumsum(x.data, axis=ax)
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        return (np.flip(np.cumsum(np.flip(g, ax), axis=ax), ax),)
+
+    return Tensor._make(out, (x,), backward, "cumsum")
+
+
+def prod(x: Any, axis: Axis = None, keepdims: bool = False) -> Tensor:
+    """Π over ``axis``. Local derivative of each factor: the product of the others (computed
+    without dividing, so a zero factor is handled)."""
+    x = to_float(x, "prod")
+    axes = normalize_axis(axis, x.data.ndim, "prod")
+    xd = x.data
+    out = np.prod(xd, axis=axes, keepdims=keepdims)
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        reduced = tuple(range(xd.ndim)) if axes is None else axes
+        order = list(reduced) + [a for a in range(xd.ndim) if a not in reduced]
+        moved = np.transpose(xd, order)
+        flat = moved.reshape((-1,) + moved.shape[len(reduced) :])
+        ones = np.ones_like(flat[:1])
+        left = np.cumprod(np.concatenate([ones, flat[:-1]]), axis=0)  # Π of those before
+        right = np.cumprod(np.concatenate([ones, flat[::-1][:-1]]), axis=0)[::-1]  # after
+        others = np.transpose((left * right).reshape(moved.shape), np.argsort(order))
+        return (others * _expand(g, axes, keepdims, xd.shape),)
+
+    return Tensor._make(np.asarray(out), (x,), backward, "prod")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import Tensor
-from ..errors import InvalidArgumentError, ShapeError
+from ..errors import DTypeError, InvalidArgumentError, ShapeError, describe
 from ._core import lift, lift_like, normalize_axis, result_dtype, unbroadcast
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "concat",
     "stack",
     "getitem",
+    "take",
 ]
 
 
@@ -229,3 +230,31 @@ def getitem(x: Any, index: Any) -> Tensor:
     if not isinstance(out, np.ndarray):
         out = np.asarray(out)
     return Tensor._make(out, (x,), backward, "getitem")
+
+
+def take(x: Any, indices: Any, axis: int | None = None) -> Tensor:
+    """Entries of x at integer ``indices`` along ``axis`` (NumPy's take; x flattened when
+    axis is None). An entry picked k times receives the sum of those k upstream gradients."""
+    x = lift(x, "take")
+    idx = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
+    if idx.dtype.kind not in "iu":
+        raise DTypeError(f"take: indices must be integers, received {describe(idx)}")
+    xd = x.data if axis is not None else x.data.reshape(-1)
+    ax = 0 if axis is None else (normalize_axis(axis, xd.ndim, "take") or (0,))[0]
+    size = xd.shape[ax]
+    if idx.size and (idx.min() < -size or idx.max() >= size):
+        raise ShapeError(
+            f"take: indices must lie in [-{size}, {size}) for axis {ax} of size {size}, "
+            f"received values from {idx.min()} to {idx.max()}"
+        )
+    out = np.take(xd, idx, axis=ax)
+    shape = x.data.shape
+
+    def backward(g: np.ndarray) -> tuple[np.ndarray]:
+        grad = np.zeros(xd.shape, dtype=g.dtype)
+        moved = np.moveaxis(grad, ax, 0)
+        g_moved = np.moveaxis(g, list(range(ax, ax + idx.ndim)), list(range(idx.ndim)))
+        np.add.at(moved, idx % size, g_moved)
+        return (grad.reshape(shape),)
+
+    return Tensor._make(out, (x,), backward, "take")

@@ -44,6 +44,17 @@ __all__ = [
     "SparseCategoricalCrossentropy",
     "get",
     "EPSILON",
+    "matches_by_unit_axis",
+    "FunctionLoss",
+    "NoLoss",
+    "Hinge",
+    "SquaredHinge",
+    "Huber",
+    "LogCosh",
+    "MeanSquaredLogarithmicError",
+    "MeanAbsolutePercentageError",
+    "Poisson",
+    "KLDivergence",
 ]
 
 EPSILON = 1e-7
@@ -56,12 +67,24 @@ def _pred_tensor(y_pred: Any, name: str) -> Tensor:
     return t
 
 
+def matches_by_unit_axis(target: tuple[int, ...], pred: tuple[int, ...]) -> bool:
+    """True when the shapes differ only by a trailing axis of size 1 — targets (N,) against
+    outputs (N, 1), or (N, 1) against (N,) — which Keras reshapes rather than refuses."""
+    if len(target) + 1 == len(pred):
+        return pred[-1] == 1 and pred[:-1] == target
+    if len(pred) + 1 == len(target):
+        return target[-1] == 1 and target[:-1] == pred
+    return False
+
+
 def _target_array(y_true: Any, like: np.ndarray, name: str, integer: bool = False) -> np.ndarray:
     arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
     if arr.dtype.kind not in "fiub":
         raise InvalidArgumentError(f"{name}: y_true must hold numbers, received {describe(arr)}")
     if integer:
         return arr
+    if arr.shape != like.shape and matches_by_unit_axis(arr.shape, like.shape):
+        arr = arr.reshape(like.shape)
     return arr.astype(like.dtype, copy=False)
 
 
@@ -152,11 +175,40 @@ class Loss:
                 return f"loss {self.name!r} ({cls.__name__}) overrides {face}"
         return None
 
+    def weighted_tensor(
+        self, y_true: Any, out: Tensor, logits: bool, weights: np.ndarray
+    ) -> Tensor:
+        """C = 1/N Σ_x w_x C_x for per-sample weights w (Keras's ``sample_weight``: divided by
+        the batch size N, not by Σ w), as a graph node.
+
+        Each C_x depends on its own output row only, so ∂C/∂out is the unweighted mean's
+        gradient (the array face, ``output_error``) with row x scaled by w_x; the value uses
+        ``per_sample`` on the outputs a (probabilities when ``logits``).
+        """
+        problem = self.array_form_problem()
+        if problem is not None:
+            raise InvalidArgumentError(
+                f"{self.name}: sample weights need per-sample costs, but {problem}"
+            )
+        _, grad, a = self.output_error(y_true, out.data, logits)
+        w = np.asarray(weights, dtype=out.data.dtype).reshape(-1)
+        if len(w) != len(out.data):
+            raise ShapeError(
+                f"{self.name}: {len(w)} sample weights for a batch of {len(out.data)} samples"
+            )
+        rows = w.reshape((len(w),) + (1,) * (out.data.ndim - 1))
+        value = np.asarray(np.mean(w * self.per_sample(y_true, a)), dtype=out.data.dtype)
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            return (grad * rows * g,)
+
+        return Tensor._make(value, (out,), backward, f"weighted_{self.name}")
+
     # -- shared ----------------------------------------------------------------------------------
     def check(self, y_true: Any, pred: np.ndarray) -> None:
         """Validate targets against predictions before any work (shape, range, finiteness)."""
         arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
-        if arr.shape != pred.shape:
+        if arr.shape != pred.shape and not matches_by_unit_axis(arr.shape, pred.shape):
             raise ShapeError(
                 f"{self.name}: y_true has shape {arr.shape} but y_pred has shape "
                 f"{pred.shape}; they must match"
@@ -420,6 +472,269 @@ class SparseCategoricalCrossentropy(Loss):
         return r"C_x = -\ln a^L_{y}"
 
 
+class _Elementwise(Loss):
+    """A cost that is the mean over each sample's K outputs of an elementwise term c(y, a):
+    C_x = 1/K Σ_k c(y_k, a_k), so ∇_a C_x = c'(y, a)/K. A subclass writes c three ways
+    that tests hold together: on tensors (``term``), on arrays (``term_array``) and its
+    derivative in a (``term_grad``)."""
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """The targets as the term reads them (hinge losses map labels 0/1 to −1/1)."""
+        return y
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        y = self.targets(_target_array(y_true, a.data, self.name))
+        return F.mean(self.term(y, a))
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = self.targets(_target_array(y_true, a, self.name))
+        return self.term_array(y, a).reshape(len(a), -1).mean(axis=1)  # type: ignore[no-any-return]
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = self.targets(_target_array(y_true, a, self.name))
+        k = a[0].size if a.ndim > 1 else 1
+        return self.term_grad(y, a) / k
+
+
+class Hinge(_Elementwise):
+    """C_x = mean_k max(1 − t_k a_k, 0) with labels t = ±1 (0/1 labels are mapped, as Keras)."""
+
+    name = "hinge"
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        return np.where(y == 0, -1.0, y).astype(y.dtype)
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        return F.relu(1.0 - a * y)
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.maximum(1.0 - y * a, 0.0)
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return -y * (1.0 - y * a > 0)
+
+
+class SquaredHinge(Hinge):
+    """C_x = mean_k max(1 − t_k a_k, 0)²."""
+
+    name = "squared_hinge"
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        return F.square(F.relu(1.0 - a * y))
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.maximum(1.0 - y * a, 0.0) ** 2
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return -2.0 * y * np.maximum(1.0 - y * a, 0.0)
+
+
+class Huber(_Elementwise):
+    """C_x = mean_k h(a_k − y_k), h(e) = ½e² for |e| ≤ δ, else δ|e| − ½δ²."""
+
+    name = "huber"
+
+    def __init__(self, delta: float = 1.0) -> None:
+        super().__init__(False)
+        if not isinstance(delta, (int, float)) or isinstance(delta, bool) or delta <= 0:
+            raise InvalidArgumentError(f"huber: delta must be a number > 0, received {delta!r}")
+        self.delta = float(delta)
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        e = F.abs(a - y)
+        small = F.minimum(e, self.delta)  # ½q² + δ(|e| − q) with q = min(|e|, δ)
+        return 0.5 * small * small + self.delta * (e - small)
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        e = np.abs(a - y)
+        q = np.minimum(e, self.delta)
+        return 0.5 * q * q + self.delta * (e - q)
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.clip(a - y, -self.delta, self.delta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"delta": self.delta}
+
+
+class LogCosh(_Elementwise):
+    """C_x = mean_k ln cosh(a_k − y_k), computed as e + softplus(−2e) − ln 2 (no overflow)."""
+
+    name = "log_cosh"
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        e = a - y
+        return e + F.softplus(-2.0 * e) - float(np.log(2.0))
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        e = a - y
+        return e + np.logaddexp(0.0, -2.0 * e) - np.log(2.0)
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return np.tanh(a - y)
+
+
+class MeanSquaredLogarithmicError(_Elementwise):
+    """C_x = mean_k (ln(max(a_k, ε) + 1) − ln(max(y_k, ε) + 1))²."""
+
+    name = "msle"
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        d = F.log1p(F.maximum(a, EPSILON)) - np.log1p(np.maximum(y, EPSILON))
+        return F.square(d)
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return (np.log1p(np.maximum(a, EPSILON)) - np.log1p(np.maximum(y, EPSILON))) ** 2
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        d = np.log1p(np.maximum(a, EPSILON)) - np.log1p(np.maximum(y, EPSILON))
+        return 2.0 * d / (1.0 + np.maximum(a, EPSILON)) * (a > EPSILON)
+
+
+class MeanAbsolutePercentageError(_Elementwise):
+    """C_x = 100 · mean_k |y_k − a_k| / max(|y_k|, ε)."""
+
+    name = "mape"
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        return F.abs(a - y) * (100.0 / np.maximum(np.abs(y), EPSILON))
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return 100.0 * np.abs(a - y) / np.maximum(np.abs(y), EPSILON)
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return 100.0 * np.sign(a - y) / np.maximum(np.abs(y), EPSILON)
+
+
+class Poisson(_Elementwise):
+    """C_x = mean_k (a_k − y_k ln(a_k + ε))."""
+
+    name = "poisson"
+
+    def term(self, y: np.ndarray, a: Tensor) -> Tensor:
+        return a - y * F.log(a + EPSILON)
+
+    def term_array(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return a - y * np.log(a + EPSILON)
+
+    def term_grad(self, y: np.ndarray, a: np.ndarray) -> np.ndarray:
+        return 1.0 - y / (a + EPSILON)
+
+
+class KLDivergence(Loss):
+    """C_x = Σ_k y_k ln(y_k / a_k), both clipped to [ε, 1] (Keras's KLDivergence)."""
+
+    name = "kl_divergence"
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        y = np.clip(_target_array(y_true, a.data, self.name), EPSILON, 1.0)
+        p = F.clip(a, EPSILON, 1.0)
+        per = (
+            F.sum(y * (np.log(y) - F.log(p)), axis=-1) if a.ndim > 1 else y * (np.log(y) - F.log(p))
+        )
+        return F.mean(per)
+
+    def per_sample(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = np.clip(_target_array(y_true, a, self.name), EPSILON, 1.0)
+        c = y * np.log(y / np.clip(a, EPSILON, 1.0))
+        return c.reshape(len(a), -1).sum(axis=1)  # type: ignore[no-any-return]
+
+    def gradient(self, y_true: Any, a: np.ndarray) -> np.ndarray:
+        y = np.clip(_target_array(y_true, a, self.name), EPSILON, 1.0)
+        inside = ((a >= EPSILON) & (a <= 1.0)).astype(a.dtype)
+        return -y / np.clip(a, EPSILON, 1.0) * inside  # type: ignore[no-any-return]
+
+
+class NoLoss(Loss):
+    """What ``compile(loss=None)`` uses, as Keras allows: the compiled part of the cost is 0,
+    so the cost is what the model adds itself (``add_loss``, regularizers). The targets are
+    not read. It has no array form, so fit trains through the graph."""
+
+    name = "no_loss"
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        return F.mul(F.sum(a), 0.0)
+
+    def weighted_tensor(
+        self, y_true: Any, out: Tensor, logits: bool, weights: np.ndarray
+    ) -> Tensor:
+        return self.tensor(y_true, out)
+
+    def check(self, y_true: Any, pred: np.ndarray) -> None:
+        """Any targets do: they are not read."""
+
+
+class FunctionLoss(Loss):
+    """A plain function ``f(y_true, y_pred)`` used as a loss (Keras accepts them in compile).
+
+    It returns per-sample costs (or one scalar) as a tensor computed with differentiable ops;
+    the batch cost is their mean. It has no array form, so fit trains through the graph.
+    Targets are passed as they are (reshaped to the outputs' shape when they differ only by
+    a trailing axis of 1, as Keras does).
+    """
+
+    def __init__(self, fn: Any, name: str | None = None) -> None:
+        super().__init__(False)
+        if not callable(fn):
+            raise InvalidArgumentError(f"loss: expected a callable, received {describe(fn)}")
+        self.fn = fn
+        self.name = str(name or getattr(fn, "__name__", "loss"))
+
+    def __call__(self, y_true: Any, y_pred: Any) -> Tensor:
+        pred = _pred_tensor(y_pred, self.name)
+        y = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if y.shape != pred.data.shape and matches_by_unit_axis(y.shape, pred.data.shape):
+            y = y.reshape(pred.data.shape)
+        out = self.fn(y, pred)
+        if not isinstance(out, Tensor):
+            raise InvalidArgumentError(
+                f"loss {self.name!r}: the function must return a tensor computed from y_pred "
+                f"(use keras.ops or glassnet.functional), received {describe(out)}"
+            )
+        return F.mean(out) if out.data.ndim else out
+
+    def tensor(self, y_true: Any, a: Tensor) -> Tensor:
+        return self(y_true, a)
+
+    def weighted_tensor(
+        self, y_true: Any, out: Tensor, logits: bool, weights: np.ndarray
+    ) -> Tensor:
+        """1/N Σ_x w_x f(y, ŷ)_x: the function must return one cost per sample."""
+        pred = _pred_tensor(out, self.name)
+        y = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if y.shape != pred.data.shape and matches_by_unit_axis(y.shape, pred.data.shape):
+            y = y.reshape(pred.data.shape)
+        per = self.fn(y, pred)
+        if not isinstance(per, Tensor) or per.data.shape[:1] != (len(pred.data),):
+            raise InvalidArgumentError(
+                f"loss {self.name!r}: sample weights need one cost per sample from the "
+                f"function, received {describe(per)}"
+            )
+        if per.data.ndim > 1:
+            per = F.mean(F.reshape(per, (len(pred.data), -1)), axis=1)
+        w = np.asarray(weights, dtype=per.data.dtype).reshape(-1)
+        return F.mean(F.mul(per, w))
+
+    def check(self, y_true: Any, pred: np.ndarray) -> None:
+        arr = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
+        if len(arr) != len(pred):
+            raise ShapeError(
+                f"loss {self.name!r}: y_true has {len(arr)} samples but y_pred has {len(pred)}"
+            )
+
+    def get_config(self) -> dict[str, Any]:
+        return {}
+
+
 _REGISTRY: dict[str, type[Loss]] = {
     "quadratic": Quadratic,
     "mse": MeanSquaredError,
@@ -429,6 +744,20 @@ _REGISTRY: dict[str, type[Loss]] = {
     "binary_crossentropy": BinaryCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "huber": Huber,
+    "huber_loss": Huber,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "poisson": Poisson,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "no_loss": NoLoss,
 }
 
 
@@ -445,6 +774,8 @@ def get(identifier: Any) -> Loss:
             return cls(**config)
     if isinstance(identifier, str) and identifier.lower() in _REGISTRY:
         return _REGISTRY[identifier.lower()]()
+    if callable(identifier) and not isinstance(identifier, type):
+        return FunctionLoss(identifier)
     raise UnknownNameError(
         f"loss: unknown loss {identifier!r}; known: {', '.join(sorted(_REGISTRY))}"
     )

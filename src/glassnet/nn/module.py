@@ -179,12 +179,18 @@ class Module:
     def losses(self) -> list[Tensor]:
         """The terms added with ``add_loss`` by this module and its sub-modules in the last
         forward pass."""
-        return [t for m in self.modules() for t in m.__dict__.get("_added_losses", ())]
+        found: list[Tensor] = []
+        for m in self.modules():
+            own = getattr(m, "layer_losses", None)  # a layer's own terms and weight penalties
+            found.extend(own() if callable(own) else m.__dict__.get("_added_losses", ()))
+        return found
 
     def clear_losses(self) -> None:
         """Forget the terms added by ``add_loss`` (a model does it when it is called)."""
         for m in self.modules():
-            m.__dict__.pop("_added_losses", None)
+            added = m.__dict__.get("_added_losses")
+            if added:
+                added.clear()
 
     # -- weights -------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:

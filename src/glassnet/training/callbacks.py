@@ -1,5 +1,10 @@
 """Callbacks (Keras's): hooks around training, with ``logs`` dicts of the latest metrics.
 
+The contract is Keras 3's: every hook receives a dict (empty when there is nothing to
+report); ``on_test_*`` run during ``evaluate`` and fit's validation, ``on_predict_*`` during
+``predict``; the batch hooks receive the running loss and metrics of the epoch (or of the
+evaluation) so far.
+
 A callback sees ``self.model`` and ``self.params`` (epochs, steps, verbose) and may set
 ``self.model.stop_training = True`` to end fit after the current epoch (or batch).
 """
@@ -97,18 +102,15 @@ class Callback:
     def on_predict_end(self, logs: Logs | None = None) -> None:
         """After predict."""
 
+    def on_predict_batch_begin(self, batch: int, logs: Logs | None = None) -> None:
+        """Before each predict batch."""
+
+    def on_predict_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        """After each predict batch; ``logs["outputs"]`` holds the batch's outputs."""
+
     # glassnet addition: lets the fit loop skip per-batch hooks nobody overrides.
     def _wants_batches(self) -> bool:
-        cls = type(self)
-        return any(
-            getattr(cls, hook) is not getattr(Callback, hook)
-            for hook in (
-                "on_batch_begin",
-                "on_batch_end",
-                "on_train_batch_begin",
-                "on_train_batch_end",
-            )
-        )
+        return _overrides(self, _TRAIN_BATCH_HOOKS)
 
     # glassnet addition: state saved in checkpoints so a resumed run behaves identically.
     def get_state(self) -> dict[str, Any]:
@@ -119,28 +121,76 @@ class Callback:
         """Restore what ``get_state`` returned."""
 
 
-class CallbackList:
-    """Calls every callback in order."""
+_TRAIN_BATCH_HOOKS = (
+    "on_batch_begin",
+    "on_batch_end",
+    "on_train_batch_begin",
+    "on_train_batch_end",
+)
+_TEST_BATCH_HOOKS = ("on_test_batch_begin", "on_test_batch_end")
+_PREDICT_BATCH_HOOKS = ("on_predict_batch_begin", "on_predict_batch_end")
 
-    def __init__(self, callbacks: Sequence[Callback], model: Model, params: dict[str, Any]) -> None:
+
+def _overrides(cb: Callback, hooks: Sequence[str]) -> bool:
+    cls = type(cb)
+    return any(
+        getattr(cls, hook) is not getattr(Callback, hook) or hook in vars(cb) for hook in hooks
+    )
+
+
+class CallbackList:
+    """Calls every callback in order, with Keras's contract: every hook receives a ``logs``
+    dict (an empty one when there is nothing to report), never None. Batch hooks are sent
+    only to the callbacks that override them, so an unwatched loop pays nothing per batch."""
+
+    def __init__(
+        self,
+        callbacks: Sequence[Callback],
+        model: Model,
+        params: dict[str, Any],
+        where: str = "fit",
+    ) -> None:
         for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise InvalidArgumentError(
-                    f"fit: callbacks must be Callback instances, received {cb!r}"
+                    f"{where}: callbacks must be Callback instances, received {cb!r}"
                 )
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             cb.set_model(model)
             cb.set_params(params)
         self.batch_callbacks = [cb for cb in self.callbacks if cb._wants_batches()]
+        self.test_batch_callbacks = [
+            cb for cb in self.callbacks if _overrides(cb, _TEST_BATCH_HOOKS)
+        ]
+        self.predict_batch_callbacks = [
+            cb for cb in self.callbacks if _overrides(cb, _PREDICT_BATCH_HOOKS)
+        ]
 
     def __getattr__(self, hook: str) -> Callable[..., None]:
         if not hook.startswith("on_"):
             raise AttributeError(hook)
+        takes_index = "epoch" in hook or "batch" in hook
+        if "batch" in hook:
+            kind = "test" if "test" in hook else "predict" if "predict" in hook else "train"
+            receivers = {
+                "train": "batch_callbacks",
+                "test": "test_batch_callbacks",
+                "predict": "predict_batch_callbacks",
+            }[kind]
+        else:
+            receivers = "callbacks"
 
         def call(*args: Any) -> None:
-            for cb in self.callbacks:
-                getattr(cb, hook)(*args)
+            if takes_index:
+                index, logs = args[0], (args[1] if len(args) > 1 else None)
+                logs = {} if logs is None else logs
+                for cb in getattr(self, receivers):
+                    getattr(cb, hook)(index, logs)
+            else:
+                logs = {} if not args or args[0] is None else args[0]
+                for cb in getattr(self, receivers):
+                    getattr(cb, hook)(logs)
 
         return call
 
@@ -488,6 +538,8 @@ class LambdaCallback(Callback):
         on_batch_end: Callable[..., Any] | None = None,
         on_train_begin: Callable[..., Any] | None = None,
         on_train_end: Callable[..., Any] | None = None,
+        on_train_batch_begin: Callable[..., Any] | None = None,
+        on_train_batch_end: Callable[..., Any] | None = None,
     ) -> None:
         super().__init__()
         hooks = {
@@ -497,6 +549,8 @@ class LambdaCallback(Callback):
             "on_batch_end": on_batch_end,
             "on_train_begin": on_train_begin,
             "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
         }
         for name, fn in hooks.items():
             if fn is not None:
@@ -507,7 +561,7 @@ class LambdaCallback(Callback):
                 setattr(self, name, fn)
 
     def _wants_batches(self) -> bool:
-        return "on_batch_begin" in vars(self) or "on_batch_end" in vars(self)
+        return any(hook in vars(self) for hook in _TRAIN_BATCH_HOOKS)
 
 
 class TerminateOnNaN(Callback):

@@ -8,6 +8,7 @@ uint8 until a batch is formed. A resumed run starts mid-epoch from the order it 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -17,7 +18,14 @@ from .. import _rng
 from ..autograd.tensor import Tensor
 from ..errors import DTypeError, InvalidArgumentError, ShapeError, describe
 
-__all__ = ["positive_int", "as_data", "split_validation", "EpochIterator", "StructuredData"]
+__all__ = [
+    "positive_int",
+    "as_data",
+    "split_validation",
+    "EpochIterator",
+    "StructuredData",
+    "BatchStream",
+]
 
 
 class StructuredData:
@@ -146,27 +154,201 @@ def split_validation(
     return x_arr, y_arr, x_val, y_val
 
 
-class EpochIterator:
-    """The mini-batches of each epoch over N samples, as index arrays into the data."""
+def is_batch_source(x: Any) -> bool:
+    """True for data given as batches by Python code (a PyDataset or a generator/iterator)
+    rather than as arrays."""
+    if isinstance(x, (np.ndarray, Tensor, list, tuple)) or x is None:
+        return False
+    indexed = hasattr(x, "__getitem__") and hasattr(x, "__len__") and hasattr(x, "on_epoch_end")
+    return indexed or (hasattr(x, "__next__") and hasattr(x, "__iter__"))
 
-    def __init__(self, samples: int, batch_size: int, shuffle: bool) -> None:
+
+def class_weights_for(y: np.ndarray, class_weight: Any, where: str) -> np.ndarray:
+    """Per-sample weights from a {class: weight} dict (Keras's ``class_weight``): the class of
+    a sample is its integer label, or the argmax of its one-hot row (a single output column
+    counts as the labels 0/1)."""
+    if not isinstance(class_weight, dict) or not class_weight:
+        raise InvalidArgumentError(
+            f"{where}: class_weight must be a dict {{class: weight}}, received "
+            f"{describe(class_weight)}"
+        )
+    if y.ndim > 1 and y.shape[-1] > 1:
+        labels = y.reshape(len(y), -1).argmax(axis=1)
+    else:
+        labels = np.rint(y.reshape(len(y))).astype(np.int64)
+    missing = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
+    if missing:
+        raise InvalidArgumentError(
+            f"{where}: class_weight has no weight for class(es) {missing}; give one for every "
+            f"class in y"
+        )
+    table = {int(k): float(v) for k, v in class_weight.items()}
+    return np.array([table[int(c)] for c in labels], dtype=np.float64)
+
+
+def sample_weights_for(value: Any, samples: int, where: str) -> np.ndarray:
+    """``sample_weight`` as a float64 array of one finite weight ≥ 0 per sample."""
+    w = as_data(value, "sample_weight", where).astype(np.float64)
+    if w.ndim != 1 or len(w) != samples:
+        raise ShapeError(
+            f"{where}: sample_weight must have shape ({samples},) (one weight per sample), "
+            f"received {w.shape}"
+        )
+    if (w < 0).any():
+        raise InvalidArgumentError(f"{where}: sample_weight must be ≥ 0, received {w.min()}")
+    return w
+
+
+def collect_batches(
+    source: Any, steps: int | None, where: str
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """evaluate's and predict's data from a PyDataset or a generator: its batches joined into
+    arrays (x, y or None). A generator must say how many batches to read (``steps``), so that
+    an endless one cannot hang the call."""
+    indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+    if not indexed and steps is None:
+        raise InvalidArgumentError(
+            f"{where}: a generator as x needs steps (how many batches to read), received steps=None"
+        )
+    count = steps if steps is not None else len(source)
+    items = (source[i] for i in range(count)) if indexed else itertools.islice(source, count)
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray | None] = []
+    for batch in items:
+        parts = batch if isinstance(batch, (tuple, list)) else (batch,)
+        xs.append(as_data(parts[0], "x batch", where))
+        ys.append(as_data(parts[1], "y batch", where) if len(parts) > 1 else None)
+    if not xs:
+        raise InvalidArgumentError(f"{where}: the data source gave no batches")
+    y = None if any(v is None for v in ys) else np.concatenate([v for v in ys if v is not None])
+    return np.concatenate(xs), y
+
+
+class EpochIterator:
+    """The mini-batches of each epoch over N samples, as index arrays into the data.
+
+    With ``steps_per_epoch`` (Keras's argument) an epoch is that many batches taken from a
+    stream of passes over the data: a pass that ends mid-epoch is followed by a new (shuffled)
+    pass, and the next epoch continues where this one stopped.
+    """
+
+    def __init__(
+        self, samples: int, batch_size: int, shuffle: bool, steps_per_epoch: int | None = None
+    ) -> None:
         self.samples = samples
         self.batch_size = batch_size
         self.shuffle = shuffle
-        self.steps = -(-samples // batch_size)
+        self.per_pass = -(-samples // batch_size)
+        self.steps_per_epoch = steps_per_epoch
+        self.steps = steps_per_epoch or self.per_pass
+        self._stream: list[np.ndarray] = []
+        self._bounds: list[int] = []
 
-    def order(self) -> np.ndarray:
-        """This epoch's order: a permutation from the global generator, or 0..N−1."""
+    def _pass_order(self) -> np.ndarray:
         if self.shuffle:
             return _rng.generator().permutation(self.samples)
         return np.arange(self.samples)
+
+    def order(self) -> np.ndarray:
+        """This epoch's order: a permutation from the global generator, or 0..N−1 (with
+        ``steps_per_epoch``: the indices of this epoch's batches, one after the other)."""
+        if self.steps_per_epoch is None:
+            return self._pass_order()
+        size = self.batch_size
+        batches: list[np.ndarray] = []
+        while len(batches) < self.steps:
+            if not self._stream:
+                p = self._pass_order()
+                self._stream = [p[i * size : (i + 1) * size] for i in range(self.per_pass)]
+            batches.append(self._stream.pop(0))
+        self._bounds = list(np.cumsum([0] + [len(b) for b in batches]))
+        return np.concatenate(batches)
 
     def batches(self, order: np.ndarray, first_step: int = 0) -> Iterator[tuple[int, np.ndarray]]:
         """(step, indices) for the steps of an epoch, from ``first_step`` on."""
         size = self.batch_size
         for step in range(first_step, self.steps):
-            yield step, order[step * size : (step + 1) * size]
+            if self.steps_per_epoch is not None:
+                yield step, order[self._bounds[step] : self._bounds[step + 1]]
+            else:
+                yield step, order[step * size : (step + 1) * size]
 
     def config(self) -> dict[str, Any]:
         """What a checkpoint records to refuse resuming with other data or batches."""
         return {"samples": self.samples, "batch_size": self.batch_size, "shuffle": self.shuffle}
+
+
+class BatchStream:
+    """The mini-batches of each epoch from Python code: a ``PyDataset``-like object
+    (``__len__`` and ``__getitem__`` giving (x, y) or (x, y, sample_weight), ``on_epoch_end``)
+    or a generator/iterator of such tuples. Each batch is checked as array data is."""
+
+    def __init__(self, source: Any, steps_per_epoch: int | None, where: str) -> None:
+        self.where = where
+        self.indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
+        self.source = source
+        if self.indexed:
+            self.steps = steps_per_epoch or len(source)
+            self._iterator: Any = None
+        else:
+            self._iterator = iter(source)
+            self.steps = steps_per_epoch  # type: ignore[assignment]
+        self._position = 0
+        self._peeked: list[Any] = []
+        self.exhausted = False
+        self.samples = None
+        self.batch_size = 32  # the first batch's size once seen (validation batches use it)
+
+    def first(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """The first batch (kept for the first step): fit checks the model with it."""
+        if self.indexed:
+            batch = self._checked(self.source[0])
+        else:
+            try:
+                batch = self._checked(next(self._iterator))
+            except StopIteration:
+                raise InvalidArgumentError(f"{self.where}: the generator gave no batch") from None
+            self._peeked.append(batch)
+        self.batch_size = len(batch[0])
+        return batch
+
+    def _checked(self, batch: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        if not isinstance(batch, (tuple, list)) or len(batch) not in (2, 3):
+            raise InvalidArgumentError(
+                f"{self.where}: each batch must be a tuple (x, y) or (x, y, sample_weight), "
+                f"received {describe(batch)}"
+            )
+        xb, yb = as_data(batch[0], "x batch", self.where), as_data(batch[1], "y batch", self.where)
+        if len(xb) != len(yb):
+            raise ShapeError(f"{self.where}: a batch has {len(xb)} samples in x and {len(yb)} in y")
+        sw = None if len(batch) == 2 or batch[2] is None else np.asarray(batch[2], np.float64)
+        return xb, yb, sw
+
+    def order(self) -> None:
+        """Batches come in the source's order (shuffle inside the dataset, as Keras does)."""
+        return None
+
+    def batches(self, order: Any, first_step: int = 0) -> Iterator[tuple[int, Any]]:
+        """(step, (x, y, sample_weight)) for one epoch; a generator that runs out ends it."""
+        step = 0
+        while self.steps is None or step < self.steps:
+            if self.indexed:
+                batch = self._checked(self.source[self._position % len(self.source)])
+                self._position += 1
+            elif self._peeked:
+                batch = self._peeked.pop(0)
+            else:
+                try:
+                    batch = self._checked(next(self._iterator))
+                except StopIteration:
+                    self.exhausted = True
+                    return
+            yield step, batch
+            step += 1
+        if self.indexed:
+            end = getattr(self.source, "on_epoch_end", None)
+            if callable(end):
+                end()
+
+    def config(self) -> dict[str, Any]:
+        return {}

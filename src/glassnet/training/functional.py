@@ -614,11 +614,13 @@ class Functional(Model):
             m.reset()
         return made
 
-    def forward_loss(self, x: Any, y: Any) -> tuple[Tensor, Any]:
+    def forward_loss(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[Tensor, Any]:
         """C = Σ_o w_o C_o over the outputs with a loss, as one differentiable tensor, and the
         outputs (probabilities where the loss pairs with the output activation)."""
         if not self.several():
-            return super().forward_loss(x, y)
+            return super().forward_loss(x, y, sample_weight)
+        if sample_weight is not None:
+            _no_options({"sample_weight": sample_weight}, "fit")
         heads = [
             None if loss is None else OutputHead(loss, self._output_layer(i))
             for i, loss in enumerate(self._output_losses)
@@ -714,7 +716,7 @@ class Functional(Model):
         return super().train_on_batch(x, y)
 
     @_numeric_environment
-    def evaluate(
+    def evaluate(  # type: ignore[override]  # the options go to Model.evaluate by name
         self,
         x: Any = None,
         y: Any = None,
@@ -760,7 +762,9 @@ class Functional(Model):
         return result["loss"] if len(result) == 1 else list(result.values())
 
     @_numeric_environment
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0, **kwargs: Any) -> Any:
+    def predict(  # type: ignore[override]  # the options go to Model.predict by name
+        self, x: Any, batch_size: int = 32, verbose: int = 0, **kwargs: Any
+    ) -> Any:
         """Keras's predict; with several outputs, a list (or dict) of arrays, one per output."""
         if not self.several():
             x = self._unwrap(x, self.input_names, "x", "predict")

@@ -111,6 +111,9 @@ class FitLoop:
         self.checkpoint_every = checkpoint_every
         self.history: History = model.history
         self.global_step = 0
+        self.sample_weight: np.ndarray | None = None  # one weight per sample (fit's argument)
+        self.class_weight: dict[Any, float] | None = None
+        self.last_logs: dict[str, Any] = {}  # the last epoch's, for on_train_end (Keras)
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self, first_epoch: int, last_epoch: int, resumed: dict[str, Any] | None) -> History:
@@ -131,7 +134,7 @@ class FitLoop:
         finally:
             self.progress.close()
             model.train(was_training)
-        self.callbacks.on_train_end()
+        self.callbacks.on_train_end(self.last_logs)
         return history
 
     def _epoch(self, epoch: int, resumed: dict[str, Any] | None) -> bool:
@@ -150,6 +153,16 @@ class FitLoop:
         for step, idx in self.epochs.batches(order, first_step):
             if not self._batch(epoch, step, idx, totals, order):
                 break
+        if totals.seen == 0 and getattr(self.epochs, "exhausted", False):
+            warnings.warn(
+                f"fit: the input generator ran out of data at epoch {epoch + 1}; training "
+                f"stopped (give steps_per_epoch × epochs batches, or a PyDataset)",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+            history.stopped_reason = "the input generator ran out of data"
+            history.stopped_epoch = epoch
+            return False
         if history.stopped_reason is not None and totals.seen == 0:
             return False
         self._end_epoch(epoch, totals.logs())
@@ -161,18 +174,30 @@ class FitLoop:
         return True
 
     def _batch(
-        self, epoch: int, step: int, idx: np.ndarray, totals: _EpochTotals, order: np.ndarray
+        self, epoch: int, step: int, idx: Any, totals: _EpochTotals, order: np.ndarray
     ) -> bool:
         """One training step with its callbacks; False when the epoch stops here."""
-        yb = self.y[idx]
+        if isinstance(idx, tuple):  # a batch handed over by a PyDataset or a generator
+            xb, yb, weights = idx
+        else:
+            xb, yb = self.x[idx], self.y[idx]
+            weights = None if self.sample_weight is None else self.sample_weight[idx]
+        if self.class_weight is not None:
+            from .epochs import class_weights_for
+
+            by_class = class_weights_for(yb, self.class_weight, "fit")
+            weights = by_class if weights is None else weights * by_class
         for cb in self.callbacks.batch_callbacks:
-            cb.on_train_batch_begin(step)
+            cb.on_train_batch_begin(step, {})
         recorder = self.recorder
+        # Weighted costs exist only on the graph: its step honours them exactly.
+        step_fn = self.step_fn if weights is None else self.model.train_step
+        extra = {} if weights is None else {"sample_weight": weights}
         if recorder is not None and recorder.wants(self.global_step, step == 0):
             recorder.begin_sample(self.global_step, epoch)
-            result = self.step_fn(self.x[idx], yb, recorder)
+            result = step_fn(xb, yb, recorder, **extra)
         else:
-            result = self.step_fn(self.x[idx], yb)
+            result = step_fn(xb, yb, **extra)
         self.global_step += 1
         if recorder is not None:
             lr = self.model.optimizer.last_learning_rate or 0.0
@@ -193,12 +218,9 @@ class FitLoop:
 
     def _end_epoch(self, epoch: int, logs: dict[str, Any]) -> None:
         if self.x_val is not None and self.y_val is not None:
-            val = self.model.evaluate(
-                self.x_val,
-                self.y_val,
-                batch_size=self.epochs.batch_size,
-                verbose=0,
-                return_dict=True,
+            # The fit's callbacks see the validation as Keras shows it: on_test_* hooks.
+            val = self.model._evaluation(
+                self.x_val, self.y_val, self.epochs.batch_size, self.callbacks
             )
             logs.update({f"val_{k}": v for k, v in val.items()})
         self.progress.epoch_end(epoch, logs)
@@ -206,6 +228,7 @@ class FitLoop:
             for key, value in logs.items():
                 self.recorder.epoch_metrics.setdefault(key, []).append(float(value))
         self.callbacks.on_epoch_end(epoch, logs)
+        self.last_logs = logs
         if self.checkpoint is not None and self.history.stopped_batch is None:
             self._save(epoch + 1, 0, None, None)
 

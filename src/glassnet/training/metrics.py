@@ -24,6 +24,17 @@ __all__ = [
     "SparseTopKCategoricalAccuracy",
     "MeanAbsoluteErrorMetric",
     "MeanSquaredErrorMetric",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "MeanAbsolutePercentageError",
+    "Precision",
+    "Recall",
+    "AUC",
+    "TruePositives",
+    "FalsePositives",
+    "TrueNegatives",
+    "FalseNegatives",
+    "FunctionMetric",
     "get",
 ]
 
@@ -167,6 +178,168 @@ class MeanSquaredErrorMetric(Metric):
         return (d * d).reshape(len(d), -1).mean(axis=1)
 
 
+MeanAbsoluteError = MeanAbsoluteErrorMetric  # Keras's class names
+MeanSquaredError = MeanSquaredErrorMetric
+
+
+class MeanAbsolutePercentageError(Metric):
+    """100 · mean |y − ŷ| / max(|y|, ε) per sample (Keras's mape, ε = 1e-7)."""
+
+    name = "mape"
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        y = y_true.reshape(y_pred.shape).astype(np.float64)
+        d = np.abs(y - y_pred) / np.maximum(np.abs(y), 1e-7)
+        return 100.0 * d.reshape(len(d), -1).mean(axis=1)  # type: ignore[no-any-return]
+
+
+def _thresholds(thresholds: Any, where: str) -> np.ndarray:
+    values = np.atleast_1d(np.asarray(0.5 if thresholds is None else thresholds, dtype=np.float64))
+    if values.ndim != 1 or not np.all((values >= 0) & (values <= 1)):
+        raise InvalidArgumentError(
+            f"{where}: thresholds must be numbers in [0, 1], received thresholds={thresholds!r}"
+        )
+    return values
+
+
+class _Confusion(Metric):
+    """Counts of true/false positives/negatives at one or more thresholds, over every entry
+    of binary targets (an entry is predicted positive when ŷ > threshold, as Keras)."""
+
+    def __init__(self, thresholds: Any = None, name: str | None = None) -> None:
+        self.thresholds = _thresholds(thresholds, type(self).__name__)
+        super().__init__(name)
+
+    def reset(self) -> None:
+        super().reset()
+        n = len(self.thresholds) if hasattr(self, "thresholds") else 1
+        self.tp = np.zeros(n)
+        self.fp = np.zeros(n)
+        self.tn = np.zeros(n)
+        self.fn = np.zeros(n)
+
+    def update(self, y_true: np.ndarray, y_pred: np.ndarray) -> None:
+        pred = np.asarray(y_pred, dtype=np.float64).reshape(-1)
+        truth = np.asarray(y_true).reshape(-1) > 0.5
+        if truth.size != pred.size:
+            raise InvalidArgumentError(
+                f"{self.name}: y_true has {truth.size} entries but y_pred has {pred.size}; "
+                f"the confusion metrics need binary targets of the outputs' shape"
+            )
+        above = pred[None, :] > self.thresholds[:, None]
+        self.tp += (above & truth).sum(axis=1)
+        self.fp += (above & ~truth).sum(axis=1)
+        self.fn += (~above & truth).sum(axis=1)
+        self.tn += (~above & ~truth).sum(axis=1)
+
+    def _one(self, values: np.ndarray) -> Any:
+        return float(values[0]) if len(values) == 1 else values.tolist()
+
+
+class TruePositives(_Confusion):
+    """Entries with y = 1 predicted above the threshold."""
+
+    name = "true_positives"
+
+    def result(self) -> Any:
+        return self._one(self.tp)
+
+
+class FalsePositives(_Confusion):
+    """Entries with y = 0 predicted above the threshold."""
+
+    name = "false_positives"
+
+    def result(self) -> Any:
+        return self._one(self.fp)
+
+
+class TrueNegatives(_Confusion):
+    """Entries with y = 0 predicted at or below the threshold."""
+
+    name = "true_negatives"
+
+    def result(self) -> Any:
+        return self._one(self.tn)
+
+
+class FalseNegatives(_Confusion):
+    """Entries with y = 1 predicted at or below the threshold."""
+
+    name = "false_negatives"
+
+    def result(self) -> Any:
+        return self._one(self.fn)
+
+
+class Precision(_Confusion):
+    """TP / (TP + FP) (0 when nothing was predicted positive)."""
+
+    name = "precision"
+
+    def result(self) -> Any:
+        return self._one(self.tp / np.maximum(self.tp + self.fp, 1e-300) * (self.tp > 0))
+
+
+class Recall(_Confusion):
+    """TP / (TP + FN) (0 when there is no positive)."""
+
+    name = "recall"
+
+    def result(self) -> Any:
+        return self._one(self.tp / np.maximum(self.tp + self.fn, 1e-300) * (self.tp > 0))
+
+
+class AUC(_Confusion):
+    """Area under the ROC curve, Keras's way: TPR and FPR at ``num_thresholds`` thresholds
+    (−ε, 1/(n−1), …, (n−2)/(n−1), 1 + ε) joined by the trapezoidal rule."""
+
+    name = "auc"
+
+    def __init__(
+        self, num_thresholds: int = 200, curve: str = "ROC", name: str | None = None
+    ) -> None:
+        if (
+            isinstance(num_thresholds, bool)
+            or not isinstance(num_thresholds, int)
+            or (num_thresholds < 2)
+        ):
+            raise InvalidArgumentError(
+                f"AUC: num_thresholds must be an integer > 1, received "
+                f"num_thresholds={num_thresholds!r}"
+            )
+        if str(curve).upper() != "ROC":
+            raise InvalidArgumentError(
+                f"AUC: glassnet computes the ROC curve only, received curve={curve!r}"
+            )
+        inner = [(i + 1) / (num_thresholds - 1) for i in range(num_thresholds - 2)]
+        super().__init__(thresholds=0.5, name=name)
+        self.thresholds = np.array([-1e-7, *inner, 1 + 1e-7])
+        self.reset()
+
+    def result(self) -> float:
+        tpr = self.tp / np.maximum(self.tp + self.fn, 1e-300)
+        fpr = self.fp / np.maximum(self.fp + self.tn, 1e-300)
+        # thresholds rise, so (fpr, tpr) walk from (1, 1) down to (0, 0)
+        return float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2))
+
+
+class FunctionMetric(Metric):
+    """A plain function ``f(y_true, y_pred)`` as a metric: the running mean of what it returns
+    (one value per sample, or one per batch weighted by the batch size)."""
+
+    def __init__(self, fn: Any, name: str | None = None) -> None:
+        self.fn = fn
+        super().__init__(name or getattr(fn, "__name__", "metric"))
+
+    def scores(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        out = self.fn(y_true, y_pred)
+        values = np.asarray(getattr(out, "data", out), dtype=np.float64)
+        if values.ndim == 0:
+            return np.full(len(y_pred), float(values))
+        return values.reshape(len(y_pred), -1).mean(axis=1)  # type: ignore[no-any-return]
+
+
 _NAMED: dict[str, type[Metric]] = {
     "binary_accuracy": BinaryAccuracy,
     "categorical_accuracy": CategoricalAccuracy,
@@ -177,6 +350,15 @@ _NAMED: dict[str, type[Metric]] = {
     "mean_absolute_error": MeanAbsoluteErrorMetric,
     "mse": MeanSquaredErrorMetric,
     "mean_squared_error": MeanSquaredErrorMetric,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "precision": Precision,
+    "recall": Recall,
+    "auc": AUC,
+    "true_positives": TruePositives,
+    "false_positives": FalsePositives,
+    "true_negatives": TrueNegatives,
+    "false_negatives": FalseNegatives,
 }
 _KNOWN = sorted(set(_NAMED) | {"accuracy", "acc", "top_k_accuracy"})
 
@@ -202,6 +384,8 @@ def get(
         return identifier
     if isinstance(identifier, type) and issubclass(identifier, Metric):
         return identifier()
+    if callable(identifier) and not isinstance(identifier, (str, type)):
+        return FunctionMetric(identifier)
     if isinstance(identifier, str):
         key = identifier.lower()
         if key in ("accuracy", "acc"):

@@ -36,7 +36,17 @@ from ..nn.module import Module, Parameter
 from ..nn.symbolic import SymbolicTensor, as_symbolic, call_symbolic, is_symbolic
 from . import metrics as metrics_module
 from .callbacks import Callback, CallbackList, History
-from .epochs import EpochIterator, as_data, positive_int, split_validation
+from .epochs import (
+    BatchStream,
+    EpochIterator,
+    as_data,
+    class_weights_for,
+    collect_batches,
+    is_batch_source,
+    positive_int,
+    sample_weights_for,
+    split_validation,
+)
 from .fused import (
     FusedStep,
     fast_path_problem,
@@ -84,6 +94,44 @@ def _callback_list(
     readers = [cb for cb in callbacks if getattr(cb, "reads_history", False)] + doctors
     writers = [cb for cb in callbacks if not getattr(cb, "reads_history", False)]
     return CallbackList([*writers, history, *readers], model, params)
+
+
+_CALLS = threading.local()
+
+
+class outermost_call:  # noqa: N801 - a context manager
+    """Marks a model or Keras-style layer call on this thread. The outermost call clears the
+    losses that ``add_loss`` recorded in the previous forward pass (Keras's rule), so
+    ``model.losses`` holds those of the latest pass only."""
+
+    def __init__(self, module: Module) -> None:
+        self.module = module
+
+    def __enter__(self) -> None:
+        depth = getattr(_CALLS, "depth", 0)
+        if depth == 0:
+            for m in self.module.modules():
+                added = vars(m).get("_added_losses")
+                if added:
+                    added.clear()
+        _CALLS.depth = depth + 1
+
+    def __exit__(self, *exc: Any) -> None:
+        _CALLS.depth -= 1
+
+
+def collect_losses(model: Module) -> list[Tensor]:
+    """Every scalar loss tensor the modules of ``model`` contribute beyond the compiled loss:
+    what ``add_loss`` recorded in the last forward pass and the weight penalties of
+    regularizers (a module offers them through ``layer_losses()``)."""
+    found: list[Tensor] = []
+    for m in model.modules():
+        own = getattr(m, "layer_losses", None)
+        if callable(own):
+            found.extend(own())
+        else:
+            found.extend(vars(m).get("_added_losses", []))
+    return found
 
 
 _F = TypeVar("_F", bound=Callable[..., Any])
@@ -175,6 +223,10 @@ class Model(Module):
                 taken.add(layer.name)
         object.__setattr__(self, name, value)
 
+    # -- losses beyond the compiled one (Keras's add_loss and regularizers) ----------------------
+    def _extra_loss_value(self) -> float:
+        return float(sum(float(np.asarray(getattr(t, "data", t))) for t in self.losses))
+
     # -- structure hooks (Sequential overrides) ---------------------------------------------------
     def output_layer(self) -> Layer | None:
         """The layer whose output is the model's (the loss may pair with its activation)."""
@@ -211,11 +263,8 @@ class Model(Module):
                 f"compile: fused must be 'auto', True or False, received fused={fused!r}"
             )
 
-        if loss is None:
-            raise InvalidArgumentError(
-                "compile: loss is required, received None; for example "
-                "loss='sparse_categorical_crossentropy'"
-            )
+        if loss is None:  # Keras's rule: the model's own losses (add_loss) are the cost
+            loss = losses_module.NoLoss()
         self.optimizer = optimizers_module.get(optimizer)
         self.loss = losses_module.get(loss)
         if metrics is None:
@@ -333,24 +382,47 @@ class Model(Module):
         assert self.loss is not None
         return OutputHead(self.loss, self.output_layer())
 
-    def forward_loss(self, x: Tensor, y: np.ndarray) -> tuple[Tensor, np.ndarray]:
+    def forward_loss(
+        self, x: Tensor, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> tuple[Tensor, np.ndarray]:
         """The batch cost as a differentiable tensor, and the outputs a^L as an array.
 
         With a softmax (sigmoid) output and the matching cross-entropy, the cost is computed
         from the logits by the fused, stable op, whose gradient is δ^L = a^L − y.
+        ``sample_weight``: C = 1/N Σ_x w_x C_x (Keras's weighted cost).
         """
         head = self._head()
-        out = self.forward_logits(x) if head.paired_kernel is not None else self(x)
-        loss, outputs = head.tensor_loss(y, out)
+        with outermost_call(self):
+            out = self.forward_logits(x) if head.paired_kernel is not None else self(x)
+        if sample_weight is None:
+            loss, outputs = head.tensor_loss(y, out)
+        else:
+            assert self.loss is not None
+            loss = self.loss.weighted_tensor(y, out, head.logits, sample_weight)
+            kernel = head.paired_kernel
+            outputs = kernel.value(out.data) if kernel is not None else out.data
+        extra = self.losses
+        if not extra and isinstance(self.loss, losses_module.NoLoss):
+            raise InvalidArgumentError(
+                f"fit: {self.name} was compiled without a loss and its forward pass added "
+                f"none (add_loss); give compile a loss, e.g. loss='mse'"
+            )
         return self.plus_added_losses(loss), outputs
 
     def plus_added_losses(self, loss: Tensor) -> Tensor:
-        """The cost with the terms the forward pass added (``add_loss``)."""
+        """The cost with the terms the forward pass added (``add_loss``) and the weight
+        penalties of regularizers."""
         for term in self.losses:
             loss = loss + term
         return loss
 
-    def train_step(self, xb: np.ndarray, yb: np.ndarray, record: Any = None) -> StepResult:
+    def train_step(
+        self,
+        xb: np.ndarray,
+        yb: np.ndarray,
+        record: Any = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> StepResult:
         """One step of mini-batch gradient descent through the autograd graph.
 
         Needs only ``compile``: the optimiser is bound to the trainable parameters on the
@@ -366,11 +438,12 @@ class Model(Module):
             self._bind_optimizer()
         x = self._prepare_batch(xb)
         tape: list[Any] = []
+        extra = {} if sample_weight is None else {"sample_weight": sample_weight}
         if record is None:
-            loss, outputs = self.forward_loss(x, yb)
+            loss, outputs = self.forward_loss(x, yb, **extra)
         else:
             with recording() as tape:
-                loss, outputs = self.forward_loss(x, yb)
+                loss, outputs = self.forward_loss(x, yb, **extra)
         value = float(loss.data)
         if not math.isfinite(value):
             return StepResult(value, outputs)
@@ -435,6 +508,9 @@ class Model(Module):
         checkpoint_every: str | int = "epoch",
         resume: str | os.PathLike[str] | None = None,
         distributed: bool = False,
+        steps_per_epoch: int | None = None,
+        sample_weight: Any = None,
+        class_weight: dict[Any, float] | None = None,
     ) -> History:
         """Train for ``epochs`` passes over (x, y) in mini-batches; returns the History.
 
@@ -456,6 +532,11 @@ class Model(Module):
         (``mpirun -n 4 python train.py``; training/distributed.py): each takes its shard of
         every global batch of ``batch_size`` and the gradients are averaged; rank 0 alone
         prints and writes the checkpoint. With one process it is a plain fit.
+        ``x`` may also be a ``keras.utils.PyDataset`` or a generator of (x, y[, sample_weight])
+        batches (then y is None; a generator needs ``steps_per_epoch``).
+        ``steps_per_epoch``: batches per epoch, taken from a stream of passes over the data.
+        ``sample_weight`` (one weight per sample) and ``class_weight`` ({class: weight})
+        weight each sample's cost: C = 1/N Σ_x w_x C_x, trained through the graph.
         """
         where = "fit"
         self._require_compiled(where)
@@ -463,7 +544,23 @@ class Model(Module):
         epochs = positive_int(epochs, "epochs", where, allow_zero=True)
         initial_epoch = positive_int(initial_epoch, "initial_epoch", where, allow_zero=True)
         _check_fit_options(verbose, checkpoint_every, where)
-        data = split_validation(x, y, validation_split, validation_data, where)
+        if steps_per_epoch is not None:
+            steps_per_epoch = positive_int(steps_per_epoch, "steps_per_epoch", where)
+            if checkpoint is not None or resume is not None:
+                raise InvalidArgumentError(
+                    f"{where}: checkpoint/resume cannot be combined with steps_per_epoch"
+                )
+        iterator: Any
+        if is_batch_source(x):
+            data, iterator = self._stream_data(x, y, steps_per_epoch, validation_data, where)
+            if validation_split or checkpoint is not None or resume is not None:
+                raise InvalidArgumentError(
+                    f"{where}: validation_split, checkpoint and resume need array data; with a "
+                    f"PyDataset or a generator give validation_data=(x_val, y_val)"
+                )
+        else:
+            data = split_validation(x, y, validation_split, validation_data, where)
+            iterator = EpochIterator(len(data[0]), batch_size, bool(shuffle), steps_per_epoch)
         x_arr, y_arr, x_val, y_val = data
         out = self._dry_run(x_arr, where)
         self._check_targets(x_arr, y_arr, out, where)
@@ -478,7 +575,6 @@ class Model(Module):
         history = History()
         history.telemetry = recorder
         self.history = history
-        iterator = EpochIterator(len(x_arr), batch_size, bool(shuffle))
         user_callbacks = list(callbacks or [])
         doctors = self._doctor_callbacks(doctor, verbose, user_callbacks, where)
         params = {
@@ -486,7 +582,7 @@ class Model(Module):
             "steps": iterator.steps,
             "verbose": shown,
             "batch_size": batch_size,
-            "samples": len(x_arr),
+            "samples": iterator.samples,
             "stream": stream,
         }
         step_fn = self._step_function()
@@ -507,6 +603,17 @@ class Model(Module):
             checkpoint,
             checkpoint_every,
         )
+        if sample_weight is not None:
+            if isinstance(iterator, BatchStream):
+                raise InvalidArgumentError(
+                    f"{where}: with a PyDataset or a generator, give the sample weights as the "
+                    f"third element of each batch"
+                )
+            n_all = len(x_arr) + (len(x_val) if validation_split and x_val is not None else 0)
+            loop.sample_weight = sample_weights_for(sample_weight, n_all, where)[: len(x_arr)]
+        if class_weight is not None:
+            class_weights_for(y_arr, class_weight, where)  # every class has a weight
+            loop.class_weight = class_weight
         self.stop_training = False
         self._stop_reason = None
         resumed = None
@@ -550,6 +657,28 @@ class Model(Module):
             "dtype": str(self.dtype),
         }
         return dist.join(self, what, where)
+
+    def _stream_data(
+        self, x: Any, y: Any, steps_per_epoch: int | None, validation_data: Any, where: str
+    ) -> tuple[tuple[Any, ...], BatchStream]:
+        """fit's data from a PyDataset or a generator: the first batch stands for x and y in
+        the checks; validation data, if any, are arrays."""
+        if y is not None:
+            raise InvalidArgumentError(
+                f"{where}: y must be None when x is a PyDataset or a generator (its batches "
+                f"hold the targets), received {describe(y)}"
+            )
+        stream = BatchStream(x, steps_per_epoch, where)
+        if stream.steps is None:
+            raise InvalidArgumentError(
+                f"{where}: a generator as x needs steps_per_epoch (how many batches make an "
+                f"epoch), received steps_per_epoch=None"
+            )
+        xb, yb, _ = stream.first()
+        x_val = y_val = None
+        if validation_data is not None:
+            _, _, x_val, y_val = split_validation(xb, yb, 0.0, validation_data, where)
+        return (xb, yb, x_val, y_val), stream
 
     @_numeric_environment
     def train_on_batch(self, x: Any, y: Any) -> float:
@@ -696,47 +825,38 @@ class Model(Module):
         batch_size: int = 32,
         verbose: int = 0,
         return_dict: bool = False,
+        callbacks: Sequence[Callback] | None = None,
+        steps: int | None = None,
+        sample_weight: Any = None,
     ) -> Any:
         """Loss and metrics on (x, y) in inference mode (the model itself is not changed).
 
         Returns the loss alone when there are no metrics, else [loss, *metrics], or a dict
-        {"loss": ..., "accuracy": ...} with ``return_dict=True``.
+        {"loss": ..., "accuracy": ...} with ``return_dict=True``. ``callbacks`` receive
+        ``on_test_begin``/``on_test_batch_*``/``on_test_end`` (Keras's hooks).
         """
         where = "evaluate"
         self._require_compiled(where)
         batch_size = positive_int(batch_size, "batch_size", where)
-        x_arr = as_data(x, "x", where)
-        y_arr = as_data(y, "y", where)
-        out = self._dry_run(x_arr, where)
-        self._check_targets(x_arr, y_arr, out, where)
-        metrics = self._make_metrics(y_arr, out)
-        head = self._head()
-        total, seen = 0.0, 0
-        arrays = self._inference_layers() is not None
-        with self._inference(arrays):
-            for start in range(0, len(x_arr), batch_size):
-                sl = slice(start, start + batch_size)
-                yb = y_arr[sl]
-                data = self._batch_outputs(x_arr[sl], arrays, head.paired_kernel is not None)
-                loss, outputs = head.tensor_loss(yb, Tensor(data, dtype=data.dtype))
-                if not arrays:  # the model's own forward ran: add what it added to the cost
-                    loss = self.plus_added_losses(loss)
-                total += float(loss.data) * len(yb)
-                seen += len(yb)
-                for m in metrics:
-                    m.update(yb, outputs)
-        result = {"loss": total / seen}
-        for m in metrics:
-            result[m.name] = m.result()
-        if not all(math.isfinite(v) for v in result.values()):
-            self._warn_non_finite("evaluate", "loss or metrics")
+        if is_batch_source(x):  # a PyDataset or a generator of (x, y) batches
+            x_arr, y_got = collect_batches(x, steps, where)
+            y_arr = as_data(y_got, "y", where)
+        else:
+            x_arr = as_data(x, "x", where)
+            y_arr = as_data(y, "y", where)
+        params = {"verbose": verbose, "steps": -(-len(x_arr) // batch_size)}
+        hooks = CallbackList(list(callbacks or []), self, params, where)
+        weights = None
+        if sample_weight is not None:
+            weights = sample_weights_for(sample_weight, len(x_arr), where)
+        result = self._evaluation(x_arr, y_arr, batch_size, hooks, where, weights)
         if verbose:
             from .progress import format_logs
 
             print(format_logs(result), file=sys.stdout)
         if return_dict:
             return result
-        if not metrics:
+        if len(result) == 1:
             return result["loss"]
         return list(result.values())
 
@@ -758,22 +878,112 @@ class Model(Module):
         when the model's own forward must run (``inference_problem`` says why)."""
         return self._inference_facts().arrays
 
+    def _evaluation(
+        self,
+        x_arr: np.ndarray,
+        y_arr: np.ndarray,
+        batch_size: int,
+        callbacks: CallbackList,
+        where: str = "evaluate",
+        sample_weight: np.ndarray | None = None,
+    ) -> dict[str, float]:
+        """{"loss": …, metric: …} over (x, y) in inference mode, calling the ``on_test_*``
+        hooks (evaluate and fit's validation both run this); ``sample_weight`` weights the
+        loss as in fit (the metrics are not weighted, as Keras's ``metrics``)."""
+        out = self._dry_run(x_arr, where)
+        self._check_targets(x_arr, y_arr, out, where)
+        metrics = self._make_metrics(y_arr, out)
+        head = self._head()
+        total, seen = 0.0, 0
+        arrays = self._inference_layers() is not None
+        watched = bool(callbacks.test_batch_callbacks)
+        callbacks.on_test_begin({})
+        with self._inference(arrays):
+            for step, start in enumerate(range(0, len(x_arr), batch_size)):
+                if watched:
+                    callbacks.on_test_batch_begin(step, {})
+                sl = slice(start, start + batch_size)
+                yb = y_arr[sl]
+                with outermost_call(self):
+                    data = self._batch_outputs(x_arr[sl], arrays, head.paired_kernel is not None)
+                out_t = Tensor(data, dtype=data.dtype)
+                if sample_weight is None:
+                    loss, outputs = head.tensor_loss(yb, out_t)
+                else:
+                    assert self.loss is not None
+                    loss = self.loss.weighted_tensor(yb, out_t, head.logits, sample_weight[sl])
+                    kernel = head.paired_kernel
+                    outputs = kernel.value(data) if kernel is not None else data
+                total += (float(loss.data) + self._extra_loss_value()) * len(yb)
+                seen += len(yb)
+                for m in metrics:
+                    m.update(yb, outputs)
+                if watched:
+                    running = {"loss": total / seen, **{m.name: m.result() for m in metrics}}
+                    callbacks.on_test_batch_end(step, running)
+        result = {"loss": total / seen}
+        for m in metrics:
+            result[m.name] = m.result()
+        if not all(math.isfinite(v) for v in result.values()):
+            self._warn_non_finite("evaluate", "loss or metrics")
+        callbacks.on_test_end(dict(result))
+        return result
+
     @_numeric_environment
-    def predict(self, x: Any, batch_size: int = 32, verbose: int = 0) -> np.ndarray:
+    def predict(
+        self,
+        x: Any,
+        batch_size: int = 32,
+        verbose: int = 0,
+        callbacks: Sequence[Callback] | None = None,
+        steps: int | None = None,
+    ) -> np.ndarray:
         """Outputs a^L for every sample of x, in inference mode, as one NumPy array.
 
         The model is not changed, so one model can serve predict from many threads.
+        ``callbacks`` receive ``on_predict_begin``/``on_predict_batch_*``/``on_predict_end``
+        (Keras's hooks; ``logs["outputs"]`` after each batch).
         """
         where = "predict"
         batch_size = positive_int(batch_size, "batch_size", where)
-        x_arr = as_data(x, "x", where)
-        layers = self._inference_layers()
-        if layers is None:
-            result = self._predict_graph(x_arr, batch_size, where)
+        x_arr = (
+            collect_batches(x, steps, where)[0] if is_batch_source(x) else as_data(x, "x", where)
+        )
+        if callbacks:
+            result = self._predict_watched(x_arr, batch_size, list(callbacks), verbose, where)
         else:
-            result = self._predict_arrays(layers, x_arr, batch_size, where)
+            layers = self._inference_layers()
+            if layers is None:
+                result = self._predict_graph(x_arr, batch_size, where)
+            else:
+                result = self._predict_arrays(layers, x_arr, batch_size, where)
         if result.dtype.kind == "f" and not np.isfinite(result).all():
             self._warn_non_finite("predict", "outputs")
+        return result
+
+    def _predict_watched(
+        self,
+        x_arr: np.ndarray,
+        batch_size: int,
+        callbacks: list[Callback],
+        verbose: int,
+        where: str,
+    ) -> np.ndarray:
+        """predict with callbacks: Keras's ``on_predict_*`` hooks, the batches in order on this
+        thread (``logs["outputs"]`` after each batch)."""
+        starts = list(range(0, len(x_arr), batch_size))
+        hooks = CallbackList(callbacks, self, {"verbose": verbose, "steps": len(starts)}, where)
+        hooks.on_predict_begin({})
+        first = self._dry_run(x_arr, where)
+        result = np.empty((len(x_arr),) + first.shape[1:], dtype=first.dtype)
+        arrays = self._inference_layers() is not None
+        with self._inference(arrays):
+            for step, start in enumerate(starts):
+                hooks.on_predict_batch_begin(step, {})
+                sl = slice(start, start + batch_size)
+                result[sl] = self._batch_outputs(x_arr[sl], arrays)
+                hooks.on_predict_batch_end(step, {"outputs": result[sl]})
+        hooks.on_predict_end({})
         return result
 
     def _predict_arrays(
@@ -860,7 +1070,8 @@ class Model(Module):
                 # in its own mode as the graph runs them, without a node per layer.
                 out = forward_arrays(layers, x.data, training=not inference_mode())
                 return Tensor(out, dtype=out.dtype if out.dtype.kind == "f" else None)
-        return self.forward(x, *args, **kwargs)
+        with outermost_call(self):
+            return self.forward(x, *args, **kwargs)
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Any:
         """The layer called ``name``, or at position ``index`` of ``layers`` (Keras's name)."""

@@ -2,8 +2,9 @@
 
 ``base.py`` states the protocol every layer implements (``forward_kernel``/``backward_kernel``
 and what the rest of the library needs to know about it); ``dense.py``, ``activation.py``,
-``regularization.py`` (Dropout), ``shape.py`` (Input, Flatten), ``preprocessing.py``
-(Rescaling, Normalization) and ``merge.py`` (Concatenate, Add, …: several inputs) implement it.
+``regularization.py`` (Dropout), ``embedding.py``, ``shape.py`` (Input, Flatten),
+``preprocessing.py`` (Rescaling, Normalization) and ``merge.py`` (Concatenate, Add, …: several
+inputs) implement it.
 """
 
 from .activation import (
@@ -21,6 +22,7 @@ from .activation import (
 )
 from .base import Context, Layer, forcing_inference, inference_mode, recording, weight_layers
 from .dense import Dense
+from .embedding import Embedding
 from .merge import (
     Add,
     Average,
@@ -49,6 +51,7 @@ __all__ = [
     "Context",
     "Input",
     "Dense",
+    "Embedding",
     "Activation",
     "Linear",
     "Sigmoid",
@@ -93,6 +96,7 @@ LAYER_CLASSES: dict[str, type[Layer]] = {
     for cls in (
         Input,
         Dense,
+        Embedding,
         Activation,
         Linear,
         Sigmoid,
