@@ -4,6 +4,8 @@ compile/fit/evaluate/predict, gradients (gradcheck, PyTorch), and the errors for
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -49,7 +51,8 @@ def test_a_layer_that_cannot_run_symbolically_says_so_plainly():
     with pytest.raises(InvalidArgumentError) as info:
         layers.Dense(3)(x)
     message = str(info.value)
-    assert "cannot be called on a symbolic input" in message and "'dense'" in message
+    assert "cannot be called on a symbolic input" in message
+    assert re.search(r"'dense(_\d+)?'", message)  # Keras numbers names per session
     assert "dtype object" not in message
 
 
@@ -413,7 +416,7 @@ def test_a_graph_takes_the_graph_path():
 
 def test_single_chain_functional_trains_like_the_sequential():
     gn.seed(3)
-    seq = gn.Sequential(
+    seq = keras.Sequential(  # keras namespace: get/set_weights in Keras's layout on both sides
         [layers.Dense(8, activation="relu", input_dim=5), layers.Dense(3, activation="softmax")]
     )
     x = keras.Input(shape=(5,))
@@ -435,7 +438,7 @@ def test_single_chain_functional_trains_like_the_sequential():
 # -- the rest of the library treats a functional model like a Sequential --------------------------
 def test_explain_traces_a_functional_chain_as_the_sequential():
     gn.seed(0)
-    seq = gn.Sequential(
+    seq = keras.Sequential(
         [layers.Dense(3, activation="sigmoid", input_dim=2), layers.Dense(2, activation="sigmoid")]
     )
     x = keras.Input(shape=(2,))

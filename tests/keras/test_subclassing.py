@@ -275,8 +275,8 @@ def test_guide_vae_trains_with_its_kl_loss() -> None:
     vae(x_train[:64])
     (kl,) = vae.losses
     assert float(kl.data) != 0.0
-    names = [m.name for m in vae.modules() if isinstance(m, keras.layers.Dense)]
-    assert len(names) == len(set(names)) == 5  # Keras's unique names: dense, dense_1, …
+    paths = [n for n, m in vae.named_modules() if isinstance(m, keras.layers.Dense)]
+    assert len(paths) == len(set(paths)) == 5  # each Dense has its own path in the model
 
 
 # -- what the guide implies -------------------------------------------------------------------
@@ -418,15 +418,13 @@ def test_compute_loss_override() -> None:
     )
 
 
-def test_functional_form_of_keras_model_says_what_is_missing() -> None:
-    """keras.Model(inputs, outputs) is the functional API (another part of issue 15): until
-    it is registered the error says so instead of failing somewhere else."""
-    from glassnet.keras.models import FUNCTIONAL
+def test_keras_model_of_inputs_and_outputs_is_the_functional_model() -> None:
+    """keras.Model(inputs, outputs) builds the functional model, with Keras's weight layout."""
+    from glassnet.keras.models import Functional
 
-    if FUNCTIONAL["class"] is not None:
-        pytest.skip("the functional API is available")
-    with pytest.raises(gn.errors.InvalidArgumentError, match="functional API"):
-        keras.Model(inputs=object(), outputs=object())
+    x = keras.Input(shape=(3,))
+    model = keras.Model(x, keras.layers.Dense(2)(x))
+    assert isinstance(model, Functional) and model.get_weights()[0].shape == (3, 2)
 
 
 def test_saving_a_registered_custom_layer(tmp_path: Path) -> None:

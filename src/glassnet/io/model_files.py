@@ -135,7 +135,7 @@ def _architecture(model: Module, where: str) -> dict[str, Any]:
     if name is None:
         raise InvalidArgumentError(_unregistered_message(where, "the model", cls))
     config = _config_of(model, where)
-    if name == "Functional":
+    if isinstance(model, registry.builtin("Functional")):
         _check_graph_classes(model, where)
     if isinstance(model, Sequential) and not _own_from_config(cls, Sequential):
         # Rebuilt layer by layer (a registered Sequential subclass too): record each layer's
@@ -165,8 +165,8 @@ def _check_graph_classes(model: Any, where: str) -> None:
     for member in model.layers:
         if isinstance(member, Layer):
             _layer_class_name(member, where)
-        elif type(member) in builtins:
-            if type(member) is builtins[1]:
+        elif type(member) in builtins or isinstance(member, builtins[1]):
+            if isinstance(member, builtins[1]):
                 _check_graph_classes(member, where)
             else:
                 for layer in member.layers:
@@ -577,11 +577,12 @@ def functional_from_config(
     name: str = "<config>",
     where: str = "from_config",
     custom_objects: Mapping[str, Any] | None = None,
+    model_cls: type | None = None,
 ) -> Module:
     """A functional model from its ``get_config()``: each layer rebuilt, then the recorded
     calls replayed. With ``tensors`` (a file's weights) every layer's parameter shapes are
     checked against them before the layer allocates anything."""
-    functional_cls = registry.builtin("Functional")
+    functional_cls = model_cls or registry.builtin("Functional")
 
     def bad(reason: str) -> FileFormatError:
         return FileFormatError(
@@ -629,7 +630,7 @@ def functional_from_config(
                 )
 
     try:
-        return functional_cls.from_graph(config, layers, check_sizes)  # type: ignore[no-any-return]
+        return functional_cls.from_graph(config, layers, check_sizes)  # type: ignore[no-any-return,union-attr]
     except FileFormatError:
         raise
     except Exception as exc:
@@ -663,6 +664,8 @@ def _model_from_architecture(
                 f"registered in this process; import the code that defines it (decorated with "
                 f"@glassnet.register) before calling load_model"
             )
+        if issubclass(cls, registry.builtin("Functional")):  # e.g. keras.Functional
+            return functional_from_config(arch["config"], tensors, name, where, model_cls=cls)
         rebuilt_by_layers = not _own_from_config(cls, registry.builtin("Sequential"))
         if issubclass(cls, registry.builtin("Sequential")) and rebuilt_by_layers:
             return _sequential_from_config(arch["config"], tensors, name, where, cls)

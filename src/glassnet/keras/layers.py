@@ -33,7 +33,7 @@ from ..errors import InvalidArgumentError, ShapeError, describe
 from ..io import registry
 from ..nn import initializers
 from ..nn import layers as _gl
-from ..nn.layers.base import _snake, forcing_inference, inference_mode
+from ..nn.layers.base import forcing_inference, inference_mode
 from ..nn.layers.embedding import Embedding as _Embedding
 from ..nn.module import Module, Parameter
 from ..training.model import collect_losses, outermost_call
@@ -63,10 +63,11 @@ _NAME_LOCK = threading.Lock()
 
 
 def auto_name(base: str) -> str:
-    """``base``, then ``base_1``, ``base_2``, … (Keras's unique layer names)."""
-    with _NAME_LOCK:
-        n = next(_NAME_COUNTS.setdefault(base, itertools.count()))
-    return base if n == 0 else f"{base}_{n}"
+    """A layer's default name: ``base`` (e.g. ``dense``). The model that holds it makes the
+    names unique within it (``dense``, ``dense_1``, …, as Keras shows them), and not across
+    the session as Keras does: model files and checkpoints key the weights by layer name, so
+    a model built again in the same process must get the same names."""
+    return base
 
 
 class Variable(Parameter):
@@ -143,7 +144,7 @@ class Layer(_gl.Layer):
         if input_dim is not None:
             input_shape = (input_dim,)
         super().__init__(
-            name=name or auto_name(_snake(type(self).__name__)),
+            name=name,  # None: the class's snake-case name, made unique by the model
             input_shape=input_shape,
             dtype=_float_dtype_or_none(dtype),
         )
@@ -471,7 +472,7 @@ class Dense(_gl.Dense):
             bias_initializer=bias_initializer,
             input_dim=input_dim,
             input_shape=input_shape,
-            name=name or auto_name("dense"),
+            name=name,
             dtype=_float_dtype_or_none(dtype),
         )
         self.kernel_regularizer = regularizers_module.get(kernel_regularizer)
@@ -553,7 +554,6 @@ class Embedding(_Embedding):
     """Keras's Embedding, with Keras's unique names (see ``glassnet.layers.Embedding``)."""
 
     def __init__(self, input_dim: int, output_dim: int, **kwargs: Any) -> None:
-        kwargs["name"] = kwargs.get("name") or auto_name("embedding")
         super().__init__(input_dim, output_dim, **kwargs)
 
 

@@ -91,13 +91,29 @@ class Model(_KerasFace, _training.Model):
                     "keras.Sequential"
                 )
             return target(*args, **kwargs)
-        if functional and _symbolic_inputs(args, kwargs):
+        if (
+            functional
+            and not issubclass(cls, _functional.Functional)
+            and _symbolic_inputs(args, kwargs)
+        ):
             # A subclass called on symbolic inputs is a functional model that keeps the
-            # subclass's own methods (train_step, compute_loss, ...), as in Keras.
-            return _functional_subclass(cls)(*args, **kwargs)
+            # subclass's own methods (train_step, compute_loss, ...), as in Keras; Python then
+            # calls its __init__, which builds the graph.
+            return super().__new__(_functional_subclass(cls))
         return super().__new__(cls)
 
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> Any:
+        """A functional model's config rebuilds a keras Functional (Keras's weight layout)."""
+        if isinstance(config, dict) and "nodes" in config and not issubclass(cls, Functional):
+            return Functional.from_config(config, custom_objects)
+        return super().from_config(config, custom_objects)
+
     def __init__(self, *args: Any, name: str | None = None, **kwargs: Any) -> None:
+        if isinstance(self, _functional.Functional):  # a subclass called on symbolic inputs
+            _functional.Functional.__init__(self, *args, **kwargs, name=name)  # type: ignore[misc]
+            self._added_losses: list[Any] = []
+            return
         kwargs.pop("trainable", None)
         kwargs.pop("dtype", None)
         if args or kwargs:
@@ -107,7 +123,7 @@ class Model(_KerasFace, _training.Model):
                 f"takes name= (and trainable=) in super().__init__()"
             )
         super().__init__(name=name or auto_name(_snake(type(self).__name__)))
-        self._added_losses: list[Any] = []
+        self._added_losses = []
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -129,6 +145,8 @@ class Model(_KerasFace, _training.Model):
     @property
     def layers(self) -> list[_GlassnetLayer]:
         """The layers held as attributes (directly, or in lists), in assignment order."""
+        if isinstance(self, _functional.Functional):
+            return _functional.Functional.layers.fget(self)  # type: ignore[attr-defined,no-any-return]
         return [m for _, m in self.named_children() if isinstance(m, _GlassnetLayer)]
 
     def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
@@ -136,6 +154,8 @@ class Model(_KerasFace, _training.Model):
         raise NotImplementedError(f"{type(self).__name__} must implement call(inputs)")
 
     def forward(self, x: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(self, _functional.Functional) and type(self).call is Model.call:
+            return _functional.Functional.forward(self, x, *args, **kwargs)
         training = kwargs.pop("training", None)
         if training is None:
             training = self.training and not inference_mode()
@@ -209,6 +229,7 @@ class Functional(_KerasFace, _functional.Functional):
 
 
 FUNCTIONAL["class"] = Functional
+registry.register(Functional, name="keras.Functional")
 _FUNCTIONAL_SUBCLASSES: dict[type, type] = {}
 
 
@@ -218,14 +239,14 @@ def _symbolic_inputs(args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
 
 
 def _functional_subclass(cls: type) -> type:
-    """A functional model class carrying the methods ``cls`` defines itself (not keras.Model's,
-    which would hide the graph's): made once per class."""
+    """``cls`` combined with the functional model (made once per class): the subclass's own
+    methods first, as in Keras; keras.Model's ``__init__``, ``forward`` and ``layers`` defer to
+    the graph's for such a model."""
     made = _FUNCTIONAL_SUBCLASSES.get(cls)
     if made is None:
-        own: dict[str, Any] = {}
-        for klass in reversed(cls.__mro__):
-            if issubclass(klass, Model) and klass is not Model:
-                own.update((k, v) for k, v in vars(klass).items() if not k.startswith("__"))
-        own.update(__module__=cls.__module__, __qualname__=cls.__qualname__)
-        made = _FUNCTIONAL_SUBCLASSES[cls] = type(cls.__name__, (Functional,), own)
+        made = _FUNCTIONAL_SUBCLASSES[cls] = type(
+            cls.__name__,
+            (cls, Functional),
+            {"__module__": cls.__module__, "__qualname__": cls.__qualname__},
+        )
     return made

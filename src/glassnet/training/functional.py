@@ -39,6 +39,7 @@ from ..nn.symbolic import (
     is_symbolic,
 )
 from . import metrics as metrics_module
+from .callbacks import CallbackList
 from .epochs import StructuredData, as_data, positive_int
 from .head import OutputHead
 from .model import Model, Sequential, _numeric_environment, _unique_name
@@ -735,10 +736,36 @@ class Functional(Model):
         batch_size = positive_int(batch_size, "batch_size", where)
         xs = self._inputs_data(x, where)
         ys = self._targets(y, where, len(xs))
+        result = self._evaluation(xs, ys, batch_size, CallbackList([], self, {}, where), where)
+        if verbose:
+            from .progress import format_logs
+
+            print(format_logs(result), file=sys.stdout)
+        if return_dict:
+            return result
+        return result["loss"] if len(result) == 1 else list(result.values())
+
+    def _evaluation(
+        self,
+        x_arr: Any,
+        y_arr: Any,
+        batch_size: int,
+        callbacks: CallbackList,
+        where: str = "evaluate",
+        sample_weight: np.ndarray | None = None,
+    ) -> dict[str, float]:
+        """evaluate's numbers (fit's validation runs this too); with several inputs or
+        outputs x and y are the structured data evaluate made, and the on_test_* hooks run."""
+        if not self.several():
+            return super()._evaluation(x_arr, y_arr, batch_size, callbacks, where, sample_weight)
+        if sample_weight is not None:
+            _no_options({"sample_weight": sample_weight}, where)
+        xs, ys = x_arr, y_arr
         out = self._dry_run(xs, where)
         self._check_targets(xs, ys, out, where)
         metrics = self._make_metrics(ys, out)
         total, seen = 0.0, 0
+        callbacks.on_test_begin({})
         with self._inference(False):
             for start in range(0, len(xs), batch_size):
                 sl = slice(start, start + batch_size)
@@ -753,13 +780,8 @@ class Functional(Model):
             result[m.name] = m.result()
         if not all(math.isfinite(v) for v in result.values()):
             self._warn_non_finite("evaluate", "loss or metrics")
-        if verbose:
-            from .progress import format_logs
-
-            print(format_logs(result), file=sys.stdout)
-        if return_dict:
-            return result
-        return result["loss"] if len(result) == 1 else list(result.values())
+        callbacks.on_test_end(dict(result))
+        return result
 
     @_numeric_environment
     def predict(  # type: ignore[override]  # the options go to Model.predict by name
@@ -868,7 +890,7 @@ class Functional(Model):
         from ..io.model_files import functional_from_config
 
         return functional_from_config(  # type: ignore[return-value]
-            config, custom_objects=custom_objects
+            config, custom_objects=custom_objects, model_cls=cls
         )
 
     @classmethod

@@ -1105,7 +1105,8 @@ class Model(Module):
         if isinstance(config, dict) and "nodes" in config:
             from .functional import Functional
 
-            return Functional.from_config(config, custom_objects)
+            target = cls if issubclass(cls, Functional) else Functional
+            return target.from_config(config, custom_objects)
         if issubclass(cls, Sequential):
             from ..io.model_files import sequential_from_config
 
