@@ -7,6 +7,8 @@ argument, what was received, what was expected.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "GlassnetError",
     "ShapeError",
@@ -87,7 +89,7 @@ class MissingDependencyError(GlassnetError, ImportError):
     """An optional package (scikit-learn, onnx, onnxruntime, torch) that a feature needs."""
 
 
-def require(module: str, feature: str, extra: str) -> object:
+def require(module: str, feature: str, extra: str) -> Any:
     """Import ``module`` for ``feature``, or raise a one-sentence MissingDependencyError that
     says which extra installs it."""
     import importlib
