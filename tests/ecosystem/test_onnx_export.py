@@ -237,7 +237,7 @@ def test_unbuilt_and_subclassed_models_are_refused():
         def forward(self, x):
             return super().forward(x) * 2
 
-    with pytest.raises(ValueError, match="only a Sequential model .* received Custom"):
+    with pytest.raises(ValueError, match="export: only a Sequential model .* received Custom"):
         onnx_export.to_onnx(Custom([L.Dense(3, input_dim=2)]))
 
 

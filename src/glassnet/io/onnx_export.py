@@ -45,7 +45,7 @@ from ..nn.layers import (
     Rescaling,
 )
 from ..nn.layers import activation as activation_layers
-from . import registry
+from ._sequential import sequential_layers
 from .atomic import atomic_write_bytes, check_target
 
 __all__ = ["to_onnx", "export_onnx", "CONVERTERS", "ACTIVATIONS", "BASE_OPSET"]
@@ -241,26 +241,9 @@ def _normalization(layer: Normalization, g: GraphBuilder, x: str, shape: tuple[A
 
 
 # -- the model -----------------------------------------------------------------------------------
-def _layers_and_shape(model: Any) -> tuple[list[Layer], tuple[int, ...]]:
-    """The layers of a Sequential whose forward is Sequential's own, and its input shape."""
-    sequential = registry.builtin("Sequential")
-    if not isinstance(model, sequential) or type(model).forward is not sequential.forward:
-        raise InvalidArgumentError(
-            f"export: only a Sequential model (without its own forward) can be exported to "
-            f"ONNX, received {type(model).__name__}"
-        )
-    shape = model.input_shape
-    if shape is None:
-        raise InvalidArgumentError(
-            f"export: {model.name} has no input shape yet; give the first layer input_shape=, "
-            f"call model.build(input_shape) or fit it first"
-        )
-    return model.layers, tuple(int(s) for s in shape)
-
-
 def to_onnx(model: Any) -> Any:
     """The model as an ``onnx.ModelProto`` (checked by ``onnx.checker.check_model``)."""
-    layers, input_shape = _layers_and_shape(model)
+    layers, input_shape = sequential_layers(model, "export")
     graph = GraphBuilder(model.dtype)
     onnx = graph.onnx
     name = "input"
