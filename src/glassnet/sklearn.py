@@ -31,6 +31,7 @@ from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
 
 from .nn.layers import Dense, Dropout  # noqa: E402
+from .optim import optimizers  # noqa: E402
 from .training import EarlyStopping, Sequential  # noqa: E402
 
 __all__ = ["GlassnetClassifier", "GlassnetRegressor"]
@@ -125,8 +126,6 @@ class _GlassnetEstimator(BaseEstimator):
         layers.append(Dense(n_outputs, self._output_activation, dtype=dtype))
         model = Sequential(layers)
         model.build((n_features,))
-        from .optim import optimizers
-
         opt = optimizers.get(self.optimizer.lower())
         opt.learning_rate = float(self.learning_rate)
         model.compile(optimizer=opt, loss=self._loss)
