@@ -1,0 +1,25 @@
+# source: keras-io guides/functional_api.py, "The Functional API" (fchollet, Keras 3 version, last modified 2020/04/12)
+# section: Extract and reuse nodes in the graph of layers
+# cells: 27 of 31; prelude cells 25, 26
+# category: needs-conv
+# reason: keras.applications.VGG19 (convolutional)
+# changed: import lines (keras -> glassnet.keras)
+# Derived from keras-io (Apache-2.0), modified as stated above: see ../README.md.
+
+import numpy as np
+import glassnet.keras as keras
+from glassnet.keras import layers
+from glassnet.keras import ops
+
+# --- prelude: earlier cells of the guide, run first as a notebook would ---
+# [cell 25]
+vgg19 = keras.applications.VGG19()
+
+# [cell 26]
+features_list = [layer.output for layer in vgg19.layers]
+
+# --- snippet ---
+feat_extraction_model = keras.Model(inputs=vgg19.input, outputs=features_list)
+
+img = np.random.random((1, 224, 224, 3)).astype("float32")
+extracted_features = feat_extraction_model(img)

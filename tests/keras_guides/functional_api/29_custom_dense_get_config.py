@@ -1,0 +1,44 @@
+# source: keras-io guides/functional_api.py, "The Functional API" (fchollet, Keras 3 version, last modified 2020/04/12)
+# section: Extend the API using custom layers
+# cells: 29 of 31; no prelude
+# category: runs
+# changed: import lines (keras -> glassnet.keras)
+# Derived from keras-io (Apache-2.0), modified as stated above: see ../README.md.
+
+import numpy as np
+import glassnet.keras as keras
+from glassnet.keras import layers
+from glassnet.keras import ops
+
+# --- snippet ---
+class CustomDense(layers.Layer):
+    def __init__(self, units=32):
+        super().__init__()
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(
+            shape=(input_shape[-1], self.units),
+            initializer="random_normal",
+            trainable=True,
+        )
+        self.b = self.add_weight(
+            shape=(self.units,), initializer="random_normal", trainable=True
+        )
+
+    def call(self, inputs):
+        return ops.matmul(inputs, self.w) + self.b
+
+    def get_config(self):
+        return {"units": self.units}
+
+
+inputs = keras.Input((4,))
+outputs = CustomDense(10)(inputs)
+
+model = keras.Model(inputs, outputs)
+config = model.get_config()
+
+new_model = keras.Model.from_config(
+    config, custom_objects={"CustomDense": CustomDense}
+)

@@ -1,0 +1,52 @@
+# source: keras-io guides/functional_api.py, "The Functional API" (fchollet, Keras 3 version, last modified 2020/04/12)
+# section: Mix-and-match API styles
+# cells: 31 of 31; no prelude
+# category: needs-conv
+# reason: Conv1D
+# changed: import lines (keras -> glassnet.keras)
+# Derived from keras-io (Apache-2.0), modified as stated above: see ../README.md.
+
+import numpy as np
+import glassnet.keras as keras
+from glassnet.keras import layers
+from glassnet.keras import ops
+
+# --- snippet ---
+units = 32
+timesteps = 10
+input_dim = 5
+batch_size = 16
+
+
+class CustomRNN(layers.Layer):
+    def __init__(self):
+        super().__init__()
+        self.units = units
+        self.projection_1 = layers.Dense(units=units, activation="tanh")
+        self.projection_2 = layers.Dense(units=units, activation="tanh")
+        self.classifier = layers.Dense(1)
+
+    def call(self, inputs):
+        outputs = []
+        state = ops.zeros(shape=(inputs.shape[0], self.units))
+        for t in range(inputs.shape[1]):
+            x = inputs[:, t, :]
+            h = self.projection_1(x)
+            y = h + self.projection_2(state)
+            state = y
+            outputs.append(y)
+        features = ops.stack(outputs, axis=1)
+        return self.classifier(features)
+
+
+# Note that you specify a static batch size for the inputs with the `batch_shape`
+# arg, because the inner computation of `CustomRNN` requires a static batch size
+# (when you create the `state` zeros tensor).
+inputs = keras.Input(batch_shape=(batch_size, timesteps, input_dim))
+x = layers.Conv1D(32, 3)(inputs)
+outputs = CustomRNN()(x)
+
+model = keras.Model(inputs, outputs)
+
+rnn_model = CustomRNN()
+_ = rnn_model(ops.zeros((1, 10, 5)))

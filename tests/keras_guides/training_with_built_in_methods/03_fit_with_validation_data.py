@@ -1,0 +1,64 @@
+# source: keras-io guides/training_with_built_in_methods.py, "Training & evaluation with the built-in methods" (fchollet, Keras 3 version, last modified 2023/03/25)
+# section: API overview: a first end-to-end example
+# cells: 4 of 45; prelude cells 1, 2, 3
+# category: runs
+# changed: import lines (keras -> glassnet.keras; the setup cell's `import torch` and `import tensorflow as tf` dropped: only the backend-specific snippets use them); data loading: keras.datasets.mnist -> glassnet.datasets "mnist-5k" (4,000 / 1,000 digits); reshape(60000, 784) -> reshape(4000, 784), reshape(10000, 784) -> reshape(1000, 784); validation hold-out 10,000 -> 1,000 samples (so 3,000 remain for training)
+# Derived from keras-io (Apache-2.0), modified as stated above: see ../README.md.
+
+import os
+import numpy as np
+import glassnet.keras as keras
+from glassnet.keras import layers
+from glassnet.keras import ops
+
+# --- prelude: earlier cells of the guide, run first as a notebook would ---
+# [cell 1]
+inputs = keras.Input(shape=(784,), name="digits")
+x = layers.Dense(64, activation="relu", name="dense_1")(inputs)
+x = layers.Dense(64, activation="relu", name="dense_2")(x)
+outputs = layers.Dense(10, activation="softmax", name="predictions")(x)
+
+model = keras.Model(inputs=inputs, outputs=outputs)
+
+# [cell 2]
+# changed (data loading): keras.datasets.mnist.load_data() -> glassnet's embedded MNIST
+# subset (4,000 training / 1,000 test digits, uint8 images of 28x28 as Keras's)
+import glassnet.datasets
+
+(x_train, y_train), (x_test, y_test) = glassnet.datasets.load("mnist-5k")
+y_train, y_test = y_train.astype("uint8"), y_test.astype("uint8")  # changed: uint8 as Keras's
+
+# Preprocess the data (these are NumPy arrays)
+x_train = x_train.reshape(4000, 784).astype("float32") / 255  # changed: 60000 -> 4000
+x_test = x_test.reshape(1000, 784).astype("float32") / 255  # changed: 10000 -> 1000
+
+y_train = y_train.astype("float32")
+y_test = y_test.astype("float32")
+
+# Reserve 10,000 samples for validation
+x_val = x_train[-1000:]  # changed: 10000 -> 1000
+y_val = y_train[-1000:]  # changed: 10000 -> 1000
+x_train = x_train[:-1000]  # changed: 10000 -> 1000
+y_train = y_train[:-1000]  # changed: 10000 -> 1000
+
+# [cell 3]
+model.compile(
+    optimizer=keras.optimizers.RMSprop(),  # Optimizer
+    # Loss function to minimize
+    loss=keras.losses.SparseCategoricalCrossentropy(),
+    # List of metrics to monitor
+    metrics=[keras.metrics.SparseCategoricalAccuracy()],
+)
+
+# --- snippet ---
+print("Fit model on training data")
+history = model.fit(
+    x_train,
+    y_train,
+    batch_size=64,
+    epochs=2,
+    # We pass some validation for
+    # monitoring validation loss and metrics
+    # at the end of each epoch
+    validation_data=(x_val, y_val),
+)

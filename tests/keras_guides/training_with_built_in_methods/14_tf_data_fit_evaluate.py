@@ -1,0 +1,80 @@
+# source: keras-io guides/training_with_built_in_methods.py, "Training & evaluation with the built-in methods" (fchollet, Keras 3 version, last modified 2023/03/25)
+# section: Training & evaluation using tf.data Datasets
+# cells: 17 of 45; prelude cells 2, 9
+# category: backend-specific
+# reason: tf.data.Dataset (TensorFlow's input pipeline; the guide shows the same training with NumPy arrays in the cells before)
+# changed: import lines (keras -> glassnet.keras; the setup cell's `import torch` and `import tensorflow as tf` kept); data loading: keras.datasets.mnist -> glassnet.datasets "mnist-5k" (4,000 / 1,000 digits); reshape(60000, 784) -> reshape(4000, 784), reshape(10000, 784) -> reshape(1000, 784); validation hold-out 10,000 -> 1,000 samples (so 3,000 remain for training)
+# Derived from keras-io (Apache-2.0), modified as stated above: see ../README.md.
+
+# We import torch & TF so as to use torch Dataloaders & tf.data.Datasets.
+import torch
+import tensorflow as tf
+
+import os
+import numpy as np
+import glassnet.keras as keras
+from glassnet.keras import layers
+from glassnet.keras import ops
+
+# --- prelude: earlier cells of the guide, run first as a notebook would ---
+# [cell 2]
+# changed (data loading): keras.datasets.mnist.load_data() -> glassnet's embedded MNIST
+# subset (4,000 training / 1,000 test digits, uint8 images of 28x28 as Keras's)
+import glassnet.datasets
+
+(x_train, y_train), (x_test, y_test) = glassnet.datasets.load("mnist-5k")
+y_train, y_test = y_train.astype("uint8"), y_test.astype("uint8")  # changed: uint8 as Keras's
+
+# Preprocess the data (these are NumPy arrays)
+x_train = x_train.reshape(4000, 784).astype("float32") / 255  # changed: 60000 -> 4000
+x_test = x_test.reshape(1000, 784).astype("float32") / 255  # changed: 10000 -> 1000
+
+y_train = y_train.astype("float32")
+y_test = y_test.astype("float32")
+
+# Reserve 10,000 samples for validation
+x_val = x_train[-1000:]  # changed: 10000 -> 1000
+y_val = y_train[-1000:]  # changed: 10000 -> 1000
+x_train = x_train[:-1000]  # changed: 10000 -> 1000
+y_train = y_train[:-1000]  # changed: 10000 -> 1000
+
+# [cell 9]
+def get_uncompiled_model():
+    inputs = keras.Input(shape=(784,), name="digits")
+    x = layers.Dense(64, activation="relu", name="dense_1")(inputs)
+    x = layers.Dense(64, activation="relu", name="dense_2")(x)
+    outputs = layers.Dense(10, activation="softmax", name="predictions")(x)
+    model = keras.Model(inputs=inputs, outputs=outputs)
+    return model
+
+
+def get_compiled_model():
+    model = get_uncompiled_model()
+    model.compile(
+        optimizer="rmsprop",
+        loss="sparse_categorical_crossentropy",
+        metrics=["sparse_categorical_accuracy"],
+    )
+    return model
+
+# --- snippet ---
+model = get_compiled_model()
+
+# First, let's create a training Dataset instance.
+# For the sake of our example, we'll use the same MNIST data as before.
+train_dataset = tf.data.Dataset.from_tensor_slices((x_train, y_train))
+# Shuffle and slice the dataset.
+train_dataset = train_dataset.shuffle(buffer_size=1024).batch(64)
+
+# Now we get a test dataset.
+test_dataset = tf.data.Dataset.from_tensor_slices((x_test, y_test))
+test_dataset = test_dataset.batch(64)
+
+# Since the dataset already takes care of batching,
+# we don't pass a `batch_size` argument.
+model.fit(train_dataset, epochs=3)
+
+# You can also evaluate or predict on a dataset.
+print("Evaluate")
+result = model.evaluate(test_dataset)
+dict(zip(model.metrics_names, result))
