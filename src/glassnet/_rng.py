@@ -7,15 +7,21 @@ that a resumed run continues the exact random stream of the uninterrupted one.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
 from .errors import InvalidArgumentError
 
-__all__ = ["seed", "generator", "get_state", "set_state"]
+__all__ = ["seed", "generator", "get_state", "set_state", "using"]
 
 _generator: np.random.Generator = np.random.default_rng()
+# A generator given to ``using`` for the calling thread only: concurrent fits in threads (joblib)
+# then each draw from their own stream, and none of them touches the global one.
+_local = threading.local()
 
 
 def seed(n: int) -> None:
@@ -30,18 +36,43 @@ def seed(n: int) -> None:
 
 
 def generator() -> np.random.Generator:
-    """The generator every random draw in glassnet uses."""
-    return _generator
+    """The generator every random draw in glassnet uses (the calling thread's own one inside
+    ``using``)."""
+    own: np.random.Generator | None = getattr(_local, "generator", None)
+    return _generator if own is None else own
+
+
+@contextlib.contextmanager
+def using(gen: np.random.Generator) -> Iterator[np.random.Generator]:
+    """Draw every random number of the calling thread from ``gen`` inside the block.
+
+    Other threads, and the global generator that ``seed`` sets, are not affected, so fits run
+    in parallel threads are each repeatable given their own generator (scikit-learn's
+    ``random_state`` uses this). Blocks may nest; the previous generator comes back on exit.
+    """
+    if not isinstance(gen, np.random.Generator):
+        raise InvalidArgumentError(
+            f"using: expected a numpy.random.Generator, received {type(gen).__name__}"
+        )
+    previous = getattr(_local, "generator", None)
+    _local.generator = gen
+    try:
+        yield gen
+    finally:
+        _local.generator = previous
 
 
 def get_state() -> dict[str, Any]:
     """The generator's state as a JSON-friendly dict (for checkpoints)."""
-    return dict(_generator.bit_generator.state)
+    return dict(generator().bit_generator.state)
 
 
 def set_state(state: dict[str, Any]) -> None:
     """Restore a state produced by ``get_state``."""
     bit_generator = np.random.PCG64()
     bit_generator.state = state  # type: ignore[assignment]
+    if getattr(_local, "generator", None) is not None:
+        _local.generator = np.random.Generator(bit_generator)
+        return
     global _generator
     _generator = np.random.Generator(bit_generator)

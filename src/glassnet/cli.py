@@ -360,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-compile", action="store_true", help="only report; compile and run nothing"
     )
     info.add_argument("--json", action="store_true", help="print JSON")
+    _add_export_parser(sub)
     return parser
 
 
@@ -412,6 +413,18 @@ def _add_sweep_parser(sub: Any) -> None:
         help="the best configuration as JSON",
     )
     sweep.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then train's options")
+def _add_export_parser(sub: Any) -> None:
+    export = sub.add_parser(
+        "export",
+        help="write a saved model as an ONNX file for deployment",
+        description="Read a model saved by glassnet (model.save or 'glassnet train') and write "
+        "it as ONNX (standard operators, checked by onnx.checker; needs the 'onnx' extra). "
+        "Errors exit with code 2 and one line.",
+    )
+    export.add_argument("model", metavar="MODEL.safetensors", help="the saved model")
+    export.add_argument(
+        "-o", "--output", required=True, metavar="OUT.onnx", help="the ONNX file to write"
+    )
 
 
 def _version() -> str:
@@ -1030,6 +1043,26 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Saved model → ONNX file; any error is one line with exit code 2."""
+    from .errors import GlassnetError
+
+    try:
+        from .io import model_files
+        from .io.onnx_export import export_onnx
+
+        model: Any = model_files.load_model(args.model, compile=False)
+        path = export_onnx(model, args.output)
+    except (GlassnetError, OSError) as exc:
+        if args.debug:
+            raise
+        message = " ".join(str(exc).split())
+        print(f"{PROG} export: error: {message}", file=sys.stderr)
+        return 2
+    print(f"wrote {path} ({len(model.layers)} layers, {model.dtype}, input {model.input_shape})")
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "datasets": cmd_datasets,
@@ -1038,6 +1071,7 @@ COMMANDS = {
     "lr-find": cmd_lr_find,
     "info": cmd_info,
     "sweep": cmd_sweep,
+    "export": cmd_export,
 }
 
 

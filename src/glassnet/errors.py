@@ -7,6 +7,8 @@ argument, what was received, what was expected.
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "GlassnetError",
     "ShapeError",
@@ -20,6 +22,8 @@ __all__ = [
     "FileFormatError",
     "DatasetNotFoundError",
     "DownloadError",
+    "MissingDependencyError",
+    "require",
 ]
 
 
@@ -79,3 +83,21 @@ def describe(value: object) -> str:
         return f"{type(value).__name__} of shape {tuple(shape)} and dtype {dtype}"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+class MissingDependencyError(GlassnetError, ImportError):
+    """An optional package (scikit-learn, onnx, onnxruntime, torch) that a feature needs."""
+
+
+def require(module: str, feature: str, extra: str) -> Any:
+    """Import ``module`` for ``feature``, or raise a one-sentence MissingDependencyError that
+    says which extra installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependencyError(
+            f"{feature} needs the optional package {module.split('.')[0]!r}, which is not "
+            f"installed; install it with: pip install 'glassnet[{extra}]'"
+        ) from None

@@ -806,6 +806,13 @@ class Model(Module):
 
         load_weights(self, path, strict=strict)
 
+    def export(self, path: str | os.PathLike[str]) -> None:
+        """Write the model for deployment as an ONNX file (atomic): input ``input`` of shape
+        (batch, *input_shape), output ``output``; see docs/ecosystem.md for the operators."""
+        from ..io.onnx_export import export_onnx
+
+        export_onnx(self, path)
+
     # -- evaluate / predict ----------------------------------------------------------------------
     def _batch_outputs(self, xb: np.ndarray, arrays: bool, logits: bool = False) -> np.ndarray:
         """The model's output for one batch, inside ``_inference()``: the layers' kernels on
