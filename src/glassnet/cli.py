@@ -413,6 +413,8 @@ def _add_sweep_parser(sub: Any) -> None:
         help="the best configuration as JSON",
     )
     sweep.add_argument("train_args", nargs=argparse.REMAINDER, help="-- then train's options")
+
+
 def _add_export_parser(sub: Any) -> None:
     export = sub.add_parser(
         "export",
