@@ -28,7 +28,7 @@ from ..nn.layers import Context, Layer
 from ..optim import accelerated
 from . import kernels, parallel
 from .head import OutputHead
-from .split import SPLIT_MIN, FirstLayerSplit, Scaling
+from .split import SPLIT_MIN, FirstLayerSplit, RowSplit, Scaling
 from .step import StepResult
 
 __all__ = ["FusedStep", "fast_path_problem", "forward_arrays", "execution_ops", "structure_key"]
@@ -51,9 +51,7 @@ def fast_path_problem(model: Any) -> str | None:
     params = model.parameters()
     if len({p.data.dtype for p in params}) > 1:
         return "the parameters have more than one dtype"
-    if len({id(p) for p in params}) != sum(
-        len(layer.kernel_parameters()) for layer in model.layers
-    ):
+    if len({id(p) for p in params}) != sum(len(layer.parameters()) for layer in model.layers):
         return "a parameter is shared between layers"
     return None
 
@@ -115,6 +113,9 @@ class _Plan:
         self.split, self.start = _split_for(layers, xb, step.dtype)
         if self.split is not None:
             self.contexts[self.split_index(layers)].product = self.split
+        for layer, ctx in zip(layers, self.contexts):
+            if layer.uses_gemm and step.dtype == np.float32:
+                ctx.product = RowSplit()  # each large product on two cores
         trainable = [i for i, layer in enumerate(layers) if _trainable(layer)]
         # Nothing below the lowest trainable layer needs a gradient: the input batch is data.
         self.lowest = trainable[0] if trainable else len(layers)

@@ -20,7 +20,7 @@ import numpy as np
 from ..optim import accelerated
 from . import parallel
 
-__all__ = ["FirstLayerSplit", "Scaling", "SPLIT_MIN"]
+__all__ = ["FirstLayerSplit", "Scaling", "SPLIT_MIN", "RowSplit", "ROW_SPLIT_MIN"]
 
 
 class Scaling(NamedTuple):
@@ -187,3 +187,44 @@ class FirstLayerSplit:
                 kernel(w[a:b], g[a:b], m[a:b], v[a:b], *constants)
 
         return run
+
+
+# A product is split over the two cores when it has at least this many multiply-adds: below
+# it the hand-off (tens of microseconds) costs more than the second core saves.
+ROW_SPLIT_MIN = 4_000_000
+
+
+class RowSplit:
+    """A convolution's products on two cores: a product strategy for the ``gemm`` of the
+    layer protocol (``nn.layers.base.Matmul``), splitting out = a @ b by rows of ``out``.
+
+    The caller computes out[:h] = a[:h] @ b and the helper thread out[h:] = a[h:] @ b, each one
+    BLAS call on one thread (so nothing spins on a busy machine, unlike BLAS's own threads).
+    Every element of out is still one dot product computed by one call, so the result does
+    not depend on whether the helper ran its half. Without the engine (no numba, float64,
+    strides BLAS cannot take) it is np.matmul.
+    """
+
+    def __init__(self) -> None:
+        width, consts = parallel.TASK_WIDTH, parallel.CONST_WIDTH
+        self.rows = (np.zeros((1, width), np.int64), np.zeros((1, width), np.int64))
+        self.consts = (np.zeros((1, consts), np.float32), np.zeros((1, consts), np.float32))
+
+    def gemm(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        if out is None:
+            out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+        m = a.shape[0]
+        engine = parallel.get_engine()
+        if engine is not None and m >= 4 and m * a.shape[1] * b.shape[1] >= ROW_SPLIT_MIN:
+            h = m // 2
+            mine, theirs = self.rows
+            if parallel.gemm_task(mine[0], a[:h], b, out[:h]) and parallel.gemm_task(
+                theirs[0], a[h:], b, out[h:]
+            ):
+                engine.run_pair((mine, self.consts[0], 1), (theirs, self.consts[1], 1))
+                return out
+        return np.matmul(a, b, out=out)
+
+    @staticmethod
+    def inputs(saved: np.ndarray) -> np.ndarray:
+        return saved
