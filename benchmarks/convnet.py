@@ -128,13 +128,14 @@ def step_breakdown(model: Any, x: Any, y: Any, batch_size: int, steps: int) -> d
 
     totals: dict[str, float] = defaultdict(float)
     shapes: list[tuple[tuple[int, ...], tuple[int, ...], bool]] = []
+    recording = False
 
     def timed(fn: Any, part: str, record_shapes: bool = False) -> Any:
         def wrapper(*a: Any, **k: Any) -> Any:
             t = time.perf_counter()
             out = fn(*a, **k)
             totals[part] += time.perf_counter() - t
-            if record_shapes and len(shapes) < 64:
+            if record_shapes and recording:
                 shapes.append((a[1].shape, a[2].shape, a[1].flags.c_contiguous))  # self, a, b
             return out
 
@@ -154,23 +155,25 @@ def step_breakdown(model: Any, x: Any, y: Any, batch_size: int, steps: int) -> d
         step = model._step_function()
 
         @_numeric_environment
-        def run(self: Any) -> float:
+        def run(self: Any, count: int = steps) -> float:
             t = time.perf_counter()
-            for i in range(steps):
+            for i in range(count):
                 lo = (i * batch_size) % (len(x) - batch_size)
                 step(x[lo : lo + batch_size], y[lo : lo + batch_size])
             return time.perf_counter() - t
 
         run(model)  # warm
+        recording = True  # the products of one step
+        run(model, 1)
+        recording = False
         totals.clear()
-        shapes.clear()
         whole = run(model)
     finally:
         _windows.im2col, _windows.col2im, split.RowSplit.gemm = originals  # type: ignore[method-assign]
     parts = {k: v / steps for k, v in totals.items()}
     parts["whole step"] = whole / steps
     # The floor: the same products (shapes of one step), alone, through the same RowSplit.
-    per_step = shapes[: len(shapes) // 2] if shapes else []
+    per_step = shapes
     rng = np.random.default_rng(0)
     operands = [
         (rng.random(a, dtype=np.float32), rng.random(b, dtype=np.float32), contiguous)

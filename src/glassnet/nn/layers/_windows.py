@@ -3,19 +3,20 @@ geometry of a window layer (padding, output size) and the two copies a convoluti
 layer is made of — im2col (every window's values side by side, so that a convolution is one
 matrix product) and its adjoint col2im (each window's gradient added back where it came from).
 
-Both run as one strided copy per kernel offset (k·k copies of the whole batch for a k×k
-kernel), not one per window: the loops are over the kernel, never over the batch or positions.
+The copies themselves are ops of the execution context (``functional.array_ops``: one strided
+copy per kernel offset in the NumPy reference — the loops run over the kernel, never over the
+batch or positions; one compiled loop each in the fast step's ``CompiledOps``).
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ...errors import InvalidArgumentError, ShapeError
+from ...functional.array_ops import kernel_offsets, window_index
 
 __all__ = [
     "Geometry",
@@ -128,16 +129,12 @@ def geometry(
 
 def offsets(geo: Geometry) -> Iterator[tuple[int, ...]]:
     """Every position inside the kernel, in row-major order (the order of im2col's columns)."""
-    return itertools.product(*(range(k) for k in geo.kernel))
+    return kernel_offsets(geo.kernel)  # type: ignore[no-any-return]
 
 
 def window_slice(geo: Geometry, offset: tuple[int, ...]) -> tuple[slice, ...]:
-    """The index of (padded input) values at kernel position ``offset`` of every window."""
-    spatial = tuple(
-        slice(o * d, o * d + s * (m - 1) + 1, s)
-        for o, d, s, m in zip(offset, geo.dilation, geo.strides, geo.out)
-    )
-    return (slice(None), *spatial, slice(None))
+    """The index of (padded) input values at kernel position ``offset`` of every window."""
+    return window_index(offset, geo.strides, geo.dilation, geo.out)
 
 
 def pad_into(x: np.ndarray, geo: Geometry, out: np.ndarray | None, fill: float) -> np.ndarray:
@@ -158,31 +155,16 @@ def interior(geo: Geometry) -> tuple[slice, ...]:
     return (slice(None), *spatial, slice(None))
 
 
-def column(geo: Geometry, offset: tuple[int, ...]) -> tuple[Any, ...]:
-    """The index of im2col's columns for kernel position ``offset``: (N, *out, C)."""
-    lead: tuple[Any, ...] = (slice(None),) * (1 + len(geo.out))
-    return lead + tuple(offset) + (slice(None),)
-
-
-def im2col(xp: np.ndarray, geo: Geometry, cols: np.ndarray | None) -> np.ndarray:
-    """Every window of the padded batch xp (N, *padded, C) as a row: (N, *out, *kernel, C),
-    one strided copy per kernel offset."""
-    shape = (xp.shape[0], *geo.out, *geo.kernel, xp.shape[-1])
+def im2col(xp: np.ndarray, geo: Geometry, cols: np.ndarray | None, ops: Any) -> np.ndarray:
+    """Every window of the padded batch xp (N, *padded, C) as a row: (N, *out, *kernel, C)."""
     if cols is None:
-        cols = np.empty(shape, dtype=xp.dtype)
-    for offset in offsets(geo):
-        cols[column(geo, offset)] = xp[window_slice(geo, offset)]
-    return cols
+        cols = np.empty((xp.shape[0], *geo.out, *geo.kernel, xp.shape[-1]), dtype=xp.dtype)
+    return ops.im2col(xp, geo.kernel, geo.strides, geo.dilation, cols)  # type: ignore[no-any-return]
 
 
-def col2im(dcols: np.ndarray, geo: Geometry, dxp: np.ndarray | None) -> np.ndarray:
+def col2im(dcols: np.ndarray, geo: Geometry, dxp: np.ndarray | None, ops: Any) -> np.ndarray:
     """The adjoint of im2col: dxp (N, *padded, C) = Σ over kernel offsets of each window's
     gradient added at the values it was copied from."""
-    shape = (dcols.shape[0], *geo.padded, dcols.shape[-1])
     if dxp is None:
-        dxp = np.zeros(shape, dtype=dcols.dtype)
-    else:
-        dxp.fill(0)
-    for offset in offsets(geo):
-        dxp[window_slice(geo, offset)] += dcols[column(geo, offset)]
-    return dxp
+        dxp = np.empty((dcols.shape[0], *geo.padded, dcols.shape[-1]), dtype=dcols.dtype)
+    return ops.col2im(dcols, geo.kernel, geo.strides, geo.dilation, dxp)  # type: ignore[no-any-return]

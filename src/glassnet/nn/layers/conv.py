@@ -255,7 +255,9 @@ class _ConvND(_Conv):
         geo = self._geometry(tuple(x.shape[1:-1]))
         n, dt = len(x), W.dtype
         xp = win.pad_into(x, geo, ctx.buffer("xp", (n, *geo.padded, channels), dt), 0.0)
-        cols = win.im2col(xp, geo, ctx.buffer("cols", (n, *geo.out, *geo.kernel, channels), dt))
+        cols = win.im2col(
+            xp, geo, ctx.buffer("cols", (n, *geo.out, *geo.kernel, channels), dt), ctx.ops
+        )
         rows = n * int(np.prod(geo.out))
         depth = cols.size // rows
         cols = cols.reshape(rows, depth)
@@ -287,7 +289,9 @@ class _ConvND(_Conv):
             delta, W.reshape(depth, self.filters).T, ctx.buffer("dcols", (rows, depth), W.dtype)
         )
         dcols = dcols.reshape(n, *geo.out, *geo.kernel, channels)
-        dxp = win.col2im(dcols, geo, ctx.buffer("dxp", (n, *geo.padded, channels), W.dtype))
+        dxp = win.col2im(
+            dcols, geo, ctx.buffer("dxp", (n, *geo.padded, channels), W.dtype), ctx.ops
+        )
         dx = dxp[win.interior(geo)] if geo.has_padding else dxp
         return from_last(dx, self.data_format)
 
@@ -369,6 +373,7 @@ class Conv2DTranspose(_Conv):
             cols.reshape(n, *geo.out, *geo.kernel, f),
             geo,
             ctx.buffer("full", (n, *geo.padded, f), dt),
+            ctx.ops,
         )
         z = ctx.buffer("z", (n, *geo.size, f), dt)
         if z is None:
@@ -390,7 +395,9 @@ class Conv2DTranspose(_Conv):
         padded = win.pad_into(
             delta.reshape(n, *geo.size, f), geo, ctx.buffer("dp", (n, *geo.padded, f), dt), 0.0
         )
-        dcols = win.im2col(padded, geo, ctx.buffer("dcols", (n, *geo.out, *geo.kernel, f), dt))
+        dcols = win.im2col(
+            padded, geo, ctx.buffer("dcols", (n, *geo.out, *geo.kernel, f), dt), ctx.ops
+        )
         depth = dcols.size // len(inputs)
         dcols = dcols.reshape(len(inputs), depth)
         grad_W = ctx.grads[0]

@@ -113,23 +113,13 @@ class _Pooling(Layer):
     def _max(
         self, xp: np.ndarray, geo: win.Geometry, out: np.ndarray, ctx: Context
     ) -> np.ndarray | None:
-        """out = each window's maximum; returns which position held it (None in inference)."""
-        positions = list(win.offsets(geo))
-        out[...] = xp[win.window_slice(geo, positions[0])]
-        if inference_mode():  # no backward will follow: the running maximum is enough
-            for offset in positions[1:]:
-                np.maximum(out, xp[win.window_slice(geo, offset)], out=out)
-            return None
-        argmax = ctx.buffer("argmax", out.shape, np.dtype(np.uint8))
-        argmax = np.zeros(out.shape, np.uint8) if argmax is None else argmax
-        argmax.fill(0)
-        better = ctx.buffer("better", out.shape, np.dtype(bool))
-        better = np.empty(out.shape, bool) if better is None else better
-        for t, offset in enumerate(positions[1:], start=1):
-            values = xp[win.window_slice(geo, offset)]
-            np.greater(values, out, out=better)  # strictly: a tie keeps the first position
-            np.copyto(out, values, where=better)
-            np.copyto(argmax, np.uint8(t), where=better)
+        """out = each window's maximum; returns which position held it (None in inference,
+        where no backward follows)."""
+        argmax = None
+        if not inference_mode():
+            argmax = ctx.buffer("argmax", out.shape, np.dtype(np.uint8))
+            argmax = np.empty(out.shape, np.uint8) if argmax is None else argmax
+        ctx.ops.window_max(xp, geo.kernel, geo.strides, out, argmax)
         return argmax
 
     @staticmethod
@@ -154,18 +144,13 @@ class _Pooling(Layer):
         g = to_last(g, self.data_format)
         n, c = g.shape[0], g.shape[-1]
         dxp = ctx.buffer("dxp", (n, *geo.padded, c), g.dtype)
-        dxp = np.zeros((n, *geo.padded, c), g.dtype) if dxp is None else dxp
-        dxp.fill(0)
+        dxp = np.empty((n, *geo.padded, c), g.dtype) if dxp is None else dxp
         if self.mode == "max":
             if saved is None:
                 raise ShapeError(f"{self.name}: no backward after a forward in inference mode")
-            chosen = ctx.buffer("chosen", g.shape, np.dtype(bool))
-            chosen = np.empty(g.shape, bool) if chosen is None else chosen
-            for t, offset in enumerate(win.offsets(geo)):
-                np.equal(saved, t, out=chosen)
-                target = dxp[win.window_slice(geo, offset)]
-                np.add(target, g, out=target, where=chosen)
+            ctx.ops.window_max_grad(g, saved, geo.kernel, geo.strides, dxp)
         else:
+            dxp.fill(0)
             share = g / saved
             for offset in win.offsets(geo):
                 dxp[win.window_slice(geo, offset)] += share
