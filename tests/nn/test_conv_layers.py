@@ -197,3 +197,35 @@ def test_normalization_gradcheck(layer, shape, training):
 )
 def test_shape_layers_gradcheck(layer, shape):
     check(layer(), shape)
+
+
+@pytest.mark.parametrize(
+    "make,says",
+    [
+        (lambda: L.Conv2D(0, 3), "filters must be a positive integer"),
+        (lambda: L.Conv2D(4, (3, 0)), "kernel_size must be an integer ≥ 1"),
+        (lambda: L.Conv2D(4, 3, padding="full"), "padding must be one of"),
+        (lambda: L.Conv1D(4, 3, strides=(1, 2)), "strides must be an integer ≥ 1 or a tuple of 1"),
+        (lambda: L.Conv2D(4, 3, data_format="NHWC"), "data_format must be"),
+        (lambda: L.MaxPooling2D(16, 16), "pool_size may cover at most 255 values"),
+        (lambda: L.BatchNormalization(momentum=1.5), "momentum must be a number in [0.0, 1.0]"),
+        (lambda: L.BatchNormalization(axis=0), "axis must be a non-zero integer"),
+        (lambda: L.LayerNormalization(axis=1), "axis must be -1 or the last axes"),
+        (lambda: L.Reshape((2, -1, -1)), "at most one -1"),
+        (lambda: L.ZeroPadding2D((1, 2, 3)), "padding must be an int ≥ 0"),
+        (lambda: L.UpSampling2D(2, interpolation="bilinear"), "interpolation must be 'nearest'"),
+    ],
+)
+def test_bad_arguments_are_one_sentence_naming_the_argument(make, says):
+    with pytest.raises(gn.errors.InvalidArgumentError) as info:
+        make()
+    assert says in str(info.value) and "received" in str(info.value)
+
+
+def test_inputs_of_the_wrong_shape_are_named_errors():
+    layer = L.Conv2D(2, 3)
+    layer.build((8, 8, 3))
+    with pytest.raises(gn.errors.ShapeError, match="3 channels"):
+        layer(np.zeros((1, 8, 8, 2), "float32"))
+    with pytest.raises(gn.errors.ShapeError, match="does not fit"):
+        L.Conv2D(2, 5).build((3, 8, 1))

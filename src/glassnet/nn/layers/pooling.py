@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...errors import ShapeError, describe
+from ...errors import InvalidArgumentError, ShapeError, describe
 from . import _windows as win
 from .base import Context, Layer, Shape, inference_mode
 from .conv import from_last, spatial_of, to_last, with_channels
@@ -74,6 +74,11 @@ class _Pooling(Layer):
         cls = type(self).__name__
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
         self.pool_size = win.tuple_arg(pool_size, self.rank, "pool_size", cls)
+        if int(np.prod(self.pool_size)) > 255:  # the window position is kept as a uint8
+            raise InvalidArgumentError(
+                f"{cls}: pool_size may cover at most 255 values, received "
+                f"pool_size={pool_size!r}; use a Global pooling layer for whole images"
+            )
         self.strides = (
             self.pool_size if strides is None else win.tuple_arg(strides, self.rank, "strides", cls)
         )
