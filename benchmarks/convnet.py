@@ -39,8 +39,9 @@ def load_data(args: argparse.Namespace) -> Any:
     (x, y), (xt, yt) = gn.datasets.load(args.dataset)
     if args.subset:
         x, y = x[: args.subset], y[: args.subset]
-    x = (x.astype(np.float32) / 255.0)[..., None]
-    xt = (xt.astype(np.float32) / 255.0)[..., None]
+    x, xt = x.astype(np.float32)[..., None], xt.astype(np.float32)[..., None]
+    x /= 255.0  # in place: no second copy of the training set at the peak
+    xt /= 255.0
     return (x, y.astype(np.int64)), (xt, yt.astype(np.int64))
 
 

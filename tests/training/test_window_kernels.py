@@ -74,3 +74,31 @@ def test_window_max_and_its_gradient_are_the_references_bits(kernel, strides, _,
         results.append((out, argmax, dxp))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_halved_ops_give_the_same_bits_on_two_threads():
+    """The fast step's window ops run two halves of the batch at once; each sample is still
+    computed by the same loop, so the result is the compiled ops' bit for bit."""
+    from glassnet.training.split import HALVED_OPS, HALVES_MIN
+
+    rng = np.random.default_rng(3)
+    xp = rng.standard_normal((64, 15, 15, 16)).astype(np.float32)
+    cols = [np.empty((64, 13, 13, 3, 3, 16), np.float32) for _ in range(2)]
+    assert cols[0].size >= HALVES_MIN
+    for ops, c in zip((HALVED_OPS, COMPILED_OPS), cols):
+        ops.im2col(xp, (3, 3), (1, 1), (1, 1), c)
+    np.testing.assert_array_equal(cols[0], cols[1])
+    dxp = [np.empty_like(xp) for _ in range(2)]
+    for ops, d in zip((HALVED_OPS, COMPILED_OPS), dxp):
+        ops.col2im(cols[0], (3, 3), (1, 1), (1, 1), d)
+    np.testing.assert_array_equal(dxp[0], dxp[1])
+    big = np.maximum(rng.standard_normal((64, 30, 30, 16)), 0).astype(np.float32)
+    results = []
+    for ops in (HALVED_OPS, COMPILED_OPS):
+        out, argmax = np.empty((64, 15, 15, 16), np.float32), np.empty((64, 15, 15, 16), np.uint8)
+        ops.window_max(big, (2, 2), (2, 2), out, argmax)
+        grad = np.empty_like(big)
+        ops.window_max_grad(out, argmax, (2, 2), (2, 2), grad)
+        results.append((out, argmax, grad))
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)

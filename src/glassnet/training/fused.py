@@ -28,7 +28,7 @@ from ..nn.layers import Context, Layer
 from ..optim import accelerated
 from . import kernels, parallel
 from .head import OutputHead
-from .split import SPLIT_MIN, FirstLayerSplit, RowSplit, Scaling
+from .split import HALVED_OPS, SPLIT_MIN, FirstLayerSplit, RowSplit, Scaling
 from .step import StepResult
 
 __all__ = ["FusedStep", "fast_path_problem", "forward_arrays", "execution_ops", "structure_key"]
@@ -116,6 +116,8 @@ class _Plan:
         for layer, ctx in zip(layers, self.contexts):
             if layer.uses_gemm and step.dtype == np.float32:
                 ctx.product = RowSplit()  # each large product on two cores
+            if step.ops is kernels.COMPILED_OPS:
+                ctx.ops = HALVED_OPS  # the window copies on two halves of the batch at once
         trainable = [i for i, layer in enumerate(layers) if _trainable(layer)]
         # Nothing below the lowest trainable layer needs a gradient: the input batch is data.
         self.lowest = trainable[0] if trainable else len(layers)
