@@ -207,9 +207,6 @@ class _Conv(Layer):
         if grad_b is not None:
             ctx.ops.column_sums(delta, grad_b)  # BP3
 
-    def telemetry_tap(self, ctx: Context) -> dict[str, Any] | None:
-        return None
-
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Layer:
         config = dict(config)
