@@ -202,3 +202,22 @@ def test_keras_simple_mnist_convnet_on_mnist_5k():
     model.fit(x_train, y_train, batch_size=128, epochs=5, validation_split=0.1, verbose=0)
     score = model.evaluate(x_test, y_test, verbose=0)
     assert score[1] >= 0.93, score
+
+
+def test_predict_on_a_large_batch_runs_the_convolutions_in_chunks_with_the_same_values():
+    from glassnet.nn.layers.conv import INFERENCE_CHUNK
+
+    model, _ = _fit("auto", epochs=1)
+    x, _ = _images(INFERENCE_CHUNK * 2 + 37, seed=11)
+    chunked = model.predict(x, batch_size=len(x))  # one batch, convolved in chunks
+    model.eval()
+    whole = model(x).data  # the graph in eval mode: one product over the whole batch
+    model.train()
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-6)
+    channels_first = gn.Sequential(
+        [L.Input(shape=(1, 10, 10)), L.Conv2D(3, 3, data_format="channels_first")]
+    )
+    y = channels_first.predict(x.transpose(0, 3, 1, 2), batch_size=len(x))
+    layer = channels_first.layers[0]
+    layer.eval()
+    np.testing.assert_allclose(y, layer(x.transpose(0, 3, 1, 2)).data, rtol=1e-5, atol=1e-6)

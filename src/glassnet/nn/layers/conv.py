@@ -31,9 +31,14 @@ from .. import initializers
 from ..module import Parameter
 from . import _windows as win
 from .activation import Activation, activate, activation_vjp, get_activation
-from .base import Context, Layer, Shape
+from .base import Context, Layer, Shape, inference_mode
 
 __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose"]
+
+
+# Inference (predict, evaluate) runs a convolution on at most this many samples at a time, so
+# that im2col's copy of a large batch (kernel·C values per output position) stays small.
+INFERENCE_CHUNK = 128
 
 
 def to_last(x: np.ndarray, data_format: str) -> np.ndarray:
@@ -246,10 +251,26 @@ class _ConvND(_Conv):
 
     def forward_kernel(self, x: np.ndarray, ctx: Context) -> np.ndarray:
         assert self.W is not None
+        x = self._checked_input(x, self.W.data.shape[-2])
+        geo = self._geometry(tuple(x.shape[1:-1]))
+        if len(x) > INFERENCE_CHUNK and inference_mode():
+            # No backward follows: the same kernel on a chunk at a time, so that im2col's copy
+            # of a large batch stays small.
+            a = np.empty((len(x), *geo.out, self.filters), dtype=self.W.data.dtype)
+            for start in range(0, len(x), INFERENCE_CHUNK):
+                part = Context(training=False, ops=ctx.ops, product=ctx.product)
+                part.logits_only = ctx.logits_only
+                chunk = slice(start, start + INFERENCE_CHUNK)
+                a[chunk] = self._forward_last(x[chunk], geo, part)
+        else:
+            a = self._forward_last(x, geo, ctx)
+        return from_last(a, self.data_format)
+
+    def _forward_last(self, x: np.ndarray, geo: win.Geometry, ctx: Context) -> np.ndarray:
+        """The forward on a channels-last batch: (N, *out, filters), channels-last."""
+        assert self.W is not None
         W = self.W.data
         channels = W.shape[-2]
-        x = self._checked_input(x, channels)
-        geo = self._geometry(tuple(x.shape[1:-1]))
         n, dt = len(x), W.dtype
         xp = win.pad_into(x, geo, ctx.buffer("xp", (n, *geo.padded, channels), dt), 0.0)
         cols = win.im2col(
@@ -263,7 +284,7 @@ class _ConvND(_Conv):
         )
         a = self._activate(z, ctx)
         ctx.saved = (geo, cols, z, a)
-        return from_last(a.reshape(n, *geo.out, self.filters), self.data_format)
+        return a.reshape(n, *geo.out, self.filters)
 
     def backward_kernel(self, ctx: Context, g: np.ndarray) -> np.ndarray | None:
         assert self.W is not None
