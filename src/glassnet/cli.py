@@ -50,6 +50,20 @@ class CommandError(Exception):
     """A failure to report in one line with exit code 1."""
 
 
+class UsageError(CommandError):
+    """A bad argument found after parsing (it depends on the data): one line, exit code 2."""
+
+
+def _filters(text: str) -> list[int]:
+    """--conv: comma-separated positive filter counts, one convolutional block each."""
+    try:
+        return _int_list(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive filter counts such as 32,64, received {text!r}"
+        ) from None
+
+
 def _int_list(text: str) -> list[int]:
     """Comma-separated positive integers; an empty item (``128,,64``, ``,``) is an error, not
     a layer left out."""
@@ -156,8 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--layers",
         type=_int_list,
-        default=[128],
-        help="hidden layer sizes, comma-separated",
+        default=None,
+        help="hidden layer sizes, comma-separated; default 128 (none with --conv)",
+    )
+    train.add_argument(
+        "--conv",
+        type=_filters,
+        default=None,
+        metavar="FILTERS",
+        help="train a convnet: one block of Conv2D(filters, 3×3, relu) → MaxPooling2D(2) per "
+        "comma-separated filter count before the Dense layers (32,64 is Keras's MNIST "
+        "convnet; dropout then defaults to 0.5 and the batch size to 128)",
     )
     train.add_argument(
         "--activation", choices=ACTIVATIONS, default="relu", help="hidden activation"
@@ -165,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--dropout",
         type=_fraction,
-        default=0.2,
-        help="dropout rate after each hidden layer",
+        default=None,
+        help="dropout rate after each hidden layer (with --conv: after Flatten); "
+        "default 0.2 (0.5 with --conv)",
     )
     train.add_argument("--optimizer", choices=OPTIMIZERS, default="adam", help="optimiser")
     train.add_argument(
@@ -178,7 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--epochs", type=_positive_int, default=5, help="passes over the training data"
     )
-    train.add_argument("--batch-size", type=_positive_int, default=32, help="samples per step")
+    train.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="samples per step (default 32; 128 with --conv)",
+    )
     train.add_argument(
         "--validation-split",
         type=_fraction,
@@ -464,6 +493,49 @@ def _check_outputs(args: argparse.Namespace, *options: str) -> None:
             check_target(value, option)
 
 
+def build_convnet(
+    x_train: Any, num_classes: int, filters: Sequence[int], hidden: Sequence[int], dropout: float
+) -> Any:
+    """Keras's MNIST convnet: Rescaling → (Conv2D(f, 3×3, relu) → MaxPooling2D(2))* →
+    Flatten → Dropout → (Dense(relu) → Dropout)* → Dense(num_classes, softmax); x_train holds
+    images (N, rows, cols) or (N, rows, cols, channels)."""
+    import numpy as np
+
+    from .layers import Conv2D, Dense, Dropout, Flatten, MaxPooling2D, Rescaling
+    from .training import Sequential
+
+    if x_train.ndim not in (3, 4) or x_train.dtype.kind not in "iuf":
+        raise UsageError(
+            f"argument --conv: the data set's samples must be images (rows, cols) or (rows, "
+            f"cols, channels), received samples of shape {x_train.shape[1:]}"
+        )
+    shape = x_train.shape[1:] if x_train.ndim == 4 else (*x_train.shape[1:], 1)
+    side = min(shape[:2])
+    for _ in filters:
+        side = (side - 2) // 2
+        if side < 1:
+            raise UsageError(
+                f"argument --conv: {len(filters)} blocks shrink {shape[0]}×{shape[1]} images "
+                f"to nothing (each 3×3 convolution and 2×2 pooling roughly halves them), "
+                f"received {','.join(map(str, filters))}"
+            )
+    peak = 1.0  # pixels: scale by the largest value (255, or 16 for digits)
+    if x_train.dtype.kind in "iu":
+        peak = float(np.abs(x_train).max()) or 1.0
+    layers: list[Any] = [Rescaling(1.0 / peak, input_shape=shape)]
+    for f in filters:
+        layers += [Conv2D(f, (3, 3), activation="relu"), MaxPooling2D((2, 2))]
+    layers.append(Flatten())
+    if dropout > 0:
+        layers.append(Dropout(dropout))
+    for units in hidden:
+        layers.append(Dense(units, activation="relu"))
+        if dropout > 0:
+            layers.append(Dropout(dropout))
+    layers.append(Dense(num_classes, activation="softmax"))
+    return Sequential(layers)
+
+
 def build_classifier(
     x_train: Any, num_classes: int, hidden: Sequence[int], activation: str, dropout: float
 ) -> Any:
@@ -534,7 +606,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     (x_train, y_train), (x_test, y_test), classes = _load_classification(
         args.dataset, args.data_path
     )
-    model = build_classifier(x_train, classes, args.layers, args.activation, args.dropout)
+    conv, hidden, dropout, batch_size = _train_defaults(args)
+    if conv:
+        model = build_convnet(x_train, classes, args.conv, hidden, dropout)
+        if x_train.ndim == 3:  # one channel
+            x_train, x_test = x_train[..., None], x_test[..., None]
+    else:
+        model = build_classifier(x_train, classes, hidden, args.activation, dropout)
     model.compile(
         optimizer=_make_optimizer(args.optimizer, args.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -552,7 +630,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             x_train,
             y_train,
             epochs=args.epochs,
-            batch_size=args.batch_size,
+            batch_size=batch_size,
             validation_split=args.validation_split,
             verbose=verbose,
             distributed=parallel,
@@ -625,6 +703,16 @@ def _parse_train(argv: list[str]) -> argparse.Namespace:
         raise CommandError(f"the train options {' '.join(argv[1:])}: {message}") from None
 
 
+def _train_defaults(args: argparse.Namespace) -> tuple[bool, list[int], float, int]:
+    """glassnet train's model options with their defaults, which depend on --conv: whether it
+    is a convnet, the hidden Dense sizes, the dropout rate and the batch size."""
+    conv = args.conv is not None
+    hidden = args.layers if args.layers is not None else ([] if conv else [128])
+    dropout = args.dropout if args.dropout is not None else (0.5 if conv else 0.2)
+    batch_size = args.batch_size or (128 if conv else 32)
+    return conv, hidden, dropout, batch_size
+
+
 def _sweep_trial(config: dict[str, Any], base: list[str]) -> None:
     """One trial: glassnet train with ``config``'s options, reporting each epoch to Ray Tune."""
     from . import _rng
@@ -633,7 +721,13 @@ def _sweep_trial(config: dict[str, Any], base: list[str]) -> None:
     args = _parse_train(_train_argv(base, config))
     _rng.seed(args.seed)
     (x_train, y_train), _, classes = _load_classification(args.dataset, args.data_path)
-    model = build_classifier(x_train, classes, args.layers, args.activation, args.dropout)
+    conv, hidden, dropout, batch_size = _train_defaults(args)
+    if conv:
+        model = build_convnet(x_train, classes, args.conv, hidden, dropout)
+        if x_train.ndim == 3:  # one channel
+            x_train = x_train[..., None]
+    else:
+        model = build_classifier(x_train, classes, hidden, args.activation, dropout)
     model.compile(
         optimizer=_make_optimizer(args.optimizer, args.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -643,7 +737,7 @@ def _sweep_trial(config: dict[str, Any], base: list[str]) -> None:
         x_train,
         y_train,
         epochs=args.epochs,
-        batch_size=args.batch_size,
+        batch_size=batch_size,
         validation_split=args.validation_split,
         verbose=0,
         doctor=False,
@@ -1101,6 +1195,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except UsageError as exc:
+        print(
+            f"{PROG} {args.command}: error: {exc} (see '{PROG} {args.command} --help')",
+            file=sys.stderr,
+        )
+        return 2
     except (GlassnetError, CommandError, OSError) as exc:
         if args.debug:
             raise

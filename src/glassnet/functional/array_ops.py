@@ -11,13 +11,21 @@ decided by whoever builds the context, never by a module-level switch read insid
 from __future__ import annotations
 
 import functools
+import itertools
 from typing import Any
 
 import numpy as np
 
 from .nn import dropout_threshold, softmax_cross_entropy_delta, softmax_cross_entropy_parts
 
-__all__ = ["NumpyOps", "NUMPY_OPS", "dropout_constants"]
+__all__ = [
+    "NumpyOps",
+    "NUMPY_OPS",
+    "dropout_constants",
+    "kernel_offsets",
+    "window_index",
+    "column_index",
+]
 
 
 @functools.lru_cache(maxsize=64)
@@ -72,6 +80,87 @@ class NumpyOps:
         float64 before rounding back to x's dtype.
         """
         return float(x.dtype.type(np.add.reduce(x) / x.size))
+
+    # -- sliding windows over channels-last batches (N, *spatial, C) ---------------------------
+    # The spatial sizes come from the arrays: the padded input's from ``xp``/``dxp``, the
+    # positions' from ``cols``/``out``/``g``. Each loop runs over the kernel offsets in
+    # row-major order, one strided pass over the whole batch per offset.
+    def im2col(
+        self, xp: np.ndarray, kernel: Any, strides: Any, dilation: Any, cols: np.ndarray
+    ) -> np.ndarray:
+        """cols (N, *out, *kernel, C) = every window of xp, one row of kernel·C values each."""
+        nd = len(kernel)
+        out = cols.shape[1 : 1 + nd]
+        for offset in kernel_offsets(kernel):
+            cols[column_index(offset, nd)] = xp[window_index(offset, strides, dilation, out)]
+        return cols
+
+    def col2im(
+        self, dcols: np.ndarray, kernel: Any, strides: Any, dilation: Any, dxp: np.ndarray
+    ) -> np.ndarray:
+        """The adjoint of im2col: dxp = Σ over offsets of each window's values added back at
+        the positions they were copied from (dxp is overwritten)."""
+        nd = len(kernel)
+        out = dcols.shape[1 : 1 + nd]
+        dxp.fill(0)
+        for offset in kernel_offsets(kernel):
+            dxp[window_index(offset, strides, dilation, out)] += dcols[column_index(offset, nd)]
+        return dxp
+
+    def window_max(
+        self, xp: np.ndarray, kernel: Any, strides: Any, out: np.ndarray, argmax: Any
+    ) -> np.ndarray:
+        """out = each window's maximum and, unless argmax is None, argmax = the offset (in
+        row-major order) that held it: the first one when several are equal."""
+        ones = (1,) * len(kernel)
+        positions = list(kernel_offsets(kernel))
+        first = xp[window_index(positions[0], strides, ones, out.shape[1:-1])]
+        out[...] = first
+        if argmax is None:
+            for offset in positions[1:]:
+                np.maximum(out, xp[window_index(offset, strides, ones, out.shape[1:-1])], out=out)
+            return out
+        argmax.fill(0)
+        better = np.empty(out.shape, dtype=bool)
+        for t, offset in enumerate(positions[1:], start=1):
+            values = xp[window_index(offset, strides, ones, out.shape[1:-1])]
+            np.greater(values, out, out=better)  # strictly: a tie keeps the first offset
+            np.copyto(out, values, where=better)
+            np.copyto(argmax, np.uint8(t), where=better)
+        return out
+
+    def window_max_grad(
+        self, g: np.ndarray, argmax: np.ndarray, kernel: Any, strides: Any, dxp: np.ndarray
+    ) -> np.ndarray:
+        """dxp = g routed to each window's maximum (dxp is overwritten)."""
+        ones = (1,) * len(kernel)
+        dxp.fill(0)
+        chosen = np.empty(g.shape, dtype=bool)
+        for t, offset in enumerate(kernel_offsets(kernel)):
+            np.equal(argmax, t, out=chosen)
+            target = dxp[window_index(offset, strides, ones, g.shape[1:-1])]
+            np.add(target, g, out=target, where=chosen)
+        return dxp
+
+
+def kernel_offsets(kernel: Any) -> Any:
+    """Every position inside a kernel, in row-major order."""
+    return itertools.product(*(range(k) for k in kernel))
+
+
+def window_index(offset: Any, strides: Any, dilation: Any, out: Any) -> tuple[slice, ...]:
+    """The index of the (padded) input values at kernel position ``offset`` of every window."""
+    spatial = tuple(
+        slice(o * d, o * d + s * (m - 1) + 1, s)
+        for o, d, s, m in zip(offset, dilation, strides, out)
+    )
+    return (slice(None), *spatial, slice(None))
+
+
+def column_index(offset: Any, nd: int) -> tuple[Any, ...]:
+    """The index of im2col's columns for kernel position ``offset``: (N, *out, C)."""
+    lead: tuple[Any, ...] = (slice(None),) * (1 + nd)
+    return lead + tuple(offset) + (slice(None),)
 
 
 NUMPY_OPS = NumpyOps()

@@ -30,7 +30,7 @@ from ..nn.layers import Context, Layer
 from ..optim import accelerated
 from . import kernels, parallel
 from .head import OutputHead
-from .split import SPLIT_MIN, FirstLayerSplit, Scaling
+from .split import HALVED_OPS, SPLIT_MIN, FirstLayerSplit, RowSplit, Scaling
 from .step import StepResult
 
 __all__ = [
@@ -72,7 +72,8 @@ def fast_path_problem(model: Any) -> str | None:
     params = model.parameters()
     if len({p.data.dtype for p in params}) > 1:
         return "the parameters have more than one dtype"
-    if len({id(p) for p in params}) != sum(len(layer.kernel_parameters()) for layer in layers):
+    # every parameter a layer holds, trained or not (BatchNormalization's moving statistics)
+    if len({id(p) for p in params}) != sum(len(layer.parameters()) for layer in layers):
         return "a parameter is shared between layers"
     return None
 
@@ -144,6 +145,11 @@ class _Plan:
         self.split, self.start = _split_for(layers, xb, step.dtype)
         if self.split is not None:
             self.contexts[self.split_index(layers)].product = self.split
+        for layer, ctx in zip(layers, self.contexts):
+            if layer.uses_gemm and step.dtype == np.float32:
+                ctx.product = RowSplit()  # each large product on two cores
+            if step.ops is kernels.COMPILED_OPS:
+                ctx.ops = HALVED_OPS  # the window copies on two halves of the batch at once
         trainable = [i for i, layer in enumerate(layers) if _trainable(layer)]
         # Nothing below the lowest trainable layer needs a gradient: the input batch is data.
         self.lowest = trainable[0] if trainable else len(layers)

@@ -125,7 +125,82 @@ def output_error(a: Any, labels: Any, one: Any, inv_n: Any, delta: Any) -> None:
             delta[r, j] *= inv_n
 
 
+# Sliding windows on channels-last 4-D arrays (N, rows, cols, C); a 1-D layer passes a unit row
+# axis. Each loop runs the kernel offsets outermost, as the reference does, so every element of
+# an output that several windows add into receives its terms in the reference's order.
+def im2col(xp: Any, kh: Any, kw: Any, sh: Any, sw: Any, dh: Any, dw: Any, cols: Any) -> None:
+    n_, ho, wo = cols.shape[0], cols.shape[1], cols.shape[2]
+    for n in range(n_):
+        for i in range(ho):
+            for j in range(wo):
+                for a in range(kh):
+                    for b in range(kw):
+                        src = xp[n, i * sh + a * dh, j * sw + b * dw]
+                        dst = cols[n, i, j, a, b]
+                        for c in range(dst.shape[0]):
+                            dst[c] = src[c]
+
+
+def col2im(dcols: Any, kh: Any, kw: Any, sh: Any, sw: Any, dh: Any, dw: Any, dxp: Any) -> None:
+    dxp[...] = 0
+    n_, ho, wo, c_ = dcols.shape[0], dcols.shape[1], dcols.shape[2], dcols.shape[5]
+    for a in range(kh):
+        for b in range(kw):
+            for n in range(n_):
+                for i in range(ho):
+                    y = i * sh + a * dh
+                    for j in range(wo):
+                        x = j * sw + b * dw
+                        for c in range(c_):
+                            dxp[n, y, x, c] += dcols[n, i, j, a, b, c]
+
+
+def window_max(xp: Any, kh: Any, kw: Any, sh: Any, sw: Any, out: Any, argmax: Any) -> None:
+    n_, ho, wo, c_ = out.shape
+    for n in range(n_):
+        for i in range(ho):
+            # One output row at a time, offset by offset: each pass reads a contiguous input row.
+            for a in range(kh):
+                for b in range(kw):
+                    t = a * kw + b
+                    for j in range(wo):
+                        for c in range(c_):
+                            v = xp[n, i * sh + a, j * sw + b, c]
+                            if t == 0:
+                                out[n, i, j, c] = v
+                                argmax[n, i, j, c] = 0
+                            elif v > out[n, i, j, c]:  # strictly, as np.greater
+                                out[n, i, j, c] = v
+                                argmax[n, i, j, c] = t
+
+
+def window_max_grad(g: Any, argmax: Any, kh: Any, kw: Any, sh: Any, sw: Any, dxp: Any) -> None:
+    dxp[...] = 0
+    n_, ho, wo, c_ = g.shape
+    if sh >= kh and sw >= kw:  # windows do not overlap: each input gets at most one term
+        for n in range(n_):
+            for i in range(ho):
+                for j in range(wo):
+                    for c in range(c_):
+                        t = argmax[n, i, j, c]
+                        dxp[n, i * sh + t // kw, j * sw + t % kw, c] += g[n, i, j, c]
+        return
+    for a in range(kh):  # the reference's order: offset by offset
+        for b in range(kw):
+            t = a * kw + b
+            for n in range(n_):
+                for i in range(ho):
+                    for j in range(wo):
+                        for c in range(c_):
+                            if argmax[n, i, j, c] == t:
+                                dxp[n, i * sh + a, j * sw + b, c] += g[n, i, j, c]
+
+
 _LOOPS = (
+    im2col,
+    col2im,
+    window_max,
+    window_max_grad,
     scale,
     bias_relu,
     dropout,
@@ -229,6 +304,79 @@ class CompiledOps(NumpyOps):
         k.softmax_finish(e, shifted, total, log_total, labels, per)
         k.output_error(e, labels, z.dtype.type(1), z.dtype.type(scale), delta)
         return per, e
+
+    # -- sliding windows: compiled for C-contiguous float arrays, one or two spatial axes ------
+    def im2col(
+        self, xp: np.ndarray, kernel: Any, strides: Any, dilation: Any, cols: np.ndarray
+    ) -> np.ndarray:
+        k = _kernels(cols.size)
+        # With a few channels NumPy's strided copies are faster (long runs along the rows).
+        if k is None or xp.shape[-1] < 4 or not _windowed(xp, cols, kernel):
+            return super().im2col(xp, kernel, strides, dilation, cols)
+        x4, c6 = _rows(xp, len(kernel)), _rows(cols, len(kernel), kernel_axes=True)
+        k.im2col(x4, *_pair(kernel), *_pair(strides), *_pair(dilation), c6)
+        return cols
+
+    def col2im(
+        self, dcols: np.ndarray, kernel: Any, strides: Any, dilation: Any, dxp: np.ndarray
+    ) -> np.ndarray:
+        k = _kernels(dcols.size)
+        if k is None or not _windowed(dxp, dcols, kernel):
+            return super().col2im(dcols, kernel, strides, dilation, dxp)
+        d6, x4 = _rows(dcols, len(kernel), kernel_axes=True), _rows(dxp, len(kernel))
+        k.col2im(d6, *_pair(kernel), *_pair(strides), *_pair(dilation), x4)
+        return dxp
+
+    def window_max(
+        self, xp: np.ndarray, kernel: Any, strides: Any, out: np.ndarray, argmax: Any
+    ) -> np.ndarray:
+        k = _kernels(out.size)
+        if k is None or argmax is None or not _windowed(xp, out, kernel, argmax):
+            return super().window_max(xp, kernel, strides, out, argmax)
+        nd = len(kernel)
+        k.window_max(
+            _rows(xp, nd), *_pair(kernel), *_pair(strides), _rows(out, nd), _rows(argmax, nd)
+        )
+        return out
+
+    def window_max_grad(
+        self, g: np.ndarray, argmax: np.ndarray, kernel: Any, strides: Any, dxp: np.ndarray
+    ) -> np.ndarray:
+        k = _kernels(g.size)
+        if k is None or not _windowed(dxp, g, kernel, argmax):
+            return super().window_max_grad(g, argmax, kernel, strides, dxp)
+        nd = len(kernel)
+        k.window_max_grad(
+            _rows(g, nd), _rows(argmax, nd), *_pair(kernel), *_pair(strides), _rows(dxp, nd)
+        )
+        return dxp
+
+
+def _windowed(x: np.ndarray, y: np.ndarray, kernel: Any, *more: np.ndarray) -> bool:
+    """Whether the compiled window loops take these arrays: one or two spatial axes, the same
+    float dtype, every array C-contiguous."""
+    arrays = (x, y, *more)
+    return (
+        len(kernel) in (1, 2)
+        and x.dtype == y.dtype
+        and x.dtype in (np.float32, np.float64)
+        and all(a.flags.c_contiguous for a in arrays)
+    )
+
+
+def _rows(a: np.ndarray, nd: int, kernel_axes: bool = False) -> np.ndarray:
+    """A 1-D layer's arrays with a unit row axis (and kernel row axis), so one 2-D loop serves
+    both ranks."""
+    if nd == 2:
+        return a
+    if kernel_axes:  # (N, out, k, C) → (N, 1, out, 1, k, C)
+        return a.reshape(a.shape[0], 1, a.shape[1], 1, a.shape[2], a.shape[3])
+    return a.reshape(a.shape[0], 1, *a.shape[1:])
+
+
+def _pair(values: Any) -> tuple[int, int]:
+    """Per-axis numbers of a 1-D or 2-D window as (rows, cols)."""
+    return (1, int(values[0])) if len(values) == 1 else (int(values[0]), int(values[1]))
 
 
 COMPILED_OPS = CompiledOps()

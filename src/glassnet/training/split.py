@@ -17,10 +17,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._threads import executor, helper_allowed
 from ..optim import accelerated
-from . import parallel
+from . import kernels, parallel
 
-__all__ = ["FirstLayerSplit", "Scaling", "SPLIT_MIN"]
+__all__ = [
+    "FirstLayerSplit",
+    "Scaling",
+    "SPLIT_MIN",
+    "RowSplit",
+    "ROW_SPLIT_MIN",
+    "HalvedOps",
+    "HALVED_OPS",
+]
 
 
 class Scaling(NamedTuple):
@@ -187,3 +196,107 @@ class FirstLayerSplit:
                 kernel(w[a:b], g[a:b], m[a:b], v[a:b], *constants)
 
         return run
+
+
+# A product is split over the two cores when it has at least this many multiply-adds: below
+# it the hand-off (tens of microseconds) costs more than the second core saves.
+ROW_SPLIT_MIN = 4_000_000
+
+
+class RowSplit:
+    """A convolution's products on two cores: a product strategy for the ``gemm`` of the
+    layer protocol (``nn.layers.base.Matmul``), splitting out = a @ b by rows of ``out``.
+
+    The caller computes out[:h] = a[:h] @ b and the helper thread out[h:] = a[h:] @ b, each one
+    BLAS call on one thread (so nothing spins on a busy machine, unlike BLAS's own threads).
+    Every element of out is still one dot product computed by one call, so the result does
+    not depend on whether the helper ran its half. Without the engine (no numba, float64,
+    strides BLAS cannot take) it is np.matmul.
+    """
+
+    def __init__(self) -> None:
+        width, consts = parallel.TASK_WIDTH, parallel.CONST_WIDTH
+        self.rows = (np.zeros((1, width), np.int64), np.zeros((1, width), np.int64))
+        self.consts = (np.zeros((1, consts), np.float32), np.zeros((1, consts), np.float32))
+
+    def gemm(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        if out is None:
+            out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+        m = a.shape[0]
+        engine = parallel.get_engine()
+        if engine is not None and m >= 4 and m * a.shape[1] * b.shape[1] >= ROW_SPLIT_MIN:
+            h = m // 2
+            mine, theirs = self.rows
+            if parallel.gemm_task(mine[0], a[:h], b, out[:h]) and parallel.gemm_task(
+                theirs[0], a[h:], b, out[h:]
+            ):
+                engine.run_pair((mine, self.consts[0], 1), (theirs, self.consts[1], 1))
+                return out
+        return np.matmul(a, b, out=out)
+
+    @staticmethod
+    def inputs(saved: np.ndarray) -> np.ndarray:
+        return saved
+
+
+# A sliding-window op is split over the two cores when it touches at least this many values.
+HALVES_MIN = 500_000
+
+
+class HalvedOps(kernels.CompiledOps):
+    """The compiled ops, with the sliding-window copies (im2col, col2im, the window maximum and
+    its gradient) run on two halves of the batch at once: the caller's half here, the other on
+    a pool thread (the compiled loops release the GIL). Each sample's values are computed by
+    the same loop either way, so the bits do not change. If the pool thread has not started
+    its half when the caller finishes its own, the caller takes it back and runs it, so a busy
+    second core costs a hand-off, never a wait."""
+
+    def _halves(self, fn: Any, size: int, *arrays: Any) -> bool:
+        """Run fn on each half of the batch axis of ``arrays`` (None passes through); False
+        when the split does not apply (small, one sample, one CPU, set_num_threads)."""
+        n = next(a.shape[0] for a in arrays if isinstance(a, np.ndarray))
+        if n < 2 or size < HALVES_MIN or not helper_allowed():
+            return False
+        h = n // 2
+        first = [a[:h] if isinstance(a, np.ndarray) else a for a in arrays]
+        second = [a[h:] if isinstance(a, np.ndarray) else a for a in arrays]
+        future = executor().submit(fn, *second)
+        fn(*first)
+        if future.cancel():  # the pool had not started it: do it here
+            fn(*second)
+        else:
+            future.result()
+        return True
+
+    def im2col(self, xp: Any, kernel: Any, strides: Any, dilation: Any, cols: Any) -> Any:
+        run = super().im2col
+        if not self._halves(lambda x, c: run(x, kernel, strides, dilation, c), cols.size, xp, cols):
+            run(xp, kernel, strides, dilation, cols)
+        return cols
+
+    def col2im(self, dcols: Any, kernel: Any, strides: Any, dilation: Any, dxp: Any) -> Any:
+        run = super().col2im
+        if not self._halves(
+            lambda d, x: run(d, kernel, strides, dilation, x), dcols.size, dcols, dxp
+        ):
+            run(dcols, kernel, strides, dilation, dxp)
+        return dxp
+
+    def window_max(self, xp: Any, kernel: Any, strides: Any, out: Any, argmax: Any) -> Any:
+        run = super().window_max
+        if not self._halves(
+            lambda x, o, m: run(x, kernel, strides, o, m), xp.size, xp, out, argmax
+        ):
+            run(xp, kernel, strides, out, argmax)
+        return out
+
+    def window_max_grad(self, g: Any, argmax: Any, kernel: Any, strides: Any, dxp: Any) -> Any:
+        run = super().window_max_grad
+        if not self._halves(
+            lambda a, m, d: run(a, m, kernel, strides, d), dxp.size, g, argmax, dxp
+        ):
+            run(g, argmax, kernel, strides, dxp)
+        return dxp
+
+
+HALVED_OPS = HalvedOps()

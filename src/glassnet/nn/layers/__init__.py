@@ -2,9 +2,12 @@
 
 ``base.py`` states the protocol every layer implements (``forward_kernel``/``backward_kernel``
 and what the rest of the library needs to know about it); ``dense.py``, ``activation.py``,
-``regularization.py`` (Dropout), ``embedding.py``, ``shape.py`` (Input, Flatten),
-``preprocessing.py`` (Rescaling, Normalization) and ``merge.py`` (Concatenate, Add, …: several
-inputs) implement it.
+``regularization.py`` (Dropout), ``embedding.py``, ``shape.py`` (Input, Flatten, Reshape,
+ZeroPadding2D, UpSampling2D), ``preprocessing.py`` (Rescaling, Normalization), ``merge.py``
+(Concatenate, Add, …: several inputs), ``conv.py`` (Conv1D, Conv2D, Conv2DTranspose),
+``pooling.py`` (max, average and global pooling) and ``normalization.py`` (BatchNormalization,
+LayerNormalization) implement it; ``_windows.py`` holds the sliding-window geometry and the
+im2col/col2im copies the convolutions and poolings share.
 """
 
 from .activation import (
@@ -21,6 +24,7 @@ from .activation import (
     get_activation,
 )
 from .base import Context, Layer, forcing_inference, inference_mode, recording, weight_layers
+from .conv import Conv1D, Conv2D, Conv2DTranspose
 from .dense import Dense
 from .embedding import Embedding
 from .merge import (
@@ -42,9 +46,20 @@ from .merge import (
     multiply,
     subtract,
 )
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import (
+    AveragePooling1D,
+    AveragePooling2D,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
+    MaxPooling1D,
+    MaxPooling2D,
+)
 from .preprocessing import Normalization, Rescaling
 from .regularization import Dropout
-from .shape import Flatten, Input
+from .shape import Flatten, Input, Reshape, UpSampling2D, ZeroPadding2D
 
 __all__ = [
     "Layer",
@@ -83,6 +98,22 @@ __all__ = [
     "maximum",
     "minimum",
     "dot",
+    "Conv1D",
+    "Conv2D",
+    "Conv2DTranspose",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "BatchNormalization",
+    "LayerNormalization",
+    "Reshape",
+    "UpSampling2D",
+    "ZeroPadding2D",
     "get_activation",
     "forcing_inference",
     "inference_mode",
@@ -119,5 +150,21 @@ LAYER_CLASSES: dict[str, type[Layer]] = {
         Maximum,
         Minimum,
         Dot,
+        Conv1D,
+        Conv2D,
+        Conv2DTranspose,
+        MaxPooling1D,
+        MaxPooling2D,
+        AveragePooling1D,
+        AveragePooling2D,
+        GlobalAveragePooling1D,
+        GlobalAveragePooling2D,
+        GlobalMaxPooling1D,
+        GlobalMaxPooling2D,
+        BatchNormalization,
+        LayerNormalization,
+        Reshape,
+        UpSampling2D,
+        ZeroPadding2D,
     )
 }

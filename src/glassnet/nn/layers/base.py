@@ -59,7 +59,8 @@ _local = threading.local()
 
 
 def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+    # Conv2D → conv2d, MaxPooling2D → max_pooling2d, Conv2DTranspose → conv2d_transpose (Keras)
+    return re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
 def check_shape_arg(value: Any, arg: str, layer: str) -> tuple[int, ...] | None:
@@ -90,6 +91,12 @@ class Matmul:
         if out is None or x.ndim != 2:
             return x @ W.T, x
         return np.matmul(x, W.T, out=out), x
+
+    @staticmethod
+    def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+        """out = a @ b for 2-D a and b (a convolution's im2col products; the fast step may
+        pass a strategy that splits the rows of out over two cores)."""
+        return a @ b if out is None else np.matmul(a, b, out=out)
 
     @staticmethod
     def inputs(saved: np.ndarray) -> np.ndarray:
@@ -195,6 +202,9 @@ class Layer(Module):
     #: the kernels compute their product through ``ctx.product`` (the fast step may pass a
     #: two-core split of it)
     uses_product: ClassVar[bool] = False
+    #: the kernels compute large products through ``ctx.product.gemm`` (the fast step may pass
+    #: a strategy that runs each on two cores)
+    uses_gemm: ClassVar[bool] = False
 
     def __init__(
         self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: Any = None
