@@ -254,7 +254,30 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-compile", action="store_true", help="only report; compile and run nothing"
     )
     info.add_argument("--json", action="store_true", help="print JSON")
+
+    play = sub.add_parser(
+        "playground",
+        help="train a network live in the browser (needs glassnet[playground])",
+        description="Start the playground's local web server and open it in the browser: "
+        "train a network on 2-D data live, and click any weight to see its backpropagation "
+        "with the last step's numbers. Needs the optional extra: pip install "
+        "'glassnet[playground]'.",
+    )
+    play.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    play.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
+    play.add_argument("--no-browser", action="store_true", help="do not open a browser")
     return parser
+
+
+def _port(text: str) -> int:
+    """argparse type for --port: an integer from 0 to 65535 (0: any free port)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 65535, received {text!r}")
+    return value
 
 
 def _version() -> str:
@@ -688,6 +711,22 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_playground(args: argparse.Namespace) -> int:
+    """Serve the playground until Ctrl+C (Starlette and uvicorn are imported only here)."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise CommandError(
+            f"the playground needs the optional extra, {exc.name} is missing: "
+            "pip install 'glassnet[playground]'"
+        ) from None
+    from .playground import serve
+
+    serve(host=args.host, port=args.port, open_browser=not args.no_browser)
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "datasets": cmd_datasets,
@@ -695,6 +734,7 @@ COMMANDS = {
     "explain": cmd_explain,
     "lr-find": cmd_lr_find,
     "info": cmd_info,
+    "playground": cmd_playground,
 }
 
 

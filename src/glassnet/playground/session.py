@@ -1,0 +1,399 @@
+"""One browser tab's training session, and the validation of every message the page sends.
+
+Nothing the page sends is ever evaluated: a message is JSON, checked field by field against
+fixed limits (``LIMITS``), and turned into a ``Config`` or a command; anything else is refused
+with a one-sentence ``InvalidArgumentError`` that the server sends back to the page.
+
+A ``Session`` holds a glassnet ``Sequential`` (hidden Dense layers, then a softmax output),
+its data and optimiser, and what the last step saw: the weights before it and its mini-batch,
+so that ``story`` can ask ``glassnet.explain.backprop`` for the same numbers the step used.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _rng
+from ..datasets import load
+from ..errors import InvalidArgumentError
+from ..explain import backprop
+from ..layers import Dense
+from ..optim import optimizers
+from ..training import Sequential
+
+__all__ = ["LIMITS", "Config", "Session", "parse_message", "validate_config"]
+
+LIMITS = {
+    "message_bytes": 65536,
+    "hidden_layers": 8,
+    "units": 64,
+    "learning_rate": 10.0,
+    "batch_size": 512,
+    "n": 2000,
+    "noise": 1.0,
+    "seed": 2**31 - 1,
+    "sessions": 32,
+    "grid": 50,
+}
+GENERATED = ("xor", "moons", "circles", "spirals", "blobs")
+DATASETS = (*GENERATED, "iris", "digits")
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron")
+LOSS = "sparse_categorical_crossentropy"
+# The boundary is drawn on this square (the generated sets live inside it).
+EXTENT = 2.5
+_BUILD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the page chose: data, hidden layers (units, activation), optimiser and its rate."""
+
+    dataset: str = "spirals"
+    n: int = 400
+    noise: float = 0.1
+    seed: int = 0
+    layers: tuple[tuple[int, str], ...] = ((8, "tanh"), (8, "tanh"))
+    learning_rate: float = 0.03
+    batch_size: int = 32
+    optimizer: str = "adam"
+
+
+def _refuse(name: str, value: Any, expected: str) -> InvalidArgumentError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return InvalidArgumentError(f"{name} must be {expected}, received {shown}")
+
+
+def _int(data: dict[str, Any], name: str, low: int, high: int) -> int:
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _refuse(name, value, f"an integer from {low} to {high}")
+    return value
+
+
+def _number(data: dict[str, Any], name: str, low: float, high: float, open_low: bool) -> float:
+    value = data[name]
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        ok = math.isfinite(value) and value <= high and (value > low if open_low else value >= low)
+    if not ok:
+        bound = f"> {low:g}" if open_low else f">= {low:g}"
+        raise _refuse(name, value, f"a finite number {bound} and <= {high:g}")
+    return float(value)
+
+
+def _choice(data: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
+    value = data[name]
+    if value not in choices:
+        raise _refuse(name, value, f"one of {', '.join(choices)}")
+    return str(value)
+
+
+def _layers(value: Any) -> tuple[tuple[int, str], ...]:
+    top = LIMITS["hidden_layers"]
+    if not isinstance(value, list) or len(value) > top:
+        count = len(value) if isinstance(value, list) else value
+        raise _refuse("layers", count, f"a list of at most {top} hidden layers")
+    out = []
+    for i, layer in enumerate(value, 1):
+        if not isinstance(layer, dict) or set(layer) != {"units", "activation"}:
+            raise _refuse(f"layer {i}", layer, "an object with units and activation")
+        units = layer["units"]
+        if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= 64:
+            raise _refuse(f"units of layer {i}", units, f"an integer from 1 to {LIMITS['units']}")
+        out.append((units, _choice(layer, "activation", ACTIVATIONS)))
+    return tuple(out)
+
+
+def validate_config(data: Any) -> Config:
+    """A ``Config`` from the page's JSON object, or InvalidArgumentError naming the field."""
+    if not isinstance(data, dict):
+        raise _refuse("config", data, "an object")
+    fields = set(Config.__dataclass_fields__)
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise _refuse("config", unknown[0], f"made of the fields {', '.join(sorted(fields))}")
+    merged = {**Config().__dict__, **data}
+    if "layers" in data:
+        merged["layers"] = _layers(data["layers"])
+    return Config(
+        dataset=_choice(merged, "dataset", DATASETS),
+        n=_int(merged, "n", 20, int(LIMITS["n"])),
+        noise=_number(merged, "noise", 0.0, LIMITS["noise"], open_low=False),
+        seed=_int(merged, "seed", 0, int(LIMITS["seed"])),
+        layers=merged["layers"],
+        learning_rate=_number(merged, "learning_rate", 0.0, LIMITS["learning_rate"], True),
+        batch_size=_int(merged, "batch_size", 1, int(LIMITS["batch_size"])),
+        optimizer=_choice(merged, "optimizer", OPTIMIZERS),
+    )
+
+
+def _index(data: dict[str, Any], name: str) -> int:
+    if name not in data:
+        raise _refuse(name, None, "a positive integer")
+    return _int(data, name, 1, 10_000)
+
+
+def parse_message(text: Any) -> dict[str, Any]:
+    """Check one WebSocket message; returns {"type": ..., and its checked fields}."""
+    if not isinstance(text, str):
+        raise _refuse("message", type(text).__name__, "JSON text")
+    if len(text.encode("utf-8", "replace")) > LIMITS["message_bytes"]:
+        raise InvalidArgumentError(
+            f"message must be at most {LIMITS['message_bytes']} bytes (a network has at most "
+            f"{LIMITS['hidden_layers']} hidden layers of 1 to {LIMITS['units']} units), "
+            f"received {len(text)} characters"
+        )
+    try:
+        data = json.loads(text, parse_constant=lambda c: c)
+    except ValueError:
+        raise _refuse("message", text, "a JSON object") from None
+    if not isinstance(data, dict):
+        raise _refuse("message", data, "a JSON object")
+    kind = data.get("type")
+    if kind not in COMMANDS:
+        raise _refuse("type", kind, f"one of {', '.join(COMMANDS)}")
+    allowed = {
+        "config": {"type", "config"},
+        "story": {"type", "l", "j", "k"},
+        "neuron": {"type", "l", "j"},
+    }.get(kind, {"type"})
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise _refuse(f"field of a {kind} message", extra[0], f"one of {', '.join(allowed)}")
+    if kind == "config":
+        return {"type": kind, "config": validate_config(data.get("config"))}
+    if kind == "story":
+        return {"type": kind, **{n: _index(data, n) for n in ("l", "j", "k")}}
+    if kind == "neuron":
+        return {"type": kind, **{n: _index(data, n) for n in ("l", "j")}}
+    return {"type": kind}
+
+
+def _load(config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    if config.dataset in GENERATED:
+        (x, y), (xv, yv) = load(config.dataset, n=config.n, noise=config.noise, seed=config.seed)
+        return x, y, xv, yv
+    (x, y), (xv, yv) = load(config.dataset)
+    x = x.reshape(len(x), -1).astype(np.float32)
+    xv = xv.reshape(len(xv), -1).astype(np.float32)
+    # Standardise with the training side's statistics, so the default rates work.
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    return (x - mean) / std, y, (xv - mean) / std, yv
+
+
+def _round(a: np.ndarray, digits: int = 6) -> list[Any]:
+    """Rounded, and finite (a diverged weight is drawn as 0; JSON has no NaN)."""
+    finite = np.nan_to_num(np.asarray(a, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.round(finite, digits).tolist()  # type: ignore[no-any-return]
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+class Session:
+    """One tab's model, data and optimiser; every method runs under the caller's lock."""
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.configure(config or Config())
+
+    def configure(self, config: Config) -> None:
+        """Build the data, the model and the optimiser from ``config`` (also Reset)."""
+        self.config = config
+        self.x, self.y, self.x_val, self.y_val = _load(config)
+        self.classes = int(max(self.y.max(), self.y_val.max())) + 1
+        self.model = self._build(config)
+        self.rng = np.random.default_rng(config.seed)
+        self.order = self.rng.permutation(len(self.x))
+        self.cursor = 0
+        self.steps = 0
+        self.last: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None
+        self.trace: Any = None
+
+    def _build(self, config: Config, weights: list[np.ndarray] | None = None) -> Sequential:
+        layers = [Dense(units, activation=act) for units, act in config.layers]
+        model = Sequential([*layers, Dense(self.classes, activation="softmax")])
+        with _BUILD_LOCK:  # glassnet's initialisers draw from the one global generator
+            state = _rng.get_state()
+            _rng.seed(config.seed)
+            model.build((self.x.shape[1],))
+            _rng.set_state(state)
+        optimizer = {"adam": optimizers.Adam, "sgd": optimizers.SGD, "rmsprop": optimizers.RMSprop}
+        model.compile(
+            optimizer=optimizer[config.optimizer](learning_rate=config.learning_rate),
+            loss=LOSS,
+            metrics=["accuracy"],
+        )
+        if weights is not None:
+            model.set_weights(weights)
+        return model
+
+    def step(self) -> float:
+        """Exactly one mini-batch: remember the weights before it and the batch, then train."""
+        size = min(self.config.batch_size, len(self.x))
+        if self.cursor + size > len(self.order):
+            self.order = self.rng.permutation(len(self.x))
+            self.cursor = 0
+        idx = self.order[self.cursor : self.cursor + size]
+        self.cursor += size
+        xb, yb = self.x[idx], self.y[idx]
+        self.last = (self.model.get_weights(), xb, yb)
+        self.trace = None
+        loss = self.model.train_on_batch(xb, yb)
+        self.steps += 1
+        return loss
+
+    def _metrics(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        loss, acc = self.model.evaluate(x, y, batch_size=512)
+        return float(loss), float(acc)
+
+    def state(self) -> dict[str, Any]:
+        """What the page draws after a step: counts, loss/accuracy, weights, the boundary."""
+        loss, acc = self._metrics(self.x, self.y)
+        val_loss, val_acc = self._metrics(self.x_val, self.y_val)
+        weights = self.model.get_weights()
+        out: dict[str, Any] = {
+            "type": "state",
+            "step": self.steps,
+            "loss": _finite(loss),
+            "accuracy": _finite(acc),
+            "val_loss": _finite(val_loss),
+            "val_accuracy": _finite(val_acc),
+            "sizes": [self.x.shape[1], *[u for u, _ in self.config.layers], self.classes],
+            "weights": [_round(w, 4) for w in weights[0::2]],
+            "findings": self.findings(loss),
+        }
+        if self.x.shape[1] == 2:
+            out["boundary"] = self.boundary()
+        return out
+
+    def points(self) -> dict[str, Any]:
+        """The data once per configuration (2-D sets only draw points)."""
+        two_d = self.x.shape[1] == 2
+        return {
+            "type": "data",
+            "extent": EXTENT,
+            "classes": self.classes,
+            "x": _round(self.x, 3) if two_d else [],
+            "y": self.y.tolist() if two_d else [],
+            "x_val": _round(self.x_val, 3) if two_d else [],
+            "y_val": self.y_val.tolist() if two_d else [],
+            "config": self.config.__dict__
+            | {"layers": [{"units": u, "activation": a} for u, a in self.config.layers]},
+        }
+
+    def boundary(self) -> dict[str, Any]:
+        """The predicted class and its probability (× 255) on a grid × grid square, row 0 at
+        the top, each as base64 of one byte per cell."""
+        g = int(LIMITS["grid"])
+        ticks = np.linspace(-EXTENT, EXTENT, g, dtype=np.float32)
+        xx, yy = np.meshgrid(ticks, ticks[::-1])
+        grid = np.stack([xx.ravel(), yy.ravel()], axis=1)
+        p = self.model.predict(grid, batch_size=g * g)
+        # Bytes in base64, not lists of numbers: the grid goes out up to 30 times a second.
+        cls = p.argmax(axis=1).astype(np.uint8)
+        conf = np.clip(np.rint(p.max(axis=1) * 255), 0, 255).astype(np.uint8)
+        return {
+            "size": g,
+            "cls": base64.b64encode(cls.tobytes()).decode("ascii"),
+            "conf": base64.b64encode(conf.tobytes()).decode("ascii"),
+        }
+
+    def _last_trace(self) -> Any:
+        """``backprop`` on the weights before the last step and its mini-batch (cached)."""
+        if self.last is None:
+            raise InvalidArgumentError(
+                "story: no step has been taken yet, received a click before any Step; "
+                "press Step first"
+            )
+        if self.trace is None:
+            weights, xb, yb = self.last
+            twin = self._build(self.config, weights)
+            rate = self.config.learning_rate if self.config.optimizer == "sgd" else None
+            self.trace = backprop(twin, xb, yb, loss=LOSS, learning_rate=rate)
+        return self.trace
+
+    def _check_weight(self, l: int, j: int, k: int | None) -> None:
+        sizes = [self.x.shape[1], *[u for u, _ in self.config.layers], self.classes]
+        if not 1 <= l < len(sizes) or not 1 <= j <= sizes[l]:
+            raise _refuse("neuron", (l, j), f"a layer 1..{len(sizes) - 1} and a neuron in it")
+        if k is not None and not 1 <= k <= sizes[l - 1]:
+            raise _refuse("k", k, f"an input index from 1 to {sizes[l - 1]}")
+
+    def story(self, l: int, j: int, k: int) -> dict[str, Any]:
+        """Weight w^l_jk's backpropagation in the last step, from glassnet.explain."""
+        self._check_weight(l, j, k)
+        trace = self._last_trace()
+        layer = trace.layer(l)
+        before = float(layer.W[j - 1, k - 1])
+        after = float(self.model.get_weights()[2 * (l - 1)][j - 1, k - 1])
+        # One sample's paths in full (the batch's would be n times as long); the batch's
+        # gradient is the mean of such per-sample sums.
+        assert self.last is not None
+        first = self._build(self.config, self.last[0])
+        path = backprop(first, trace.x[:1], trace.y[:1], loss=LOSS).path(l, j, k)
+        return {
+            "type": "story",
+            "l": l,
+            "j": j,
+            "k": k,
+            "text": path.to_text(precision=4),
+            "batch": trace.batch_size,
+            "a_prev_k": float(np.mean(layer.a_prev[:, k - 1])),
+            "delta_j": float(np.mean(layer.delta[:, j - 1])),
+            "grad": float(layer.grad_W[j - 1, k - 1]),
+            "before": before,
+            "after": after,
+            "optimizer": self.config.optimizer,
+            "learning_rate": self.config.learning_rate,
+            "sample_total": path.value,
+        }
+
+    def neuron(self, l: int, j: int) -> dict[str, Any]:
+        """Neuron j of layer l in the last step: z, a, σ'(z), δ (first sample, batch mean)."""
+        self._check_weight(l, j, None)
+        layer = self._last_trace().layer(l)
+        values = {
+            name: getattr(layer, name)[:, j - 1] for name in ("z", "a", "sigma_prime", "delta")
+        }
+        return {
+            "type": "neuron",
+            "l": l,
+            "j": j,
+            "activation": layer.activation,
+            "first": {k: float(v[0]) for k, v in values.items()},
+            "mean": {k: float(np.mean(v)) for k, v in values.items()},
+            "status": _status(layer.activation, values["a"], values["sigma_prime"]),
+        }
+
+    def findings(self, loss: float) -> list[str]:
+        """Plain warnings a teacher would point at; computed from the last trace if any."""
+        out = []
+        if not math.isfinite(loss):
+            out.append("The loss is not a finite number: lower the learning rate and Reset.")
+        if self.trace is not None:
+            for l, layer in enumerate(self.trace.layers[:-1], 1):
+                for j in range(layer.units):
+                    s = _status(layer.activation, layer.a[:, j], layer.sigma_prime[:, j])
+                    if s != "ok":
+                        out.append(f"neuron {j + 1} of layer {l}: {s}")
+        return out[:10]
+
+
+def _status(activation: str, a: np.ndarray, sigma_prime: np.ndarray) -> str:
+    if activation == "relu" and np.all(a <= 0):
+        return "dead (a = 0 for the whole batch, so σ' = 0 and it cannot learn)"
+    if activation in ("tanh", "sigmoid") and np.all(np.abs(sigma_prime) < 0.01):
+        return "saturated (σ'(z) < 0.01 for the whole batch: it learns slowly)"
+    return "ok"

@@ -1,0 +1,93 @@
+"""The message validator and the session, without a browser or a server."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from glassnet.errors import InvalidArgumentError
+from glassnet.explain import backprop
+from glassnet.playground.session import LIMITS, Config, Session, parse_message
+
+
+def config_message(**fields: object) -> str:
+    return json.dumps({"type": "config", "config": fields})
+
+
+def test_a_good_config_is_accepted_with_its_values() -> None:
+    layers = [{"units": 8, "activation": "tanh"}, {"units": 3, "activation": "relu"}]
+    m = parse_message(config_message(dataset="moons", layers=layers, learning_rate=0.5))
+    assert m["config"] == Config(
+        dataset="moons", layers=((8, "tanh"), (3, "relu")), learning_rate=0.5
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (config_message(layers=[{"units": -3, "activation": "tanh"}]), "units of layer 1"),
+        (config_message(layers=[{"units": 65, "activation": "tanh"}]), "units of layer 1"),
+        (config_message(layers=[{"units": True, "activation": "tanh"}]), "units of layer 1"),
+        (config_message(layers=[{"units": 4, "activation": "tanh"}] * 9), "layers"),
+        (config_message(layers=[{"units": 4, "activation": "tanh"}] * 10_000), "message"),
+        (config_message(layers=[{"units": 4, "activation": "__import__('os')"}]), "activation"),
+        (config_message(learning_rate="abc"), "learning_rate"),
+        (config_message(learning_rate=0), "learning_rate"),
+        (config_message(learning_rate=11), "learning_rate"),
+        ('{"type": "config", "config": {"learning_rate": NaN}}', "learning_rate"),
+        ('{"type": "config", "config": {"learning_rate": Infinity}}', "learning_rate"),
+        (config_message(batch_size=0), "batch_size"),
+        (config_message(batch_size=513), "batch_size"),
+        (config_message(n=LIMITS["n"] + 1), "n"),
+        (config_message(dataset="../../etc/passwd"), "dataset"),
+        (config_message(code="print(1)"), "config"),
+        (json.dumps({"type": "exec", "code": "1"}), "type"),
+        (json.dumps({"type": "step", "extra": 1}), "field"),
+        (json.dumps({"type": "story", "l": 1, "j": 1}), "k"),
+        (json.dumps({"type": "story", "l": 0, "j": 1, "k": 1}), "l"),
+        ("not json", "message"),
+        ("[1, 2]", "message"),
+        (None, "message"),
+    ],
+)
+def test_a_bad_message_is_refused_naming_what_is_wrong(text: object, names: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        parse_message(text)
+    message = str(info.value)
+    assert message.startswith(names), message
+    assert "received" in message and "\n" not in message
+
+
+def test_step_takes_exactly_one_batch_and_story_matches_backprop() -> None:
+    session = Session(Config(dataset="xor", batch_size=16, optimizer="sgd", learning_rate=0.1))
+    before = session.model.get_weights()
+    session.step()
+    assert session.steps == 1
+    weights, xb, yb = session.last  # type: ignore[misc]
+    assert xb.shape == (16, 2)
+    for w0, w1 in zip(before, weights):
+        np.testing.assert_array_equal(w0, w1)
+    story = session.story(2, 3, 4)
+    # Reference: a model of the same shape with the same weights, traced on the same batch.
+    twin = Session(session.config).model
+    twin.set_weights(weights)
+    trace = backprop(twin, xb, yb, learning_rate=0.1)
+    grad = trace.layer(2).grad_W[2, 3]
+    assert story["grad"] == pytest.approx(grad, rel=1e-9, abs=1e-15)
+    # SGD's update is the trace's W − α ∂C/∂W (float32 storage of the model's weights).
+    assert story["after"] == pytest.approx(trace.layer(2).W_updated[2, 3], rel=1e-6, abs=1e-7)
+    per_sample = trace.path(2, 3, 4).samples[0].total
+    assert story["sample_total"] == pytest.approx(per_sample, rel=1e-9, abs=1e-15)
+
+
+def test_story_before_any_step_and_out_of_range_are_refused() -> None:
+    session = Session(Config(dataset="moons"))
+    with pytest.raises(InvalidArgumentError, match="no step"):
+        session.story(1, 1, 1)
+    session.step()
+    with pytest.raises(InvalidArgumentError, match="neuron"):
+        session.story(9, 1, 1)
+    with pytest.raises(InvalidArgumentError, match="k must"):
+        session.story(1, 1, 3)
