@@ -48,8 +48,6 @@ ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron")
 LOSS = "sparse_categorical_crossentropy"
-# The boundary is drawn on this square (the generated sets live inside it).
-EXTENT = 2.5
 _BUILD_LOCK = threading.Lock()
 
 
@@ -213,6 +211,8 @@ class Session:
         self.config = config
         self.x, self.y, self.x_val, self.y_val = _load(config)
         self.classes = int(max(self.y.max(), self.y_val.max())) + 1
+        # The boundary is drawn on the square [-extent, extent]² around every point.
+        self.extent = float(np.ceil(np.abs(np.concatenate([self.x, self.x_val])).max() * 11) / 10)
         self.model = self._build(config)
         self.rng = np.random.default_rng(config.seed)
         self.order = self.rng.permutation(len(self.x))
@@ -283,7 +283,7 @@ class Session:
         two_d = self.x.shape[1] == 2
         return {
             "type": "data",
-            "extent": EXTENT,
+            "extent": self.extent,
             "classes": self.classes,
             "x": _round(self.x, 3) if two_d else [],
             "y": self.y.tolist() if two_d else [],
@@ -297,7 +297,7 @@ class Session:
         """The predicted class and its probability (× 255) on a grid × grid square, row 0 at
         the top, each as base64 of one byte per cell."""
         g = int(LIMITS["grid"])
-        ticks = np.linspace(-EXTENT, EXTENT, g, dtype=np.float32)
+        ticks = np.linspace(-self.extent, self.extent, g, dtype=np.float32)
         xx, yy = np.meshgrid(ticks, ticks[::-1])
         grid = np.stack([xx.ravel(), yy.ravel()], axis=1)
         p = self.model.predict(grid, batch_size=g * g)
