@@ -207,6 +207,18 @@
     cctx.putImageData(img, 0, 0);
     ctx.imageSmoothingEnabled = true;
     ctx.drawImage(cell, 0, 0, W, W);
+    if (pointsFor !== data) drawPoints(W);
+    ctx.drawImage(pointsLayer, 0, 0);
+  }
+
+  // The points never move during training: drawn once per data set on their own layer.
+  const pointsLayer = document.createElement("canvas");
+  let pointsFor = null;
+  function drawPoints(W) {
+    pointsFor = data;
+    pointsLayer.width = W;
+    pointsLayer.height = W;
+    const ctx = pointsLayer.getContext("2d");
     const e = data.extent;
     const px = (v) => ((v + e) / (2 * e)) * W;
     const py = (v) => ((e - v) / (2 * e)) * W;
@@ -312,6 +324,8 @@
     }
     state.weights.forEach((W, li) => W.forEach((row, j) => row.forEach((w, k) => {
       const line = edges[li][j][k];
+      if (line.weight === w) return;  // touch the DOM only for weights that moved
+      line.weight = w;
       const a = Math.abs(w);
       line.setAttribute("stroke", w >= 0 ? "#1f6fd1" : "#e0761b");
       line.setAttribute("stroke-width", Math.min(6, 0.3 + 1.8 * a).toFixed(2));
