@@ -148,6 +148,25 @@ def test_clicking_a_neuron_shows_z_a_sigma_prime_and_delta(page: Any, server_url
     text = box.inner_text()
     for part in ("z = ", "a = ", "σ'(z) = ", "δ = "):
         assert part in text
+    assert by_id(page, "neuron-map").is_visible()  # its output over the plane
+
+
+def test_export_shows_the_python_code_and_offers_the_model_file(page: Any, server_url: str) -> None:
+    open_page(page, server_url, "#dataset=circles&layers=5:relu&lr=0.1&bs=16&opt=sgd")
+    by_id(page, "export").click()
+    code = by_id(page, "python-code")
+    code.wait_for(state="visible", timeout=TIMEOUT_MS)
+    text = code.input_value()
+    assert "load('circles', n=400, noise=0.1, seed=0)" in text
+    assert "Dense(5, activation='relu')" in text and "SGD(learning_rate=0.1)" in text
+    with page.expect_download() as download:
+        by_id(page, "download-model").click()
+    path = download.value.path()
+    import glassnet
+
+    model = glassnet.load_model(path)
+    assert [w.shape for w in model.get_weights()] == [(5, 2), (5,), (2, 5), (2,)]
+    assert page.console_errors == []
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from glassnet.errors import InvalidArgumentError
 from glassnet.explain import backprop
-from glassnet.playground.session import LIMITS, Config, Session, parse_message
+from glassnet.playground.session import LIMITS, Config, Session, parse_message, python_code
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def config_message(**fields: object) -> str:
@@ -91,3 +99,52 @@ def test_story_before_any_step_and_out_of_range_are_refused() -> None:
         session.story(9, 1, 1)
     with pytest.raises(InvalidArgumentError, match="k must"):
         session.story(1, 1, 3)
+
+
+def test_the_exported_code_rebuilds_the_same_network_and_trains(tmp_path: Path) -> None:
+    config = Config(dataset="moons", layers=((6, "relu"),), learning_rate=0.05, batch_size=16)
+    code = python_code(config, epochs=3)
+    # Up to compile, the program builds the network with the page's initial weights.
+    namespace: dict[str, Any] = {}
+    exec(code[: code.index("model.compile(")], namespace)
+    for mine, page in zip(namespace["model"].get_weights(), Session(config).model.get_weights()):
+        np.testing.assert_array_equal(mine, page)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "'accuracy'" in done.stdout
+    assert (tmp_path / "playground.glassnet").is_file()
+
+
+def test_the_exported_model_file_predicts_what_the_session_predicts(tmp_path: Path) -> None:
+    import glassnet
+
+    session = Session(Config(dataset="circles"))
+    for _ in range(5):
+        session.step()
+    path = tmp_path / "model.glassnet"
+    path.write_bytes(base64.b64decode(session.export()["model"]))
+    loaded = glassnet.load_model(path)
+    np.testing.assert_array_equal(
+        loaded.predict(session.x_val), session.model.predict(session.x_val)
+    )
+
+
+def test_a_neuron_map_is_that_neuron_over_the_grid() -> None:
+    session = Session(Config(dataset="xor", layers=((3, "tanh"),)))
+    session.step()
+    m = session.neuron_map(1, 2)
+    values = np.frombuffer(base64.b64decode(m["values"]), dtype=np.uint8).astype(np.float64)
+    # By hand: neuron 2 of layer 1 is tanh(w · x + b) with the model's current weights.
+    W, b = session.model.get_weights()[:2]
+    a = np.tanh(session._grid().astype(np.float64) @ W[1].astype(np.float64) + b[1])
+    assert m["low"] == pytest.approx(a.min(), abs=1e-6)
+    assert m["high"] == pytest.approx(a.max(), abs=1e-6)
+    expected = (a - a.min()) / (a.max() - a.min()) * 255
+    assert np.max(np.abs(values - expected)) <= 0.5 + 1e-3

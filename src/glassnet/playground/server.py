@@ -80,6 +80,8 @@ class _Runner:
             await self.send(
                 await self.call(session.story, message["l"], message["j"], message["k"])
             )
+        elif kind == "export":
+            await self.send(await self.call(session.export))
         elif kind == "neuron":
             await self.send(await self.call(session.neuron, message["l"], message["j"]))
         await self.send({"type": "playing", "playing": self.player is not None})

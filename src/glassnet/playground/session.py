@@ -14,6 +14,8 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
+import tempfile
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +30,7 @@ from ..layers import Dense
 from ..optim import optimizers
 from ..training import Sequential
 
-__all__ = ["LIMITS", "Config", "Session", "parse_message", "validate_config"]
+__all__ = ["LIMITS", "Config", "Session", "parse_message", "python_code", "validate_config"]
 
 LIMITS = {
     "message_bytes": 65536,
@@ -46,7 +48,7 @@ GENERATED = ("xor", "moons", "circles", "spirals", "blobs")
 DATASETS = (*GENERATED, "iris", "digits")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
-COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron")
+COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron", "export")
 LOSS = "sparse_categorical_crossentropy"
 _BUILD_LOCK = threading.Lock()
 
@@ -297,10 +299,7 @@ class Session:
         """The predicted class and its probability (× 255) on a grid × grid square, row 0 at
         the top, each as base64 of one byte per cell."""
         g = int(LIMITS["grid"])
-        ticks = np.linspace(-self.extent, self.extent, g, dtype=np.float32)
-        xx, yy = np.meshgrid(ticks, ticks[::-1])
-        grid = np.stack([xx.ravel(), yy.ravel()], axis=1)
-        p = self.model.predict(grid, batch_size=g * g)
+        p = self.model.predict(self._grid(), batch_size=g * g)
         # Bytes in base64, not lists of numbers: the grid goes out up to 30 times a second.
         cls = p.argmax(axis=1).astype(np.uint8)
         conf = np.clip(np.rint(p.max(axis=1) * 255), 0, 255).astype(np.uint8)
@@ -367,7 +366,7 @@ class Session:
         values = {
             name: getattr(layer, name)[:, j - 1] for name in ("z", "a", "sigma_prime", "delta")
         }
-        return {
+        out = {
             "type": "neuron",
             "l": l,
             "j": j,
@@ -375,6 +374,48 @@ class Session:
             "first": {k: float(v[0]) for k, v in values.items()},
             "mean": {k: float(np.mean(v)) for k, v in values.items()},
             "status": _status(layer.activation, values["a"], values["sigma_prime"]),
+        }
+        if self.x.shape[1] == 2:
+            out["map"] = self.neuron_map(l, j)
+        return out
+
+    def _grid(self) -> np.ndarray:
+        g = int(LIMITS["grid"])
+        ticks = np.linspace(-self.extent, self.extent, g, dtype=np.float32)
+        xx, yy = np.meshgrid(ticks, ticks[::-1])
+        return np.stack([xx.ravel(), yy.ravel()], axis=1)
+
+    def neuron_map(self, l: int, j: int) -> dict[str, Any]:
+        """Neuron j of layer l's output a^l_j over the boundary's grid, with today's weights:
+        the first l layers as their own model, scaled to bytes between ``low`` and ``high``."""
+        self._check_weight(l, j, None)
+        specs = [*self.config.layers, (self.classes, "softmax")][:l]
+        head = Sequential([Dense(units, activation=act) for units, act in specs])
+        head.build((self.x.shape[1],))
+        head.set_weights(self.model.get_weights()[: 2 * l])
+        a = head.predict(self._grid(), batch_size=len(self._grid()))[:, j - 1].astype(np.float64)
+        a = np.nan_to_num(a)
+        low, high = float(a.min()), float(a.max())
+        scaled = np.rint((a - low) / (high - low) * 255) if high > low else np.zeros_like(a)
+        return {
+            "size": int(LIMITS["grid"]),
+            "low": low,
+            "high": high,
+            "values": base64.b64encode(scaled.astype(np.uint8).tobytes()).decode("ascii"),
+        }
+
+    def export(self) -> dict[str, Any]:
+        """The trained model as a glassnet model file (base64) and the Python that rebuilds it."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "playground.glassnet")
+            self.model.save(path)
+            with open(path, "rb") as f:
+                blob = f.read()
+        return {
+            "type": "export",
+            "model": base64.b64encode(blob).decode("ascii"),
+            "code": python_code(self.config),
+            "steps": self.steps,
         }
 
     def findings(self, loss: float) -> list[str]:
@@ -397,3 +438,51 @@ def _status(activation: str, a: np.ndarray, sigma_prime: np.ndarray) -> str:
     if activation in ("tanh", "sigmoid") and np.all(np.abs(sigma_prime) < 0.01):
         return "saturated (σ'(z) < 0.01 for the whole batch: it learns slowly)"
     return "ok"
+
+
+def python_code(config: Config, epochs: int = 50) -> str:
+    """A Python program that rebuilds the playground's network and trains it with ``fit``.
+
+    The same data (set, points, noise, seed), layers, optimiser, rate and batch size; fit
+    shuffles with its own order, so its numbers are not the page's step for step.
+    """
+    if config.dataset in GENERATED:
+        data = (
+            f"(x, y), (x_val, y_val) = load({config.dataset!r}, n={config.n}, "
+            f"noise={config.noise!r}, seed={config.seed})\n"
+        )
+    else:
+        data = (
+            f"(x, y), (x_val, y_val) = load({config.dataset!r})\n"
+            "x, x_val = x.reshape(len(x), -1).astype('float32'), "
+            "x_val.reshape(len(x_val), -1).astype('float32')\n"
+            "mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6  # standardise, as the page does\n"
+            "x, x_val = (x - mean) / std, (x_val - mean) / std\n"
+        )
+    layers = "".join(f"        Dense({u}, activation={a!r}),\n" for u, a in config.layers)
+    optimizer = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}[config.optimizer]
+    return (
+        "# The playground's network, rebuilt and trained with glassnet (glassnet playground).\n"
+        "import glassnet as gn\n"
+        "from glassnet.datasets import load\n"
+        "from glassnet.layers import Dense\n"
+        f"from glassnet.optimizers import {optimizer}\n\n"
+        f"{data}"
+        f"gn.seed({config.seed})  # the initial weights\n"
+        "model = gn.Sequential(\n"
+        "    [\n"
+        f"{layers}"
+        "        Dense(int(y.max()) + 1, activation='softmax'),\n"
+        "    ]\n"
+        ")\n"
+        "model.build((x.shape[1],))\n"
+        "model.compile(\n"
+        f"    optimizer={optimizer}(learning_rate={config.learning_rate!r}),\n"
+        f"    loss={LOSS!r},\n"
+        "    metrics=['accuracy'],\n"
+        ")\n"
+        f"model.fit(x, y, batch_size={config.batch_size}, epochs={epochs}, verbose=0,\n"
+        "          validation_data=(x_val, y_val))\n"
+        "print(model.evaluate(x_val, y_val, return_dict=True))\n"
+        "model.save('playground.glassnet')\n"
+    )

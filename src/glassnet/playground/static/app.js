@@ -146,6 +146,8 @@
       renderStory(m);
     } else if (m.type === "neuron") {
       renderNeuron(m);
+    } else if (m.type === "export") {
+      renderExport(m);
     } else if (m.type === "playing") {
       $("play").classList.toggle("on", m.playing);
       $("status").textContent = m.playing ? "training" : "paused";
@@ -373,6 +375,51 @@
     const f = (o) => `z = ${fmt6(o.z)}, a = ${fmt6(o.a)}, σ'(z) = ${fmt6(o.sigma_prime)}, δ = ${fmt6(o.delta)}`;
     box.textContent = `neuron ${m.j} of layer ${m.l} (${m.activation}), last step:\n` +
       `  sample 1:   ${f(m.first)}\n  batch mean: ${f(m.mean)}\n  ${m.status}`;
+    if (m.map) {
+      box.append(document.createTextNode(
+        `\nits output a over the plane (now), from ${fmt(m.map.low)} (orange) to ${fmt(m.map.high)} (blue):\n`));
+      box.append(neuronMap(m.map));
+    }
+  }
+
+  function neuronMap(map) {
+    const g = map.size;
+    const small = document.createElement("canvas");
+    small.width = g; small.height = g;
+    const values = atob(map.values);
+    const ctx = small.getContext("2d");
+    const img = ctx.createImageData(g, g);
+    const [lo, hi] = [[224, 118, 27], [31, 111, 209]];
+    for (let i = 0; i < g * g; i++) {
+      const t = values.charCodeAt(i) / 255;
+      const [c, s] = t < 0.5 ? [lo, 1 - 2 * t] : [hi, 2 * t - 1];
+      for (let ch = 0; ch < 3; ch++) img.data[4 * i + ch] = 255 + (c[ch] - 255) * s * 0.85;
+      img.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    const big = document.createElement("canvas");
+    big.id = "neuron-map";
+    big.dataset.testid = "neuron-map";
+    big.width = 150; big.height = 150;
+    const bctx = big.getContext("2d");
+    bctx.imageSmoothingEnabled = true;
+    bctx.drawImage(small, 0, 0, 150, 150);
+    return big;
+  }
+
+  function renderExport(m) {
+    const code = $("python-code");
+    code.value = m.code;
+    code.hidden = false;
+    const bytes = Uint8Array.from(atob(m.model), (ch) => ch.charCodeAt(0));
+    const links = [["download-model", new Blob([bytes], { type: "application/octet-stream" })],
+      ["download-code", new Blob([m.code], { type: "text/x-python" })]];
+    for (const [id, blob] of links) {
+      const a = $(id);
+      if (a.href) URL.revokeObjectURL(a.href);
+      a.href = URL.createObjectURL(blob);
+      a.hidden = false;
+    }
   }
 
   // At most one redraw per animation frame, with the newest state.
@@ -417,7 +464,7 @@
     c.layers.pop();
     send({ type: "config", config: c });
   });
-  for (const id of ["play", "pause", "step", "reset"]) {
+  for (const id of ["play", "pause", "step", "reset", "export"]) {
     $(id).addEventListener("click", () => send({ type: id }));
   }
   window.addEventListener("hashchange", () => {
