@@ -39,11 +39,13 @@ def main(seconds: float = 5.0) -> None:
             page.wait_for_timeout(seconds * 1000)
             end = page.evaluate("[window.__playground.updates, window.__playground.drawn]")
             step = page.evaluate("window.__playground.state.step")
+            draw_ms = page.evaluate("window.__playground.drawMs")
             page.get_by_test_id("pause").click()
             updates, drawn = ((b - a) / seconds for a, b in zip(start, end))
             print(
                 f"{width} px: {updates:.1f} state updates/s received, {drawn:.1f} screen "
-                f"updates/s drawn; {step} steps in {seconds + 1:.0f} s"
+                f"updates/s drawn ({draw_ms:.1f} ms of script per drawing); {step} steps in "
+                f"{seconds + 1:.0f} s"
             )
             page.close()
         browser.close()

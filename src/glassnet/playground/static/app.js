@@ -428,7 +428,9 @@
   function animate(now) {
     if (dirty && latest) {
       dirty = false;
+      const t0 = performance.now();
       draw(latest);
+      stats.drawMs = 0.9 * (stats.drawMs || 0) + 0.1 * (performance.now() - t0);
       stats.drawn += 1;
       frames += 1;
     }
