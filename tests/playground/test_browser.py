@@ -251,3 +251,37 @@ def test_spirals_with_two_tanh_layers_of_8_reaches_loss_below_01(
     by_id(page, "pause").click()
     print(f"\nspirals: loss < 0.1 after {seconds:.1f} s; {fps:.1f} screen updates/s")
     assert page.console_errors == []
+
+
+def test_a_csv_upload_trains_on_the_users_data_and_a_bad_one_is_refused(
+    page: Any, server_url: str, tmp_path: Any
+) -> None:
+    from glassnet.datasets import load
+
+    (x, y), _ = load("circles", n=200, noise=0.05, seed=1)
+    good = tmp_path / "mine.csv"
+    rows = [f"{a:.4f},{b:.4f},{'in' if k else 'out'}" for (a, b), k in zip(x, y)]
+    good.write_text("x1,x2,where\n" + "\n".join(rows) + "\n")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x1,x2,where\n1,2,in\n3,four,out\n5,6,in\n7,8,out\n")
+    open_page(page, server_url)
+    page.locator("#csv-box summary").click()
+    by_id(page, "csv-file").set_input_files(str(bad))
+    by_id(page, "csv-upload").click()
+    error = by_id(page, "error")
+    error.wait_for(state="visible", timeout=TIMEOUT_MS)
+    assert error.inner_text().startswith("csv row 3, column 'x2'"), error.inner_text()
+    by_id(page, "csv-file").set_input_files(str(good))
+    by_id(page, "csv-upload").click()
+    page.wait_for_function(
+        "document.querySelector('[data-testid=csv-info]').textContent.startsWith('160 rows')",
+        timeout=TIMEOUT_MS,
+    )
+    assert by_id(page, "error").is_hidden()
+    assert by_id(page, "dataset").input_value() == "csv"
+    by_id(page, "step").click()
+    page.wait_for_function(
+        "document.querySelector('[data-testid=step-count]').textContent === '1'",
+        timeout=TIMEOUT_MS,
+    )
+    assert page.console_errors == []

@@ -13,9 +13,17 @@ from typing import Any
 import numpy as np
 import pytest
 
+from glassnet.datasets import load
 from glassnet.errors import InvalidArgumentError
 from glassnet.explain import backprop
-from glassnet.playground.session import LIMITS, Config, Session, parse_message, python_code
+from glassnet.playground.session import (
+    LIMITS,
+    Config,
+    Session,
+    parse_csv,
+    parse_message,
+    python_code,
+)
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 
@@ -148,3 +156,65 @@ def test_a_neuron_map_is_that_neuron_over_the_grid() -> None:
     assert m["high"] == pytest.approx(a.max(), abs=1e-6)
     expected = (a - a.min()) / (a.max() - a.min()) * 255
     assert np.max(np.abs(values - expected)) <= 0.5 + 1e-3
+
+
+def moons_csv(rows: int = 200) -> str:
+    (x, y), _ = load("moons", n=rows, noise=0.1, seed=3)
+    names = ["upper", "lower"]
+    lines = ["width,height,kind"] + [f"{a:.5f},{b:.5f},{names[k]}" for (a, b), k in zip(x, y)]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_csv_upload_is_parsed_and_trained_on() -> None:
+    text = moons_csv()
+    m = parse_message(json.dumps({"type": "csv", "text": text, "label": None}))
+    upload = m["data"]
+    assert upload.columns == ("width", "height") and upload.classes == ("lower", "upper")
+    assert upload.x.shape == (160, 2)
+    first = text.splitlines()[1].split(",")
+    assert upload.x[0].tolist() == pytest.approx([float(first[0]), float(first[1])])
+    assert upload.classes[upload.y[0]] == first[2]
+    session = Session(Config(dataset="csv"), upload)
+    assert len(session.x) + len(session.x_val) == 160
+    for _ in range(3):
+        session.step()
+    assert "boundary" in session.state()
+    with pytest.raises(InvalidArgumentError, match="until a CSV file is uploaded"):
+        Session(Config(dataset="csv"))
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "names"),
+    [
+        ("a,b\n1,x\n2,y\n3,x\n4,y\n", "c", "label column"),
+        ("a,b,c\n1,2,x\n2,oops,y\n3,4,x\n4,5,y\n", None, "csv row 3, column 'b'"),
+        ("a,b,c\n1,2,x\n2,nan,y\n3,4,x\n4,5,y\n", None, "csv row 3"),
+        ("a,b,c\n1,2,x\n2,3\n3,4,x\n4,5,y\n", None, "csv row 3"),
+        ("a,b\n1,x\n", None, "csv rows"),
+        ("a,b\n" + "1,x\n2,x\n" * 1001, None, "csv rows"),
+        ("a,b\n1,x\n2,x\n3,x\n4,x\n", None, "label column's classes"),
+        ("a,b\n1,x\n2,x\n3,x\n4,y\n", None, "label column"),
+        ("", None, "csv text"),
+    ],
+)
+def test_a_bad_csv_is_refused_naming_the_place(text: str, label: Any, names: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        parse_message(json.dumps({"type": "csv", "text": text, "label": label}))
+    assert str(info.value).startswith(names), str(info.value)
+
+
+def test_the_exported_code_for_a_csv_reads_the_file_and_trains(tmp_path: Path) -> None:
+    text = moons_csv()
+    (tmp_path / "data.csv").write_text(text)
+    session = Session(Config(dataset="csv", layers=((4, "tanh"),)), parse_csv(text))
+    code = session.export()["code"].replace("epochs=50", "epochs=2")
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "'accuracy'" in done.stdout

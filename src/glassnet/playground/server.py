@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import time
 from collections.abc import AsyncIterator
@@ -26,7 +27,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import GlassnetError
-from .session import LIMITS, Session, parse_message
+from .session import LIMITS, Config, Session, Upload, parse_message
 
 __all__ = ["create_app", "serve", "FPS", "IDLE_SECONDS"]
 
@@ -41,6 +42,7 @@ class _Runner:
         self.socket = socket
         self.pool = pool
         self.session: Session | None = None
+        self.upload: Upload | None = None
         self.lock = asyncio.Lock()
         self.player: asyncio.Task[None] | None = None
 
@@ -54,9 +56,15 @@ class _Runner:
 
     async def handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
-        if kind == "config":
+        if kind in ("config", "csv"):
             await self.pause()
-            self.session = await self.call(Session, message["config"])
+            if kind == "csv":  # the upload replaces the data set; the network stays
+                self.upload = message["data"]
+                base = self.session.config if self.session else Config()
+                config = dataclasses.replace(base, dataset="csv")
+            else:
+                config = message["config"]
+            self.session = await self.call(Session, config, self.upload)
             await self.send(await self.call(self.session.points))
             await self.send(await self.call(self.session.state))
             return

@@ -12,6 +12,8 @@ so that ``story`` can ask ``glassnet.explain.backprop`` for the same numbers the
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import math
 import os
@@ -24,16 +26,29 @@ import numpy as np
 
 from .. import _rng
 from ..datasets import load
+from ..datasets._split import stratified_split
 from ..errors import InvalidArgumentError
 from ..explain import backprop
 from ..layers import Dense
 from ..optim import optimizers
 from ..training import Sequential
 
-__all__ = ["LIMITS", "Config", "Session", "parse_message", "python_code", "validate_config"]
+__all__ = [
+    "LIMITS",
+    "Config",
+    "Session",
+    "Upload",
+    "parse_csv",
+    "parse_message",
+    "python_code",
+    "validate_config",
+]
 
 LIMITS = {
-    "message_bytes": 65536,
+    "message_bytes": 262144,
+    "csv_rows": 2000,
+    "csv_features": 16,
+    "csv_classes": 10,
     "hidden_layers": 8,
     "units": 64,
     "learning_rate": 10.0,
@@ -45,10 +60,10 @@ LIMITS = {
     "grid": 50,
 }
 GENERATED = ("xor", "moons", "circles", "spirals", "blobs")
-DATASETS = (*GENERATED, "iris", "digits")
+DATASETS = (*GENERATED, "iris", "digits", "csv")
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
-COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron", "export")
+COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron", "export", "csv")
 LOSS = "sparse_categorical_crossentropy"
 _BUILD_LOCK = threading.Lock()
 
@@ -167,6 +182,7 @@ def parse_message(text: Any) -> dict[str, Any]:
         "config": {"type", "config"},
         "story": {"type", "l", "j", "k"},
         "neuron": {"type", "l", "j"},
+        "csv": {"type", "text", "label"},
     }.get(kind, {"type"})
     extra = sorted(set(data) - allowed)
     if extra:
@@ -177,10 +193,77 @@ def parse_message(text: Any) -> dict[str, Any]:
         return {"type": kind, **{n: _index(data, n) for n in ("l", "j", "k")}}
     if kind == "neuron":
         return {"type": kind, **{n: _index(data, n) for n in ("l", "j")}}
+    if kind == "csv":
+        return {"type": kind, "data": parse_csv(data.get("text"), data.get("label"))}
     return {"type": kind}
 
 
-def _load(config: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The user's CSV, checked: features (N, F) float32, labels 0..K-1, the label names."""
+
+    x: np.ndarray
+    y: np.ndarray
+    classes: tuple[str, ...]
+    columns: tuple[str, ...]
+    label: str
+
+
+def parse_csv(text: Any, label: Any = None) -> Upload:
+    """The user's CSV: a header row, numeric feature columns, and a label column (its name,
+    or None for the last column) of at most ``csv_classes`` distinct values."""
+    if not isinstance(text, str) or not text.strip():
+        raise _refuse("csv text", text, "the text of a CSV file with a header row")
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
+    if len(rows) < 5:
+        raise _refuse("csv rows", len(rows) - 1, "a header row and at least 4 data rows")
+    header = [h.strip() for h in rows[0]]
+    if len(rows) - 1 > LIMITS["csv_rows"]:
+        raise _refuse("csv rows", len(rows) - 1, f"at most {LIMITS['csv_rows']} data rows")
+    if label is None or label == "":
+        column = len(header) - 1
+    elif isinstance(label, str) and label.strip() in header:
+        column = header.index(label.strip())
+    else:
+        raise _refuse("label column", label, f"one of the header's names: {', '.join(header)}")
+    features = [i for i in range(len(header)) if i != column]
+    if not 1 <= len(features) <= LIMITS["csv_features"]:
+        raise _refuse("csv columns", len(header), f"2 to {LIMITS['csv_features'] + 1} columns")
+    x = np.empty((len(rows) - 1, len(features)), dtype=np.float64)
+    labels = []
+    for r, row in enumerate(rows[1:], 2):
+        if len(row) != len(header):
+            raise _refuse(f"csv row {r}", len(row), f"{len(header)} cells like the header")
+        labels.append(row[column].strip())
+        for c, i in enumerate(features):
+            try:
+                x[r - 2, c] = float(row[i])
+            except ValueError:
+                x[r - 2, c] = math.nan
+            if not math.isfinite(x[r - 2, c]):
+                raise _refuse(f"csv row {r}, column {header[i]!r}", row[i], "a finite number")
+    classes = tuple(sorted(set(labels)))
+    if not 2 <= len(classes) <= LIMITS["csv_classes"]:
+        raise _refuse("label column's classes", len(classes), f"2 to {LIMITS['csv_classes']}")
+    index = {name: k for k, name in enumerate(classes)}
+    y = np.array([index[v] for v in labels], dtype=np.int64)
+    if np.bincount(y).min() < 2:
+        raise _refuse("label column", "a class with one row", "at least 2 rows per class")
+    names = tuple(header[i] for i in features)
+    return Upload(x.astype(np.float32), y, classes, names, header[column])
+
+
+def _split_upload(upload: Upload, seed: int) -> Arrays:
+    train, val = stratified_split(upload.y, 0.2, np.random.default_rng(seed))
+    x, xv = upload.x[train], upload.x[val]
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    return (x - mean) / std, upload.y[train], (xv - mean) / std, upload.y[val]
+
+
+def _load(config: Config) -> Arrays:
     if config.dataset in GENERATED:
         (x, y), (xv, yv) = load(config.dataset, n=config.n, noise=config.noise, seed=config.seed)
         return x, y, xv, yv
@@ -205,13 +288,19 @@ def _finite(value: float) -> float | None:
 class Session:
     """One tab's model, data and optimiser; every method runs under the caller's lock."""
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, upload: Upload | None = None) -> None:
+        self.upload = upload
         self.configure(config or Config())
 
     def configure(self, config: Config) -> None:
         """Build the data, the model and the optimiser from ``config`` (also Reset)."""
+        if config.dataset == "csv":
+            if self.upload is None:
+                raise _refuse("dataset", "csv", "a data set name until a CSV file is uploaded")
+            self.x, self.y, self.x_val, self.y_val = _split_upload(self.upload, config.seed)
+        else:
+            self.x, self.y, self.x_val, self.y_val = _load(config)
         self.config = config
-        self.x, self.y, self.x_val, self.y_val = _load(config)
         self.classes = int(max(self.y.max(), self.y_val.max())) + 1
         # The boundary is drawn on the square [-extent, extent]² around every point.
         self.extent = float(np.ceil(np.abs(np.concatenate([self.x, self.x_val])).max() * 11) / 10)
@@ -304,6 +393,14 @@ class Session:
             "y_val": self.y_val.tolist() if two_d else [],
             "config": self.config.__dict__
             | {"layers": [{"units": u, "activation": a} for u, a in self.config.layers]},
+            "csv": None
+            if self.upload is None
+            else {
+                "rows": len(self.upload.y),
+                "features": list(self.upload.columns),
+                "label": self.upload.label,
+                "classes": list(self.upload.classes),
+            },
         }
 
     def boundary(self, p: np.ndarray) -> dict[str, Any]:
@@ -424,7 +521,7 @@ class Session:
         return {
             "type": "export",
             "model": base64.b64encode(blob).decode("ascii"),
-            "code": python_code(self.config),
+            "code": python_code(self.config, label=self.upload.label if self.upload else None),
             "steps": self.steps,
         }
 
@@ -450,13 +547,32 @@ def _status(activation: str, a: np.ndarray, sigma_prime: np.ndarray) -> str:
     return "ok"
 
 
-def python_code(config: Config, epochs: int = 50) -> str:
+def python_code(config: Config, epochs: int = 50, label: str | None = None) -> str:
     """A Python program that rebuilds the playground's network and trains it with ``fit``.
 
     The same data (set, points, noise, seed), layers, optimiser, rate and batch size; fit
-    shuffles with its own order, so its numbers are not the page's step for step.
+    shuffles with its own order, so its numbers are not the page's step for step. For an
+    uploaded CSV (``label``: its label column) the program reads ``data.csv`` and splits it
+    with ``train_val_split``, not with the page's stratified split.
     """
-    if config.dataset in GENERATED:
+    if config.dataset == "csv":
+        data = (
+            "import csv\n"
+            "import numpy as np\n"
+            "from glassnet.datasets import train_val_split\n\n"
+            "with open('data.csv', newline='') as f:  # the file uploaded to the playground\n"
+            "    rows = [r for r in csv.DictReader(f) if any(r.values())]\n"
+            f"label = {label!r}\n"
+            "features = [c for c in rows[0] if c != label]\n"
+            "names = sorted({r[label].strip() for r in rows})\n"
+            "x_all = np.array([[float(r[c]) for c in features] for r in rows], dtype='float32')\n"
+            "y_all = np.array([names.index(r[label].strip()) for r in rows])\n"
+            "(x, y), (x_val, y_val) = train_val_split(x_all, y_all, 0.2, shuffle=True, "
+            f"seed={config.seed})\n"
+            "mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6  # standardise, as the page does\n"
+            "x, x_val = (x - mean) / std, (x_val - mean) / std\n"
+        )
+    elif config.dataset in GENERATED:
         data = (
             f"(x, y), (x_val, y_val) = load({config.dataset!r}, n={config.n}, "
             f"noise={config.noise!r}, seed={config.seed})\n"

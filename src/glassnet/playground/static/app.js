@@ -132,6 +132,10 @@
       picked = null;
       renderControls(accepted);
       writeHash(accepted);
+      if (m.csv) {
+        $("csv-info").textContent = `${m.csv.rows} rows; features ${m.csv.features.join(", ")}; ` +
+          `label ${m.csv.label} (${m.csv.classes.join(", ")})`;
+      }
       $("weight-story").textContent = "Take a Step, then click a weight (an edge) or a neuron.";
       $("neuron-story").hidden = true;
     } else if (m.type === "state") {
@@ -469,6 +473,14 @@
   for (const id of ["play", "pause", "step", "reset", "export"]) {
     $(id).addEventListener("click", () => send({ type: id }));
   }
+  $("csv-upload").addEventListener("click", () => {
+    const file = $("csv-file").files[0];
+    if (!file) {
+      showError("csv file: none chosen, received nothing; choose a .csv file first");
+      return;
+    }
+    file.text().then((text) => send({ type: "csv", text, label: $("csv-label").value || null }));
+  });
   window.addEventListener("hashchange", () => {
     const c = configFromHash();
     if (c) send({ type: "config", config: c });
