@@ -285,3 +285,22 @@ def test_a_csv_upload_trains_on_the_users_data_and_a_bad_one_is_refused(
         timeout=TIMEOUT_MS,
     )
     assert page.console_errors == []
+
+
+def test_the_page_speaks_chinese_and_the_link_keeps_the_language(
+    page: Any, server_url: str
+) -> None:
+    open_page(page, server_url)
+    assert by_id(page, "play").inner_text() == "▶ Play"
+    by_id(page, "language").select_option("zh")
+    assert by_id(page, "play").inner_text() == "▶ 开始"
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    page.wait_for_function("location.hash.endsWith('&lang=zh')")
+    other = page.context.new_page()
+    other.goto(page.url)
+    other.wait_for_function("window.__playground && window.__playground.updates > 0")
+    assert other.get_by_test_id("step").inner_text() == "单步"
+    other.get_by_test_id("language").select_option("en")
+    assert other.get_by_test_id("step").inner_text() == "Step"
+    other.close()
+    assert page.console_errors == []

@@ -11,6 +11,39 @@
   const PALETTE = [[31, 111, 209], [224, 118, 27], [46, 160, 67], [170, 60, 180], [200, 50, 50],
     [110, 110, 110], [0, 160, 160], [150, 110, 40], [230, 180, 0], [90, 90, 200]];
   const SVG = "http://www.w3.org/2000/svg";
+  // The page's fixed text in Chinese (the seeds' terms: 反向传播, 权重, 学习率, 损失); the
+  // server's messages and the stories stay in English.
+  const ZH = {
+    "language": "语言",
+    "Train a network live; click any weight to see this step's backpropagation.":
+      "实时训练神经网络；点击任意一个权重，查看这一步的反向传播。",
+    "Data": "数据", "data set": "数据集", "noise": "噪声", "points": "样本数", "seed": "随机种子",
+    "your own CSV": "你自己的 CSV", "file": "文件", "label column": "标签列", "Upload": "上传",
+    "Network": "网络", "+ layer": "+ 一层", "− layer": "− 一层",
+    "Output: softmax, one unit per class; loss: cross-entropy.":
+      "输出层：softmax，每个类别一个神经元；损失：交叉熵。",
+    "Training": "训练", "optimiser": "优化器", "learning rate": "学习率", "batch size": "批大小",
+    "▶ Play": "▶ 开始", "❚❚ Pause": "❚❚ 暂停", "Step": "单步", "↺ Reset": "↺ 重置",
+    "step": "步数", "loss (train / val)": "损失（训练 / 验证）",
+    "accuracy (train / val)": "准确率（训练 / 验证）",
+    "Filled dots: training points; rings: validation. Shade: the predicted class, paler where the network is unsure.":
+      "实心点：训练样本；圆圈：验证样本。底色：预测的类别，网络越不确定颜色越浅。",
+    "The network": "网络结构", "blue: w > 0, orange: w < 0; width: |w|": "蓝：w > 0，橙：w < 0；线宽：|w|",
+    "Backpropagation story": "反向传播的过程", "Findings": "诊断", "Export": "导出",
+    "Export model and Python code": "导出模型和 Python 代码",
+  };
+  const english = new Map();
+  let language = "en";
+  function applyLanguage(lang) {
+    language = lang === "zh" ? "zh" : "en";
+    document.querySelectorAll("[data-i18n]").forEach((el) => {
+      if (!english.has(el)) english.set(el, el.textContent);
+      const en = english.get(el);
+      el.textContent = language === "zh" && ZH[en] ? ZH[en] : en;
+    });
+    document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+    $("language").value = language;
+  }
   // Counters a test (or a curious teacher in the console) can read.
   const stats = window.__playground = { updates: 0, drawn: 0, errors: 0, fps: 0, state: null, story: null };
 
@@ -63,7 +96,8 @@
   function writeHash(c) {
     const layers = c.layers.map((l) => `${l.units}:${l.activation}`).join(",");
     const h = `dataset=${c.dataset}&n=${c.n}&noise=${c.noise}&seed=${c.seed}&layers=${layers}` +
-      `&lr=${c.learning_rate}&bs=${c.batch_size}&opt=${c.optimizer}`;
+      `&lr=${c.learning_rate}&bs=${c.batch_size}&opt=${c.optimizer}` +
+      (language === "zh" ? "&lang=zh" : "");
     window.history.replaceState(null, "", `#${h}`);
   }
 
@@ -485,6 +519,11 @@
     const c = configFromHash();
     if (c) send({ type: "config", config: c });
   });
+  $("language").addEventListener("change", () => {
+    applyLanguage($("language").value);
+    if (accepted) writeHash(accepted);
+  });
+  applyLanguage(new URLSearchParams(location.hash.replace(/^#/, "")).get("lang") || "en");
   connect();
   requestAnimationFrame(animate);
 })();
