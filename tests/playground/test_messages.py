@@ -218,3 +218,15 @@ def test_the_exported_code_for_a_csv_reads_the_file_and_trains(tmp_path: Path) -
     )
     assert done.returncode == 0, done.stderr
     assert "'accuracy'" in done.stdout
+
+
+def test_digits_pixels_constant_in_training_are_not_blown_up() -> None:
+    (x, _), (x_val, _) = load("digits")
+    flat, flat_val = x.reshape(len(x), -1), x_val.reshape(len(x_val), -1)
+    constant = flat.std(axis=0) < 1e-6
+    assert constant.any()  # the premise: some border pixel never changes in training
+    session = Session(Config(dataset="digits"))
+    # Those pixels are only shifted by the training mean, never divided by ~0.
+    shifted = flat_val[:, constant] - flat[:, constant].mean(axis=0)
+    np.testing.assert_allclose(session.x_val[:, constant], shifted, atol=1e-5)
+    assert np.abs(session.x_val).max() < 100

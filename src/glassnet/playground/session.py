@@ -256,10 +256,17 @@ def parse_csv(text: Any, label: Any = None) -> Upload:
     return Upload(x.astype(np.float32), y, classes, names, header[column])
 
 
+def _scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training side's mean and deviation per feature; a feature constant there keeps
+    its scale (dividing by ~0 would blow up a validation value that differs)."""
+    std = x.std(axis=0)
+    return x.mean(axis=0), np.where(std < 1e-6, 1.0, std).astype(x.dtype)
+
+
 def _split_upload(upload: Upload, seed: int) -> Arrays:
     train, val = stratified_split(upload.y, 0.2, np.random.default_rng(seed))
     x, xv = upload.x[train], upload.x[val]
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    mean, std = _scale(x)
     return (x - mean) / std, upload.y[train], (xv - mean) / std, upload.y[val]
 
 
@@ -271,7 +278,7 @@ def _load(config: Config) -> Arrays:
     x = x.reshape(len(x), -1).astype(np.float32)
     xv = xv.reshape(len(xv), -1).astype(np.float32)
     # Standardise with the training side's statistics, so the default rates work.
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    mean, std = _scale(x)
     return (x - mean) / std, y, (xv - mean) / std, yv
 
 
@@ -569,7 +576,8 @@ def python_code(config: Config, epochs: int = 50, label: str | None = None) -> s
             "y_all = np.array([names.index(r[label].strip()) for r in rows])\n"
             "(x, y), (x_val, y_val) = train_val_split(x_all, y_all, 0.2, shuffle=True, "
             f"seed={config.seed})\n"
-            "mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6  # standardise, as the page does\n"
+            "mean, std = x.mean(axis=0), x.std(axis=0)  # standardise, as the page does\n"
+            "std[std < 1e-6] = 1.0  # a column constant in training (digits' border pixels)\n"
             "x, x_val = (x - mean) / std, (x_val - mean) / std\n"
         )
     elif config.dataset in GENERATED:
@@ -582,7 +590,8 @@ def python_code(config: Config, epochs: int = 50, label: str | None = None) -> s
             f"(x, y), (x_val, y_val) = load({config.dataset!r})\n"
             "x, x_val = x.reshape(len(x), -1).astype('float32'), "
             "x_val.reshape(len(x_val), -1).astype('float32')\n"
-            "mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6  # standardise, as the page does\n"
+            "mean, std = x.mean(axis=0), x.std(axis=0)  # standardise, as the page does\n"
+            "std[std < 1e-6] = 1.0  # a column constant in training (digits' border pixels)\n"
             "x, x_val = (x - mean) / std, (x_val - mean) / std\n"
         )
     layers = "".join(f"        Dense({u}, activation={a!r}),\n" for u, a in config.layers)
