@@ -304,3 +304,23 @@ def test_the_page_speaks_chinese_and_the_link_keeps_the_language(
     assert other.get_by_test_id("step").inner_text() == "Step"
     other.close()
     assert page.console_errors == []
+
+
+def test_mnist_shows_first_layer_weights_and_misclassified_images(
+    page: Any, server_url: str
+) -> None:
+    open_page(page, server_url, "#dataset=mnist-5k&layers=16:relu&lr=0.003&bs=64&opt=adam")
+    by_id(page, "step").click()
+    page.wait_for_function("window.__playground.state.step === 1", timeout=TIMEOUT_MS)
+    page.wait_for_function(
+        "document.querySelectorAll('[data-testid=first-layer-weights] canvas').length === 16",
+        timeout=TIMEOUT_MS,
+    )
+    captions = by_id(page, "misclassified").locator("figcaption").all_inner_texts()
+    assert 1 <= len(captions) <= 8
+    assert all(re.fullmatch(r"\d → \d", c) for c in captions), captions
+    assert page.locator("[data-testid^=weight-1-]").count() == 0  # 784 × 16 edges: not drawn
+    assert by_id(page, "weight-2-10-16").count() == 1
+    by_id(page, "weight-2-10-16").dispatch_event("click")
+    by_id(page, "weight-story").locator("[data-field=grad]").wait_for(timeout=TIMEOUT_MS)
+    assert page.console_errors == []

@@ -230,3 +230,23 @@ def test_digits_pixels_constant_in_training_are_not_blown_up() -> None:
     shifted = flat_val[:, constant] - flat[:, constant].mean(axis=0)
     np.testing.assert_allclose(session.x_val[:, constant], shifted, atol=1e-5)
     assert np.abs(session.x_val).max() < 100
+
+
+def test_image_sets_send_the_first_layer_as_images_and_the_misclassified() -> None:
+    session = Session(Config(dataset="digits", layers=((5, "relu"),)))
+    session.step()
+    state = session.state()
+    assert state["weights"][0] is not None  # 64 inputs: still drawn as edges
+    images = state["images"]
+    assert images["shape"] == [8, 8] and len(images["first"]) == 5
+    W = session.model.get_weights()[0].astype(np.float64)
+    shown = np.frombuffer(base64.b64decode(images["first"][2]), dtype=np.uint8)
+    by_hand = np.clip(np.rint(127.5 + 127.5 * W[2] / np.abs(W).max()), 0, 255)
+    np.testing.assert_array_equal(shown, by_hand)
+    predicted = session.model.predict(session.x_val).argmax(axis=1)
+    wrong = np.flatnonzero(predicted != session.y_val)[:8]
+    assert [(w["label"], w["predicted"]) for w in images["wrong"]] == [
+        (int(session.y_val[i]), int(predicted[i])) for i in wrong
+    ]
+    mnist = Session(Config(dataset="mnist-5k", layers=((4, "relu"),)))
+    assert mnist.state()["weights"][0] is None  # 784 inputs: images only

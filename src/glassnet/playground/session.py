@@ -60,7 +60,11 @@ LIMITS = {
     "grid": 50,
 }
 GENERATED = ("xor", "moons", "circles", "spirals", "blobs")
-DATASETS = (*GENERATED, "iris", "digits", "csv")
+DATASETS = (*GENERATED, "iris", "digits", "mnist-5k", "csv")
+# Image sets: their pixels' shape, for the weights-as-images and misclassified views.
+IMAGES = {"digits": (8, 8), "mnist-5k": (28, 28)}
+# Wider inputs are drawn as one block, without their edges (784 × units lines is no picture).
+DRAWN_INPUTS = 64
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron", "export", "csv")
@@ -198,7 +202,8 @@ def parse_message(text: Any) -> dict[str, Any]:
     return {"type": kind}
 
 
-Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+# x, y, x_val, y_val, and the mean and deviation the features were standardised with
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -267,25 +272,31 @@ def _split_upload(upload: Upload, seed: int) -> Arrays:
     train, val = stratified_split(upload.y, 0.2, np.random.default_rng(seed))
     x, xv = upload.x[train], upload.x[val]
     mean, std = _scale(x)
-    return (x - mean) / std, upload.y[train], (xv - mean) / std, upload.y[val]
+    return (x - mean) / std, upload.y[train], (xv - mean) / std, upload.y[val], mean, std
 
 
 def _load(config: Config) -> Arrays:
     if config.dataset in GENERATED:
         (x, y), (xv, yv) = load(config.dataset, n=config.n, noise=config.noise, seed=config.seed)
-        return x, y, xv, yv
+        return x, y, xv, yv, np.zeros(2, np.float32), np.ones(2, np.float32)
     (x, y), (xv, yv) = load(config.dataset)
     x = x.reshape(len(x), -1).astype(np.float32)
     xv = xv.reshape(len(xv), -1).astype(np.float32)
     # Standardise with the training side's statistics, so the default rates work.
     mean, std = _scale(x)
-    return (x - mean) / std, y, (xv - mean) / std, yv
+    return (x - mean) / std, y, (xv - mean) / std, yv, mean, std
 
 
 def _round(a: np.ndarray, digits: int = 6) -> list[Any]:
     """Rounded, and finite (a diverged weight is drawn as 0; JSON has no NaN)."""
     finite = np.nan_to_num(np.asarray(a, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     return np.round(finite, digits).tolist()  # type: ignore[no-any-return]
+
+
+def _bytes(values: np.ndarray) -> str:
+    """Values in [0, 255] as base64 of one byte each."""
+    clipped = np.clip(np.rint(np.nan_to_num(values)), 0, 255).astype(np.uint8)
+    return base64.b64encode(clipped.tobytes()).decode("ascii")
 
 
 def _finite(value: float) -> float | None:
@@ -304,9 +315,10 @@ class Session:
         if config.dataset == "csv":
             if self.upload is None:
                 raise _refuse("dataset", "csv", "a data set name until a CSV file is uploaded")
-            self.x, self.y, self.x_val, self.y_val = _split_upload(self.upload, config.seed)
+            arrays = _split_upload(self.upload, config.seed)
         else:
-            self.x, self.y, self.x_val, self.y_val = _load(config)
+            arrays = _load(config)
+        self.x, self.y, self.x_val, self.y_val, self.mean, self.std = arrays
         self.config = config
         self.classes = int(max(self.y.max(), self.y_val.max())) + 1
         # The boundary is drawn on the square [-extent, extent]² around every point.
@@ -375,12 +387,40 @@ class Session:
             "val_loss": _finite(val_loss),
             "val_accuracy": _finite(val_acc),
             "sizes": [self.x.shape[1], *[u for u, _ in self.config.layers], self.classes],
-            "weights": [_round(w, 4) for w in weights[0::2]],
+            "weights": [
+                None if i == 0 and w.shape[1] > DRAWN_INPUTS else _round(w, 4)
+                for i, w in enumerate(weights[0::2])
+            ],
             "findings": self.findings(loss),
         }
         if self.x.shape[1] == 2:
             out["boundary"] = self.boundary(probs[n + m :])
+        if self.config.dataset in IMAGES:
+            out["images"] = self.images(weights[0], probs[n : n + m])
         return out
+
+    def images(self, W: np.ndarray, probs_val: np.ndarray) -> dict[str, Any]:
+        """For image sets: each first-layer neuron's weights as an image (grey = 0, scaled
+        by the layer's largest |w|), and up to 8 misclassified validation images with their
+        true and predicted labels; pixels as base64 bytes."""
+        scale = float(np.abs(W).max()) or 1.0
+        first = [_bytes(127.5 + 127.5 * row / scale) for row in W]
+        predicted = probs_val.argmax(axis=1)
+        wrong = np.flatnonzero(predicted != self.y_val)[:8]
+        raw = self.x_val[wrong] * self.std + self.mean  # undo the standardisation
+        low, high = float(raw.min(initial=0.0)), float(raw.max(initial=1.0))
+        return {
+            "shape": list(IMAGES[self.config.dataset]),
+            "first": first,
+            "wrong": [
+                {
+                    "pixels": _bytes((r - low) / ((high - low) or 1) * 255),
+                    "label": int(self.y_val[i]),
+                    "predicted": int(predicted[i]),
+                }
+                for r, i in zip(raw, wrong)
+            ],
+        }
 
     def _metrics(self, y: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
         assert self.model.loss is not None  # compiled in _build

@@ -31,6 +31,8 @@
     "The network": "网络结构", "blue: w > 0, orange: w < 0; width: |w|": "蓝：w > 0，橙：w < 0；线宽：|w|",
     "Backpropagation story": "反向传播的过程", "Findings": "诊断", "Export": "导出",
     "Export model and Python code": "导出模型和 Python 代码",
+    "First layer's weights as images": "第一层的权重（图像）",
+    "Misclassified validation images": "分错的验证图像",
   };
   const english = new Map();
   let language = "en";
@@ -202,6 +204,7 @@
     drawBoundary(state);
     drawHistory();
     drawNetwork(state);
+    drawImages(state.images);
     const findings = state.findings.length ? state.findings : ["none"];
     const key = findings.join("\n");
     if (key === shownFindings) return;  // the list is rebuilt only when it changes
@@ -281,6 +284,56 @@
     data.x_val.forEach((xy, i) => dot(xy, data.y_val[i], false));
   }
 
+  // One small canvas per image, reused from frame to frame.
+  function thumbs(box, count, h, w) {
+    while (box.children.length > count) box.lastChild.remove();
+    while (box.children.length < count) {
+      const fig = document.createElement("figure");
+      const c = document.createElement("canvas");
+      fig.append(c, document.createElement("figcaption"));
+      box.append(fig);
+    }
+    return [...box.children].map((fig) => {
+      const c = fig.firstChild;
+      if (c.width !== w) { c.width = w; c.height = h; }
+      return fig;
+    });
+  }
+
+  function paint(canvas, b64, diverging) {
+    const values = atob(b64);
+    const ctx = canvas.getContext("2d");
+    const img = ctx.createImageData(canvas.width, canvas.height);
+    for (let i = 0; i < values.length; i++) {
+      const v = values.charCodeAt(i);
+      let rgb;
+      if (diverging) {  // weights: orange < 0, white = 0, blue > 0
+        const t = (v - 127.5) / 127.5;
+        const c = t < 0 ? [224, 118, 27] : [31, 111, 209];
+        rgb = c.map((ch) => 255 + (ch - 255) * Math.abs(t));
+      } else {
+        rgb = [255 - v, 255 - v, 255 - v];  // ink on paper
+      }
+      img.data.set([...rgb, 255], 4 * i);
+    }
+    ctx.putImageData(img, 0, 0);
+  }
+
+  function drawImages(images) {
+    $("images").hidden = !images;
+    if (!images) return;
+    const [h, w] = images.shape;
+    thumbs($("first-layer"), images.first.length, h, w).forEach((fig, j) => {
+      paint(fig.firstChild, images.first[j], true);
+      fig.lastChild.textContent = `neuron ${j + 1}`;
+    });
+    thumbs($("misclassified"), images.wrong.length, h, w).forEach((fig, i) => {
+      const e = images.wrong[i];
+      paint(fig.firstChild, e.pixels, false);
+      fig.lastChild.textContent = `${e.label} → ${e.predicted}`;
+    });
+  }
+
   function drawHistory() {
     const canvas = $("history");
     const ctx = canvas.getContext("2d");
@@ -316,8 +369,13 @@
     const edgeGroup = document.createElementNS(SVG, "g");
     const nodeGroup = document.createElementNS(SVG, "g");
     svg.append(edgeGroup, nodeGroup);
+    const wide = sizes[0] > 64;  // drawn as one block, its edges left out (the server sends none)
     for (let l = 1; l < sizes.length; l++) {
       const rows = [];
+      if (l === 1 && wide) {
+        edges.push(rows);
+        continue;
+      }
       for (let j = 1; j <= sizes[l]; j++) {
         const row = [];
         for (let k = 1; k <= sizes[l - 1]; k++) {
@@ -336,7 +394,18 @@
       }
       edges.push(rows);
     }
+    if (wide) {
+      const box = document.createElementNS(SVG, "rect");
+      Object.entries({ x: 4, y: 20, width: 32, height: H - 40, fill: "#ddd", rx: 4 })
+        .forEach(([k, v]) => box.setAttribute(k, v));
+      const label = document.createElementNS(SVG, "text");
+      Object.entries({ x: 20, y: H / 2, "font-size": 11, "text-anchor": "middle",
+        transform: `rotate(-90 20 ${H / 2})` }).forEach(([k, v]) => label.setAttribute(k, v));
+      label.textContent = `${sizes[0]} inputs (weights: see the images)`;
+      nodeGroup.append(box, label);
+    }
     sizes.forEach((n, l) => {
+      if (l === 0 && wide) return;
       const r = Math.max(2.5, Math.min(9, (H / n) * 0.35));
       for (let j = 1; j <= n; j++) {
         const c = document.createElementNS(SVG, "circle");
@@ -362,7 +431,7 @@
       netSizes = key;
       buildNetwork(state.sizes);
     }
-    state.weights.forEach((W, li) => W.forEach((row, j) => row.forEach((w, k) => {
+    state.weights.forEach((W, li) => W && W.forEach((row, j) => row.forEach((w, k) => {
       const line = edges[li][j][k];
       if (line.weight === w) return;  // touch the DOM only for weights that moved
       line.weight = w;
