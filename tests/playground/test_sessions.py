@@ -100,3 +100,20 @@ def test_twenty_sessions_train_side_by_side(server_url: str, seconds: float) -> 
         f"process memory grew {grown:.0f} MB"
     )
     assert grown < 500  # twenty small models and their data; a leak would grow without bound
+
+
+def test_speed_one_takes_exactly_one_step_per_update(server_url: str) -> None:
+    from websockets.sync.client import connect
+
+    with connect(server_url.replace("http", "ws") + "/ws") as ws:
+        ws.send(json.dumps({"type": "config", "config": {"dataset": "xor", "speed": 1}}))
+        ws.send(json.dumps({"type": "play"}))
+        steps: list[int] = []
+        while len(steps) < 12:
+            m = json.loads(ws.recv(timeout=30))
+            if m["type"] == "state":
+                steps.append(m["step"])
+        ws.send(json.dumps({"type": "pause"}))
+    playing = steps[1:]  # the first is the state right after the config (step 0)
+    assert steps[0] == 0
+    assert [b - a for a, b in zip(playing, playing[1:])] == [1] * (len(playing) - 1)

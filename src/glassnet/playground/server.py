@@ -121,11 +121,16 @@ class _Runner:
 
 
 def _train_for(session: Session, seconds: float) -> str:
-    """Steps until ``seconds`` have passed (at least one), then the state to draw, as JSON
+    """Steps until ``seconds`` have passed (at least one, at most the session's speed), then
+    the state to draw, as JSON
     (encoded here, in the worker thread, not on the event loop)."""
     end = time.monotonic() + seconds
+    # speed caps the steps per update (1: one step per frame, slow motion); 0: no cap.
+    cap = session.config.speed or 1_000_000
     session.step()
-    while time.monotonic() < end:
+    for _ in range(cap - 1):
+        if time.monotonic() >= end:
+            break
         session.step()
     return _encode(session.state())
 

@@ -58,6 +58,7 @@ LIMITS = {
     "seed": 2**31 - 1,
     "sessions": 32,
     "grid": 50,
+    "speed": 100,
 }
 GENERATED = ("xor", "moons", "circles", "spirals", "blobs")
 DATASETS = (*GENERATED, "iris", "digits", "mnist-5k", "csv")
@@ -84,6 +85,7 @@ class Config:
     learning_rate: float = 0.03
     batch_size: int = 32
     optimizer: str = "adam"
+    speed: int = 0  # steps per screen update while playing; 0: as many as fit in a frame
 
 
 def _refuse(name: str, value: Any, expected: str) -> InvalidArgumentError:
@@ -154,6 +156,7 @@ def validate_config(data: Any) -> Config:
         learning_rate=_number(merged, "learning_rate", 0.0, LIMITS["learning_rate"], True),
         batch_size=_int(merged, "batch_size", 1, int(LIMITS["batch_size"])),
         optimizer=_choice(merged, "optimizer", OPTIMIZERS),
+        speed=_int(merged, "speed", 0, int(LIMITS["speed"])),
     )
 
 

@@ -5,7 +5,7 @@
   const DEFAULT = {
     dataset: "spirals", n: 400, noise: 0.1, seed: 0,
     layers: [{ units: 8, activation: "tanh" }, { units: 8, activation: "tanh" }],
-    learning_rate: 0.03, batch_size: 32, optimizer: "adam",
+    learning_rate: 0.03, batch_size: 32, optimizer: "adam", speed: 0,
   };
   const ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu"];
   const PALETTE = [[31, 111, 209], [224, 118, 27], [46, 160, 67], [170, 60, 180], [200, 50, 50],
@@ -22,7 +22,7 @@
     "Network": "网络", "+ layer": "+ 一层", "− layer": "− 一层",
     "Output: softmax, one unit per class; loss: cross-entropy.":
       "输出层：softmax，每个类别一个神经元；损失：交叉熵。",
-    "Training": "训练", "optimiser": "优化器", "learning rate": "学习率", "batch size": "批大小",
+    "Training": "训练", "optimiser": "优化器", "learning rate": "学习率", "batch size": "批大小", "speed": "速度",
     "▶ Play": "▶ 开始", "❚❚ Pause": "❚❚ 暂停", "Step": "单步", "↺ Reset": "↺ 重置",
     "step": "步数", "loss (train / val)": "损失（训练 / 验证）",
     "accuracy (train / val)": "准确率（训练 / 验证）",
@@ -81,7 +81,7 @@
     if (![...h.keys()].length) return null;
     const c = JSON.parse(JSON.stringify(DEFAULT));
     const map = { dataset: "dataset", n: "n", noise: "noise", seed: "seed", lr: "learning_rate",
-      bs: "batch_size", opt: "optimizer" };
+      bs: "batch_size", opt: "optimizer", sp: "speed" };
     for (const [key, field] of Object.entries(map)) {
       if (h.has(key)) c[field] = ["dataset", "optimizer"].includes(field) ? h.get(key) : value(h.get(key));
     }
@@ -99,6 +99,7 @@
     const layers = c.layers.map((l) => `${l.units}:${l.activation}`).join(",");
     const h = `dataset=${c.dataset}&n=${c.n}&noise=${c.noise}&seed=${c.seed}&layers=${layers}` +
       `&lr=${c.learning_rate}&bs=${c.batch_size}&opt=${c.optimizer}` +
+      (c.speed ? `&sp=${c.speed}` : "") +
       (language === "zh" ? "&lang=zh" : "");
     window.history.replaceState(null, "", `#${h}`);
   }
@@ -111,6 +112,7 @@
     $("optimizer").value = c.optimizer;
     $("learning-rate").value = c.learning_rate;
     $("batch-size").value = c.batch_size;
+    $("speed").value = String(c.speed);
     const box = $("layers");
     box.textContent = "";
     c.layers.forEach((layer, i) => {
@@ -142,6 +144,7 @@
       dataset: $("dataset").value, n: value($("n").value), noise: value($("noise").value),
       seed: value($("seed").value), layers, learning_rate: value($("learning-rate").value),
       batch_size: value($("batch-size").value), optimizer: $("optimizer").value,
+      speed: value($("speed").value),
     };
   }
 
@@ -560,7 +563,7 @@
     ws.onclose = () => { $("status").textContent = "disconnected: reload the page to start again"; };
   }
 
-  for (const id of ["dataset", "noise", "n", "seed", "optimizer", "learning-rate", "batch-size"]) {
+  for (const id of ["dataset", "noise", "n", "seed", "optimizer", "learning-rate", "batch-size", "speed"]) {
     $(id).addEventListener("change", reconfigure);
   }
   $("add-layer").addEventListener("click", () => {
