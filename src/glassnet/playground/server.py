@@ -3,7 +3,7 @@
 Each socket owns one ``Session``. Every touch of the session's model runs in a worker thread
 (``run_in_executor``) under the session's asyncio lock, so training never blocks the event
 loop and two commands never race on one model. While playing, a task trains for at most a
-frame's time (1/30 s), sends one state update, and waits for the next frame: updates leave at
+frame's time (1/FPS s), sends one state update, and waits for the next frame: updates leave at
 most ``FPS`` times a second whatever the machine's speed. A socket that closes, or sends
 nothing for ``IDLE_SECONDS``, ends its session.
 """
@@ -31,7 +31,7 @@ from .session import LIMITS, Config, Session, Upload, parse_message
 
 __all__ = ["create_app", "serve", "FPS", "IDLE_SECONDS"]
 
-FPS = 30
+FPS = 35  # the cap; the issue asks for at least 30 screen updates a second
 IDLE_SECONDS = 15 * 60
 
 
@@ -97,14 +97,22 @@ class _Runner:
     async def play(self, session: Session) -> None:
         frame = 1.0 / FPS
         budget = frame / 3  # training time per frame, adjusted so a frame fits in 1/FPS s
+        # Frames on a fixed clock (sleeping "frame − spent" loses the loop's own overhead
+        # every frame); a late frame restarts the clock instead of bursting to catch up.
+        next_frame = time.monotonic()
         try:
             while True:
                 start = time.monotonic()
+                next_frame += frame
                 await self.send(await self.call(_train_for, session, budget))
                 spent = time.monotonic() - start
                 budget = budget * 0.8 if spent > frame else min(frame * 0.8, budget * 1.1)
                 budget = max(budget, 0.001)
-                await asyncio.sleep(max(0.0, frame - spent))
+                delay = next_frame - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                else:
+                    next_frame = time.monotonic()
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # a diverged model or a closed socket: stop playing, say why

@@ -374,7 +374,7 @@ class Session:
         """What the page draws after a step: counts, loss/accuracy, weights, the boundary.
 
         One predict over the training points, the validation points and the boundary's grid
-        together (three calls cost three times the fixed cost of one, 30 times a second); the
+        together (three calls cost three times the fixed cost of one, up to 35 times a second); the
         losses are the compiled loss's own per-sample C_x on those outputs.
         """
         n, m = len(self.x), len(self.x_val)
@@ -457,7 +457,7 @@ class Session:
         """The predicted class and its probability (× 255) on a grid × grid square, row 0 at
         the top, each as base64 of one byte per cell; ``p`` is the model's output on the grid."""
         g = int(LIMITS["grid"])
-        # Bytes in base64, not lists of numbers: the grid goes out up to 30 times a second.
+        # Bytes in base64, not lists of numbers: the grid goes out up to 35 times a second.
         cls = p.argmax(axis=1).astype(np.uint8)
         conf = np.clip(np.rint(p.max(axis=1) * 255), 0, 255).astype(np.uint8)
         return {
