@@ -117,3 +117,19 @@ def test_speed_one_takes_exactly_one_step_per_update(server_url: str) -> None:
     playing = steps[1:]  # the first is the state right after the config (step 0)
     assert steps[0] == 0
     assert [b - a for a, b in zip(playing, playing[1:])] == [1] * (len(playing) - 1)
+
+
+def test_an_idle_session_is_closed(server_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from glassnet.playground import server
+
+    monkeypatch.setattr(server, "IDLE_SECONDS", 1.0)
+    before = session_count(server_url)
+    with connect(server_url.replace("http", "ws") + "/ws") as ws:
+        wait_for(lambda: session_count(server_url) == before + 1)
+        with pytest.raises(ConnectionClosed):  # nothing sent: the server ends it
+            while True:
+                ws.recv(timeout=30)
+    wait_for(lambda: session_count(server_url) == before)
