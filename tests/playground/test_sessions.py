@@ -133,3 +133,16 @@ def test_an_idle_session_is_closed(server_url: str, monkeypatch: pytest.MonkeyPa
             while True:
                 ws.recv(timeout=30)
     wait_for(lambda: session_count(server_url) == before)
+
+
+def test_a_socket_from_another_sites_page_is_refused(server_url: str) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    uri = server_url.replace("http", "ws") + "/ws"
+    with pytest.raises(InvalidStatus):
+        connect(uri, origin="http://evil.example")  # type: ignore[arg-type]
+    host = server_url.removeprefix("http://")
+    with connect(uri, origin=f"http://{host}") as ws:  # type: ignore[arg-type]
+        ws.send(json.dumps({"type": "step"}))
+        assert json.loads(ws.recv(timeout=30))["type"] == "data"

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -166,6 +167,12 @@ def create_app(debug_endpoints: bool = False) -> Starlette:
         return FileResponse(str(static / "index.html"), media_type="text/html")
 
     async def socket(websocket: WebSocket) -> None:
+        # A page from another site may open a WebSocket to localhost (no CORS for sockets):
+        # only the playground's own page, served by this host, gets a session.
+        origin = websocket.headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
+            await websocket.close(code=1008)
+            return
         await websocket.accept()
         if len(runners) >= LIMITS["sessions"]:
             busy = (
