@@ -19,6 +19,7 @@ import math
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -336,6 +337,8 @@ class Session:
         self.steps = 0
         self.last: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None
         self.trace: Any = None
+        self.checked_at = -math.inf  # when findings last took a trace (time.monotonic)
+        self.findings_now: list[str] = []
 
     def _build(self, config: Config, weights: list[np.ndarray] | None = None) -> Sequential:
         layers = [Dense(units, activation=act) for units, act in config.layers]
@@ -475,6 +478,11 @@ class Session:
             )
         if self.trace is None:
             weights, xb, yb = self.last
+            if not all(np.isfinite(w).all() for w in weights):
+                raise InvalidArgumentError(
+                    "story: the weights before the last step must be finite numbers, received "
+                    "NaN or inf (the network diverged); lower the learning rate and Reset"
+                )
             twin = self._build(self.config, weights)
             rate = self.config.learning_rate if self.config.optimizer == "sgd" else None
             self.trace = backprop(twin, xb, yb, loss=LOSS, learning_rate=rate)
@@ -576,16 +584,28 @@ class Session:
         }
 
     def findings(self, loss: float) -> list[str]:
-        """Plain warnings a teacher would point at; computed from the last trace if any."""
+        """Plain warnings a teacher would point at, from the last step's trace; while
+        playing the trace is taken at most once a second (it costs a few steps' time)."""
         out = []
         if not math.isfinite(loss):
             out.append("The loss is not a finite number: lower the learning rate and Reset.")
-        if self.trace is not None:
-            for l, layer in enumerate(self.trace.layers[:-1], 1):
-                for j in range(layer.units):
-                    s = _status(layer.activation, layer.a[:, j], layer.sigma_prime[:, j])
-                    if s != "ok":
-                        out.append(f"neuron {j + 1} of layer {l}: {s}")
+            return out
+        now = time.monotonic()
+        if self.trace is None and self.last is not None and now - self.checked_at >= 1.0:
+            self.checked_at = now
+            self._last_trace()
+            self.findings_now = self._neuron_findings()
+        elif self.trace is not None:
+            self.findings_now = self._neuron_findings()
+        return out + self.findings_now
+
+    def _neuron_findings(self) -> list[str]:
+        out = []
+        for l, layer in enumerate(self.trace.layers[:-1], 1):
+            for j in range(layer.units):
+                s = _status(layer.activation, layer.a[:, j], layer.sigma_prime[:, j])
+                if s != "ok":
+                    out.append(f"neuron {j + 1} of layer {l}: {s}")
         return out[:10]
 
 
