@@ -270,13 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _port(text: str) -> int:
-    """argparse type for --port: an integer from 0 to 65535 (0: any free port)."""
+    """argparse type for --port: an integer from 1 to 65535."""
     try:
         value = int(text)
     except ValueError:
         value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 65535, received {text!r}")
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 65535, received {text!r}")
     return value
 
 
@@ -716,6 +716,7 @@ def cmd_playground(args: argparse.Namespace) -> int:
     try:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
+        import websockets  # noqa: F401
     except ImportError as exc:
         raise CommandError(
             f"the playground needs the optional extra, {exc.name} is missing: "

@@ -73,5 +73,22 @@ def test_it_serves_the_page_on_127_0_0_1() -> None:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/debug/sessions", timeout=5)
     finally:
         process.terminate()
-        out, _ = process.communicate(timeout=30)
+        out, err = process.communicate(timeout=30)
     assert f"http://127.0.0.1:{port}/" in out
+    assert "Warning" not in err, err
+
+
+def test_a_port_in_use_is_one_sentence() -> None:
+    pytest.importorskip("uvicorn", reason="the playground needs uvicorn")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = (
+            "import sys; from glassnet.cli import main\n"
+            f"sys.exit(main(['playground', '--no-browser', '--port', '{port}']))"
+        )
+        done = run_python(code)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"--port {port} cannot be bound" in lines[0], done.stderr
