@@ -390,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("--json", action="store_true", help="print JSON")
     _add_export_parser(sub)
+    _add_playground_parser(sub)
     return parser
 
 
@@ -447,6 +448,7 @@ def _add_sweep_parser(sub: Any) -> None:
 def _add_export_parser(sub: Any) -> None:
     export = sub.add_parser(
         "export",
+        formatter_class=_HelpFormatter,
         help="write a saved model as an ONNX file for deployment",
         description="Read a model saved by glassnet (model.save or 'glassnet train') and write "
         "it as ONNX (standard operators, checked by onnx.checker; needs the 'onnx' extra). "
@@ -456,6 +458,32 @@ def _add_export_parser(sub: Any) -> None:
     export.add_argument(
         "-o", "--output", required=True, metavar="OUT.onnx", help="the ONNX file to write"
     )
+
+
+def _add_playground_parser(sub: Any) -> None:
+    play = sub.add_parser(
+        "playground",
+        formatter_class=_HelpFormatter,
+        help="train a network live in the browser (needs glassnet[playground])",
+        description="Start the playground's local web server and open it in the browser: "
+        "train a network on 2-D data live, and click any weight to see its backpropagation "
+        "with the last step's numbers. Needs the optional extra: pip install "
+        "'glassnet[playground]'.",
+    )
+    play.add_argument("--host", default="127.0.0.1", help="address to bind")
+    play.add_argument("--port", type=_port, default=8765, help="port")
+    play.add_argument("--no-browser", action="store_true", help="do not open a browser")
+
+
+def _port(text: str) -> int:
+    """argparse type for --port: an integer from 1 to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to 65535, received {text!r}")
+    return value
 
 
 def _version() -> str:
@@ -1159,6 +1187,23 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_playground(args: argparse.Namespace) -> int:
+    """Serve the playground until Ctrl+C (Starlette and uvicorn are imported only here)."""
+    try:
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+        import websockets  # noqa: F401
+    except ImportError as exc:
+        raise CommandError(
+            f"the playground needs the optional extra, {exc.name} is missing: "
+            "pip install 'glassnet[playground]'"
+        ) from None
+    from .playground import serve
+
+    serve(host=args.host, port=args.port, open_browser=not args.no_browser)
+    return 0
+
+
 COMMANDS = {
     "train": cmd_train,
     "datasets": cmd_datasets,
@@ -1168,6 +1213,7 @@ COMMANDS = {
     "info": cmd_info,
     "sweep": cmd_sweep,
     "export": cmd_export,
+    "playground": cmd_playground,
 }
 
 

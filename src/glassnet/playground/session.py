@@ -1,0 +1,686 @@
+"""One browser tab's training session, and the validation of every message the page sends.
+
+Nothing the page sends is ever evaluated: a message is JSON, checked field by field against
+fixed limits (``LIMITS``), and turned into a ``Config`` or a command; anything else is refused
+with a one-sentence ``InvalidArgumentError`` that the server sends back to the page.
+
+A ``Session`` holds a glassnet ``Sequential`` (hidden Dense layers, then a softmax output),
+its data and optimiser, and what the last step saw: the weights before it and its mini-batch,
+so that ``story`` can ask ``glassnet.explain.backprop`` for the same numbers the step used.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _rng
+from ..datasets import load
+from ..datasets._split import stratified_split
+from ..errors import InvalidArgumentError
+from ..explain import backprop
+from ..layers import Dense
+from ..optim import optimizers
+from ..training import Sequential
+
+__all__ = [
+    "LIMITS",
+    "Config",
+    "Session",
+    "Upload",
+    "parse_csv",
+    "parse_message",
+    "python_code",
+    "validate_config",
+]
+
+LIMITS = {
+    "message_bytes": 262144,
+    "csv_rows": 2000,
+    "csv_features": 16,
+    "csv_classes": 10,
+    "hidden_layers": 8,
+    "units": 64,
+    "learning_rate": 10.0,
+    "batch_size": 512,
+    "n": 2000,
+    "noise": 1.0,
+    "seed": 2**31 - 1,
+    "sessions": 32,
+    "grid": 50,
+    "speed": 100,
+}
+GENERATED = ("xor", "moons", "circles", "spirals", "blobs")
+DATASETS = (*GENERATED, "iris", "digits", "mnist-5k", "csv")
+# Image sets: their pixels' shape, for the weights-as-images and misclassified views.
+IMAGES = {"digits": (8, 8), "mnist-5k": (28, 28)}
+# Wider inputs are drawn as one block, without their edges (784 × units lines is no picture).
+DRAWN_INPUTS = 64
+ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu")
+OPTIMIZERS = ("adam", "sgd", "rmsprop")
+COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron", "export", "csv")
+LOSS = "sparse_categorical_crossentropy"
+_BUILD_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the page chose: data, hidden layers (units, activation), optimiser and its rate."""
+
+    dataset: str = "spirals"
+    n: int = 400
+    noise: float = 0.1
+    seed: int = 0
+    layers: tuple[tuple[int, str], ...] = ((8, "tanh"), (8, "tanh"))
+    learning_rate: float = 0.03
+    batch_size: int = 32
+    optimizer: str = "adam"
+    speed: int = 0  # steps per screen update while playing; 0: as many as fit in a frame
+
+
+def _refuse(name: str, value: Any, expected: str) -> InvalidArgumentError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return InvalidArgumentError(f"{name} must be {expected}, received {shown}")
+
+
+def _int(data: dict[str, Any], name: str, low: int, high: int) -> int:
+    value = data[name]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _refuse(name, value, f"an integer from {low} to {high}")
+    return value
+
+
+def _number(data: dict[str, Any], name: str, low: float, high: float, open_low: bool) -> float:
+    value = data[name]
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if ok:
+        ok = math.isfinite(value) and value <= high and (value > low if open_low else value >= low)
+    if not ok:
+        bound = f"> {low:g}" if open_low else f">= {low:g}"
+        raise _refuse(name, value, f"a finite number {bound} and <= {high:g}")
+    return float(value)
+
+
+def _choice(data: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
+    value = data[name]
+    if value not in choices:
+        raise _refuse(name, value, f"one of {', '.join(choices)}")
+    return str(value)
+
+
+def _layers(value: Any) -> tuple[tuple[int, str], ...]:
+    top = LIMITS["hidden_layers"]
+    if not isinstance(value, list) or len(value) > top:
+        count = len(value) if isinstance(value, list) else value
+        raise _refuse("layers", count, f"a list of at most {top} hidden layers")
+    out = []
+    for i, layer in enumerate(value, 1):
+        if not isinstance(layer, dict) or set(layer) != {"units", "activation"}:
+            raise _refuse(f"layer {i}", layer, "an object with units and activation")
+        units = layer["units"]
+        if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= 64:
+            raise _refuse(f"units of layer {i}", units, f"an integer from 1 to {LIMITS['units']}")
+        out.append((units, _choice(layer, "activation", ACTIVATIONS)))
+    return tuple(out)
+
+
+def validate_config(data: Any) -> Config:
+    """A ``Config`` from the page's JSON object, or InvalidArgumentError naming the field."""
+    if not isinstance(data, dict):
+        raise _refuse("config", data, "an object")
+    fields = set(Config.__dataclass_fields__)
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise _refuse("config", unknown[0], f"made of the fields {', '.join(sorted(fields))}")
+    merged = {**Config().__dict__, **data}
+    if "layers" in data:
+        merged["layers"] = _layers(data["layers"])
+    return Config(
+        dataset=_choice(merged, "dataset", DATASETS),
+        n=_int(merged, "n", 20, int(LIMITS["n"])),
+        noise=_number(merged, "noise", 0.0, LIMITS["noise"], open_low=False),
+        seed=_int(merged, "seed", 0, int(LIMITS["seed"])),
+        layers=merged["layers"],
+        learning_rate=_number(merged, "learning_rate", 0.0, LIMITS["learning_rate"], True),
+        batch_size=_int(merged, "batch_size", 1, int(LIMITS["batch_size"])),
+        optimizer=_choice(merged, "optimizer", OPTIMIZERS),
+        speed=_int(merged, "speed", 0, int(LIMITS["speed"])),
+    )
+
+
+def _index(data: dict[str, Any], name: str) -> int:
+    if name not in data:
+        raise _refuse(name, None, "a positive integer")
+    return _int(data, name, 1, 10_000)
+
+
+def parse_message(text: Any) -> dict[str, Any]:
+    """Check one WebSocket message; returns {"type": ..., and its checked fields}."""
+    if not isinstance(text, str):
+        raise _refuse("message", type(text).__name__, "JSON text")
+    if len(text.encode("utf-8", "replace")) > LIMITS["message_bytes"]:
+        raise InvalidArgumentError(
+            f"message must be at most {LIMITS['message_bytes']} bytes (a network has at most "
+            f"{LIMITS['hidden_layers']} hidden layers of 1 to {LIMITS['units']} units), "
+            f"received {len(text)} characters"
+        )
+    try:
+        data = json.loads(text, parse_constant=lambda c: c)
+    except ValueError:
+        raise _refuse("message", text, "a JSON object") from None
+    if not isinstance(data, dict):
+        raise _refuse("message", data, "a JSON object")
+    kind = data.get("type")
+    if kind not in COMMANDS:
+        raise _refuse("type", kind, f"one of {', '.join(COMMANDS)}")
+    allowed = {
+        "config": {"type", "config"},
+        "story": {"type", "l", "j", "k"},
+        "neuron": {"type", "l", "j"},
+        "csv": {"type", "text", "label"},
+    }.get(kind, {"type"})
+    extra = sorted(set(data) - allowed)
+    if extra:
+        raise _refuse(f"field of a {kind} message", extra[0], f"one of {', '.join(allowed)}")
+    if kind == "config":
+        return {"type": kind, "config": validate_config(data.get("config"))}
+    if kind == "story":
+        return {"type": kind, **{n: _index(data, n) for n in ("l", "j", "k")}}
+    if kind == "neuron":
+        return {"type": kind, **{n: _index(data, n) for n in ("l", "j")}}
+    if kind == "csv":
+        return {"type": kind, "data": parse_csv(data.get("text"), data.get("label"))}
+    return {"type": kind}
+
+
+# x, y, x_val, y_val, and the mean and deviation the features were standardised with
+Arrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The user's CSV, checked: features (N, F) float32, labels 0..K-1, the label names."""
+
+    x: np.ndarray
+    y: np.ndarray
+    classes: tuple[str, ...]
+    columns: tuple[str, ...]
+    label: str
+
+
+def parse_csv(text: Any, label: Any = None) -> Upload:
+    """The user's CSV: a header row, numeric feature columns, and a label column (its name,
+    or None for the last column) of at most ``csv_classes`` distinct values."""
+    if not isinstance(text, str) or not text.strip():
+        raise _refuse("csv text", text, "the text of a CSV file with a header row")
+    rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
+    if len(rows) < 5:
+        raise _refuse("csv rows", len(rows) - 1, "a header row and at least 4 data rows")
+    header = [h.strip() for h in rows[0]]
+    if len(rows) - 1 > LIMITS["csv_rows"]:
+        raise _refuse("csv rows", len(rows) - 1, f"at most {LIMITS['csv_rows']} data rows")
+    if label is None or label == "":
+        column = len(header) - 1
+    elif isinstance(label, str) and label.strip() in header:
+        column = header.index(label.strip())
+    else:
+        raise _refuse("label column", label, f"one of the header's names: {', '.join(header)}")
+    features = [i for i in range(len(header)) if i != column]
+    if not 1 <= len(features) <= LIMITS["csv_features"]:
+        raise _refuse("csv columns", len(header), f"2 to {LIMITS['csv_features'] + 1} columns")
+    x = np.empty((len(rows) - 1, len(features)), dtype=np.float64)
+    labels = []
+    for r, row in enumerate(rows[1:], 2):
+        if len(row) != len(header):
+            raise _refuse(f"csv row {r}", len(row), f"{len(header)} cells like the header")
+        labels.append(row[column].strip())
+        for c, i in enumerate(features):
+            try:
+                x[r - 2, c] = float(row[i])
+            except ValueError:
+                x[r - 2, c] = math.nan
+            if not math.isfinite(x[r - 2, c]):
+                raise _refuse(f"csv row {r}, column {header[i]!r}", row[i], "a finite number")
+    classes = tuple(sorted(set(labels)))
+    if not 2 <= len(classes) <= LIMITS["csv_classes"]:
+        raise _refuse("label column's classes", len(classes), f"2 to {LIMITS['csv_classes']}")
+    index = {name: k for k, name in enumerate(classes)}
+    y = np.array([index[v] for v in labels], dtype=np.int64)
+    if np.bincount(y).min() < 2:
+        raise _refuse("label column", "a class with one row", "at least 2 rows per class")
+    names = tuple(header[i] for i in features)
+    return Upload(x.astype(np.float32), y, classes, names, header[column])
+
+
+def _scale(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training side's mean and deviation per feature; a feature constant there keeps
+    its scale (dividing by ~0 would blow up a validation value that differs)."""
+    std = x.std(axis=0)
+    return x.mean(axis=0), np.where(std < 1e-6, 1.0, std).astype(x.dtype)
+
+
+def _split_upload(upload: Upload, seed: int) -> Arrays:
+    train, val = stratified_split(upload.y, 0.2, np.random.default_rng(seed))
+    x, xv = upload.x[train], upload.x[val]
+    mean, std = _scale(x)
+    return (x - mean) / std, upload.y[train], (xv - mean) / std, upload.y[val], mean, std
+
+
+def _load(config: Config) -> Arrays:
+    if config.dataset in GENERATED:
+        (x, y), (xv, yv) = load(config.dataset, n=config.n, noise=config.noise, seed=config.seed)
+        return x, y, xv, yv, np.zeros(2, np.float32), np.ones(2, np.float32)
+    (x, y), (xv, yv) = load(config.dataset)
+    x = x.reshape(len(x), -1).astype(np.float32)
+    xv = xv.reshape(len(xv), -1).astype(np.float32)
+    # Standardise with the training side's statistics, so the default rates work.
+    mean, std = _scale(x)
+    return (x - mean) / std, y, (xv - mean) / std, yv, mean, std
+
+
+def _round(a: np.ndarray, digits: int = 6) -> list[Any]:
+    """Rounded, and finite (a diverged weight is drawn as 0; JSON has no NaN)."""
+    finite = np.nan_to_num(np.asarray(a, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.round(finite, digits).tolist()  # type: ignore[no-any-return]
+
+
+def _bytes(values: np.ndarray) -> str:
+    """Values in [0, 255] as base64 of one byte each."""
+    clipped = np.clip(np.rint(np.nan_to_num(values)), 0, 255).astype(np.uint8)
+    return base64.b64encode(clipped.tobytes()).decode("ascii")
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+class Session:
+    """One tab's model, data and optimiser; every method runs under the caller's lock."""
+
+    def __init__(self, config: Config | None = None, upload: Upload | None = None) -> None:
+        self.upload = upload
+        self.configure(config or Config())
+
+    def configure(self, config: Config) -> None:
+        """Build the data, the model and the optimiser from ``config`` (also Reset)."""
+        if config.dataset == "csv":
+            if self.upload is None:
+                raise _refuse("dataset", "csv", "a data set name until a CSV file is uploaded")
+            arrays = _split_upload(self.upload, config.seed)
+        else:
+            arrays = _load(config)
+        self.x, self.y, self.x_val, self.y_val, self.mean, self.std = arrays
+        self.config = config
+        self.classes = int(max(self.y.max(), self.y_val.max())) + 1
+        # The boundary is drawn on the square [-extent, extent]² around every point.
+        self.extent = float(np.ceil(np.abs(np.concatenate([self.x, self.x_val])).max() * 11) / 10)
+        # Everything state() predicts on, in one array: training, validation, grid (2-D only).
+        parts = [self.x, self.x_val] + ([self._grid()] if self.x.shape[1] == 2 else [])
+        self.probe = np.concatenate(parts).astype(np.float32)
+        self.model = self._build(config)
+        self.rng = np.random.default_rng(config.seed)
+        self.order = self.rng.permutation(len(self.x))
+        self.cursor = 0
+        self.steps = 0
+        self.last: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None
+        self.trace: Any = None
+        self.checked_at = -math.inf  # when findings last took a trace (time.monotonic)
+        self.findings_now: list[str] = []
+
+    def _build(self, config: Config, weights: list[np.ndarray] | None = None) -> Sequential:
+        layers = [Dense(units, activation=act) for units, act in config.layers]
+        model = Sequential([*layers, Dense(self.classes, activation="softmax")])
+        with _BUILD_LOCK:  # glassnet's initialisers draw from the one global generator
+            state = _rng.get_state()
+            _rng.seed(config.seed)
+            model.build((self.x.shape[1],))
+            _rng.set_state(state)
+        optimizer = {"adam": optimizers.Adam, "sgd": optimizers.SGD, "rmsprop": optimizers.RMSprop}
+        model.compile(
+            optimizer=optimizer[config.optimizer](learning_rate=config.learning_rate),
+            loss=LOSS,
+            metrics=["accuracy"],
+        )
+        if weights is not None:
+            model.set_weights(weights)
+        return model
+
+    def step(self) -> float:
+        """Exactly one mini-batch: remember the weights before it and the batch, then train."""
+        size = min(self.config.batch_size, len(self.x))
+        if self.cursor + size > len(self.order):
+            self.order = self.rng.permutation(len(self.x))
+            self.cursor = 0
+        idx = self.order[self.cursor : self.cursor + size]
+        self.cursor += size
+        xb, yb = self.x[idx], self.y[idx]
+        self.last = (self.model.get_weights(), xb, yb)
+        self.trace = None
+        loss = self.model.train_on_batch(xb, yb)
+        self.steps += 1
+        return loss
+
+    def state(self) -> dict[str, Any]:
+        """What the page draws after a step: counts, loss/accuracy, weights, the boundary.
+
+        One predict over the training points, the validation points and the boundary's grid
+        together (three calls cost three times the fixed cost of one, up to 35 times a second); the
+        losses are the compiled loss's own per-sample C_x on those outputs.
+        """
+        n, m = len(self.x), len(self.x_val)
+        probs = self.model.predict(self.probe, batch_size=len(self.probe))
+        loss, acc = self._metrics(self.y, probs[:n])
+        val_loss, val_acc = self._metrics(self.y_val, probs[n : n + m])
+        weights = self.model.get_weights()
+        out: dict[str, Any] = {
+            "type": "state",
+            "step": self.steps,
+            "loss": _finite(loss),
+            "accuracy": _finite(acc),
+            "val_loss": _finite(val_loss),
+            "val_accuracy": _finite(val_acc),
+            "sizes": [self.x.shape[1], *[u for u, _ in self.config.layers], self.classes],
+            "weights": [
+                None if i == 0 and w.shape[1] > DRAWN_INPUTS else _round(w, 4)
+                for i, w in enumerate(weights[0::2])
+            ],
+            "findings": self.findings(loss),
+        }
+        if self.x.shape[1] == 2:
+            out["boundary"] = self.boundary(probs[n + m :])
+        if self.config.dataset in IMAGES:
+            out["images"] = self.images(weights[0], probs[n : n + m])
+        return out
+
+    def images(self, W: np.ndarray, probs_val: np.ndarray) -> dict[str, Any]:
+        """For image sets: each first-layer neuron's weights as an image (grey = 0, scaled
+        by the layer's largest |w|), and up to 8 misclassified validation images with their
+        true and predicted labels; pixels as base64 bytes."""
+        scale = float(np.abs(W).max()) or 1.0
+        first = [_bytes(127.5 + 127.5 * row / scale) for row in W]
+        predicted = probs_val.argmax(axis=1)
+        wrong = np.flatnonzero(predicted != self.y_val)[:8]
+        raw = self.x_val[wrong] * self.std + self.mean  # undo the standardisation
+        low, high = float(raw.min(initial=0.0)), float(raw.max(initial=1.0))
+        return {
+            "shape": list(IMAGES[self.config.dataset]),
+            "first": first,
+            "wrong": [
+                {
+                    "pixels": _bytes((r - low) / ((high - low) or 1) * 255),
+                    "label": int(self.y_val[i]),
+                    "predicted": int(predicted[i]),
+                }
+                for r, i in zip(raw, wrong)
+            ],
+        }
+
+    def _metrics(self, y: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+        assert self.model.loss is not None  # compiled in _build
+        loss = float(np.mean(self.model.loss.per_sample(y, probs.astype(np.float64))))
+        return loss, float(np.mean(probs.argmax(axis=1) == y))
+
+    def points(self) -> dict[str, Any]:
+        """The data once per configuration (2-D sets only draw points)."""
+        two_d = self.x.shape[1] == 2
+        return {
+            "type": "data",
+            "extent": self.extent,
+            "classes": self.classes,
+            "x": _round(self.x, 3) if two_d else [],
+            "y": self.y.tolist() if two_d else [],
+            "x_val": _round(self.x_val, 3) if two_d else [],
+            "y_val": self.y_val.tolist() if two_d else [],
+            "config": self.config.__dict__
+            | {"layers": [{"units": u, "activation": a} for u, a in self.config.layers]},
+            "csv": None
+            if self.upload is None
+            else {
+                "rows": len(self.upload.y),
+                "features": list(self.upload.columns),
+                "label": self.upload.label,
+                "classes": list(self.upload.classes),
+            },
+        }
+
+    def boundary(self, p: np.ndarray) -> dict[str, Any]:
+        """The predicted class and its probability (× 255) on a grid × grid square, row 0 at
+        the top, each as base64 of one byte per cell; ``p`` is the model's output on the grid."""
+        g = int(LIMITS["grid"])
+        # Bytes in base64, not lists of numbers: the grid goes out up to 35 times a second.
+        cls = p.argmax(axis=1).astype(np.uint8)
+        conf = np.clip(np.rint(p.max(axis=1) * 255), 0, 255).astype(np.uint8)
+        return {
+            "size": g,
+            "cls": base64.b64encode(cls.tobytes()).decode("ascii"),
+            "conf": base64.b64encode(conf.tobytes()).decode("ascii"),
+        }
+
+    def _last_trace(self) -> Any:
+        """``backprop`` on the weights before the last step and its mini-batch (cached)."""
+        if self.last is None:
+            raise InvalidArgumentError(
+                "story: no step has been taken yet, received a click before any Step; "
+                "press Step first"
+            )
+        if self.trace is None:
+            weights, xb, yb = self.last
+            if not all(np.isfinite(w).all() for w in weights):
+                raise InvalidArgumentError(
+                    "story: the weights before the last step must be finite numbers, received "
+                    "NaN or inf (the network diverged); lower the learning rate and Reset"
+                )
+            twin = self._build(self.config, weights)
+            rate = self.config.learning_rate if self.config.optimizer == "sgd" else None
+            self.trace = backprop(twin, xb, yb, loss=LOSS, learning_rate=rate)
+        return self.trace
+
+    def _check_weight(self, l: int, j: int, k: int | None) -> None:
+        sizes = [self.x.shape[1], *[u for u, _ in self.config.layers], self.classes]
+        if not 1 <= l < len(sizes) or not 1 <= j <= sizes[l]:
+            raise _refuse("neuron", (l, j), f"a layer 1..{len(sizes) - 1} and a neuron in it")
+        if k is not None and not 1 <= k <= sizes[l - 1]:
+            raise _refuse("k", k, f"an input index from 1 to {sizes[l - 1]}")
+
+    def story(self, l: int, j: int, k: int) -> dict[str, Any]:
+        """Weight w^l_jk's backpropagation in the last step, from glassnet.explain."""
+        self._check_weight(l, j, k)
+        trace = self._last_trace()
+        layer = trace.layer(l)
+        before = float(layer.W[j - 1, k - 1])
+        after = float(self.model.get_weights()[2 * (l - 1)][j - 1, k - 1])
+        # One sample's paths in full (the batch's would be n times as long); the batch's
+        # gradient is the mean of such per-sample sums.
+        assert self.last is not None
+        first = self._build(self.config, self.last[0])
+        path = backprop(first, trace.x[:1], trace.y[:1], loss=LOSS).path(l, j, k)
+        return {
+            "type": "story",
+            "l": l,
+            "j": j,
+            "k": k,
+            "text": path.to_text(precision=4),
+            "batch": trace.batch_size,
+            "a_prev_k": float(np.mean(layer.a_prev[:, k - 1])),
+            "delta_j": float(np.mean(layer.delta[:, j - 1])),
+            "grad": float(layer.grad_W[j - 1, k - 1]),
+            "before": before,
+            "after": after,
+            "optimizer": self.config.optimizer,
+            "learning_rate": self.config.learning_rate,
+            "sample_total": path.value,
+        }
+
+    def neuron(self, l: int, j: int) -> dict[str, Any]:
+        """Neuron j of layer l in the last step: z, a, σ'(z), δ (first sample, batch mean)."""
+        self._check_weight(l, j, None)
+        layer = self._last_trace().layer(l)
+        values = {
+            name: getattr(layer, name)[:, j - 1] for name in ("z", "a", "sigma_prime", "delta")
+        }
+        out = {
+            "type": "neuron",
+            "l": l,
+            "j": j,
+            "activation": layer.activation,
+            "first": {k: float(v[0]) for k, v in values.items()},
+            "mean": {k: float(np.mean(v)) for k, v in values.items()},
+            "status": _status(layer.activation, values["a"], values["sigma_prime"]),
+        }
+        if self.x.shape[1] == 2:
+            out["map"] = self.neuron_map(l, j)
+        return out
+
+    def _grid(self) -> np.ndarray:
+        g = int(LIMITS["grid"])
+        ticks = np.linspace(-self.extent, self.extent, g, dtype=np.float32)
+        xx, yy = np.meshgrid(ticks, ticks[::-1])
+        return np.stack([xx.ravel(), yy.ravel()], axis=1)
+
+    def neuron_map(self, l: int, j: int) -> dict[str, Any]:
+        """Neuron j of layer l's output a^l_j over the boundary's grid, with today's weights:
+        the first l layers as their own model, scaled to bytes between ``low`` and ``high``."""
+        self._check_weight(l, j, None)
+        specs = [*self.config.layers, (self.classes, "softmax")][:l]
+        head = Sequential([Dense(units, activation=act) for units, act in specs])
+        head.build((self.x.shape[1],))
+        head.set_weights(self.model.get_weights()[: 2 * l])
+        a = head.predict(self._grid(), batch_size=len(self._grid()))[:, j - 1].astype(np.float64)
+        a = np.nan_to_num(a)
+        low, high = float(a.min()), float(a.max())
+        scaled = np.rint((a - low) / (high - low) * 255) if high > low else np.zeros_like(a)
+        return {
+            "size": int(LIMITS["grid"]),
+            "low": low,
+            "high": high,
+            "values": base64.b64encode(scaled.astype(np.uint8).tobytes()).decode("ascii"),
+        }
+
+    def export(self) -> dict[str, Any]:
+        """The trained model as a glassnet model file (base64) and the Python that rebuilds it."""
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "playground.glassnet")
+            self.model.save(path)
+            with open(path, "rb") as f:
+                blob = f.read()
+        return {
+            "type": "export",
+            "model": base64.b64encode(blob).decode("ascii"),
+            "code": python_code(self.config, label=self.upload.label if self.upload else None),
+            "steps": self.steps,
+        }
+
+    def findings(self, loss: float) -> list[str]:
+        """Plain warnings a teacher would point at, from the last step's trace; while
+        playing the trace is taken at most once a second (it costs a few steps' time)."""
+        out = []
+        if not math.isfinite(loss):
+            out.append("The loss is not a finite number: lower the learning rate and Reset.")
+            return out
+        now = time.monotonic()
+        if self.trace is None and self.last is not None and now - self.checked_at >= 1.0:
+            self.checked_at = now
+            self._last_trace()
+            self.findings_now = self._neuron_findings()
+        elif self.trace is not None:
+            self.findings_now = self._neuron_findings()
+        return out + self.findings_now
+
+    def _neuron_findings(self) -> list[str]:
+        out = []
+        for l, layer in enumerate(self.trace.layers[:-1], 1):
+            for j in range(layer.units):
+                s = _status(layer.activation, layer.a[:, j], layer.sigma_prime[:, j])
+                if s != "ok":
+                    out.append(f"neuron {j + 1} of layer {l}: {s}")
+        return out[:10]
+
+
+def _status(activation: str, a: np.ndarray, sigma_prime: np.ndarray) -> str:
+    if activation == "relu" and np.all(a <= 0):
+        return "dead (a = 0 for the whole batch, so σ' = 0 and it cannot learn)"
+    if activation in ("tanh", "sigmoid") and np.all(np.abs(sigma_prime) < 0.01):
+        return "saturated (σ'(z) < 0.01 for the whole batch: it learns slowly)"
+    return "ok"
+
+
+def python_code(config: Config, epochs: int = 50, label: str | None = None) -> str:
+    """A Python program that rebuilds the playground's network and trains it with ``fit``.
+
+    The same data (set, points, noise, seed), layers, optimiser, rate and batch size; fit
+    shuffles with its own order, so its numbers are not the page's step for step. For an
+    uploaded CSV (``label``: its label column) the program reads ``data.csv`` and splits it
+    with ``train_val_split``, not with the page's stratified split.
+    """
+    if config.dataset == "csv":
+        data = (
+            "import csv\n"
+            "import numpy as np\n"
+            "from glassnet.datasets import train_val_split\n\n"
+            "with open('data.csv', newline='') as f:  # the file uploaded to the playground\n"
+            "    rows = [r for r in csv.DictReader(f) if any(r.values())]\n"
+            f"label = {label!r}\n"
+            "features = [c for c in rows[0] if c != label]\n"
+            "names = sorted({r[label].strip() for r in rows})\n"
+            "x_all = np.array([[float(r[c]) for c in features] for r in rows], dtype='float32')\n"
+            "y_all = np.array([names.index(r[label].strip()) for r in rows])\n"
+            "(x, y), (x_val, y_val) = train_val_split(x_all, y_all, 0.2, shuffle=True, "
+            f"seed={config.seed})\n"
+            "mean, std = x.mean(axis=0), x.std(axis=0)  # standardise, as the page does\n"
+            "std[std < 1e-6] = 1.0  # a column constant in training (digits' border pixels)\n"
+            "x, x_val = (x - mean) / std, (x_val - mean) / std\n"
+        )
+    elif config.dataset in GENERATED:
+        data = (
+            f"(x, y), (x_val, y_val) = load({config.dataset!r}, n={config.n}, "
+            f"noise={config.noise!r}, seed={config.seed})\n"
+        )
+    else:
+        data = (
+            f"(x, y), (x_val, y_val) = load({config.dataset!r})\n"
+            "x, x_val = x.reshape(len(x), -1).astype('float32'), "
+            "x_val.reshape(len(x_val), -1).astype('float32')\n"
+            "mean, std = x.mean(axis=0), x.std(axis=0)  # standardise, as the page does\n"
+            "std[std < 1e-6] = 1.0  # a column constant in training (digits' border pixels)\n"
+            "x, x_val = (x - mean) / std, (x_val - mean) / std\n"
+        )
+    layers = "".join(f"        Dense({u}, activation={a!r}),\n" for u, a in config.layers)
+    optimizer = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}[config.optimizer]
+    return (
+        "# The playground's network, rebuilt and trained with glassnet (glassnet playground).\n"
+        "import glassnet as gn\n"
+        "from glassnet.datasets import load\n"
+        "from glassnet.layers import Dense\n"
+        f"from glassnet.optimizers import {optimizer}\n\n"
+        f"{data}"
+        f"gn.seed({config.seed})  # the initial weights\n"
+        "model = gn.Sequential(\n"
+        "    [\n"
+        f"{layers}"
+        "        Dense(int(y.max()) + 1, activation='softmax'),\n"
+        "    ]\n"
+        ")\n"
+        "model.build((x.shape[1],))\n"
+        "model.compile(\n"
+        f"    optimizer={optimizer}(learning_rate={config.learning_rate!r}),\n"
+        f"    loss={LOSS!r},\n"
+        "    metrics=['accuracy'],\n"
+        ")\n"
+        f"model.fit(x, y, batch_size={config.batch_size}, epochs={epochs}, verbose=0,\n"
+        "          validation_data=(x_val, y_val))\n"
+        "print(model.evaluate(x_val, y_val, return_dict=True))\n"
+        "model.save('playground.glassnet')\n"
+    )

@@ -1,0 +1,601 @@
+// glassnet playground: the page. It only sends JSON commands over one WebSocket and draws
+// what the server answers; every value it sends is checked again on the server.
+"use strict";
+(() => {
+  const DEFAULT = {
+    dataset: "spirals", n: 400, noise: 0.1, seed: 0,
+    layers: [{ units: 8, activation: "tanh" }, { units: 8, activation: "tanh" }],
+    learning_rate: 0.03, batch_size: 32, optimizer: "adam", speed: 0,
+  };
+  const ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu"];
+  const PALETTE = [[31, 111, 209], [224, 118, 27], [46, 160, 67], [170, 60, 180], [200, 50, 50],
+    [110, 110, 110], [0, 160, 160], [150, 110, 40], [230, 180, 0], [90, 90, 200]];
+  const SVG = "http://www.w3.org/2000/svg";
+  // The page's fixed text in Chinese (the seeds' terms: 反向传播, 权重, 学习率, 损失); the
+  // server's messages and the stories stay in English.
+  const ZH = {
+    "language": "语言",
+    "Train a network live; click any weight to see this step's backpropagation.":
+      "实时训练神经网络；点击任意一个权重，查看这一步的反向传播。",
+    "Data": "数据", "data set": "数据集", "noise": "噪声", "points": "样本数", "seed": "随机种子",
+    "your own CSV": "你自己的 CSV", "file": "文件", "label column": "标签列", "Upload": "上传",
+    "Network": "网络", "+ layer": "+ 一层", "− layer": "− 一层",
+    "Output: softmax, one unit per class; loss: cross-entropy.":
+      "输出层：softmax，每个类别一个神经元；损失：交叉熵。",
+    "Training": "训练", "optimiser": "优化器", "learning rate": "学习率", "batch size": "批大小", "speed": "速度",
+    "▶ Play": "▶ 开始", "❚❚ Pause": "❚❚ 暂停", "Step": "单步", "↺ Reset": "↺ 重置",
+    "step": "步数", "loss (train / val)": "损失（训练 / 验证）",
+    "accuracy (train / val)": "准确率（训练 / 验证）",
+    "Filled dots: training points; rings: validation. Shade: the predicted class, paler where the network is unsure.":
+      "实心点：训练样本；圆圈：验证样本。底色：预测的类别，网络越不确定颜色越浅。",
+    "The network": "网络结构", "blue: w > 0, orange: w < 0; width: |w|": "蓝：w > 0，橙：w < 0；线宽：|w|",
+    "Backpropagation story": "反向传播的过程", "Findings": "诊断", "Export": "导出",
+    "Export model and Python code": "导出模型和 Python 代码",
+    "First layer's weights as images": "第一层的权重（图像）",
+    "Misclassified validation images": "分错的验证图像",
+  };
+  const english = new Map();
+  let language = "en";
+  function applyLanguage(lang) {
+    language = lang === "zh" ? "zh" : "en";
+    document.querySelectorAll("[data-i18n]").forEach((el) => {
+      if (!english.has(el)) english.set(el, el.textContent);
+      const en = english.get(el);
+      el.textContent = language === "zh" && ZH[en] ? ZH[en] : en;
+    });
+    document.documentElement.lang = language === "zh" ? "zh-CN" : "en";
+    $("language").value = language;
+  }
+  // Counters a test (or a curious teacher in the console) can read.
+  const stats = window.__playground = { updates: 0, drawn: 0, errors: 0, fps: 0, state: null, story: null };
+
+  const $ = (id) => document.getElementById(id);
+  let ws = null;
+  let accepted = null;   // the configuration the server runs now
+  let data = null;       // the points of the current data set
+  let latest = null;     // the newest state, drawn at the next animation frame
+  let dirty = false;
+  let netSizes = "";
+  let edges = [];        // edges[l-1][j-1][k-1] = <line>
+  let picked = null;
+  let history = [];
+  let shownFindings = "";
+
+  // Numbers typed by the user go to the server as numbers when they are numbers, and as the
+  // text otherwise, so the server names exactly what was received.
+  function value(text) {
+    const t = String(text).trim();
+    const v = Number(t);
+    return t !== "" && Number.isFinite(v) ? v : t;
+  }
+  const fmt = (v, p = 4) => (v === null || v === undefined ? "–" : Number(v).toPrecision(p));
+  const fmt6 = (v) => Number(v).toPrecision(6);
+
+  function send(message) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+  }
+
+  // ---- the configuration, the controls and the URL -----------------------------------------
+  function configFromHash() {
+    const h = new URLSearchParams(location.hash.replace(/^#/, ""));
+    if (![...h.keys()].length) return null;
+    const c = JSON.parse(JSON.stringify(DEFAULT));
+    const map = { dataset: "dataset", n: "n", noise: "noise", seed: "seed", lr: "learning_rate",
+      bs: "batch_size", opt: "optimizer", sp: "speed" };
+    for (const [key, field] of Object.entries(map)) {
+      if (h.has(key)) c[field] = ["dataset", "optimizer"].includes(field) ? h.get(key) : value(h.get(key));
+    }
+    if (h.has("layers")) {
+      const text = h.get("layers");
+      c.layers = text === "" ? [] : text.split(",").map((part) => {
+        const [units, activation] = part.split(":");
+        return { units: value(units), activation: activation || "tanh" };
+      });
+    }
+    return c;
+  }
+
+  function writeHash(c) {
+    const layers = c.layers.map((l) => `${l.units}:${l.activation}`).join(",");
+    const h = `dataset=${c.dataset}&n=${c.n}&noise=${c.noise}&seed=${c.seed}&layers=${layers}` +
+      `&lr=${c.learning_rate}&bs=${c.batch_size}&opt=${c.optimizer}` +
+      (c.speed ? `&sp=${c.speed}` : "") +
+      (language === "zh" ? "&lang=zh" : "");
+    window.history.replaceState(null, "", `#${h}`);
+  }
+
+  function renderControls(c) {
+    $("dataset").value = c.dataset;
+    $("noise").value = c.noise;
+    $("n").value = c.n;
+    $("seed").value = c.seed;
+    $("optimizer").value = c.optimizer;
+    $("learning-rate").value = c.learning_rate;
+    $("batch-size").value = c.batch_size;
+    $("speed").value = String(c.speed);
+    const box = $("layers");
+    box.textContent = "";
+    c.layers.forEach((layer, i) => {
+      const l = i + 1;
+      const row = document.createElement("div");
+      row.className = "layer";
+      const name = document.createElement("span");
+      name.textContent = `layer ${l}`;
+      const units = document.createElement("input");
+      Object.assign(units, { type: "number", min: 1, max: 64, value: layer.units });
+      units.dataset.testid = `units-${l}`;
+      units.setAttribute("aria-label", `units of layer ${l}`);
+      const act = document.createElement("select");
+      act.dataset.testid = `activation-${l}`;
+      act.setAttribute("aria-label", `activation of layer ${l}`);
+      for (const a of ACTIVATIONS) act.add(new Option(a, a, false, a === layer.activation));
+      row.append(name, units, act);
+      box.append(row);
+    });
+    $("layers").querySelectorAll("input, select").forEach((el) => el.addEventListener("change", reconfigure));
+  }
+
+  function readControls() {
+    const layers = [...$("layers").querySelectorAll(".layer")].map((row) => ({
+      units: value(row.querySelector("input").value),
+      activation: row.querySelector("select").value,
+    }));
+    return {
+      dataset: $("dataset").value, n: value($("n").value), noise: value($("noise").value),
+      seed: value($("seed").value), layers, learning_rate: value($("learning-rate").value),
+      batch_size: value($("batch-size").value), optimizer: $("optimizer").value,
+      speed: value($("speed").value),
+    };
+  }
+
+  function reconfigure() { send({ type: "config", config: readControls() }); }
+
+  // ---- messages from the server ------------------------------------------------------------
+  function showError(text) {
+    const box = $("error");
+    box.textContent = text;
+    box.hidden = false;
+    stats.errors += 1;
+  }
+
+  function onMessage(event) {
+    const m = JSON.parse(event.data);
+    if (m.type === "error") {
+      showError(m.message);
+      if (accepted) renderControls(accepted);  // the controls show what actually runs
+    } else if (m.type === "data") {
+      $("error").hidden = true;
+      accepted = m.config;
+      data = m;
+      history = [];
+      picked = null;
+      renderControls(accepted);
+      writeHash(accepted);
+      if (m.csv) {
+        $("csv-info").textContent = `${m.csv.rows} rows; features ${m.csv.features.join(", ")}; ` +
+          `label ${m.csv.label} (${m.csv.classes.join(", ")})`;
+      }
+      $("weight-story").textContent = "Take a Step, then click a weight (an edge) or a neuron.";
+      $("neuron-story").hidden = true;
+    } else if (m.type === "state") {
+      latest = m;
+      stats.state = m;
+      stats.updates += 1;
+      dirty = true;
+      history.push([m.step, m.loss, m.val_loss]);
+      if (history.length > 600) history = history.filter((_, i) => i % 2 === 0);
+    } else if (m.type === "story") {
+      stats.story = m;
+      renderStory(m);
+    } else if (m.type === "neuron") {
+      renderNeuron(m);
+    } else if (m.type === "export") {
+      renderExport(m);
+    } else if (m.type === "playing") {
+      $("play").classList.toggle("on", m.playing);
+      $("status").textContent = m.playing ? "training" : "paused";
+    }
+  }
+
+  // ---- drawing -----------------------------------------------------------------------------
+  function draw(state) {
+    $("step-count").textContent = String(state.step);
+    $("loss").textContent = fmt(state.loss);
+    $("val-loss").textContent = fmt(state.val_loss);
+    $("accuracy").textContent = fmt(state.accuracy, 3);
+    $("val-accuracy").textContent = fmt(state.val_accuracy, 3);
+    drawBoundary(state);
+    drawHistory();
+    drawNetwork(state);
+    drawImages(state.images);
+    const findings = state.findings.length ? state.findings : ["none"];
+    const key = findings.join("\n");
+    if (key === shownFindings) return;  // the list is rebuilt only when it changes
+    shownFindings = key;
+    const list = $("findings");
+    list.textContent = "";
+    for (const f of findings) {
+      const li = document.createElement("li");
+      li.textContent = f;
+      list.append(li);
+    }
+  }
+
+  const cell = document.createElement("canvas");
+  function drawBoundary(state) {
+    const canvas = $("boundary");
+    const ctx = canvas.getContext("2d");
+    const W = canvas.width;
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, W, W);
+    if (!state.boundary || !data) {
+      ctx.fillStyle = "#666";
+      ctx.font = "15px sans-serif";
+      ctx.fillText(`${state.sizes[0]} features: no 2-D picture for this data set`, 20, W / 2);
+      return;
+    }
+    const g = state.boundary.size;
+    const k = data.classes;
+    cell.width = g; cell.height = g;
+    const cctx = cell.getContext("2d");
+    const img = cctx.createImageData(g, g);
+    const cls = atob(state.boundary.cls);
+    const conf = atob(state.boundary.conf);
+    for (let i = 0; i < g * g; i++) {
+      const [r, gg, b] = PALETTE[cls.charCodeAt(i) % PALETTE.length];
+      const p = conf.charCodeAt(i) / 255;
+      const strength = 0.15 + 0.5 * Math.max(0, (p - 1 / k) / (1 - 1 / k));
+      img.data[4 * i] = 255 + (r - 255) * strength;
+      img.data[4 * i + 1] = 255 + (gg - 255) * strength;
+      img.data[4 * i + 2] = 255 + (b - 255) * strength;
+      img.data[4 * i + 3] = 255;
+    }
+    cctx.putImageData(img, 0, 0);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(cell, 0, 0, W, W);
+    if (pointsFor !== data) drawPoints(W);
+    ctx.drawImage(pointsLayer, 0, 0);
+  }
+
+  // The points never move during training: drawn once per data set on their own layer.
+  const pointsLayer = document.createElement("canvas");
+  let pointsFor = null;
+  function drawPoints(W) {
+    pointsFor = data;
+    pointsLayer.width = W;
+    pointsLayer.height = W;
+    const ctx = pointsLayer.getContext("2d");
+    const e = data.extent;
+    const px = (v) => ((v + e) / (2 * e)) * W;
+    const py = (v) => ((e - v) / (2 * e)) * W;
+    const dot = (xy, label, filled) => {
+      const [r, gg, b] = PALETTE[label % PALETTE.length];
+      ctx.beginPath();
+      ctx.arc(px(xy[0]), py(xy[1]), 3.2, 0, 2 * Math.PI);
+      if (filled) {
+        ctx.fillStyle = `rgb(${r},${gg},${b})`;
+        ctx.fill();
+        ctx.strokeStyle = "#fff";
+      } else {
+        ctx.strokeStyle = `rgb(${r},${gg},${b})`;
+        ctx.lineWidth = 1.6;
+      }
+      ctx.stroke();
+      ctx.lineWidth = 1;
+    };
+    data.x.forEach((xy, i) => dot(xy, data.y[i], true));
+    data.x_val.forEach((xy, i) => dot(xy, data.y_val[i], false));
+  }
+
+  // One small canvas per image, reused from frame to frame.
+  function thumbs(box, count, h, w) {
+    while (box.children.length > count) box.lastChild.remove();
+    while (box.children.length < count) {
+      const fig = document.createElement("figure");
+      const c = document.createElement("canvas");
+      fig.append(c, document.createElement("figcaption"));
+      box.append(fig);
+    }
+    return [...box.children].map((fig) => {
+      const c = fig.firstChild;
+      if (c.width !== w) { c.width = w; c.height = h; }
+      return fig;
+    });
+  }
+
+  function paint(canvas, b64, diverging) {
+    const values = atob(b64);
+    const ctx = canvas.getContext("2d");
+    const img = ctx.createImageData(canvas.width, canvas.height);
+    for (let i = 0; i < values.length; i++) {
+      const v = values.charCodeAt(i);
+      let rgb;
+      if (diverging) {  // weights: orange < 0, white = 0, blue > 0
+        const t = (v - 127.5) / 127.5;
+        const c = t < 0 ? [224, 118, 27] : [31, 111, 209];
+        rgb = c.map((ch) => 255 + (ch - 255) * Math.abs(t));
+      } else {
+        rgb = [255 - v, 255 - v, 255 - v];  // ink on paper
+      }
+      img.data.set([...rgb, 255], 4 * i);
+    }
+    ctx.putImageData(img, 0, 0);
+  }
+
+  function drawImages(images) {
+    $("images").hidden = !images;
+    if (!images) return;
+    const [h, w] = images.shape;
+    thumbs($("first-layer"), images.first.length, h, w).forEach((fig, j) => {
+      paint(fig.firstChild, images.first[j], true);
+      fig.lastChild.textContent = `neuron ${j + 1}`;
+    });
+    thumbs($("misclassified"), images.wrong.length, h, w).forEach((fig, i) => {
+      const e = images.wrong[i];
+      paint(fig.firstChild, e.pixels, false);
+      fig.lastChild.textContent = `${e.label} → ${e.predicted}`;
+    });
+  }
+
+  function drawHistory() {
+    const canvas = $("history");
+    const ctx = canvas.getContext("2d");
+    const [W, H] = [canvas.width, canvas.height];
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, W, H);
+    if (history.length < 2) return;
+    const values = history.flatMap((h) => [h[1], h[2]]).filter((v) => v > 0 && Number.isFinite(v));
+    const lo = Math.log10(Math.max(1e-4, Math.min(...values)));
+    const hi = Math.log10(Math.max(...values)) + 1e-9;
+    const first = history[0][0];
+    const last = history[history.length - 1][0] || 1;
+    const x = (s) => 4 + ((s - first) / Math.max(1, last - first)) * (W - 8);
+    const y = (v) => H - 4 - ((Math.log10(Math.max(v, 1e-4)) - lo) / Math.max(1e-9, hi - lo)) * (H - 8);
+    for (const [index, colour] of [[2, "#aaa"], [1, "#222"]]) {
+      ctx.strokeStyle = colour;
+      ctx.beginPath();
+      history.forEach((h, i) => (i ? ctx.lineTo(x(h[0]), y(h[index])) : ctx.moveTo(x(h[0]), y(h[index]))));
+      ctx.stroke();
+    }
+    ctx.fillStyle = "#666";
+    ctx.font = "11px sans-serif";
+    ctx.fillText("loss (log scale): train black, validation grey", 8, 12);
+  }
+
+  function buildNetwork(sizes) {
+    const svg = $("net");
+    svg.textContent = "";
+    edges = [];
+    const [W, H] = [420, 300];
+    const xs = sizes.map((_, i) => 20 + (i * (W - 40)) / (sizes.length - 1));
+    const ys = sizes.map((n) => Array.from({ length: n }, (_, j) => ((j + 0.5) * H) / n));
+    const edgeGroup = document.createElementNS(SVG, "g");
+    const nodeGroup = document.createElementNS(SVG, "g");
+    svg.append(edgeGroup, nodeGroup);
+    const wide = sizes[0] > 64;  // drawn as one block, its edges left out (the server sends none)
+    for (let l = 1; l < sizes.length; l++) {
+      const rows = [];
+      if (l === 1 && wide) {
+        edges.push(rows);
+        continue;
+      }
+      for (let j = 1; j <= sizes[l]; j++) {
+        const row = [];
+        for (let k = 1; k <= sizes[l - 1]; k++) {
+          const line = document.createElementNS(SVG, "line");
+          line.setAttribute("x1", xs[l - 1]); line.setAttribute("y1", ys[l - 1][k - 1]);
+          line.setAttribute("x2", xs[l]); line.setAttribute("y2", ys[l][j - 1]);
+          line.dataset.testid = `weight-${l}-${j}-${k}`;
+          const title = document.createElementNS(SVG, "title");
+          title.textContent = `w^${l}_${j}${k}: click for its backpropagation`;
+          line.append(title);
+          line.addEventListener("click", () => pick(line, { type: "story", l, j, k }));
+          edgeGroup.append(line);
+          row.push(line);
+        }
+        rows.push(row);
+      }
+      edges.push(rows);
+    }
+    if (wide) {
+      const box = document.createElementNS(SVG, "rect");
+      Object.entries({ x: 4, y: 20, width: 32, height: H - 40, fill: "#ddd", rx: 4 })
+        .forEach(([k, v]) => box.setAttribute(k, v));
+      const label = document.createElementNS(SVG, "text");
+      Object.entries({ x: 20, y: H / 2, "font-size": 11, "text-anchor": "middle",
+        transform: `rotate(-90 20 ${H / 2})` }).forEach(([k, v]) => label.setAttribute(k, v));
+      label.textContent = `${sizes[0]} inputs (weights: see the images)`;
+      nodeGroup.append(box, label);
+    }
+    sizes.forEach((n, l) => {
+      if (l === 0 && wide) return;
+      const r = Math.max(2.5, Math.min(9, (H / n) * 0.35));
+      for (let j = 1; j <= n; j++) {
+        const c = document.createElementNS(SVG, "circle");
+        c.setAttribute("cx", xs[l]); c.setAttribute("cy", ys[l][j - 1]); c.setAttribute("r", r);
+        c.setAttribute("fill", l === 0 ? "#ccc" : l === sizes.length - 1 ? "#ffe7c7" : "#e4eefc");
+        c.dataset.testid = `neuron-${l}-${j}`;
+        if (l > 0) c.addEventListener("click", () => pick(c, { type: "neuron", l, j }));
+        nodeGroup.append(c);
+      }
+    });
+  }
+
+  function pick(element, message) {
+    if (picked) picked.classList.remove("picked");
+    picked = element;
+    element.classList.add("picked");
+    send(message);
+  }
+
+  function drawNetwork(state) {
+    const key = state.sizes.join(",");
+    if (key !== netSizes) {
+      netSizes = key;
+      buildNetwork(state.sizes);
+    }
+    state.weights.forEach((W, li) => W && W.forEach((row, j) => row.forEach((w, k) => {
+      const line = edges[li][j][k];
+      if (line.weight === w) return;  // touch the DOM only for weights that moved
+      line.weight = w;
+      const a = Math.abs(w);
+      line.setAttribute("stroke", w >= 0 ? "#1f6fd1" : "#e0761b");
+      line.setAttribute("stroke-width", Math.min(6, 0.3 + 1.8 * a).toFixed(2));
+      line.setAttribute("stroke-opacity", Math.min(1, 0.2 + 0.6 * a).toFixed(2));
+    })));
+  }
+
+  function field(name, text, cls = "") {
+    const span = document.createElement("span");
+    span.dataset.field = name;
+    span.textContent = text;
+    if (cls) span.className = cls;
+    return span;
+  }
+
+  function renderStory(m) {
+    const box = $("weight-story");
+    box.textContent = "";
+    const line = (...parts) => {
+      for (const p of parts) box.append(typeof p === "string" ? document.createTextNode(p) : p);
+      box.append(document.createTextNode("\n"));
+    };
+    line(`w^${m.l}_${m.j}${m.k}: from neuron ${m.k} of layer ${m.l - 1} to neuron ${m.j} of layer ${m.l}` +
+      ` (W^${m.l}[${m.j - 1}, ${m.k - 1}] in code). The last step used a mini-batch of ${m.batch} samples.`);
+    line("∂C/∂w over the batch = mean of a^", String(m.l - 1), "_k δ^", String(m.l), "_j = ",
+      field("grad", fmt6(m.grad), "sum"));
+    line("update: w = ", field("before", fmt6(m.before)), " → ", field("after", fmt6(m.after)),
+      ` (change ${fmt6(m.after - m.before)}, ${m.optimizer}, α = ${m.learning_rate})`);
+    if (m.optimizer === "sgd") {
+      line(`  SGD: w − α ∂C/∂w = ${fmt6(m.before)} − ${m.learning_rate} × ${fmt6(m.grad)} = `,
+        field("sgd_after", fmt6(m.before - m.learning_rate * m.grad)));
+    } else {
+      line(`  ${m.optimizer} scales the step by its running averages; plain SGD would move it by ` +
+        `−α ∂C/∂w = ${fmt6(-m.learning_rate * m.grad)}`);
+    }
+    line("");
+    line("Sample 1 of the batch, path by path (glassnet.explain.backprop; ∂C_x/∂w = ",
+      field("sample_total", fmt6(m.sample_total)), "):");
+    line(m.text);
+  }
+
+  function renderNeuron(m) {
+    const box = $("neuron-story");
+    box.hidden = false;
+    const f = (o) => `z = ${fmt6(o.z)}, a = ${fmt6(o.a)}, σ'(z) = ${fmt6(o.sigma_prime)}, δ = ${fmt6(o.delta)}`;
+    box.textContent = `neuron ${m.j} of layer ${m.l} (${m.activation}), last step:\n` +
+      `  sample 1:   ${f(m.first)}\n  batch mean: ${f(m.mean)}\n  ${m.status}`;
+    if (m.map) {
+      box.append(document.createTextNode(
+        `\nits output a over the plane (now), from ${fmt(m.map.low)} (orange) to ${fmt(m.map.high)} (blue):\n`));
+      box.append(neuronMap(m.map));
+    }
+  }
+
+  function neuronMap(map) {
+    const g = map.size;
+    const small = document.createElement("canvas");
+    small.width = g; small.height = g;
+    const values = atob(map.values);
+    const ctx = small.getContext("2d");
+    const img = ctx.createImageData(g, g);
+    const [lo, hi] = [[224, 118, 27], [31, 111, 209]];
+    for (let i = 0; i < g * g; i++) {
+      const t = values.charCodeAt(i) / 255;
+      const [c, s] = t < 0.5 ? [lo, 1 - 2 * t] : [hi, 2 * t - 1];
+      for (let ch = 0; ch < 3; ch++) img.data[4 * i + ch] = 255 + (c[ch] - 255) * s * 0.85;
+      img.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+    const big = document.createElement("canvas");
+    big.id = "neuron-map";
+    big.dataset.testid = "neuron-map";
+    big.width = 150; big.height = 150;
+    const bctx = big.getContext("2d");
+    bctx.imageSmoothingEnabled = true;
+    bctx.drawImage(small, 0, 0, 150, 150);
+    return big;
+  }
+
+  function renderExport(m) {
+    const code = $("python-code");
+    code.value = m.code;
+    code.hidden = false;
+    const bytes = Uint8Array.from(atob(m.model), (ch) => ch.charCodeAt(0));
+    const links = [["download-model", new Blob([bytes], { type: "application/octet-stream" })],
+      ["download-code", new Blob([m.code], { type: "text/x-python" })]];
+    for (const [id, blob] of links) {
+      const a = $(id);
+      if (a.href) URL.revokeObjectURL(a.href);
+      a.href = URL.createObjectURL(blob);
+      a.hidden = false;
+    }
+  }
+
+  // At most one redraw per animation frame, with the newest state.
+  let frames = 0;
+  let since = performance.now();
+  function animate(now) {
+    if (dirty && latest) {
+      dirty = false;
+      const t0 = performance.now();
+      draw(latest);
+      stats.drawMs = 0.9 * (stats.drawMs || 0) + 0.1 * (performance.now() - t0);
+      stats.drawn += 1;
+      frames += 1;
+    }
+    if (now - since >= 1000) {
+      stats.fps = (frames * 1000) / (now - since);
+      $("fps").textContent = `${stats.fps.toFixed(0)} screen updates/s`;
+      frames = 0;
+      since = now;
+    }
+    requestAnimationFrame(animate);
+  }
+
+  function connect() {
+    ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    ws.onopen = () => {
+      $("status").textContent = "connected";
+      send({ type: "config", config: configFromHash() || DEFAULT });
+    };
+    ws.onmessage = onMessage;
+    ws.onclose = () => { $("status").textContent = "disconnected: reload the page to start again"; };
+  }
+
+  for (const id of ["dataset", "noise", "n", "seed", "optimizer", "learning-rate", "batch-size", "speed"]) {
+    $(id).addEventListener("change", reconfigure);
+  }
+  $("add-layer").addEventListener("click", () => {
+    const c = readControls();
+    c.layers.push({ units: 4, activation: "tanh" });
+    send({ type: "config", config: c });
+  });
+  $("remove-layer").addEventListener("click", () => {
+    const c = readControls();
+    c.layers.pop();
+    send({ type: "config", config: c });
+  });
+  for (const id of ["play", "pause", "step", "reset", "export"]) {
+    $(id).addEventListener("click", () => send({ type: id }));
+  }
+  $("csv-upload").addEventListener("click", () => {
+    const file = $("csv-file").files[0];
+    if (!file) {
+      showError("csv file: none chosen, received nothing; choose a .csv file first");
+      return;
+    }
+    file.text().then((text) => send({ type: "csv", text, label: $("csv-label").value || null }));
+  });
+  window.addEventListener("hashchange", () => {
+    const c = configFromHash();
+    if (c) send({ type: "config", config: c });
+  });
+  $("language").addEventListener("change", () => {
+    applyLanguage($("language").value);
+    if (accepted) writeHash(accepted);
+  });
+  applyLanguage(new URLSearchParams(location.hash.replace(/^#/, "")).get("lang") || "en");
+  connect();
+  requestAnimationFrame(animate);
+})();
