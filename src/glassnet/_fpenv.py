@@ -123,16 +123,23 @@ def _with_ftz(env: ctypes.Array[ctypes.c_char], on: bool = True) -> ctypes.Array
 
 
 def _self_test(lib: Any) -> bool:
-    """Set the flags once, check a subnormal product really flushes, and restore."""
+    """Check a subnormal product flushes with the flags set and is kept with them cleared.
+
+    Both states are set explicitly: the calling thread may already be flushing (a fit's nested
+    evaluate, the training step's helper, a pool thread started inside a flushing call), and
+    the answer is kept for every thread of the process. Comparing against the thread's own
+    mode, as before, answered "unsupported" for the whole process from such a thread.
+    """
     saved = _get(lib)
+    flushes = []
     try:
-        if lib.fesetenv(_with_ftz(saved)) != 0:
-            return False
-        flushed = float(np.float32(1e-30) * np.float32(1e-10)) == 0.0
+        for on in (True, False):
+            if lib.fesetenv(_with_ftz(saved, on)) != 0:
+                return False
+            flushes.append(float(np.float32(1e-30) * np.float32(1e-10)) == 0.0)
     finally:
         lib.fesetenv(saved)
-    restored = float(np.float32(1e-30) * np.float32(1e-10)) != 0.0
-    return flushed and restored
+    return flushes == [True, False]
 
 
 def supported() -> bool:
@@ -175,7 +182,7 @@ class flush_denormals:  # noqa: N801 - a context manager, used as a function
     sample enters it every call.
     """
 
-    __slots__ = ("_saved",)
+    __slots__ = ("_lib", "_saved")
 
     def __enter__(self) -> None:
         self._saved = None
@@ -185,13 +192,14 @@ class flush_denormals:  # noqa: N801 - a context manager, used as a function
         saved = _get(lib)
         lib.fesetenv(_flushing_env(saved))
         _local.depth += 1
-        self._saved = saved
+        self._lib, self._saved = lib, saved
 
     def __exit__(self, *exc: Any) -> None:
         saved = self._saved
         if saved is not None:
             _local.depth -= 1
-            _libm.fesetenv(saved)
+            # The library this block set the flags with: the module's may have been reset since.
+            self._lib.fesetenv(saved)
 
 
 def thread_flushing() -> bool:
