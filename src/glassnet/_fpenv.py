@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import platform
 import threading
@@ -76,11 +75,11 @@ def _find_libm() -> Any:
         and platform.libc_ver()[0] == "glibc"
     ):
         return False
-    name = ctypes.util.find_library("m")
-    if not name:
-        return False
     try:
-        lib = ctypes.CDLL(name)
+        # glibc's libm by its soname: ctypes.util.find_library runs ldconfig (or gcc) in a
+        # subprocess, and a spawn that fails on a loaded machine would make the answer
+        # "unsupported" for the whole process.
+        lib = ctypes.CDLL("libm.so.6")
         lib.fegetenv.argtypes = [ctypes.c_void_p]
         lib.fesetenv.argtypes = [ctypes.c_void_p]
         return lib if _self_test(lib) else False

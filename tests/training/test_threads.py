@@ -388,3 +388,17 @@ def _in_block() -> tuple[bool, bool]:
     with _fpenv.flush_denormals():
         inside = _flushes()
     return inside, _flushes()
+
+
+@pytest.mark.skipif(not _fpenv.supported(), reason="flush-to-zero is managed on x86-64 glibc only")
+def test_loading_libm_needs_no_subprocess(monkeypatch):
+    # ctypes.util.find_library spawns ldconfig/gcc: a spawn failing under load made the loader
+    # answer "unsupported" for the whole process (the same all-unflushed symptom as above).
+    import subprocess
+
+    def no_spawn(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", no_spawn)
+    monkeypatch.setattr(_fpenv, "_libm", None)
+    assert _fpenv.supported()
