@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import os
 import platform
 import threading
@@ -76,11 +75,11 @@ def _find_libm() -> Any:
         and platform.libc_ver()[0] == "glibc"
     ):
         return False
-    name = ctypes.util.find_library("m")
-    if not name:
-        return False
     try:
-        lib = ctypes.CDLL(name)
+        # glibc's libm by its soname: ctypes.util.find_library runs ldconfig (or gcc) in a
+        # subprocess, and a spawn that fails on a loaded machine would make the answer
+        # "unsupported" for the whole process.
+        lib = ctypes.CDLL("libm.so.6")
         lib.fegetenv.argtypes = [ctypes.c_void_p]
         lib.fesetenv.argtypes = [ctypes.c_void_p]
         return lib if _self_test(lib) else False
@@ -123,16 +122,23 @@ def _with_ftz(env: ctypes.Array[ctypes.c_char], on: bool = True) -> ctypes.Array
 
 
 def _self_test(lib: Any) -> bool:
-    """Set the flags once, check a subnormal product really flushes, and restore."""
+    """Check a subnormal product flushes with the flags set and is kept with them cleared.
+
+    Both states are set explicitly: the calling thread may already be flushing (a fit's nested
+    evaluate, the training step's helper, a pool thread started inside a flushing call), and
+    the answer is kept for every thread of the process. Comparing against the thread's own
+    mode, as before, answered "unsupported" for the whole process from such a thread.
+    """
     saved = _get(lib)
+    flushes = []
     try:
-        if lib.fesetenv(_with_ftz(saved)) != 0:
-            return False
-        flushed = float(np.float32(1e-30) * np.float32(1e-10)) == 0.0
+        for on in (True, False):
+            if lib.fesetenv(_with_ftz(saved, on)) != 0:
+                return False
+            flushes.append(float(np.float32(1e-30) * np.float32(1e-10)) == 0.0)
     finally:
         lib.fesetenv(saved)
-    restored = float(np.float32(1e-30) * np.float32(1e-10)) != 0.0
-    return flushed and restored
+    return flushes == [True, False]
 
 
 def supported() -> bool:
@@ -175,7 +181,7 @@ class flush_denormals:  # noqa: N801 - a context manager, used as a function
     sample enters it every call.
     """
 
-    __slots__ = ("_saved",)
+    __slots__ = ("_lib", "_saved")
 
     def __enter__(self) -> None:
         self._saved = None
@@ -185,13 +191,14 @@ class flush_denormals:  # noqa: N801 - a context manager, used as a function
         saved = _get(lib)
         lib.fesetenv(_flushing_env(saved))
         _local.depth += 1
-        self._saved = saved
+        self._lib, self._saved = lib, saved
 
     def __exit__(self, *exc: Any) -> None:
         saved = self._saved
         if saved is not None:
             _local.depth -= 1
-            _libm.fesetenv(saved)
+            # The library this block set the flags with: the module's may have been reset since.
+            self._lib.fesetenv(saved)
 
 
 def thread_flushing() -> bool:

@@ -344,3 +344,61 @@ def test_threads_that_start_together_all_get_flush_to_zero(monkeypatch):
     for t in threads:
         t.join(30)
     assert flushed == [True] * 8
+
+
+def _flushes() -> bool:
+    # 1e-30 · 1e-10 = 1e-40 is subnormal in float32: 0 under flush-to-zero, kept without it.
+    return float(np.float32(1e-30) * np.float32(1e-10)) == 0.0
+
+
+@pytest.mark.skipif(not _fpenv.supported(), reason="flush-to-zero is managed on x86-64 glibc only")
+def test_a_first_load_from_a_thread_already_flushing_keeps_flush_to_zero_for_all(monkeypatch):
+    # The loader's self-test compared a subnormal product against the calling thread's own mode,
+    # and its answer holds for every thread: made from a thread that was already flushing (a
+    # fit's nested evaluate, the training step's helper, a pool thread started inside a
+    # flushing call) it said "unsupported", and every later call in the process ran without
+    # flush-to-zero — the test above then saw all 8 threads unflushed when such a thread made
+    # the load in its window. The outer block's exit also crashed on the changed module state.
+    assert not _flushes(), "the test's own thread must start without flush-to-zero"
+    seen = {}
+
+    def already_flushing():
+        with _fpenv.flush_denormals():
+            monkeypatch.setattr(_fpenv, "_libm", None)  # the next entry loads libm again
+            with _fpenv.flush_denormals():
+                seen["inner"] = _flushes()
+        seen["after"] = _flushes()
+
+    thread = threading.Thread(target=already_flushing)
+    thread.start()
+    thread.join(30)
+    assert seen == {"inner": True, "after": False}
+    assert _fpenv.supported()
+
+    fresh = []
+    others = [threading.Thread(target=lambda: fresh.append(_in_block())) for _ in range(4)]
+    for t in others:
+        t.start()
+    for t in others:
+        t.join(30)
+    assert fresh == [(True, False)] * 4
+
+
+def _in_block() -> tuple[bool, bool]:
+    with _fpenv.flush_denormals():
+        inside = _flushes()
+    return inside, _flushes()
+
+
+@pytest.mark.skipif(not _fpenv.supported(), reason="flush-to-zero is managed on x86-64 glibc only")
+def test_loading_libm_needs_no_subprocess(monkeypatch):
+    # ctypes.util.find_library spawns ldconfig/gcc: a spawn failing under load made the loader
+    # answer "unsupported" for the whole process (the same all-unflushed symptom as above).
+    import subprocess
+
+    def no_spawn(*args, **kwargs):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", no_spawn)
+    monkeypatch.setattr(_fpenv, "_libm", None)
+    assert _fpenv.supported()
