@@ -2,11 +2,16 @@
 
 ``export_onnx(model, "model.onnx")`` (also ``model.export(...)`` and ``glassnet export``) writes
 an inference graph: input ``input`` of shape (batch, *input_shape), output ``output``, in the
-model's float dtype (float32 or float64). Each layer class has one converter registered below
-in ``CONVERTERS`` (exact class, so a subclass that changes the math is never exported as its
-parent); each activation kernel one in ``ACTIVATIONS``. A layer or activation without one is
-refused with an error naming it, and tests/ecosystem enumerate every layer class and kernel
-that glassnet exports, so a layer added later fails the tests until its mapping is written.
+model's float dtype (float32 or float64; int64 when the first layer is an Embedding). Each
+layer class has one converter registered below in ``CONVERTERS``; a subclass uses its nearest
+ancestor's converter only when no class in between redefines the math (``forward_kernel``,
+``backward_kernel``, ``forward``, ``call``), so keras.layers.Dense (another weight layout in
+get/set_weights, the same math) exports as Dense, and a subclass with its own math is refused.
+Each activation kernel has one converter in ``ACTIVATIONS``. A layer or activation without one
+is refused with an error naming it, and tests/ecosystem enumerate every layer class and kernel
+glassnet defines, so a layer added later fails the tests until its mapping is written. Merge
+layers need several inputs, so they live only in functional models, which are refused with an
+error saying so (functional export is not written yet).
 
     Dense            Gemm(x, W, b, transB=1) for (batch, features); MatMul(x, Wᵀ) + Add(b) for
                      more axes — W is already (units, in_features), as Gemm's transB expects
@@ -16,11 +21,25 @@ that glassnet exports, so a layer added later fails the tests until its mapping 
     Flatten          Flatten(axis=1)
     Rescaling        Mul(scale) [Add(offset)]
     Normalization    Sub(mean), Mul(1/√variance) — the same order as the layer's kernel
+    Conv1D, Conv2D   Conv(pads, strides, dilations) on (N, C, *spatial): Transpose around it
+                     when channels_last; W (*kernel, in, out) → (out, in, *kernel)
+    Conv2DTranspose  ConvTranspose(pads, output_padding) — W (kh, kw, out, in) → (in, out, kh, kw)
+    Max/AveragePool  MaxPool / AveragePool(count_include_pad=0: a padded window averages its
+                     real values, as the kernel does), Transpose around when channels_last
+    Global*Pooling   ReduceMean / ReduceMax over the spatial axes (keepdims as the layer)
+    BatchNorm.       Sub(moving mean), Mul(1/√(moving var + ε)), Mul(γ), Add(β) on the feature axis
+    LayerNorm.       ReduceMean, Sub, Mul, ReduceMean, Add(ε), Sqrt, Reciprocal, Mul, Mul(γ), Add(β)
+    Reshape          Reshape([-1, *target])
+    ZeroPadding2D    Pad (zeros)
+    UpSampling2D     Resize(nearest, asymmetric, floor): a repeat of rows and columns
+    Embedding        Gather(table, indices) — Cast to int64 first unless indices are the input
 
 In float64 graphs LeakyRelu, Elu, Softplus and Gelu are written with elementwise ops (Where,
 Exp, Log, Tanh, Mul, Add) computing the layer's own formula: ONNX attributes such as alpha are
 float32 (0.2 would become 0.20000000298), onnxruntime has no float64 Elu or Softplus kernel, and
-its float64 Gelu is accurate only to about 1e-8.
+its float64 Gelu is accurate only to about 1e-8. onnxruntime's CPU provider has no float64
+Conv, ConvTranspose, AveragePool or Resize: such float64 graphs are valid ONNX but run only in
+float32 there (export a float32 model).
 """
 
 from __future__ import annotations
@@ -36,15 +55,35 @@ from ..errors import InvalidArgumentError, require
 from ..functional.activations import _GELU_A, _GELU_C
 from ..nn.layers import (
     Activation,
+    AveragePooling1D,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv1D,
+    Conv2D,
+    Conv2DTranspose,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
     Input,
     Layer,
+    LayerNormalization,
+    MaxPooling1D,
+    MaxPooling2D,
+    Merge,
     Normalization,
     Rescaling,
+    Reshape,
+    UpSampling2D,
+    ZeroPadding2D,
 )
 from ..nn.layers import activation as activation_layers
+from ..nn.layers.conv import spatial_of
+from . import registry
 from ._sequential import sequential_layers
 from .atomic import atomic_write_bytes, check_target
 
@@ -64,6 +103,7 @@ class GraphBuilder:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self.opset = BASE_OPSET
+        self.int_input = False  # True when the graph's input holds int64 indices (Embedding)
         self._count = 0
 
     def _name(self, prefix: str) -> str:
@@ -74,6 +114,13 @@ class GraphBuilder:
         """An initializer holding ``value`` in the graph's dtype; returns its name."""
         name = self._name(prefix)
         array = np.ascontiguousarray(np.asarray(value, dtype=self.dtype))
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def ints(self, prefix: str, value: Any) -> str:
+        """An int64 initializer (shapes, pads); returns its name."""
+        name = self._name(prefix)
+        array = np.asarray(value, dtype=np.int64)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
@@ -240,16 +287,209 @@ def _normalization(layer: Normalization, g: GraphBuilder, x: str, shape: tuple[A
     return g.node("Mul", [centred, g.const(f"{layer.name}/inv_std", inv)], layer.name)
 
 
+# -- window layers (data in NCHW inside, transposed around when channels_last) -------------------
+def _to_first(g: GraphBuilder, x: str, rank: int, fmt: str, prefix: str) -> str:
+    """ONNX's Conv, Pool and ConvTranspose read (N, C, *spatial)."""
+    if fmt == "channels_first":
+        return x
+    return g.node("Transpose", [x], prefix, perm=[0, rank + 1, *range(1, rank + 1)])
+
+
+def _from_first(g: GraphBuilder, y: str, rank: int, fmt: str, prefix: str) -> str:
+    if fmt == "channels_first":
+        return y
+    return g.node("Transpose", [y], prefix, perm=[0, *range(2, rank + 2), 1])
+
+
+def _conv_activation(g: GraphBuilder, z: str, layer: Any) -> str:
+    """The activation of a convolution's (N, C, *spatial) output, back in the layer's format.
+    The kernel activates (positions, filters) rows, so softmax runs over the channels in
+    either data format."""
+    kernel = layer.activation.kernel
+    if layer.data_format == "channels_first" and kernel.name == "softmax":
+        return g.node("Softmax", [z], f"{layer.name}/softmax", axis=1)
+    return _activation(g, _from_first(g, z, layer.rank, layer.data_format, layer.name),
+                       layer.name, kernel)  # fmt: skip
+
+
+@converts(Conv1D, Conv2D)
+def _conv(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    assert layer.W is not None
+    n, fmt, name = layer.rank, layer.data_format, layer.name
+    geo = layer._geometry(spatial_of(shape, fmt))
+    # glassnet's (*kernel, in, out) → ONNX's (out, in, *kernel)
+    W = layer.W.data.transpose(n + 1, n, *range(n))
+    inputs = [_to_first(g, x, n, fmt, name), g.const(f"{name}/W", W)]
+    if layer.b is not None:
+        inputs.append(g.const(f"{name}/b", layer.b.data))
+    z = g.node("Conv", inputs, name, kernel_shape=list(layer.kernel_size),
+               strides=list(layer.strides), dilations=list(layer.dilation_rate),
+               pads=[*geo.before, *geo.after])  # fmt: skip
+    return _conv_activation(g, z, layer)
+
+
+@converts(Conv2DTranspose)
+def _conv_transpose(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    assert layer.W is not None
+    fmt, name = layer.data_format, layer.name
+    geo = layer._geometry(spatial_of(shape, fmt))
+    # ONNX: out = s(n − 1) + output_padding + span − pad_before − pad_after; glassnet crops
+    # the full (n − 1)s + span result to geo.size starting at geo.before.
+    extra = []
+    for n, k, s, d, b, a, size in zip(geo.out, geo.kernel, geo.strides, geo.dilation,
+                                      geo.before, geo.after, geo.size):  # fmt: skip
+        extra.append(size + b + a - (s * (n - 1) + (k - 1) * d + 1))
+    # glassnet's (kh, kw, filters, in) → ONNX's (in, filters, kh, kw)
+    inputs = [
+        _to_first(g, x, 2, fmt, name),
+        g.const(f"{name}/W", layer.W.data.transpose(3, 2, 0, 1)),
+    ]
+    if layer.b is not None:
+        inputs.append(g.const(f"{name}/b", layer.b.data))
+    z = g.node("ConvTranspose", inputs, name, kernel_shape=list(layer.kernel_size),
+               strides=list(layer.strides), dilations=list(layer.dilation_rate),
+               pads=[*geo.before, *geo.after], output_padding=extra)  # fmt: skip
+    return _conv_activation(g, z, layer)
+
+
+@converts(MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D)
+def _pooling(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    n, fmt, name = layer.rank, layer.data_format, layer.name
+    geo = layer._geometry(spatial_of(shape, fmt))
+    attrs: dict[str, Any] = {
+        "kernel_shape": list(layer.pool_size),
+        "strides": list(layer.strides),
+        "pads": [*geo.before, *geo.after],
+    }
+    if layer.mode == "max":
+        op = "MaxPool"
+    else:  # glassnet averages the real values of a padded window only
+        op, attrs["count_include_pad"] = "AveragePool", 0
+    y = g.node(op, [_to_first(g, x, n, fmt, name)], name, **attrs)
+    return _from_first(g, y, n, fmt, name)
+
+
+@converts(GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
+def _global_pooling(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    n = layer.rank
+    first = 1 if layer.data_format == "channels_last" else 2
+    op = "ReduceMean" if layer.mode == "average" else "ReduceMax"
+    axes = list(range(first, first + n))
+    return g.node(op, [x], layer.name, axes=axes, keepdims=int(layer.keepdims))
+
+
+# -- normalisation -------------------------------------------------------------------------------
+@converts(BatchNormalization)
+def _batch_norm(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    # Inference: the moving statistics, in the kernel's order of operations — (x − μ)·inv
+    # then γ, β — with each constant shaped to broadcast along the layer's feature axis.
+    assert layer.moving_mean is not None and layer.moving_variance is not None
+    ndim, name = len(shape) + 1, layer.name
+    axis = layer._feature_axis(ndim)
+    bshape = tuple(shape[axis - 1] if i == axis else 1 for i in range(ndim))
+    var = layer.moving_variance.data
+    inv = 1.0 / np.sqrt(var + var.dtype.type(layer.epsilon))
+    y = g.node("Sub", [x, g.const(f"{name}/mean", layer.moving_mean.data.reshape(bshape))], name)
+    y = g.node("Mul", [y, g.const(f"{name}/inv_std", inv.reshape(bshape))], name)
+    return _affine(layer, g, y, bshape)
+
+
+def _affine(layer: Any, g: GraphBuilder, y: str, bshape: tuple[int, ...]) -> str:
+    if layer.gamma is not None:
+        y = g.node("Mul", [y, g.const(f"{layer.name}/gamma", layer.gamma.data.reshape(bshape))],
+                   layer.name)  # fmt: skip
+    if layer.beta is not None:
+        y = g.node("Add", [y, g.const(f"{layer.name}/beta", layer.beta.data.reshape(bshape))],
+                   layer.name)  # fmt: skip
+    return y
+
+
+@converts(LayerNormalization)
+def _layer_norm(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    # Composed rather than opset 17's LayerNormalization: its epsilon attribute is float32,
+    # and these are the kernel's own steps (mean, centred, biased variance, 1/√(σ² + ε)).
+    name, k = layer.name, layer._count
+    axes = list(range(-k, 0))
+    mean = g.node("ReduceMean", [x], name, axes=axes, keepdims=1)
+    centred = g.node("Sub", [x, mean], name)
+    var = g.node("ReduceMean", [g.node("Mul", [centred, centred], name)], name, axes=axes,
+                 keepdims=1)  # fmt: skip
+    std = g.node("Sqrt", [g.node("Add", [var, g.const(f"{name}/eps", layer.epsilon)], name)], name)
+    y = g.node("Mul", [centred, g.node("Reciprocal", [std], name)], name)
+    return _affine(layer, g, y, tuple(layer._features))
+
+
+# -- shapes and lookups --------------------------------------------------------------------------
+@converts(Reshape)
+def _reshape(layer: Reshape, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    target = layer.compute_output_shape(shape)
+    return g.node("Reshape", [x, g.ints(f"{layer.name}/shape", [-1, *target])], layer.name)
+
+
+def _image_axes(fmt: str) -> tuple[int, int]:
+    return (1, 2) if fmt == "channels_last" else (2, 3)
+
+
+@converts(ZeroPadding2D)
+def _zero_padding(layer: ZeroPadding2D, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    before, after = [0] * 4, [0] * 4
+    for axis, (lo, hi) in zip(_image_axes(layer.data_format), layer.padding):
+        before[axis], after[axis] = lo, hi
+    return g.node("Pad", [x, g.ints(f"{layer.name}/pads", before + after)], layer.name)
+
+
+@converts(UpSampling2D)
+def _upsampling(layer: UpSampling2D, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    # Nearest with "asymmetric" coordinates and floor: output i reads input ⌊i / k⌋ — a repeat.
+    scales = [1.0] * 4
+    for axis, k in zip(_image_axes(layer.data_format), layer.size):
+        scales[axis] = float(k)
+    name = g._name(f"{layer.name}/scales")
+    g.initializers.append(g.onnx.numpy_helper.from_array(np.array(scales, np.float32), name))
+    return g.node("Resize", [x, "", name], layer.name, mode="nearest",
+                  coordinate_transformation_mode="asymmetric", nearest_mode="floor")  # fmt: skip
+
+
+@converts(Embedding)
+def _embedding(layer: Embedding, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    assert layer.embeddings is not None
+    if not (g.int_input and x == "input"):  # indices computed in floats by earlier layers
+        x = g.node("Cast", [x], layer.name, to=7)  # INT64
+    table = g.const(f"{layer.name}/embeddings", layer.embeddings.data)
+    return g.node("Gather", [table, x], layer.name, axis=0)
+
+
+# Layers of several inputs run only in functional models, which export does not cover yet.
+MULTI_INPUT: tuple[type[Layer], ...] = (Merge,)
+
+#: What a subclass may override and still be exported as its parent: anything but the math.
+MATH_METHODS = ("forward_kernel", "backward_kernel", "forward", "call")
+
+
+def converter_for(cls: type[Layer]) -> Converter | None:
+    """The converter of the layer's class, or of the nearest ancestor that has one when no class
+    in between redefines the math (a Keras-namespace subclass that only changes how weights
+    are shown keeps its parent's mapping; a subclass with its own forward has none)."""
+    for klass in cls.__mro__:
+        if klass in CONVERTERS:
+            return CONVERTERS[klass]
+        if any(method in vars(klass) for method in MATH_METHODS):
+            return None
+    return None
+
+
 # -- the model -----------------------------------------------------------------------------------
 def to_onnx(model: Any) -> Any:
     """The model as an ``onnx.ModelProto`` (checked by ``onnx.checker.check_model``)."""
+    _refuse_functional(model)
     layers, input_shape = sequential_layers(model, "export")
     graph = GraphBuilder(model.dtype)
+    graph.int_input = bool(layers) and isinstance(layers[0], Embedding)
     onnx = graph.onnx
     name = "input"
     shape: tuple[Any, ...] = input_shape
     for layer in layers:
-        convert = CONVERTERS.get(type(layer))
+        convert = converter_for(type(layer))
         if convert is None:
             raise InvalidArgumentError(
                 f"export: layer {layer.name!r} ({type(layer).__name__}) has no ONNX mapping; "
@@ -265,7 +505,11 @@ def to_onnx(model: Any) -> Any:
         onnx.helper.make_graph(
             graph.nodes,
             model.name,
-            [onnx.helper.make_tensor_value_info("input", et, ["batch", *input_shape])],
+            [
+                onnx.helper.make_tensor_value_info(
+                    "input", 7 if graph.int_input else et, ["batch", *input_shape]
+                )
+            ],  # fmt: skip
             [onnx.helper.make_tensor_value_info("output", et, ["batch", *shape])],
             graph.initializers,
         ),
@@ -275,6 +519,16 @@ def to_onnx(model: Any) -> Any:
     proto.ir_version = min(proto.ir_version, 9)  # readable by onnxruntime releases since 1.17
     onnx.checker.check_model(proto, full_check=True)
     return proto
+
+
+def _refuse_functional(model: Any) -> None:
+    """A functional model (several inputs, merge layers) is not exportable yet: say so."""
+    if isinstance(model, registry.builtin("Functional")):
+        raise InvalidArgumentError(
+            f"export: {model.name} is a functional model ({type(model).__name__}); ONNX export "
+            f"covers Sequential models only — functional graphs and their merge layers "
+            f"({', '.join(c.__name__ for c in MULTI_INPUT)} and subclasses) are not exported yet"
+        )
 
 
 def export_onnx(model: Any, path: str | os.PathLike[str]) -> Path:
