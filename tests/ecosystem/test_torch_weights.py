@@ -231,3 +231,21 @@ def test_asymmetric_same_padding_is_refused_by_name():
     model = glassnet.Sequential([L.Conv2D(2, 2, padding="same", input_shape=(5, 5, 1), name="c")])
     with pytest.raises(ValueError, match=r"layer 'c' \(Conv2D\) pads \(0, 0\) before and \(1, 1\)"):
         to_torch_module(model)
+
+
+def test_keras_dense_maps_as_dense_and_own_math_is_refused():
+    import glassnet.keras.layers as KL
+
+    glassnet.seed(0)
+    model = glassnet.Sequential([KL.Dense(4, "relu", input_dim=3), KL.Dense(2)])
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    module = to_torch_module(model)
+    np.testing.assert_allclose(_torch_out(module, x), model.predict(x), rtol=1e-5, atol=1e-6)
+
+    class Doubled(L.Dense):
+        def forward_kernel(self, x, ctx):
+            return 2 * super().forward_kernel(x, ctx)
+
+    odd = glassnet.Sequential([Doubled(2, input_dim=3, name="odd")])
+    with pytest.raises(ValueError, match=r"layer 'odd' \(Doubled\) has no torch counterpart"):
+        to_torch_module(odd)

@@ -84,7 +84,7 @@ from ..nn.layers import (
 from ..nn.layers import activation as activation_layers
 from ..nn.layers.conv import spatial_of
 from . import registry
-from ._sequential import sequential_layers
+from ._sequential import mapped_ancestor, sequential_layers
 from .atomic import atomic_write_bytes, check_target
 
 __all__ = ["to_onnx", "export_onnx", "CONVERTERS", "ACTIVATIONS", "BASE_OPSET"]
@@ -462,20 +462,11 @@ def _embedding(layer: Embedding, g: GraphBuilder, x: str, shape: tuple[Any, ...]
 # Layers of several inputs run only in functional models, which export does not cover yet.
 MULTI_INPUT: tuple[type[Layer], ...] = (Merge,)
 
-#: What a subclass may override and still be exported as its parent: anything but the math.
-MATH_METHODS = ("forward_kernel", "backward_kernel", "forward", "call")
-
 
 def converter_for(cls: type[Layer]) -> Converter | None:
-    """The converter of the layer's class, or of the nearest ancestor that has one when no class
-    in between redefines the math (a Keras-namespace subclass that only changes how weights
-    are shown keeps its parent's mapping; a subclass with its own forward has none)."""
-    for klass in cls.__mro__:
-        if klass in CONVERTERS:
-            return CONVERTERS[klass]
-        if any(method in vars(klass) for method in MATH_METHODS):
-            return None
-    return None
+    """The converter of cls, or of its nearest ancestor when no class in between redefines
+    the math (``_sequential.MATH_METHODS``)."""
+    return mapped_ancestor(cls, CONVERTERS)  # type: ignore[no-any-return]
 
 
 # -- the model -----------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ from ..nn.layers import (
     Rescaling,
 )
 from ..nn.layers.conv import spatial_of
-from ._sequential import sequential_layers
+from ._sequential import mapped_ancestor, sequential_layers
 
 __all__ = ["torch_modules", "to_torch_state_dict", "load_torch_state_dict", "to_torch_module"]
 
@@ -237,16 +237,17 @@ SPECS: dict[type[Layer], Callable[[Any, tuple[int, ...]], list[Spec]]] = {
 
 
 def _layer_specs(layer: Layer, shape: tuple[int, ...]) -> list[Spec]:
-    """The torch modules one glassnet layer becomes (exact classes, as for ONNX)."""
+    """The torch modules one glassnet layer becomes (its class's, or a parent's as for ONNX)."""
     kind = type(layer)
     if isinstance(layer, Activation) and kind.__module__ == Activation.__module__:
         return [_activation_spec(layer.name, layer.kernel)]
-    if kind not in SPECS:
+    specs = mapped_ancestor(kind, SPECS)  # keras.layers.Dense: Dense's (same math)
+    if specs is None:
         raise InvalidArgumentError(
             f"to_torch: layer {layer.name!r} ({kind.__name__}) has no torch counterpart; "
             f"supported: the activation layers, {', '.join(c.__name__ for c in SPECS)}"
         )
-    return SPECS[kind](layer, shape)
+    return specs(layer, shape)  # type: ignore[no-any-return]
 
 
 def torch_modules(model: Any) -> list[Spec]:
