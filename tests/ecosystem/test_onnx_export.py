@@ -200,9 +200,9 @@ NO_FLOAT64_IN_ORT = {
 OWN_TESTS = {L.Embedding, KL.Embedding}
 
 
-# Classes export deliberately leaves out: merge layers run only in functional models (export
-# covers Sequential ones; test_functional_models_are_refused_by_name), and Keras's Layer is the
-# base of users' own layers, whose call() is their own math.
+# Classes without a converter of one input: merge layers run only in functional models, where
+# export maps them itself (test_functional_models_with_merge_layers_match_onnxruntime; Dot is
+# refused), and Keras's Layer is the base of users' own layers, whose call() is their own math.
 NOT_EXPORTED = {KL.Layer} | {c for c in _glassnet_layer_classes() if issubclass(c, L.Merge)}
 
 
@@ -400,11 +400,59 @@ def test_conv_graph_transposes_around_conv_for_channels_last():
     assert [n.op_type for n in onnx_export.to_onnx(first).graph.node] == ["Conv"]
 
 
-def test_functional_models_are_refused_by_name():
-    inputs = glassnet.keras.Input((4,))
-    a, b = L.Dense(3)(inputs), L.Dense(3)(inputs)
-    model = glassnet.keras.Model(inputs, L.Add()([a, b]))
-    with pytest.raises(ValueError, match="functional .* Sequential models only .* merge layers"):
+def _two_input_model(merge):
+    k = glassnet.keras
+    left, right = k.Input((4,), name="left"), k.Input((3, 5, 2), name="image")
+    a = L.Dense(6, "tanh")(left)
+    features = L.Flatten()(L.Conv2D(2, 3, padding="same", activation="relu")(right))
+    b = L.Dense(6, "elu")(features)
+    c = L.Dense(6)(L.Concatenate()([a, b, a]))
+    merged = merge()([a, b, c]) if merge not in (L.Subtract,) else merge()([a, b])
+    return k.Model([left, right], [L.Dense(2, "softmax")(merged), c])
+
+
+@pytest.mark.parametrize(
+    "merge", [L.Add, L.Subtract, L.Multiply, L.Average, L.Maximum, L.Minimum, L.Concatenate]
+)
+def test_functional_models_with_merge_layers_match_onnxruntime(merge):
+    glassnet.seed(0)
+    model = _two_input_model(merge)
+    proto = onnx_export.to_onnx(model)
+    assert [i.name for i in proto.graph.input] == ["left", "image"]
+    assert len(proto.graph.output) == 2
+    rng = np.random.default_rng(2)
+    xs = [
+        rng.normal(size=(7, 4)).astype(np.float32),
+        rng.normal(size=(7, 3, 5, 2)).astype(np.float32),
+    ]
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"left": xs[0], "image": xs[1]})
+    ours = model.predict(xs)
+    for g_out, o_out in zip(got, ours):
+        np.testing.assert_allclose(g_out, o_out, rtol=1e-5, atol=1e-5)
+
+
+def test_functional_output_that_is_an_input_or_repeated():
+    k = glassnet.keras
+    glassnet.seed(0)
+    x = k.Input((3,), name="x")
+    h = L.Dense(2)(x)
+    model = k.Model(x, [h, x, h])
+    proto = onnx_export.to_onnx(model)
+    data = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"x": data})
+    for g_out, o_out in zip(got, model.predict(data)):
+        np.testing.assert_allclose(g_out, o_out, rtol=1e-5, atol=1e-5)
+
+
+def test_functional_dot_is_refused_by_name():
+    k = glassnet.keras
+    x = k.Input((4,))
+    model = k.Model(x, L.Dot(axes=1, name="dotted")([L.Dense(3)(x), L.Dense(3)(x)]))
+    with pytest.raises(
+        ValueError, match=r"layer 'dotted' \(Dot\) has no ONNX mapping in a functional"
+    ):
         onnx_export.to_onnx(model)
 
 
@@ -538,3 +586,25 @@ def test_cli_export_errors_exit_2_with_one_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("glassnet export: error:"), lines
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_functional_embedding_input_is_int64():
+    k = glassnet.keras
+    glassnet.seed(0)
+    tokens = k.Input((5,), name="tokens")
+    pooled = L.GlobalAveragePooling1D()(L.Embedding(12, 3)(tokens))
+    model = k.Model(tokens, L.Dense(2, "softmax")(pooled))
+    proto = onnx_export.to_onnx(model)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    x = np.random.default_rng(0).integers(0, 12, size=(6, 5))
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"tokens": x.astype(np.int64)})[0]
+    np.testing.assert_allclose(got, model.predict(x), rtol=1e-5, atol=1e-6)
+
+
+def test_functional_with_unknown_sizes_is_refused():
+    k = glassnet.keras
+    x = k.Input((None, 3), name="seq")
+    model = k.Model(x, L.GlobalAveragePooling1D()(x))
+    with pytest.raises(ValueError, match=r"input 'seq' has the per-sample shape \(None, 3\)"):
+        onnx_export.to_onnx(model)

@@ -10,8 +10,10 @@ get/set_weights, the same math) exports as Dense, and a subclass with its own ma
 Each activation kernel has one converter in ``ACTIVATIONS``. A layer or activation without one
 is refused with an error naming it, and tests/ecosystem enumerate every layer class and kernel
 glassnet defines, so a layer added later fails the tests until its mapping is written. Merge
-layers need several inputs, so they live only in functional models, which are refused with an
-error saying so (functional export is not written yet).
+layers need several inputs, so they live only in functional models (``keras.Model(inputs,
+outputs)``): those export too, each input and output a graph input and output under its name,
+merge layers as Add, Sub, Mul, Max, Min, Add·Div (Average) and Concat; Dot, operations on
+symbolic tensors, nested models and calls with keyword arguments are refused by name.
 
     Dense            Gemm(x, W, b, transB=1) for (batch, features); MatMul(x, Wᵀ) + Add(b) for
                      more axes — W is already (units, in_features), as Gemm's transB expects
@@ -103,7 +105,7 @@ class GraphBuilder:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self.opset = BASE_OPSET
-        self.int_input = False  # True when the graph's input holds int64 indices (Embedding)
+        self.int_names: set[str] = set()  # graph inputs holding int64 indices (Embedding)
         self._count = 0
 
     def _name(self, prefix: str) -> str:
@@ -453,14 +455,14 @@ def _upsampling(layer: UpSampling2D, g: GraphBuilder, x: str, shape: tuple[Any, 
 @converts(Embedding)
 def _embedding(layer: Embedding, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
     assert layer.embeddings is not None
-    if not (g.int_input and x == "input"):  # indices computed in floats by earlier layers
+    if x not in g.int_names:  # indices computed in floats by earlier layers
         x = g.node("Cast", [x], layer.name, to=7)  # INT64
     table = g.const(f"{layer.name}/embeddings", layer.embeddings.data)
     return g.node("Gather", [table, x], layer.name, axis=0)
 
 
 # Layers of several inputs run only in functional models, which export does not cover yet.
-MULTI_INPUT: tuple[type[Layer], ...] = (Merge,)
+MULTI_INPUT: tuple[type[Layer], ...] = (Merge,)  # exported by _merge, in functional models
 
 
 def converter_for(cls: type[Layer]) -> Converter | None:
@@ -470,41 +472,22 @@ def converter_for(cls: type[Layer]) -> Converter | None:
 
 
 # -- the model -----------------------------------------------------------------------------------
-def to_onnx(model: Any) -> Any:
-    """The model as an ``onnx.ModelProto`` (checked by ``onnx.checker.check_model``)."""
-    _refuse_functional(model)
-    layers, input_shape = sequential_layers(model, "export")
-    graph = GraphBuilder(model.dtype)
-    graph.int_input = bool(layers) and isinstance(layers[0], Embedding)
-    onnx = graph.onnx
-    name = "input"
-    shape: tuple[Any, ...] = input_shape
-    for layer in layers:
-        convert = converter_for(type(layer))
-        if convert is None:
-            raise InvalidArgumentError(
-                f"export: layer {layer.name!r} ({type(layer).__name__}) has no ONNX mapping; "
-                f"mapped layers: {', '.join(sorted(c.__name__ for c in CONVERTERS))}"
-            )
-        name = convert(layer, graph, name, shape)
-        shape = layer.compute_output_shape(shape)
-    if not graph.nodes or graph.nodes[-1].output[0] != name:
-        graph.node("Identity", [name], "output")
-    graph.nodes[-1].output[0] = "output"
-    et = graph.elem_type
+def _convert_layer(layer: Layer, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    convert = converter_for(type(layer))
+    if convert is None:
+        raise InvalidArgumentError(
+            f"export: layer {layer.name!r} ({type(layer).__name__}) has no ONNX mapping; "
+            f"mapped layers: {', '.join(sorted(c.__name__ for c in CONVERTERS))}"
+        )
+    return convert(layer, g, x, shape)
+
+
+def _finish(g: GraphBuilder, name: str, inputs: list[Any], outputs: list[Any]) -> Any:
+    """The checked ModelProto of the graph's nodes, with these value infos."""
+    onnx = g.onnx
     proto = onnx.helper.make_model(
-        onnx.helper.make_graph(
-            graph.nodes,
-            model.name,
-            [
-                onnx.helper.make_tensor_value_info(
-                    "input", 7 if graph.int_input else et, ["batch", *input_shape]
-                )
-            ],  # fmt: skip
-            [onnx.helper.make_tensor_value_info("output", et, ["batch", *shape])],
-            graph.initializers,
-        ),
-        opset_imports=[onnx.helper.make_opsetid("", graph.opset)],
+        onnx.helper.make_graph(g.nodes, name, inputs, outputs, g.initializers),
+        opset_imports=[onnx.helper.make_opsetid("", g.opset)],
         producer_name="glassnet",
     )
     proto.ir_version = min(proto.ir_version, 9)  # readable by onnxruntime releases since 1.17
@@ -512,14 +495,120 @@ def to_onnx(model: Any) -> Any:
     return proto
 
 
-def _refuse_functional(model: Any) -> None:
-    """A functional model (several inputs, merge layers) is not exportable yet: say so."""
+def _rename_output(g: GraphBuilder, name: str, new: str) -> None:
+    """Make the node computing ``name`` write ``new`` instead (readers follow)."""
+    for node in g.nodes:
+        if node.output[0] == name and name != new:
+            node.output[0] = new
+            for other in g.nodes:  # later readers of the old name
+                other.input[:] = [new if i == name else i for i in other.input]
+            return
+
+
+def to_onnx(model: Any) -> Any:
+    """The model as an ``onnx.ModelProto`` (checked by ``onnx.checker.check_model``)."""
     if isinstance(model, registry.builtin("Functional")):
+        return _functional_to_onnx(model)
+    layers, input_shape = sequential_layers(model, "export")
+    graph = GraphBuilder(model.dtype)
+    if layers and isinstance(layers[0], Embedding):
+        graph.int_names.add("input")
+    name = "input"
+    shape: tuple[Any, ...] = input_shape
+    for layer in layers:
+        name = _convert_layer(layer, graph, name, shape)
+        shape = layer.compute_output_shape(shape)
+    if not graph.nodes or graph.nodes[-1].output[0] != name:
+        graph.node("Identity", [name], "output")
+    graph.nodes[-1].output[0] = "output"
+    info, et = graph.onnx.helper.make_tensor_value_info, graph.elem_type
+    return _finish(
+        graph,
+        model.name,
+        [info("input", 7 if graph.int_names else et, ["batch", *input_shape])],
+        [info("output", et, ["batch", *shape])],
+    )
+
+
+# -- functional models ---------------------------------------------------------------------------
+def _merge(layer: Any, g: GraphBuilder, xs: list[str]) -> str:
+    """A merge layer's ONNX ops, adding in the kernel's order (x₁ + x₂ + …)."""
+    kind, name = type(layer).__name__, layer.name
+    pairwise = {"Add": "Add", "Multiply": "Mul", "Average": "Add", "Maximum": "Max",
+                "Minimum": "Min"}  # fmt: skip
+    if kind == "Concatenate":
+        return g.node("Concat", xs, name, axis=layer.axis)
+    if kind == "Subtract":
+        return g.node("Sub", xs, name)
+    if kind in pairwise and type(layer).__module__ == Merge.__module__:
+        out = xs[0]
+        for x in xs[1:]:
+            out = g.node(pairwise[kind], [out, x], name)
+        if kind == "Average":
+            out = g.node("Div", [out, g.const(f"{name}/count", len(xs))], name)
+        return out
+    raise InvalidArgumentError(
+        f"export: layer {name!r} ({kind}) has no ONNX mapping in a functional model; mapped "
+        f"merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate"
+    )
+
+
+def _static(t: Any, where: str) -> tuple[int, ...]:
+    shape = tuple(t.shape[1:])
+    if any(d is None for d in shape):
         raise InvalidArgumentError(
-            f"export: {model.name} is a functional model ({type(model).__name__}); ONNX export "
-            f"covers Sequential models only — functional graphs and their merge layers "
-            f"({', '.join(c.__name__ for c in MULTI_INPUT)} and subclasses) are not exported yet"
+            f"export: {where} has the per-sample shape {shape}; export needs every size known "
+            f"(give keras.Input a full shape)"
         )
+    return tuple(int(d) for d in shape)
+
+
+def _functional_to_onnx(model: Any) -> Any:
+    """A functional model: its inputs and outputs as the graph's (by their names), each layer
+    call as its converter, each merge layer as elementwise ops or Concat."""
+    graph = GraphBuilder(model.dtype)
+    names: dict[int, str] = {}
+    inputs = []
+    for t, name in zip(model.inputs, model.input_names):
+        readers = [n.layer for n in model._nodes if any(i is t for i in n.inputs)]
+        indices = bool(readers) and all(isinstance(r, Embedding) for r in readers)
+        if indices:
+            graph.int_names.add(name)
+        names[id(t)] = name
+        shape = _static(t, f"input {name!r}")
+        et = 7 if indices else graph.elem_type
+        inputs.append(graph.onnx.helper.make_tensor_value_info(name, et, ["batch", *shape]))
+    for node in model._nodes:
+        layer = node.layer
+        if isinstance(layer, Input):
+            continue
+        where = f"the call of {getattr(layer, 'name', layer)!r}"
+        if not isinstance(layer, Layer) or node.kwargs or len(node.outputs) != 1:
+            raise InvalidArgumentError(
+                f"export: {where} in {model.name} is not a layer call of one output without "
+                f"keyword arguments (an operation on symbolic tensors, a nested model or a "
+                f"call with arguments), which functional export does not map"
+            )
+        xs = [names[id(t)] for t in node.inputs]
+        if isinstance(layer, Merge):
+            out = _merge(layer, graph, xs)
+        else:
+            out = _convert_layer(layer, graph, xs[0], _static(node.inputs[0], where))
+        names[id(node.outputs[0])] = out
+    outputs, fixed = [], set(graph.int_names) | set(model.input_names)
+    for t, name in zip(model.outputs, model.output_names):
+        current = names[id(t)]
+        if current in fixed:  # a graph input or an earlier output: copy it
+            graph.nodes.append(graph.onnx.helper.make_node("Identity", [current], [name]))
+        else:
+            _rename_output(graph, current, name)
+            names = {k: (name if v == current else v) for k, v in names.items()}
+        fixed.add(name)
+        shape = _static(t, f"output {name!r}")
+        outputs.append(
+            graph.onnx.helper.make_tensor_value_info(name, graph.elem_type, ["batch", *shape])
+        )
+    return _finish(graph, model.name, inputs, outputs)
 
 
 def export_onnx(model: Any, path: str | os.PathLike[str]) -> Path:
