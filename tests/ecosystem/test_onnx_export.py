@@ -201,8 +201,9 @@ OWN_TESTS = {L.Embedding, KL.Embedding}
 
 
 # Classes without a converter of one input: merge layers run only in functional models, where
-# export maps them itself (test_functional_models_with_merge_layers_match_onnxruntime; Dot is
-# refused), and Keras's Layer is the base of users' own layers, whose call() is their own math.
+# export maps them itself (test_functional_models_with_merge_layers_match_onnxruntime,
+# test_functional_dot_matches_onnxruntime), and Keras's Layer is the base of users' own
+# layers, whose call() is their own math.
 NOT_EXPORTED = {KL.Layer} | {c for c in _glassnet_layer_classes() if issubclass(c, L.Merge)}
 
 
@@ -446,14 +447,28 @@ def test_functional_output_that_is_an_input_or_repeated():
         np.testing.assert_allclose(g_out, o_out, rtol=1e-5, atol=1e-5)
 
 
-def test_functional_dot_is_refused_by_name():
+@pytest.mark.parametrize(
+    "shapes, axes",
+    [
+        (((4,), (4,)), 1),
+        (((3, 4), (5, 4)), 2),
+        (((3, 4), (3, 2)), (1, 1)),
+        (((2, 3, 4), (4, 5)), (3, 1)),
+    ],
+)
+@pytest.mark.parametrize("normalize", [False, True])
+def test_functional_dot_matches_onnxruntime(shapes, axes, normalize):
     k = glassnet.keras
-    x = k.Input((4,))
-    model = k.Model(x, L.Dot(axes=1, name="dotted")([L.Dense(3)(x), L.Dense(3)(x)]))
-    with pytest.raises(
-        ValueError, match=r"layer 'dotted' \(Dot\) has no ONNX mapping in a functional"
-    ):
-        onnx_export.to_onnx(model)
+    glassnet.seed(0)
+    a, b = k.Input(shapes[0], name="a"), k.Input(shapes[1], name="b")
+    dotted = L.Dot(axes=axes, normalize=normalize)([L.Dense(shapes[0][-1])(a), b])
+    model = k.Model([a, b], dotted)
+    proto = onnx_export.to_onnx(model)
+    rng = np.random.default_rng(3)
+    xs = [rng.normal(size=(6, *s)).astype(np.float32) for s in shapes]
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"a": xs[0], "b": xs[1]})[0]
+    np.testing.assert_allclose(got, model.predict(xs), rtol=1e-5, atol=1e-5)
 
 
 def test_random_models_cover_every_layer_class():

@@ -12,8 +12,9 @@ is refused with an error naming it, and tests/ecosystem enumerate every layer cl
 glassnet defines, so a layer added later fails the tests until its mapping is written. Merge
 layers need several inputs, so they live only in functional models (``keras.Model(inputs,
 outputs)``): those export too, each input and output a graph input and output under its name,
-merge layers as Add, Sub, Mul, Max, Min, Add·Div (Average) and Concat; Dot, operations on
-symbolic tensors, nested models and calls with keyword arguments are refused by name.
+merge layers as Add, Sub, Mul, Max, Min, Add·Div (Average), Concat and Dot (Transpose,
+Reshape, MatMul); operations on symbolic tensors, nested models and calls with keyword
+arguments are refused by name.
 
     Dense            Gemm(x, W, b, transB=1) for (batch, features); MatMul(x, Wᵀ) + Add(b) for
                      more axes — W is already (units, in_features), as Gemm's transB expects
@@ -531,9 +532,40 @@ def to_onnx(model: Any) -> Any:
 
 
 # -- functional models ---------------------------------------------------------------------------
-def _merge(layer: Any, g: GraphBuilder, xs: list[str]) -> str:
+def _l2_normalize(g: GraphBuilder, x: str, axis: int, prefix: str) -> str:
+    """x / √max(Σ x², 1e-12) along axis: the Dot kernel's normalisation."""
+    total = g.node("ReduceSum", [g.node("Mul", [x, x], prefix), g.ints(prefix, [axis])], prefix,
+                   keepdims=1)  # fmt: skip
+    norm = g.node("Sqrt", [g.node("Max", [total, g.const(prefix, 1e-12)], prefix)], prefix)
+    return g.node("Div", [x, norm], prefix)
+
+
+def _dot(layer: Any, g: GraphBuilder, xs: list[str], shapes: list[tuple[int, ...]]) -> str:
+    """The Dot kernel's steps: the summed axis moved last in x and first in y, both made 3-D,
+    one batched MatMul, then the output's shape ((N, 1) when nothing else remains)."""
+    name = layer.name
+    (sx, sy), (x, y) = shapes, xs
+    nx, ny = len(sx) + 1, len(sy) + 1
+    ax, ay = (a if a >= 0 else nd + a for a, nd in zip(layer.axes, (nx, ny)))
+    if layer.normalize:
+        x, y = _l2_normalize(g, x, ax, name), _l2_normalize(g, y, ay, name)
+    x_perm = [i for i in range(nx) if i != ax] + [ax]
+    y_perm = [0, ay] + [i for i in range(1, ny) if i != ay]
+    depth = sx[ax - 1]
+    x3 = g.node("Reshape", [g.node("Transpose", [x], name, perm=x_perm),
+                            g.ints(name, [0, -1, depth])], name)  # fmt: skip
+    y3 = g.node("Reshape", [g.node("Transpose", [y], name, perm=y_perm),
+                            g.ints(name, [0, depth, -1])], name)  # fmt: skip
+    rest = [sx[i - 1] for i in x_perm[1:-1]] + [sy[i - 1] for i in y_perm[2:]]
+    z = g.node("MatMul", [x3, y3], name)
+    return g.node("Reshape", [z, g.ints(name, [0, *(rest or [1])])], name)
+
+
+def _merge(layer: Any, g: GraphBuilder, xs: list[str], shapes: list[tuple[int, ...]]) -> str:
     """A merge layer's ONNX ops, adding in the kernel's order (x₁ + x₂ + …)."""
     kind, name = type(layer).__name__, layer.name
+    if kind == "Dot" and type(layer).__module__ == Merge.__module__:
+        return _dot(layer, g, xs, shapes)
     pairwise = {"Add": "Add", "Multiply": "Mul", "Average": "Add", "Maximum": "Max",
                 "Minimum": "Min"}  # fmt: skip
     if kind == "Concatenate":
@@ -549,7 +581,7 @@ def _merge(layer: Any, g: GraphBuilder, xs: list[str]) -> str:
         return out
     raise InvalidArgumentError(
         f"export: layer {name!r} ({kind}) has no ONNX mapping in a functional model; mapped "
-        f"merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate"
+        f"merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot"
     )
 
 
@@ -591,7 +623,7 @@ def _functional_to_onnx(model: Any) -> Any:
             )
         xs = [names[id(t)] for t in node.inputs]
         if isinstance(layer, Merge):
-            out = _merge(layer, graph, xs)
+            out = _merge(layer, graph, xs, [_static(t, where) for t in node.inputs])
         else:
             out = _convert_layer(layer, graph, xs[0], _static(node.inputs[0], where))
         names[id(node.outputs[0])] = out
