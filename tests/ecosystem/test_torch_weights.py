@@ -150,3 +150,102 @@ def test_unsupported_layer_is_named():
     model = glassnet.Sequential([L.Dense(3, input_dim=2), Twice(name="twice")])
     with pytest.raises(ValueError, match=r"layer 'twice' \(Twice\) has no torch counterpart"):
         to_torch_state_dict(model)
+
+
+def _convnet(fmt, dtype=np.float32):
+    shape = (10, 10, 2) if fmt == "channels_last" else (2, 10, 10)
+    bn_axis = -1 if fmt == "channels_last" else 1
+    model = glassnet.Sequential(
+        [
+            L.Conv2D(4, 3, padding="same", data_format=fmt, activation="relu",
+                     input_shape=shape, dtype=dtype),
+            L.BatchNormalization(axis=bn_axis, dtype=dtype),
+            L.MaxPooling2D(2, data_format=fmt, dtype=dtype),
+            L.Conv2D(3, (2, 3), strides=(1, 2), dilation_rate=1, data_format=fmt,
+                     activation="softmax", dtype=dtype),
+            L.AveragePooling2D((2, 1), data_format=fmt, dtype=dtype),
+            L.Flatten(dtype=dtype),
+            L.BatchNormalization(dtype=dtype),
+            L.Dense(5, "tanh", dtype=dtype),
+        ]
+    )  # fmt: skip
+    rng = np.random.default_rng(3)
+    for layer in model.layers:  # moving statistics other than 0 and 1
+        if isinstance(layer, L.BatchNormalization):
+            for param in layer.parameters():
+                low = 0.5 if "variance" in param.name else -1.0
+                param.data[...] = rng.uniform(low, 2.0, param.shape)
+    return model, shape
+
+
+@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
+def test_convnet_round_trip_through_torch(fmt):
+    glassnet.seed(0)
+    model, shape = _convnet(fmt)
+    x = np.random.default_rng(1).normal(size=(6, *shape)).astype(np.float32)
+    module = to_torch_module(model)
+    names = [type(m).__name__ for m in module]
+    assert "Conv2d" in names and "BatchNorm2d" in names and "BatchNorm1d" in names
+    np.testing.assert_allclose(_torch_out(module, x), model.predict(x), rtol=1e-4, atol=2e-5)
+    # torch → glassnet: new weights in torch, loaded into a fresh model, same predictions.
+    with torch.no_grad():
+        for value in module.state_dict().values():
+            if value.dtype.is_floating_point:
+                value.mul_(1.1).add_(0.01)
+    glassnet.seed(5)
+    fresh, _ = _convnet(fmt)
+    load_torch_state_dict(fresh, module.state_dict())
+    np.testing.assert_allclose(fresh.predict(x), _torch_out(module, x), rtol=1e-4, atol=2e-5)
+
+
+def test_conv_and_batch_norm_keys_and_layouts():
+    glassnet.seed(0)
+    model, _ = _convnet("channels_last")
+    state = to_torch_state_dict(model)
+    conv = model.layers[0]
+    # module 0 is the Permute to channels-first, 1 the Conv2d, 2 the Permute back, 3 the ReLU
+    assert tuple(state["1.weight"].shape) == (4, 2, 3, 3)
+    np.testing.assert_array_equal(state["1.weight"][2, 1].numpy(), conv.W.data[:, :, 1, 2])
+    bn = model.layers[1]
+    assert {"5.weight", "5.bias", "5.running_mean", "5.running_var"} <= set(state)
+    np.testing.assert_array_equal(state["5.running_var"].numpy(), bn.moving_variance.data)
+    module = to_torch_module(model)
+    assert module[5].momentum == pytest.approx(1 - bn.momentum)
+    assert module[5].eps == pytest.approx(bn.epsilon)
+
+
+def test_embedding_round_trip_through_torch():
+    glassnet.seed(0)
+    model = glassnet.Sequential(
+        [L.Embedding(30, 4, input_shape=(6,)), L.Flatten(), L.Dense(3, "softmax")]
+    )
+    x = np.random.default_rng(0).integers(0, 30, size=(5, 6))
+    module = to_torch_module(model)
+    with torch.no_grad():
+        got = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, model.predict(x), rtol=1e-5, atol=1e-6)
+    assert module.state_dict()["0.weight"].shape == (30, 4)
+
+
+def test_asymmetric_same_padding_is_refused_by_name():
+    model = glassnet.Sequential([L.Conv2D(2, 2, padding="same", input_shape=(5, 5, 1), name="c")])
+    with pytest.raises(ValueError, match=r"layer 'c' \(Conv2D\) pads \(0, 0\) before and \(1, 1\)"):
+        to_torch_module(model)
+
+
+def test_keras_dense_maps_as_dense_and_own_math_is_refused():
+    import glassnet.keras.layers as KL
+
+    glassnet.seed(0)
+    model = glassnet.Sequential([KL.Dense(4, "relu", input_dim=3), KL.Dense(2)])
+    x = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+    module = to_torch_module(model)
+    np.testing.assert_allclose(_torch_out(module, x), model.predict(x), rtol=1e-5, atol=1e-6)
+
+    class Doubled(L.Dense):
+        def forward_kernel(self, x, ctx):
+            return 2 * super().forward_kernel(x, ctx)
+
+    odd = glassnet.Sequential([Doubled(2, input_dim=3, name="odd")])
+    with pytest.raises(ValueError, match=r"layer 'odd' \(Doubled\) has no torch counterpart"):
+        to_torch_module(odd)

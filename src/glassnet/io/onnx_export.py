@@ -2,11 +2,19 @@
 
 ``export_onnx(model, "model.onnx")`` (also ``model.export(...)`` and ``glassnet export``) writes
 an inference graph: input ``input`` of shape (batch, *input_shape), output ``output``, in the
-model's float dtype (float32 or float64). Each layer class has one converter registered below
-in ``CONVERTERS`` (exact class, so a subclass that changes the math is never exported as its
-parent); each activation kernel one in ``ACTIVATIONS``. A layer or activation without one is
-refused with an error naming it, and tests/ecosystem enumerate every layer class and kernel
-that glassnet exports, so a layer added later fails the tests until its mapping is written.
+model's float dtype (float32 or float64; int64 when the first layer is an Embedding). Each
+layer class has one converter registered below in ``CONVERTERS``; a subclass uses its nearest
+ancestor's converter only when no class in between redefines the math (``forward_kernel``,
+``backward_kernel``, ``forward``, ``call``), so keras.layers.Dense (another weight layout in
+get/set_weights, the same math) exports as Dense, and a subclass with its own math is refused.
+Each activation kernel has one converter in ``ACTIVATIONS``. A layer or activation without one
+is refused with an error naming it, and tests/ecosystem enumerate every layer class and kernel
+glassnet defines, so a layer added later fails the tests until its mapping is written. Merge
+layers need several inputs, so they live only in functional models (``keras.Model(inputs,
+outputs)``): those export too, each input and output a graph input and output under its name,
+merge layers as Add, Sub, Mul, Max, Min, Add·Div (Average), Concat and Dot (Transpose,
+Reshape, MatMul); operations on symbolic tensors, nested models and calls with keyword
+arguments are refused by name.
 
     Dense            Gemm(x, W, b, transB=1) for (batch, features); MatMul(x, Wᵀ) + Add(b) for
                      more axes — W is already (units, in_features), as Gemm's transB expects
@@ -16,11 +24,25 @@ that glassnet exports, so a layer added later fails the tests until its mapping 
     Flatten          Flatten(axis=1)
     Rescaling        Mul(scale) [Add(offset)]
     Normalization    Sub(mean), Mul(1/√variance) — the same order as the layer's kernel
+    Conv1D, Conv2D   Conv(pads, strides, dilations) on (N, C, *spatial): Transpose around it
+                     when channels_last; W (*kernel, in, out) → (out, in, *kernel)
+    Conv2DTranspose  ConvTranspose(pads, output_padding) — W (kh, kw, out, in) → (in, out, kh, kw)
+    Max/AveragePool  MaxPool / AveragePool(count_include_pad=0: a padded window averages its
+                     real values, as the kernel does), Transpose around when channels_last
+    Global*Pooling   ReduceMean / ReduceMax over the spatial axes (keepdims as the layer)
+    BatchNorm.       Sub(moving mean), Mul(1/√(moving var + ε)), Mul(γ), Add(β) on the feature axis
+    LayerNorm.       ReduceMean, Sub, Mul, ReduceMean, Add(ε), Sqrt, Reciprocal, Mul, Mul(γ), Add(β)
+    Reshape          Reshape([-1, *target])
+    ZeroPadding2D    Pad (zeros)
+    UpSampling2D     Resize(nearest, asymmetric, floor): a repeat of rows and columns
+    Embedding        Gather(table, indices) — Cast to int64 first unless indices are the input
 
 In float64 graphs LeakyRelu, Elu, Softplus and Gelu are written with elementwise ops (Where,
 Exp, Log, Tanh, Mul, Add) computing the layer's own formula: ONNX attributes such as alpha are
 float32 (0.2 would become 0.20000000298), onnxruntime has no float64 Elu or Softplus kernel, and
-its float64 Gelu is accurate only to about 1e-8.
+its float64 Gelu is accurate only to about 1e-8. onnxruntime's CPU provider has no float64
+Conv, ConvTranspose, AveragePool or Resize: such float64 graphs are valid ONNX but run only in
+float32 there (export a float32 model).
 """
 
 from __future__ import annotations
@@ -36,16 +58,36 @@ from ..errors import InvalidArgumentError, require
 from ..functional.activations import _GELU_A, _GELU_C
 from ..nn.layers import (
     Activation,
+    AveragePooling1D,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv1D,
+    Conv2D,
+    Conv2DTranspose,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
+    GlobalAveragePooling1D,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
+    GlobalMaxPooling2D,
     Input,
     Layer,
+    LayerNormalization,
+    MaxPooling1D,
+    MaxPooling2D,
+    Merge,
     Normalization,
     Rescaling,
+    Reshape,
+    UpSampling2D,
+    ZeroPadding2D,
 )
 from ..nn.layers import activation as activation_layers
-from ._sequential import sequential_layers
+from ..nn.layers.conv import spatial_of
+from . import registry
+from ._sequential import mapped_ancestor, sequential_layers
 from .atomic import atomic_write_bytes, check_target
 
 __all__ = ["to_onnx", "export_onnx", "CONVERTERS", "ACTIVATIONS", "BASE_OPSET"]
@@ -64,6 +106,7 @@ class GraphBuilder:
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self.opset = BASE_OPSET
+        self.int_names: set[str] = set()  # graph inputs holding int64 indices (Embedding)
         self._count = 0
 
     def _name(self, prefix: str) -> str:
@@ -74,6 +117,13 @@ class GraphBuilder:
         """An initializer holding ``value`` in the graph's dtype; returns its name."""
         name = self._name(prefix)
         array = np.ascontiguousarray(np.asarray(value, dtype=self.dtype))
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def ints(self, prefix: str, value: Any) -> str:
+        """An int64 initializer (shapes, pads); returns its name."""
+        name = self._name(prefix)
+        array = np.asarray(value, dtype=np.int64)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
@@ -240,41 +290,357 @@ def _normalization(layer: Normalization, g: GraphBuilder, x: str, shape: tuple[A
     return g.node("Mul", [centred, g.const(f"{layer.name}/inv_std", inv)], layer.name)
 
 
+# -- window layers (data in NCHW inside, transposed around when channels_last) -------------------
+def _to_first(g: GraphBuilder, x: str, rank: int, fmt: str, prefix: str) -> str:
+    """ONNX's Conv, Pool and ConvTranspose read (N, C, *spatial)."""
+    if fmt == "channels_first":
+        return x
+    return g.node("Transpose", [x], prefix, perm=[0, rank + 1, *range(1, rank + 1)])
+
+
+def _from_first(g: GraphBuilder, y: str, rank: int, fmt: str, prefix: str) -> str:
+    if fmt == "channels_first":
+        return y
+    return g.node("Transpose", [y], prefix, perm=[0, *range(2, rank + 2), 1])
+
+
+def _conv_activation(g: GraphBuilder, z: str, layer: Any) -> str:
+    """The activation of a convolution's (N, C, *spatial) output, back in the layer's format.
+    The kernel activates (positions, filters) rows, so softmax runs over the channels in
+    either data format."""
+    kernel = layer.activation.kernel
+    if layer.data_format == "channels_first" and kernel.name == "softmax":
+        return g.node("Softmax", [z], f"{layer.name}/softmax", axis=1)
+    return _activation(g, _from_first(g, z, layer.rank, layer.data_format, layer.name),
+                       layer.name, kernel)  # fmt: skip
+
+
+@converts(Conv1D, Conv2D)
+def _conv(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    assert layer.W is not None
+    n, fmt, name = layer.rank, layer.data_format, layer.name
+    geo = layer._geometry(spatial_of(shape, fmt))
+    # glassnet's (*kernel, in, out) → ONNX's (out, in, *kernel)
+    W = layer.W.data.transpose(n + 1, n, *range(n))
+    inputs = [_to_first(g, x, n, fmt, name), g.const(f"{name}/W", W)]
+    if layer.b is not None:
+        inputs.append(g.const(f"{name}/b", layer.b.data))
+    z = g.node("Conv", inputs, name, kernel_shape=list(layer.kernel_size),
+               strides=list(layer.strides), dilations=list(layer.dilation_rate),
+               pads=[*geo.before, *geo.after])  # fmt: skip
+    return _conv_activation(g, z, layer)
+
+
+@converts(Conv2DTranspose)
+def _conv_transpose(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    assert layer.W is not None
+    fmt, name = layer.data_format, layer.name
+    geo = layer._geometry(spatial_of(shape, fmt))
+    # ONNX: out = s(n − 1) + output_padding + span − pad_before − pad_after; glassnet crops
+    # the full (n − 1)s + span result to geo.size starting at geo.before.
+    extra = []
+    for n, k, s, d, b, a, size in zip(geo.out, geo.kernel, geo.strides, geo.dilation,
+                                      geo.before, geo.after, geo.size):  # fmt: skip
+        extra.append(size + b + a - (s * (n - 1) + (k - 1) * d + 1))
+    # glassnet's (kh, kw, filters, in) → ONNX's (in, filters, kh, kw)
+    inputs = [
+        _to_first(g, x, 2, fmt, name),
+        g.const(f"{name}/W", layer.W.data.transpose(3, 2, 0, 1)),
+    ]
+    if layer.b is not None:
+        inputs.append(g.const(f"{name}/b", layer.b.data))
+    z = g.node("ConvTranspose", inputs, name, kernel_shape=list(layer.kernel_size),
+               strides=list(layer.strides), dilations=list(layer.dilation_rate),
+               pads=[*geo.before, *geo.after], output_padding=extra)  # fmt: skip
+    return _conv_activation(g, z, layer)
+
+
+@converts(MaxPooling1D, MaxPooling2D, AveragePooling1D, AveragePooling2D)
+def _pooling(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    n, fmt, name = layer.rank, layer.data_format, layer.name
+    geo = layer._geometry(spatial_of(shape, fmt))
+    attrs: dict[str, Any] = {
+        "kernel_shape": list(layer.pool_size),
+        "strides": list(layer.strides),
+        "pads": [*geo.before, *geo.after],
+    }
+    if layer.mode == "max":
+        op = "MaxPool"
+    else:  # glassnet averages the real values of a padded window only
+        op, attrs["count_include_pad"] = "AveragePool", 0
+    y = g.node(op, [_to_first(g, x, n, fmt, name)], name, **attrs)
+    return _from_first(g, y, n, fmt, name)
+
+
+@converts(GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D)
+def _global_pooling(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    n = layer.rank
+    first = 1 if layer.data_format == "channels_last" else 2
+    op = "ReduceMean" if layer.mode == "average" else "ReduceMax"
+    axes = list(range(first, first + n))
+    return g.node(op, [x], layer.name, axes=axes, keepdims=int(layer.keepdims))
+
+
+# -- normalisation -------------------------------------------------------------------------------
+@converts(BatchNormalization)
+def _batch_norm(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    # Inference: the moving statistics, in the kernel's order of operations — (x − μ)·inv
+    # then γ, β — with each constant shaped to broadcast along the layer's feature axis.
+    assert layer.moving_mean is not None and layer.moving_variance is not None
+    ndim, name = len(shape) + 1, layer.name
+    axis = layer._feature_axis(ndim)
+    bshape = tuple(shape[axis - 1] if i == axis else 1 for i in range(ndim))
+    var = layer.moving_variance.data
+    inv = 1.0 / np.sqrt(var + var.dtype.type(layer.epsilon))
+    y = g.node("Sub", [x, g.const(f"{name}/mean", layer.moving_mean.data.reshape(bshape))], name)
+    y = g.node("Mul", [y, g.const(f"{name}/inv_std", inv.reshape(bshape))], name)
+    return _affine(layer, g, y, bshape)
+
+
+def _affine(layer: Any, g: GraphBuilder, y: str, bshape: tuple[int, ...]) -> str:
+    if layer.gamma is not None:
+        y = g.node("Mul", [y, g.const(f"{layer.name}/gamma", layer.gamma.data.reshape(bshape))],
+                   layer.name)  # fmt: skip
+    if layer.beta is not None:
+        y = g.node("Add", [y, g.const(f"{layer.name}/beta", layer.beta.data.reshape(bshape))],
+                   layer.name)  # fmt: skip
+    return y
+
+
+@converts(LayerNormalization)
+def _layer_norm(layer: Any, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    # Composed rather than opset 17's LayerNormalization: its epsilon attribute is float32,
+    # and these are the kernel's own steps (mean, centred, biased variance, 1/√(σ² + ε)).
+    name, k = layer.name, layer._count
+    axes = list(range(-k, 0))
+    mean = g.node("ReduceMean", [x], name, axes=axes, keepdims=1)
+    centred = g.node("Sub", [x, mean], name)
+    var = g.node("ReduceMean", [g.node("Mul", [centred, centred], name)], name, axes=axes,
+                 keepdims=1)  # fmt: skip
+    std = g.node("Sqrt", [g.node("Add", [var, g.const(f"{name}/eps", layer.epsilon)], name)], name)
+    y = g.node("Mul", [centred, g.node("Reciprocal", [std], name)], name)
+    return _affine(layer, g, y, tuple(layer._features))
+
+
+# -- shapes and lookups --------------------------------------------------------------------------
+@converts(Reshape)
+def _reshape(layer: Reshape, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    target = layer.compute_output_shape(shape)
+    return g.node("Reshape", [x, g.ints(f"{layer.name}/shape", [-1, *target])], layer.name)
+
+
+def _image_axes(fmt: str) -> tuple[int, int]:
+    return (1, 2) if fmt == "channels_last" else (2, 3)
+
+
+@converts(ZeroPadding2D)
+def _zero_padding(layer: ZeroPadding2D, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    before, after = [0] * 4, [0] * 4
+    for axis, (lo, hi) in zip(_image_axes(layer.data_format), layer.padding):
+        before[axis], after[axis] = lo, hi
+    return g.node("Pad", [x, g.ints(f"{layer.name}/pads", before + after)], layer.name)
+
+
+@converts(UpSampling2D)
+def _upsampling(layer: UpSampling2D, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    # Nearest with "asymmetric" coordinates and floor: output i reads input ⌊i / k⌋ — a repeat.
+    scales = [1.0] * 4
+    for axis, k in zip(_image_axes(layer.data_format), layer.size):
+        scales[axis] = float(k)
+    name = g._name(f"{layer.name}/scales")
+    g.initializers.append(g.onnx.numpy_helper.from_array(np.array(scales, np.float32), name))
+    return g.node("Resize", [x, "", name], layer.name, mode="nearest",
+                  coordinate_transformation_mode="asymmetric", nearest_mode="floor")  # fmt: skip
+
+
+@converts(Embedding)
+def _embedding(layer: Embedding, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    assert layer.embeddings is not None
+    if x not in g.int_names:  # indices computed in floats by earlier layers
+        x = g.node("Cast", [x], layer.name, to=7)  # INT64
+    table = g.const(f"{layer.name}/embeddings", layer.embeddings.data)
+    return g.node("Gather", [table, x], layer.name, axis=0)
+
+
+# Layers of several inputs run only in functional models, which export does not cover yet.
+MULTI_INPUT: tuple[type[Layer], ...] = (Merge,)  # exported by _merge, in functional models
+
+
+def converter_for(cls: type[Layer]) -> Converter | None:
+    """The converter of cls, or of its nearest ancestor when no class in between redefines
+    the math (``_sequential.MATH_METHODS``)."""
+    return mapped_ancestor(cls, CONVERTERS)  # type: ignore[no-any-return]
+
+
 # -- the model -----------------------------------------------------------------------------------
-def to_onnx(model: Any) -> Any:
-    """The model as an ``onnx.ModelProto`` (checked by ``onnx.checker.check_model``)."""
-    layers, input_shape = sequential_layers(model, "export")
-    graph = GraphBuilder(model.dtype)
-    onnx = graph.onnx
-    name = "input"
-    shape: tuple[Any, ...] = input_shape
-    for layer in layers:
-        convert = CONVERTERS.get(type(layer))
-        if convert is None:
-            raise InvalidArgumentError(
-                f"export: layer {layer.name!r} ({type(layer).__name__}) has no ONNX mapping; "
-                f"mapped layers: {', '.join(sorted(c.__name__ for c in CONVERTERS))}"
-            )
-        name = convert(layer, graph, name, shape)
-        shape = layer.compute_output_shape(shape)
-    if not graph.nodes or graph.nodes[-1].output[0] != name:
-        graph.node("Identity", [name], "output")
-    graph.nodes[-1].output[0] = "output"
-    et = graph.elem_type
+def _convert_layer(layer: Layer, g: GraphBuilder, x: str, shape: tuple[Any, ...]) -> str:
+    convert = converter_for(type(layer))
+    if convert is None:
+        raise InvalidArgumentError(
+            f"export: layer {layer.name!r} ({type(layer).__name__}) has no ONNX mapping; "
+            f"mapped layers: {', '.join(sorted(c.__name__ for c in CONVERTERS))}"
+        )
+    return convert(layer, g, x, shape)
+
+
+def _finish(g: GraphBuilder, name: str, inputs: list[Any], outputs: list[Any]) -> Any:
+    """The checked ModelProto of the graph's nodes, with these value infos."""
+    onnx = g.onnx
     proto = onnx.helper.make_model(
-        onnx.helper.make_graph(
-            graph.nodes,
-            model.name,
-            [onnx.helper.make_tensor_value_info("input", et, ["batch", *input_shape])],
-            [onnx.helper.make_tensor_value_info("output", et, ["batch", *shape])],
-            graph.initializers,
-        ),
-        opset_imports=[onnx.helper.make_opsetid("", graph.opset)],
+        onnx.helper.make_graph(g.nodes, name, inputs, outputs, g.initializers),
+        opset_imports=[onnx.helper.make_opsetid("", g.opset)],
         producer_name="glassnet",
     )
     proto.ir_version = min(proto.ir_version, 9)  # readable by onnxruntime releases since 1.17
     onnx.checker.check_model(proto, full_check=True)
     return proto
+
+
+def _rename_output(g: GraphBuilder, name: str, new: str) -> None:
+    """Make the node computing ``name`` write ``new`` instead (readers follow)."""
+    for node in g.nodes:
+        if node.output[0] == name and name != new:
+            node.output[0] = new
+            for other in g.nodes:  # later readers of the old name
+                other.input[:] = [new if i == name else i for i in other.input]
+            return
+
+
+def to_onnx(model: Any) -> Any:
+    """The model as an ``onnx.ModelProto`` (checked by ``onnx.checker.check_model``)."""
+    if isinstance(model, registry.builtin("Functional")):
+        return _functional_to_onnx(model)
+    layers, input_shape = sequential_layers(model, "export")
+    graph = GraphBuilder(model.dtype)
+    if layers and isinstance(layers[0], Embedding):
+        graph.int_names.add("input")
+    name = "input"
+    shape: tuple[Any, ...] = input_shape
+    for layer in layers:
+        name = _convert_layer(layer, graph, name, shape)
+        shape = layer.compute_output_shape(shape)
+    if not graph.nodes or graph.nodes[-1].output[0] != name:
+        graph.node("Identity", [name], "output")
+    graph.nodes[-1].output[0] = "output"
+    info, et = graph.onnx.helper.make_tensor_value_info, graph.elem_type
+    return _finish(
+        graph,
+        model.name,
+        [info("input", 7 if graph.int_names else et, ["batch", *input_shape])],
+        [info("output", et, ["batch", *shape])],
+    )
+
+
+# -- functional models ---------------------------------------------------------------------------
+def _l2_normalize(g: GraphBuilder, x: str, axis: int, prefix: str) -> str:
+    """x / √max(Σ x², 1e-12) along axis: the Dot kernel's normalisation."""
+    total = g.node("ReduceSum", [g.node("Mul", [x, x], prefix), g.ints(prefix, [axis])], prefix,
+                   keepdims=1)  # fmt: skip
+    norm = g.node("Sqrt", [g.node("Max", [total, g.const(prefix, 1e-12)], prefix)], prefix)
+    return g.node("Div", [x, norm], prefix)
+
+
+def _dot(layer: Any, g: GraphBuilder, xs: list[str], shapes: list[tuple[int, ...]]) -> str:
+    """The Dot kernel's steps: the summed axis moved last in x and first in y, both made 3-D,
+    one batched MatMul, then the output's shape ((N, 1) when nothing else remains)."""
+    name = layer.name
+    (sx, sy), (x, y) = shapes, xs
+    nx, ny = len(sx) + 1, len(sy) + 1
+    ax, ay = (a if a >= 0 else nd + a for a, nd in zip(layer.axes, (nx, ny)))
+    if layer.normalize:
+        x, y = _l2_normalize(g, x, ax, name), _l2_normalize(g, y, ay, name)
+    x_perm = [i for i in range(nx) if i != ax] + [ax]
+    y_perm = [0, ay] + [i for i in range(1, ny) if i != ay]
+    depth = sx[ax - 1]
+    x3 = g.node("Reshape", [g.node("Transpose", [x], name, perm=x_perm),
+                            g.ints(name, [0, -1, depth])], name)  # fmt: skip
+    y3 = g.node("Reshape", [g.node("Transpose", [y], name, perm=y_perm),
+                            g.ints(name, [0, depth, -1])], name)  # fmt: skip
+    rest = [sx[i - 1] for i in x_perm[1:-1]] + [sy[i - 1] for i in y_perm[2:]]
+    z = g.node("MatMul", [x3, y3], name)
+    return g.node("Reshape", [z, g.ints(name, [0, *(rest or [1])])], name)
+
+
+def _merge(layer: Any, g: GraphBuilder, xs: list[str], shapes: list[tuple[int, ...]]) -> str:
+    """A merge layer's ONNX ops, adding in the kernel's order (x₁ + x₂ + …)."""
+    kind, name = type(layer).__name__, layer.name
+    if kind == "Dot" and type(layer).__module__ == Merge.__module__:
+        return _dot(layer, g, xs, shapes)
+    pairwise = {"Add": "Add", "Multiply": "Mul", "Average": "Add", "Maximum": "Max",
+                "Minimum": "Min"}  # fmt: skip
+    if kind == "Concatenate":
+        return g.node("Concat", xs, name, axis=layer.axis)
+    if kind == "Subtract":
+        return g.node("Sub", xs, name)
+    if kind in pairwise and type(layer).__module__ == Merge.__module__:
+        out = xs[0]
+        for x in xs[1:]:
+            out = g.node(pairwise[kind], [out, x], name)
+        if kind == "Average":
+            out = g.node("Div", [out, g.const(f"{name}/count", len(xs))], name)
+        return out
+    raise InvalidArgumentError(
+        f"export: layer {name!r} ({kind}) has no ONNX mapping in a functional model; mapped "
+        f"merge layers: Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate, Dot"
+    )
+
+
+def _static(t: Any, where: str) -> tuple[int, ...]:
+    shape = tuple(t.shape[1:])
+    if any(d is None for d in shape):
+        raise InvalidArgumentError(
+            f"export: {where} has the per-sample shape {shape}; export needs every size known "
+            f"(give keras.Input a full shape)"
+        )
+    return tuple(int(d) for d in shape)
+
+
+def _functional_to_onnx(model: Any) -> Any:
+    """A functional model: its inputs and outputs as the graph's (by their names), each layer
+    call as its converter, each merge layer as elementwise ops or Concat."""
+    graph = GraphBuilder(model.dtype)
+    names: dict[int, str] = {}
+    inputs = []
+    for t, name in zip(model.inputs, model.input_names):
+        readers = [n.layer for n in model._nodes if any(i is t for i in n.inputs)]
+        indices = bool(readers) and all(isinstance(r, Embedding) for r in readers)
+        if indices:
+            graph.int_names.add(name)
+        names[id(t)] = name
+        shape = _static(t, f"input {name!r}")
+        et = 7 if indices else graph.elem_type
+        inputs.append(graph.onnx.helper.make_tensor_value_info(name, et, ["batch", *shape]))
+    for node in model._nodes:
+        layer = node.layer
+        if isinstance(layer, Input):
+            continue
+        where = f"the call of {getattr(layer, 'name', layer)!r}"
+        if not isinstance(layer, Layer) or node.kwargs or len(node.outputs) != 1:
+            raise InvalidArgumentError(
+                f"export: {where} in {model.name} is not a layer call of one output without "
+                f"keyword arguments (an operation on symbolic tensors, a nested model or a "
+                f"call with arguments), which functional export does not map"
+            )
+        xs = [names[id(t)] for t in node.inputs]
+        if isinstance(layer, Merge):
+            out = _merge(layer, graph, xs, [_static(t, where) for t in node.inputs])
+        else:
+            out = _convert_layer(layer, graph, xs[0], _static(node.inputs[0], where))
+        names[id(node.outputs[0])] = out
+    outputs, fixed = [], set(graph.int_names) | set(model.input_names)
+    for t, name in zip(model.outputs, model.output_names):
+        current = names[id(t)]
+        if current in fixed:  # a graph input or an earlier output: copy it
+            graph.nodes.append(graph.onnx.helper.make_node("Identity", [current], [name]))
+        else:
+            _rename_output(graph, current, name)
+            names = {k: (name if v == current else v) for k, v in names.items()}
+        fixed.add(name)
+        shape = _static(t, f"output {name!r}")
+        outputs.append(
+            graph.onnx.helper.make_tensor_value_info(name, graph.elem_type, ["batch", *shape])
+        )
+    return _finish(graph, model.name, inputs, outputs)
 
 
 def export_onnx(model: Any, path: str | os.PathLike[str]) -> Path:

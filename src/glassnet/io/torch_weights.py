@@ -12,6 +12,19 @@ arrays are copied as they are (C-contiguous).
     Flatten                Flatten()
     Rescaling, Normalization   a small module x·scale + shift (no weights in the state dict)
     Input                  nothing
+    Conv2D                 Conv2d(weight (out, in, kh, kw) = W transposed from (kh, kw, in,
+                           out)), between Permute steps when channels_last, then σ
+    Max/AveragePooling2D   MaxPool2d / AvgPool2d(count_include_pad=False), Permute-wrapped
+    Global*Pooling2D       Reduce (a small module: mean or amax over the spatial dims)
+    BatchNormalization     BatchNorm1d/2d(eps, momentum = 1 − glassnet's momentum): weight,
+                           bias, running_mean, running_var (num_batches_tracked is written as
+                           0 and ignored on loading); Permute-wrapped for channels-last
+    Embedding              Embedding (weight = the table, same layout)
+
+The data between modules keeps glassnet's layout (channels-last by default): torch's
+channels-first modules sit between Permute steps, so a Flatten after them orders the values as
+glassnet's Flatten does. Padding must be the same on both sides (torch pads symmetrically); a
+"same" geometry with an extra row after is refused by name.
 
 So ``Dense(128, "relu")``, ``Dropout(0.2)``, ``Dense(10, "softmax")`` is
 ``Sequential(Linear, ReLU, Dropout, Linear, Softmax)`` with keys 0.* and 3.*.
@@ -26,8 +39,25 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError, require
-from ..nn.layers import Activation, Dense, Dropout, Flatten, Input, Layer, Normalization, Rescaling
-from ._sequential import sequential_layers
+from ..nn.layers import (
+    Activation,
+    AveragePooling2D,
+    BatchNormalization,
+    Conv2D,
+    Dense,
+    Dropout,
+    Embedding,
+    Flatten,
+    GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
+    Input,
+    Layer,
+    MaxPooling2D,
+    Normalization,
+    Rescaling,
+)
+from ..nn.layers.conv import spatial_of
+from ._sequential import mapped_ancestor, sequential_layers
 
 __all__ = ["torch_modules", "to_torch_state_dict", "load_torch_state_dict", "to_torch_module"]
 
@@ -45,8 +75,12 @@ TORCH_ACTIVATIONS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 _PARAM_NAMES = {"negative_slope": "negative_slope", "alpha": "alpha"}
 
-# A module spec: (torch class name, constructor kwargs, {torch param name: glassnet Parameter}).
+# A module spec: (torch class name, constructor kwargs, {torch param name: glassnet Parameter,
+# or (Parameter, axes) when torch's layout is the Parameter transposed by ``axes``, or a NumPy
+# constant for a torch buffer glassnet does not keep, such as num_batches_tracked}).
 Spec = tuple[str, dict[str, Any], dict[str, Any]]
+TO_FIRST = {3: (0, 2, 1), 4: (0, 3, 1, 2)}  # channels-last → channels-first, by batch rank
+TO_LAST = {3: (0, 2, 1), 4: (0, 2, 3, 1)}
 
 
 def _activation_spec(layer_name: str, kernel: Any) -> Spec:
@@ -60,7 +94,7 @@ def _activation_spec(layer_name: str, kernel: Any) -> Spec:
     return cls, kwargs, {}
 
 
-def _dense_specs(layer: Dense) -> list[Spec]:
+def _dense_specs(layer: Dense, shape: tuple[int, ...]) -> list[Spec]:
     assert layer.W is not None
     params = {"weight": layer.W, **({"bias": layer.b} if layer.b is not None else {})}
     out_f, in_f = layer.W.shape
@@ -71,44 +105,163 @@ def _dense_specs(layer: Dense) -> list[Spec]:
     return specs
 
 
-def _normalization_specs(layer: Normalization) -> list[Spec]:
+def _normalization_specs(layer: Normalization, shape: tuple[int, ...]) -> list[Spec]:
     inv, mean = layer.scale_and_shift()
     return [("Affine", {"scale": inv, "shift": 0.0, "centre": mean}, {})]
 
 
-SPECS: dict[type[Layer], Callable[[Any], list[Spec]]] = {
+def _around(specs: list[Spec], ndim: int, channels_last: bool) -> list[Spec]:
+    """torch's channels-first modules between Permute steps when glassnet's data is
+    channels-last, so that between modules the data keeps glassnet's layout (a Flatten after
+    them then orders the values as glassnet's does)."""
+    if not channels_last:
+        return specs
+    return [
+        ("Permute", {"dims": TO_FIRST[ndim]}, {}),
+        *specs,
+        ("Permute", {"dims": TO_LAST[ndim]}, {}),
+    ]
+
+
+def _refuse(layer: Layer, why: str) -> None:
+    raise InvalidArgumentError(f"to_torch: layer {layer.name!r} ({type(layer).__name__}) {why}")
+
+
+def _symmetric_padding(layer: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
+    geo = layer._geometry(spatial_of(shape, layer.data_format))
+    if geo.before != geo.after:
+        _refuse(
+            layer,
+            f"pads {geo.before} before and {geo.after} after; torch pads both sides equally, "
+            f"so choose an input size or stride for which padding='same' is symmetric",
+        )
+    return geo.before
+
+
+def _conv_specs(layer: Conv2D, shape: tuple[int, ...]) -> list[Spec]:
+    assert layer.W is not None
+    kh, kw, channels, filters = layer.W.shape
+    params: dict[str, Any] = {"weight": (layer.W, (3, 2, 0, 1))}  # (out, in, kh, kw)
+    if layer.b is not None:
+        params["bias"] = layer.b
+    kwargs = {
+        "in_channels": channels,
+        "out_channels": filters,
+        "kernel_size": (kh, kw),
+        "stride": layer.strides,
+        "padding": _symmetric_padding(layer, shape),
+        "dilation": layer.dilation_rate,
+        "bias": layer.b is not None,
+    }
+    last = layer.data_format == "channels_last"
+    specs = _around([("Conv2d", kwargs, params)], 4, last)
+    kernel = layer.activation.kernel
+    if kernel.name == "softmax":  # the kernel's softmax runs over the channels
+        specs.append(("Softmax", {"dim": -1 if last else 1}, {}))
+    elif kernel.name != "linear":
+        specs.append(_activation_spec(layer.name, kernel))
+    return specs
+
+
+def _pool_specs(layer: Any, shape: tuple[int, ...]) -> list[Spec]:
+    pads = _symmetric_padding(layer, shape)
+    kwargs: dict[str, Any] = {
+        "kernel_size": layer.pool_size,
+        "stride": layer.strides,
+        "padding": pads,
+    }
+    if layer.mode == "average":
+        kwargs["count_include_pad"] = False  # as glassnet: a window averages its real values
+    cls = "MaxPool2d" if layer.mode == "max" else "AvgPool2d"
+    return _around([(cls, kwargs, {})], 4, layer.data_format == "channels_last")
+
+
+def _global_pool_specs(layer: Any, shape: tuple[int, ...]) -> list[Spec]:
+    first = 1 if layer.data_format == "channels_last" else 2
+    kwargs = {"dims": (first, first + 1), "keepdims": layer.keepdims, "mode": layer.mode}
+    return [("Reduce", kwargs, {})]
+
+
+def _batch_norm_specs(layer: BatchNormalization, shape: tuple[int, ...]) -> list[Spec]:
+    assert layer.moving_mean is not None and layer.moving_variance is not None
+    ndim = len(shape) + 1
+    axis = layer._feature_axis(ndim)
+    if ndim > 4 or (axis != 1 and axis != ndim - 1) or layer.center != layer.scale:
+        _refuse(
+            layer,
+            f"has no torch counterpart in this form (axis={layer.axis} of a {ndim}-D batch, "
+            f"center={layer.center}, scale={layer.scale}); torch's BatchNorm normalises axis 1 "
+            f"of a 2-D to 4-D batch with both or neither of γ and β",
+        )
+    params: dict[str, Any] = {}
+    if layer.gamma is not None and layer.beta is not None:
+        params.update(weight=layer.gamma, bias=layer.beta)
+    params.update(
+        running_mean=layer.moving_mean,
+        running_var=layer.moving_variance,
+        num_batches_tracked=np.array(0, dtype=np.int64),  # torch's counter: no glassnet twin
+    )
+    kwargs = {
+        "num_features": layer.moving_mean.shape[0],
+        "eps": layer.epsilon,
+        "momentum": 1.0 - layer.momentum,  # torch weighs the new batch by momentum
+        "affine": layer.gamma is not None,
+    }
+    cls = "BatchNorm2d" if ndim == 4 else "BatchNorm1d"
+    return _around([(cls, kwargs, params)], ndim, axis != 1 and ndim > 2)
+
+
+def _embedding_specs(layer: Embedding, shape: tuple[int, ...]) -> list[Spec]:
+    assert layer.embeddings is not None
+    kwargs = {"num_embeddings": layer.input_dim, "embedding_dim": layer.output_dim}
+    return [("Embedding", kwargs, {"weight": layer.embeddings})]
+
+
+SPECS: dict[type[Layer], Callable[[Any, tuple[int, ...]], list[Spec]]] = {
     Dense: _dense_specs,
-    Dropout: lambda layer: [("Dropout", {"p": layer.rate}, {})],
-    Flatten: lambda layer: [("Flatten", {}, {})],
-    Input: lambda layer: [],
-    Rescaling: lambda layer: [
+    Dropout: lambda layer, shape: [("Dropout", {"p": layer.rate}, {})],
+    Flatten: lambda layer, shape: [("Flatten", {}, {})],
+    Input: lambda layer, shape: [],
+    Rescaling: lambda layer, shape: [
         ("Affine", {"scale": layer.scale, "shift": layer.offset, "centre": 0.0}, {})
     ],
     Normalization: _normalization_specs,
+    Conv2D: _conv_specs,
+    MaxPooling2D: _pool_specs,
+    AveragePooling2D: _pool_specs,
+    GlobalAveragePooling2D: _global_pool_specs,
+    GlobalMaxPooling2D: _global_pool_specs,
+    BatchNormalization: _batch_norm_specs,
+    Embedding: _embedding_specs,
 }
 
 
-def _layer_specs(layer: Layer) -> list[Spec]:
-    """The torch modules one glassnet layer becomes (exact classes, as for ONNX)."""
+def _layer_specs(layer: Layer, shape: tuple[int, ...]) -> list[Spec]:
+    """The torch modules one glassnet layer becomes (its class's, or a parent's as for ONNX)."""
     kind = type(layer)
     if isinstance(layer, Activation) and kind.__module__ == Activation.__module__:
         return [_activation_spec(layer.name, layer.kernel)]
-    if kind not in SPECS:
+    specs = mapped_ancestor(kind, SPECS)  # keras.layers.Dense: Dense's (same math)
+    if specs is None:
         raise InvalidArgumentError(
             f"to_torch: layer {layer.name!r} ({kind.__name__}) has no torch counterpart; "
             f"supported: the activation layers, {', '.join(c.__name__ for c in SPECS)}"
         )
-    return SPECS[kind](layer)
+    return specs(layer, shape)  # type: ignore[no-any-return]
 
 
 def torch_modules(model: Any) -> list[Spec]:
     """The torch.nn.Sequential the model corresponds to, as (class, kwargs, parameters)."""
-    layers, _ = sequential_layers(model, "to_torch")
-    return [spec for layer in layers for spec in _layer_specs(layer)]
+    layers, shape = sequential_layers(model, "to_torch")
+    specs: list[Spec] = []
+    for layer in layers:
+        specs += _layer_specs(layer, shape)
+        shape = tuple(int(d) for d in layer.compute_output_shape(shape))  # type: ignore[arg-type]
+    return specs
 
 
 def _keyed_parameters(model: Any) -> dict[str, Any]:
-    """torch key ("0.weight") → the glassnet Parameter behind it, in module order."""
+    """torch key ("0.weight") → what is behind it (see ``Spec``), in module order."""
     return {
         f"{index}.{name}": param
         for index, (_, _, params) in enumerate(torch_modules(model))
@@ -116,12 +269,24 @@ def _keyed_parameters(model: Any) -> dict[str, Any]:
     }
 
 
+def _torch_array(entry: Any) -> np.ndarray:
+    """The array torch holds for a state-dict entry (a copy, in torch's layout)."""
+    if isinstance(entry, np.ndarray):
+        return entry.copy()
+    param, axes = entry if isinstance(entry, tuple) else (entry, None)
+    data = param.data if axes is None else param.data.transpose(axes)
+    return np.ascontiguousarray(data).copy()
+
+
+def _is_constant(entry: Any) -> bool:
+    return isinstance(entry, np.ndarray)
+
+
 def to_torch_state_dict(model: Any, tensors: bool = True) -> OrderedDict[str, Any]:
     """The weights keyed as the matching torch.nn.Sequential: torch tensors (``tensors=True``,
     needs torch) or NumPy arrays; always copies, in the model's dtype."""
     arrays = OrderedDict(
-        (key, np.ascontiguousarray(param.data).copy())
-        for key, param in _keyed_parameters(model).items()
+        (key, _torch_array(entry)) for key, entry in _keyed_parameters(model).items()
     )
     if not tensors:
         return arrays
@@ -144,26 +309,31 @@ def load_torch_state_dict(model: Any, state_dict: Any) -> None:
             f"{where}: expected a state dict (a mapping of key → tensor), received "
             f"{type(state_dict).__name__}"
         )
-    expected = _keyed_parameters(model)
+    entries = _keyed_parameters(model)
+    expected = {k: e for k, e in entries.items() if not _is_constant(e)}
     missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict.keys() if k not in expected]
+    unexpected = [k for k in state_dict.keys() if k not in entries]
     if missing or unexpected:
         raise ShapeError(
             f"{where}: the state dict does not fit {model.name}: missing keys {missing}, "
             f"unexpected keys {unexpected} (expected exactly {list(expected)})"
         )
     arrays = {key: _as_array(state_dict[key]) for key in expected}
+    shapes = {key: _torch_array(entry).shape for key, entry in expected.items()}
     bad = [
-        f"{key} has shape {tuple(arrays[key].shape)}, expected {tuple(param.data.shape)}"
-        for key, param in expected.items()
-        if tuple(arrays[key].shape) != tuple(param.data.shape)
+        f"{key} has shape {tuple(arrays[key].shape)}, expected {tuple(shapes[key])}"
+        for key in expected
+        if tuple(arrays[key].shape) != tuple(shapes[key])
     ]
     if bad:
         raise ShapeError(f"{where}: the state dict does not fit {model.name}: {'; '.join(bad)}")
     names = {id(param): name for name, param in model.named_parameters()}
-    model.load_state_dict(
-        {names[id(param)]: arrays[key].astype(param.data.dtype) for key, param in expected.items()}
-    )
+    values = {}
+    for key, entry in expected.items():
+        param, axes = entry if isinstance(entry, tuple) else (entry, None)
+        array = arrays[key] if axes is None else arrays[key].transpose(np.argsort(axes))
+        values[names[id(param)]] = np.ascontiguousarray(array).astype(param.data.dtype)
+    model.load_state_dict(values)
 
 
 def _affine_class(torch: Any) -> Any:
@@ -182,13 +352,41 @@ def _affine_class(torch: Any) -> Any:
     return Affine
 
 
+def _helper_classes(torch: Any) -> dict[str, Any]:
+    class Permute(torch.nn.Module):  # type: ignore[misc, name-defined]
+        """x.permute(dims): torch's convolutions read channels first, glassnet's data is
+        channels-last by default."""
+
+        def __init__(self, dims: tuple[int, ...]) -> None:
+            super().__init__()
+            self.dims = tuple(dims)
+
+        def forward(self, x: Any) -> Any:
+            return x.permute(*self.dims)
+
+    class Reduce(torch.nn.Module):  # type: ignore[misc, name-defined]
+        """Global pooling: the mean or maximum over the spatial dims."""
+
+        def __init__(self, dims: tuple[int, ...], keepdims: bool, mode: str) -> None:
+            super().__init__()
+            self.dims, self.keepdims, self.mode = tuple(dims), keepdims, mode
+
+        def forward(self, x: Any) -> Any:
+            if self.mode == "average":
+                return x.mean(dim=self.dims, keepdim=self.keepdims)
+            return x.amax(dim=self.dims, keepdim=self.keepdims)
+
+    return {"Affine": _affine_class(torch), "Permute": Permute, "Reduce": Reduce}
+
+
 def to_torch_module(model: Any) -> Any:
     """The matching ``torch.nn.Sequential`` with the model's weights, in its dtype, in eval
     mode (as glassnet's predict runs); needs torch."""
     torch = require("torch", "to_torch_module", "torch")
+    helpers = _helper_classes(torch)
     modules = []
     for cls_name, kwargs, _ in torch_modules(model):
-        cls = _affine_class(torch) if cls_name == "Affine" else getattr(torch.nn, cls_name)
+        cls = helpers.get(cls_name) or getattr(torch.nn, cls_name)
         modules.append(cls(**kwargs))
     module = torch.nn.Sequential(*modules)
     dtype = torch.float64 if model.dtype == np.float64 else torch.float32
