@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -19,16 +18,13 @@ def test_100k_op_chain_backpropagates_iteratively() -> None:
     n, c = 100_000, 1.0001
     assert n > sys.getrecursionlimit()  # a recursive walk would fail here
     x = gn.tensor(1.5, dtype="float64", requires_grad=True)
-    start = time.perf_counter()
     y = x
     for _ in range(n):
         y = y * c
     y.backward()
-    elapsed = time.perf_counter() - start
     expected = math.exp(n * math.log(c))  # ∂(x·cⁿ)/∂x = cⁿ ≈ 22015
     assert x.grad == pytest.approx(expected, rel=1e-9)
     assert y.item() == pytest.approx(1.5 * expected, rel=1e-9)
-    assert elapsed < 30  # generous: it is a correctness test, not a benchmark
 
 
 def test_long_chain_of_mixed_ops() -> None:
