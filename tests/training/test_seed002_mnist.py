@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import time
 
 
 def test_seed002_keras_program_reaches_90_percent_on_mnist_5k():
@@ -16,7 +15,6 @@ def test_seed002_keras_program_reaches_90_percent_on_mnist_5k():
     # the seed: mnist = tf.keras.datasets.mnist; (...) = mnist.load_data()
     (x_train, y_train), (x_test, y_test) = tf.datasets.load("mnist-5k")
     tf.seed(0)  # glassnet addition: a repeatable test
-    started = time.perf_counter()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         # ---- from here on, the seed's program as written ----
@@ -37,12 +35,9 @@ def test_seed002_keras_program_reaches_90_percent_on_mnist_5k():
 
         model.fit(x_train, y_train, epochs=5)
         result = model.evaluate(x_test, y_test)
-    seconds = time.perf_counter() - started
     loss, accuracy = result
     assert x_test.shape == (1000, 28, 28)
     assert accuracy >= 0.90, f"test accuracy {accuracy:.4f} after 5 epochs"
     assert loss < 0.4
     printed = out.getvalue()
     assert "Epoch 5/5" in printed and "accuracy: " in printed
-    # About 1 s on an idle 2-core machine; the bound only catches a pathological slowdown.
-    assert seconds < 120, f"took {seconds:.1f}s"
