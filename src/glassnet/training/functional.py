@@ -16,7 +16,6 @@ one value, a list or a dict, and ``loss_weights``.
 
 from __future__ import annotations
 
-import math
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -775,13 +774,7 @@ class Functional(Model):
                 seen += len(yb)
                 for m in metrics:
                     m.update(yb, outputs)  # type: ignore[arg-type]
-        result = {"loss": total / seen}
-        for m in metrics:
-            result[m.name] = m.result()
-        if not all(math.isfinite(v) for v in result.values()):
-            self._warn_non_finite("evaluate", "loss or metrics")
-        callbacks.on_test_end(dict(result))
-        return result
+        return self._evaluation_result(total / seen, metrics, callbacks)
 
     @_numeric_environment
     def predict(  # type: ignore[override]  # the options go to Model.predict by name

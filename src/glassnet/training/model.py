@@ -928,9 +928,14 @@ class Model(Module):
                 if watched:
                     running = {"loss": total / seen, **{m.name: m.result() for m in metrics}}
                     callbacks.on_test_batch_end(step, running)
-        result = {"loss": total / seen}
-        for m in metrics:
-            result[m.name] = m.result()
+        return self._evaluation_result(total / seen, metrics, callbacks)
+
+    def _evaluation_result(
+        self, loss: float, metrics: list[Any], callbacks: CallbackList
+    ) -> dict[str, float]:
+        """{"loss": …, metric: …} at the end of an evaluation: a NaN or inf is warned about,
+        and the callbacks' ``on_test_end`` receives it."""
+        result = {"loss": loss, **{m.name: m.result() for m in metrics}}
         if not all(math.isfinite(v) for v in result.values()):
             self._warn_non_finite("evaluate", "loss or metrics")
         callbacks.on_test_end(dict(result))
