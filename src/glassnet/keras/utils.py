@@ -1,4 +1,5 @@
-"""``keras.utils``: ``to_categorical``, ``PyDataset`` and small helpers (Keras 3's names)."""
+"""``keras.utils``: ``to_categorical``, ``PyDataset``, ``plot_model`` and small helpers (Keras 3's
+names)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,17 @@ import numpy as np
 
 from .. import _rng
 from ..errors import InvalidArgumentError, ShapeError, describe
+from .plot import model_to_dot, plot_model
 
-__all__ = ["to_categorical", "normalize", "PyDataset", "Sequence", "set_random_seed"]
+__all__ = [
+    "to_categorical",
+    "normalize",
+    "PyDataset",
+    "Sequence",
+    "set_random_seed",
+    "plot_model",
+    "model_to_dot",
+]
 
 
 def to_categorical(x: Any, num_classes: int | None = None) -> np.ndarray:

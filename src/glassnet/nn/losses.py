@@ -93,6 +93,11 @@ def _inside_clip(a: np.ndarray) -> np.ndarray:
     return ((a >= EPSILON) & (a <= 1 - EPSILON)).astype(a.dtype)
 
 
+def _weights(sample_weight: Any) -> np.ndarray:
+    """A loss call's ``sample_weight`` (an array or a tensor) as an array."""
+    return np.asarray(sample_weight.data if isinstance(sample_weight, Tensor) else sample_weight)
+
+
 class Loss:
     """Base class. ``from_logits``: y_pred are pre-activation scores, not probabilities."""
 
@@ -109,9 +114,12 @@ class Loss:
         self.from_logits = from_logits
 
     # -- the three faces -------------------------------------------------------------------------
-    def __call__(self, y_true: Any, y_pred: Any) -> Tensor:
-        """The batch-mean cost as a differentiable scalar tensor."""
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
+        """The batch-mean cost as a differentiable scalar tensor; with ``sample_weight`` (one
+        weight per sample) 1/N Σ_x w_x C_x, as Keras's losses."""
         pred = _pred_tensor(y_pred, self.name)
+        if sample_weight is not None:
+            return self.weighted_tensor(y_true, pred, self.from_logits, _weights(sample_weight))
         targets = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
         if targets.dtype.kind == "f" and not np.isfinite(targets).all():
             raise InvalidArgumentError(
@@ -689,8 +697,10 @@ class FunctionLoss(Loss):
         self.fn = fn
         self.name = str(name or getattr(fn, "__name__", "loss"))
 
-    def __call__(self, y_true: Any, y_pred: Any) -> Tensor:
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> Tensor:
         pred = _pred_tensor(y_pred, self.name)
+        if sample_weight is not None:
+            return self.weighted_tensor(y_true, pred, False, _weights(sample_weight))
         y = y_true.data if isinstance(y_true, Tensor) else np.asarray(y_true)
         if y.shape != pred.data.shape and matches_by_unit_axis(y.shape, pred.data.shape):
             y = y.reshape(pred.data.shape)

@@ -337,10 +337,13 @@ class EarlyStopping(_Monitoring):
 
 
 class ModelCheckpoint(_Monitoring):
-    """Save the model after every epoch, or only when ``monitor`` improved (save_best_only).
+    """Save the model after every epoch (``save_freq="epoch"``) or every ``save_freq``
+    training batches, or only when ``monitor`` improved (save_best_only).
 
-    ``filepath`` may contain ``{epoch}`` and metric names (``model-{epoch:02d}-{val_loss:.2f}``).
-    Files are written atomically.
+    ``filepath`` may contain ``{epoch}``, ``{batch}`` (with an integer ``save_freq``) and metric
+    names (``model-{epoch:02d}-{val_loss:.2f}``); with an integer ``save_freq`` the metrics
+    are the running ones of the current epoch, as Keras's batch logs. Files are written
+    atomically.
     """
 
     def __init__(
@@ -351,35 +354,66 @@ class ModelCheckpoint(_Monitoring):
         save_weights_only: bool = False,
         mode: str = "auto",
         verbose: int = 0,
+        save_freq: str | int = "epoch",
     ) -> None:
         super().__init__(monitor, mode, 0.0)
+        ok_int = isinstance(save_freq, int) and not isinstance(save_freq, bool) and save_freq > 0
+        if save_freq != "epoch" and not ok_int:
+            raise InvalidArgumentError(
+                f"ModelCheckpoint: save_freq must be 'epoch' or an integer ≥ 1 (batches), "
+                f"received save_freq={save_freq!r}"
+            )
         self.filepath = os.fspath(filepath)
         self.save_best_only = save_best_only
         self.save_weights_only = save_weights_only
         self.verbose = verbose
+        self.save_freq = save_freq
+        self._epoch = 0
+        self._batches_since_save = 0
+
+    def _wants_batches(self) -> bool:
+        return self.save_freq != "epoch"
+
+    def on_epoch_begin(self, epoch: int, logs: Logs | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Logs | None = None) -> None:
+        if self.save_freq == "epoch":
+            return
+        self._batches_since_save += 1
+        if self._batches_since_save >= int(self.save_freq):
+            self._batches_since_save = 0
+            self._save(self._epoch, batch, logs or {})
 
     def on_epoch_end(self, epoch: int, logs: Logs | None = None) -> None:
+        if self.save_freq == "epoch":
+            self._save(epoch, None, logs or {})
+
+    def _save(self, epoch: int, batch: int | None, logs: Logs) -> None:
         if self.model is None:
             return
-        logs = logs or {}
         if self.save_best_only:
             value = self._value(logs)
             if value is None or not self._improved(value):
                 return
             self.best = value
+        names = {"epoch": epoch + 1, **logs}
+        if batch is not None:
+            names.setdefault("batch", batch + 1)
         try:
-            path = self.filepath.format(epoch=epoch + 1, **logs)
+            path = self.filepath.format(**names)
         except (KeyError, IndexError, ValueError) as exc:
             raise InvalidArgumentError(
                 f"ModelCheckpoint: filepath {self.filepath!r} names a value that is not in "
-                f"the logs ({exc}); available: epoch, {', '.join(sorted(logs))}"
+                f"the logs ({exc}); available: {', '.join(sorted(names))}"
             ) from None
         if self.save_weights_only:
             self.model.save_weights(path)
         else:
             self.model.save(path)
         if self.verbose:
-            print(f"Epoch {epoch + 1}: saved model to {path}")
+            at = f"Epoch {epoch + 1}" + ("" if batch is None else f", batch {batch + 1}")
+            print(f"{at}: saved model to {path}")
 
     def get_state(self) -> dict[str, Any]:
         return {"best": self.best}

@@ -86,6 +86,7 @@ def as_data(value: Any, name: str, where: str) -> np.ndarray:
         return value  # type: ignore[return-value]  # each array was checked when it was made
     if value is None:
         raise InvalidArgumentError(f"{where}: {name} is required, received None")
+    _refuse_batch_source(value, name, where)
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
@@ -105,6 +106,29 @@ def as_data(value: Any, name: str, where: str) -> np.ndarray:
             f"clean or impute the data first"
         )
     return arr
+
+
+def _refuse_batch_source(value: Any, name: str, where: str) -> None:
+    """Objects that give batches, or items without end, are not arrays: NumPy would read a
+    PyDataset's batches as one ragged array, and an object whose ``__getitem__`` never raises
+    IndexError as an endless sequence."""
+    if isinstance(value, (np.ndarray, list, tuple, str, bytes, int, float, complex)):
+        return
+    array_like = any(
+        hasattr(value, a) for a in ("__array__", "__array_interface__", "__array_struct__")
+    )
+    if array_like:
+        return
+    if is_batch_source(value):
+        raise InvalidArgumentError(
+            f"{where}: {name} must be an array, received {describe(value)} (a PyDataset or a "
+            f"generator of batches); pass it as x, with y=None"
+        )
+    if hasattr(value, "__getitem__") and not hasattr(value, "__len__"):
+        raise InvalidArgumentError(
+            f"{where}: {name} must be an array, received {describe(value)}, which has "
+            f"__getitem__ but no __len__ (its length is unknown)"
+        )
 
 
 def split_validation(
@@ -200,15 +224,16 @@ def sample_weights_for(value: Any, samples: int, where: str) -> np.ndarray:
 
 
 def collect_batches(
-    source: Any, steps: int | None, where: str
+    source: Any, steps: int | None, where: str, what: str = "x", steps_name: str = "steps"
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """evaluate's and predict's data from a PyDataset or a generator: its batches joined into
-    arrays (x, y or None). A generator must say how many batches to read (``steps``), so that
-    an endless one cannot hang the call."""
+    """evaluate's and predict's data (and fit's validation data) from a PyDataset or a
+    generator: its batches joined into arrays (x, y or None). A generator must say how many
+    batches to read (``steps``), so that an endless one cannot hang the call."""
     indexed = hasattr(source, "__getitem__") and hasattr(source, "__len__")
     if not indexed and steps is None:
         raise InvalidArgumentError(
-            f"{where}: a generator as x needs steps (how many batches to read), received steps=None"
+            f"{where}: a generator as {what} needs {steps_name} (how many batches to read), "
+            f"received {steps_name}=None"
         )
     count = steps if steps is not None else len(source)
     items = (source[i] for i in range(count)) if indexed else itertools.islice(source, count)

@@ -685,6 +685,10 @@ class Functional(Model):
 
     def fit(self, x: Any = None, y: Any = None, *args: Any, **kwargs: Any) -> Any:
         """Keras's fit; with several inputs or outputs x and y are lists or dicts of arrays."""
+        if kwargs.get("validation_data") is not None:
+            kwargs["validation_data"] = self._validation_arrays(
+                kwargs["validation_data"], kwargs.get("validation_steps"), "fit"
+            )
         if not self.several():
             x, y = self._one_to_one(x, y, "fit")
             val = kwargs.get("validation_data")

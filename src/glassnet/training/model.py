@@ -432,7 +432,8 @@ class Model(Module):
         With ``record`` (a Telemetry), every layer's telemetry tap (z, a, δ, W, ∂C/∂W of a
         Dense layer) is logged.
         """
-        if self.optimizer is None or not self.optimizer.params:
+        trainable = self._trainable_parameters()
+        if self.optimizer is None or (trainable and not self.optimizer.params):
             # compile() cannot bind the parameters of a model built later; the first step does.
             self._require_compiled("train_step")
             self._bind_optimizer()
@@ -445,8 +446,9 @@ class Model(Module):
             with recording() as tape:
                 loss, outputs = self.forward_loss(x, yb, **extra)
         value = float(loss.data)
-        if not math.isfinite(value):
+        if not math.isfinite(value) or not trainable:  # nothing to update: Keras's way too
             return StepResult(value, outputs)
+        assert self.optimizer is not None
         self.optimizer.zero_grad()
         loss.backward()
         if record is not None:
@@ -458,8 +460,9 @@ class Model(Module):
         return StepResult(value, outputs)
 
     def _step_function(self) -> Callable[..., StepResult]:
-        """The step fit uses: the fast step when allowed and exact, else train_step."""
-        if self.fit_path()[0] != "fast":
+        """The step fit uses: the fast step when allowed and exact, else train_step (which
+        also computes the loss of a model with nothing to train)."""
+        if self.fit_path()[0] != "fast" or not self._trainable_parameters():
             return self.train_step
         step = self._fused_step
         if (
@@ -471,15 +474,23 @@ class Model(Module):
             step = self._fused_step = FusedStep(self, self.loss, self.optimizer)
         return step  # type: ignore[no-any-return]
 
+    def _trainable_parameters(self) -> list[Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
     def _bind_optimizer(self) -> None:
         """Bind the trainable parameters: a frozen one (``requires_grad=False``, or a layer's
         ``trainable=False``) is not updated at all, as in Keras and PyTorch."""
-        trainable = [p for p in self.parameters() if p.requires_grad]
+        trainable = self._trainable_parameters()
         if not trainable:
-            raise InvalidArgumentError(
-                f"fit: {self.name} has no trainable parameters (every layer is frozen); set "
-                f"layer.trainable = True on the layers to train"
+            # Keras trains such a model anyway (its cost may come from add_loss): it warns.
+            warnings.warn(
+                f"fit: {self.name} has no trainable parameters (it has none, or every layer "
+                f"is frozen): the loss is computed but no weight changes; set "
+                f"layer.trainable = True on the layers to train",
+                RuntimeWarning,
+                stacklevel=4,
             )
+            return
         bound = self.optimizer.params
         same = len(bound) == len(trainable) and all(a is b for a, b in zip(bound, trainable))
         if bound and not same:
@@ -511,6 +522,7 @@ class Model(Module):
         steps_per_epoch: int | None = None,
         sample_weight: Any = None,
         class_weight: dict[Any, float] | None = None,
+        validation_steps: int | None = None,
     ) -> History:
         """Train for ``epochs`` passes over (x, y) in mini-batches; returns the History.
 
@@ -535,6 +547,8 @@ class Model(Module):
         ``x`` may also be a ``keras.utils.PyDataset`` or a generator of (x, y[, sample_weight])
         batches (then y is None; a generator needs ``steps_per_epoch``).
         ``steps_per_epoch``: batches per epoch, taken from a stream of passes over the data.
+        ``validation_data`` may be a PyDataset or a generator too (a generator needs
+        ``validation_steps``): its batches are read once, before the first epoch.
         ``sample_weight`` (one weight per sample) and ``class_weight`` ({class: weight})
         weight each sample's cost: C = 1/N Σ_x w_x C_x, trained through the graph.
         """
@@ -550,6 +564,7 @@ class Model(Module):
                 raise InvalidArgumentError(
                     f"{where}: checkpoint/resume cannot be combined with steps_per_epoch"
                 )
+        validation_data = self._validation_arrays(validation_data, validation_steps, where)
         iterator: Any
         if is_batch_source(x):
             data, iterator = self._stream_data(x, y, steps_per_epoch, validation_data, where)
@@ -635,6 +650,24 @@ class Model(Module):
             step_fn.release()  # type: ignore[attr-defined]
             group.close()
             history.distributed = group.summary()
+
+    @staticmethod
+    def _validation_arrays(validation_data: Any, steps: int | None, where: str) -> Any:
+        """``validation_data`` given as a PyDataset or a generator, read into (x_val, y_val)
+        arrays; any other value is returned as it is."""
+        if steps is not None:
+            steps = positive_int(steps, "validation_steps", where)
+        if not is_batch_source(validation_data):
+            return validation_data
+        x_val, y_val = collect_batches(
+            validation_data, steps, where, "validation_data", "validation_steps"
+        )
+        if y_val is None:
+            raise InvalidArgumentError(
+                f"{where}: the batches of validation_data must be tuples (x, y) with targets, "
+                f"received batches without y"
+            )
+        return x_val, y_val
 
     def _join_distributed(
         self, distributed: Any, x: np.ndarray, batch_size: int, epochs: int, where: str
