@@ -20,6 +20,7 @@ Indices are 1-based as in w^l_jk; the code's array index is ``W[j − 1, k − 1
 
 from __future__ import annotations
 
+import contextlib
 import html
 import math
 from dataclasses import dataclass, field
@@ -71,13 +72,23 @@ def _note(text: str, style: Style, kind: str) -> str:
 class Names:
     """Symbols for a trace: the seeds' (C, z^l_j, a^l_j, w^l_jk) or seed 004's (E, net, out)."""
 
-    def __init__(self, trace: BackpropTrace, style: str = "seeds") -> None:
+    def __init__(
+        self, trace: BackpropTrace, style: str = "seeds", preset: presets.Preset | None = None
+    ) -> None:
         if style not in STYLES:
             raise InvalidArgumentError(
                 f"path: style must be one of {', '.join(STYLES)}, received style={style!r}"
             )
         self.trace = trace
         self.style = style
+        #: the notation preset the symbols are written in (None: whichever is current when
+        #: they are asked for); kept so that a story renders later in the notation it was made in
+        self.preset = preset
+
+    def _preset(self) -> contextlib.AbstractContextManager[Any]:
+        if self.preset is None:
+            return contextlib.nullcontext()
+        return presets.using(self.preset, self.trace.L)
 
     def _unit(self, l: int, j: int) -> str:
         if l == 0:
@@ -89,23 +100,29 @@ class Names:
     # The "seeds" style writes layers as the current notation preset does (w²₁₁, or w³₁₁ in
     # seed 000's count, w⁽³⁾₁₁ in seed 001's).
     def cost(self) -> Sym:
-        return Sym("E") if self.style == "net/out" else presets.cost_symbol()
+        if self.style == "net/out":
+            return Sym("E")
+        with self._preset():
+            return presets.cost_symbol()
 
     def z(self, l: int, j: int) -> Sym:
         if self.style == "net/out":
             return Sym("net", sub=self._unit(l, j))
-        return presets.symbol("z", l, str(j))
+        with self._preset():
+            return presets.symbol("z", l, str(j))
 
     def a(self, l: int, j: int) -> Sym:
         if self.style == "net/out":
             return Sym("i", sub=str(j)) if l == 0 else Sym("out", sub=self._unit(l, j))
-        return presets.symbol("a", l, str(j))
+        with self._preset():
+            return presets.symbol("a", l, str(j))
 
     def w(self, l: int, j: int, k: int) -> Sym:
         if self.style == "net/out":
             return Sym(f"w{self.trace.weight_number(l, j, k)}")
         sub = f"{j}{k}" if j < 10 and k < 10 else f"{j},{k}"
-        return presets.symbol("w", l, sub)
+        with self._preset():
+            return presets.symbol("w", l, sub)
 
     def target(self, j: int) -> Sym:
         if self.style == "net/out":
@@ -113,7 +130,8 @@ class Names:
         return Sym("y", sub=str(j))
 
     def delta(self, l: int, j: int) -> Sym:
-        return presets.symbol("δ", l, str(j))
+        with self._preset():
+            return presets.symbol("δ", l, str(j))
 
     def partial(self, num: Expr, den: Expr) -> Frac:
         return Frac(Row([Sym("∂"), num]), Row([Sym("∂"), den]))
@@ -633,14 +651,21 @@ def _grouped(
 
 
 def weight_path(
-    trace: BackpropTrace, l: int, j: int, k: int, style: str = "seeds", max_paths: int = 16
+    trace: BackpropTrace,
+    l: int,
+    j: int,
+    k: int,
+    style: str = "seeds",
+    max_paths: int = 16,
+    preset: presets.Preset | None = None,
 ) -> WeightPath:
-    """Build the WeightPath for w^l_jk (1-based); see ``BackpropTrace.path``."""
+    """Build the WeightPath for w^l_jk (1-based) in ``preset``'s symbols (None: the current
+    preset's); see ``BackpropTrace.path``."""
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 1:
         raise InvalidArgumentError(
             f"path: max_paths must be a positive integer, received max_paths={max_paths!r}"
         )
-    names = Names(trace, style)
+    names = Names(trace, style, preset)
     lt = trace.layer(l)
     count = _count(trace, l, j, {})
     grouped = count > max_paths and l < trace.L

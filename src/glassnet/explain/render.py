@@ -72,6 +72,19 @@ class Para:
 Note = str | list[str | Expr]
 
 
+def _checked_label(label: str) -> str:
+    """A compared array's label ("δ^2", "∂C/∂W^2", "∂C/∂b^2", "C"), which counts layers as
+    glassnet does, written in the current notation preset (seed 000's δ³ for glassnet's δ²)."""
+    kind, _, layer = label.rpartition("^")
+    base = {"δ": "δ", "∂C/∂W": "W", "∂C/∂b": "b"}.get(kind)
+    if base is None or not layer.isdigit():
+        return label
+    sym = to_inline_text(presets.symbol(base, int(layer)), Style())
+    if base == "δ":
+        return sym
+    return f"∂{to_inline_text(presets.cost_symbol(), Style())}/∂{sym}"
+
+
 def _join_notes(*notes: Note) -> Note:
     parts: list[str | Expr] = []
     for note in notes:
@@ -794,7 +807,7 @@ def build_document(trace: BackpropTrace) -> Document:
                     "The autograd engine, run separately on the same float64 weights (δ read "
                     "from z.grad), gives the same numbers: largest relative difference {diff} "
                     "(at {where}) over C and every δ, ∂C/∂W and ∂C/∂b."
-                ).format(diff=f"{trace.max_discrepancy:.2g}", where=worst[0])
+                ).format(diff=f"{trace.max_discrepancy:.2g}", where=_checked_label(worst[0]))
             ]
         )
     )
@@ -908,12 +921,13 @@ def _prime_step(trace: BackpropTrace, lt: LayerTrace) -> Step:
 
 def _paths(trace: BackpropTrace, weights: Sequence[Any]) -> list[WeightPath]:
     out = []
-    style = "net/out" if presets.current()[0].style == "seed004" else None
+    preset = presets.current()[0]  # the rendering's notation, whatever trace.notation says
+    style = "net/out" if preset.style == "seed004" else None
     for w in weights:
         if isinstance(w, str):
-            out.append(trace.path(w, style=style))
+            out.append(trace.path(w, style=style, notation=preset))
         elif isinstance(w, (tuple, list)) and len(w) == 3:
-            out.append(trace.path(int(w[0]), int(w[1]), int(w[2]), style=style))
+            out.append(trace.path(int(w[0]), int(w[1]), int(w[2]), style=style, notation=preset))
         else:
             raise InvalidArgumentError(
                 f"weights: each weight is (l, j, k) or a name like 'w5', received {w!r}"

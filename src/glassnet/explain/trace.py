@@ -286,6 +286,7 @@ class BackpropTrace:
         *,
         style: str | None = None,
         max_paths: int = 16,
+        notation: Any = None,
     ) -> WeightPath:
         """∂C/∂w^l_jk as a sum over paths of products of local derivatives, with values.
 
@@ -294,8 +295,10 @@ class BackpropTrace:
         ``layer(l).grad_W[j − 1, k − 1]``. ``style="net/out"`` labels with seed 004's names
         (E, net_h1, out_o1, w5); the default is ``trace.path_style`` ("seeds"). More than
         ``max_paths`` paths are grouped by the neurons of layer l + 1, whose δ^{l+1} already
-        sums everything beyond.
+        sums everything beyond. ``notation``: the preset its symbols are written in (default
+        ``trace.notation``; seed004's implies ``style="net/out"``), as the renderers' is.
         """
+        from . import presets
         from .path import weight_path
 
         if isinstance(l, str):
@@ -311,8 +314,18 @@ class BackpropTrace:
                 "(1-based, as in w^l_jk) or as path('w5')"
             )
         self._check_weight(l, j, k, "trace.path")
+        chosen = notation if notation is not None else self.notation
+        preset = presets.get(chosen) if chosen is not None else None
+        if style is None and preset is not None and preset.style == "seed004":
+            style = "net/out"  # seed 004 names its weights w1…w8, as the renderers do
         return weight_path(
-            self, int(l), int(j), int(k), style=style or self.path_style, max_paths=max_paths
+            self,
+            int(l),
+            int(j),
+            int(k),
+            style=style or self.path_style,
+            max_paths=max_paths,
+            preset=preset,
         )
 
     # -- the verdict -------------------------------------------------------------------------------
