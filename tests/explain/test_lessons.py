@@ -38,6 +38,16 @@ def test_lesson_executes_and_its_assertions_hold(name: str, monkeypatch: Any) ->
     outputs = [o for cell in notebook.cells for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any(set(o.get("data", {})) & {"image/svg+xml", "image/png"} for o in outputs)
+    # Offline: no output and no Markdown cell loads anything (math is MathML in glassnet's
+    # HTML, and Jupyter's own bundled MathJax in the Markdown cells).
+    from _html_parse import remote_references
+
+    for o in outputs:
+        for kind in ("text/html", "image/svg+xml"):
+            assert remote_references(str(o.get("data", {}).get(kind, ""))) == []
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            assert "](http" not in cell.source and remote_references(cell.source) == []
 
 
 def test_every_seed_has_one_lesson() -> None:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .doctor import Doctor, diagnose
 from .lr_find import LRFinderResult, lr_find
 from .report import report
-from .rules import RULE_NAMES, RULES, Finding
+from .rules import RULE_NAMES, RULES, Finding, Findings
 from .stepper import Stepper, StepRecord
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Doctor",
     "Finding",
+    "Findings",
     "RULES",
     "RULE_NAMES",
     "diagnose",

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from ..errors import InvalidArgumentError, UnknownNameError
 from ..training.callbacks import Callback
-from .rules import RULE_NAMES, RULES, SUPERSEDED_BY, Finding, Rule, RunView
+from .rules import RULE_NAMES, RULES, SUPERSEDED_BY, Finding, Findings, Rule, RunView
 
 __all__ = ["Doctor", "diagnose", "evaluate"]
 
@@ -55,7 +55,7 @@ def evaluate(
     return new
 
 
-def diagnose(history: Any, model: Any = None, rules: Iterable[str] | None = None) -> list[Finding]:
+def diagnose(history: Any, model: Any = None, rules: Iterable[str] | None = None) -> Findings:
     """The doctor's findings for a finished run, post hoc (``history.findings`` is untouched).
 
     ``history``: what fit returned (a History; its ``telemetry`` enables the per-layer rules);
@@ -74,7 +74,7 @@ def diagnose(history: Any, model: Any = None, rules: Iterable[str] | None = None
     for epoch in sorted(set(int(e) for e in history.epoch)):
         found += evaluate(RunView.from_history(history, model, epoch), chosen, seen)
     found += evaluate(RunView.from_history(history, model), chosen, seen)
-    return found
+    return Findings(found)
 
 
 def text_width() -> int:
@@ -121,7 +121,7 @@ class Doctor(Callback):
         self.check_every = check_every
         self.verbose = verbose
         self.stream = stream
-        self.findings: list[Finding] = []
+        self.findings: Findings = Findings()
         self._seen: set[tuple[str, str | None, str]] = set()
         self._pending: list[Finding] = []
         self._epoch = 0
@@ -179,7 +179,7 @@ class Doctor(Callback):
 
     # -- hooks -------------------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self.findings = []
+        self.findings = Findings()
         self._seen = set()
         self._pending = []
         self._epochs_seen = 0

@@ -143,6 +143,43 @@ class LRFinderResult:
             )
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """How a notebook shows the test: the curve (inline SVG, log-scale rates, the
+        suggestion marked) and the suggested rate in words."""
+        from ..training._notebook import box, escape, line_chart
+
+        head, *rest = str(self).splitlines()
+        lrs = [float(v) for v in self.learning_rates]
+        smooth = np.asarray(self.smoothed_losses, dtype=float)
+        chart = ""
+        finite = smooth[np.isfinite(smooth)]
+        if finite.size:  # as plots.lr_find_curve: the divergence must not flatten the rest
+            raw = np.asarray(self.losses, dtype=float)
+            raw = raw[np.isfinite(raw)]
+            low = min(float(finite.min()), float(raw.min()) if raw.size else math.inf)
+            high = float(finite[0])
+            span = max(high - low, 1e-12)
+            marker = None
+            if self.suggestion is not None:
+                marker = (self.suggestion, f"suggested α = {self.suggestion:.2g}")
+            chart = line_chart(
+                {
+                    "mini-batch loss": (lrs, [float(v) for v in self.losses]),
+                    "smoothed loss": (lrs, [float(v) for v in smooth]),
+                },
+                "learning rate α",
+                "loss",
+                log_x=True,
+                marker=marker,
+                light=("mini-batch loss",),
+                y_range=(low - 0.1 * span, max(high, low) + 1.5 * span),
+                width=460,
+                height=260,
+            )
+        notes = [line for line in rest if not line.startswith("  ")]  # not the coarse table
+        body = "".join(f"<div>{escape(line)}</div>" for line in notes)
+        return f"{box('lr-find')}<b>{escape(head)}</b>{chart}{body}</div>"
+
     def __repr__(self) -> str:
         s = "None" if self.suggestion is None else f"{self.suggestion:.3g}"
         trained = f", trained_steps={self.trained_steps}" if self.trained_steps else ""

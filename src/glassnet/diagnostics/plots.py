@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GlassnetError, InvalidArgumentError, ShapeError, describe
+from ..training._notebook import enable_figure_display
 
 __all__ = [
     "MissingDependencyError",
@@ -72,6 +73,7 @@ def _figure(
         ) from None
     fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
+    enable_figure_display()  # in a notebook the figure shows inline, without %matplotlib
     axes = fig.subplots(nrows, ncols)
     return fig, axes
 

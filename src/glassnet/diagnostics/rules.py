@@ -30,6 +30,7 @@ from ..errors import InvalidArgumentError
 
 __all__ = [
     "Finding",
+    "Findings",
     "Rule",
     "RunView",
     "RULES",
@@ -236,6 +237,42 @@ class Finding:
         return (
             f'<div><b style="color:{colour}">{escape(self._head())}</b>: '
             f"{escape(self.evidence)}<br><i>Suggestion:</i> {escape(self.suggestion)}</div>"
+        )
+
+
+class Findings(list):  # type: ignore[type-arg]
+    """The doctor's findings (``history.findings``, ``doctor.findings``, ``diagnose``): a list
+    of ``Finding`` that a notebook shows as a table — severity, rule, layer, epoch, evidence
+    and what to do, the seeds' symbols (a^(l-1), δ^l) as MathML, not carets."""
+
+    def _repr_html_(self) -> str:
+        from ..training._notebook import box, escape
+        from .report import _rich
+
+        if not self:
+            return f"{box('findings')}<b>Doctor:</b> no problems found.</div>"
+        cell = "padding:3px 8px;border-bottom:1px solid #ddd;vertical-align:top;text-align:left"
+        rows = []
+        for f in self:
+            colour = "#b45309" if f.severity == "warning" else "#1d4ed8"
+            rows.append(
+                f'<tr><td style="{cell};color:{colour};font-weight:bold">{escape(f.severity)}</td>'
+                f'<td style="{cell}"><code>{escape(f.rule)}</code></td>'
+                f'<td style="{cell}">{escape(f.layer or "")}</td>'
+                f'<td style="{cell};text-align:right">{f.epoch + 1}</td>'
+                f'<td style="{cell}">{_rich(f.evidence)}</td>'
+                f'<td style="{cell}">{_rich(f.suggestion)}</td></tr>'
+            )
+        head = "".join(
+            f'<th style="{cell}">{h}</th>'
+            for h in ("severity", "rule", "layer", "epoch", "evidence", "what to do")
+        )
+        n = len(self)
+        return (
+            f"{box('findings')}<b>Doctor: {n} finding"
+            f"{'s' if n != 1 else ''}</b>"
+            f'<table style="border-collapse:collapse;margin:4px 0"><thead><tr>{head}</tr>'
+            f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
 
 

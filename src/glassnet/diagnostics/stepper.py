@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import GlassnetError, InvalidArgumentError, ShapeError
 from ..training.callbacks import History
 from .doctor import evaluate
-from .rules import RULES, Finding, RunView
+from .rules import RULES, Finding, Findings, RunView
 
 __all__ = ["Stepper", "StepRecord"]
 
@@ -205,7 +205,7 @@ class Stepper:
             self._epoch_losses = []
         if self.want_doctor:
             view = RunView.from_history(self.history, model, None)
-            record.findings = evaluate(view, RULES.values(), self._seen)
+            record.findings = Findings(evaluate(view, RULES.values(), self._seen))
             self.history.findings.extend(record.findings)
         return record
 

@@ -19,7 +19,7 @@ from ..errors import InvalidArgumentError
 from . import presets
 from .notation import Style, fmt_number, to_inline_text
 
-__all__ = ["diagram"]
+__all__ = ["diagram", "SVG"]
 
 _NODE_R = 30
 
@@ -57,7 +57,7 @@ def diagram(
     max_neurons: int = 8,
     precision: int = 4,
     notation: str | None = None,
-) -> str:
+) -> SVG:
     """The network of ``trace`` (a BackpropTrace, or a ForwardTrace for ``show="values"``) as
     an SVG document: values (a, z; w) or gradients (δ; ∂C/∂w) on neurons and edges."""
     if show not in ("values", "gradients"):
@@ -72,7 +72,17 @@ def diagram(
         raise InvalidArgumentError(f"diagram: width must be an integer ≥ 300, received {width!r}")
     chosen = presets.get(notation if notation is not None else getattr(trace, "notation", None))
     with presets.using(chosen, trace.L):
-        return _draw(trace, show, width, max_neurons, precision)
+        return SVG(_draw(trace, show, width, max_neurons, precision))
+
+
+class SVG(str):
+    """An SVG document: a plain ``str`` (write it to a file, embed it) that a notebook shows
+    as the picture rather than as its source."""
+
+    __slots__ = ()
+
+    def _repr_svg_(self) -> str:
+        return str(self)
 
 
 def _sample(arr: np.ndarray) -> np.ndarray:

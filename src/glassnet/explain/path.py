@@ -468,6 +468,13 @@ class WeightPath:
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
+    def _repr_html_(self) -> str:
+        """How a notebook shows the story: the HTML with MathML and the trace's style, so it
+        renders with no MathJax and no network (Jupyter prefers it to the Markdown)."""
+        from .render import _CSS
+
+        return f'<style>{_CSS}</style>\n<div class="glassnet-trace">{self.to_html()}</div>'
+
 
 def _display(expr: Expr, style: Style) -> str:
     """MathML in display style but inline, so it lines up left in its grid cell."""

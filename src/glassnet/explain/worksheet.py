@@ -305,6 +305,8 @@ class Worksheet:
             body += [f"<p>{_para_html(p, style)}</p>" for p in doc.intro]
             body += [_section_html(sec, style, 0) for sec in doc.sections]
             body.append("</div>")
+            if kind == "fragment":  # for a notebook: the page's style and body, no <html>
+                return f"<style>{_CSS}</style>\n" + "\n".join(body)
             return (
                 '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
                 '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -323,6 +325,13 @@ class Worksheet:
     def to_html(self, precision: int = 6) -> str:
         """The worksheet as a self-contained HTML page."""
         return self._render("html", precision)
+
+    def _repr_html_(self) -> str:
+        """How a notebook shows the worksheet: the page's HTML (MathML, no script)."""
+        return self._render("fragment", 6)
+
+    def __repr__(self) -> str:
+        return f"Worksheet({self.trace.describe()}, blanks=[{', '.join(self.blanks)}])"
 
     def check(
         self, answers: Mapping[str, Any], rtol: float = 2e-3, atol: float = 1e-4

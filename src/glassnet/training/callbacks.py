@@ -235,6 +235,50 @@ class History(Callback):
         keys = ", ".join(self.history)
         return f"History(epochs={len(self.epoch)}, metrics=[{keys}])"
 
+    #: epochs a notebook's table shows in full; a longer run shows the first and last ones
+    HTML_ROWS = 20
+
+    def _repr_html_(self) -> str:
+        """How a notebook shows the run: the curves (inline SVG, one chart per metric with its
+        val_ twin dashed), the metrics per epoch as a table, why it stopped, the findings."""
+        from ._notebook import box, escape, html_table, line_chart
+        from .progress import format_value
+
+        parts = [box("history"), f"<b>{escape(self)}</b>"]
+        epochs = [e + 1 for e in self.epoch]
+        if self.history and epochs:
+            charts = []
+            for base in dict.fromkeys(k.removeprefix("val_") for k in self.history):
+                series = {
+                    key: (epochs[: len(self.history[key])], self.history[key])
+                    for key in (base, f"val_{base}")
+                    if key in self.history
+                }
+                charts.append(line_chart(series, "epoch", base))
+            flex = "display:flex;flex-wrap:wrap;gap:8px"
+            parts.append(f'<div style="{flex}">{"".join(charts)}</div>')
+            keys = list(self.history)
+            rows = [
+                [str(epoch)]
+                + [
+                    format_value(k, self.history[k][i]) if i < len(self.history[k]) else ""
+                    for k in keys
+                ]
+                for i, epoch in enumerate(epochs)
+            ]
+            if len(rows) > self.HTML_ROWS:
+                half = self.HTML_ROWS // 2
+                rows = rows[:half] + [["…"] * (len(keys) + 1)] + rows[-half:]
+            parts.append(html_table(["epoch", *keys], rows, right=range(len(keys) + 1)))
+        if self.stopped_reason:
+            parts.append(f"<div><b>Stopped early:</b> {escape(self.stopped_reason)}</div>")
+        if self.findings:
+            # The doctor's Findings show as one table; any other list, finding by finding.
+            table = getattr(self.findings, "_repr_html_", None)
+            parts.append(table() if table else "".join(f._repr_html_() for f in self.findings))
+        parts.append("</div>")
+        return "".join(parts)
+
 
 def _monitor_mode(monitor: str, mode: str) -> str:
     if mode not in ("auto", "min", "max"):

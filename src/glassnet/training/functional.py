@@ -814,7 +814,12 @@ class Functional(Model):
     def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
         """Print the layers with their output shapes, parameter counts and the
         layers each call reads from (Keras's "Connected to")."""
-        rows = []
+        (print_fn or print)(self._summary_text())
+
+    def _summary_table(self) -> tuple[tuple[str, ...], list[tuple[str, ...]], list[str]]:
+        """One row per call of a layer: name (type), output shapes, parameters (counted at
+        a shared layer's first call), the calls it reads from; then the totals."""
+        rows: list[tuple[str, ...]] = []
         for node in self._nodes:
             layer = node.layer
             shapes = ", ".join(_shape_text(t.shape) for t in node.outputs)
@@ -823,22 +828,8 @@ class Functional(Model):
             )
             links = ", ".join(self._node_label(t) for t in node.inputs) or "-"
             rows.append((f"{layer.name} ({type(layer).__name__})", shapes, f"{count:,}", links))
-        headers = ("Layer (type)", "Output Shape", "Param #", "Connected to")
-        widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) + 2 for i in range(4)]
-        line = "─" * sum(widths)
-        out = [f'Model: "{self.name}"', line, "".join(h.ljust(w) for h, w in zip(headers, widths))]
-        out.append("═" * sum(widths))
-        out += ["".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-        total = self.count_params()
-        trainable = int(sum(p.data.size for p in self.parameters() if p.requires_grad))
-        out += [
-            line,
-            f"Total params: {total:,}",
-            f"Trainable params: {trainable:,}",
-            f"Non-trainable params: {total - trainable:,}",
-            line,
-        ]
-        (print_fn or print)("\n".join(out))
+        _, _, totals = super()._summary_table()
+        return ("Layer (type)", "Output Shape", "Param #", "Connected to"), rows, totals
 
     def _first(self, layer: Any) -> Node | None:
         return next((n for n in self._nodes if n.layer is layer), None)

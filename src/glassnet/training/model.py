@@ -1196,10 +1196,22 @@ class Model(Module):
         otherwise show the table twice."""
         (print_fn or print)(self._summary_text())
 
+    def _summary_table(self) -> tuple[tuple[str, ...], list[tuple[str, ...]], list[str]]:
+        """The summary's numbers, written once for the text and the notebook's HTML:
+        (headers, one row per layer, the totals' lines)."""
+        total = self.count_params()
+        trainable = int(sum(p.data.size for p in self.parameters() if p.requires_grad))
+        totals = [
+            f"Total params: {total:,}",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}",
+        ]
+        return ("Layer (type)", "Output Shape", "Param #"), list(self._summary_rows()), totals
+
     def _summary_text(self) -> str:
-        rows = self._summary_rows()
-        headers = ("Layer (type)", "Output Shape", "Param #")
-        widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) + 2 for i in range(3)]
+        headers, rows, totals = self._summary_table()
+        n = len(headers)
+        widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) + 2 for i in range(n)]
         line = "─" * sum(widths)
         out = [
             f'Model: "{self.name}"',
@@ -1209,16 +1221,37 @@ class Model(Module):
         ]
         for r in rows:
             out.append("".join(c.ljust(w) for c, w in zip(r, widths)))
-        total = self.count_params()
-        trainable = int(sum(p.data.size for p in self.parameters() if p.requires_grad))
-        out += [
-            line,
-            f"Total params: {total:,}",
-            f"Trainable params: {trainable:,}",
-            f"Non-trainable params: {total - trainable:,}",
-            line,
-        ]
+        out += [line, *totals, line]
         return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        """How a notebook shows the model: the summary as a table (names escaped)."""
+        from ._notebook import box, escape, html_table
+
+        headers, rows, totals = self._summary_table()
+        compiled = self._compiled_text()
+        return (
+            f"{box('model')}<b>{escape(type(self).__name__)}"
+            f" &quot;{escape(self.name)}&quot;</b>"
+            + (f'<div style="color:#555">{escape(compiled)}</div>' if compiled else "")
+            + html_table(headers, rows, right=(2,), footer=totals)
+            + "</div>"
+        )
+
+    def _compiled_text(self) -> str:
+        """``compiled with Adam, loss CategoricalCrossentropy, metrics accuracy`` ('' before)."""
+        if not self.compiled:
+            return ""
+        parts = [f"compiled with {type(self.optimizer).__name__}"]
+        if self.loss is not None:
+            parts.append(f"loss {type(self.loss).__name__}")
+        if self.metric_specs:
+            names = [
+                m if isinstance(m, str) else getattr(m, "name", type(m).__name__)
+                for m in self.metric_specs
+            ]
+            parts.append("metrics " + ", ".join(str(n) for n in names))
+        return ", ".join(parts)
 
     def _summary_rows(self) -> list[tuple[str, str, str]]:
         return [

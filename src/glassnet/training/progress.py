@@ -1,10 +1,11 @@
-"""Progress display for fit/evaluate: a bar on a terminal, one line per epoch otherwise.
+"""Progress display for fit/evaluate: a bar on a terminal or in a notebook, else lines.
 
 verbose=0: nothing. verbose=1: a bar redrawn in place when the stream is a terminal (like
-Keras's Progbar: ``Epoch 3/5``, steps, ETA, ``loss: 0.4321``), else one summary line per
-epoch. verbose=2: one summary line per epoch. The bar is drawn here rather than by tqdm: tqdm
-cut the line at the terminal's width, metrics included, and estimated the ETA from the first
-step, whose warm-up made it hours.
+Keras's Progbar: ``Epoch 3/5``, steps, ETA, ``loss: 0.4321``); in a Jupyter kernel (and no
+``stream`` given) one HTML display updated in place (``_notebook.py``) with the same numbers;
+else one summary line per epoch. verbose=2: one summary line per epoch. The bar is drawn here
+rather than by tqdm: tqdm cut the line at the terminal's width, metrics included, and
+estimated the ETA from the first step, whose warm-up made it hours.
 """
 
 from __future__ import annotations
@@ -15,21 +16,23 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-__all__ = ["Progress", "format_logs"]
+from ._notebook import LiveDisplay, box, escape, html_table, in_notebook
+
+__all__ = ["Progress", "format_logs", "format_value"]
+
+
+def format_value(key: str, value: Any) -> str:
+    """One metric as fit shows it: ``0.4321``; learning rates and values ≥ 1e5 in %g."""
+    if isinstance(value, float):
+        # A diverging loss (4.2e+35) in %f would print 37 digits.
+        big = abs(value) >= 1e5
+        return f"{value:.4g}" if "learning_rate" in key or big else f"{value:.4f}"
+    return str(value)
 
 
 def format_logs(logs: dict[str, Any]) -> str:
     """``loss: 0.4321 - accuracy: 0.8765`` (learning rates and values ≥ 1e5 in %g)."""
-    parts = []
-    for key, value in logs.items():
-        if isinstance(value, float):
-            # A diverging loss (4.2e+35) in %f would print 37 digits.
-            big = abs(value) >= 1e5
-            text = f"{value:.4g}" if "learning_rate" in key or big else f"{value:.4f}"
-        else:
-            text = str(value)
-        parts.append(f"{key}: {text}")
-    return " - ".join(parts)
+    return " - ".join(f"{key}: {format_value(key, value)}" for key, value in logs.items())
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -79,6 +82,12 @@ class Progress:
         self.clock = clock
         use_bar = _is_terminal(self.stream) if bar is None else bar
         self.mode = "none" if verbose == 0 else ("bar" if verbose == 1 and use_bar else "line")
+        if verbose == 1 and stream is None and bar is None and in_notebook():
+            self.mode = "html"
+        self._live: LiveDisplay | None = None
+        self._live_at = -1.0  # when the notebook display was last redrawn
+        self._finished: list[tuple[int, float, dict[str, Any]]] = []  # (epoch, seconds, logs)
+        self._current = ""  # the running epoch's part of the notebook display
         self._epoch = 0
         self._started = 0.0
         self._first_done: float | None = None  # when the first (warm-up) step ended
@@ -127,11 +136,15 @@ class Progress:
 
     def update(self, step: int, logs: dict[str, Any]) -> None:
         """After ``step`` steps of this epoch (1-based), with the running metrics."""
-        if self.mode != "bar":
+        if self.mode not in ("bar", "html"):
             return
         now = self.clock()
         if step == 1 and self._first_done is None:
             self._first_done = now
+        if self.mode == "html":
+            self._current = self._html_bar(step, logs, now)
+            self._show(now)
+            return
         if now - self._last_refresh >= 0.1 or step == self.steps or step == 1:
             self._last_refresh = now
             self._draw(self.line(step, logs, now, _columns()))
@@ -141,7 +154,11 @@ class Progress:
         seconds = self.clock() - self._started
         per_step = seconds / max(self.steps, 1) * 1000
         summary = f"{self.steps} steps - {seconds:.2f}s ({per_step:.2f}ms/step)"
-        if self.mode == "bar":
+        if self.mode == "html":
+            self._finished.append((epoch, seconds, dict(logs)))
+            self._current = ""
+            self._show(self.clock())
+        elif self.mode == "bar":
             head = f"Epoch {epoch + 1}/{self.epochs} {self.steps}/{self.steps}"
             self._draw(f"{head} - {seconds:.2f}s - {format_logs(logs)}")
             self.stream.write("\n")
@@ -156,11 +173,53 @@ class Progress:
         return seconds
 
     def close(self) -> None:
-        """End a line left open (fit stopped in the middle of an epoch)."""
+        """End a line left open (fit stopped in the middle of an epoch); in a notebook,
+        draw the display's last state (updates in between are at most 10 a second)."""
+        if self.mode == "html" and self._live is not None:
+            self._live.update(self._html())
         if self.mode == "bar" and self._drawn:
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = 0
+
+    # -- the notebook's rendering of the same numbers ------------------------------------------
+    def _html_bar(self, step: int, logs: dict[str, Any], now: float) -> str:
+        """The running epoch: a native <progress> bar, step/steps, elapsed time, ETA, metrics."""
+        left = self.eta(step, now)
+        times = f"{_clock_text(now - self._started)} elapsed" + (
+            f" - ETA {_clock_text(left)}" if left is not None else ""
+        )
+        return (
+            f"<div><b>Epoch {self._epoch + 1}/{self.epochs}</b> "
+            f'<progress value="{step}" max="{max(self.steps, 1)}" '
+            'style="width:240px;vertical-align:middle"></progress> '
+            f"{step}/{self.steps} - {times}</div>"
+            f'<div style="font-family:monospace">{escape(format_logs(logs))}</div>'
+        )
+
+    def _html(self) -> str:
+        """The whole display: the finished epochs as a table, then the running one."""
+        parts = [box("progress")]
+        if self._finished:
+            keys = list(dict.fromkeys(k for _, _, logs in self._finished for k in logs))
+            rows = [
+                [f"{e + 1}/{self.epochs}", f"{seconds:.2f}s"]
+                + [format_value(k, logs[k]) if k in logs else "" for k in keys]
+                for e, seconds, logs in self._finished
+            ]
+            parts.append(html_table(["epoch", "time", *keys], rows, right=range(1, len(keys) + 2)))
+        parts.append(self._current)
+        parts.append("</div>")
+        return "".join(parts)
+
+    def _show(self, now: float) -> None:
+        """Redraw the notebook display, at most 10 times a second (``close`` draws the end)."""
+        if self._live is None:
+            self._live = LiveDisplay(self._html())
+            self._live_at = now
+        elif now - self._live_at >= 0.1:
+            self._live.update(self._html())
+            self._live_at = now
 
 
 def _columns() -> int:
