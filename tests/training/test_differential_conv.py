@@ -292,6 +292,7 @@ def split_everything(monkeypatch):
     monkeypatch.setattr(split, "ROW_SPLIT_MIN", 0)
     monkeypatch.setattr(split, "HALVES_MIN", 0)
     monkeypatch.setattr(conv, "INFERENCE_CHUNK", 3)
+    monkeypatch.setattr(conv._Conv, "inference_rows", 3)
 
 
 @pytest.mark.parametrize("index", range(1, N_CONFIGS, 2))
