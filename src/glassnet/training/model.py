@@ -111,10 +111,7 @@ class outermost_call:  # noqa: N801 - a context manager
     def __enter__(self) -> None:
         depth = getattr(_CALLS, "depth", 0)
         if depth == 0:
-            for m in self.module.modules():
-                added = vars(m).get("_added_losses")
-                if added:
-                    added.clear()
+            self.module.clear_losses()
         _CALLS.depth = depth + 1
 
     def __exit__(self, *exc: Any) -> None:
