@@ -35,7 +35,7 @@ from ..nn import initializers
 from ..nn import layers as _gl
 from ..nn.layers.base import forcing_inference, inference_mode
 from ..nn.layers.embedding import Embedding as _Embedding
-from ..nn.module import Module, Parameter
+from ..nn.module import Module, Parameter, hold_loss
 from ..training.model import collect_losses, outermost_call
 from . import regularizers as regularizers_module
 
@@ -214,7 +214,7 @@ class Layer(_gl.Layer):
 
     def add_loss(self, loss: Any) -> None:
         """Add a scalar tensor to the cost of this forward pass (cleared at the next one)."""
-        self._added_losses.append(loss)
+        hold_loss(self, loss)
 
     def layer_losses(self) -> list[Any]:
         """What this layer adds to the loss: ``add_loss`` terms and weight penalties."""

@@ -7,6 +7,7 @@ takes; lists and tuples of modules are searched too.
 
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -16,7 +17,18 @@ import numpy as np
 from ..autograd.tensor import Tensor, as_array
 from ..errors import DTypeError, InvalidArgumentError, ShapeError, describe
 
-__all__ = ["Parameter", "Module", "match_weights"]
+__all__ = ["Parameter", "Module", "match_weights", "hold_loss"]
+
+# The modules holding add_loss terms not cleared yet. A model clears its modules' terms at each
+# call; most models never add any, so the walk over every module happens only while some
+# module holds one (the walk costs more than the rest of a one-sample model(x)).
+_HOLDING_LOSSES: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def hold_loss(module: Any, term: Any) -> None:
+    """Record ``term`` in ``module``'s add_loss terms (every ``add_loss`` comes here)."""
+    module.__dict__.setdefault("_added_losses", []).append(term)
+    _HOLDING_LOSSES.add(module)
 
 
 class Parameter(Tensor):
@@ -173,7 +185,7 @@ class Module:
                 f"add_loss: expected a scalar (one number), received shape {term.data.shape}; "
                 f"reduce it first, e.g. with .sum() or .mean()"
             )
-        self.__dict__.setdefault("_added_losses", []).append(term)
+        hold_loss(self, term)
 
     @property
     def losses(self) -> list[Tensor]:
@@ -187,10 +199,13 @@ class Module:
 
     def clear_losses(self) -> None:
         """Forget the terms added by ``add_loss`` (a model does it when it is called)."""
+        if not _HOLDING_LOSSES:  # no module anywhere holds one: nothing to walk
+            return
         for m in self.modules():
             added = m.__dict__.get("_added_losses")
             if added:
                 added.clear()
+            _HOLDING_LOSSES.discard(m)
 
     # -- weights -------------------------------------------------------------------------------
     def state_dict(self) -> OrderedDict[str, np.ndarray]:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..functional.array_ops import NUMPY_OPS
-from ..nn.layers import Context, Layer
+from ..nn.layers import Context, Layer, forcing_inference
 from ..optim import accelerated
 from . import kernels, parallel
 from .head import OutputHead
@@ -37,6 +37,7 @@ __all__ = [
     "FusedStep",
     "fast_path_problem",
     "forward_arrays",
+    "inference_rows",
     "execution_ops",
     "structure_key",
     "kernel_chain",
@@ -124,12 +125,43 @@ def forward_arrays(
     ``logits=True`` stops the last layer before its activation (the loss pairs with it).
     """
     ops = NUMPY_OPS if len(x) < SMALL_BATCH else execution_ops()
-    last = len(layers) - 1
+    if training:
+        return _forward_chain(layers, x, _contexts(layers, ops, logits, training, False))
+    with forcing_inference():
+        rows = inference_rows(layers)
+        if rows is None or len(x) <= rows:
+            return _forward_chain(layers, x, _contexts(layers, ops, logits, False, False))
+        # No backward follows: the batch runs in slices small enough for each layer's arrays
+        # to stay in the cache, each slice through every layer, with the layers' buffers
+        # (im2col's copy, z) reused from slice to slice.
+        contexts = _contexts(layers, ops, logits, False, True)
+        first = _forward_chain(layers, x[:rows], contexts)
+        out = np.empty((len(x), *first.shape[1:]), dtype=first.dtype)
+        out[:rows] = first
+        for start in range(rows, len(x), rows):
+            out[start : start + rows] = _forward_chain(layers, x[start : start + rows], contexts)
+        return out
+
+
+def inference_rows(layers: Sequence[Layer]) -> int | None:
+    """The most samples inference runs through the layers at once (the smallest any layer
+    declares), or None when no layer asks for slices."""
+    declared = [layer.inference_rows for layer in layers if layer.inference_rows]
+    return min(declared) if declared else None
+
+
+def _contexts(
+    layers: Sequence[Layer], ops: Any, logits: bool, training: bool, reuse: bool
+) -> list[Context]:
+    contexts = [Context(training and layer.training, ops, reuse_buffers=reuse) for layer in layers]
+    if logits and contexts:
+        contexts[-1].logits_only = True
+    return contexts
+
+
+def _forward_chain(layers: Sequence[Layer], x: np.ndarray, contexts: list[Context]) -> np.ndarray:
     a = x
-    for i, layer in enumerate(layers):
-        ctx = Context(training and layer.training, ops)
-        if logits and i == last:
-            ctx.logits_only = True
+    for layer, ctx in zip(layers, contexts):
         a = layer.forward_kernel(a, ctx)
     return a
 

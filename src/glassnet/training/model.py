@@ -52,6 +52,7 @@ from .fused import (
     fast_path_problem,
     forward_arrays,
     inference_problem,
+    inference_rows,
     kernel_chain,
     record_taps,
     structure_key,
@@ -110,10 +111,7 @@ class outermost_call:  # noqa: N801 - a context manager
     def __enter__(self) -> None:
         depth = getattr(_CALLS, "depth", 0)
         if depth == 0:
-            for m in self.module.modules():
-                added = vars(m).get("_added_losses")
-                if added:
-                    added.clear()
+            self.module.clear_losses()
         _CALLS.depth = depth + 1
 
     def __exit__(self, *exc: Any) -> None:
@@ -1037,6 +1035,12 @@ class Model(Module):
         """predict through the layers' kernels. One batch runs here, and is its own shape
         check; several go to the worker pool after one sample has checked the shape (a
         kernel's error is reported as fit's dry run reports it)."""
+        rows = inference_rows(layers)
+        if rows is not None and len(x_arr) > 2 * rows:
+            # The layers run in slices anyway (a convnet): a batch larger than one core's
+            # share is shared out too, so that one large batch uses every core.
+            share = -(-len(x_arr) // inference_workers())
+            batch_size = min(batch_size, -(-share // rows) * rows)
         if len(x_arr) <= batch_size:
             out = self._checked_forward(layers, x_arr, x_arr.shape, where)
             # The kernels' output is a new array unless every layer passed x through.

@@ -205,6 +205,9 @@ class Layer(Module):
     #: the kernels compute large products through ``ctx.product.gemm`` (the fast step may pass
     #: a strategy that runs each on two cores)
     uses_gemm: ClassVar[bool] = False
+    #: inference (predict, evaluate) runs at most this many samples through the layers at a
+    #: time, so that this layer's intermediate arrays stay in the cache (None: any number)
+    inference_rows: ClassVar[int | None] = None
 
     def __init__(
         self, name: str | None = None, input_shape: Sequence[int] | None = None, dtype: Any = None

@@ -37,8 +37,9 @@ __all__ = ["Conv1D", "Conv2D", "Conv2DTranspose"]
 
 
 # Inference (predict, evaluate) runs a convolution on at most this many samples at a time, so
-# that im2col's copy of a large batch (kernel·C values per output position) stays small.
-INFERENCE_CHUNK = 128
+# that im2col's copy (kernel·C values per output position) and z stay in the cache: on the
+# Keras convnet, slices of 16–32 images run twice as fast as one of 1,000.
+INFERENCE_CHUNK = 32
 
 
 def to_last(x: np.ndarray, data_format: str) -> np.ndarray:
@@ -97,6 +98,7 @@ class _Conv(Layer):
 
     rank: ClassVar[int] = 2
     uses_gemm = True
+    inference_rows = INFERENCE_CHUNK
     paddings: ClassVar[tuple[str, ...]] = ("valid", "same")
 
     def __init__(
