@@ -185,6 +185,7 @@ class MaxPooling2D(_Pooling):
     """The maximum of each ``pool_size`` window, per channel (2×2 halves rows and columns)."""
 
     rank, mode = 2, "max"
+    explain_role = "pool"
 
 
 class AveragePooling1D(_Pooling):
@@ -197,6 +198,7 @@ class AveragePooling2D(_Pooling):
     """The mean of each ``pool_size`` window, per channel."""
 
     rank, mode = 2, "average"
+    explain_role = "pool"
 
 
 class _GlobalPooling(Layer):
