@@ -612,10 +612,11 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
         formula = Row(
             [
                 Sym("Σ", sub="f"),
-                _call(Words("pad"), S("δ", l, "f")),
+                Row([_call(Words("pad"), S("δ", l, "f"))], sep=" "),
                 STAR,
                 _call(Words("rot180"), S("W", l, f"f{cs}")),
-            ]
+            ],
+            sep=" ",
         )
         rhs: list[Expr] = [formula, numbers, Mat(full[c])]
         cropped = st.info["padding"] == "same" and full.shape[-2:] != grad.shape[-2:]
