@@ -303,3 +303,28 @@ def test_markdown_latex_is_plain_ascii_tex_and_json_is_complete(example: ConvTra
     np.testing.assert_allclose(conv["grads"]["W"], example.stages[0].grads["W"])
     np.testing.assert_allclose(conv["engine"]["grad_W"], conv["grads"]["W"], rtol=1e-10)
     assert any(step["label"] == "route" for step in data["steps"])
+
+
+def test_a_keras_sized_layer_shows_four_maps_and_checks_them_all() -> None:
+    """Keras's convnet has 32 and 64 filters: the page shows four of each in full and says so,
+    while check() covers every one (a float32 model is traced on float64 copies)."""
+    model = Sequential(
+        [
+            Conv2D(6, 3, activation="relu", input_shape=(8, 8, 1)),
+            MaxPooling2D(2),
+            Conv2D(5, 2, activation="relu"),
+            Flatten(),
+            Dense(3, "softmax"),
+        ]
+    )
+    model.build((8, 8, 1))
+    x = np.random.default_rng(3).random((8, 8, 1))
+    trace = backprop(model, x, 2, loss="sparse_categorical_crossentropy")
+    trace.check(rtol=1e-10, atol=1e-12)
+    assert trace.stages[2].grads["W"].shape == (5, 6, 2, 2)  # all 30 kernels compared
+    text = trace.to_text()
+    assert "Filters 5–6 of layer 1 are computed and checked the same way" in text
+    assert "Input channels 5–6 of layer 3" in text
+    assert "(channels 5–6)" in text  # the worked position adds up the channels not shown
+    assert "float32; the trace and its checks use float64 copies" in text
+    assert "z³₄[1, 1]" in text and "z³₅[1, 1]" not in text

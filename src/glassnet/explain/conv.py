@@ -655,6 +655,12 @@ def conv_backprop(
     fused = tr._fused(loss_obj, last.act)
     per_sample = tr._cost(loss_obj, y_loss, ymat, aL, zL, fused)
     notes: list[str] = []
+    dtypes = {str(q.data.dtype) for st in stages for q in st.layer.kernel_parameters()}
+    if dtypes - {"float64"}:
+        notes.append(
+            f"The model's weights are {', '.join(sorted(dtypes))}; the trace and its checks use "
+            f"float64 copies of them."
+        )
 
     # ---- BP1 ---------------------------------------------------------------------------------
     if loss_obj.from_logits:

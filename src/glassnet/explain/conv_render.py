@@ -122,11 +122,7 @@ def _kind_title(st: StageTrace) -> str:
 # ---------------------------------------------------------------------------------------------
 def _conv_forward(st: StageTrace) -> list[Any]:
     l, items = st.index, list[Any]()
-    W, b = st.params["W"], st.params["b"]
-    a_pad = _first(st.info["a_pad"])
-    z, a = _first(st.z), _first(st.a)
-    kh, kw = W.shape[-2:]
-    channels = W.shape[1]
+    W = st.params["W"]
     pad = st.info["pad"]
     if st.info["padding"] == "same" and any(any(p) for p in pad):
         items.append(
@@ -138,85 +134,98 @@ def _conv_forward(st: StageTrace) -> list[Any]:
                 ]
             )
         )
-    for f in range(W.shape[0]):
-        # one output position, worked out: the window times the kernel, summed
-        window = [a_pad[c, :kh, :kw] for c in range(channels)]
-        terms: list[Expr] = []
-        products: list[Expr] = []
-        for c in range(channels):
-            if c:
-                terms.append(Op("+"))
-                products.append(Op("+"))
-            terms.append(_sum_of_product(window[c], W[f, c]))
-            products.append(_sum_of(window[c] * W[f, c]))
-        one = channels == 1
-        formula = Row(
-            [
-                Sym("Σ", sub="i,j" if one else "c,i,j"),
-                S("W", l, _fc(f, 0) if one else f"{f + 1}c"),
-                Words("[i, j]"),
-                S("a", l - 1, "1" if one else "c"),
-                Words("[1 + i, 1 + j]"),
-                Op("+"),
-                S("b", l, str(f + 1)),
-            ]
-        )
-        items.append(
-            Step(
-                "forward",
-                f"one position of filter {f + 1}: the top-left window of the input, weighted by "
-                f"the kernel",
-                _at(S("z", l, str(f + 1)), 0, 0),
-                [
-                    formula,
-                    Row([*terms, *_plus(b[f])]),
-                    Row([*products, *_plus(b[f])]),
-                    Num(z[f, 0, 0]),
-                ],
-                layer=l,
-                value=z[f, 0, 0],
-                note="i, j run over the kernel's rows and columns (from 0); the window slides one "
-                "step at a time, and every position of z is computed the same way.",
-            )
-        )
-        if channels == 1:
-            whole: Expr = Row([_prod(Mat(W[f, 0]), STAR, Mat(a_pad[0])), *_plus(b[f])])
-        else:
-            sum_terms: list[Expr] = []
-            for c in range(channels):
-                part = correlate_2d(a_pad[c], W[f, c])
-                items.append(
-                    Step(
-                        "forward",
-                        f"filter {f + 1}, the part from input channel {c + 1}",
-                        Row([S("W", l, _fc(f, c)), STAR, S("a", l - 1, str(c + 1))]),
-                        [_prod(Mat(W[f, c]), STAR, Mat(a_pad[c])), Mat(part)],
-                        layer=l,
-                        value=part,
-                    )
-                )
-                sum_terms += ([Op("+")] if c else []) + [Mat(part)]
-            whole = Row([*sum_terms, *_plus(b[f])])
-        items.append(
-            Step(
-                "forward",
-                f"weighted input of filter {f + 1}, every position",
-                S("z", l, str(f + 1)),
-                [_conv_formula(l, f, channels), whole, Mat(z[f])],
-                layer=l,
-                value=z[f],
-            )
-        )
-        items.append(
-            Step(
-                "forward",
-                f"activation of filter {f + 1}, σ = {st.activation}",
-                S("a", l, str(f + 1)),
-                [_call(SIGMA, S("z", l, str(f + 1))), _call(SIGMA, Mat(z[f])), Mat(a[f])],
-                layer=l,
-                value=a[f],
-            )
-        )
+    for f in _shown(W.shape[0]):
+        items.append(_conv_position(st, f))
+        items += _conv_map(st, f)
+    items += _more(W.shape[0], "Filters", l)
+    return items
+
+
+#: maps (filters, channels) shown in full per layer; the others are computed and checked alike
+SHOWN = 4
+
+
+def _shown(count: int) -> range:
+    return range(min(count, SHOWN))
+
+
+def _more(count: int, what: str, l: int) -> list[Any]:
+    """A note for the maps beyond SHOWN (none when all are shown)."""
+    if count <= SHOWN:
+        return []
+    text = (
+        f"{what} {SHOWN + 1}–{count} of layer {l} are computed and checked the same way; their "
+        f"numbers are in trace.stages[{l - 1}] and in the JSON."
+    )
+    return [Para([text])]
+
+
+def _conv_position(st: StageTrace, f: int) -> Step:
+    """z^l_f[1, 1]: the top-left window of each input channel ⊙ the kernel, summed, + b."""
+    l, W, b = st.index, st.params["W"], st.params["b"]
+    a_pad, z = _first(st.info["a_pad"]), _first(st.z)
+    kh, kw = W.shape[-2:]
+    channels = W.shape[1]
+    terms: list[Expr] = []
+    products: list[Expr] = []
+    for c in _shown(channels):
+        window = a_pad[c, :kh, :kw]
+        terms += ([Op("+")] if c else []) + [_sum_of_product(window, W[f, c])]
+        products += ([Op("+")] if c else []) + [_sum_of(window * W[f, c])]
+    if channels > SHOWN:  # the other channels' windows, added up
+        rest = float((a_pad[SHOWN:, :kh, :kw] * W[f, SHOWN:]).sum())
+        tail: list[Expr] = [Op("+"), Words(f"(channels {SHOWN + 1}–{channels}) "), Num(rest)]
+        terms, products = terms + tail, products + tail
+    one = channels == 1
+    formula = Row(
+        [Sym("Σ", sub="i,j" if one else "c,i,j"), S("W", l, _fc(f, 0) if one else f"{f + 1}c"),
+         Words("[i, j]"), S("a", l - 1, "1" if one else "c"), Words("[1 + i, 1 + j]"),
+         Op("+"), S("b", l, str(f + 1))]
+    )  # fmt: skip
+    return Step(
+        "forward",
+        f"one position of filter {f + 1}: the top-left window of the input, weighted by the kernel",
+        _at(S("z", l, str(f + 1)), 0, 0),
+        [formula, Row([*terms, *_plus(b[f])]), Row([*products, *_plus(b[f])]), Num(z[f, 0, 0])],
+        layer=l,
+        value=z[f, 0, 0],
+        note="i, j run over the kernel's rows and columns (from 0); the window slides one step "
+        "at a time, and every position of z is computed the same way.",
+    )
+
+
+def _conv_map(st: StageTrace, f: int) -> list[Any]:
+    """z^l_f = Σ_c W^l_fc ⋆ a^{l−1}_c + b^l_f at every position (one part per input channel
+    when there are several), then a^l_f = σ(z^l_f)."""
+    l, W, b = st.index, st.params["W"], st.params["b"]
+    a_pad, z, a = _first(st.info["a_pad"]), _first(st.z), _first(st.a)
+    channels = W.shape[1]
+    items: list[Any] = []
+    if channels == 1:
+        whole: Expr = Row([_prod(Mat(W[f, 0]), STAR, Mat(a_pad[0])), *_plus(b[f])])
+    else:
+        sum_terms: list[Expr] = []
+        for c in _shown(channels):
+            part = correlate_2d(a_pad[c], W[f, c])
+            items.append(
+                Step("forward", f"filter {f + 1}, the part from input channel {c + 1}",
+                     Row([S("W", l, _fc(f, c)), STAR, S("a", l - 1, str(c + 1))]),
+                     [_prod(Mat(W[f, c]), STAR, Mat(a_pad[c])), Mat(part)], layer=l, value=part)
+            )  # fmt: skip
+            sum_terms += ([Op("+")] if c else []) + [Mat(part)]
+        if channels > SHOWN:
+            rest = np.sum([correlate_2d(a_pad[c], W[f, c]) for c in range(SHOWN, channels)], 0)
+            sum_terms += [Op("+"), Words(f"(channels {SHOWN + 1}–{channels}) "), Mat(rest)]
+        whole = Row([*sum_terms, *_plus(b[f])])
+    items.append(
+        Step("forward", f"weighted input of filter {f + 1}, every position", S("z", l, str(f + 1)),
+             [_conv_formula(l, f, channels), whole, Mat(z[f])], layer=l, value=z[f])
+    )  # fmt: skip
+    items.append(
+        Step("forward", f"activation of filter {f + 1}, σ = {st.activation}", S("a", l, str(f + 1)),
+             [_call(SIGMA, S("z", l, str(f + 1))), _call(SIGMA, Mat(z[f])), Mat(a[f])], layer=l,
+             value=a[f])
+    )  # fmt: skip
     return items
 
 
@@ -240,7 +249,7 @@ def _pool_forward(st: StageTrace) -> list[Any]:
     x, a = _first(st.a_prev), _first(st.a)
     name = "max" if mode == "max" else "mean"
     pool = "×".join(str(p) for p in st.info["pool"])
-    for c in range(x.shape[0]):
+    for c in _shown(x.shape[0]):
         window = x[c, rows, cols]
         items.append(
             Step(
@@ -267,6 +276,7 @@ def _pool_forward(st: StageTrace) -> list[Any]:
                 value=a[c],
             )
         )
+    items += _more(x.shape[0], "Channels", l)
     return items
 
 
@@ -284,7 +294,7 @@ def _bn_forward(st: StageTrace) -> list[Any]:
             ]
         )
     )
-    for c in range(x.shape[0]):
+    for c in _shown(x.shape[0]):
         sub = str(c + 1)
         shown = x[c] if x.ndim > 1 else x[c : c + 1]
         items.append(
@@ -345,6 +355,7 @@ def _bn_forward(st: StageTrace) -> list[Any]:
                 value=a[c],
             )
         )
+    items += _more(x.shape[0], "Channels", l)
     return items
 
 
@@ -424,8 +435,8 @@ def _activation_forward(st: StageTrace) -> list[Any]:
             layer=l,
             value=a[c],
         )
-        for c in range(z.shape[0])
-    ]
+        for c in _shown(z.shape[0])
+    ] + _more(z.shape[0], "Channels", l)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -485,7 +496,7 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
     a_pad = _first(st.info["a_pad"])
     delta = _first(st.delta)
     oh, ow = delta.shape[-2:]
-    for f in range(F):
+    for f in _shown(F):
         fs = str(f + 1)
         if st.activation != "linear":
             items += _prime_steps(st, f)
@@ -514,7 +525,7 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
                     ),
                 )
             )
-        for c in range(channels):
+        for c in _shown(channels):
             sub = _fc(f, c)
             grad = st.grads["W"][f, c]
             window = a_pad[c, :oh, :ow]
@@ -560,6 +571,7 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
                     + (" and averaged over the samples." if n > 1 else "."),
                 )
             )
+    items += _more(F, "Filters", l) + _more(channels, "Input channels", l)
     items += _conv_input_grad(st)
     return items
 
@@ -583,12 +595,12 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
             ]
         )
     )
-    for c in range(channels):
+    for c in _shown(channels):
         cs = str(c + 1)
         parts = [W[f, c, ::-1, ::-1] for f in range(F)]
         contributions = [correlate_2d(padded[f], parts[f]) for f in range(F)]
         if F > 1:
-            for f in range(F):
+            for f in _shown(F):
                 items.append(
                     Step(
                         "BP2",
@@ -606,7 +618,11 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
                     )
                 )
             # the parts side by side would not fit a page: they are the steps just above
-            numbers: Expr = Words(" + ".join(f"filter {f + 1}'s part" for f in range(F)))
+            numbers: Expr = Words(
+                " + ".join(f"filter {f + 1}'s part" for f in range(F))
+                if F <= SHOWN
+                else f"the parts of filters 1–{F} added up (filters 1–{SHOWN} above)"
+            )
         else:
             numbers = _prod(Mat(padded[0]), STAR, Mat(parts[0]))
         formula = Row(
@@ -637,6 +653,7 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
                 + ("" if l > 1 else " (The input has no weights; this is ∂C/∂x.)"),
             )
         )
+    items += _more(channels, "Input channels", l)
     return items
 
 
@@ -653,7 +670,7 @@ def _pool_backward(st: StageTrace) -> list[Any]:
     dx = _first(st.grad_a_prev)
     where = _first(st.info["where"])
     mode = st.info["mode"]
-    for c in range(x.shape[0]):
+    for c in _shown(x.shape[0]):
         cs = str(c + 1)
         if mode == "max":
             mask = np.zeros(x[c].size)
@@ -685,6 +702,7 @@ def _pool_backward(st: StageTrace) -> list[Any]:
                 value=dx[c],
             )
         )
+    items += _more(x.shape[0], "Channels", l)
     return items
 
 
@@ -693,7 +711,7 @@ def _bn_backward(st: StageTrace) -> list[Any]:
     g, xhat = _first(st.grad_a), _first(info["xhat"])
     ghat, dx = _first(info["ghat"]), _first(st.grad_a_prev)
     n = len(st.a)
-    for c in range(g.shape[0]):
+    for c in _shown(g.shape[0]):
         cs = str(c + 1)
         view = lambda arr, c=c: arr[c] if arr.ndim > 1 else arr[c : c + 1]  # noqa: E731
         sums = "Σ over the batch and positions" if n > 1 else "Σ over positions"
@@ -795,6 +813,7 @@ def _bn_backward(st: StageTrace) -> list[Any]:
                 "or along x̂.",
             )
         )
+    items += _more(g.shape[0], "Channels", l)
     return items
 
 
@@ -907,8 +926,9 @@ def _flatten_backward(st: StageTrace) -> list[Any]:
                 layer=l,
                 value=maps[c],
             )
-            for c in range(maps.shape[0])
+            for c in _shown(maps.shape[0])
         ]
+        + _more(maps.shape[0], "Channels", l)
         if maps.ndim == 3
         else [Para(["Flatten of a vector changes nothing."])]
     )
@@ -918,8 +938,9 @@ def _activation_backward(st: StageTrace) -> list[Any]:
     if _first(st.a).ndim == 1:
         return _prime_steps(st, None)
     items: list[Any] = []
-    for c in range(_first(st.a).shape[0]):
+    for c in _shown(_first(st.a).shape[0]):
         items += _prime_steps(st, c)
+    items += _more(_first(st.a).shape[0], "Channels", st.index)
     items.append(
         Para([f"The gradient for layer {st.index - 1} is this δ (z is that layer's output)."])
     )
@@ -1021,12 +1042,12 @@ def _update_section(trace: ConvTrace) -> Section:
                 if old.ndim < 3
                 else [
                     (old[f, c], grad[f, c], new[f, c])
-                    for f in range(old.shape[0])
-                    for c in range(old.shape[1])
+                    for f in _shown(old.shape[0])
+                    for c in _shown(old.shape[1])
                 ]
             )
             for i, (o, g, nw) in enumerate(pieces):
-                sub = _fc(*divmod(i, old.shape[1])) if old.ndim >= 3 else None
+                sub = _fc(*divmod(i, min(old.shape[1], SHOWN))) if old.ndim >= 3 else None
                 sym = S(letter, st.index, sub)
                 # a wide matrix twice would not fit a page: its gradient is shown above
                 grad_shown: Expr = Mat(g) if o.ndim < 2 or o.shape[1] <= 4 else _partial(_C(), sym)
