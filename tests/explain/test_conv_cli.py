@@ -67,3 +67,31 @@ def test_explain_example_errors_are_one_sentence() -> None:
         done = run(*args)
         assert done.returncode != 0, args
         assert words in done.stderr and "Traceback" not in done.stderr, done.stderr
+
+
+def test_explain_a_saved_convnet_on_a_data_set_sample(tmp_path: Path) -> None:
+    """The --model path: Keras's convnet shape (Rescaling in front, as glassnet train --conv
+    builds it), float32, saved and explained on an MNIST digit."""
+    from glassnet.layers import Conv2D, Dense, Flatten, MaxPooling2D, Rescaling
+    from glassnet.training import Sequential
+
+    model = Sequential(
+        [
+            Rescaling(1 / 255, input_shape=(28, 28, 1)),
+            Conv2D(3, (3, 3), activation="relu"),
+            MaxPooling2D((2, 2)),
+            Flatten(),
+            Dense(10, activation="softmax"),
+        ]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.save(str(tmp_path / "m.gn"))
+    done = run("--model", "m.gn", "--dataset", "mnist-5k", "--index", "3", "--format", "json",
+               cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["check"]["agree"] is True
+    assert data["model"]["architecture"].startswith("1×28×28 → 3×26×26 (conv relu)")
+    assert any("Rescaling" in note for note in data["notes"])
+    a0 = np.asarray(data["stages"][0]["a_prev"])
+    assert a0.shape == (1, 1, 28, 28) and 0.0 <= a0.min() and a0.max() <= 1.0

@@ -8,13 +8,14 @@ the first sample is shown when several are traced.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
 from ..nn import losses as L
 from . import i18n, presets
+from .conv import ConvTrace, StageTrace, correlate
 from .i18n import t
 from .notation import (
     Expr,
@@ -50,9 +51,6 @@ from .render import (
     _prod,
     _round,
 )
-
-if TYPE_CHECKING:
-    from .conv import ConvTrace, StageTrace
 
 __all__ = ["build_conv_document", "conv_equations", "conv_dict"]
 
@@ -134,8 +132,12 @@ def _conv_forward(st: StageTrace) -> list[Any]:
                 ]
             )
         )
+    a_pad = _first(st.info["a_pad"])
+    # one position for every filter: the top-left window unless it is blank
+    spread = correlate(np.abs(a_pad)[None], np.ones((1, *a_pad.shape[:1], *W.shape[-2:])))
+    at = _telling(spread[0, 0])
     for f in _shown(W.shape[0]):
-        items.append(_conv_position(st, f))
+        items.append(_conv_position(st, f, at))
         items += _conv_map(st, f)
     items += _more(W.shape[0], "Filters", l)
     return items
@@ -160,35 +162,47 @@ def _more(count: int, what: str, l: int) -> list[Any]:
     return [Para([text])]
 
 
-def _conv_position(st: StageTrace, f: int) -> Step:
-    """z^l_f[1, 1]: the top-left window of each input channel ⊙ the kernel, summed, + b."""
+def _telling(values: np.ndarray) -> tuple[int, int]:
+    """The position to work out: the top-left one, unless the value there is 0 (an image's
+    blank corner) — then the largest in magnitude."""
+    if values[0, 0] != 0 or not values.any():
+        return 0, 0
+    r, s = divmod(int(np.argmax(np.abs(values))), values.shape[1])
+    return r, s
+
+
+def _conv_position(st: StageTrace, f: int, at: tuple[int, int]) -> Step:
+    """z^l_f[r, s]: the window at (r, s) of each input channel ⊙ the kernel, summed, + b."""
     l, W, b = st.index, st.params["W"], st.params["b"]
     a_pad, z = _first(st.info["a_pad"]), _first(st.z)
     kh, kw = W.shape[-2:]
     channels = W.shape[1]
+    r, s = at
+    rows, cols = slice(r, r + kh), slice(s, s + kw)
     terms: list[Expr] = []
     products: list[Expr] = []
     for c in _shown(channels):
-        window = a_pad[c, :kh, :kw]
+        window = a_pad[c, rows, cols]
         terms += ([Op("+")] if c else []) + [_sum_of_product(window, W[f, c])]
         products += ([Op("+")] if c else []) + [_sum_of(window * W[f, c])]
     if channels > SHOWN:  # the other channels' windows, added up
-        rest = float((a_pad[SHOWN:, :kh, :kw] * W[f, SHOWN:]).sum())
+        rest = float((a_pad[SHOWN:, rows, cols] * W[f, SHOWN:]).sum())
         tail: list[Expr] = [Op("+"), Words(f"(channels {SHOWN + 1}–{channels}) "), Num(rest)]
         terms, products = terms + tail, products + tail
     one = channels == 1
     formula = Row(
         [Sym("Σ", sub="i,j" if one else "c,i,j"), S("W", l, _fc(f, 0) if one else f"{f + 1}c"),
-         Words("[i, j]"), S("a", l - 1, "1" if one else "c"), Words("[1 + i, 1 + j]"),
+         Words("[i, j]"), S("a", l - 1, "1" if one else "c"), Words(f"[{r + 1} + i, {s + 1} + j]"),
          Op("+"), S("b", l, str(f + 1))]
     )  # fmt: skip
     return Step(
         "forward",
-        f"one position of filter {f + 1}: the top-left window of the input, weighted by the kernel",
-        _at(S("z", l, str(f + 1)), 0, 0),
-        [formula, Row([*terms, *_plus(b[f])]), Row([*products, *_plus(b[f])]), Num(z[f, 0, 0])],
+        f"one position of filter {f + 1}: the window at [{r + 1}, {s + 1}] of the input, "
+        f"weighted by the kernel",
+        _at(S("z", l, str(f + 1)), r, s),
+        [formula, Row([*terms, *_plus(b[f])]), Row([*products, *_plus(b[f])]), Num(z[f, r, s])],
         layer=l,
-        value=z[f, 0, 0],
+        value=z[f, r, s],
         note="i, j run over the kernel's rows and columns (from 0); the window slides one step "
         "at a time, and every position of z is computed the same way.",
     )
@@ -245,21 +259,22 @@ def _conv_formula(l: int, f: int, channels: int) -> Row:
 def _pool_forward(st: StageTrace) -> list[Any]:
     l, items = st.index, list[Any]()
     mode = st.info["mode"]
-    rows, cols = st.info["windows"][0][0]
     x, a = _first(st.a_prev), _first(st.a)
     name = "max" if mode == "max" else "mean"
     pool = "×".join(str(p) for p in st.info["pool"])
     for c in _shown(x.shape[0]):
+        r, s = _telling(a[c])
+        rows, cols = st.info["windows"][r][s]
         window = x[c, rows, cols]
         items.append(
             Step(
                 "forward",
-                f"channel {c + 1}, the first window ({pool}, stride "
+                f"channel {c + 1}, window [{r + 1}, {s + 1}] ({pool}, stride "
                 f"{'×'.join(map(str, st.info['strides']))})",
-                _at(S("a", l, str(c + 1)), 0, 0),
-                [_call(Words(name), Mat(window)), Num(a[c, 0, 0])],
+                _at(S("a", l, str(c + 1)), r, s),
+                [_call(Words(name), Mat(window)), Num(a[c, r, s])],
                 layer=l,
-                value=a[c, 0, 0],
+                value=a[c, r, s],
             )
         )
         items.append(
@@ -659,8 +674,6 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
 
 def correlate_2d(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """The valid cross-correlation of one map with one kernel (for the shown contributions)."""
-    from .conv import correlate
-
     return correlate(x[None, None], kernel[None, None])[0, 0]
 
 
@@ -675,8 +688,8 @@ def _pool_backward(st: StageTrace) -> list[Any]:
         if mode == "max":
             mask = np.zeros(x[c].size)
             mask[where[c].reshape(-1)] = 1.0
-            k = int(where[c, 0, 0])
-            r, s = divmod(k, x.shape[-1])
+            wr, ws = _telling(g[c])
+            r, s = divmod(int(where[c, wr, ws]), x.shape[-1])
             items.append(
                 Step(
                     "route",
@@ -684,9 +697,10 @@ def _pool_backward(st: StageTrace) -> list[Any]:
                     Words("mask"),
                     [Mat(mask.reshape(x[c].shape))],
                     layer=l,
-                    note=f"Window [1, 1]'s maximum {x[c, r, s]:.6g} sits at [{r + 1}, {s + 1}]; "
-                    f"it receives ∂C/∂a^{l}_{cs}[1, 1] = {g[c, 0, 0]:.6g}, the other entries of "
-                    f"that window get 0 (the first maximum wins a tie, as in the engine).",
+                    note=f"Window [{wr + 1}, {ws + 1}]'s maximum {x[c, r, s]:.6g} sits at "
+                    f"[{r + 1}, {s + 1}]; it receives ∂C/∂a^{l}_{cs}[{wr + 1}, {ws + 1}] = "
+                    f"{g[c, wr, ws]:.6g}, the other entries of that window get 0 (the first "
+                    f"maximum wins a tie, as in the engine).",
                 )
             )
             rule = Words("each g[r, s] added at its window's maximum")
