@@ -25,7 +25,9 @@ from glassnet.nn.layers import (
     Dropout,
     Flatten,
     GlobalAveragePooling2D,
+    GlobalMaxPooling2D,
     MaxPooling2D,
+    ZeroPadding2D,
 )
 from glassnet.training.model import Sequential
 
@@ -231,7 +233,8 @@ def test_batch_norm_backward_equals_pytorch() -> None:
         (Conv2D(2, 3, strides=2, dtype="float64", name="strided"), ["'strided'", "strides"]),
         (Conv2D(2, 3, dilation_rate=2, dtype="float64", name="dil"), ["'dil'", "dilation_rate"]),
         (Conv2D(2, 3, activation="softmax", dtype="float64", name="sm"), ["'sm'", "activation"]),
-        (GlobalAveragePooling2D(name="gap"), ["'gap'", "not traceable"]),
+        (ZeroPadding2D(1, name="zp"), ["'zp'", "not traceable"]),
+        (GlobalMaxPooling2D(keepdims=True, name="gmp"), ["'gmp'", "keepdims"]),
     ],
 )
 def test_unsupported_layers_are_refused_in_one_sentence(layer, words) -> None:  # type: ignore[no-untyped-def]
@@ -328,3 +331,34 @@ def test_a_keras_sized_layer_shows_four_maps_and_checks_them_all() -> None:
     assert "(channels 5–6)" in text  # the worked position adds up the channels not shown
     assert "float32; the trace and its checks use float64 copies" in text
     assert "z³₄[1, 1]" in text and "z³₅[1, 1]" not in text
+
+
+@pytest.mark.parametrize("pool", [GlobalAveragePooling2D, GlobalMaxPooling2D])
+def test_global_pooling_feeds_the_dense_output(pool) -> None:  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(5)
+    model = Sequential(
+        [
+            Conv2D(3, 3, activation="relu", input_shape=(6, 6, 2), dtype="float64"),
+            BatchNormalization(dtype="float64"),
+            pool(),
+            Dense(2, "softmax", dtype="float64"),
+        ]
+    )
+    model.build((6, 6, 2))
+    x = rng.normal(size=(2, 6, 6, 2))
+    trace = backprop(model, x, [0, 1], loss="sparse_categorical_crossentropy")
+    trace.check(rtol=RTOL, atol=ATOL)
+    st = trace.stages[2]
+    g = st.grad_a[0]  # (channels,)
+    maps = st.a_prev[0]
+    if pool is GlobalMaxPooling2D:  # all of a channel's gradient at its (first) maximum
+        for c in range(3):
+            k = int(np.argmax(maps[c]))
+            expected = np.zeros(maps[c].size)
+            expected[k] = g[c]
+            np.testing.assert_array_equal(st.grad_a_prev[0, c].reshape(-1), expected)
+    else:
+        np.testing.assert_allclose(
+            st.grad_a_prev[0], np.broadcast_to(g[:, None, None] / 16, (3, 4, 4)), rtol=1e-15
+        )
+    assert "global" in trace.to_text()

@@ -45,7 +45,7 @@ from . import trace as tr
 __all__ = ["ConvTrace", "StageTrace", "conv_backprop", "CONV_ROLES", "is_conv_chain"]
 
 #: the explain roles that make a chain a convolutional one
-CONV_ROLES = frozenset({"conv", "pool", "batchnorm"})
+CONV_ROLES = frozenset({"conv", "pool", "global_pool", "batchnorm"})
 
 
 def is_conv_chain(chain: Sequence[Any]) -> bool:
@@ -67,7 +67,7 @@ class StageTrace:
     """
 
     index: int
-    kind: str  # "conv", "pool", "batchnorm", "activation", "flatten" or "dense"
+    kind: str  # "conv", "pool", "global_pool", "batchnorm", "activation", "flatten", "dense"
     name: str
     a_prev: np.ndarray
     a: np.ndarray
@@ -322,6 +322,10 @@ def _plan(chain: Sequence[Any]) -> tuple[list[_Stage], str, list[Any]]:
             stages.append(_Stage("dense", layer, layer.activation))
         elif role == "pool":
             stages.append(_Stage("pool", layer))
+        elif role == "global_pool":
+            if layer.keepdims:
+                raise _refuse(layer, "keepdims", True, "keepdims=False only")
+            stages.append(_Stage("global_pool", layer))
         elif role == "batchnorm":
             if not layer.trainable:
                 raise _refuse(
@@ -412,6 +416,7 @@ class ConvTrace(tr.BackpropTrace):
             what = {
                 "conv": "conv",
                 "pool": st.info.get("mode", "max") + "pool",
+                "global_pool": "global " + st.info.get("mode", "max") + "pool",
                 "batchnorm": "batchnorm",
                 "flatten": "flatten",
                 "dense": "dense",
@@ -635,6 +640,12 @@ def _forward(
             )
             a, where = pool_forward(a_prev, windows, layer.mode)
             rec.update(a=a, windows=windows, where=where, mode=layer.mode)
+        elif stage.kind == "global_pool":  # one window: the whole map
+            if a_prev.ndim != 4:
+                raise ShapeError(f"backprop: layer {layer.name!r} needs feature maps as input")
+            windows = [[(slice(0, a_prev.shape[2]), slice(0, a_prev.shape[3]))]]
+            a, where = pool_forward(a_prev, windows, layer.mode)
+            rec.update(a=a[:, :, 0, 0], windows=windows, where=where, mode=layer.mode)
         elif stage.kind == "batchnorm":
             _check_batchnorm(layer, a_prev.ndim, fmt)
             stats = batchnorm_forward(a_prev, p["gamma"], p["beta"], float(layer.epsilon))
@@ -796,6 +807,10 @@ def _stage_backward(
                 "pool": tuple(st.layer.pool_size), "strides": tuple(st.layer.strides),
                 "padding": st.layer.padding}  # fmt: skip
         return back, {}, info
+    if st.kind == "global_pool":
+        g = grad[:, :, None, None]
+        back = pool_backward(g, rec["windows"], rec["where"], rec["a_prev"].shape, rec["mode"])
+        return back, {}, {"mode": rec["mode"], "where": rec["where"]}
     if st.kind == "batchnorm":
         bn = batchnorm_backward(grad, rec["stats"], p["gamma"], n)
         info = {**rec["stats"], "eps": rec["eps"],
@@ -919,7 +934,7 @@ def _spot_check(
         cost = float(tr._cost(trace.loss, y_loss, ymat, fwd[-1]["a"], fwd[-1]["z"], fused).mean())
         pattern = [
             (rec["z"] > 0).tobytes() if st.act is not None and st.act.kernel.name in KINKED
-            else rec["where"].tobytes() if st.kind == "pool" else b""
+            else rec["where"].tobytes() if st.kind in ("pool", "global_pool") else b""
             for st, rec in zip(stages, fwd)
         ]  # fmt: skip
         return cost, b"|".join(pattern)

@@ -106,6 +106,7 @@ def _kind_title(st: StageTrace) -> str:
     what = {
         "conv": "convolution",
         "pool": f"{st.info.get('mode', 'max')} pooling",
+        "global_pool": f"global {st.info.get('mode', 'max')} pooling",
         "batchnorm": "batch normalisation",
         "activation": "activation",
         "flatten": "flatten",
@@ -293,6 +294,40 @@ def _pool_forward(st: StageTrace) -> list[Any]:
         )
     items += _more(x.shape[0], "Channels", l)
     return items
+
+
+def _global_forward(st: StageTrace) -> list[Any]:
+    """a^l_c = the maximum (mean) of the whole map a^{l−1}_c: one number per channel."""
+    l, x, a = st.index, _first(st.a_prev), _first(st.a)
+    name = "max" if st.info["mode"] == "max" else "mean"
+    items: list[Any] = [
+        Step("forward", f"channel {c + 1}: the {name} of the whole map", S("a", l, str(c + 1)),
+             [_call(Words(name), S("a", l - 1, str(c + 1))), _call(Words(name), Mat(x[c])),
+              Num(a[c])], layer=l, value=a[c])
+        for c in _shown(x.shape[0])
+    ]  # fmt: skip
+    items += _more(x.shape[0], "Channels", l)
+    items.append(Step("forward", "one number per channel", S("a", l), [Mat(a)], layer=l, value=a))
+    return items
+
+
+def _global_backward(st: StageTrace) -> list[Any]:
+    """Max: ∂C/∂a^l_c goes to the map's (first) maximum; mean: shared by every position."""
+    l, x, g = st.index, _first(st.a_prev), _first(st.grad_a)
+    dx, where = _first(st.grad_a_prev), _first(st.info["where"])
+    items: list[Any] = []
+    for c in _shown(x.shape[0]):
+        cs = str(c + 1)
+        if st.info["mode"] == "max":
+            r, s = divmod(int(where[c, 0, 0]), x.shape[-1])
+            rule: Expr = Words(f"{g[c]:.6g} at the maximum [{r + 1}, {s + 1}], 0 elsewhere")
+        else:
+            rule = Row([Frac(_grad_sym(l, cs), Num(x[c].size)), Words(" at every position")])
+        items.append(
+            Step("BP2", f"channel {c + 1}: the gradient routed back", _grad_sym(l - 1, cs),
+                 [rule, Mat(dx[c])], layer=l, value=dx[c])
+        )  # fmt: skip
+    return items + _more(x.shape[0], "Channels", l)
 
 
 def _bn_forward(st: StageTrace) -> list[Any]:
@@ -968,6 +1003,7 @@ def _forward_items(st: StageTrace, trace: ConvTrace) -> list[Any]:
     return {
         "conv": lambda: _conv_forward(st),
         "pool": lambda: _pool_forward(st),
+        "global_pool": lambda: _global_forward(st),
         "batchnorm": lambda: _bn_forward(st),
         "dense": lambda: _dense_forward(st),
         "flatten": lambda: _flatten_forward(st, trace.data_format),
@@ -983,6 +1019,7 @@ def _backward_items(st: StageTrace, trace: ConvTrace) -> list[Any]:
             st.index < trace.L and trace.stages[st.index].kind == "batchnorm",
         ),
         "pool": lambda: _pool_backward(st),
+        "global_pool": lambda: _global_backward(st),
         "batchnorm": lambda: _bn_backward(st),
         "dense": lambda: _dense_backward(st, trace),
         "flatten": lambda: _flatten_backward(st),

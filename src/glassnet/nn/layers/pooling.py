@@ -271,6 +271,7 @@ class GlobalAveragePooling2D(_GlobalPooling):
     """The mean over all rows and columns, per channel."""
 
     rank, mode = 2, "average"
+    explain_role = "global_pool"
 
 
 class GlobalMaxPooling1D(_GlobalPooling):
@@ -283,3 +284,4 @@ class GlobalMaxPooling2D(_GlobalPooling):
     """The maximum over all rows and columns, per channel."""
 
     rank, mode = 2, "max"
+    explain_role = "global_pool"
