@@ -758,7 +758,7 @@ def _pool_backward(st: StageTrace) -> list[Any]:
 def _bn_backward(st: StageTrace) -> list[Any]:
     l, items, info = st.index, list[Any](), st.info
     g, xhat = _first(st.grad_a), _first(info["xhat"])
-    ghat, dx = _first(info["ghat"]), _first(st.grad_a_prev)
+    ghat = _first(info["ghat"])
     n = len(st.a)
     for c in _shown(g.shape[0]):
         cs = str(c + 1)
@@ -814,56 +814,37 @@ def _bn_backward(st: StageTrace) -> list[Any]:
                 f"{info['mean_ghat_xhat'][c]:.6g}, means over the {over}.",
             )
         )
-        formula = Frac(
-            Fenced(
-                Row(
-                    [
-                        gh,
-                        Op("−"),
-                        _call(Words("mean"), gh),
-                        Op("−"),
-                        Hat("x", cs),
-                        Op("⊙"),
-                        _call(Words("mean"), Row([gh, Op("⊙"), Hat("x", cs)])),
-                    ]
-                )
-            ),
-            Row([Words("√("), Sym("σ", sub=cs, sup="2"), Op("+"), Sym("ε"), Words(")")]),
-        )
-        numbers = Row(
-            [
-                Fenced(
-                    Row(
-                        [
-                            Mat(view(ghat)),
-                            Op("−"),
-                            Num(info["mean_ghat"][c]),
-                            Op("−"),
-                            Mat(view(xhat)),
-                            Op("·"),
-                            Num(info["mean_ghat_xhat"][c]),
-                        ]
-                    )
-                ),
-                Op("·"),
-                Num(info["inv"][c]),
-            ]
-        )
-        items.append(
-            Step(
-                "BN",
-                f"channel {c + 1}: the gradient for the layer's input",
-                _grad_sym(l - 1, cs),
-                [formula, numbers, Mat(view(dx))],
-                layer=l,
-                value=view(dx),
-                note="μ and σ² depend on every value of the channel, hence the two "
-                "mean terms: the gradient keeps no part along the all-ones direction "
-                "or along x̂.",
-            )
-        )
+        items += _bn_input_grad(st, c, view)
     items += _more(g.shape[0], "Channels", l)
     return items
+
+
+def _bn_input_grad(st: StageTrace, c: int, view: Any) -> list[Step]:
+    """∂C/∂x = (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂)) / √(σ² + ε) for channel c, in two steps: the
+    numerator, then the division."""
+    l, info, cs = st.index, st.info, str(c + 1)
+    gh, xh = Hat("g", cs), Hat("x", cs)
+    ghat, xhat, dx = (
+        view(_first(info["ghat"])),
+        view(_first(info["xhat"])),
+        view(_first(st.grad_a_prev)),
+    )
+    numerator = ghat - info["mean_ghat"][c] - xhat * info["mean_ghat_xhat"][c]
+    top = Sym("m", sub=cs)
+    root = Row([Words("√("), Sym("σ", sub=cs, sup="2"), Op("+"), Sym("ε"), Words(")")])
+    return [
+        Step("BN", f"channel {c + 1}: what is left of ĝ once the mean and the x̂ part go", top,
+             [Row([gh, Op("−"), _call(Words("mean"), gh), Op("−"), xh, Op("⊙"),
+                   _call(Words("mean"), Row([gh, Op("⊙"), xh]))]),
+              Row([Mat(ghat), *_plus(-info["mean_ghat"][c]), Op("−"),
+                   Num(info["mean_ghat_xhat"][c]), Op("·"), Mat(xhat)]), Mat(numerator)],
+             layer=l, value=numerator),
+        Step("BN", f"channel {c + 1}: the gradient for the layer's input", _grad_sym(l - 1, cs),
+             [Frac(top, root), Row([Mat(numerator), Op("·"), Num(info["inv"][c])]), Mat(dx)],
+             layer=l, value=dx,
+             note="μ and σ² depend on every value of the channel, hence the two mean terms: the "
+             "gradient keeps no part along the all-ones direction or along x̂."),
+    ]  # fmt: skip
 
 
 def _dense_backward(st: StageTrace, trace: ConvTrace) -> list[Any]:
