@@ -292,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="With no options, seed 004's worked 2-2-2 example. With --model, explain "
         "a saved model on one sample of a data set.",
     )
+    explain.add_argument(
+        "--example",
+        choices=["seed004", "conv", "conv-bn"],
+        default=None,
+        help="a ready-made network: seed004 (the default without --model), conv (a 6×6 image, "
+        "two 3×3 filters, 2×2 max pooling, a Dense output) or conv-bn (with batch normalisation)",
+    )
     explain.add_argument("--model", default=None, help="a model saved by glassnet")
     explain.add_argument("--dataset", default=None, type=_dataset_name, help="data set for --model")
     explain.add_argument("--index", type=_non_negative_int, default=0, help="test sample index")
@@ -945,6 +952,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
         from .io import model_files
 
         model = model_files.load_model(args.model)
+    if args.example is not None and args.model is not None:
+        raise CommandError("--example explains a ready-made network; drop --model or --example")
     if args.model is not None and args.dataset is None:
         raise CommandError("--model needs --dataset NAME to pick the sample to explain")
     if args.dataset is not None and args.model is None:
@@ -959,6 +968,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         learning_rate=args.learning_rate,
         notation=args.notation,
         lang=args.lang,
+        example=args.example,
     )
     if args.output:
         from .io.atomic import atomic_write_text

@@ -10,7 +10,9 @@
   XOR needs a hidden layer.
 * ``gradcheck_model`` → a per-parameter comparison of the engine's gradients with central
   differences; ``gradcheck`` is the engine's own, for any function.
-* ``seed004_example()`` → seed 004's worked 2-2-2 example, ready to trace.
+* ``seed004_example()`` → seed 004's worked 2-2-2 example, ready to trace; ``conv_example()``
+  → a small convolutional network whose trace (a ``ConvTrace``) writes out the convolution,
+  pooling and batch-normalisation equations with numbers (``glassnet.explain.conv``).
 * ``forward(model, x)`` → the forward pass alone (no target); ``jacobian``, ``vjp``, ``jvp``
   → Jacobians and their products for any function of tensors (glassnet.autograd.functional).
 * ``trace.to_text(notation="seed000")`` → the same numbers in a seed's symbols
@@ -20,8 +22,9 @@
 from ..autograd.functional import jacobian, jvp, vjp
 from ..autograd.gradcheck import GradcheckReport, gradcheck
 from .checking import gradcheck_model
+from .conv import ConvTrace, StageTrace
 from .diagram import diagram
-from .examples import XOR_X, XOR_Y, seed004_example, xor_network
+from .examples import XOR_X, XOR_Y, conv_example, seed004_example, xor_network
 from .forward import ForwardTrace, forward
 from .graph import Graph, GraphvizNotFoundError, graph, model_graph
 from .path import WeightPath
@@ -42,6 +45,8 @@ __all__ = [
     "jvp",
     "BackpropTrace",
     "LayerTrace",
+    "ConvTrace",
+    "StageTrace",
     "WeightPath",
     "graph",
     "model_graph",
@@ -50,6 +55,7 @@ __all__ = [
     "Perceptron",
     "PerceptronResult",
     "seed004_example",
+    "conv_example",
     "xor_network",
     "XOR_X",
     "XOR_Y",

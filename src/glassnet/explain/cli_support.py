@@ -7,12 +7,14 @@ trace::
     glassnet explain --format markdown                → run_explain(format="markdown")
     glassnet explain --weight 1,1,1                   → run_explain(weight="1,1,1")
     glassnet explain --graph out.svg                  → run_explain(graph="out.svg")
+    glassnet explain --example conv                   → run_explain(example="conv")
     glassnet explain --model m.gn --dataset mnist-5k --index 7
                                                       → run_explain(model="m.gn",
                                                           dataset="mnist-5k", index=7)
 
 With no model it explains seed 004's worked example (9 significant digits, seed 004's names
-E, net, out and w1..w8 in the weight stories).
+E, net, out and w1..w8 in the weight stories); ``example="conv"`` (or "conv-bn") explains the
+small convolutional network of ``glassnet.explain.conv_example``.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ import numpy as np
 from ..errors import InvalidArgumentError, ShapeError
 from ..nn import losses as losses_module
 from . import i18n, presets
-from .examples import seed004_example
+from .examples import conv_example, seed004_example
 from .trace import BackpropTrace, backprop
 
-__all__ = ["run_explain", "parse_weight", "FORMATS"]
+__all__ = ["run_explain", "parse_weight", "FORMATS", "EXAMPLES"]
 
 FORMATS = ("text", "markdown", "json", "html")
+#: the ready-made networks ``--example`` names
+EXAMPLES = ("seed004", "conv", "conv-bn")
 
 
 def parse_weight(spec: Any) -> tuple[int, int, int] | str:
@@ -126,6 +130,7 @@ def run_explain(
     max_cols: int = 8,
     notation: str | None = None,
     lang: str | None = None,
+    example: str | None = None,
 ) -> str:
     """Explain one sample's backpropagation; returns the rendering in ``format``.
 
@@ -137,6 +142,9 @@ def run_explain(
     there. ``precision``: significant digits (default 9 for seed 004, else 6).
     ``notation``: the symbols' preset — "glassnet" (default), "seed000", "seed001",
     "seed003" or "seed004" (glassnet.explain.presets); ``lang``: "en" or "zh".
+    ``example``: "seed004" (the default without a model), "conv" or "conv-bn" (a 6×6 image
+    through two 3×3 filters, 2×2 max pooling and a Dense output; "conv-bn" with batch
+    normalisation after the convolution).
     """
     preset = presets.get(notation)
     language = i18n.check_lang(lang)
@@ -153,7 +161,35 @@ def run_explain(
                 f"received {os.fspath(graph)!r}"
             )
     notes: list[str] = []
-    if model is None:
+    x: Any
+    y: Any
+    if example is not None and example not in EXAMPLES:
+        raise InvalidArgumentError(
+            f"explain: --example must be one of {', '.join(EXAMPLES)}, received {example!r}"
+        )
+    if example is not None and (model is not None or dataset is not None):
+        raise InvalidArgumentError(
+            "explain: --example explains a ready-made network; it cannot be combined with "
+            "--model or --dataset"
+        )
+    if example in ("conv", "conv-bn") and graph is not None:
+        raise InvalidArgumentError(
+            f"explain: --graph draws the graph of a Dense chain; the {example} example's trace "
+            f"shows every convolution step instead (drop --graph)"
+        )
+    if example in ("conv", "conv-bn"):
+        net, x, y, conv_loss = conv_example(batchnorm=example == "conv-bn")
+        trace = backprop(
+            net, x, y, loss=conv_loss if loss is None else loss, learning_rate=learning_rate
+        )
+        trace.title = (
+            "A small convolutional network: a 6×6 image, two 3×3 filters"
+            + (", batch normalisation" if example == "conv-bn" else "")
+            + ", 2×2 max pooling, a Dense output"
+        )
+        digits = 6 if precision is None else precision
+        graph_model: Any = net
+    elif model is None:
         if dataset is not None:
             raise InvalidArgumentError(
                 "explain: --dataset needs --model (without a model, "
@@ -169,7 +205,7 @@ def run_explain(
             )
         trace.path_style = "net/out"
         digits = 9 if precision is None else precision
-        graph_model: Any = net
+        graph_model = net
     else:
         net = _load_model(model, loader)
         if dataset is None:

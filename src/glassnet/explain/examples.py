@@ -1,8 +1,10 @@
 """The seeds' worked examples as ready-made glassnet objects.
 
 ``seed004_example()`` is seed 004's 2-2-2 network (the one whose every partial derivative the
-article writes out); ``xor_network()`` is the two-layer network of seed 003 §9.3 that solves
-XOR, which a single perceptron cannot (see ``Perceptron``).
+article writes out); ``conv_example()`` a small convolutional network (a 6×6 image, two 3×3
+filters, 2×2 max pooling, a Dense output) for the convolution trace; ``xor_network()`` is
+the two-layer network of seed 003 §9.3 that solves XOR, which a single perceptron cannot
+(see ``Perceptron``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from ..nn.layers import Dense
 from ..nn.losses import Quadratic
 from ..training.model import Sequential
 
-__all__ = ["seed004_example", "xor_network", "XOR_X", "XOR_Y"]
+__all__ = ["seed004_example", "conv_example", "xor_network", "XOR_X", "XOR_Y"]
 
 #: The four XOR inputs and their targets.
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
@@ -55,6 +57,75 @@ def seed004_example() -> tuple[Sequential, np.ndarray, np.ndarray, Quadratic, fl
     x = np.array([0.05, 0.10])
     y = np.array([0.01, 0.99])
     return model, x, y, loss, learning_rate
+
+
+#: conv_example's input: a 6×6 "7" (1 = ink), read by the two filters below
+CONV_X = np.array(
+    [
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [0.0, 1.0, 1.0, 1.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0, 0.0, 1.0, 0.0],
+        [0.0, 0.0, 0.0, 1.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+        [0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+    ]
+)
+
+
+def conv_example(batchnorm: bool = False) -> tuple[Sequential, np.ndarray, int, str]:
+    """A small convolutional network, its input, label and loss: (model, x, label, loss).
+
+    1×6×6 input (``CONV_X``, channels-last (6, 6, 1)) → Conv2D(2 filters, 3×3, relu) →
+    MaxPooling2D(2) → Flatten → Dense(3, softmax), float64, sparse categorical cross-entropy,
+    label 1. Filter 1 answers vertical strokes ([0.2, 0, −0.2] in every row), filter 2
+    horizontal ones; the Dense weights are short decimals. ``batchnorm=True`` puts
+    BatchNormalization and the ReLU after a linear convolution instead (Conv2D → BN → relu).
+    """
+    from ..nn.layers import (
+        Activation,
+        BatchNormalization,
+        Conv2D,
+        Flatten,
+        MaxPooling2D,
+    )
+
+    conv = Conv2D(
+        2,
+        3,
+        activation=None if batchnorm else "relu",
+        input_shape=(6, 6, 1),
+        dtype="float64",
+        name="conv",
+    )
+    middle: list[Any] = (
+        [BatchNormalization(dtype="float64", name="bn"), Activation("relu", name="relu")]
+        if batchnorm
+        else []
+    )
+    model = Sequential(
+        [
+            conv,
+            *middle,
+            MaxPooling2D(2, name="pool"),
+            Flatten(name="flatten"),
+            Dense(3, "softmax", dtype="float64", name="output"),
+        ],
+        name="conv-bn" if batchnorm else "conv",
+    )
+    vertical = np.array([[0.2, 0.0, -0.2], [0.3, 0.0, -0.3], [0.2, 0.0, -0.2]])
+    kernel = np.stack([vertical, -vertical.T], axis=-1)[:, :, None, :]  # (3, 3, 1, 2)
+    dense = np.array(
+        [
+            [0.3, -0.2, 0.1, 0.4, -0.1, 0.2, 0.0, -0.3],
+            [-0.1, 0.4, 0.2, -0.3, 0.3, 0.1, -0.2, 0.2],
+            [0.2, 0.1, -0.4, 0.1, 0.0, -0.2, 0.3, 0.1],
+        ]
+    )
+    weights = [kernel, np.array([0.05, -0.05])]
+    if batchnorm:
+        weights += [np.array([1.0, 0.5]), np.array([0.1, 0.0]), np.zeros(2), np.ones(2)]
+    model.set_weights([*weights, dense, np.array([0.1, 0.0, -0.1])])
+    return model, CONV_X[:, :, None].copy(), 1, "sparse_categorical_crossentropy"
 
 
 def xor_network(sharpness: float = 20.0, dtype: Any = "float64") -> Sequential:

@@ -215,6 +215,10 @@ _LATEX_SYMBOLS = {
     "≤": r"\le",
     "⋮": r"\vdots",
     "⊘": r"\oslash",
+    "⋆": r"\star",
+    "γ": r"\gamma",
+    "β": r"\beta",
+    "μ": r"\mu",
 }
 
 

@@ -482,6 +482,9 @@ def forward_section(trace: Any) -> Section:
 
 def build_document(trace: BackpropTrace) -> Document:
     """The trace as sections of steps (shared by every renderer)."""
+    custom = getattr(trace, "document", None)
+    if callable(custom):  # a trace with its own equations (a convolutional network's)
+        return custom()  # type: ignore[no-any-return]
     single = trace.single
     n = trace.batch_size
     L_ = trace.L
@@ -1107,10 +1110,10 @@ def _render_markdown(
     style = Style(precision, max_rows, max_cols)
     doc = build_document(trace)
     out = [f"# {doc.title}", ""]
-    out += [_equations_heading(), ""]
-    eq_exprs = _equation_exprs()
-    for key in ("forward", "BP1", "BP2", "BP3", "BP4"):
-        out.append(f"- **{key}** ${to_latex(eq_exprs[key], style)}$")
+    heading, items = _equation_items(trace)
+    out += [heading, ""]
+    for key, expr in items:
+        out.append(f"- **{key}** ${to_latex(expr, style)}$")
     out.append("")
     for p in doc.intro:
         out += [_para_md(p, style), ""]
@@ -1366,14 +1369,14 @@ def _render_html(
     """One self-contained page: MathML for the math, inline CSS, no script, no network."""
     style = Style(precision, max_rows, max_cols)
     doc = build_document(trace)
+    heading, items = _equation_items(trace)
     body = [
         f'<div class="glassnet-trace"><h1>{html.escape(doc.title)}</h1>',
-        f"<p>{html.escape(_equations_heading())}</p>",
+        f"<p>{html.escape(heading)}</p>",
         '<ul class="equations">',
     ]
-    eq_exprs = _equation_exprs()
-    for key in ("forward", "BP1", "BP2", "BP3", "BP4"):
-        body.append(f"<li><strong>{key}</strong> {to_mathml(eq_exprs[key], style)}</li>")
+    for key, expr in items:
+        body.append(f"<li><strong>{html.escape(key)}</strong> {to_mathml(expr, style)}</li>")
     body.append("</ul>")
     body += [f"<p>{_para_html(p, style)}</p>" for p in doc.intro]
     for sec in doc.sections:
@@ -1400,6 +1403,16 @@ def _render_html(
         f"<title>{html.escape(doc.title)}</title>\n<style>{_CSS}</style>\n</head>\n"
         f"<body>\n{content}\n</body>\n</html>\n"
     )
+
+
+def _equation_items(trace: Any) -> tuple[str, list[tuple[str, Expr]]]:
+    """The heading and the equations listed at the top of a page: the trace's own (a
+    convolutional trace's), else the four equations of seeds 000/001 and the forward pass."""
+    custom = getattr(trace, "equation_items", None)
+    if callable(custom):
+        return custom()  # type: ignore[no-any-return]
+    exprs = _equation_exprs()
+    return _equations_heading(), [(k, exprs[k]) for k in ("forward", "BP1", "BP2", "BP3", "BP4")]
 
 
 def _equations_heading() -> str:

@@ -584,7 +584,8 @@ def _plan(model: Any) -> _Plan:
             raise NotTraceableError(
                 f"backprop: layer {getattr(layer, 'name', '?')!r} ({type(layer).__name__}) is "
                 f"not traceable yet; the trace follows Dense layers with Flatten, Dropout, "
-                f"Rescaling and Normalization (of the inputs) and Activation layers"
+                f"Rescaling and Normalization (of the inputs) and Activation layers, and "
+                f"Conv2D, MaxPooling2D, AveragePooling2D and BatchNormalization layers"
             )
     if not specs:
         raise NotTraceableError(
@@ -819,15 +820,25 @@ def backprop(
     """Trace one sample (or a small batch) through the forward pass and BP1–BP4.
 
     ``model``: a Sequential of Dense layers (any activation; Flatten, Dropout — the identity,
-    as at inference — and Activation layers allowed); anything else raises NotTraceableError
-    naming the layer. ``x``: one sample (its per-sample shape, e.g. (in,) or (1, in)) or a
-    batch (n, in). ``y``: its targets — (K,) / (n, K), or integer labels for
-    sparse_categorical_crossentropy. ``loss``: a name, class or Loss; default: the model's
-    compiled loss. ``learning_rate``: if given, the trace also shows W := W − α ∂C/∂W.
+    as at inference — and Activation layers allowed), or one with Conv2D, MaxPooling2D,
+    AveragePooling2D and BatchNormalization layers (traced by ``glassnet.explain.conv``);
+    anything else raises NotTraceableError naming the layer. ``x``: one sample (its
+    per-sample shape, e.g. (in,) or (1, in)) or a batch (n, in). ``y``: its targets — (K,) /
+    (n, K), or integer labels for sparse_categorical_crossentropy. ``loss``: a name, class or
+    Loss; default: the model's compiled loss. ``learning_rate``: if given, the trace also
+    shows W := W − α ∂C/∂W.
 
     Everything is computed in float64 from the equations (see the module docstring), then
     compared with the autograd engine and with central differences on some parameters.
     """
+    chain = kernel_chain(model)
+    if chain is not None:
+        from .conv import is_conv_chain
+
+        if is_conv_chain(chain):  # convolution, pooling, batch normalisation: explain/conv.py
+            from .conv import conv_backprop
+
+            return conv_backprop(model, x, y, loss, learning_rate)
     plan = _plan(model)
     loss_obj = resolve_loss(model, loss)
     alpha = _check_learning_rate(learning_rate)

@@ -17,7 +17,8 @@ from it, so that nothing outside tests for its type:
 * ``parameter_shapes(input_shape)`` — the shapes of its parameters for an input shape (model
   files check sizes against it before allocating anything);
 * ``telemetry_tap(ctx)`` — what telemetry records after a step (None: nothing);
-* ``explain_role`` — how the explain trace treats it ("dense", "activation", "identity",
+* ``explain_role`` — how the explain trace treats it ("dense", "activation", "identity", "conv",
+  "pool", "batchnorm",
   "flatten", "scale"; None: not traceable);
 * ``pointwise_affine()`` / ``reshape_only`` — lets the fast step fuse a preprocessing prefix
   into the first layer's product;

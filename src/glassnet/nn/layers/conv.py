@@ -331,6 +331,7 @@ class Conv2D(_ConvND):
     """
 
     rank = 2
+    explain_role = "conv"  # glassnet.explain.conv traces it (stride 1, "valid" or "same")
 
 
 class Conv2DTranspose(_Conv):

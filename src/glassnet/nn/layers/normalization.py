@@ -147,6 +147,8 @@ class BatchNormalization(_Normalization):
     layer with ``trainable = False`` (as in Keras), uses the moving statistics.
     """
 
+    explain_role = "batchnorm"  # glassnet.explain.conv traces it with the batch's statistics
+
     def __init__(
         self,
         axis: int = -1,

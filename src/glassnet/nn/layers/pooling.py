@@ -185,6 +185,7 @@ class MaxPooling2D(_Pooling):
     """The maximum of each ``pool_size`` window, per channel (2×2 halves rows and columns)."""
 
     rank, mode = 2, "max"
+    explain_role = "pool"
 
 
 class AveragePooling1D(_Pooling):
@@ -197,6 +198,7 @@ class AveragePooling2D(_Pooling):
     """The mean of each ``pool_size`` window, per channel."""
 
     rank, mode = 2, "average"
+    explain_role = "pool"
 
 
 class _GlobalPooling(Layer):
@@ -269,6 +271,7 @@ class GlobalAveragePooling2D(_GlobalPooling):
     """The mean over all rows and columns, per channel."""
 
     rank, mode = 2, "average"
+    explain_role = "global_pool"
 
 
 class GlobalMaxPooling1D(_GlobalPooling):
@@ -281,3 +284,4 @@ class GlobalMaxPooling2D(_GlobalPooling):
     """The maximum over all rows and columns, per channel."""
 
     rank, mode = 2, "max"
+    explain_role = "global_pool"

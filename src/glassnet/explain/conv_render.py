@@ -1,0 +1,1372 @@
+"""The document of a convolutional trace (``glassnet.explain.conv``): sections of steps, each an
+equation, the numbers substituted and the result, read by the same four renderers as a Dense
+trace (text, Markdown with LaTeX, JSON, HTML).
+
+Feature maps are matrices (one per channel, rows × columns, indices 1-based as in the text);
+the first sample is shown when several are traced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+from ..nn import losses as L
+from . import i18n, presets
+from .conv import ConvTrace, StageTrace, correlate
+from .i18n import t
+from .notation import (
+    Expr,
+    Fenced,
+    Frac,
+    Mat,
+    Num,
+    Op,
+    Row,
+    Style,
+    Sym,
+    Words,
+    to_inline_text,
+    to_latex,
+)
+from .render import (
+    _C,
+    _T,
+    SIGMA,
+    SIGMA_PRIME,
+    Document,
+    Para,
+    Picture,
+    Section,
+    Step,
+    _call,
+    _delta_rule_text,
+    _grad_formula,
+    _lists,
+    _loss_formula,
+    _partial,
+    _prime_formula,
+    _prod,
+    _round,
+)
+
+__all__ = ["build_conv_document", "conv_equations", "conv_dict"]
+
+#: ⋆ is the cross-correlation that Keras and PyTorch call convolution
+STAR = Op("⋆")
+
+
+def S(base: str, l: int | str | None, sub: str | None = None, prime: bool = False) -> Sym:  # noqa: N802
+    """Quantity ``base`` of stage l: a², z²₁ (filter 1), W²₁₁ (filter 1, input channel 1)."""
+    return Sym(base, sub=sub, sup=None if l is None else str(l), prime=prime)
+
+
+class Hat(Sym):
+    """x̂ or ĝ: a letter with a hat (LaTeX ``\\hat{x}``; text and MathML keep the Unicode)."""
+
+    def __init__(self, letter: str, sub: str | None = None) -> None:
+        super().__init__(letter + "\u0302", sub=sub)
+
+    def latex(self, style: Style) -> str:
+        plain = Sym(self.base[0], sub=self.sub).latex(style)
+        return r"\hat{" + self.base[0] + "}" + plain[1:]
+
+
+def _fc(f: int, c: int) -> str:
+    """The subscript of the kernel from input channel c to filter f (0-based in, 1-based out)."""
+    return f"{f + 1}{c + 1}" if f < 9 and c < 9 else f"{f + 1},{c + 1}"
+
+
+def _at(sym: Expr, r: int, s: int) -> Row:
+    """sym[r, s] with 1-based indices."""
+    return Row([sym, Words(f"[{r + 1}, {s + 1}]")])
+
+
+def _plus(value: float) -> list[Expr]:
+    """+ v, or − |v| for a negative v (no "+ −0.05")."""
+    return [Op("−"), Num(-value)] if value < 0 else [Op("+"), Num(value)]
+
+
+def _sum_of(arr: np.ndarray) -> Row:
+    """Σ of a matrix's entries, written out: Σ [..]."""
+    return Row([Sym("Σ"), Mat(arr)])
+
+
+def _first(arr: np.ndarray | None) -> np.ndarray:
+    """The first sample's part of a per-sample array."""
+    assert arr is not None, "the stage has this array"
+    return np.asarray(arr)[0]
+
+
+def _kind_title(st: StageTrace) -> str:
+    shape_in = "×".join(str(d) for d in st.a_prev.shape[1:])
+    shape_out = "×".join(str(d) for d in st.a.shape[1:])
+    what = {
+        "conv": "convolution",
+        "pool": f"{st.info.get('mode', 'max')} pooling",
+        "global_pool": f"global {st.info.get('mode', 'max')} pooling",
+        "batchnorm": "batch normalisation",
+        "activation": "activation",
+        "flatten": "flatten",
+        "dense": "dense",
+    }[st.kind]
+    sigma = f", σ = {st.activation}" if st.kind in ("conv", "dense", "activation") else ""
+    return f"Layer {st.index} ({what}, {st.name!r}): {shape_in} → {shape_out}{sigma}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward
+# ---------------------------------------------------------------------------------------------
+def _conv_forward(st: StageTrace) -> list[Any]:
+    l, items = st.index, list[Any]()
+    W = st.params["W"]
+    pad = st.info["pad"]
+    if st.info["padding"] == "same" and any(any(p) for p in pad):
+        items.append(
+            Para(
+                [
+                    f"Padding 'same': each input map gets {pad[0][0]} row(s) of zeros above, "
+                    f"{pad[0][1]} below, {pad[1][0]} column(s) left and {pad[1][1]} right, so "
+                    f"that z has the input's size; the padded maps are shown."
+                ]
+            )
+        )
+    a_pad = _first(st.info["a_pad"])
+    # one position for every filter: the top-left window unless it is blank
+    spread = correlate(np.abs(a_pad)[None], np.ones((1, *a_pad.shape[:1], *W.shape[-2:])))
+    at = _telling(spread[0, 0])
+    for f in _shown(W.shape[0]):
+        items.append(_conv_position(st, f, at))
+        items += _conv_map(st, f)
+    items += _more(W.shape[0], "Filters", l)
+    return items
+
+
+#: maps (filters, channels) shown in full per layer; the others are computed and checked alike
+SHOWN = 4
+
+
+def _shown(count: int) -> range:
+    return range(min(count, SHOWN))
+
+
+def _more(count: int, what: str, l: int) -> list[Any]:
+    """A note for the maps beyond SHOWN (none when all are shown)."""
+    if count <= SHOWN:
+        return []
+    text = (
+        f"{what} {SHOWN + 1}–{count} of layer {l} are computed and checked the same way; their "
+        f"numbers are in trace.stages[{l - 1}] and in the JSON."
+    )
+    return [Para([text])]
+
+
+def _telling(values: np.ndarray) -> tuple[int, int]:
+    """The position to work out: the top-left one, unless the value there is 0 (an image's
+    blank corner) — then the largest in magnitude."""
+    if values[0, 0] != 0 or not values.any():
+        return 0, 0
+    r, s = divmod(int(np.argmax(np.abs(values))), values.shape[1])
+    return r, s
+
+
+def _conv_position(st: StageTrace, f: int, at: tuple[int, int]) -> Step:
+    """z^l_f[r, s]: the window at (r, s) of each input channel ⊙ the kernel, summed, + b."""
+    l, W, b = st.index, st.params["W"], st.params["b"]
+    a_pad, z = _first(st.info["a_pad"]), _first(st.z)
+    kh, kw = W.shape[-2:]
+    channels = W.shape[1]
+    r, s = at
+    rows, cols = slice(r, r + kh), slice(s, s + kw)
+    terms: list[Expr] = []
+    products: list[Expr] = []
+    for c in _shown(channels):
+        window = a_pad[c, rows, cols]
+        terms += ([Op("+")] if c else []) + [_sum_of_product(window, W[f, c])]
+        products += ([Op("+")] if c else []) + [_sum_of(window * W[f, c])]
+    if channels > SHOWN:  # the other channels' windows, added up
+        rest = float((a_pad[SHOWN:, rows, cols] * W[f, SHOWN:]).sum())
+        tail: list[Expr] = [Op("+"), Words(f"(channels {SHOWN + 1}–{channels}) "), Num(rest)]
+        terms, products = terms + tail, products + tail
+    one = channels == 1
+    formula = Row(
+        [Sym("Σ", sub="i,j" if one else "c,i,j"), S("W", l, _fc(f, 0) if one else f"{f + 1}c"),
+         Words("[i, j]"), S("a", l - 1, "1" if one else "c"), Words(f"[{r + 1} + i, {s + 1} + j]"),
+         Op("+"), S("b", l, str(f + 1))]
+    )  # fmt: skip
+    return Step(
+        "forward",
+        f"one position of filter {f + 1}: the window at [{r + 1}, {s + 1}] of the input, "
+        f"weighted by the kernel",
+        _at(S("z", l, str(f + 1)), r, s),
+        [formula, Row([*terms, *_plus(b[f])]), Row([*products, *_plus(b[f])]), Num(z[f, r, s])],
+        layer=l,
+        value=z[f, r, s],
+        note="i, j run over the kernel's rows and columns (from 0); the window slides one step "
+        "at a time, and every position of z is computed the same way.",
+    )
+
+
+def _conv_map(st: StageTrace, f: int) -> list[Any]:
+    """z^l_f = Σ_c W^l_fc ⋆ a^{l−1}_c + b^l_f at every position (one part per input channel
+    when there are several), then a^l_f = σ(z^l_f)."""
+    l, W, b = st.index, st.params["W"], st.params["b"]
+    a_pad, z, a = _first(st.info["a_pad"]), _first(st.z), _first(st.a)
+    channels = W.shape[1]
+    items: list[Any] = []
+    if channels == 1:
+        whole: Expr = Row([_prod(Mat(W[f, 0]), STAR, Mat(a_pad[0])), *_plus(b[f])])
+    else:
+        sum_terms: list[Expr] = []
+        for c in _shown(channels):
+            part = correlate_2d(a_pad[c], W[f, c])
+            items.append(
+                Step("forward", f"filter {f + 1}, the part from input channel {c + 1}",
+                     Row([S("W", l, _fc(f, c)), STAR, S("a", l - 1, str(c + 1))]),
+                     [_prod(Mat(W[f, c]), STAR, Mat(a_pad[c])), Mat(part)], layer=l, value=part)
+            )  # fmt: skip
+            sum_terms += ([Op("+")] if c else []) + [Mat(part)]
+        if channels > SHOWN:
+            rest = np.sum([correlate_2d(a_pad[c], W[f, c]) for c in range(SHOWN, channels)], 0)
+            sum_terms += [Op("+"), Words(f"(channels {SHOWN + 1}–{channels}) "), Mat(rest)]
+        whole = Row([*sum_terms, *_plus(b[f])])
+    items.append(
+        Step("forward", f"weighted input of filter {f + 1}, every position", S("z", l, str(f + 1)),
+             [_conv_formula(l, f, channels), whole, Mat(z[f])], layer=l, value=z[f])
+    )  # fmt: skip
+    items.append(
+        Step("forward", f"activation of filter {f + 1}, σ = {st.activation}", S("a", l, str(f + 1)),
+             [_call(SIGMA, S("z", l, str(f + 1))), _call(SIGMA, Mat(z[f])), Mat(a[f])], layer=l,
+             value=a[f])
+    )  # fmt: skip
+    return items
+
+
+def _sum_of_product(window: np.ndarray, kernel: np.ndarray) -> Row:
+    return Row([Sym("Σ"), Fenced(Row([Mat(window), Op("⊙"), Mat(kernel)]))])
+
+
+def _conv_formula(l: int, f: int, channels: int) -> Row:
+    """z^l_f = W^l_f1 ⋆ a^{l−1}_1 (summed over the input channels c) + b^l_f."""
+    if channels == 1:
+        parts: list[Expr] = [S("W", l, _fc(f, 0)), STAR, S("a", l - 1, "1")]
+    else:
+        parts = [Sym("Σ", sub="c"), S("W", l, f"{f + 1}c"), STAR, S("a", l - 1, "c")]
+    return Row([*parts, Op("+"), S("b", l, str(f + 1))])
+
+
+def _pool_forward(st: StageTrace) -> list[Any]:
+    l, items = st.index, list[Any]()
+    mode = st.info["mode"]
+    x, a = _first(st.a_prev), _first(st.a)
+    name = "max" if mode == "max" else "mean"
+    pool = "×".join(str(p) for p in st.info["pool"])
+    for c in _shown(x.shape[0]):
+        r, s = _telling(a[c])
+        rows, cols = st.info["windows"][r][s]
+        window = x[c, rows, cols]
+        items.append(
+            Step(
+                "forward",
+                f"channel {c + 1}, window [{r + 1}, {s + 1}] ({pool}, stride "
+                f"{'×'.join(map(str, st.info['strides']))})",
+                _at(S("a", l, str(c + 1)), r, s),
+                [_call(Words(name), Mat(window)), Num(a[c, r, s])],
+                layer=l,
+                value=a[c, r, s],
+            )
+        )
+        items.append(
+            Step(
+                "forward",
+                f"channel {c + 1}, every window",
+                S("a", l, str(c + 1)),
+                [
+                    _call(Words(f"{name}pool"), S("a", l - 1, str(c + 1))),
+                    _call(Words(f"{name}pool"), Mat(x[c])),
+                    Mat(a[c]),
+                ],
+                layer=l,
+                value=a[c],
+            )
+        )
+    items += _more(x.shape[0], "Channels", l)
+    return items
+
+
+def _global_forward(st: StageTrace) -> list[Any]:
+    """a^l_c = the maximum (mean) of the whole map a^{l−1}_c: one number per channel."""
+    l, x, a = st.index, _first(st.a_prev), _first(st.a)
+    name = "max" if st.info["mode"] == "max" else "mean"
+    items: list[Any] = [
+        Step("forward", f"channel {c + 1}: the {name} of the whole map", S("a", l, str(c + 1)),
+             [_call(Words(name), S("a", l - 1, str(c + 1))), _call(Words(name), Mat(x[c])),
+              Num(a[c])], layer=l, value=a[c])
+        for c in _shown(x.shape[0])
+    ]  # fmt: skip
+    items += _more(x.shape[0], "Channels", l)
+    items.append(Step("forward", "one number per channel", S("a", l), [Mat(a)], layer=l, value=a))
+    return items
+
+
+def _global_backward(st: StageTrace) -> list[Any]:
+    """Max: ∂C/∂a^l_c goes to the map's (first) maximum; mean: shared by every position."""
+    l, x, g = st.index, _first(st.a_prev), _first(st.grad_a)
+    dx, where = _first(st.grad_a_prev), _first(st.info["where"])
+    items: list[Any] = []
+    for c in _shown(x.shape[0]):
+        cs = str(c + 1)
+        if st.info["mode"] == "max":
+            r, s = divmod(int(where[c, 0, 0]), x.shape[-1])
+            rule: Expr = Words(f"{g[c]:.6g} at the maximum [{r + 1}, {s + 1}], 0 elsewhere")
+        else:
+            rule = Row([Frac(_grad_sym(l, cs), Num(x[c].size)), Words(" at every position")])
+        items.append(
+            Step("BP2", f"channel {c + 1}: the gradient routed back", _grad_sym(l - 1, cs),
+                 [rule, Mat(dx[c])], layer=l, value=dx[c])
+        )  # fmt: skip
+    return items + _more(x.shape[0], "Channels", l)
+
+
+def _bn_forward(st: StageTrace) -> list[Any]:
+    l, items, info = st.index, list[Any](), st.info
+    x, xhat, a = _first(st.a_prev), _first(info["xhat"]), _first(st.a)
+    gamma, beta = st.params["gamma"], st.params["beta"]
+    count = st.a_prev.size // st.a_prev.shape[1]
+    items.append(
+        Para(
+            [
+                f"Batch statistics, as in training: μ and σ² per channel over the "
+                f"{count} values of the batch ({len(st.a_prev)} sample(s)); ε = "
+                f"{info['eps']:g}. The model's moving statistics are not used or changed."
+            ]
+        )
+    )
+    for c in _shown(x.shape[0]):
+        sub = str(c + 1)
+        shown = x[c] if x.ndim > 1 else x[c : c + 1]
+        items.append(
+            Step(
+                "forward",
+                f"channel {c + 1}: mean and variance",
+                Sym("μ", sub=sub),
+                [_call(Words("mean"), Mat(shown)), Num(info["mean"][c])],
+                layer=l,
+                value=info["mean"][c],
+                note=[Sym("σ", sub=sub, sup="2"), f" = mean((x − μ)²) = {info['var'][c]:.6g}"],
+            )
+        )
+        items.append(
+            Step(
+                "forward",
+                f"channel {c + 1}: normalised",
+                Hat("x", sub),
+                [
+                    Frac(
+                        Row([S("a", l - 1, sub), Op("−"), Sym("μ", sub=sub)]),
+                        Row(
+                            [Words("√("), Sym("σ", sub=sub, sup="2"), Op("+"), Sym("ε"), Words(")")]
+                        ),
+                    ),
+                    Row(
+                        [
+                            Fenced(Row([Mat(shown), Op("−"), Num(info["mean"][c])])),
+                            Op("·"),
+                            Num(info["inv"][c]),
+                        ]
+                    ),
+                    Mat(xhat[c] if xhat.ndim > 1 else xhat[c : c + 1]),
+                ],
+                layer=l,
+                value=xhat[c],
+            )
+        )
+        items.append(
+            Step(
+                "forward",
+                f"channel {c + 1}: scaled and shifted",
+                S("a", l, sub),
+                [
+                    Row([Sym("γ", sub=sub), Hat("x", sub), Op("+"), Sym("β", sub=sub)]),
+                    Row(
+                        [
+                            Num(gamma[c]),
+                            Op("·"),
+                            Mat(xhat[c] if xhat.ndim > 1 else xhat[c : c + 1]),
+                            Op("+"),
+                            Num(beta[c]),
+                        ]
+                    ),
+                    Mat(a[c] if a.ndim > 1 else a[c : c + 1]),
+                ],
+                layer=l,
+                value=a[c],
+            )
+        )
+    items += _more(x.shape[0], "Channels", l)
+    return items
+
+
+def _dense_forward(st: StageTrace) -> list[Any]:
+    l = st.index
+    W, b = st.params["W"], st.params["b"]
+    return [
+        Step(
+            "forward",
+            "weighted input",
+            S("z", l),
+            [
+                Row([S("W", l), S("a", l - 1), Op("+"), S("b", l)]),
+                Row([_prod(Mat(W), Mat(_first(st.a_prev))), Op("+"), Mat(b)]),
+                Mat(_first(st.z)),
+            ],
+            layer=l,
+            value=_first(st.z),
+        ),
+        Step(
+            "forward",
+            f"activation, σ = {st.activation}",
+            S("a", l),
+            [_call(SIGMA, S("z", l)), _call(SIGMA, Mat(_first(st.z))), Mat(_first(st.a))],
+            layer=l,
+            value=_first(st.a),
+        ),
+    ]
+
+
+def _flatten_forward(st: StageTrace, fmt: str) -> list[Any]:
+    order = (
+        "position by position (row by row), the channels of each position together, as "
+        "Keras's channels-last layout stores them"
+        if fmt == "channels_last"
+        else "channel by channel, each map row by row (channels-first layout)"
+    )
+    return [
+        Para([f"Flatten lists the maps' entries {order}."]),
+        Step(
+            "forward",
+            "the maps as one vector",
+            S("a", st.index),
+            [_call(Words("flatten"), S("a", st.index - 1)), Mat(_first(st.a))],
+            layer=st.index,
+            value=_first(st.a),
+        ),
+    ]
+
+
+def _maps_or_vec(arr: np.ndarray) -> list[Expr]:
+    """One Mat per channel for maps, one column for a vector (first sample)."""
+    first = _first(arr)
+    return [Mat(m) for m in first] if first.ndim == 3 else [Mat(first)]
+
+
+def _activation_forward(st: StageTrace) -> list[Any]:
+    l = st.index
+    z, a = _first(st.z), _first(st.a)
+    if z.ndim == 1:
+        return [
+            Step(
+                "forward",
+                f"σ = {st.activation}",
+                S("a", l),
+                [_call(SIGMA, S("a", l - 1)), Mat(a)],
+                layer=l,
+                value=a,
+            )
+        ]
+    return [
+        Step(
+            "forward",
+            f"channel {c + 1}, σ = {st.activation}",
+            S("a", l, str(c + 1)),
+            [_call(SIGMA, S("a", l - 1, str(c + 1))), _call(SIGMA, Mat(z[c])), Mat(a[c])],
+            layer=l,
+            value=a[c],
+        )
+        for c in _shown(z.shape[0])
+    ] + _more(z.shape[0], "Channels", l)
+
+
+# ---------------------------------------------------------------------------------------------
+# Backward
+# ---------------------------------------------------------------------------------------------
+def _grad_sym(l: int, sub: str | None = None) -> Expr:
+    return _partial(_C(), S("a", l, sub))
+
+
+def _prime_steps(st: StageTrace, c: int | None) -> list[Step]:
+    """σ'(z) and δ = ∂C/∂a ⊙ σ'(z) for channel c of maps (None: a vector)."""
+    l = st.index
+    sub = None if c is None else str(c + 1)
+    pick = (lambda arr: _first(arr)) if c is None else (lambda arr: _first(arr)[c])
+    sp, g, delta = pick(st.sigma_prime), pick(st.grad_a), pick(st.delta)
+    prime_rhs: list[Expr] = [_prime_formula(st)]  # type: ignore[arg-type]
+    if st.activation == "sigmoid":
+        a = Mat(pick(st.a))
+        prime_rhs.append(Row([a, Op("⊙"), Fenced(Row([Num(1), Op("−"), a]))]))
+    prime_rhs.append(Mat(sp))
+    return [
+        Step(
+            "σ'",
+            f"derivative of the activation ({st.activation})"
+            + ("" if c is None else f", channel {c + 1}"),
+            _call(SIGMA_PRIME, S("z", l, sub)),
+            prime_rhs,
+            layer=l,
+            value=sp,
+        ),
+        Step(
+            "δ",
+            "error of the layer" + ("" if c is None else f", channel {c + 1}"),
+            S("δ", l, sub),
+            [
+                Row([_grad_sym(l, sub), Op("⊙"), _call(SIGMA_PRIME, S("z", l, sub))]),
+                Row([Mat(g), Op("⊙"), Mat(sp)]),
+                Mat(delta),
+            ],
+            layer=l,
+            value=delta,
+            note=[
+                "The gradient that reached ",
+                S("a", l, sub),
+                " times the slope of σ at every position — zero where a ReLU is off.",
+            ]
+            if st.activation == "relu"
+            else "",
+        ),
+    ]
+
+
+def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]:
+    l, items = st.index, list[Any]()
+    W = st.params["W"]
+    F, channels = W.shape[:2]
+    a_pad = _first(st.info["a_pad"])
+    delta = _first(st.delta)
+    oh, ow = delta.shape[-2:]
+    for f in _shown(F):
+        fs = str(f + 1)
+        if st.activation != "linear":
+            items += _prime_steps(st, f)
+        else:
+            items.append(Para(["σ is linear: ", S("δ", l, fs), " = ", _grad_sym(l, fs), "."]))
+        if "b" in st.grads:
+            items.append(
+                Step(
+                    "BP3",
+                    f"gradient of the bias of filter {f + 1}: the sum of its δ",
+                    _partial(_C(), S("b", l, fs)),
+                    [
+                        Row([Sym("Σ", sub="r,s"), S("δ", l, fs), Words("[r, s]")]),
+                        _sum_of(delta[f]) if n == 1 else Words(f"(mean over the {n} samples)"),
+                        Num(st.grads["b"][f]),
+                    ],
+                    layer=l,
+                    value=st.grads["b"][f],
+                    note="The bias is added at every position, so its gradient collects δ from "
+                    "all of them."
+                    + (
+                        " Batch normalisation follows and subtracts the channel's mean, so "
+                        "this sum is 0 up to rounding: such a bias learns nothing."
+                        if before_bn
+                        else ""
+                    ),
+                )
+            )
+        for c in _shown(channels):
+            sub = _fc(f, c)
+            grad = st.grads["W"][f, c]
+            window = a_pad[c, :oh, :ow]
+            items.append(
+                Step(
+                    "BP4",
+                    f"one entry of the kernel's gradient: input channel {c + 1} → "
+                    f"filter {f + 1}, [1, 1]" + ("" if n == 1 else ", first sample"),
+                    Row([_partial(_C(), S("W", l, sub)), Words("[1, 1]")]),
+                    [
+                        Row(
+                            [
+                                Sym("Σ", sub="r,s"),
+                                S("a", l - 1, str(c + 1)),
+                                Words("[r, s]"),
+                                S("δ", l, fs),
+                                Words("[r, s]"),
+                            ]
+                        ),
+                        _sum_of_product(window, delta[f]),
+                        Num(float((window * delta[f]).sum())),
+                    ],
+                    layer=l,
+                    value=float((window * delta[f]).sum()),
+                    note="The input window under δ (the top-left one), weighted by δ and "
+                    "summed: a kernel entry learns from every position it touched.",
+                )
+            )
+            corr: list[Expr] = [S("a", l - 1, str(c + 1)), STAR, S("δ", l, fs)]
+            if n > 1:  # the mean over the samples of each one's correlation
+                corr = [Frac(Num(1), Num(n)), Sym("Σ", sub="x"), *corr]
+            rhs: list[Expr] = [Row(corr)]
+            rhs.append(Mat(grad))
+            items.append(
+                Step(
+                    "BP4",
+                    f"gradient of the kernel from input channel {c + 1} to filter {f + 1}",
+                    _partial(_C(), S("W", l, sub)),
+                    rhs,
+                    layer=l,
+                    value=grad,
+                    note="Every entry [i, j] as above, with the window moved by (i − 1, j − 1)"
+                    + (" and averaged over the samples." if n > 1 else "."),
+                )
+            )
+    items += _more(F, "Filters", l) + _more(channels, "Input channels", l)
+    items += _conv_input_grad(st)
+    return items
+
+
+def _conv_input_grad(st: StageTrace) -> list[Any]:
+    l = st.index
+    W = st.params["W"]
+    F, channels = W.shape[:2]
+    kh, kw = W.shape[-2:]
+    delta = _first(st.delta)
+    padded = np.pad(delta, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
+    full, grad = _first(st.info["full"]), _first(st.grad_a_prev)
+    items: list[Any] = []
+    below = "the input" if l == 1 else f"layer {l - 1}"
+    items.append(
+        Para(
+            [
+                f"Back to {below}: the full correlation of δ with each kernel turned by 180° — "
+                f"δ padded with {kh - 1} row(s) and {kw - 1} column(s) of zeros on every side, "
+                f"then correlated with rot180(W)."
+            ]
+        )
+    )
+    for c in _shown(channels):
+        cs = str(c + 1)
+        parts = [W[f, c, ::-1, ::-1] for f in range(F)]
+        contributions = [correlate_2d(padded[f], parts[f]) for f in range(F)]
+        if F > 1:
+            for f in _shown(F):
+                items.append(
+                    Step(
+                        "BP2",
+                        f"what filter {f + 1} sends back to input channel {c + 1}",
+                        Row(
+                            [
+                                _call(Words("pad"), S("δ", l, str(f + 1))),
+                                STAR,
+                                _call(Words("rot180"), S("W", l, _fc(f, c))),
+                            ]
+                        ),
+                        [_prod(Mat(padded[f]), STAR, Mat(parts[f])), Mat(contributions[f])],
+                        layer=l,
+                        value=contributions[f],
+                    )
+                )
+            # the parts side by side would not fit a page: they are the steps just above
+            numbers: Expr = Words(
+                " + ".join(f"filter {f + 1}'s part" for f in range(F))
+                if F <= SHOWN
+                else f"the parts of filters 1–{F} added up (filters 1–{SHOWN} above)"
+            )
+        else:
+            numbers = _prod(Mat(padded[0]), STAR, Mat(parts[0]))
+        formula = Row(
+            [
+                Sym("Σ", sub="f"),
+                Row([_call(Words("pad"), S("δ", l, "f"))], sep=" "),
+                STAR,
+                _call(Words("rot180"), S("W", l, f"f{cs}")),
+            ],
+            sep=" ",
+        )
+        rhs: list[Expr] = [formula, numbers, Mat(full[c])]
+        cropped = st.info["padding"] == "same" and full.shape[-2:] != grad.shape[-2:]
+        if cropped:
+            rhs.append(Mat(grad[c]))
+        items.append(
+            Step(
+                "BP2",
+                f"gradient for input channel {c + 1} of layer {l}",
+                _grad_sym(l - 1, cs),
+                rhs,
+                layer=l,
+                value=grad[c],
+                note="The padding rows and columns are dropped (they are not inputs)."
+                if cropped
+                else "Each input value collects δ from every position whose window covered it, "
+                "weighted by the kernel entry that touched it."
+                + ("" if l > 1 else " (The input has no weights; this is ∂C/∂x.)"),
+            )
+        )
+    items += _more(channels, "Input channels", l)
+    return items
+
+
+def correlate_2d(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """The valid cross-correlation of one map with one kernel (for the shown contributions)."""
+    return correlate(x[None, None], kernel[None, None])[0, 0]
+
+
+def _pool_backward(st: StageTrace) -> list[Any]:
+    l, items = st.index, list[Any]()
+    x, g = _first(st.a_prev), _first(st.grad_a)
+    dx = _first(st.grad_a_prev)
+    where = _first(st.info["where"])
+    mode = st.info["mode"]
+    for c in _shown(x.shape[0]):
+        cs = str(c + 1)
+        if mode == "max":
+            mask = np.zeros(x[c].size)
+            mask[where[c].reshape(-1)] = 1.0
+            wr, ws = _telling(g[c])
+            r, s = divmod(int(where[c, wr, ws]), x.shape[-1])
+            items.append(
+                Step(
+                    "route",
+                    f"channel {c + 1}: where each window's maximum is (1) in the layer's input",
+                    Words("mask"),
+                    [Mat(mask.reshape(x[c].shape))],
+                    layer=l,
+                    note=f"Window [{wr + 1}, {ws + 1}]'s maximum {x[c, r, s]:.6g} sits at "
+                    f"[{r + 1}, {s + 1}]; it receives ∂C/∂a^{l}_{cs}[{wr + 1}, {ws + 1}] = "
+                    f"{g[c, wr, ws]:.6g}, the other entries of that window get 0 (the first "
+                    f"maximum wins a tie, as in the engine).",
+                )
+            )
+            rule = Words("each g[r, s] added at its window's maximum")
+        else:
+            rule = Words("each g[r, s] shared equally over its window")
+        items.append(
+            Step(
+                "BP2",
+                f"channel {c + 1}: the gradient routed back",
+                _grad_sym(l - 1, cs),
+                [rule, _call(Words("route"), Mat(g[c])), Mat(dx[c])],
+                layer=l,
+                value=dx[c],
+            )
+        )
+    items += _more(x.shape[0], "Channels", l)
+    return items
+
+
+def _bn_backward(st: StageTrace) -> list[Any]:
+    l, items, info = st.index, list[Any](), st.info
+    g, xhat = _first(st.grad_a), _first(info["xhat"])
+    ghat = _first(info["ghat"])
+    n = len(st.a)
+    for c in _shown(g.shape[0]):
+        cs = str(c + 1)
+        view = lambda arr, c=c: arr[c] if arr.ndim > 1 else arr[c : c + 1]  # noqa: E731
+        sums = "Σ over the batch and positions" if n > 1 else "Σ over positions"
+        over = "batch and positions" if n > 1 else "positions"
+        if "beta" in st.grads:
+            items.append(
+                Step(
+                    "dβ",
+                    f"channel {c + 1}",
+                    _partial(_C(), Sym("β", sub=cs)),
+                    [
+                        Row([Sym("Σ"), _grad_sym(l, cs)]),
+                        _sum_of(view(g)) if n == 1 else Words(f"({sums}, mean over samples)"),
+                        Num(st.grads["beta"][c]),
+                    ],
+                    layer=l,
+                    value=st.grads["beta"][c],
+                )
+            )
+        if "gamma" in st.grads:
+            items.append(
+                Step(
+                    "dγ",
+                    f"channel {c + 1}",
+                    _partial(_C(), Sym("γ", sub=cs)),
+                    [
+                        Row([Sym("Σ"), _grad_sym(l, cs), Op("⊙"), Hat("x", cs)]),
+                        Row([Sym("Σ"), Fenced(Row([Mat(view(g)), Op("⊙"), Mat(view(xhat))]))])
+                        if n == 1
+                        else Words(f"({sums}, mean over samples)"),
+                        Num(st.grads["gamma"][c]),
+                    ],
+                    layer=l,
+                    value=st.grads["gamma"][c],
+                )
+            )
+        gh = Hat("g", cs)
+        items.append(
+            Step(
+                "BN",
+                f"channel {c + 1}: the gradient scaled by γ",
+                gh,
+                [
+                    Row([Sym("γ", sub=cs), _grad_sym(l, cs)]),
+                    Row([Num(st.params["gamma"][c]), Op("·"), Mat(view(g))]),
+                    Mat(view(ghat)),
+                ],
+                layer=l,
+                value=view(ghat),
+                note=f"mean(ĝ) = {info['mean_ghat'][c]:.6g} and mean(ĝ ⊙ x̂) = "
+                f"{info['mean_ghat_xhat'][c]:.6g}, means over the {over}.",
+            )
+        )
+        items += _bn_input_grad(st, c, view)
+    items += _more(g.shape[0], "Channels", l)
+    return items
+
+
+def _bn_input_grad(st: StageTrace, c: int, view: Any) -> list[Step]:
+    """∂C/∂x = (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂)) / √(σ² + ε) for channel c, in two steps: the
+    numerator, then the division."""
+    l, info, cs = st.index, st.info, str(c + 1)
+    gh, xh = Hat("g", cs), Hat("x", cs)
+    ghat, xhat, dx = (
+        view(_first(info["ghat"])),
+        view(_first(info["xhat"])),
+        view(_first(st.grad_a_prev)),
+    )
+    numerator = ghat - info["mean_ghat"][c] - xhat * info["mean_ghat_xhat"][c]
+    top = Sym("m", sub=cs)
+    root = Row([Words("√("), Sym("σ", sub=cs, sup="2"), Op("+"), Sym("ε"), Words(")")])
+    return [
+        Step("BN", f"channel {c + 1}: what is left of ĝ once the mean and the x̂ part go", top,
+             [Row([gh, Op("−"), _call(Words("mean"), gh), Op("−"), xh, Op("⊙"),
+                   _call(Words("mean"), Row([gh, Op("⊙"), xh]))]),
+              Row([Mat(ghat), *_plus(-info["mean_ghat"][c]), Op("−"),
+                   Num(info["mean_ghat_xhat"][c]), Op("·"), Mat(xhat)]), Mat(numerator)],
+             layer=l, value=numerator),
+        Step("BN", f"channel {c + 1}: the gradient for the layer's input", _grad_sym(l - 1, cs),
+             [Frac(top, root), Row([Mat(numerator), Op("·"), Num(info["inv"][c])]), Mat(dx)],
+             layer=l, value=dx,
+             note="μ and σ² depend on every value of the channel, hence the two mean terms: the "
+             "gradient keeps no part along the all-ones direction or along x̂."),
+    ]  # fmt: skip
+
+
+def _dense_backward(st: StageTrace, trace: ConvTrace) -> list[Any]:
+    l, items = st.index, list[Any]()
+    last = l == trace.L
+    delta, g = _first(st.delta), _first(st.grad_a)
+    if last and trace.delta_rule in ("softmax+crossentropy", "sigmoid+binary_crossentropy"):
+        y = trace.y_matrix if trace.single else trace.y_matrix[0]
+        eq: Expr = Row([S("a", l), Op("−"), Sym("y")])
+        sub: Expr = Row([Mat(_first(st.a)), Op("−"), Mat(y)])
+        if trace.delta_rule == "sigmoid+binary_crossentropy" and delta.size > 1:
+            eq, sub = (
+                Row([Fenced(eq), Op("/"), Sym("K")]),
+                Row([Fenced(sub), Op("/"), Num(delta.size)]),
+            )
+        items.append(
+            Step(
+                "BP1",
+                "output error (fused form)",
+                S("δ", l),
+                [eq, sub, Mat(delta)],
+                layer=l,
+                value=delta,
+                note=_delta_rule_text(trace),
+            )
+        )  # type: ignore[arg-type]
+    else:
+        head = Row([Sym("∇", sub="a"), _C()]) if last else _grad_sym(l)
+        if last:
+            items.append(
+                Step(
+                    "∇C",
+                    "gradient of the cost with respect to the output",
+                    head,
+                    [_grad_formula(trace), Mat(g)],
+                    layer=l,
+                    value=g,
+                )
+            )  # type: ignore[arg-type]
+        if st.jacobian:
+            items.append(
+                Step(
+                    "BP1",
+                    "output error (softmax Jacobian)",
+                    S("δ", l),
+                    [Row([_T(Sym("J")), head]), Mat(delta)],
+                    layer=l,
+                    value=delta,
+                    note=_delta_rule_text(trace),
+                )
+            )  # type: ignore[arg-type]
+        else:
+            items += _prime_steps(st, None)
+    if "b" in st.grads:
+        items.append(
+            Step(
+                "BP3",
+                "gradient of the biases",
+                _partial(_C(), S("b", l)),
+                [
+                    S("δ", l) if trace.single else Words("mean of δ over the samples"),
+                    Mat(st.grads["b"]),
+                ],
+                layer=l,
+                value=st.grads["b"],
+            )
+        )
+    rhs: list[Expr] = [Row([S("δ", l), _T(S("a", l - 1))])]
+    if trace.single:
+        rhs.append(_prod(Mat(delta, "col"), Mat(_first(st.a_prev), "row")))
+    rhs.append(Mat(st.grads["W"]))
+    items.append(
+        Step(
+            "BP4",
+            "gradient of the weights",
+            _partial(_C(), S("W", l)),
+            rhs,
+            layer=l,
+            value=st.grads["W"],
+        )
+    )
+    items.append(
+        Step(
+            "BP2",
+            f"gradient for layer {l - 1}",
+            _grad_sym(l - 1),
+            [
+                Row([_T(S("W", l)), S("δ", l)]),
+                _prod(Mat(st.params["W"].T), Mat(delta)),
+                Mat(_first(st.grad_a_prev)),
+            ],
+            layer=l,
+            value=_first(st.grad_a_prev),
+        )
+    )
+    return items
+
+
+def _flatten_backward(st: StageTrace) -> list[Any]:
+    l = st.index
+    maps = _first(st.grad_a_prev)
+    return (
+        [
+            Step(
+                "shape",
+                f"channel {c + 1}: the entries of layer {l}'s gradient put back in place",
+                _grad_sym(l - 1, str(c + 1)),
+                [Mat(maps[c])],
+                layer=l,
+                value=maps[c],
+            )
+            for c in _shown(maps.shape[0])
+        ]
+        + _more(maps.shape[0], "Channels", l)
+        if maps.ndim == 3
+        else [Para(["Flatten of a vector changes nothing."])]
+    )
+
+
+def _activation_backward(st: StageTrace) -> list[Any]:
+    if _first(st.a).ndim == 1:
+        return _prime_steps(st, None)
+    items: list[Any] = []
+    for c in _shown(_first(st.a).shape[0]):
+        items += _prime_steps(st, c)
+    items += _more(_first(st.a).shape[0], "Channels", st.index)
+    items.append(
+        Para([f"The gradient for layer {st.index - 1} is this δ (z is that layer's output)."])
+    )
+    return items
+
+
+# ---------------------------------------------------------------------------------------------
+# The document
+# ---------------------------------------------------------------------------------------------
+def _forward_items(st: StageTrace, trace: ConvTrace) -> list[Any]:
+    return {
+        "conv": lambda: _conv_forward(st),
+        "pool": lambda: _pool_forward(st),
+        "global_pool": lambda: _global_forward(st),
+        "batchnorm": lambda: _bn_forward(st),
+        "dense": lambda: _dense_forward(st),
+        "flatten": lambda: _flatten_forward(st, trace.data_format),
+        "activation": lambda: _activation_forward(st),
+    }[st.kind]()
+
+
+def _backward_items(st: StageTrace, trace: ConvTrace) -> list[Any]:
+    return {
+        "conv": lambda: _conv_backward(
+            st,
+            trace.batch_size,
+            st.index < trace.L and trace.stages[st.index].kind == "batchnorm",
+        ),
+        "pool": lambda: _pool_backward(st),
+        "global_pool": lambda: _global_backward(st),
+        "batchnorm": lambda: _bn_backward(st),
+        "dense": lambda: _dense_backward(st, trace),
+        "flatten": lambda: _flatten_backward(st),
+        "activation": lambda: _activation_backward(st),
+    }[st.kind]()
+
+
+def _intro(trace: ConvTrace) -> list[Para]:
+    n = trace.batch_size
+    samples = "one sample" if trace.single else f"a batch of {n} samples, C = 1/n Σ_x C_x"
+    intro = [
+        Para(
+            [
+                f"Network {trace.describe()}; loss {trace.loss_name}: ",
+                Row([_C("x"), Op("="), _loss_formula(trace)]),
+                f"; {samples}.",
+            ]
+        ),  # type: ignore[arg-type]
+        Para(
+            [
+                "Feature maps are matrices, one per channel (rows × columns, indices from 1); a^0 "
+                "is the input and a^l the output of layer l. ⋆ is the cross-correlation that Keras "
+                "and PyTorch call convolution: (W ⋆ a)[r, s] = Σ_ij W[i, j] a[r + i, s + j]. "
+                "Every number is computed in float64 from the equations, then checked against the "
+                "autograd engine running the model's own layers."
+            ]
+        ),
+    ]
+    if not trace.single:
+        intro.append(
+            Para(
+                [
+                    f"The maps shown are the first sample's; the gradients of W, b, γ "
+                    f"and β are means over the {n} samples."
+                ]
+            )
+        )
+    intro += [Para([note]) for note in trace.notes]
+    return intro
+
+
+def _input_section(trace: ConvTrace) -> Section:
+    sec = Section(t("Input"))
+    a0 = _first(trace.stages[0].a_prev)
+    if a0.ndim == 3 and a0.shape[0] == 1 and min(a0.shape[1:]) >= 5 and max(a0.shape[1:]) <= 64:
+        sec.items.append(
+            Picture(a0[0], f"the input as an image ({a0.shape[1]}×{a0.shape[2]}, dark = large)")
+        )
+    for c, m in enumerate(_maps_or_vec(trace.stages[0].a_prev)):
+        sec.items.append(
+            Step("input", f"input channel {c + 1}", S("a", 0, str(c + 1)), [m], value=a0[c])
+        )
+    if trace.labels is not None:
+        labels = ", ".join(str(int(v)) for v in np.atleast_1d(trace.labels)[:12])
+        sec.items.append(Para([t("Label(s) {labels}, as one-hot targets:").format(labels=labels)]))
+    y = trace.y_matrix if trace.single else trace.y_matrix[0]
+    sec.items.append(Step("target", t("the targets"), Sym("y"), [Mat(y)], value=y))
+    return sec
+
+
+def _update_section(trace: ConvTrace) -> Section:
+    alpha = trace.learning_rate
+    assert alpha is not None
+    sec = Section(t("Gradient descent (learning rate α = {alpha})").format(alpha=f"{alpha:g}"))
+    for st in trace.stages:
+        for name, new in st.updated.items():
+            letter = {"gamma": "γ", "beta": "β"}.get(name, name)
+            old, grad = st.params[name], st.grads[name]
+            pieces = (
+                [(old, grad, new)]
+                if old.ndim < 3
+                else [
+                    (old[f, c], grad[f, c], new[f, c])
+                    for f in _shown(old.shape[0])
+                    for c in _shown(old.shape[1])
+                ]
+            )
+            for i, (o, g, nw) in enumerate(pieces):
+                sub = _fc(*divmod(i, min(old.shape[1], SHOWN))) if old.ndim >= 3 else None
+                sym = S(letter, st.index, sub)
+                # a wide matrix twice would not fit a page: its gradient is shown above
+                grad_shown: Expr = Mat(g) if o.ndim < 2 or o.shape[1] <= 4 else _partial(_C(), sym)
+                sec.items.append(
+                    Step(
+                        "update",
+                        f"new {name} of layer {st.index}",
+                        sym,
+                        [
+                            Row([sym, Op("−"), _prod(Sym("α"), _partial(_C(), sym))]),
+                            Row([Mat(o), Op("−"), _prod(Num(alpha), grad_shown)]),
+                            Mat(nw),
+                        ],
+                        relation=":=",
+                        layer=st.index,
+                        value=nw,
+                    )
+                )
+    return sec
+
+
+def _check_section(trace: ConvTrace) -> Section:
+    sec = Section(t("Check"))
+    worst = max(trace.discrepancies.items(), key=lambda kv: kv[1], default=("—", 0.0))
+    sec.items.append(
+        Para(
+            [
+                f"The autograd engine, running the model's own layers on the same float64 "
+                f"weights (z, a and their gradients read off retained tensors), gives the same "
+                f"numbers: largest relative difference {trace.max_discrepancy:.2g} (at "
+                f"{worst[0]}) over C and every z, a, δ, ∂C/∂a and parameter gradient "
+                f"({len(trace.discrepancies)} arrays)."
+            ]
+        )
+    )
+    if trace.spot_checks:
+        sec.items.append(
+            Para(
+                [
+                    t(
+                        "Central differences on {n} parameter(s): largest relative "
+                        "difference {diff}."
+                    ).format(n=len(trace.spot_checks), diff=f"{trace.numerical_discrepancy:.2g}")
+                ]
+            )
+        )
+    ok = trace.ok
+    sec.items.append(
+        Para(
+            [
+                t("Verdict: ")
+                + (
+                    t("the equations and the engine agree.")
+                    if ok
+                    else t("MISMATCH — see trace.check().")
+                )
+            ]
+        )
+    )
+    return sec
+
+
+def build_conv_document(trace: ConvTrace) -> Document:
+    """The convolutional trace as sections of steps (shared by every renderer)."""
+    if presets.current()[0].name != "glassnet":
+        raise InvalidArgumentError(
+            f"notation: a convolution trace is written in glassnet's notation only, received "
+            f"notation={presets.current()[0].name!r}"
+        )
+    fwd = Section(t("Forward pass"))
+    for st in trace.stages:
+        sec = Section(_kind_title(st), [Para([note]) for note in st.notes])
+        sec.items += _forward_items(st, trace)
+        fwd.items.append(sec)
+    y = trace.y_matrix if trace.single else trace.y_matrix[0]
+    cost_rhs: list[Expr] = [_loss_formula(trace)]  # type: ignore[arg-type]
+    if trace.single and isinstance(trace.loss, L.Quadratic):
+        cost_rhs.append(
+            Row([Words("½ ‖"), Mat(y), Op("−"), Mat(_first(trace.stages[-1].a)), Words("‖²")])
+        )
+    cost_rhs.append(Num(trace.cost))
+    fwd.items.append(
+        Step(
+            "cost",
+            t("the cost ({loss})").format(loss=trace.loss_name),
+            _C(),
+            cost_rhs,
+            value=trace.cost,
+        )
+    )
+    bwd = Section(t("Backward pass"))
+    for st in reversed(trace.stages):
+        bwd.items.append(Section(_kind_title(st), _backward_items(st, trace)))
+    sections = [_input_section(trace), fwd, bwd]
+    if trace.learning_rate is not None:
+        sections.append(_update_section(trace))
+    sections.append(_check_section(trace))
+    title = trace.title or f"Backpropagation through a convolutional network: {trace.describe()}"
+    return Document(title, _intro(trace), sections, trace.ok)
+
+
+def conv_equations() -> tuple[str, list[tuple[str, Expr]]]:
+    """The heading and the equations listed at the top of the Markdown and HTML pages."""
+    l, lm1 = "l", "l−1"
+    return (
+        "The equations of a convolutional layer l (filter f, input channel c), of pooling and of "
+        "batch normalisation:",
+        [
+            (
+                "conv",
+                Row(
+                    [
+                        S("z", l, "f"),
+                        Op("="),
+                        Sym("Σ", sub="c"),
+                        S("W", l, "fc"),
+                        STAR,
+                        S("a", lm1, "c"),
+                        Op("+"),
+                        S("b", l, "f"),
+                        Words(",  "),
+                        S("a", l, "f"),
+                        Op("="),
+                        _call(SIGMA, S("z", l, "f")),
+                    ]
+                ),
+            ),
+            (
+                "δ",
+                Row(
+                    [
+                        S("δ", l, "f"),
+                        Op("="),
+                        _partial(_C(), S("a", l, "f")),
+                        Op("⊙"),
+                        _call(SIGMA_PRIME, S("z", l, "f")),
+                    ]
+                ),
+            ),
+            (
+                "back",
+                Row(
+                    [
+                        _partial(_C(), S("a", lm1, "c")),
+                        Op("="),
+                        Sym("Σ", sub="f"),
+                        _call(Words("pad"), S("δ", l, "f")),
+                        STAR,
+                        _call(Words("rot180"), S("W", l, "fc")),
+                    ]
+                ),
+            ),
+            (
+                "∂W",
+                Row(
+                    [
+                        _partial(_C(), S("W", l, "fc")),
+                        Op("="),
+                        S("a", lm1, "c"),
+                        STAR,
+                        S("δ", l, "f"),
+                        Words(",  "),
+                        _partial(_C(), S("b", l, "f")),
+                        Op("="),
+                        Sym("Σ", sub="r,s"),
+                        S("δ", l, "f"),
+                        Words("[r, s]"),
+                    ]
+                ),
+            ),
+            (
+                "pool",
+                Words(
+                    "max pooling passes ∂C/∂a[r, s] to the maximum of window (r, s); "
+                    "average pooling shares it over the window"
+                ),
+            ),
+            (
+                "BN",
+                Row(
+                    [
+                        _partial(_C(), Sym("x")),
+                        Op("="),
+                        Frac(
+                            Row(
+                                [
+                                    Hat("g"),
+                                    Op("−"),
+                                    _call(Words("mean"), Hat("g")),
+                                    Op("−"),
+                                    Hat("x"),
+                                    Op("⊙"),
+                                    _call(Words("mean"), Row([Hat("g"), Op("⊙"), Hat("x")])),
+                                ]
+                            ),
+                            Row([Words("√("), Sym("σ", sup="2"), Op("+"), Sym("ε"), Words(")")]),
+                        ),
+                        Words(",  ĝ = γ ∂C/∂a"),
+                    ]
+                ),
+            ),
+        ],
+    )
+
+
+def conv_dict(
+    trace: ConvTrace, precision: int | None, weights: Any, notation: str | None, lang: str | None
+) -> dict[str, Any]:
+    """The trace as plain data (``ConvTrace.to_dict``)."""
+    if weights:
+        trace.path()  # raises: weight stories follow Dense chains
+    style = Style(precision or 12)
+    with presets.using(presets.get(notation), trace.L), i18n.using(i18n.check_lang(lang)):
+        doc = build_conv_document(trace)
+        steps = []
+
+        def collect(sec: Section, where: str) -> None:
+            for item in sec.items:
+                if isinstance(item, Section):
+                    collect(item, f"{where} / {item.title}")
+                elif isinstance(item, Step):
+                    steps.append(
+                        {
+                            "section": where,
+                            "label": item.label,
+                            "title": item.title,
+                            "layer": item.layer,
+                            "equation": {
+                                "latex": f"{to_latex(item.lhs, style)} {item.relation} "
+                                f"{to_latex(item.rhs[0], style)}",
+                                "text": f"{to_inline_text(item.lhs, style)} {item.relation} "
+                                f"{to_inline_text(item.rhs[0], style)}",
+                            },
+                            "result": _lists(item.value, precision)
+                            if item.value is not None
+                            else None,
+                        }
+                    )
+
+        for sec in doc.sections:
+            collect(sec, sec.title)
+    stages = []
+    for st in trace.stages:
+        entry: dict[str, Any] = {
+            "l": st.index,
+            "kind": st.kind,
+            "name": st.name,
+            "activation": st.activation,
+        }
+        for key in ("a_prev", "z", "a", "sigma_prime", "grad_a", "delta", "grad_a_prev"):
+            entry[key] = _lists(getattr(st, key), precision)
+        entry["params"] = {k: _lists(v, precision) for k, v in st.params.items()}
+        entry["grads"] = {k: _lists(v, precision) for k, v in st.grads.items()}
+        entry["engine"] = {k: _lists(v, precision) for k, v in st.engine.items()}
+        entry["notes"] = st.notes
+        stages.append(entry)
+    return {
+        "format": "glassnet.explain.conv/1",
+        "title": doc.title,
+        "layout": "maps as (samples, channels, rows, cols); "
+        "conv W as (filters, channels, rows, cols)",
+        "model": {
+            "name": trace.model_name,
+            "architecture": trace.describe(),
+            "L": trace.L,
+            "data_format": trace.data_format,
+        },
+        "loss": {"name": trace.loss_name, "from_logits": trace.loss.from_logits},
+        "batch_size": trace.batch_size,
+        "learning_rate": trace.learning_rate,
+        "cost": _round(trace.cost, precision),
+        "delta_rule": trace.delta_rule,
+        "stages": stages,
+        "steps": steps,
+        "check": {
+            "agree": trace.ok,
+            "max_discrepancy": _round(trace.max_discrepancy, None),
+            "discrepancies": {k: _round(v, None) for k, v in trace.discrepancies.items()},
+            "spot_checks": [
+                {
+                    "parameter": s.parameter,
+                    "index": [i + 1 for i in s.index],
+                    "numerical": _round(s.numerical, None),
+                    "equations": _round(s.equations, None),
+                }
+                for s in trace.spot_checks
+            ],
+        },
+        "notes": trace.notes,
+    }
