@@ -18,6 +18,19 @@ activation_mean/std    of a^l over the batch
 plus the loss and learning rate of every step, and statistics of the inputs reaching the first
 Dense layer (for the "inputs not scaled" diagnosis). It is all kept on ``history.telemetry`` and
 exports to CSV and JSON.
+
+A convolution's tap names the axis of W that indexes its filters (``filter_axis``); its z, a
+and δ come as (positions, filters) rows, so the statistics above read per filter (``units`` is
+the number of filters, ``dead_fraction`` the share of filters with z ≤ 0 at every position of
+every sample), and ``filters`` keeps, per sample, one value per filter of:
+
+=====================  =====================================================================
+zero_fraction          outputs with z ≤ 0 (ReLU: a = 0) over the batch and positions; 1 is
+                       a dead filter
+saturated_fraction     outputs with σ'(z) below 5 % of its maximum (sigmoid, tanh, softplus)
+grad_norm              ‖∂C/∂W‖ of the filter's weights
+mean_abs_delta         mean |δ| over the batch and positions
+=====================  =====================================================================
 """
 
 from __future__ import annotations
@@ -33,7 +46,7 @@ import numpy as np
 
 from ..functional.activations import Kernel
 
-__all__ = ["Telemetry", "LAYER_STATS"]
+__all__ = ["Telemetry", "LAYER_STATS", "FILTER_STATS"]
 
 LAYER_STATS = (
     "mean_abs_delta",
@@ -47,9 +60,13 @@ LAYER_STATS = (
     "activation_std",
 )
 
+FILTER_STATS = ("zero_fraction", "saturated_fraction", "grad_norm", "mean_abs_delta")
+
 # Activations that saturate (σ' → 0 for large |z|) and the largest value their σ' takes.
 _SATURATING_MAX_PRIME = {"sigmoid": 0.25, "tanh": 1.0, "softplus": 1.0, "softmax": 0.25}
 SATURATION_THRESHOLD = 0.05
+# Per filter, saturation is judged for these (a softmax's σ' couples the filters).
+_FILTER_SATURATING = ("sigmoid", "tanh", "softplus")
 
 
 def _mean_std(a: np.ndarray) -> tuple[float, float]:
@@ -87,6 +104,8 @@ class Telemetry:
         self.sample_epochs: list[int] = []
         self.layers: dict[str, dict[str, list[float]]] = {}
         self.layer_info: dict[str, dict[str, Any]] = {}
+        # convolution name → statistic → one array (a value per filter) per sample
+        self.filters: dict[str, dict[str, list[np.ndarray]]] = {}
         self.inputs: dict[str, list[float]] = {"mean": [], "std": [], "max_abs": []}
         self.epoch_metrics: dict[str, list[float]] = {}
         self._pending: dict[str, tuple[np.ndarray, float]] = {}
@@ -124,21 +143,26 @@ class Telemetry:
         grad_W: np.ndarray | None,
         learning_rate: float,
         delta_scale: float = 1.0,
+        filter_axis: int | None = None,
     ) -> None:
         """Statistics of one layer at the current sample, before the optimiser step.
 
         ``delta`` times ``delta_scale`` is the per-sample δ (the steps pass ∂C/∂z of the batch
-        mean and N, which saves a copy).
+        mean and N, which saves a copy). ``filter_axis``: for a convolution, the axis of W
+        that indexes its filters (z, a, δ are then (positions, filters) rows).
         """
         stats = self.layers.get(name)
         if stats is None:
             stats = self.layers[name] = {k: [] for k in LAYER_STATS}
         if name not in self.layer_info:
+            units = int(W.shape[filter_axis or 0])
             self.layer_info[name] = {
                 "activation": kernel.name if kernel else "linear",
-                "units": int(W.shape[0]),
-                "inputs": int(np.prod(W.shape[1:])) if W.ndim > 1 else 1,
+                "units": units,
+                "inputs": W.size // units if W.ndim > 1 else 1,
             }
+            if filter_axis is not None:
+                self.layer_info[name]["filters"] = units
         w_norm = _norm(W)
         g_norm = _norm(grad_W) if grad_W is not None else math.nan
         stats["mean_abs_delta"].append(
@@ -148,15 +172,21 @@ class Telemetry:
         stats["weight_norm"].append(w_norm)
         stats["grad_update_ratio"].append(learning_rate * g_norm / w_norm if w_norm else math.nan)
         saturated = dead = math.nan
+        flat = saturated_rows = zero_rows = None
         name_k = kernel.name if kernel is not None else "linear"
         if z is not None and a is not None:
             if name_k in _SATURATING_MAX_PRIME:
                 prime = kernel.prime(z, a) if kernel is not None else np.ones_like(z)
-                saturated = float(
-                    (prime < SATURATION_THRESHOLD * _SATURATING_MAX_PRIME[name_k]).mean()
-                )
+                flat = prime < SATURATION_THRESHOLD * _SATURATING_MAX_PRIME[name_k]
+                saturated = float(flat.mean())
             if name_k == "relu":
-                dead = float((z <= 0).all(axis=0).mean())
+                zero_rows = z <= 0
+                dead = float(zero_rows.all(axis=0).mean())
+        if filter_axis is not None:
+            saturated_rows = flat if name_k in _FILTER_SATURATING else None
+            self._record_filters(
+                name, W, grad_W, delta, delta_scale, filter_axis, zero_rows, saturated_rows
+            )
         stats["saturated_fraction"].append(saturated)
         stats["dead_fraction"].append(dead)
         mean, std = _mean_std(a) if a is not None else (math.nan, math.nan)
@@ -165,6 +195,38 @@ class Telemetry:
         stats["update_ratio"].append(math.nan)  # filled by finish_sample after the step
         # Same layout as W, so W_after − W_before is one pass.
         self._pending[name] = (W.copy(order="K"), w_norm)
+
+    def _record_filters(
+        self,
+        name: str,
+        W: np.ndarray,
+        grad_W: np.ndarray | None,
+        delta: np.ndarray | None,
+        delta_scale: float,
+        filter_axis: int,
+        zero_rows: np.ndarray | None,
+        saturated_rows: np.ndarray | None,
+    ) -> None:
+        """One value per filter of each of FILTER_STATS (NaN where it does not apply)."""
+        filters = int(W.shape[filter_axis])
+        missing = np.full(filters, math.nan)
+        per = self.filters.setdefault(name, {k: [] for k in FILTER_STATS})
+        per["zero_fraction"].append(
+            zero_rows.mean(axis=0, dtype=np.float64) if zero_rows is not None else missing
+        )
+        per["saturated_fraction"].append(
+            saturated_rows.mean(axis=0, dtype=np.float64) if saturated_rows is not None else missing
+        )
+        if grad_W is not None:
+            g = np.moveaxis(grad_W, filter_axis, -1).reshape(-1, filters).astype(np.float64)
+            per["grad_norm"].append(np.sqrt(np.einsum("ij,ij->j", g, g)))
+        else:
+            per["grad_norm"].append(missing)
+        per["mean_abs_delta"].append(
+            np.abs(delta.reshape(-1, filters)).mean(axis=0, dtype=np.float64) * delta_scale
+            if delta is not None
+            else missing
+        )
 
     def finish_sample(self, weights: dict[str, np.ndarray]) -> None:
         """After the optimiser step: the actual update ratio ‖W_after − W_before‖ / ‖W_before‖."""
@@ -184,6 +246,9 @@ class Telemetry:
         for stats in self.layers.values():
             for values in stats.values():
                 del values[n:]
+        for per in self.filters.values():
+            for arrays in per.values():
+                del arrays[n:]
 
     def record_step(self, loss: float, learning_rate: float, epoch: int) -> None:
         self.step_loss.append(float(loss))
@@ -217,6 +282,10 @@ class Telemetry:
                 for name, stats in self.layers.items()
             },
             "inputs": {k: clean(v) for k, v in self.inputs.items()},
+            "filters": {
+                name: {k: [clean([float(x) for x in arr]) for arr in v] for k, v in per.items()}
+                for name, per in self.filters.items()
+            },
             "epoch_metrics": {k: clean(v) for k, v in self.epoch_metrics.items()},
         }
 
