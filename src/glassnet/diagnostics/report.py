@@ -2,7 +2,8 @@
 
 The page holds the run's configuration (model summary, optimiser, loss, epochs, batch size),
 the final and per-epoch metrics, the doctor's findings, the plots of ``plots.py`` (embedded as
-base64 PNG data URIs) and, for one test sample, the backpropagation trace of
+base64 PNG data URIs), for a convnet its first layer's filters and one sample's feature maps
+(``conv_report.py``) and, for one test sample, the backpropagation trace of
 ``glassnet.explain.backprop``. It loads nothing from anywhere: no script, no font, no CDN; a
 Content-Security-Policy in the page forbids every external resource, so it opens the same
 offline, from an e-mail attachment or a CI artefact. It is written atomically.
