@@ -355,7 +355,7 @@ def test_doctor_reports_a_healthy_run_in_one_line(mnist, capsys):
     model = _seed_model(gn.optimizers.Adam(1e-3))
     model.fit(x[:600], y[:600], epochs=1, verbose=2, callbacks=[Doctor()])
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Doctor")]
-    assert lines == ["Doctor: no problems found (10 rules checked over 1 epoch)."]
+    assert lines == ["Doctor: no problems found (12 rules checked over 1 epoch)."]
 
 
 def test_doctor_batch_checks_find_a_blow_up_mid_epoch(mnist):
@@ -457,6 +457,8 @@ def test_the_rule_set_is_the_documented_one():
         "vanishing_gradients",
         "exploding_gradients",
         "unscaled_inputs",
+        "dead_filters",
+        "saturated_filters",
     )
     text = DOCS.read_text(encoding="utf-8")
     for name in RULES:

@@ -2,7 +2,8 @@
 
 The page holds the run's configuration (model summary, optimiser, loss, epochs, batch size),
 the final and per-epoch metrics, the doctor's findings, the plots of ``plots.py`` (embedded as
-base64 PNG data URIs) and, for one test sample, the backpropagation trace of
+base64 PNG data URIs), for a convnet its first layer's filters and one sample's feature maps
+(``conv_report.py``) and, for one test sample, the backpropagation trace of
 ``glassnet.explain.backprop``. It loads nothing from anywhere: no script, no font, no CDN; a
 Content-Security-Policy in the page forbids every external resource, so it opens the same
 offline, from an e-mail attachment or a CI artefact. It is written atomically.
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import GlassnetError, InvalidArgumentError, ShapeError, describe
+from .conv_report import CONV_STYLE
 
 __all__ = ["report", "render_report"]
 
@@ -432,6 +434,21 @@ def _trace_section(model: Any, x: Any, y: Any) -> str:
     return _note("The trace was computed but could not be rendered (" + "; ".join(errors) + ").")
 
 
+def _conv_section(model: Any, history: Any, x: Any) -> str | None:
+    """The filters and feature maps of a convnet (conv_report.py); a failure becomes a note."""
+    from .conv_report import conv_section
+
+    try:
+        return conv_section(model, history, x)
+    except Exception as exc:
+        warnings.warn(
+            f"report: the convolution section failed: {type(exc).__name__}: {exc}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return _note(f"The filters could not be drawn ({type(exc).__name__}: {exc}).")
+
+
 def _is_classifier(model: Any) -> bool:
     loss = getattr(model, "loss", None)
     return loss is not None and "crossentropy" in str(getattr(loss, "name", ""))
@@ -537,6 +554,9 @@ def render_report(
             )
         )
     sections.append(("model", "The trained model", "\n".join(p for p in model_parts if p)))
+    convolutions = _conv_section(model, history, x)
+    if convolutions is not None:
+        sections.append(("filters", "Convolution filters and feature maps", convolutions))
     sections.append(("config", "Configuration", _config_section(history, model)))
     sections.append(("trace", "Backpropagation of one test sample", _trace_section(model, x, y)))
 
@@ -558,7 +578,7 @@ def render_report(
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta name="generator" content="glassnet {_e(version)}">\n'
-        f"<title>{_e(title)}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n<main>\n"
+        f"<title>{_e(title)}</title>\n<style>{_STYLE}{CONV_STYLE}</style>\n</head>\n<body>\n<main>\n"
         f"<header><h1>{_e(title)}</h1>"
         f'<p class="sub">Written by glassnet {_e(version)} on {_e(now)}. This page is '
         f"self-contained and opens offline.</p></header>\n"

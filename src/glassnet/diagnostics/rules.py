@@ -152,7 +152,7 @@ WINDOW_MIN_SAMPLES = 3
 
 SEVERITIES = ("warning", "info")
 
-RULE_NAMES = (
+RULE_NAMES: tuple[str, ...] = (
     "lr_too_high",
     "lr_too_low",
     "oscillation",
@@ -309,6 +309,8 @@ class RunView:
     layers: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     layer_info: dict[str, dict[str, Any]] = field(default_factory=dict)
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    #: convolution name → statistic → (samples, filters) array (conv_rules.py reads it)
+    filters: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     has_telemetry: bool = False
     stopped_reason: str | None = None
     stopped_epoch: int | None = None
@@ -365,6 +367,10 @@ class RunView:
                 name: dict(tel.layer_info[name]) for name in order if name in tel.layer_info
             }
             view.inputs = {k: _arr(v[:n]) for k, v in tel.inputs.items()}
+            view.filters = {
+                name: {k: np.asarray(v[:n], dtype=float) for k, v in per.items()}
+                for name, per in getattr(tel, "filters", {}).items()
+            }
 
         config = getattr(history, "config", None) or {}
         view.loss_name = config.get("loss") if isinstance(config, Mapping) else None
@@ -406,7 +412,14 @@ class RunView:
     # -- helpers the rules share -----------------------------------------------------------------
     @property
     def layer_names(self) -> list[str]:
-        """Dense layers with recorded statistics, input side first."""
+        """Dense layers with recorded statistics, input side first (convolutions, judged per
+        filter by conv_rules.py, are left out)."""
+        return [n for n in self.tapped_names if n not in self.filters]
+
+    @property
+    def tapped_names(self) -> list[str]:
+        """Every layer with recorded statistics, input side first: the first one's inputs
+        are those ``inputs`` describes."""
         return [n for n, stats in self.layers.items() if len(stats.get("grad_norm", ())) > 0]
 
     def window(self, values: np.ndarray) -> np.ndarray:
@@ -989,7 +1002,7 @@ def check_unscaled_inputs(view: RunView) -> list[Finding]:
     max_abs = _median(view.inputs["max_abs"])
     std = _median(view.inputs["std"])
     mean = _median(view.inputs["mean"])
-    first = view.layer_names[0] if view.layer_names else "the first Dense layer"
+    first = view.tapped_names[0] if view.tapped_names else "the first Dense layer"
     suggestion = (
         "Scale the inputs: Rescaling(1/255) for pixels, or standardise every feature "
         "to mean 0 and std 1 (glassnet.datasets.normalize). By BP4, ∂C/∂w = "
@@ -1080,3 +1093,10 @@ SUPERSEDED_BY: dict[str, tuple[str, ...]] = {
     "underfitting": ("lr_too_high", "lr_too_low"),
     "vanishing_gradients": ("dead_relu",),
 }
+
+# The per-filter rules of convolutional layers live in conv_rules.py (which reads RunView and
+# Finding from here); they join the registry here, so every doctor runs them.
+from .conv_rules import CONV_RULES  # noqa: E402
+
+RULE_NAMES = RULE_NAMES + tuple(CONV_RULES)
+RULES.update(CONV_RULES)

@@ -209,6 +209,28 @@ class _Conv(Layer):
             return rows
         return activation_vjp(self.activation.kernel, z, a, rows, ctx)
 
+    #: The axis of W that indexes the filters (telemetry's per-filter statistics).
+    filter_axis: ClassVar[int] = -1
+
+    def telemetry_tap(self, ctx: Context) -> dict[str, Any] | None:
+        """z, a and δ as (positions, filters) rows, W and ∂C/∂W: telemetry keeps the layer's
+        statistics and, per filter (``filter_axis``), its zero, saturated and gradient share."""
+        if ctx.saved is None or self.W is None or ctx.logits_only:
+            return None
+        _, inputs, z, a = ctx.saved
+        return {
+            "kernel": self.activation.kernel,
+            "z": z,
+            "a": a,
+            "delta": ctx.delta,
+            "W": self.W.data,
+            "grad_W": ctx.grads[0] if ctx.grads else None,
+            # The convolution keeps its input's windows (im2col): the same values, each
+            # repeated once per window that covers it, plus padding.
+            "inputs": inputs,
+            "filter_axis": self.filter_axis,
+        }
+
     def _bias_grad(self, ctx: Context, delta: np.ndarray) -> None:
         grad_b = ctx.grads[1] if self.b is not None else None
         if grad_b is not None:
@@ -343,6 +365,7 @@ class Conv2DTranspose(_Conv):
     """
 
     rank = 2
+    filter_axis = -2
 
     def _weight_shape(self, channels: int) -> tuple[int, ...]:
         return (*self.kernel_size, self.filters, channels)

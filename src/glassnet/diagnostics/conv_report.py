@@ -1,0 +1,304 @@
+"""The report's pictures of a convolutional network: the first layer's filters, and one
+sample's feature maps after the first (and second) convolution.
+
+Each filter W[:, :, c, f] (Keras's layout: kernel rows, kernel columns, input channel, filter)
+is drawn as one small image per input channel, rows top first as the filter lies over the
+image — the layer computes a correlation, so there is no 180° flip. Weights use a diverging
+scale (ColorBrewer's RdBu: blue negative, white 0, red positive) shared by the whole layer, so
+filters compare. A feature map a[:, :, f] (the layer's output after its activation) is drawn
+in grey from 0 (black) to the layer's largest output (white), or on the diverging scale when
+outputs can be negative. Every image is a PNG written here with NumPy and zlib — no matplotlib,
+no network — and scaled up in the page without smoothing, one image pixel per value.
+
+Filters the doctor finds dead or saturated (``conv_rules.py``) are marked, and every tile's
+tooltip gives its filter's statistics over the last epoch.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import struct
+import zlib
+from typing import Any
+
+import numpy as np
+
+__all__ = ["conv_section", "png_bytes", "diverging_rgb", "grey_rgb", "CONV_STYLE"]
+
+# ColorBrewer's RdBu (11 classes), negative (blue) to positive (red): the anchors matplotlib's
+# "RdBu_r" interpolates too.
+_RDBU_R = np.array(
+    [
+        (5, 48, 97),
+        (33, 102, 172),
+        (67, 147, 195),
+        (146, 197, 222),
+        (209, 229, 240),
+        (247, 247, 247),
+        (253, 219, 199),
+        (244, 165, 130),
+        (214, 96, 77),
+        (178, 24, 43),
+        (103, 0, 31),
+    ],
+    dtype=np.float64,
+)
+
+# Tiles are shown about this many CSS pixels wide (an integer multiple of their size).
+_TILE_PX = 56
+
+CONV_STYLE = """
+.gn-grid { display: flex; flex-wrap: wrap; gap: 8px 6px; margin: 8px 0 14px; }
+.gn-unit { margin: 0; text-align: center; }
+.gn-unit img { image-rendering: pixelated; border: 1px solid var(--line); border-radius: 2px;
+               display: inline-block; margin: 0 1px; }
+.gn-unit figcaption { font-size: 11px; margin-top: 1px; color: var(--muted); }
+.gn-unit.flagged img { outline: 2px solid var(--warn); outline-offset: 1px; }
+.gn-unit.flagged figcaption { color: var(--warn); font-weight: 600; }
+.gn-scale { display: flex; align-items: center; gap: 6px; font-size: 12px;
+            color: var(--muted); margin: 4px 0 6px; }
+.gn-scale img { image-rendering: pixelated; border: 1px solid var(--line); }
+"""
+
+
+# ---------------------------------------------------------------------------------------------
+# images
+# ---------------------------------------------------------------------------------------------
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """An 8-bit RGB PNG of an (h, w, 3) uint8 array (one IDAT chunk, no filtering)."""
+    h, w, _ = rgb.shape
+    raw = np.zeros((h, 1 + 3 * w), dtype=np.uint8)  # each row starts with filter type 0
+    raw[:, 1:] = rgb.reshape(h, 3 * w)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw.tobytes(), 6))
+        + chunk(b"IEND", b"")
+    )
+
+
+def diverging_rgb(values: np.ndarray, limit: float) -> np.ndarray:
+    """values in [-limit, limit] → RdBu colours (uint8, shape + (3,)): blue, white at 0, red."""
+    t = np.clip(0.5 + 0.5 * np.asarray(values, dtype=np.float64) / limit, 0.0, 1.0)
+    position = t * (len(_RDBU_R) - 1)
+    low = np.minimum(position.astype(np.int64), len(_RDBU_R) - 2)
+    frac = (position - low)[..., None]
+    rgb = _RDBU_R[low] * (1.0 - frac) + _RDBU_R[low + 1] * frac
+    return np.rint(rgb).astype(np.uint8)  # type: ignore[no-any-return]
+
+
+def grey_rgb(values: np.ndarray, limit: float) -> np.ndarray:
+    """values in [0, limit] → grey levels from black (0) to white (limit), uint8 RGB."""
+    t = np.clip(np.asarray(values, dtype=np.float64) / limit, 0.0, 1.0)
+    level = np.rint(255.0 * t).astype(np.uint8)
+    return np.repeat(level[..., None], 3, axis=-1)  # type: ignore[no-any-return]
+
+
+def _img(rgb: np.ndarray, alt: str, **data: Any) -> str:
+    h, w = rgb.shape[:2]
+    scale = max(1, _TILE_PX // max(h, w))
+    attrs = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in data.items())
+    uri = base64.b64encode(png_bytes(rgb)).decode("ascii")
+    return (
+        f'<img alt="{html.escape(alt)}" width="{w * scale}" height="{h * scale}"{attrs} '
+        f'src="data:image/png;base64,{uri}">'
+    )
+
+
+def _scale_bar(kind: str, limit: float) -> str:
+    ramp = np.linspace(-limit if kind == "diverging" else 0.0, limit, 128)[None, :]
+    rgb = diverging_rgb(ramp, limit) if kind == "diverging" else grey_rgb(ramp, limit)
+    uri = base64.b64encode(png_bytes(rgb)).decode("ascii")
+    low = f"{-limit:.3g}" if kind == "diverging" else "0"
+    return (
+        f'<div class="gn-scale"><span>{low}</span><img alt="colour scale" width="160" '
+        f'height="12" src="data:image/png;base64,{uri}"><span>{limit:.3g}</span></div>'
+    )
+
+
+def _limit(values: np.ndarray) -> float:
+    biggest = float(np.max(np.abs(values))) if values.size else 0.0
+    return biggest if np.isfinite(biggest) and biggest > 0 else 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+# what the doctor knows per filter
+# ---------------------------------------------------------------------------------------------
+def _filter_notes(history: Any, layer: str, filters: int) -> tuple[list[str], list[str]]:
+    """Per filter: a tooltip of its last-epoch statistics and a flag ("dead", "saturated",
+    or "") by the doctor's rules."""
+    from .conv_rules import DEAD_FILTER_SHARE, FILTER_SATURATION_FRACTION, filter_window
+    from .rules import RunView
+
+    tips = [f"filter {f}" for f in range(filters)]
+    flags = [""] * filters
+    if getattr(history, "telemetry", None) is None:
+        return tips, flags
+    view = RunView.from_history(history)
+    zero = filter_window(view, layer, "zero_fraction")
+    saturated = filter_window(view, layer, "saturated_fraction")
+    grads = filter_window(view, layer, "grad_norm")
+    if zero.size == 0 or zero.shape[1] != filters:
+        return tips, flags
+    with np.errstate(all="ignore"):
+        dead_share = np.where(np.isfinite(zero), zero >= 1.0, np.nan).mean(axis=0)
+        zero_median = np.nanmedian(zero, axis=0) if np.isfinite(zero).any() else None
+        sat_median = np.nanmedian(saturated, axis=0) if np.isfinite(saturated).any() else None
+        grad_median = np.nanmedian(grads, axis=0) if np.isfinite(grads).any() else None
+    for f in range(filters):
+        parts = [f"filter {f} (last epoch, median)"]
+        if zero_median is not None:
+            parts.append(f"z ≤ 0 at {100 * zero_median[f]:.0f}% of outputs")
+            if dead_share[f] > DEAD_FILTER_SHARE:
+                flags[f] = "dead"
+        if sat_median is not None:
+            parts.append(f"saturated {100 * sat_median[f]:.0f}%")
+            if sat_median[f] > FILTER_SATURATION_FRACTION:
+                flags[f] = flags[f] or "saturated"
+        if grad_median is not None:
+            parts.append(f"‖∂C/∂W‖ {grad_median[f]:.3g}")
+        tips[f] = "; ".join(parts)
+    return tips, flags
+
+
+# ---------------------------------------------------------------------------------------------
+# the section
+# ---------------------------------------------------------------------------------------------
+def _conv_layers(model: Any) -> list[tuple[str, Any]]:
+    """(name, layer) of the model's Conv2D layers in order, when its first layer with a
+    weight matrix is a Conv2D; else []."""
+    from ..nn.layers import Conv2D, weight_layers
+
+    found = weight_layers(model) if hasattr(model, "named_modules") else []
+    if not found or not isinstance(found[0][1], Conv2D):
+        return []
+    return [(name, layer) for name, layer, _ in found if isinstance(layer, Conv2D)]
+
+
+def _filters_part(name: str, layer: Any, history: Any) -> str:
+    W = np.asarray(layer.W.data, dtype=np.float64)  # (rows, cols, channels, filters)
+    rows, cols, channels, filters = W.shape
+    limit = _limit(W)
+    tips, flags = _filter_notes(history, name, filters)
+    units = []
+    for f in range(filters):
+        tiles = "".join(
+            _img(
+                diverging_rgb(W[:, :, c, f], limit),
+                f"{name} filter {f} channel {c}",
+                filter=f,
+                channel=c,
+            )
+            for c in range(channels)
+        )
+        flag = flags[f]
+        caption = f"{f} · {flag}" if flag else f"{f}"
+        css = "gn-unit flagged" if flag else "gn-unit"
+        units.append(
+            f'<figure class="{css}" title="{html.escape(tips[f])}">{tiles}'
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    per = (
+        "one tile"
+        if channels == 1
+        else f"{channels} tiles side by side (input channels 0–{channels - 1})"
+    )
+    intro = (
+        f"<h3>Filters of <code>{html.escape(name)}</code>: {filters} filters of "
+        f"{rows}×{cols} on {channels} input channel{'s' if channels != 1 else ''}</h3>"
+        f"<p>Filter f is W[:, :, c, f], {per} per filter, numbered from 0. Rows are kernel "
+        f"rows, top first, as the filter lies over its input (the layer computes a "
+        f"correlation: no 180° flip). Blue is negative, white 0, red positive, on one scale "
+        f"for the layer (± max |W|). A filter outlined in orange is one the doctor finds dead "
+        f"or saturated; hover a filter for its statistics over the last epoch.</p>"
+    )
+    return intro + _scale_bar("diverging", limit) + f'<div class="gn-grid">{"".join(units)}</div>'
+
+
+def _maps_grid(
+    name: str, maps: np.ndarray, heading: str, history: Any = None, numbered: bool = True
+) -> str:
+    """One image per channel of a (rows, cols, filters) output, under ``heading`` (HTML); a
+    filter the doctor flags (with ``history``) is outlined, as in the filters' grid."""
+    signed = bool(np.min(maps) < 0) if maps.size else False
+    limit = _limit(maps)
+    kind = "diverging" if signed else "grey"
+    colour = diverging_rgb if signed else grey_rgb
+    n = maps.shape[-1]
+    tips, flags = _filter_notes(history, name, n) if history is not None else ([""] * n, [""] * n)
+    tiles = []
+    for f in range(n):
+        caption = (f"{f} · {flags[f]}" if flags[f] else f"{f}") if numbered else ""
+        tiles.append(
+            f'<figure class="gn-unit{" flagged" if flags[f] else ""}" '
+            f'title="{html.escape(tips[f])}">'
+            f"{_img(colour(maps[:, :, f], limit), f'{name} map {f}', layer=name, map=f)}"
+            f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    grid = f'<div class="gn-grid">{"".join(tiles)}</div>'
+    return f"<h3>{heading}</h3>" + _scale_bar(kind, limit) + grid
+
+
+def _maps_part(model: Any, convs: list[tuple[str, Any]], x: Any, history: Any) -> str:
+    from ..nn.layers import forcing_inference
+    from ..training.fused import forward_arrays, kernel_chain
+
+    if x is None:
+        return (
+            '<p class="note">No test data was given (report(..., x=x_test, y=y_test)), so no '
+            "feature maps are drawn.</p>"
+        )
+    chain = kernel_chain(model)
+    if chain is None:
+        return (
+            '<p class="note">Feature maps are drawn for a Sequential or a chain of layers; '
+            "this model is neither.</p>"
+        )
+    sample = np.asarray(x)[:1]
+    parts = [
+        "<p>The first test sample, run through the trained layers in inference mode; each "
+        "image is one filter's output a after the layer's activation, one pixel per position, "
+        "on one scale per layer.</p>"
+    ]
+    image = sample[0].astype(np.float64)
+    if image.ndim == 3 and image.shape[-1] in (1, 3) or image.ndim == 2:
+        plane = image if image.ndim == 2 else image[..., 0]
+        rows, cols = plane.shape
+        heading = f"The sample ({rows}×{cols})"
+        parts.append(_maps_grid("input", plane[:, :, None], heading, numbered=False))
+    positions = {id(layer): i for i, layer in enumerate(chain)}
+    with forcing_inference():
+        for rank, (name, layer) in enumerate(convs[:2]):
+            index = positions.get(id(layer))
+            if index is None:
+                continue
+            out = forward_arrays(chain[: index + 1], sample)[0]
+            if layer.data_format == "channels_first":
+                out = np.moveaxis(out, 0, -1)
+            act = layer.activation.kernel.name
+            which = "first" if rank == 0 else "second"
+            rows, cols, n = out.shape
+            heading = (
+                f"After <code>{html.escape(name)}</code> (the {which} convolution, {act}): "
+                f"{n} maps of {rows}×{cols}"
+            )
+            maps = np.asarray(out, dtype=np.float64)
+            parts.append(_maps_grid(name, maps, heading, history))
+    return "\n".join(parts)
+
+
+def conv_section(model: Any, history: Any, x: Any = None) -> str | None:
+    """The report's section on a model whose first layer with weights is a Conv2D (None for
+    any other model): its filters, then one sample's feature maps."""
+    convs = _conv_layers(model)
+    if not convs:
+        return None
+    name, first = convs[0]
+    return _filters_part(name, first, history) + "\n" + _maps_part(model, convs, x, history)
