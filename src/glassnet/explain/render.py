@@ -1042,7 +1042,7 @@ def _render_text(
         else:
             lines += _section_text(sec, style, 0, color)
     for path in _paths(trace, weights):
-        lines += ["", _paint("ONE WEIGHT'S STORY", "section", color), path.to_text(precision)]
+        lines += ["", _paint(t("ONE WEIGHT'S STORY"), "section", color), path.to_text(precision)]
     return "\n".join(lines) + "\n"
 
 
