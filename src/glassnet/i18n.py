@@ -16,6 +16,7 @@ import functools
 import gettext
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from .errors import InvalidArgumentError
 
@@ -29,6 +30,8 @@ __all__ = [
     "untranslated",
     "in_lang",
     "N_",
+    "Message",
+    "localise",
 ]
 
 LANGS = ("en", "zh")
@@ -95,6 +98,31 @@ def N_(message: str) -> str:
     """Mark ``message`` for the catalogue where it is written, translated later by ``t``
     (gettext's convention for messages kept in tables)."""
     return message
+
+
+class Message(str):
+    """English text (it is a ``str``: it prints, compares and serialises as the English) that
+    keeps its message id and arguments, so that a renderer can show it in another language:
+    ``localise(note)``. For notes made once (when a trace is built) and rendered later."""
+
+    message: str
+    args: dict[str, Any]
+
+    def __new__(cls, message: str, **args: Any) -> Message:
+        self = super().__new__(cls, message.format(**args))
+        self.message = message
+        self.args = args
+        return self
+
+    def __getnewargs_ex__(self) -> tuple[tuple[str], dict[str, Any]]:  # copy, deepcopy, pickle
+        return (self.message,), self.args
+
+
+def localise(text: str) -> str:
+    """``text`` in the current language when it is a ``Message``; other text as it is."""
+    if not isinstance(text, Message):
+        return text
+    return t(text.message).format(**{k: localise(v) for k, v in text.args.items()})
 
 
 def untranslated() -> set[tuple[str, str]]:

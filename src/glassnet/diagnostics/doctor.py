@@ -9,9 +9,11 @@ over a finished History, so it finds the same things at the same epochs.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import textwrap
+import unicodedata
 from collections.abc import Iterable
 from typing import IO, Any
 
@@ -90,6 +92,31 @@ def text_width() -> int:
     """The width the doctor wraps its text to: the terminal's (``COLUMNS`` or the terminal
     itself, 80 when neither is known), at least 40."""
     return max(40, shutil.get_terminal_size((80, 24)).columns)
+
+
+# Runs of Latin text (words, numbers, code) stay whole; any other character may end a line.
+_TOKENS = re.compile(r"\s+|[!-~]+|.")
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fill(text: str, width: int, first: str, rest: str) -> str:
+    """``textwrap.fill`` for text that may be Chinese: a Chinese character takes two columns
+    and a line may break between any two of them (textwrap breaks only at spaces)."""
+    if all(ord(c) < 0x2E80 for c in text):
+        return textwrap.fill(text, width=width, initial_indent=first, subsequent_indent=rest)
+    lines, line = [], first
+    for token in _TOKENS.findall(text):
+        if line.strip() and _columns(line) + _columns(token.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = rest
+            if token.isspace():
+                continue
+        line += token
+    lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 class Doctor(Callback):
@@ -176,22 +203,14 @@ class Doctor(Callback):
         if not findings or not self._loud():
             return
         out = self._out()
-        # A Chinese character takes two columns of a terminal.
-        width = text_width() // (2 if self._lang == "zh" else 1)
+        width = text_width()
         for f in findings:
             with i18n.using(self._lang):
                 head = t("Doctor: {head}: {evidence}").format(head=f._head(), evidence=f.evidence)
-                suggestion = t("Suggestion:") + " " + f.suggestion
-            print(textwrap.fill(head, width=width, subsequent_indent="    "), file=out)
-            print(
-                textwrap.fill(
-                    suggestion,
-                    width=width,
-                    initial_indent="    ",
-                    subsequent_indent="    ",
-                ),
-                file=out,
-            )
+                space = " " if self._lang == "en" else ""
+                suggestion = t("Suggestion:") + space + f.suggestion
+            print(_fill(head, width, "", "    "), file=out)
+            print(_fill(suggestion, width, "    ", "    "), file=out)
         out.flush()
 
     # -- hooks -------------------------------------------------------------------------------------

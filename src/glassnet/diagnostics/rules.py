@@ -504,7 +504,7 @@ def _pct(value: float) -> str:
 
 def _change(relative: float) -> str:
     """A relative change as words: "1.2% lower", "0.3% higher"."""
-    message = "{pct}% lower" if relative < 0 else "{pct}% higher"
+    message = N_("{pct}% lower") if relative < 0 else N_("{pct}% higher")
     return t(message).format(pct=f"{100 * abs(relative):.2g}")
 
 
@@ -556,7 +556,8 @@ def check_lr_too_high(view: RunView) -> list[Finding]:
     """NaN/inf loss, a loss that blows up or keeps rising, or updates ≫ 1e-3 of the weights."""
     suggestion = _lr_high_suggestion(view)
     reason = view.stopped_reason or ""
-    if view.stopped_batch is not None and ("NaN" in reason or "infinite" in reason):
+    # fit's reason names NaN, or "infinite"/"inf" (the Chinese keeps the symbols)
+    if view.stopped_batch is not None and ("NaN" in reason or "inf" in reason):
         evidence = t("The loss became not finite: {reason}.").format(reason=reason)
         return [_finding(view, "lr_too_high", evidence, suggestion)]
     loss = view.metrics.get("loss", np.zeros(0))

@@ -5,9 +5,11 @@ from ..i18n import (
     LANGS,
     LOCALE_DIR,
     N_,
+    Message,
     check_lang,
     current,
     in_lang,
+    localise,
     t,
     untranslated,
     using,
@@ -23,4 +25,6 @@ __all__ = [
     "untranslated",
     "in_lang",
     "N_",
+    "Message",
+    "localise",
 ]

@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import i18n
 from ..errors import InvalidArgumentError
-from ..i18n import t
+from ..i18n import N_, t
 from ..nn.losses import Quadratic
 from . import presets
 from .notation import (
@@ -295,9 +295,9 @@ class WeightPath:
                 f" = {_num(value, style)}"
             )
         message = (
-            "{lhs} = {value} ✓ matches ∂C/∂W^{l}[{j}, {k}] = {grad} from BP4"
+            N_("{lhs} = {value} ✓ matches ∂C/∂W^{l}[{j}, {k}] = {grad} from BP4")
             if self.agrees
-            else "{lhs} = {value} ✗ DIFFERS FROM ∂C/∂W^{l}[{j}, {k}] = {grad} from BP4"
+            else N_("{lhs} = {value} ✗ DIFFERS FROM ∂C/∂W^{l}[{j}, {k}] = {grad} from BP4")
         )
         lines.append(
             t(message).format(
@@ -400,9 +400,9 @@ class WeightPath:
         )
         out += [t("Local derivatives: {legend}.").format(legend=legend), ""]
         message = (
-            "Total {value} matches {code} {grad}."
+            N_("Total {value} matches {code} {grad}.")
             if self.agrees
-            else "Total {value} **differs from** {code} {grad}."
+            else N_("Total {value} **differs from** {code} {grad}.")
         )
         out += [
             t(message).format(
@@ -463,9 +463,9 @@ class WeightPath:
         )
         parts.append(f"<p>{html.escape(t('Local derivatives:'))}</p><ul>{legend}</ul>")
         message = (
-            "Total {value} matches {code} = {grad} from BP4."
+            N_("Total {value} matches {code} = {grad} from BP4.")
             if self.agrees
-            else "Total {value} <strong>differs from</strong> {code} = {grad} from BP4."
+            else N_("Total {value} <strong>differs from</strong> {code} = {grad} from BP4.")
         )
         parts.append(
             "<p>"
@@ -728,24 +728,28 @@ def weight_path(
     if grouped:
         messages.append(
             (
-                "{count} paths lead from this weight to the cost; they are grouped by the "
-                "{units} neurons of layer {next}, where δ^{next}_p = ∂C/∂z^{next}_p already "
-                "sums every path beyond.",
+                N_(
+                    "{count} paths lead from this weight to the cost; they are grouped by the "
+                    "{units} neurons of layer {next}, where δ^{next}_p = ∂C/∂z^{next}_p "
+                    "already sums every path beyond."
+                ),
                 {"count": count, "units": trace.layer(l + 1).units, "next": l + 1},
             )
         )
     if trace.delta_rule == "softmax+crossentropy":
         messages.append(
             (
-                "With a softmax output and cross-entropy, ∂C/∂z^L_j = a^L_j − y_j "
-                "(the softmax Jacobian and ∇_a C combined).",
+                N_(
+                    "With a softmax output and cross-entropy, ∂C/∂z^L_j = a^L_j − y_j "
+                    "(the softmax Jacobian and ∇_a C combined)."
+                ),
                 {},
             )
         )
     elif trace.delta_rule == "sigmoid+binary_crossentropy":
         messages.append(
             (
-                "With a sigmoid output and binary cross-entropy, ∂C/∂z^L_j = (a^L_j − y_j)/K.",
+                N_("With a sigmoid output and binary cross-entropy, ∂C/∂z^L_j = (a^L_j − y_j)/K."),
                 {},
             )
         )

@@ -164,7 +164,7 @@ class Grade:
                 return t("– {label}: no answer given").format(label=self.label)
             if self.ok:
                 return t("✓ {label}: correct").format(label=self.label)
-            why = t(self.slip or "no common slip matches these numbers; recheck the arithmetic")
+            why = t(self.slip or N_("no common slip matches these numbers; recheck the arithmetic"))
             return t("✗ {label}: off by up to {error} — likely slip: {why}").format(
                 label=self.label, error=f"{self.error:.3g}", why=why
             )
