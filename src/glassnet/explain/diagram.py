@@ -157,9 +157,16 @@ def _draw(trace: Any, show: str, width: int, max_neurons: int, precision: int) -
         title = t("layer {n} ({role}, {units})").format(
             n=presets.current()[0].layer(l), role=t(_ROLES[role]), units=sizes[l]
         )
+        # The outer captions are aligned with the outer edge of their neurons, so that a long
+        # one (Chinese, or a wide layer) stays inside the picture.
+        x, anchor = xs[l], "middle"
+        if l == 0 and len(sizes) > 1:
+            x, anchor = xs[l] - _NODE_R, "start"
+        elif l == len(sizes) - 1 and len(sizes) > 1:
+            x, anchor = xs[l] + _NODE_R, "end"
         parts.append(
-            f'<text x="{xs[l]:.1f}" y="34" font-size="17" font-weight="bold" '
-            f'text-anchor="middle" fill="#1b1f24">{html.escape(title)}</text>'
+            f'<text x="{x:.1f}" y="34" font-size="17" font-weight="bold" '
+            f'text-anchor="{anchor}" fill="#1b1f24">{html.escape(title)}</text>'
         )
         for pos, j in enumerate(column):
             x, y = xs[l], y_of(column, pos)
