@@ -257,7 +257,7 @@ def _findings_section(findings: list[Any], ran_diagnose: bool) -> str:
             what = f"{_e(f.rule)}{where}"
         else:
             where = t(" in {layer}").format(layer=f"<code>{_e(f.layer)}</code>") if f.layer else ""
-            what = f"{_e(f.title)} ({_e(f.rule)}){where}"
+            what = f"{_e(f.title)} (<code>{_e(f.rule)}</code>){where}"
         since = _e(t("from epoch {epoch}").format(epoch=f.epoch + 1))
         parts.append(
             f'<div class="finding {_e(f.severity)}"><div class="head"><span class="badge">'

@@ -975,8 +975,13 @@ def backprop(
     dtypes = {str(spec.dense.W.data.dtype) for spec in plan.specs if spec.dense.W is not None}
     if dtypes != {"float64"}:
         notes.append(
-            f"The model's weights are {', '.join(sorted(dtypes))}; the trace and its "
-            f"checks use float64 copies of them."
+            Message(
+                N_(
+                    "The model's weights are {dtypes}; the trace and its checks use float64 "
+                    "copies of them."
+                ),
+                dtypes=", ".join(sorted(dtypes)),
+            )
         )
     trace = BackpropTrace(
         layers=layers,
