@@ -230,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--quiet", action="store_true", help="no progress output")
     train.add_argument(
+        "--lang",
+        choices=["en", "zh"],
+        default="en",
+        help="language of the progress, the doctor's advice and the report; default en",
+    )
+    train.add_argument(
         "--data-path", default=None, help="directory holding the data set's files (full sets)"
     )
     train.add_argument(
@@ -330,7 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
         "input is layer 1), seed004 (i/h/o, net/out, w1…w8), seed003 (W1, b1, h1)",
     )
     explain.add_argument(
-        "--lang", choices=["en", "zh"], default="en", help="language of the trace; default en"
+        "--lang",
+        choices=["en", "zh"],
+        default="en",
+        help="language of the trace and the weight's story; default en",
     )
     explain.add_argument(
         "--learning-rate",
@@ -624,7 +633,15 @@ def _make_optimizer(name: str, learning_rate: float | None) -> Any:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from . import i18n
+
+    with i18n.using(getattr(args, "lang", "en")):
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     from . import _rng
+    from .i18n import current, t
     from .io import model_files
     from .training import distributed
 
@@ -656,8 +673,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     verbose = 0 if args.quiet else 1
     if verbose and main_rank:
         print(
-            f"glassnet train: {args.dataset}: {len(x_train)} training and {len(x_test)} test "
-            f"samples, {classes} classes; {model.count_params():,} parameters"
+            t(
+                "glassnet train: {dataset}: {train} training and {test} test samples, "
+                "{classes} classes; {params} parameters"
+            ).format(
+                dataset=args.dataset,
+                train=len(x_train),
+                test=len(x_test),
+                classes=classes,
+                params=f"{model.count_params():,}",
+            )
         )
     started = time.perf_counter()
     with _quiet_numerics() as caught:
@@ -675,24 +700,36 @@ def cmd_train(args: argparse.Namespace) -> int:
             return 0
         loss, accuracy = model.evaluate(x_test, y_test, batch_size=256)
     ran = _epochs_run(history, args.epochs, seconds)
-    print(f"test loss: {loss:.4f} - test accuracy: {accuracy:.4f} ({ran})")
+    print(
+        t("test loss: {loss} - test accuracy: {accuracy} ({ran})").format(
+            loss=f"{loss:.4f}", accuracy=f"{accuracy:.4f}", ran=ran
+        )
+    )
     notes = [history.stopped_reason] if history.stopped_reason else []
     for message in caught:
         # fit's own warning repeats stopped_reason; evaluate's says why the test loss is nan
         if not any(message.startswith(n[:40]) or n[:40] in message for n in notes):
             notes.append(message)
     for note in notes:
-        print(f"note: {note}")
+        print(t("note: {note}").format(note=note))
     model_files.save_model(model, args.output)
-    print(f"saved the model to {args.output}")
+    print(t("saved the model to {path}").format(path=args.output))
     if args.report:
         from . import datasets
         from .diagnostics import report
 
         names = datasets.info(args.dataset).class_names
         with _quiet_numerics():  # a diverged model's warnings were reported above
-            report(history, model, args.report, x=x_test, y=y_test, class_names=names or None)
-        print(f"wrote the training report to {args.report}")
+            report(
+                history,
+                model,
+                args.report,
+                x=x_test,
+                y=y_test,
+                class_names=names or None,
+                lang=current(),
+            )
+        print(t("wrote the training report to {path}").format(path=args.report))
     return 0
 
 
@@ -870,10 +907,16 @@ def _quiet_numerics() -> Iterator[list[str]]:
 def _epochs_run(history: Any, planned: int, seconds: float) -> str:
     """'5 epochs in 3.2s', or for a run that stopped early 'stopped in epoch 2 of 10 after
     0.1s'."""
+    from .i18n import current, t
+
     if history.stopped_epoch is not None:
-        return f"stopped in epoch {history.stopped_epoch + 1} of {planned} after {seconds:.1f}s"
+        return t("stopped in epoch {epoch} of {planned} after {seconds}s").format(
+            epoch=history.stopped_epoch + 1, planned=planned, seconds=f"{seconds:.1f}"
+        )
     done = len(history.epoch)
-    return f"{done} epoch{'s' if done != 1 else ''} in {seconds:.1f}s"
+    if current() == "en":
+        return f"{done} epoch{'s' if done != 1 else ''} in {seconds:.1f}s"
+    return t("{n} epochs in {seconds}s").format(n=done, seconds=f"{seconds:.1f}")
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
@@ -974,7 +1017,10 @@ def cmd_explain(args: argparse.Namespace) -> int:
         from .io.atomic import atomic_write_text
 
         atomic_write_text(args.output, text)
-        print(f"wrote {args.format} to {args.output}")
+        from .i18n import t, using
+
+        with using(args.lang):
+            print(t("wrote {format} to {path}").format(format=args.format, path=args.output))
     else:
         print(text)
     return 0

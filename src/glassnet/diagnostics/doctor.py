@@ -9,13 +9,17 @@ over a finished History, so it finds the same things at the same epochs.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 import textwrap
+import unicodedata
 from collections.abc import Iterable
 from typing import IO, Any
 
+from .. import i18n
 from ..errors import InvalidArgumentError, UnknownNameError
+from ..i18n import t
 from ..training.callbacks import Callback
 from .rules import RULE_NAMES, RULES, SUPERSEDED_BY, Finding, Findings, Rule, RunView
 
@@ -55,13 +59,19 @@ def evaluate(
     return new
 
 
-def diagnose(history: Any, model: Any = None, rules: Iterable[str] | None = None) -> Findings:
+def diagnose(
+    history: Any,
+    model: Any = None,
+    rules: Iterable[str] | None = None,
+    lang: str | None = None,
+) -> Findings:
     """The doctor's findings for a finished run, post hoc (``history.findings`` is untouched).
 
     ``history``: what fit returned (a History; its ``telemetry`` enables the per-layer rules);
     ``model``: the model, for its loss and optimiser (optional); ``rules``: names of the rules
     to run (default all of ``RULES``). Each finding's ``epoch`` is the first epoch at which
     the evidence seen so far was enough, as the Doctor callback would have reported it.
+    ``lang``: "en" (default) or "zh", the language of the findings' evidence and advice.
     """
     if not hasattr(history, "history") or not hasattr(history, "epoch"):
         raise InvalidArgumentError(
@@ -71,9 +81,10 @@ def diagnose(history: Any, model: Any = None, rules: Iterable[str] | None = None
     chosen = _select_rules(rules, "diagnose")
     seen: set[tuple[str, str | None, str]] = set()
     found: list[Finding] = []
-    for epoch in sorted(set(int(e) for e in history.epoch)):
-        found += evaluate(RunView.from_history(history, model, epoch), chosen, seen)
-    found += evaluate(RunView.from_history(history, model), chosen, seen)
+    with i18n.in_lang(lang):
+        for epoch in sorted(set(int(e) for e in history.epoch)):
+            found += evaluate(RunView.from_history(history, model, epoch), chosen, seen)
+        found += evaluate(RunView.from_history(history, model), chosen, seen)
     return Findings(found)
 
 
@@ -81,6 +92,31 @@ def text_width() -> int:
     """The width the doctor wraps its text to: the terminal's (``COLUMNS`` or the terminal
     itself, 80 when neither is known), at least 40."""
     return max(40, shutil.get_terminal_size((80, 24)).columns)
+
+
+# Runs of Latin text (words, numbers, code) stay whole; any other character may end a line.
+_TOKENS = re.compile(r"\s+|[!-~]+|.")
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _fill(text: str, width: int, first: str, rest: str) -> str:
+    """``textwrap.fill`` for text that may be Chinese: a Chinese character takes two columns
+    and a line may break between any two of them (textwrap breaks only at spaces)."""
+    if all(ord(c) < 0x2E80 for c in text):
+        return textwrap.fill(text, width=width, initial_indent=first, subsequent_indent=rest)
+    lines, line = [], first
+    for token in _TOKENS.findall(text):
+        if line.strip() and _columns(line) + _columns(token.rstrip()) > width:
+            lines.append(line.rstrip())
+            line = rest
+            if token.isspace():
+                continue
+        line += token
+    lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 class Doctor(Callback):
@@ -93,6 +129,8 @@ class Doctor(Callback):
     K batches (their findings are printed at the epoch end, not across the progress bar).
     ``verbose`` (default: fit's) 0 prints nothing; ``stream`` defaults to fit's stream when fit
     passes one in ``params``, else stdout. The findings are also on ``doctor.findings``.
+    ``lang``: "en" or "zh" for what it finds and prints (default: the language current when
+    training starts, English unless ``glassnet.i18n.using("zh")`` or ``--lang zh`` set it).
     """
 
     #: fit runs it after History, whose epoch it reads
@@ -104,8 +142,11 @@ class Doctor(Callback):
         check_every: int | None = None,
         verbose: int | None = None,
         stream: IO[str] | None = None,
+        lang: str | None = None,
     ) -> None:
         super().__init__()
+        self.lang = None if lang is None else i18n.check_lang(lang)
+        self._lang = self.lang or "en"
         self.rules = _select_rules(rules, "Doctor")
         if check_every is not None and (
             isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 1
@@ -151,7 +192,8 @@ class Doctor(Callback):
             return []
         view = RunView.from_history(history, self.model, epoch)
         rules = [r for r in self.rules if r.fast] if fast_only else self.rules
-        new = evaluate(view, rules, self._seen)
+        with i18n.using(self._lang):
+            new = evaluate(view, rules, self._seen)
         self.findings.extend(new)
         if history.findings is not self.findings:
             history.findings.extend(f for f in new if f not in history.findings)
@@ -163,22 +205,17 @@ class Doctor(Callback):
         out = self._out()
         width = text_width()
         for f in findings:
-            where = f" in {f.layer}" if f.layer else ""
-            head = f"Doctor: {f.severity}: {f.rule}{where} (epoch {f.epoch + 1}): {f.evidence}"
-            print(textwrap.fill(head, width=width, subsequent_indent="    "), file=out)
-            print(
-                textwrap.fill(
-                    "Suggestion: " + f.suggestion,
-                    width=width,
-                    initial_indent="    ",
-                    subsequent_indent="    ",
-                ),
-                file=out,
-            )
+            with i18n.using(self._lang):
+                head = t("Doctor: {head}: {evidence}").format(head=f._head(), evidence=f.evidence)
+                space = " " if self._lang == "en" else ""
+                suggestion = t("Suggestion:") + space + f.suggestion
+            print(_fill(head, width, "", "    "), file=out)
+            print(_fill(suggestion, width, "    ", "    "), file=out)
         out.flush()
 
     # -- hooks -------------------------------------------------------------------------------------
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._lang = self.lang or i18n.current()
         self.findings = Findings()
         self._seen = set()
         self._pending = []
@@ -211,22 +248,48 @@ class Doctor(Callback):
         if not self._loud():
             return
         out = self._out()
-        if not self.findings:
-            print(
-                f"Doctor: no problems found ({len(self.rules)} rules checked over "
-                f"{self._epochs_seen} epoch{'s' if self._epochs_seen != 1 else ''}).",
-                file=out,
-            )
-            return
-        n = len(self.findings)
-        print(
-            f"Doctor: {n} problem{'s' if n != 1 else ''} found (details in history.findings):",
-            file=out,
-        )
-        for f in self.findings:
-            where = f" in {f.layer}" if f.layer else ""
-            print(f"  - {f.severity}: {f.rule}{where}, from epoch {f.epoch + 1}", file=out)
+        with i18n.using(self._lang):
+            for line in self._summary():
+                print(line, file=out)
         out.flush()
+
+    def _summary(self) -> list[str]:
+        """The end-of-training lines, in the current language."""
+        n_rules, epochs = len(self.rules), self._epochs_seen
+        if not self.findings:
+            if i18n.current() == "en":
+                return [
+                    f"Doctor: no problems found ({n_rules} rules checked over "
+                    f"{epochs} epoch{'s' if epochs != 1 else ''})."
+                ]
+            return [
+                t("Doctor: no problems found ({rules} rules checked over {epochs} epochs).").format(
+                    rules=n_rules, epochs=epochs
+                )
+            ]
+        n = len(self.findings)
+        if i18n.current() == "en":
+            lines = [
+                f"Doctor: {n} problem{'s' if n != 1 else ''} found (details in history.findings):"
+            ]
+        else:
+            lines = [t("Doctor: {n} problems found (details in history.findings):").format(n=n)]
+        for f in self.findings:
+            if i18n.current() == "en":
+                where = f" in {f.layer}" if f.layer else ""
+                lines.append(f"  - {f.severity}: {f.rule}{where}, from epoch {f.epoch + 1}")
+            else:
+                where = t(" in {layer}").format(layer=f.layer) if f.layer else ""
+                lines.append(
+                    t("  - {severity}: {title} ({rule}){where}, from epoch {epoch}").format(
+                        severity=t(f.severity),
+                        title=t(RULES[f.rule].title),
+                        rule=f.rule,
+                        where=where,
+                        epoch=f.epoch + 1,
+                    )
+                )
+        return lines
 
     # -- checkpoints -------------------------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:

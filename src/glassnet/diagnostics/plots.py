@@ -21,18 +21,21 @@ weight_histograms      the distribution of every Dense layer's weights
 from __future__ import annotations
 
 import functools
+import inspect
 import io
 import math
 import os
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
+from .. import i18n
 from ..errors import GlassnetError, InvalidArgumentError, ShapeError, describe
+from ..i18n import N_, t
 from ..training._notebook import enable_figure_display
 
 __all__ = [
@@ -155,6 +158,27 @@ def _use_cjk(fig: Any, where: str) -> None:
         text.set_fontfamily(["DejaVu Sans", font])
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _speaks(func: _F) -> _F:
+    """Draw ``func``'s figure in its ``lang`` argument ("en" or "zh"; None: the current
+    language, English unless a report or ``glassnet.i18n.using`` chose another)."""
+    signature = inspect.signature(func)
+
+    @functools.wraps(func)
+    def drawn(*args: Any, **kwargs: Any) -> Any:
+        lang = signature.bind(*args, **kwargs).arguments.get("lang")
+        with i18n.in_lang(i18n.check_lang(lang) if lang is not None else None):
+            return func(*args, **kwargs)
+
+    return cast(_F, drawn)
+
+
+#: Titles for the metrics fit records under these names (others keep their own names).
+_METRIC_TITLES = {"loss": N_("loss"), "accuracy": N_("accuracy")}
+
+
 def _finish(fig: Any, path: str | os.PathLike[str] | None, where: str) -> Any:
     _use_cjk(fig, where)
     if path is not None:
@@ -189,7 +213,10 @@ def _history_dict(history: Any, where: str) -> dict[str, list[float]]:
 # ---------------------------------------------------------------------------------------------
 # Training curves
 # ---------------------------------------------------------------------------------------------
-def loss_curves(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+@_speaks
+def loss_curves(
+    history: Any, path: str | os.PathLike[str] | None = None, lang: str | None = None
+) -> Any:
     """One panel per metric (loss first): training (solid) against validation (dashed), per
     epoch (1-based)."""
     where = "plots.loss_curves"
@@ -207,13 +234,16 @@ def loss_curves(history: Any, path: str | os.PathLike[str] | None = None) -> Any
 
     for ax, name in zip(axes, names):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        for key, label, style in ((name, "training", "-"), (f"val_{name}", "validation", "--")):
+        for key, label, style in (
+            (name, t("training"), "-"),
+            (f"val_{name}", t("validation"), "--"),
+        ):
             series = values.get(key)
             if series:
                 xs = [e + 1 for e in epochs[: len(series)]]
                 ax.plot(xs, series, style, marker="o", markersize=3, label=label)
-        ax.set_title(name)
-        ax.set_xlabel("epoch")
+        ax.set_title(t(_METRIC_TITLES[name]) if name in _METRIC_TITLES else name)
+        ax.set_xlabel(t("epoch"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
         if name == "loss":
@@ -227,7 +257,10 @@ def loss_curves(history: Any, path: str | os.PathLike[str] | None = None) -> Any
     return _finish(fig, path, where)
 
 
-def learning_rate(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+@_speaks
+def learning_rate(
+    history: Any, path: str | os.PathLike[str] | None = None, lang: str | None = None
+) -> Any:
     """The learning rate α used at every training step (from the telemetry), log scale
     when it varies by more than 10x."""
     where = "plots.learning_rate"
@@ -241,14 +274,17 @@ def learning_rate(history: Any, path: str | os.PathLike[str] | None = None) -> A
     positive = lr[lr > 0]
     if positive.size and positive.max() / positive.min() > 10:
         ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("learning rate α")
-    ax.set_title("learning rate per step")
+    ax.set_xlabel(t("step"))
+    ax.set_ylabel(t("learning rate α"))
+    ax.set_title(t("learning rate per step"))
     ax.grid(alpha=0.3)
     return _finish(fig, path, where)
 
 
-def step_losses(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+@_speaks
+def step_losses(
+    history: Any, path: str | os.PathLike[str] | None = None, lang: str | None = None
+) -> Any:
     """The loss of every mini-batch step (from the telemetry, or a Stepper's history), with
     the epochs' boundaries: where a per-epoch curve hides a divergence, this shows the step at
     which the loss took off. Log scale when the loss spans more than 100x."""
@@ -260,29 +296,36 @@ def step_losses(history: Any, path: str | os.PathLike[str] | None = None) -> Any
         raise InvalidArgumentError(f"{where}: the telemetry holds no step yet")
     steps = np.arange(1, loss.size + 1)
     fig, ax = _figure(height=3.2, where=where)
-    ax.plot(steps, loss, color="tab:blue", linewidth=0.8, label="loss of the mini-batch")
+    ax.plot(steps, loss, color="tab:blue", linewidth=0.8, label=t("loss of the mini-batch"))
     if loss.size >= 10:
         window = max(loss.size // 20, 3)
         smooth = np.convolve(loss, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1 :], smooth, color="tab:orange", label=f"mean of {window} steps")
+        ax.plot(
+            steps[window - 1 :],
+            smooth,
+            color="tab:orange",
+            label=t("mean of {n} steps").format(n=window),
+        )
     epochs = np.asarray(tel.step_epoch, dtype=int)
     for boundary in np.flatnonzero(np.diff(epochs)) + 1.5:
         ax.axvline(boundary, color="gray", linewidth=0.6, linestyle=":")
     finite = loss[np.isfinite(loss) & (loss > 0)]
     if finite.size and finite.max() / finite.min() > 100:
         ax.set_yscale("log")
-    ax.set_xlabel("step (dotted lines: epochs)")
-    ax.set_ylabel("loss C")
-    ax.set_title("loss at every step")
+    ax.set_xlabel(t("step (dotted lines: epochs)"))
+    ax.set_ylabel(t("loss C"))
+    ax.set_title(t("loss at every step"))
     ax.legend(fontsize="small")
     ax.grid(alpha=0.3)
     return _finish(fig, path, where)
 
 
+@_speaks
 def activations(
     names: Sequence[str] | None = None,
     path: str | os.PathLike[str] | None = None,
     z_range: tuple[float, float] = (-5.0, 5.0),
+    lang: str | None = None,
 ) -> Any:
     """Each activation σ and its derivative σ' over z (one panel per activation), from the
     same kernels training runs — the σ'(z) of BP1 and BP2: where σ' ≈ 0 (saturated sigmoid
@@ -331,7 +374,10 @@ def _sample_axis(tel: Any) -> np.ndarray:
     return np.asarray(tel.sample_steps, dtype=float) + 1
 
 
-def gradient_norms(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+@_speaks
+def gradient_norms(
+    history: Any, path: str | os.PathLike[str] | None = None, lang: str | None = None
+) -> Any:
     """Per Dense layer, over the sampled steps: ‖∂C/∂W‖ (left, log scale) and the update ratio
     ‖ΔW‖/‖W‖ (right, log scale, with the healthy 1e-3 marked)."""
     from .rules import UPDATE_RATIO_HEALTHY
@@ -348,14 +394,18 @@ def gradient_norms(history: Any, path: str | os.PathLike[str] | None = None) -> 
             shown = np.where(values[:n] > 0, values[:n], np.nan)
             zeros = int(np.sum(values[:n] == 0))
             # Zeros cannot sit on a log scale; say how many there were (dead layers).
-            label = f"{name} (0 at {zeros} of {n} samples)" if zeros else name
+            label = (
+                t("{name} (0 at {zeros} of {n} samples)").format(name=name, zeros=zeros, n=n)
+                if zeros
+                else name
+            )
             ax.plot(steps[:n], shown, marker=".", markersize=3, label=label)
-    left.set_title("‖∂C/∂W‖ per layer (BP4)")
-    right.set_title("update ratio ‖ΔW‖/‖W‖ per step")
-    right.axhline(UPDATE_RATIO_HEALTHY, color="gray", linestyle=":", label="~1e-3 (healthy)")
+    left.set_title(t("‖∂C/∂W‖ per layer (BP4)"))
+    right.set_title(t("update ratio ‖ΔW‖/‖W‖ per step"))
+    right.axhline(UPDATE_RATIO_HEALTHY, color="gray", linestyle=":", label=t("~1e-3 (healthy)"))
     for ax in (left, right):
         _log_if_positive(ax)
-        ax.set_xlabel("step")
+        ax.set_xlabel(t("step"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize="small")
     return _finish(fig, path, where)
@@ -379,7 +429,10 @@ def _log_if_positive(ax: Any) -> None:
         ax.set_yscale("log")
 
 
-def layer_health(history: Any, path: str | os.PathLike[str] | None = None) -> Any:
+@_speaks
+def layer_health(
+    history: Any, path: str | os.PathLike[str] | None = None, lang: str | None = None
+) -> Any:
     """Per Dense layer over the sampled steps: the fraction of saturated units (σ'(z) below
     5 % of its maximum; sigmoid, tanh, ...; softmax outputs are left out: with cross-entropy
     their δ^L = a^L − y has no σ' factor) and of dead ReLUs (z ≤ 0 for the whole batch)."""
@@ -391,8 +444,8 @@ def layer_health(history: Any, path: str | os.PathLike[str] | None = None) -> An
     steps = _sample_axis(tel)
     fig, (left, right) = _figure(width=10.0, height=3.4, ncols=2, where=where)
     for ax, key, title, limit in (
-        (left, "saturated_fraction", "saturated units (σ' ≈ 0: BP1, BP2)", SATURATION_FRACTION),
-        (right, "dead_fraction", "dead ReLU units (a = 0: BP4)", DEAD_FRACTION),
+        (left, "saturated_fraction", t("saturated units (σ' ≈ 0: BP1, BP2)"), SATURATION_FRACTION),
+        (right, "dead_fraction", t("dead ReLU units (a = 0: BP4)"), DEAD_FRACTION),
     ):
         drawn = False
         for name, stats in tel.layers.items():
@@ -409,13 +462,13 @@ def layer_health(history: Any, path: str | os.PathLike[str] | None = None) -> An
                 ax.plot(steps[:n], values[:n], marker=".", markersize=3, label=name)
                 drawn = True
         if drawn:
-            ax.axhline(limit, color="tab:red", linestyle=":", label="doctor's threshold")
+            ax.axhline(limit, color="tab:red", linestyle=":", label=t("doctor's threshold"))
             ax.legend(fontsize="small")
         else:
             ax.text(
                 0.5,
                 0.5,
-                "no layer of this kind",
+                t("no layer of this kind"),
                 transform=ax.transAxes,
                 ha="center",
                 va="center",
@@ -423,12 +476,15 @@ def layer_health(history: Any, path: str | os.PathLike[str] | None = None) -> An
             )
         ax.set_ylim(-0.02, 1.02)
         ax.set_title(title)
-        ax.set_xlabel("step")
+        ax.set_xlabel(t("step"))
         ax.grid(alpha=0.3)
     return _finish(fig, path, where)
 
 
-def lr_find_curve(result: Any, path: str | os.PathLike[str] | None = None) -> Any:
+@_speaks
+def lr_find_curve(
+    result: Any, path: str | os.PathLike[str] | None = None, lang: str | None = None
+) -> Any:
     """The range test: raw (light) and smoothed loss against the learning rate (log scale),
     with the suggested rate marked."""
     where = "plots.lr_find_curve"
@@ -442,14 +498,14 @@ def lr_find_curve(result: Any, path: str | os.PathLike[str] | None = None) -> An
     fig, ax = _figure(width=6.5, height=3.8, where=where)
     losses = np.asarray(result.losses, dtype=float)
     smooth = np.asarray(result.smoothed_losses, dtype=float)
-    ax.plot(lrs, losses, color="tab:blue", alpha=0.3, label="mini-batch loss")
-    ax.plot(lrs, smooth, color="tab:blue", label="smoothed loss")
+    ax.plot(lrs, losses, color="tab:blue", alpha=0.3, label=t("mini-batch loss"))
+    ax.plot(lrs, smooth, color="tab:blue", label=t("smoothed loss"))
     if result.suggestion is not None:
         ax.axvline(
             result.suggestion,
             color="tab:red",
             linestyle="--",
-            label=f"suggested α = {result.suggestion:.2g}",
+            label=t("suggested α = {alpha}").format(alpha=f"{result.suggestion:.2g}"),
         )
     finite = smooth[np.isfinite(smooth)]
     if finite.size:  # keep the divergence from flattening the interesting part
@@ -459,9 +515,9 @@ def lr_find_curve(result: Any, path: str | os.PathLike[str] | None = None) -> An
         span = max(high - low, 1e-12)
         ax.set_ylim(low - 0.1 * span, max(high, low) + 1.5 * span)
     ax.set_xscale("log")
-    ax.set_xlabel("learning rate α")
-    ax.set_ylabel("loss")
-    ax.set_title("learning-rate range test (Smith 2015)")
+    ax.set_xlabel(t("learning rate α"))
+    ax.set_ylabel(t("loss"))
+    ax.set_title(t("learning-rate range test (Smith 2015)"))
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize="small")
     return _finish(fig, path, where)
@@ -470,12 +526,14 @@ def lr_find_curve(result: Any, path: str | os.PathLike[str] | None = None) -> An
 # ---------------------------------------------------------------------------------------------
 # Model pictures
 # ---------------------------------------------------------------------------------------------
+@_speaks
 def confusion_matrix(
     y_true: Any,
     y_pred: Any,
     path: str | os.PathLike[str] | None = None,
     class_names: Sequence[str] | None = None,
     normalize: bool = False,
+    lang: str | None = None,
 ) -> Any:
     """Counts of (true class, predicted class). ``y_true``: (N,) labels or (N, K) one-hot;
     ``y_pred``: (N,) labels, (N, K) scores (argmax taken) or (N, 1) probabilities of class 1.
@@ -510,10 +568,10 @@ def confusion_matrix(
         ha="right" if long_names else "center",
     )
     ax.set_yticks(range(k), names[:k])
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
+    ax.set_xlabel(t("predicted class"))
+    ax.set_ylabel(t("true class"))
     accuracy = float(np.trace(counts)) / max(int(counts.sum()), 1)
-    ax.set_title(f"confusion matrix (accuracy {accuracy:.3f})")
+    ax.set_title(t("confusion matrix (accuracy {accuracy})").format(accuracy=f"{accuracy:.3f}"))
     if k <= 20:
         peak = float(shown.max()) or 1.0
         for i in range(k):
@@ -557,6 +615,7 @@ def _labels(values: Any, name: str, where: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+@_speaks
 def decision_boundary(
     model: Any,
     x: Any,
@@ -565,6 +624,7 @@ def decision_boundary(
     resolution: int = 200,
     title: str | None = None,
     class_names: Sequence[str] | None = None,
+    lang: str | None = None,
 ) -> Any:
     """The class a 2-D model predicts at every point of the plane around its data, with the
     data on top: seed 003's picture of a perceptron's line w·x + b = 0, for any model.
@@ -629,13 +689,15 @@ def decision_boundary(
             edgecolors="black",
             linewidths=0.6,
             s=22,
-            label=names[c] if c < len(names) else f"class {c}",
+            label=names[c] if c < len(names) else t("class {c}").format(c=c),
         )
     ax.legend(fontsize="small", loc="best", framealpha=0.85)
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
     accuracy = float((_predict_labels(model, xs) == labels).mean())
-    ax.set_title(title or f"decision boundary (accuracy {accuracy:.3f})")
+    ax.set_title(
+        title or t("decision boundary (accuracy {accuracy})").format(accuracy=f"{accuracy:.3f}")
+    )
     return _finish(fig, path, where)
 
 
@@ -646,6 +708,7 @@ _POINT_COLOURS = ["#e8a200", "#7b2cbf", "#c1121f", "#0a9396", "#1d3557", "#6a994
 _POINT_MARKERS = ["o", "^", "s", "D", "v", "P"]
 
 
+@_speaks
 def boundary_animation(
     model: Any,
     x: Any,
@@ -655,6 +718,7 @@ def boundary_animation(
     batch_size: int = 32,
     resolution: int = 80,
     frame_ms: int = 400,
+    lang: str | None = None,
 ) -> list[float]:
     """Train ``model`` (compiled) on the 2-D points (x, y) for ``epochs`` epochs and write an
     animated GIF of its decision boundary after each one (frame 0: before training) to
@@ -688,7 +752,9 @@ def boundary_animation(
             xs,
             labels,
             resolution=resolution,
-            title=f"after epoch {epoch} of {epochs} (accuracy {accuracy:.3f})",
+            title=t("after epoch {epoch} of {epochs} (accuracy {accuracy})").format(
+                epoch=epoch, epochs=epochs, accuracy=f"{accuracy:.3f}"
+            ),
         )
         frames.append(Image.open(io.BytesIO(figure_bytes(fig, "png"))).convert("P"))
     with atomic_write(target, "wb") as handle:
@@ -720,8 +786,9 @@ def _predict_labels(model: Any, x: np.ndarray) -> np.ndarray:
     return (flat > threshold).astype(np.int64)
 
 
+@_speaks
 def weight_histograms(
-    model: Any, path: str | os.PathLike[str] | None = None, bins: int = 50
+    model: Any, path: str | os.PathLike[str] | None = None, bins: int = 50, lang: str | None = None
 ) -> Any:
     """One histogram per layer with a weight matrix W^l (its first parameter of two or more
     axes; biases are not included), with the layer's ‖W‖ in the title."""
@@ -748,5 +815,5 @@ def weight_histograms(
         ax.tick_params(labelsize=7)
     for ax in flat_axes[n:]:
         ax.set_visible(False)
-    fig.suptitle("weights per layer")
+    fig.suptitle(t("weights per layer"))
     return _finish(fig, path, where)

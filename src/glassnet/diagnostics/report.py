@@ -27,7 +27,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import i18n
 from ..errors import GlassnetError, InvalidArgumentError, ShapeError, describe
+from ..i18n import N_, t
 from .conv_report import CONV_STYLE
 
 __all__ = ["report", "render_report"]
@@ -112,7 +114,7 @@ def _table(headers: list[str], rows: list[list[Any]], left: int = 1) -> str:
         cells = "".join(
             f'<td class="l">{_e(c) if isinstance(c, str) else _num(c)}</td>'
             if i < left
-            else _NOT_APPLICABLE
+            else _not_applicable()
             if _is_nan(c)
             else f"<td>{_num(c)}</td>"
             for i, c in enumerate(row)
@@ -121,7 +123,8 @@ def _table(headers: list[str], rows: list[list[Any]], left: int = 1) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-_NOT_APPLICABLE = '<td class="na" title="does not apply to this layer">—</td>'
+def _not_applicable() -> str:
+    return f'<td class="na" title="{_e(t("does not apply to this layer"))}">—</td>'
 
 
 def _is_nan(value: Any) -> bool:
@@ -159,14 +162,15 @@ class _Figures:
             self.missing_matplotlib = str(exc)
             return ""
         except GlassnetError as exc:
-            return _note(f"{caption}: not drawn ({exc}).")
+            return _note(t("{caption}: not drawn ({error}).").format(caption=caption, error=exc))
         except Exception as exc:  # a broken plot must not cost the user the whole report
             warnings.warn(
                 f"report: the plot '{caption}' failed: {type(exc).__name__}: {exc}",
                 RuntimeWarning,
                 stacklevel=3,
             )
-            return _note(f"{caption}: not drawn ({type(exc).__name__}: {exc}).")
+            error = f"{type(exc).__name__}: {exc}"
+            return _note(t("{caption}: not drawn ({error}).").format(caption=caption, error=error))
         png = figure_bytes(fig, "png")
         width, height = (int(round(v)) for v in fig.get_size_inches() * fig.dpi)
         data = base64.b64encode(png).decode("ascii")
@@ -202,13 +206,13 @@ def _summary_section(
 ) -> str:
     cards = []
     epochs = len(getattr(history, "epoch", []))
-    cards.append(("epochs", f"{epochs}"))
+    cards.append((t("epochs"), f"{epochs}"))
     for key, value in _final_metrics(history):
         if key == "learning_rate":
             continue
-        cards.append((f"final {key}", _num(value)))
+        cards.append((t("final {key}").format(key=key), _num(value)))
     for key, value in (test or {}).items():
-        cards.append((f"test {key}", _num(value)))
+        cards.append((t("test {key}").format(key=key), _num(value)))
     parts = ['<div class="cards">']
     for k, v in cards:
         parts.append(
@@ -217,35 +221,51 @@ def _summary_section(
     parts.append("</div>")
     reason = getattr(history, "stopped_reason", None)
     if reason:
-        parts.append(f"<p><strong>Training stopped early:</strong> {_e(reason)}.</p>")
+        head = _e(t("Training stopped early:"))
+        parts.append(f"<p><strong>{head}</strong> {_e(reason)}{_e(t('.'))}</p>")
     if test_error:
-        parts.append(_note(f"The test data could not be evaluated: {test_error}"))
+        parts.append(
+            _note(t("The test data could not be evaluated: {error}").format(error=test_error))
+        )
     return "\n".join(parts)
 
 
 def _findings_section(findings: list[Any], ran_diagnose: bool) -> str:
     if not findings:
         return (
-            '<div class="healthy"><strong>No problems found.</strong> None of the doctor\'s '
-            "rules (learning rate, oscillation, over- and underfitting, saturated or dead "
-            "units, vanishing or exploding gradients, unscaled inputs) fired on this run."
-            "</div>"
+            f'<div class="healthy"><strong>{_e(t("No problems found."))}</strong> '
+            + _e(
+                t(
+                    "None of the doctor's rules (learning rate, oscillation, over- and "
+                    "underfitting, saturated or dead units, vanishing or exploding gradients, "
+                    "unscaled inputs) fired on this run."
+                )
+            )
+            + "</div>"
         )
     parts = []
     if ran_diagnose:
         parts.append(
             _note(
-                "The run had no doctor attached; these findings come from "
-                "glassnet.diagnostics.diagnose() on its history."
+                t(
+                    "The run had no doctor attached; these findings come from "
+                    "glassnet.diagnostics.diagnose() on its history."
+                )
             )
         )
     for f in findings:
-        where = f" in <code>{_e(f.layer)}</code>" if f.layer else ""
+        if i18n.current() == "en":
+            where = f" in <code>{_e(f.layer)}</code>" if f.layer else ""
+            what = f"{_e(f.rule)}{where}"
+        else:
+            where = t(" in {layer}").format(layer=f"<code>{_e(f.layer)}</code>") if f.layer else ""
+            what = f"{_e(f.title)} (<code>{_e(f.rule)}</code>){where}"
+        since = _e(t("from epoch {epoch}").format(epoch=f.epoch + 1))
         parts.append(
             f'<div class="finding {_e(f.severity)}"><div class="head"><span class="badge">'
-            f"{_e(f.severity)}</span>{_e(f.rule)}{where} &middot; from epoch {f.epoch + 1}</div>"
-            f'<div class="ev">{_rich(f.evidence)}</div><div class="sugg"><strong>What to do:'
-            f"</strong> {_rich(f.suggestion)}</div></div>"
+            f"{_e(t(f.severity))}</span>{what} &middot; {since}</div>"
+            f'<div class="ev">{_rich(f.evidence)}</div><div class="sugg"><strong>'
+            f"{_e(t('What to do:'))}</strong> {_rich(f.suggestion)}</div></div>"
         )
     return "\n".join(parts)
 
@@ -253,21 +273,23 @@ def _findings_section(findings: list[Any], ran_diagnose: bool) -> str:
 def _epoch_table(history: Any) -> str:
     values = getattr(history, "history", {})
     if not values:
-        return _note("No epoch was completed.")
+        return _note(t("No epoch was completed."))
     keys = list(values)
     epochs = list(getattr(history, "epoch", [])) or list(range(len(values[keys[0]])))
     rows = []
     for i, e in enumerate(epochs):
         rows.append([f"{e + 1}"] + [values[k][i] if i < len(values[k]) else "" for k in keys])
-    return _table(["epoch"] + keys, rows)
+    return _table([t("epoch")] + keys, rows)
 
 
 def _layer_table(history: Any) -> str:
     tel = getattr(history, "telemetry", None)
     if tel is None or not tel.layers:
         return _note(
-            "No telemetry was recorded (fit(..., telemetry=False)); the per-layer "
-            "statistics and plots need it."
+            t(
+                "No telemetry was recorded (fit(..., telemetry=False)); the per-layer "
+                "statistics and plots need it."
+            )
         )
     rows = []
     softmax_layers: list[str] = []
@@ -303,29 +325,37 @@ def _layer_table(history: Any) -> str:
             ]
         )
     headers = [
-        "layer",
-        "activation",
-        "units",
-        "mean |δ|",
+        t("layer"),
+        t("activation"),
+        t("units"),
+        t("mean |δ|"),
         "‖∂C/∂W‖",
         "‖W‖",
         "‖ΔW‖/‖W‖",
-        "saturated",
-        "dead",
-        "mean a",
-        "std a",
+        t("saturated"),
+        t("dead"),
+        t("mean a"),
+        t("std a"),
     ]
-    caption = (
-        f"Medians over the samples of the last epoch (telemetry every {tel.every} "
-        f"steps); — where a statistic does not apply to the layer (dead: ReLU units only)."
-    )
+    caption = t(
+        "Medians over the samples of the last epoch (telemetry every {every} steps); — where "
+        "a statistic does not apply to the layer (dead: ReLU units only)."
+    ).format(every=tel.every)
     if softmax_layers:
-        caption += (
-            f" Saturation is not judged for the softmax output ({', '.join(softmax_layers)}): "
-            "with cross-entropy its error is δᴸ = aᴸ − y, with no σ'(z) factor, so an output "
-            "near 0 or 1 is a confident prediction that still learns, not a stuck unit."
-        )
+        caption += t(
+            " Saturation is not judged for the softmax output ({layers}): with cross-entropy "
+            "its error is δᴸ = aᴸ − y, with no σ'(z) factor, so an output near 0 or 1 is a "
+            "confident prediction that still learns, not a stuck unit."
+        ).format(layers=", ".join(softmax_layers))
     return _table(headers, rows, left=2) + _note(caption)
+
+
+_CONFIG_LABELS = {
+    "epochs": N_("epochs"),
+    "batch_size": N_("batch_size"),
+    "steps": N_("steps per epoch"),
+    "samples": N_("training samples"),
+}
 
 
 def _config_section(history: Any, model: Any) -> str:
@@ -337,27 +367,27 @@ def _config_section(history: Any, model: Any) -> str:
             text = ", ".join(f"{k}={v}" for k, v in config.items())
         except Exception:
             text = repr(opt)
-        rows.append(["optimizer", f"{type(opt).__name__}({text})"])
+        rows.append([t("optimizer"), f"{type(opt).__name__}({text})"])
     loss = getattr(model, "loss", None)
     if loss is not None:
-        rows.append(["loss", str(getattr(loss, "name", loss))])
+        rows.append([t("loss"), str(getattr(loss, "name", loss))])
     metrics = getattr(model, "metric_specs", None)
     if metrics:
-        rows.append(["metrics", ", ".join(str(getattr(m, "name", m)) for m in metrics)])
+        rows.append([t("metrics"), ", ".join(str(getattr(m, "name", m)) for m in metrics)])
     params = dict(getattr(history, "params", {}) or {})
     for key in ("epochs", "batch_size", "steps", "samples"):
         if key in params:
-            label = {"steps": "steps per epoch", "samples": "training samples"}.get(key, key)
-            rows.append([label, str(params[key])])
+            rows.append([t(_CONFIG_LABELS[key]), str(params[key])])
     tel = getattr(history, "telemetry", None)
-    rows.append(["telemetry", f"every {tel.every} steps" if tel is not None else "off"])
+    every = t("every {n} steps").format(n=tel.every) if tel is not None else t("off")
+    rows.append([t("telemetry"), every])
     if hasattr(model, "count_params"):
-        rows.append(["parameters", f"{model.count_params():,}"])
+        rows.append([t("parameters"), f"{model.count_params():,}"])
     config = getattr(history, "config", None)
     if isinstance(config, dict):
         for key, value in config.items():
             rows.append([str(key), str(value)])
-    parts = [_table(["setting", "value"], rows, left=2)]
+    parts = [_table([t("setting"), t("value")], rows, left=2)]
     summary = None
     if hasattr(model, "summary"):
         try:
@@ -390,29 +420,39 @@ def _markdown_to_html(text: str) -> str | None:
 def _trace_section(model: Any, x: Any, y: Any) -> str:
     if x is None or y is None:
         return _note(
-            "No test data was given (report(..., x=x_test, y=y_test)), so no sample is traced."
+            t("No test data was given (report(..., x=x_test, y=y_test)), so no sample is traced.")
         )
     try:
         backprop = _backprop_function()
     except ImportError as exc:
         return _note(
-            f"The backpropagation trace needs glassnet.explain, which is not "
-            f"available here ({exc})."
+            t(
+                "The backpropagation trace needs glassnet.explain, which is not available "
+                "here ({error})."
+            ).format(error=exc)
         )
     try:
         trace = backprop(model, np.asarray(x)[0], np.asarray(y)[0])
     except GlassnetError as exc:
-        return _note(f"This model cannot be traced through the four equations: {exc}")
+        return _note(
+            t("This model cannot be traced through the four equations: {error}").format(error=exc)
+        )
     except Exception as exc:
         warnings.warn(
             f"report: explain.backprop failed: {type(exc).__name__}: {exc}",
             RuntimeWarning,
             stacklevel=3,
         )
-        return _note(f"The trace could not be computed ({type(exc).__name__}: {exc}).")
-    intro = (
-        "<p>The first test sample, traced through the forward pass and the four "
-        "equations BP1–BP4 with the trained weights (seeds 000 and 001).</p>"
+        error = f"{type(exc).__name__}: {exc}"
+        return _note(t("The trace could not be computed ({error}).").format(error=error))
+    trace.lang = i18n.current()
+    intro = "<p>{}</p>".format(
+        _e(
+            t(
+                "The first test sample, traced through the forward pass and the four "
+                "equations BP1–BP4 with the trained weights (seeds 000 and 001)."
+            )
+        )
     )
     errors = []
     try:
@@ -431,7 +471,11 @@ def _trace_section(model: Any, x: Any, y: Any) -> str:
         return f'{intro}<pre class="trace">{_e(trace.to_text())}</pre>'
     except Exception as exc:
         errors.append(f"to_text: {type(exc).__name__}: {exc}")
-    return _note("The trace was computed but could not be rendered (" + "; ".join(errors) + ").")
+    return _note(
+        t("The trace was computed but could not be rendered ({errors}).").format(
+            errors="; ".join(errors)
+        )
+    )
 
 
 def _conv_section(model: Any, history: Any, x: Any) -> str | None:
@@ -464,21 +508,39 @@ def render_report(
     y: Any = None,
     title: str | None = None,
     class_names: Sequence[str] | None = None,
+    lang: str | None = None,
 ) -> str:
-    """The report's HTML text (``report`` writes it to a file)."""
+    """The report's HTML text (``report`` writes it to a file); ``lang``: "en" or "zh"."""
+    with i18n.using(lang):
+        return _render_report(history, model, x, y, title, class_names)
+
+
+def _render_report(
+    history: Any,
+    model: Any,
+    x: Any,
+    y: Any,
+    title: str | None,
+    class_names: Sequence[str] | None,
+) -> str:
     from . import plots
     from .doctor import diagnose
 
     findings = list(getattr(history, "findings", None) or [])
     ran_diagnose = False
     if not findings:
-        findings = diagnose(history, model)
+        findings = diagnose(history, model, lang=i18n.current())
         ran_diagnose = bool(findings)
+    elif any(getattr(f, "lang", "en") != i18n.current() for f in findings):
+        # The doctor spoke another language while training: the same rules, replayed in this
+        # one, find the same things.
+        rules = sorted({f.rule for f in findings})
+        findings = diagnose(history, model, rules=rules, lang=i18n.current()) or findings
     test, test_error = _evaluate(model, x, y)
     figures = _Figures()
     tel = getattr(history, "telemetry", None)
     name = getattr(model, "name", None) or type(model).__name__
-    title = title or f"Training report: {name}"
+    title = title or t("Training report: {name}").format(name=name)
     now = _dt.datetime.now().isoformat(timespec="seconds")
     try:
         from .._version import __version__ as version
@@ -486,53 +548,63 @@ def render_report(
         version = "?"
 
     sections: list[tuple[str, str, str]] = []
-    sections.append(("summary", "Summary", _summary_section(history, model, test, test_error)))
-    sections.append(("findings", "Doctor's findings", _findings_section(findings, ran_diagnose)))
+    summary = _summary_section(history, model, test, test_error)
+    sections.append(("summary", t("Summary"), summary))
+    sections.append(("findings", t("Doctor's findings"), _findings_section(findings, ran_diagnose)))
 
     has_validation = any(k.startswith("val_") for k in getattr(history, "history", {}))
     curves = [
         figures.draw(
             lambda: plots.loss_curves(history),
-            "Loss and metrics per epoch: training (solid) against validation (dashed)"
+            t("Loss and metrics per epoch: training (solid) against validation (dashed)")
             if has_validation
-            else "Loss and metrics per epoch on the training data (the run had no validation "
-            "data: fit(..., validation_split=0.1) adds it)",
+            else t(
+                "Loss and metrics per epoch on the training data (the run had no validation "
+                "data: fit(..., validation_split=0.1) adds it)"
+            ),
         )
     ]
     if tel is not None and len(tel.step_loss):
         curves.append(
             figures.draw(
                 lambda: plots.step_losses(history),
-                "Loss at every mini-batch step (a divergence shows here before the epoch ends)",
+                t("Loss at every mini-batch step (a divergence shows here before the epoch ends)"),
             )
         )
         curves.append(
-            figures.draw(lambda: plots.learning_rate(history), "Learning rate α used at every step")
+            figures.draw(
+                lambda: plots.learning_rate(history), t("Learning rate α used at every step")
+            )
         )
-    curves.append("<h3>Per-epoch values</h3>" + _epoch_table(history))
-    sections.append(("curves", "Training curves", "\n".join(c for c in curves if c)))
+    curves.append(f"<h3>{_e(t('Per-epoch values'))}</h3>" + _epoch_table(history))
+    sections.append(("curves", t("Training curves"), "\n".join(c for c in curves if c)))
 
     layers = [_layer_table(history)]
     if tel is not None and tel.layers:
         layers.append(
             figures.draw(
                 lambda: plots.gradient_norms(history),
-                "Per layer: ‖∂C/∂W‖ (BP4) and the update ratio ‖ΔW‖/‖W‖ (a healthy run is near "
-                "1e-3)",
+                t(
+                    "Per layer: ‖∂C/∂W‖ (BP4) and the update ratio ‖ΔW‖/‖W‖ (a healthy run is "
+                    "near 1e-3)"
+                ),
             )
         )
         layers.append(
             figures.draw(
                 lambda: plots.layer_health(history),
-                "Per layer: saturated units (σ'(z) ≈ 0 stops δ, BP1/BP2) and dead ReLUs "
-                "(a = 0 stops ∂C/∂w, BP4)",
+                t(
+                    "Per layer: saturated units (σ'(z) ≈ 0 stops δ, BP1/BP2) and dead ReLUs "
+                    "(a = 0 stops ∂C/∂w, BP4)"
+                ),
             )
         )
-    sections.append(("layers", "Inside the layers", "\n".join(p for p in layers if p)))
+    sections.append(("layers", t("Inside the layers"), "\n".join(p for p in layers if p)))
 
     model_parts = [
         figures.draw(
-            lambda: plots.weight_histograms(model), "Distribution of each Dense layer's weights Wˡ"
+            lambda: plots.weight_histograms(model),
+            t("Distribution of each Dense layer's weights Wˡ"),
         )
     ]
     if x is not None and y is not None and _is_classifier(model):
@@ -542,7 +614,7 @@ def render_report(
             model_parts.append(
                 figures.draw(
                     lambda: plots.decision_boundary(model, x_arr, y, class_names=names),
-                    "Decision boundary over the test data (seed 003's picture of a classifier)",
+                    t("Decision boundary over the test data (seed 003's picture of a classifier)"),
                 )
             )
         model_parts.append(
@@ -550,21 +622,23 @@ def render_report(
                 lambda: plots.confusion_matrix(
                     y, model.predict(x, batch_size=256), class_names=names
                 ),
-                "Confusion matrix on the test data",
+                t("Confusion matrix on the test data"),
             )
         )
-    sections.append(("model", "The trained model", "\n".join(p for p in model_parts if p)))
+    sections.append(("model", t("The trained model"), "\n".join(p for p in model_parts if p)))
     convolutions = _conv_section(model, history, x)
     if convolutions is not None:
-        sections.append(("filters", "Convolution filters and feature maps", convolutions))
-    sections.append(("config", "Configuration", _config_section(history, model)))
-    sections.append(("trace", "Backpropagation of one test sample", _trace_section(model, x, y)))
+        sections.append(("filters", t("Convolution filters and feature maps"), convolutions))
+    sections.append(("config", t("Configuration"), _config_section(history, model)))
+    trace = _trace_section(model, x, y)
+    sections.append(("trace", t("Backpropagation of one test sample"), trace))
 
     if figures.missing_matplotlib is not None:
         sections[2] = (
             sections[2][0],
             sections[2][1],
-            _note(f"Plots are not included: {figures.missing_matplotlib}.") + sections[2][2],
+            _note(t("Plots are not included: {reason}.").format(reason=figures.missing_matplotlib))
+            + sections[2][2],
         )
 
     nav = "".join(f'<a href="#{sid}">{_e(label)}</a>' for sid, label, _ in sections)
@@ -574,17 +648,24 @@ def render_report(
     )
     return (
         "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<html lang="{i18n.current()}">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta name="generator" content="glassnet {_e(version)}">\n'
         f"<title>{_e(title)}</title>\n<style>{_STYLE}{CONV_STYLE}</style>\n</head>\n<body>\n<main>\n"
         f"<header><h1>{_e(title)}</h1>"
-        f'<p class="sub">Written by glassnet {_e(version)} on {_e(now)}. This page is '
-        f"self-contained and opens offline.</p></header>\n"
+        + '<p class="sub">'
+        + _e(
+            t(
+                "Written by glassnet {version} on {when}. This page is self-contained and "
+                "opens offline."
+            ).format(version=version, when=now)
+        )
+        + "</p></header>\n"
         f"<nav>{nav}</nav>\n{body}\n"
-        "<footer>glassnet.diagnostics.report &middot; rules and thresholds: "
-        "docs/diagnostics.md</footer>\n</main>\n</body>\n</html>\n"
+        "<footer>glassnet.diagnostics.report &middot; "
+        + _e(t("rules and thresholds: docs/diagnostics.md"))
+        + "</footer>\n</main>\n</body>\n</html>\n"
     )
 
 
@@ -596,6 +677,7 @@ def report(
     y: Any = None,
     title: str | None = None,
     class_names: Sequence[str] | None = None,
+    lang: str | None = None,
 ) -> Path:
     """Write the training report of ``history`` (what fit returned) and ``model`` to ``path``
     (.html), atomically, and return the path.
@@ -606,6 +688,7 @@ def report(
     are ``history.findings``, or ``diagnose(history, model)`` when the run had no Doctor.
     ``class_names``: the classes' names (e.g. Fashion-MNIST's "T-shirt/top", …) for the
     confusion matrix and the decision boundary; default 0, 1, ….
+    ``lang``: "en" (default) or "zh" — the page, its plots, the findings and the trace.
     """
     from ..io.atomic import atomic_write_text
 
@@ -646,6 +729,7 @@ def report(
         raise InvalidArgumentError(
             f"{where}: class_names must be a list of strings, received {describe(class_names)}"
         )
-    text = render_report(history, model, x, y, title, class_names)
+    lang = i18n.check_lang(lang)
+    text = render_report(history, model, x, y, title, class_names, lang)
     atomic_write_text(target, text)
     return target

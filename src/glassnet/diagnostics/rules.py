@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ..i18n import N_, current, t, using
 
 __all__ = [
     "Finding",
@@ -150,7 +151,7 @@ INPUT_MEAN_OVER_STD = 3.0
 #: the last this-many samples when the epoch has fewer.
 WINDOW_MIN_SAMPLES = 3
 
-SEVERITIES = ("warning", "info")
+SEVERITIES = (N_("warning"), N_("info"))
 
 RULE_NAMES: tuple[str, ...] = (
     "lr_too_high",
@@ -187,6 +188,8 @@ class Finding:
     evidence: str
     suggestion: str
     severity: str = "warning"
+    #: the language of ``evidence`` and ``suggestion`` ("en" or "zh"), which ``str()`` speaks
+    lang: str = "en"
 
     def __post_init__(self) -> None:
         if self.rule not in RULE_NAMES:
@@ -214,14 +217,34 @@ class Finding:
             "severity": self.severity,
             "evidence": self.evidence,
             "suggestion": self.suggestion,
+            "lang": self.lang,
         }
 
+    @property
+    def title(self) -> str:
+        """The rule's title in the finding's language ("learning rate too high", "学习率过高")."""
+        with using(self.lang):
+            return t(RULES[self.rule].title)
+
     def __str__(self) -> str:
-        return f"{self._head()}: {self.evidence} Suggestion: {self.suggestion}"
+        with using(self.lang):
+            return t("{head}: {evidence} Suggestion: {suggestion}").format(
+                head=self._head(), evidence=self.evidence, suggestion=self.suggestion
+            )
 
     def _head(self) -> str:
-        where = f" in {self.layer}" if self.layer else ""
-        return f"{self.severity}: {self.rule}{where} (epoch {self.epoch + 1})"
+        with using(self.lang):
+            if self.lang == "en":
+                where = f" in {self.layer}" if self.layer else ""
+                return f"{self.severity}: {self.rule}{where} (epoch {self.epoch + 1})"
+            where = t(" in {layer}").format(layer=self.layer) if self.layer else ""
+            return t("{severity}: {title} ({rule}){where} (epoch {epoch})").format(
+                severity=t(self.severity),
+                title=t(RULES[self.rule].title),
+                rule=self.rule,
+                where=where,
+                epoch=self.epoch + 1,
+            )
 
     def __repr__(self) -> str:
         """One short line (a list of findings stays readable): severity, rule, layer, epoch
@@ -236,8 +259,13 @@ class Finding:
         colour = "#b45309" if self.severity == "warning" else "#1d4ed8"
         return (
             f'<div><b style="color:{colour}">{escape(self._head())}</b>: '
-            f"{escape(self.evidence)}<br><i>Suggestion:</i> {escape(self.suggestion)}</div>"
+            f"{escape(self.evidence)}<br><i>{escape(self._suggestion_label())}</i> "
+            f"{escape(self.suggestion)}</div>"
         )
+
+    def _suggestion_label(self) -> str:
+        with using(self.lang):
+            return t("Suggestion:")
 
 
 class Findings(list):  # type: ignore[type-arg]
@@ -506,7 +534,7 @@ class RunView:
         if self.learning_rate is None:
             return ""
         who = f" ({self.optimizer_name})" if self.optimizer_name else ""
-        return f" (now {fmt(self.learning_rate)}{who})"
+        return t(" (now {lr}{who})").format(lr=fmt(self.learning_rate), who=who)
 
 
 def fmt(value: float) -> str:
@@ -526,8 +554,8 @@ def _pct(value: float) -> str:
 
 def _change(relative: float) -> str:
     """A relative change as words: "1.2% lower", "0.3% higher"."""
-    word = "lower" if relative < 0 else "higher"
-    return f"{100 * abs(relative):.2g}% {word}"
+    message = N_("{pct}% lower") if relative < 0 else N_("{pct}% higher")
+    return t(message).format(pct=f"{100 * abs(relative):.2g}")
 
 
 def rolling_mean(values: np.ndarray, window: int = SMOOTHING_STEPS) -> np.ndarray:
@@ -561,24 +589,27 @@ def _finding(
         evidence=evidence,
         suggestion=suggestion,
         severity=severity,
+        lang=current(),
     )
 
 
 def _lr_high_suggestion(view: RunView) -> str:
-    return (
-        f"Lower the learning rate{view.lr_text()} by 3-10x, or let "
-        f"glassnet.diagnostics.lr_find(model, x, y) pick one from a short range test "
-        f"(Smith 2015, arXiv 1506.01186, the paper seed 002 cites): with too large a step "
-        f"w := w - α ∂C/∂w jumps across the minimum instead of into it."
-    )
+    return t(
+        "Lower the learning rate{lr} by 3-10x, or let "
+        "glassnet.diagnostics.lr_find(model, x, y) pick one from a short range test "
+        "(Smith 2015, arXiv 1506.01186, the paper seed 002 cites): with too large a step "
+        "w := w - α ∂C/∂w jumps across the minimum instead of into it."
+    ).format(lr=view.lr_text())
 
 
 def check_lr_too_high(view: RunView) -> list[Finding]:
     """NaN/inf loss, a loss that blows up or keeps rising, or updates ≫ 1e-3 of the weights."""
     suggestion = _lr_high_suggestion(view)
     reason = view.stopped_reason or ""
-    if view.stopped_batch is not None and ("NaN" in reason or "infinite" in reason):
-        return [_finding(view, "lr_too_high", f"The loss became not finite: {reason}.", suggestion)]
+    # fit's reason names NaN, or "infinite"/"inf" (the Chinese keeps the symbols)
+    if view.stopped_batch is not None and ("NaN" in reason or "inf" in reason):
+        evidence = t("The loss became not finite: {reason}.").format(reason=reason)
+        return [_finding(view, "lr_too_high", evidence, suggestion)]
     loss = view.metrics.get("loss", np.zeros(0))
     if view.step_loss.size and not np.isfinite(view.step_loss).all():
         i = int(np.argmax(~np.isfinite(view.step_loss)))
@@ -586,13 +617,15 @@ def check_lr_too_high(view: RunView) -> list[Finding]:
             _finding(
                 view,
                 "lr_too_high",
-                f"The loss became {view.step_loss[i]} at step {i + 1}.",
+                t("The loss became {value} at step {step}.").format(
+                    value=view.step_loss[i], step=i + 1
+                ),
                 suggestion,
             )
         ]
     if loss.size and not np.isfinite(loss).all():
         return [
-            _finding(view, "lr_too_high", "An epoch's training loss is not finite.", suggestion)
+            _finding(view, "lr_too_high", t("An epoch's training loss is not finite."), suggestion)
         ]
     # Measured from where the run started: chance level, or higher if the untrained network
     # starts above it (unscaled inputs make huge logits; that is not the learning rate's doing).
@@ -610,9 +643,16 @@ def check_lr_too_high(view: RunView) -> list[Finding]:
                     _finding(
                         view,
                         "lr_too_high",
-                        f"The training loss blew up to {fmt(smooth[peak])} (mean of "
-                        f"{SMOOTHING_STEPS} steps, at step {peak + 1}), "
-                        f"{fmt(smooth[peak] / start)}x its starting level of {fmt(start)}.",
+                        t(
+                            "The training loss blew up to {peak} (mean of {n} steps, at step "
+                            "{step}), {ratio}x its starting level of {start}."
+                        ).format(
+                            peak=fmt(smooth[peak]),
+                            n=SMOOTHING_STEPS,
+                            step=peak + 1,
+                            ratio=fmt(smooth[peak] / start),
+                            start=fmt(start),
+                        ),
                         suggestion,
                     )
                 ]
@@ -621,9 +661,10 @@ def check_lr_too_high(view: RunView) -> list[Finding]:
                 _finding(
                     view,
                     "lr_too_high",
-                    f"An epoch's training loss reached "
-                    f"{fmt(loss.max())}, {fmt(loss.max() / start)}x its starting level "
-                    f"of {fmt(start)}.",
+                    t(
+                        "An epoch's training loss reached {peak}, {ratio}x its starting level "
+                        "of {start}."
+                    ).format(peak=fmt(loss.max()), ratio=fmt(loss.max() / start), start=fmt(start)),
                     suggestion,
                 )
             ]
@@ -635,8 +676,10 @@ def check_lr_too_high(view: RunView) -> list[Finding]:
                 _finding(
                     view,
                     "lr_too_high",
-                    f"The training loss rose in each of the last {LR_RISE_EPOCHS} "
-                    f"epochs, from {fmt(tail[0])} to {fmt(tail[-1])}.",
+                    t(
+                        "The training loss rose in each of the last {n} epochs, from {first} "
+                        "to {last}."
+                    ).format(n=LR_RISE_EPOCHS, first=fmt(tail[0]), last=fmt(tail[-1])),
                     suggestion,
                 )
             ]
@@ -651,9 +694,10 @@ def check_lr_too_high(view: RunView) -> list[Finding]:
             _finding(
                 view,
                 "lr_too_high",
-                f"Each step changes the weights of {name} by a median "
-                f"{fmt(ratio)} of their size (||dW||/||W||), far above the ~1e-3 of a "
-                f"healthy run.",
+                t(
+                    "Each step changes the weights of {layer} by a median {ratio} of their "
+                    "size (||dW||/||W||), far above the ~1e-3 of a healthy run."
+                ).format(layer=name, ratio=fmt(ratio)),
                 suggestion,
                 layer=None,
             )
@@ -688,12 +732,23 @@ def check_lr_too_low(view: RunView) -> list[Finding]:
         _finding(
             view,
             "lr_too_low",
-            f"Over {n} steps the loss went from {fmt(first)} to {fmt(last)} "
-            f"({_change(-progress)}) while each step changed the weights by at most a median "
-            f"{fmt(ratios[name])} of their size ({name}; a healthy run is near 1e-3).",
-            f"Raise the learning rate{view.lr_text()} by 10-100x, or let "
-            f"glassnet.diagnostics.lr_find(model, x, y) suggest one: with steps this small the "
-            f"loss may never converge in the time you have (seed 002).",
+            t(
+                "Over {n} steps the loss went from {first} to {last} ({change}) while each "
+                "step changed the weights by at most a median {ratio} of their size ({layer}; "
+                "a healthy run is near 1e-3)."
+            ).format(
+                n=n,
+                first=fmt(first),
+                last=fmt(last),
+                change=_change(-progress),
+                ratio=fmt(ratios[name]),
+                layer=name,
+            ),
+            t(
+                "Raise the learning rate{lr} by 10-100x, or let "
+                "glassnet.diagnostics.lr_find(model, x, y) suggest one: with steps this small "
+                "the loss may never converge in the time you have (seed 002)."
+            ).format(lr=view.lr_text()),
         )
     ]
 
@@ -711,8 +766,8 @@ def check_oscillation(view: RunView) -> list[Finding]:
     start = view.start_loss
     if level <= 0 or (start is not None and level < OSC_MIN_LEVEL * start):
         return []
-    t = np.arange(OSC_BLOCKS, dtype=float)
-    slope = float(np.polyfit(t, means, 1)[0])
+    blocks_x = np.arange(OSC_BLOCKS, dtype=float)
+    slope = float(np.polyfit(blocks_x, means, 1)[0])
     decrease = -slope * (OSC_BLOCKS - 1) / level
     swing = float(means.std(ddof=1)) / level
     noise = float(blocks.var(axis=1, ddof=1).mean()) / size
@@ -720,22 +775,32 @@ def check_oscillation(view: RunView) -> list[Finding]:
     if decrease >= OSC_MAX_PROGRESS or swing <= OSC_MIN_SWING or f_ratio <= OSC_MIN_F:
         return []
     trend = (
-        f"did not fall overall (it rose {_pct(-decrease)})"
+        t("did not fall overall (it rose {pct})").format(pct=_pct(-decrease))
         if decrease <= 0
-        else f"fell only {_pct(decrease)} overall"
+        else t("fell only {pct} overall").format(pct=_pct(decrease))
     )
     return [
         _finding(
             view,
             "oscillation",
-            f"Over the last {window.size} steps the loss, averaged over blocks of {size} steps, "
-            f"swings by {_pct(swing)} of its level {fmt(level)} ({fmt(f_ratio)}x what batch noise "
-            f"explains) and {trend}: it is bouncing around a minimum instead of settling into "
-            f"it.",
-            f"Lower the learning rate{view.lr_text()} (or the momentum) once the loss stops "
-            f"falling, e.g. callbacks=[ReduceLROnPlateau(monitor='loss', factor=0.5, patience=2)] "
-            f"or a decaying schedule, or use larger batches for a less noisy gradient (seed 002: "
-            f"around a flat minimum the loss oscillates and never reaches it).",
+            t(
+                "Over the last {n} steps the loss, averaged over blocks of {size} steps, swings "
+                "by {swing} of its level {level} ({f}x what batch noise explains) and {trend}: "
+                "it is bouncing around a minimum instead of settling into it."
+            ).format(
+                n=window.size,
+                size=size,
+                swing=_pct(swing),
+                level=fmt(level),
+                f=fmt(f_ratio),
+                trend=trend,
+            ),
+            t(
+                "Lower the learning rate{lr} (or the momentum) once the loss stops falling, "
+                "e.g. callbacks=[ReduceLROnPlateau(monitor='loss', factor=0.5, patience=2)] or "
+                "a decaying schedule, or use larger batches for a less noisy gradient (seed "
+                "002: around a flat minimum the loss oscillates and never reaches it)."
+            ).format(lr=view.lr_text()),
         )
     ]
 
@@ -762,7 +827,7 @@ def _accuracy_key(metrics: Mapping[str, np.ndarray]) -> str | None:
 def check_overfitting(view: RunView) -> list[Finding]:
     """Validation loss rising while training loss falls, or a large train/validation gap."""
     loss, val = view.metrics.get("loss"), view.metrics.get("val_loss")
-    suggestion_tail = (
+    suggestion_tail = t(
         "add Dropout or weight decay (AdamW), use more training data or "
         "augmentation, or a smaller model (seed 002)."
     )
@@ -787,11 +852,22 @@ def check_overfitting(view: RunView) -> list[Finding]:
                 _finding(
                     view,
                     "overfitting",
-                    f"The validation loss rose from {fmt(val[best])} (epoch {best_epoch}) to "
-                    f"{fmt(val[-1])} over {age} epochs while the training loss kept falling, from "
-                    f"{fmt(loss[best])} to {fmt(loss[-1])}.",
-                    f"Stop early: EarlyStopping(monitor='val_loss', patience={OVERFIT_PATIENCE}, "
-                    f"restore_best_weights=True) would have kept epoch {best_epoch}; also "
+                    t(
+                        "The validation loss rose from {best} (epoch {epoch}) to {last} over "
+                        "{age} epochs while the training loss kept falling, from {first_train} "
+                        "to {last_train}."
+                    ).format(
+                        best=fmt(val[best]),
+                        epoch=best_epoch,
+                        last=fmt(val[-1]),
+                        age=age,
+                        first_train=fmt(loss[best]),
+                        last_train=fmt(loss[-1]),
+                    ),
+                    t(
+                        "Stop early: EarlyStopping(monitor='val_loss', patience={patience}, "
+                        "restore_best_weights=True) would have kept epoch {epoch}; also "
+                    ).format(patience=OVERFIT_PATIENCE, epoch=best_epoch)
                     + suggestion_tail,
                 )
             ]
@@ -805,10 +881,15 @@ def check_overfitting(view: RunView) -> list[Finding]:
                     _finding(
                         view,
                         "overfitting",
-                        f"Training {key} is {fmt(acc[-1])} but validation {key} only "
-                        f"{fmt(val_acc[-1])}: a gap of {fmt(gap[-1])} for the last 2 epochs (the "
-                        f"model fits the training set much better than new data).",
-                        "Regularise before the validation loss starts to rise: " + suggestion_tail,
+                        t(
+                            "Training {key} is {train} but validation {key} only {val}: a gap "
+                            "of {gap} for the last 2 epochs (the model fits the training set "
+                            "much better than new data)."
+                        ).format(
+                            key=key, train=fmt(acc[-1]), val=fmt(val_acc[-1]), gap=fmt(gap[-1])
+                        ),
+                        t("Regularise before the validation loss starts to rise: ")
+                        + suggestion_tail,
                         severity="info",
                     )
                 ]
@@ -827,11 +908,17 @@ def check_underfitting(view: RunView) -> list[Finding]:
     improvement = float(loss[-2] - loss[-1]) / ref
     if level <= UNDERFIT_LOSS_FRACTION or improvement >= UNDERFIT_FLAT:
         return []
-    what = "the chance-level loss" if view.chance_loss is not None else "its starting level"
-    evidence = (
-        f"After {loss.size} epochs the training loss is {fmt(loss[-1])}, "
-        f"{_pct(level)} of {what} ({fmt(ref)}), and improved by only "
-        f"{fmt(max(loss[-2] - loss[-1], 0.0))} in the last epoch"
+    what = t("the chance-level loss") if view.chance_loss is not None else t("its starting level")
+    evidence = t(
+        "After {n} epochs the training loss is {loss}, {pct} of {what} ({ref}), and improved "
+        "by only {gain} in the last epoch"
+    ).format(
+        n=loss.size,
+        loss=fmt(loss[-1]),
+        pct=_pct(level),
+        what=what,
+        ref=fmt(ref),
+        gain=fmt(max(loss[-2] - loss[-1], 0.0)),
     )
     key = _accuracy_key(view.metrics)
     chance_acc = view.chance_accuracy
@@ -840,15 +927,19 @@ def check_underfitting(view: RunView) -> list[Finding]:
         bar = chance_acc + UNDERFIT_ACCURACY_FRACTION * (1.0 - chance_acc)
         if acc >= bar:
             return []
-        evidence += f"; training {key} is {fmt(acc)} (chance is {fmt(chance_acc)})"
+        evidence += t("; training {key} is {acc} (chance is {chance})").format(
+            key=key, acc=fmt(acc), chance=fmt(chance_acc)
+        )
     return [
         _finding(
             view,
             "underfitting",
-            evidence + ".",
-            "The model does not even fit the training data: give it more capacity (more or wider "
-            "layers), train for more epochs, raise the learning rate (lr_find), and check that the "
-            "inputs are scaled and the labels match the outputs (seed 002).",
+            evidence + t("."),
+            t(
+                "The model does not even fit the training data: give it more capacity (more or "
+                "wider layers), train for more epochs, raise the learning rate (lr_find), and "
+                "check that the inputs are scaled and the labels match the outputs (seed 002)."
+            ),
         )
     ]
 
@@ -866,13 +957,17 @@ def check_saturation(view: RunView) -> list[Finding]:
                 _finding(
                     view,
                     "saturation",
-                    f"{_pct(frac)} of the {act} outputs of {name} are saturated "
-                    f"(σ'(z) below 5% of its maximum; median over the latest samples).",
-                    "By BP2, δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ σ'(z^l) ≈ 0 for these units (and by BP1 "
-                    "at the output), so their weights and biases barely learn (seed 000): use "
-                    "ReLU, a smaller initialisation (Glorot/Xavier), inputs scaled to mean 0 and "
-                    "std 1, and for a sigmoid output the cross-entropy loss, whose δ^L = a^L - y "
-                    "has no σ' factor.",
+                    t(
+                        "{pct} of the {activation} outputs of {layer} are saturated (σ'(z) below "
+                        "5% of its maximum; median over the latest samples)."
+                    ).format(pct=_pct(frac), activation=act, layer=name),
+                    t(
+                        "By BP2, δ^l = ((W^(l+1))ᵀ δ^(l+1)) ⊙ σ'(z^l) ≈ 0 for these units (and by "
+                        "BP1 at the output), so their weights and biases barely learn (seed 000): "
+                        "use ReLU, a smaller initialisation (Glorot/Xavier), inputs scaled to "
+                        "mean 0 and std 1, and for a sigmoid output the cross-entropy loss, whose "
+                        "δ^L = a^L - y has no σ' factor."
+                    ),
                     layer=name,
                 )
             )
@@ -888,17 +983,21 @@ def check_dead_relu(view: RunView) -> list[Finding]:
         frac = _median(view.window(view.stat(name, "dead_fraction")))
         if frac > DEAD_FRACTION:
             units = view.layer_info.get(name, {}).get("units")
-            of = f" of {units}" if units else ""
+            of = t(" of {units}").format(units=units) if units else ""
             out.append(
                 _finding(
                     view,
                     "dead_relu",
-                    f"{_pct(frac)}{of} ReLU units of {name} are dead: z <= 0 for every sample of "
-                    f"the batch (median over the latest samples).",
-                    "A dead unit outputs a = 0 with σ'(z) = 0, so by BP2 its δ is 0 and by BP4 "
-                    "∂C/∂w = a^(l-1) δ^l is 0: it never learns back (seed 000's inactive neuron). "
-                    "Use LeakyReLU or ELU, a lower learning rate, He initialisation "
-                    "(kernel_initializer='he_normal') and biases >= 0.",
+                    t(
+                        "{pct}{of} ReLU units of {layer} are dead: z <= 0 for every sample of "
+                        "the batch (median over the latest samples)."
+                    ).format(pct=_pct(frac), of=of, layer=name),
+                    t(
+                        "A dead unit outputs a = 0 with σ'(z) = 0, so by BP2 its δ is 0 and by "
+                        "BP4 ∂C/∂w = a^(l-1) δ^l is 0: it never learns back (seed 000's inactive "
+                        "neuron). Use LeakyReLU or ELU, a lower learning rate, He initialisation "
+                        "(kernel_initializer='he_normal') and biases >= 0."
+                    ),
                     layer=name,
                 )
             )
@@ -933,13 +1032,17 @@ def check_vanishing_gradients(view: RunView) -> list[Finding]:
         _finding(
             view,
             "vanishing_gradients",
-            f"Mean |δ| in {first} (the first layer) is {fmt(ratio)} times that in {last} (the "
-            f"output), across {n} Dense layers: the error signal all but disappears on its way "
-            f"back.",
-            "By BP2 every layer multiplies δ by (W^(l+1))ᵀ and by σ'(z^l), which is at most 0.25 "
-            "for a sigmoid, so δ shrinks geometrically towards the input and the first layers "
-            "barely learn (seed 000): use ReLU in the hidden layers, Glorot/He initialisation, "
-            "fewer layers, or normalisation between layers.",
+            t(
+                "Mean |δ| in {first} (the first layer) is {ratio} times that in {last} (the "
+                "output), across {n} Dense layers: the error signal all but disappears on its "
+                "way back."
+            ).format(first=first, ratio=fmt(ratio), last=last, n=n),
+            t(
+                "By BP2 every layer multiplies δ by (W^(l+1))ᵀ and by σ'(z^l), which is at most "
+                "0.25 for a sigmoid, so δ shrinks geometrically towards the input and the first "
+                "layers barely learn (seed 000): use ReLU in the hidden layers, Glorot/He "
+                "initialisation, fewer layers, or normalisation between layers."
+            ),
             layer=first,
         )
     ]
@@ -947,7 +1050,7 @@ def check_vanishing_gradients(view: RunView) -> list[Finding]:
 
 def check_exploding_gradients(view: RunView) -> list[Finding]:
     """Mean |δ| of the first layer ≫ that of the last, or gradients growing by 1000x."""
-    suggestion = (
+    suggestion = t(
         "By BP2 every layer multiplies δ by (W^(l+1))ᵀ; with weights of gain above 1 "
         "the error grows geometrically with depth and the steps of the first layers "
         "are huge: use a smaller initialisation (Glorot/He), a lower learning rate, "
@@ -960,21 +1063,21 @@ def check_exploding_gradients(view: RunView) -> list[Finding]:
             _finding(
                 view,
                 "exploding_gradients",
-                f"Mean |δ| in {first} (the first layer) is {fmt(ratio)} times that in {last} (the "
-                f"output), across {len(view.layer_names)} Dense layers: the error grows on its way "
-                f"back.",
+                t(
+                    "Mean |δ| in {first} (the first layer) is {ratio} times that in {last} (the "
+                    "output), across {n} Dense layers: the error grows on its way back."
+                ).format(first=first, ratio=fmt(ratio), last=last, n=len(view.layer_names)),
                 suggestion,
                 layer=first,
             )
         ]
     if len(view.layer_names) < DEPTH_MIN_LAYERS:
         # Too shallow for BP2's product to explode: the weights themselves grew, step by step.
-        suggestion = (
-            f"With {len(view.layer_names)} Dense layer(s) depth is not the cause: the gradients "
-            f"grew because the weights did, each step w := w - α ∂C/∂w overshooting. "
-            + _lr_high_suggestion(view).split(", or let")[0]
-            + ", or clip the gradients (optimizer clipnorm=1.0)."
-        )
+        suggestion = t(
+            "With {n} Dense layer(s) depth is not the cause: the gradients grew because the "
+            "weights did, each step w := w - α ∂C/∂w overshooting. Lower the learning rate{lr} "
+            "by 3-10x, or clip the gradients (optimizer clipnorm=1.0)."
+        ).format(n=len(view.layer_names), lr=view.lr_text())
     for name in view.layer_names:
         g = view.stat(name, "grad_norm")
         finite = g[np.isfinite(g)]
@@ -986,8 +1089,15 @@ def check_exploding_gradients(view: RunView) -> list[Finding]:
                 _finding(
                     view,
                     "exploding_gradients",
-                    f"||∂C/∂W|| of {name} grew from {fmt(finite[0])} to {fmt(recent)} "
-                    f"({fmt(recent / finite[0])}x) during training.",
+                    t(
+                        "||∂C/∂W|| of {layer} grew from {first} to {recent} ({ratio}x) during "
+                        "training."
+                    ).format(
+                        layer=name,
+                        first=fmt(finite[0]),
+                        recent=fmt(recent),
+                        ratio=fmt(recent / finite[0]),
+                    ),
                     suggestion,
                     layer=name,
                 )
@@ -1002,22 +1112,26 @@ def check_unscaled_inputs(view: RunView) -> list[Finding]:
     max_abs = _median(view.inputs["max_abs"])
     std = _median(view.inputs["std"])
     mean = _median(view.inputs["mean"])
-    first = view.tapped_names[0] if view.tapped_names else "the first Dense layer"
-    suggestion = (
+    first = view.tapped_names[0] if view.tapped_names else t("the first Dense layer")
+    suggestion = t(
         "Scale the inputs: Rescaling(1/255) for pixels, or standardise every feature "
         "to mean 0 and std 1 (glassnet.datasets.normalize). By BP4, ∂C/∂w = "
         "a^(l-1) δ^l, so large inputs make the first layer's gradients far larger "
         "than the others' and no single learning rate suits every layer; large z "
         "also saturate sigmoid and tanh units (BP1, BP2)."
     )
-    stats = f"max |x| {fmt(max_abs)}, mean {fmt(mean)}, std {fmt(std)}"
+    stats = t("max |x| {max}, mean {mean}, std {std}").format(
+        max=fmt(max_abs), mean=fmt(mean), std=fmt(std)
+    )
     if max_abs > INPUT_MAX_ABS or std > INPUT_STD:
         return [
             _finding(
                 view,
                 "unscaled_inputs",
-                f"The inputs reaching {first} are not scaled: {stats} (scaled inputs "
-                f"lie within a few units of 0).",
+                t(
+                    "The inputs reaching {layer} are not scaled: {stats} (scaled inputs lie "
+                    "within a few units of 0)."
+                ).format(layer=first, stats=stats),
                 suggestion,
             )
         ]
@@ -1026,7 +1140,9 @@ def check_unscaled_inputs(view: RunView) -> list[Finding]:
             _finding(
                 view,
                 "unscaled_inputs",
-                f"The inputs reaching {first} are far from centred: {stats}.",
+                t("The inputs reaching {layer} are far from centred: {stats}.").format(
+                    layer=first, stats=stats
+                ),
                 suggestion,
                 severity="info",
             )
@@ -1056,30 +1172,33 @@ class Rule:
 RULES: dict[str, Rule] = {
     r.name: r
     for r in (
-        Rule("lr_too_high", "learning rate too high", check_lr_too_high, fast=True),
-        Rule("lr_too_low", "learning rate too low", check_lr_too_low, needs_telemetry=True),
+        Rule("lr_too_high", N_("learning rate too high"), check_lr_too_high, fast=True),
+        Rule("lr_too_low", N_("learning rate too low"), check_lr_too_low, needs_telemetry=True),
         Rule(
-            "oscillation", "loss oscillates (flat minimum)", check_oscillation, needs_telemetry=True
+            "oscillation",
+            N_("loss oscillates (flat minimum)"),
+            check_oscillation,
+            needs_telemetry=True,
         ),
-        Rule("overfitting", "overfitting", check_overfitting),
-        Rule("underfitting", "underfitting", check_underfitting),
-        Rule("saturation", "saturated units", check_saturation, needs_telemetry=True),
-        Rule("dead_relu", "dead ReLU units", check_dead_relu, needs_telemetry=True),
+        Rule(N_("overfitting"), "overfitting", check_overfitting),
+        Rule(N_("underfitting"), "underfitting", check_underfitting),
+        Rule("saturation", N_("saturated units"), check_saturation, needs_telemetry=True),
+        Rule("dead_relu", N_("dead ReLU units"), check_dead_relu, needs_telemetry=True),
         Rule(
             "vanishing_gradients",
-            "vanishing gradients",
+            N_("vanishing gradients"),
             check_vanishing_gradients,
             needs_telemetry=True,
         ),
         Rule(
             "exploding_gradients",
-            "exploding gradients",
+            N_("exploding gradients"),
             check_exploding_gradients,
             needs_telemetry=True,
         ),
         Rule(
             "unscaled_inputs",
-            "inputs not scaled",
+            N_("inputs not scaled"),
             check_unscaled_inputs,
             needs_telemetry=True,
             fast=True,

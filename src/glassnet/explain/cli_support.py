@@ -234,7 +234,10 @@ def run_explain(
         model_graph(graph_model, x, y, trace.loss, precision=min(digits, 6)).save(
             graph, title=trace.title
         )
-        graph_note = f"Computational graph of C written to {os.fspath(graph)}."
+        with i18n.using(language):
+            graph_note = i18n.t("Computational graph of C written to {path}.").format(
+                path=os.fspath(graph)
+            )
     trace.notation = preset.name
     trace.lang = language
     return _render(trace, format, digits, color, max_rows, max_cols, weights, graph_note)

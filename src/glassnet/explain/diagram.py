@@ -15,13 +15,19 @@ from typing import Any
 
 import numpy as np
 
+from .. import i18n
 from ..errors import InvalidArgumentError
+from ..i18n import N_, t
 from . import presets
 from .notation import Style, fmt_number, to_inline_text
 
 __all__ = ["diagram", "SVG"]
 
 _NODE_R = 30
+# DejaVu for Latin and Greek; a CJK font for the Chinese captions (Debian's fonts-noto-cjk).
+_FONTS = "DejaVu Sans, Helvetica, Noto Sans CJK SC, Source Han Sans SC, sans-serif"
+_SHOW = {"values": N_("values"), "gradients": N_("gradients")}
+_ROLES = {"input": N_("input"), "hidden": N_("hidden"), "output": N_("output")}
 
 
 def _shown(n: int, limit: int) -> list[int | None]:
@@ -57,9 +63,11 @@ def diagram(
     max_neurons: int = 8,
     precision: int = 4,
     notation: str | None = None,
+    lang: str | None = None,
 ) -> SVG:
     """The network of ``trace`` (a BackpropTrace, or a ForwardTrace for ``show="values"``) as
-    an SVG document: values (a, z; w) or gradients (δ; ∂C/∂w) on neurons and edges."""
+    an SVG document: values (a, z; w) or gradients (δ; ∂C/∂w) on neurons and edges.
+    ``lang``: "en" or "zh" for the layers' captions (default the trace's language)."""
     if show not in ("values", "gradients"):
         raise InvalidArgumentError(
             f"diagram: show must be 'values' or 'gradients', received show={show!r}"
@@ -71,7 +79,8 @@ def diagram(
     if isinstance(width, bool) or not isinstance(width, int) or width < 300:
         raise InvalidArgumentError(f"diagram: width must be an integer ≥ 300, received {width!r}")
     chosen = presets.get(notation if notation is not None else getattr(trace, "notation", None))
-    with presets.using(chosen, trace.L):
+    language = i18n.check_lang(lang if lang is not None else getattr(trace, "lang", None))
+    with presets.using(chosen, trace.L), i18n.using(language):
         return SVG(_draw(trace, show, width, max_neurons, precision))
 
 
@@ -115,9 +124,9 @@ def _draw(trace: Any, show: str, width: int, max_neurons: int, precision: int) -
     label_edges = edges <= 24
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, sans-serif" '
-        f'role="img">',
-        f"<title>{html.escape(trace.describe())} — {show}</title>",
+        f'viewBox="0 0 {width} {height}" font-family="{_FONTS}" '
+        f'role="img" xml:lang="{i18n.current()}">',
+        f"<title>{html.escape(trace.describe())} — {html.escape(t(_SHOW[show]))}</title>",
         '<rect width="100%" height="100%" fill="#ffffff"/>',
     ]
     # ---- edges (under the neurons) ---------------------------------------------------------
@@ -140,8 +149,8 @@ def _draw(trace: Any, show: str, width: int, max_neurons: int, precision: int) -
                 )
                 if label_edges:
                     # crossing edges: one label near its source, the other near its target
-                    t = 0.5 if j == k else (0.22 if j > k else 0.78)
-                    lx, ly = x1 + _NODE_R + t * (x2 - x1 - 2 * _NODE_R), y1 + t * (y2 - y1)
+                    frac = 0.5 if j == k else (0.22 if j > k else 0.78)
+                    lx, ly = x1 + _NODE_R + frac * (x2 - x1 - 2 * _NODE_R), y1 + frac * (y2 - y1)
                     name = _weight_name(trace, l, j, k)
                     cost = presets.cost_symbol().base
                     text = (
@@ -154,11 +163,20 @@ def _draw(trace: Any, show: str, width: int, max_neurons: int, precision: int) -
                     )
     # ---- neurons -------------------------------------------------------------------------------
     for l, column in enumerate(columns):
-        title = "input" if l == 0 else ("output" if l == len(sizes) - 1 else "hidden")
+        role = "input" if l == 0 else ("output" if l == len(sizes) - 1 else "hidden")
+        title = t("layer {n} ({role}, {units})").format(
+            n=presets.current()[0].layer(l), role=t(_ROLES[role]), units=sizes[l]
+        )
+        # The outer captions are aligned with the outer edge of their neurons, so that a long
+        # one (Chinese, or a wide layer) stays inside the picture.
+        x, anchor = xs[l], "middle"
+        if l == 0 and len(sizes) > 1:
+            x, anchor = xs[l] - _NODE_R, "start"
+        elif l == len(sizes) - 1 and len(sizes) > 1:
+            x, anchor = xs[l] + _NODE_R, "end"
         parts.append(
-            f'<text x="{xs[l]:.1f}" y="34" font-size="17" font-weight="bold" '
-            f'text-anchor="middle" fill="#1b1f24">layer {presets.current()[0].layer(l)} '
-            f"({title}, {sizes[l]})</text>"
+            f'<text x="{x:.1f}" y="34" font-size="17" font-weight="bold" '
+            f'text-anchor="{anchor}" fill="#1b1f24">{html.escape(title)}</text>'
         )
         for pos, j in enumerate(column):
             x, y = xs[l], y_of(column, pos)

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import i18n
 from ..errors import InvalidArgumentError
+from ..i18n import N_, t
 from ..nn.losses import Quadratic
 from . import presets
 from .notation import (
@@ -192,6 +194,8 @@ class WeightPath:
     grouped: bool
     path_count: int
     notes: list[str] = field(default_factory=list)
+    #: the notes as (English message, its arguments), translated when rendered
+    note_messages: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def value(self) -> float:
@@ -218,29 +222,57 @@ class WeightPath:
         return n.partial(n.cost(), n.w(self.l, self.j, self.k)), n.w(self.l, self.j, self.k)
 
     # -- renderers -----------------------------------------------------------------------------
-    def to_text(self, precision: int = 9) -> str:
-        """The story as plain text."""
+    def _notes(self) -> list[str]:
+        """The notes in the current language (kept as message and arguments until rendered)."""
+        return [t(message).format(**args) for message, args in self.note_messages]
+
+    def _numbered(self) -> str:
+        t_ = self.names.trace
+        if self.names.style == "net/out" or sum(lt.W.size for lt in t_.layers) > 100:
+            return ""
+        return t(" (seed-004 number w{n})").format(n=self.number)
+
+    def _kind(self, count: int) -> str:
+        if count == 1:
+            return t("one path:")
+        if self.grouped:
+            return t("{count} groups of paths:").format(count=count)
+        return t("{count} paths:").format(count=count)
+
+    def to_text(self, precision: int = 9, lang: str | None = None) -> str:
+        """The story as plain text (``lang``: "en" or "zh"; default the current language)."""
+        with i18n.in_lang(lang):
+            return self._text(precision)
+
+    def _text(self, precision: int) -> str:
         style = Style(precision=precision)
         lhs, w = self._head()
-        t = self.names.trace
-        numbered = self.names.style != "net/out" and sum(lt.W.size for lt in t.layers) <= 100
-        number = f" (seed-004 number w{self.number})" if numbered else ""
+        t_ = self.names.trace
+        j0, k0 = self.j - 1, self.k - 1
         lines = [
-            f"{to_inline_text(lhs, style)} — weight {to_inline_text(w, style)}{number}, "
-            f"W^{self.l}[{self.j - 1}, {self.k - 1}] in code (layer {self.l}, row "
-            f"{self.j - 1}, column {self.k - 1})"
+            t(
+                "{lhs} — weight {w}{number}, W^{l}[{j}, {k}] in code (layer {l}, row {j}, "
+                "column {k})"
+            ).format(
+                lhs=to_inline_text(lhs, style),
+                w=to_inline_text(w, style),
+                number=self._numbered(),
+                l=self.l,
+                j=j0,
+                k=k0,
+            )
         ]
-        lines += [f"  {_note(note, style, 'text')}" for note in self.notes]
+        lines += [f"  {_note(note, style, 'text')}" for note in self._notes()]
         shown = self.samples if len(self.samples) <= 3 else self.samples[:1]
         for sp in shown:
-            if t.batch_size > 1:
-                lines.append(f"sample {sp.sample + 1} of {t.batch_size}:")
+            if t_.batch_size > 1:
+                lines.append(t("sample {i} of {n}:").format(i=sp.sample + 1, n=t_.batch_size))
             count = len(sp.terms)
-            kind = "groups of paths" if self.grouped else ("paths" if count > 1 else "path")
-            lines.append(f"  {count} {kind}:" if count > 1 else f"  one {kind}:")
+            lines.append(f"  {self._kind(count)}")
             for i, term in enumerate(sp.terms, 1):
                 chain = " → ".join(to_inline_text(nd, style) for nd in term.nodes)
-                lines.append(f"  {'path ' + str(i) if count > 1 else 'path'}: {chain}")
+                tag = t("path {i}").format(i=i) if count > 1 else t("path")
+                lines.append(f"  {tag}: {chain}")
                 lines.append(
                     "    " + " · ".join(to_inline_text(f.label, style) for f in term.factors)
                 )
@@ -255,34 +287,45 @@ class WeightPath:
                 parts = " + ".join(_num(term.value, style) for term in sp.terms).replace(
                     "+ -", "− "
                 )
-                lines.append(f"  sum: {to_inline_text(lhs, style)} = {parts}")
+                lines.append(f"  {t('sum:')} {to_inline_text(lhs, style)} = {parts}")
                 lines.append(f"       = {_num(sp.total, style)}")
             a_k = to_inline_text(self.names.a(self.l - 1, self.k), style)
             bp4 = (
-                f"  BP4 gives the same: {a_k}"
+                f"  {t('BP4 gives the same:')} {a_k}"
                 f" · {to_inline_text(self.names.delta(self.l, self.j), style)} = "
                 f"{_num(sp.a_prev_k, style)} × {_num(sp.delta_j, style)} = "
                 f"{_num(sp.a_prev_k * sp.delta_j, style)}"
             )
             lines.append(bp4)
-        if t.batch_size > 1:
+        if t_.batch_size > 1:
             if len(shown) < len(self.samples):
                 rest = ", ".join(_num(s.total, style) for s in self.samples[1:])
-                lines.append(f"samples 2..{t.batch_size}: totals {rest}")
+                lines.append(t("samples 2..{n}: totals {rest}").format(n=t_.batch_size, rest=rest))
             lines.append(
-                f"mean over the {t.batch_size} samples (C = 1/n Σ_x C_x): {_num(self.value, style)}"
+                t("mean over the {n} samples (C = 1/n Σ_x C_x): {value}").format(
+                    n=t_.batch_size, value=_num(self.value, style)
+                )
             )
-        lines.append("local derivatives:")
+        lines.append(t("local derivatives:"))
         for label, meaning, value in self._legend():
             lines.append(
                 f"  {to_inline_text(label, style)} = {to_inline_text(meaning, style)}"
                 f" = {_num(value, style)}"
             )
-        mark = "✓ matches" if self.agrees else "✗ DIFFERS FROM"
+        message = (
+            N_("{lhs} = {value} ✓ matches ∂C/∂W^{l}[{j}, {k}] = {grad} from BP4")
+            if self.agrees
+            else N_("{lhs} = {value} ✗ DIFFERS FROM ∂C/∂W^{l}[{j}, {k}] = {grad} from BP4")
+        )
         lines.append(
-            f"{to_inline_text(lhs, style)} = {_num(self.value, style)} {mark} "
-            f"∂C/∂W^{self.l}[{self.j - 1}, {self.k - 1}] = {_num(self.grad, style)} "
-            f"from BP4"
+            t(message).format(
+                lhs=to_inline_text(lhs, style),
+                value=_num(self.value, style),
+                l=self.l,
+                j=j0,
+                k=k0,
+                grad=_num(self.grad, style),
+            )
         )
         return "\n".join(lines)
 
@@ -296,23 +339,32 @@ class WeightPath:
                     seen[key] = (f.label, f.meaning, f.value)
         return list(seen.values())
 
-    def to_markdown(self, precision: int = 9) -> str:
-        """The story as Markdown with LaTeX."""
+    def to_markdown(self, precision: int = 9, lang: str | None = None) -> str:
+        """The story as Markdown with LaTeX (``lang``: "en" or "zh")."""
+        with i18n.in_lang(lang):
+            return self._markdown(precision)
+
+    def _markdown(self, precision: int) -> str:
         style = Style(precision=precision)
         lhs, w = self._head()
-        t = self.names.trace
+        t_ = self.names.trace
+        number = t(" (seed-004 number w{n})").format(n=f"$w_{{{self.number}}}$")
         out = [
-            f"#### One weight's story: ${to_latex(lhs, style)}$",
+            f"#### {t('One weight’s story:')} ${to_latex(lhs, style)}$",
             "",
-            f"Weight ${to_latex(w, style)}$ (seed-004 number $w_{{{self.number}}}$) is "
-            f"`W[{self.j - 1}, {self.k - 1}]` of layer {self.l} in code."
-            + "".join(" " + _note(note, style, "markdown") for note in self.notes),
+            t("Weight {w}{number} is {code} of layer {l} in code.").format(
+                w=f"${to_latex(w, style)}$",
+                number=number.replace("w$w", "$w"),
+                code=f"`W[{self.j - 1}, {self.k - 1}]`",
+                l=self.l,
+            )
+            + "".join(" " + _note(note, style, "markdown") for note in self._notes()),
             "",
         ]
         shown = self.samples if len(self.samples) <= 3 else self.samples[:1]
         for sp in shown:
-            if t.batch_size > 1:
-                out += [f"Sample {sp.sample + 1} of {t.batch_size}:", ""]
+            if t_.batch_size > 1:
+                out += [t("Sample {i} of {n}:").format(i=sp.sample + 1, n=t_.batch_size), ""]
             rows = []
             for term in sp.terms:
                 labels = r" \cdot ".join(to_latex(f.label, style) for f in term.factors)
@@ -333,9 +385,9 @@ class WeightPath:
                 r"\begin{aligned}",
                 f"{to_latex(lhs, style)} &= "
                 + (
-                    r"\sum_{\text{paths}} \prod \text{local derivatives:}"
+                    rf"\sum_{{\text{{{t('paths')}}}}} \prod \text{{{t('local derivatives:')}}}"
                     if len(sp.terms) > 1
-                    else r"\text{one path:}"
+                    else rf"\text{{{t('one path:')}}}"
                 )
                 + ROW_BREAK
                 + body
@@ -346,54 +398,74 @@ class WeightPath:
                 "",
             ]
             out += [
-                f"BP4 gives the same: ${to_latex(self.names.a(self.l - 1, self.k), style)}"
+                f"{t('BP4 gives the same:')} "
+                f"${to_latex(self.names.a(self.l - 1, self.k), style)}"
                 f"\\,{to_latex(self.names.delta(self.l, self.j), style)} = "
                 f"{_latex_num(sp.a_prev_k, style)} \\times {_latex_num(sp.delta_j, style)}"
-                f" = {_latex_num(sp.a_prev_k * sp.delta_j, style)}$.",
+                f" = {_latex_num(sp.a_prev_k * sp.delta_j, style)}$",
                 "",
             ]
-        if t.batch_size > 1:
-            out += [f"Mean over the {t.batch_size} samples: ${_latex_num(self.value, style)}$.", ""]
+        if t_.batch_size > 1:
+            out += [
+                t("Mean over the {n} samples: {value}.").format(
+                    n=t_.batch_size, value=f"${_latex_num(self.value, style)}$"
+                ),
+                "",
+            ]
         legend = ", ".join(
             f"${to_latex(lab, style)} = {to_latex(mean, style)} = {_latex_num(v, style)}$"
             for lab, mean, v in self._legend()
         )
-        out += [f"Local derivatives: {legend}.", ""]
-        verdict = "matches" if self.agrees else "**differs from**"
+        out += [t("Local derivatives: {legend}.").format(legend=legend), ""]
+        message = (
+            N_("Total {value} matches {code} {grad}.")
+            if self.agrees
+            else N_("Total {value} **differs from** {code} {grad}.")
+        )
         out += [
-            f"Total ${_latex_num(self.value, style)}$ {verdict} "
-            f"`grad_W[{self.j - 1}, {self.k - 1}]` $= {_latex_num(self.grad, style)}$.",
+            t(message).format(
+                value=f"${_latex_num(self.value, style)}$",
+                code=f"`grad_W[{self.j - 1}, {self.k - 1}]`",
+                grad=f"$= {_latex_num(self.grad, style)}$",
+            ),
             "",
         ]
         return "\n".join(out)
 
-    def to_html(self, precision: int = 9) -> str:
-        """The story as an HTML fragment with MathML."""
+    def to_html(self, precision: int = 9, lang: str | None = None) -> str:
+        """The story as an HTML fragment with MathML (``lang``: "en" or "zh")."""
+        with i18n.in_lang(lang):
+            return self._html(precision)
+
+    def _html(self, precision: int) -> str:
         style = Style(precision=precision)
         lhs, w = self._head()
-        t = self.names.trace
-        numbered = (
-            f" (seed-004 number w{self.number})"
-            if self.names.style != "net/out" and sum(lt.W.size for lt in t.layers) <= 100
-            else ""
+        t_ = self.names.trace
+        weight = t("Weight {w}{number} is {code} of layer {l} in code.").format(
+            w="\x00w\x00",
+            number=html.escape(self._numbered()),
+            code=f"<code>W[{self.j - 1}, {self.k - 1}]</code>",
+            l=self.l,
         )
+        weight = weight.replace("\x00w\x00", to_mathml(w, style))
         parts = [
-            f'<section class="path"><h3>One weight’s story: {to_mathml(lhs, style)}</h3>',
-            f"<p>Weight {to_mathml(w, style)}{numbered} is "
-            f"<code>W[{self.j - 1}, {self.k - 1}]</code> of layer {self.l} in code. "
-            f"{' '.join(_note(note, style, 'html') for note in self.notes)}</p>",
+            f'<section class="path"><h3>{html.escape(t("One weight’s story:"))} '
+            f"{to_mathml(lhs, style)}</h3>",
+            f"<p>{weight} {' '.join(_note(note, style, 'html') for note in self._notes())}</p>",
         ]
         shown = self.samples if len(self.samples) <= 3 else self.samples[:1]
         for sp in shown:
-            if t.batch_size > 1:
-                parts.append(f"<p>Sample {sp.sample + 1} of {t.batch_size}:</p>")
+            if t_.batch_size > 1:
+                sample = t("Sample {i} of {n}:").format(i=sp.sample + 1, n=t_.batch_size)
+                parts.append(f"<p>{html.escape(sample)}</p>")
             parts.append('<div class="derivation">')
             for i, term in enumerate(sp.terms, 1):
                 chain = Row(sum(([f.label, Op("·")] for f in term.factors), [])[:-1])
                 values = Row(sum(([Num(f.value), Op("×")] for f in term.factors), [])[:-1])
-                tag = f"path {i}" if len(sp.terms) > 1 else "path"
+                tag = t("path {i}").format(i=i) if len(sp.terms) > 1 else t("path")
                 parts.append(
-                    f'<div class="lhs">{tag}</div><div class="rhs">{_display(chain, style)}</div>'
+                    f'<div class="lhs">{html.escape(tag)}</div>'
+                    f'<div class="rhs">{_display(chain, style)}</div>'
                 )
                 result = Row([Op("="), values, Op("="), Num(term.value)])
                 parts.append(
@@ -407,12 +479,20 @@ class WeightPath:
             f"<li>{to_mathml(Row([lab, Op('='), mean, Op('='), Num(v)]), style)}</li>"
             for lab, mean, v in self._legend()
         )
-        parts.append(f"<p>Local derivatives:</p><ul>{legend}</ul>")
-        verdict = "matches" if self.agrees else "<strong>differs from</strong>"
+        parts.append(f"<p>{html.escape(t('Local derivatives:'))}</p><ul>{legend}</ul>")
+        message = (
+            N_("Total {value} matches {code} = {grad} from BP4.")
+            if self.agrees
+            else N_("Total {value} <strong>differs from</strong> {code} = {grad} from BP4.")
+        )
         parts.append(
-            f"<p>Total {_num(self.value, style)} {verdict} "
-            f"<code>grad_W[{self.j - 1}, {self.k - 1}]</code> = "
-            f"{_num(self.grad, style)} from BP4.</p></section>"
+            "<p>"
+            + t(message).format(
+                value=_num(self.value, style),
+                code=f"<code>grad_W[{self.j - 1}, {self.k - 1}]</code>",
+                grad=_num(self.grad, style),
+            )
+            + "</p></section>"
         )
         return "\n".join(parts)
 
@@ -676,20 +756,36 @@ def weight_path(
     lt = trace.layer(l)
     count = _count(trace, l, j, {})
     grouped = count > max_paths and l < trace.L
-    notes: list[str] = []
+    messages: list[tuple[str, dict[str, Any]]] = []
     if grouped:
-        notes.append(
-            f"{count} paths lead from this weight to the cost; they are grouped by "
-            f"the {trace.layer(l + 1).units} neurons of layer {l + 1}, where "
-            f"δ^{l + 1}_p = ∂C/∂z^{l + 1}_p already sums every path beyond."
+        messages.append(
+            (
+                N_(
+                    "{count} paths lead from this weight to the cost; they are grouped by the "
+                    "{units} neurons of layer {next}, where δ^{next}_p = ∂C/∂z^{next}_p "
+                    "already sums every path beyond."
+                ),
+                {"count": count, "units": trace.layer(l + 1).units, "next": l + 1},
+            )
         )
     if trace.delta_rule == "softmax+crossentropy":
-        notes.append(
-            "With a softmax output and cross-entropy, ∂C/∂z^L_j = a^L_j − y_j "
-            "(the softmax Jacobian and ∇_a C combined)."
+        messages.append(
+            (
+                N_(
+                    "With a softmax output and cross-entropy, ∂C/∂z^L_j = a^L_j − y_j "
+                    "(the softmax Jacobian and ∇_a C combined)."
+                ),
+                {},
+            )
         )
     elif trace.delta_rule == "sigmoid+binary_crossentropy":
-        notes.append("With a sigmoid output and binary cross-entropy, ∂C/∂z^L_j = (a^L_j − y_j)/K.")
+        messages.append(
+            (
+                N_("With a sigmoid output and binary cross-entropy, ∂C/∂z^L_j = (a^L_j − y_j)/K."),
+                {},
+            )
+        )
+    notes = [message.format(**args) for message, args in messages]
     samples = []
     w_node = names.w(l, j, k)
     for s in range(trace.batch_size):
@@ -702,5 +798,5 @@ def weight_path(
         ]
         samples.append(SamplePaths(s, terms, a_prev_k, float(lt.rows("delta")[s, j - 1])))
     return WeightPath(
-        l, j, k, names, samples, float(lt.grad_W[j - 1, k - 1]), grouped, count, notes
+        l, j, k, names, samples, float(lt.grad_W[j - 1, k - 1]), grouped, count, notes, messages
     )

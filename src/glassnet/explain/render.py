@@ -227,11 +227,13 @@ def _focus_note(lt: LayerTrace, focus: np.ndarray | None) -> Note:
     zeros = lt.in_features - focus.size
     shown = ", ".join(str(int(k) + 1) for k in sorted(focus[:6]))
     return [
-        f"Of the {lt.in_features} inputs ",
+        t("Of the {n} inputs ").format(n=lt.in_features),
         _sym("a", l - 1, "k"),
-        f", {zeros} are 0 and add nothing to ",
+        t(", {zeros} are 0 and add nothing to ").format(zeros=zeros),
         Row([_sym("z", l), Op("="), _sym("W", l), _sym("a", l - 1), Op("+"), _sym("b", l)]),
-        f": the matrices show the columns k of the largest nonzero ones (k = {shown}, 1-based).",
+        t(
+            ": the matrices show the columns k of the largest nonzero ones (k = {shown}, 1-based)."
+        ).format(shown=shown),
     ]
 
 
@@ -360,19 +362,20 @@ def _prime_formula(lt: LayerTrace) -> Expr:
     if name == "tanh":
         return Row([Num(1), Op("−"), a, Op("⊙"), a])
     if name == "relu":
-        return Row([Words("1 where "), z, Words(" > 0, else 0")])
+        return Row([Words(t("1 where ")), z, Words(t(" > 0, else {value}").format(value=0))])
     if name == "leaky_relu":
         slope = fmt_number(lt.activation_params.get("negative_slope", 0.01), 6)
-        return Row([Words("1 where "), z, Words(f" > 0, else {slope}")])
+        return Row([Words(t("1 where ")), z, Words(t(" > 0, else {value}").format(value=slope))])
     if name == "elu":
         alpha = fmt_number(lt.activation_params.get("alpha", 1.0), 6)
-        return Row([Words("1 where "), z, Words(" > 0, else "), a, Words(f" + {alpha}")])
+        otherwise = Words(t(" > 0, else {value}").format(value=""))
+        return Row([Words(t("1 where ")), z, otherwise, a, Words(f" + {alpha}")])
     if name == "linear":
         return Num(1)
     if name == "softplus":
         return _call(Words("sigmoid"), z)
     if name == "gelu":
-        return Words("GELU′(z) (tanh approximation)")
+        return Words(t("GELU′(z) (tanh approximation)"))
     return _call(SIGMA_PRIME, z)
 
 
@@ -380,23 +383,25 @@ def _delta_rule_text(trace: BackpropTrace) -> str:
     rule = trace.delta_rule
     K = trace.layers[-1].units
     if rule == "softmax+crossentropy":
-        return (
+        return t(
             "With a softmax output and cross-entropy, BP1's ∇_a C ⊙ σ'(z^L) — with the "
             "softmax Jacobian in place of σ' — simplifies to δ^L = a^L − y; glassnet "
             "trains with this fused form."
         )
     if rule == "sigmoid+binary_crossentropy":
         k_part = (
-            f"/K with K = {K} outputs (glassnet averages binary cross-entropy over them)"
+            t("/K with K = {K} outputs (glassnet averages binary cross-entropy over them)").format(
+                K=K
+            )
             if K > 1
-            else " (K = 1 output)"
+            else t(" (K = 1 output)")
         )
-        return (
+        return t(
             "With a sigmoid output and binary cross-entropy, BP1's ∇_a C ⊙ σ'(z^L) "
-            f"simplifies to δ^L = (a^L − y){k_part}; glassnet trains with this fused form."
-        )
+            "simplifies to δ^L = (a^L − y){k_part}; glassnet trains with this fused form."
+        ).format(k_part=k_part)
     if rule == "jacobian":
-        return (
+        return t(
             "Softmax is not elementwise: σ'(z^L) is the Jacobian J = diag(a^L) − a^L(a^L)ᵀ, "
             "so BP1 reads δ^L = Jᵀ ∇_a C (J is symmetric)."
         )
@@ -446,7 +451,7 @@ def forward_section(trace: Any) -> Section:
         sec = Section(_layer_title(lt, trace))
         l = lt.index
         for note in lt.notes:
-            sec.items.append(Para([note]))
+            sec.items.append(Para([i18n.localise(note)]))
         W, b, a_prev = _sym("W", l), _sym("b", l), _sym("a", l - 1)
         eq = Row([W, a_prev, Op("+"), b]) if lt.use_bias else Row([W, a_prev])
         focus = _focus(lt.a_prev)
@@ -532,7 +537,7 @@ def build_document(trace: BackpropTrace) -> Document:
         )
     )
     for note in trace.notes:
-        intro.append(Para([note]))
+        intro.append(Para([i18n.localise(note)]))
 
     sections: list[Section] = []
     # ---- input ----------------------------------------------------------------------------------
@@ -581,9 +586,9 @@ def build_document(trace: BackpropTrace) -> Document:
             value=trace.cost,
             note=""
             if single
-            else "Each sample's C_x: "
-            + ", ".join(fmt_number(c, 9) for c in trace.per_sample_cost)
-            + ".",
+            else t("Each sample's C_x: {values}.").format(
+                values=", ".join(fmt_number(c, 9) for c in trace.per_sample_cost)
+            ),
         )
     )
     sections.append(fwd)
@@ -1059,7 +1064,7 @@ def _render_text(
         else:
             lines += _section_text(sec, style, 0, color)
     for path in _paths(trace, weights):
-        lines += ["", _paint("ONE WEIGHT'S STORY", "section", color), path.to_text(precision)]
+        lines += ["", _paint(t("ONE WEIGHT'S STORY"), "section", color), path.to_text(precision)]
     return "\n".join(lines) + "\n"
 
 
@@ -1210,7 +1215,7 @@ def _trace_dict(
                     "grad_b": "BP3",
                     "grad_W": "BP4",
                 },
-                "notes": lt.notes,
+                "notes": [i18n.localise(n) for n in lt.notes],
             }
         )
     return {
@@ -1260,7 +1265,7 @@ def _trace_dict(
                 for s in trace.spot_checks
             ],
         },
-        "notes": trace.notes,
+        "notes": [i18n.localise(n) for n in trace.notes],
         "weight_paths": [p.to_dict() for p in _paths(trace, weights)],
     }
 
@@ -1389,7 +1394,7 @@ def _render_html(
     for path in _paths(trace, weights):
         body.append(path.to_html(precision))
     body.append(
-        "<details><summary>Plain text</summary><pre>"
+        f"<details><summary>{html.escape(t('Plain text'))}</summary><pre>"
         + html.escape(_render_text(trace, precision, max_rows, max_cols, False))
         + "</pre></details></div>"
     )
@@ -1591,7 +1596,7 @@ def render_forward(
                     f"{trace.max_discrepancy:.2g})."
                 ]
             )
-        ] + [Para([note]) for note in trace.notes]
+        ] + [Para([i18n.localise(note)]) for note in trace.notes]
         sections = [input_section(trace), forward_section(trace)]
         if kind == "text":
             lines = [title, "═" * min(len(title), 96)]
@@ -1625,7 +1630,7 @@ def render_forward(
                 ],
                 "output": _lists(trace.output, None),
                 "max_discrepancy": trace.max_discrepancy,
-                "notes": trace.notes,
+                "notes": [i18n.localise(n) for n in trace.notes],
             }
         body = [f'<div class="glassnet-trace"><h1>{html.escape(title)}</h1>']
         body += [f"<p>{_para_html(p, style)}</p>" for p in intro]

@@ -46,6 +46,7 @@ from ..errors import (
     describe,
 )
 from ..functional.activations import stable_log_softmax, stable_sigmoid, stable_softmax
+from ..i18n import N_, Message
 from ..nn import losses as losses_module
 from ..nn.layers import Activation, Dense
 from ..nn.module import Parameter
@@ -556,20 +557,31 @@ def _plan(model: Any) -> _Plan:
                 )
             specs[-1].act = layer
             specs[-1].notes.append(
-                f"σ comes from the separate layer {layer.name!r} "
-                f"({layer.kernel.name}) after {specs[-1].dense.name!r}."
+                Message(
+                    N_("σ comes from the separate layer {layer} ({kernel}) after {dense}."),
+                    layer=repr(layer.name),
+                    kernel=layer.kernel.name,
+                    dense=repr(specs[-1].dense.name),
+                )
             )
             merged = True
         elif role == "identity":
-            note = (
-                f"{layer.name!r}: {layer!r} is the identity at inference; "
-                f"the trace and its engine check run the model in inference mode."
+            note = Message(
+                N_(
+                    "{layer}: {module} is the identity at inference; the trace and its engine "
+                    "check run the model in inference mode."
+                ),
+                layer=repr(layer.name),
+                module=repr(layer),
             )
             (specs[-1].notes if specs else notes).append(note)
         elif role == "flatten":
             if specs:
                 specs[-1].notes.append(
-                    f"{layer.name!r}: Flatten leaves rows of features unchanged."
+                    Message(
+                        N_("{layer}: Flatten leaves rows of features unchanged."),
+                        layer=repr(layer.name),
+                    )
                 )
             else:
                 pre.append(layer)
@@ -672,24 +684,41 @@ def _prepare_input(
             a0 = a0.reshape(a0.shape[0], -1)
             if len(shape) > 1:
                 notes.append(
-                    f"{layer.name!r}: Flatten turns each sample of shape "
-                    f"{tuple(shape)} into a^0 with {a0.shape[1]} entries."
+                    Message(
+                        N_(
+                            "{layer}: Flatten turns each sample of shape {shape} into a^0 "
+                            "with {n} entries."
+                        ),
+                        layer=repr(layer.name),
+                        shape=str(tuple(shape)),
+                        n=a0.shape[1],
+                    )
                 )
         elif layer.explain_role == "scale":
             a0 = a0 * layer.scale + layer.offset
             notes.append(
-                f"{layer.name!r}: a^0 = x · {layer.scale:g}"
-                + (f" + {layer.offset:g}" if layer.offset else "")
-                + " (Rescaling)."
+                Message(
+                    N_("{layer}: a^0 = x · {scale}{offset} (Rescaling)."),
+                    layer=repr(layer.name),
+                    scale=f"{layer.scale:g}",
+                    offset=f" + {layer.offset:g}" if layer.offset else "",
+                )
             )
         elif layer.explain_role == "normalize":
             # The layer's own constants: a fixed affine map, nothing in it is trained.
             inv, mean = (np.asarray(v, dtype=np.float64) for v in layer.scale_and_shift())
             a0 = (a0 - mean) * inv
             notes.append(
-                f"{layer.name!r}: a^0 = (x − μ) ⊘ s per feature (Normalization with the fixed "
-                f"statistics μ = {_short(mean)}, s = {_short(1.0 / inv)}): an affine map of the "
-                f"inputs with nothing to learn, applied before layer 1."
+                Message(
+                    N_(
+                        "{layer}: a^0 = (x − μ) ⊘ s per feature (Normalization with the fixed "
+                        "statistics μ = {mean}, s = {std}): an affine map of the inputs with "
+                        "nothing to learn, applied before layer 1."
+                    ),
+                    layer=repr(layer.name),
+                    mean=_short(mean),
+                    std=_short(1.0 / inv),
+                )
             )
     if a0.ndim != 2 or a0.shape[1] != n_in:
         expected = f"({n_in},)" if per is None else f"{tuple(per)}"
@@ -880,8 +909,15 @@ def backprop(
     extra_notes: list[str] = []
     if fused:
         extra_notes.append(
-            f"The cost is computed from z^{len(plan.specs)} with the stable fused "
-            f"{last.act.kernel.name} + {loss_obj.name} formula, as in training."
+            Message(
+                N_(
+                    "The cost is computed from z^{L} with the stable fused {activation} + "
+                    "{loss} formula, as in training."
+                ),
+                L=len(plan.specs),
+                activation=last.act.kernel.name,
+                loss=loss_obj.name,
+            )
         )
 
     # ---- BP1 ---------------------------------------------------------------------------------
@@ -963,8 +999,13 @@ def backprop(
     dtypes = {str(spec.dense.W.data.dtype) for spec in plan.specs if spec.dense.W is not None}
     if dtypes != {"float64"}:
         notes.append(
-            f"The model's weights are {', '.join(sorted(dtypes))}; the trace and its "
-            f"checks use float64 copies of them."
+            Message(
+                N_(
+                    "The model's weights are {dtypes}; the trace and its checks use float64 "
+                    "copies of them."
+                ),
+                dtypes=", ".join(sorted(dtypes)),
+            )
         )
     trace = BackpropTrace(
         layers=layers,

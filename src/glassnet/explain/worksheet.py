@@ -18,6 +18,7 @@ trace's notation preset (``notation="seed000"`` writes glassnet's ``delta2`` as 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from .. import i18n
 from ..errors import InvalidArgumentError, ShapeError
+from ..i18n import N_, t
 from ..nn import losses as L
 from . import presets
 from .notation import Expr, Fenced, Frac, Mat, Row, Style, Sup
@@ -91,7 +94,7 @@ def _label(key: str) -> str:
     if kind == "sigma_prime":
         text = f"σ'({to_inline_text(presets.symbol('z', l), style)})"
     if kind.endswith("_new"):
-        text += " after the step"
+        text += t(" after the step")
     return text
 
 
@@ -152,14 +155,19 @@ class Grade:
     expected: np.ndarray
     answer: np.ndarray | None
     slip: str | None = None
+    #: the language ``str()`` speaks ("en" or "zh"); ``slip`` stays the English name
+    lang: str = "en"
 
     def __str__(self) -> str:
-        if self.answer is None:
-            return f"– {self.label}: no answer given"
-        if self.ok:
-            return f"✓ {self.label}: correct"
-        why = self.slip or "no common slip matches these numbers; recheck the arithmetic"
-        return f"✗ {self.label}: off by up to {self.error:.3g} — likely slip: {why}"
+        with i18n.using(self.lang):
+            if self.answer is None:
+                return t("– {label}: no answer given").format(label=self.label)
+            if self.ok:
+                return t("✓ {label}: correct").format(label=self.label)
+            why = t(self.slip or N_("no common slip matches these numbers; recheck the arithmetic"))
+            return t("✗ {label}: off by up to {error} — likely slip: {why}").format(
+                label=self.label, error=f"{self.error:.3g}", why=why
+            )
 
 
 def _close(answer: np.ndarray, value: np.ndarray, rtol: float, atol: float) -> bool:
@@ -178,37 +186,39 @@ def _slips(trace: BackpropTrace, key: str) -> list[tuple[str, np.ndarray]]:
         for other in (l - 1, l + 1) if l is not None else ():
             name = key.replace(str(l), str(other), 1)
             if name in values:
-                out.append(("layer index shifted by one", values[name]))
+                out.append((N_("layer index shifted by one"), values[name]))
 
     if l is None:
         if isinstance(trace.loss, L.Quadratic):
-            out.append(("the ½ of the quadratic cost left out", 2 * np.asarray(trace.cost)))
+            out.append((N_("the ½ of the quadratic cost left out"), 2 * np.asarray(trace.cost)))
         return out
     lt = trace.layer(l)
     n = trace.batch_size
     rows = lambda name: lt.rows(name)  # noqa: E731 - one row per sample
     if kind == "z" and lt.use_bias:
-        out.append(("the bias b left out", np.asarray(lt.z) - lt.b))
+        out.append((N_("the bias b left out"), np.asarray(lt.z) - lt.b))
     if kind == "a":
-        out.append(("σ not applied (a = z)", np.asarray(lt.z)))
+        out.append((N_("σ not applied (a = z)"), np.asarray(lt.z)))
     if kind == "delta" and not lt.jacobian:
-        out.append(("σ'(z) left out", np.asarray(lt.grad_a)))
-        out.append(("σ(z) used instead of σ'(z)", np.asarray(lt.grad_a) * np.asarray(lt.a)))
+        out.append((N_("σ'(z) left out"), np.asarray(lt.grad_a)))
+        out.append((N_("σ(z) used instead of σ'(z)"), np.asarray(lt.grad_a) * np.asarray(lt.a)))
     if kind == "grad_W" and not lt.jacobian:
-        out.append(("σ'(z) left out", rows("grad_a").T @ rows("a_prev") / n))
-        out.append(("transposed: a δᵀ instead of δ aᵀ", lt.grad_W.T))
+        out.append((N_("σ'(z) left out"), rows("grad_a").T @ rows("a_prev") / n))
+        out.append((N_("transposed: a δᵀ instead of δ aᵀ"), lt.grad_W.T))
         if l > 1:
             prev = trace.layer(l - 1)
-            out.append(("z^(l−1) used instead of a^(l−1)", rows("delta").T @ prev.rows("z") / n))
+            out.append(
+                (N_("z^(l−1) used instead of a^(l−1)"), rows("delta").T @ prev.rows("z") / n)
+            )
     if kind == "grad_W" and lt.jacobian:
-        out.append(("transposed: a δᵀ instead of δ aᵀ", lt.grad_W.T))
+        out.append((N_("transposed: a δᵀ instead of δ aᵀ"), lt.grad_W.T))
     if kind == "grad_b" and not lt.jacobian:
-        out.append(("σ'(z) left out", rows("grad_a").mean(axis=0)))
+        out.append((N_("σ'(z) left out"), rows("grad_a").mean(axis=0)))
     if kind in ("W_new", "b_new") and trace.learning_rate is not None:
         old, grad = (lt.W, lt.grad_W) if kind == "W_new" else (lt.b, lt.grad_b)
         alpha = trace.learning_rate
-        out.append(("learning-rate step with the wrong sign (w + α∂C/∂w)", old + alpha * grad))
-        out.append(("the learning rate α left out (w − ∂C/∂w)", old - grad))
+        out.append((N_("learning-rate step with the wrong sign (w + α∂C/∂w)"), old + alpha * grad))
+        out.append((N_("the learning rate α left out (w − ∂C/∂w)"), old - grad))
     shifted()
     return out
 
@@ -219,10 +229,21 @@ def _slips(trace: BackpropTrace, key: str) -> list[tuple[str, np.ndarray]]:
 class Worksheet:
     """A trace with some results blanked (see the module docstring)."""
 
-    def __init__(self, trace: BackpropTrace, blanks: Sequence[str], notation: str | None) -> None:
+    def __init__(
+        self,
+        trace: BackpropTrace,
+        blanks: Sequence[str],
+        notation: str | None,
+        lang: str | None = None,
+    ) -> None:
         self.trace = trace
         self.blanks = list(blanks)
         self.notation = notation
+        #: the language of the sheet and of the checker's report: "en" or "zh"
+        self.lang = i18n.check_lang(lang if lang is not None else getattr(trace, "lang", None))
+
+    def _lang(self, lang: str | None) -> str:
+        return i18n.check_lang(lang) if lang is not None else self.lang
 
     def answers(self) -> dict[str, np.ndarray]:
         """The true values of the blanks (the answer key)."""
@@ -235,6 +256,22 @@ class Worksheet:
         values = _keys(self.trace)
         hidden = [values[k] for k in self.blanks]
         doc = build_document(self.trace)
+        # Steps are recognised by their English titles: the same document built in English
+        # gives each step's key, in the same order as the steps of the translated one.
+        with i18n.using("en"):
+            english = build_document(self.trace)
+        keys: list[str | None] = []
+
+        def collect(items: list[Any]) -> None:
+            for item in items:
+                if hasattr(item, "items"):
+                    collect(item.items)
+                elif isinstance(item, Step):
+                    keys.append(_step_key(item))
+
+        for sec in english.sections:
+            collect(sec.items)
+        step_keys = iter(keys)
 
         def blank(mat: Mat) -> None:
             flat = mat.array.reshape(-1)
@@ -248,28 +285,31 @@ class Worksheet:
                 if hasattr(item, "items"):
                     visit(item.items)
                 elif isinstance(item, Step):
-                    key = _step_key(item)
+                    key = next(step_keys)
                     if key in numbered:
-                        item.title += f" — exercise ({numbered[key]}): fill in the ?"
+                        item.title += t(" — exercise ({n}): fill in the ?").format(n=numbered[key])
                     for rhs in item.rhs:
                         _walk(rhs, blank)
 
         for sec in doc.sections:
             visit(sec.items)
-        doc.sections = [s for s in doc.sections if s.title != "Check"]
-        keys = ", ".join(f"({numbered[k]}) {_label(k)} [{k}]" for k in self.blanks)
+        doc.sections = [s for s in doc.sections if s.title != t("Check")]
+        keys_text = ", ".join(f"({numbered[k]}) {_label(k)} [{k}]" for k in self.blanks)
         intro = [
             Para(
                 [
-                    "Worksheet: compute the quantities marked ? by hand, from the numbers shown "
-                    f"and the equations, then check them with sheet.check(...). To find: {keys}."
+                    t(
+                        "Worksheet: compute the quantities marked ? by hand, from the numbers "
+                        "shown and the equations, then check them with sheet.check(...). "
+                        "To find: {keys}."
+                    ).format(keys=keys_text)
                 ]
             )
         ]
-        title = "Worksheet — " + doc.title
+        title = t("Worksheet — ") + doc.title
         return Document(title, intro + doc.intro, doc.sections, True)
 
-    def _render(self, kind: str, precision: int) -> str:
+    def _render(self, kind: str, precision: int, lang: str | None = None) -> str:
         import html
 
         from .render import (
@@ -285,7 +325,8 @@ class Worksheet:
         )
 
         style = Style(precision)
-        with presets.using(_preset(self.trace, self.notation), self.trace.L):
+        language = self._lang(lang)
+        with presets.using(_preset(self.trace, self.notation), self.trace.L), i18n.using(language):
             doc = self._document()
             if kind == "text":
                 lines = [doc.title, "═" * min(len(doc.title), 96)]
@@ -308,23 +349,24 @@ class Worksheet:
             if kind == "fragment":  # for a notebook: the page's style and body, no <html>
                 return f"<style>{_CSS}</style>\n" + "\n".join(body)
             return (
-                '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+                "<!DOCTYPE html>\n"
+                f'<html lang="{language}">\n<head>\n<meta charset="utf-8">\n'
                 '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
                 f"<title>{html.escape(doc.title)}</title>\n<style>{_CSS}</style>\n</head>\n"
                 "<body>\n" + "\n".join(body) + "\n</body>\n</html>\n"
             )
 
-    def to_text(self, precision: int = 6) -> str:
-        """The worksheet for a terminal or a printout."""
-        return self._render("text", precision)
+    def to_text(self, precision: int = 6, lang: str | None = None) -> str:
+        """The worksheet for a terminal or a printout (``lang``: "en" or "zh")."""
+        return self._render("text", precision, lang)
 
-    def to_markdown(self, precision: int = 6) -> str:
-        """The worksheet as Markdown with LaTeX."""
-        return self._render("markdown", precision)
+    def to_markdown(self, precision: int = 6, lang: str | None = None) -> str:
+        """The worksheet as Markdown with LaTeX (``lang``: "en" or "zh")."""
+        return self._render("markdown", precision, lang)
 
-    def to_html(self, precision: int = 6) -> str:
-        """The worksheet as a self-contained HTML page."""
-        return self._render("html", precision)
+    def to_html(self, precision: int = 6, lang: str | None = None) -> str:
+        """The worksheet as a self-contained HTML page (``lang``: "en" or "zh")."""
+        return self._render("html", precision, lang)
 
     def _repr_html_(self) -> str:
         """How a notebook shows the worksheet: the page's HTML (MathML, no script)."""
@@ -334,7 +376,11 @@ class Worksheet:
         return f"Worksheet({self.trace.describe()}, blanks=[{', '.join(self.blanks)}])"
 
     def check(
-        self, answers: Mapping[str, Any], rtol: float = 2e-3, atol: float = 1e-4
+        self,
+        answers: Mapping[str, Any],
+        rtol: float = 2e-3,
+        atol: float = 1e-4,
+        lang: str | None = None,
     ) -> list[Grade]:
         """Grade ``answers`` (key → number or nested list, the shape of the quantity) within
         |answer − true| ≤ atol + rtol·|true|; a wrong answer gets the slip it matches."""
@@ -346,12 +392,13 @@ class Worksheet:
             )
         grades = []
         values = _keys(self.trace)
-        with presets.using(presets.get(self.notation), self.trace.L):
+        language = self._lang(lang)
+        with presets.using(presets.get(self.notation), self.trace.L), i18n.using(language):
             for key in self.blanks:
                 expected = np.asarray(values[key], dtype=np.float64)
                 label = _label(key)
                 if key not in answers or answers[key] is None:
-                    grades.append(Grade(key, label, False, math.inf, expected, None))
+                    grades.append(Grade(key, label, False, math.inf, expected, None, lang=language))
                     continue
                 answer = np.asarray(answers[key], dtype=np.float64)
                 if answer.size == expected.size and answer.shape != expected.shape:
@@ -372,14 +419,21 @@ class Worksheet:
                         ):
                             slip = name
                             break
-                grades.append(Grade(key, label, ok, error, expected, answer, slip))
+                grades.append(Grade(key, label, ok, error, expected, answer, slip, language))
         return grades
 
-    def report(self, grades: Iterable[Grade]) -> str:
-        """One line per quantity: ✓, ✗ with the likely slip, or – for no answer."""
+    def report(self, grades: Iterable[Grade], lang: str | None = None) -> str:
+        """One line per quantity: ✓, ✗ with the likely slip, or – for no answer (in ``lang``,
+        default the language the grades were made in)."""
         grades = list(grades)
         right = sum(g.ok for g in grades)
-        return "\n".join([f"{right} of {len(grades)} correct"] + [str(g) for g in grades])
+        language = (
+            self._lang(lang) if lang is not None else (grades[0].lang if grades else self.lang)
+        )
+        lines = [str(dataclasses.replace(g, lang=language)) for g in grades]
+        with i18n.using(language):
+            head = t("{right} of {n} correct").format(right=right, n=len(grades))
+        return "\n".join([head] + lines)
 
 
 _DEFAULT = ("z", "a", "delta", "grad_W")
@@ -389,10 +443,12 @@ def worksheet(
     trace: BackpropTrace,
     blanks: Sequence[str] | None = None,
     notation: str | None = None,
+    lang: str | None = None,
 ) -> Worksheet:
     """A worksheet from ``trace`` with ``blanks`` (keys such as "delta2", "grad_W1", "W2_new";
     default: every z, a, δ and ∂C/∂W, plus the updated weights when the trace has a learning
-    rate) shown as ? — see the module docstring."""
+    rate) shown as ? — see the module docstring. ``lang``: "en" or "zh" (default the trace's),
+    for the sheet and the checker's report."""
     available = _keys(trace)
     if blanks is None:
         chosen = [k for k in available if _split(k)[0] in _DEFAULT]
@@ -410,4 +466,4 @@ def worksheet(
             )
         chosen = list(dict.fromkeys(blanks))
     presets.get(notation)  # a bad name fails now, not at rendering
-    return Worksheet(trace, chosen, notation)
+    return Worksheet(trace, chosen, notation, lang)

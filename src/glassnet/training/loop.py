@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import _rng
+from ..i18n import N_, t
 from .callbacks import Callback, CallbackList, History
 from .epochs import EpochIterator
 from .metrics import Metric
@@ -234,17 +235,28 @@ class FitLoop:
 
     def _stop_on_nan(self, epoch: int, step: int, value: float) -> None:
         history = self.history
-        kind = "NaN" if math.isnan(value) else "infinite"
-        reason = (
-            f"the loss became {kind} at epoch {epoch + 1}, batch {step + 1}; training "
-            f"stopped and the weights are those of the last finite step"
+        nan = math.isnan(value)
+        message = (
+            N_(
+                "the loss became NaN at epoch {epoch}, batch {batch}; training stopped and the "
+                "weights are those of the last finite step"
+            )
+            if nan
+            else N_(
+                "the loss became infinite at epoch {epoch}, batch {batch}; training stopped "
+                "and the weights are those of the last finite step"
+            )
         )
+        reason = t(message).format(epoch=epoch + 1, batch=step + 1)
         history.stopped_reason = reason
         history.stopped_epoch = epoch
         history.stopped_batch = step
         self.model.stop_training = True
         warnings.warn(
-            f"fit: {reason}. Try a lower learning rate or check the inputs for extreme values.",
+            "fit: "
+            + t(
+                "{reason}. Try a lower learning rate or check the inputs for extreme values."
+            ).format(reason=reason),
             RuntimeWarning,
             stacklevel=5,
         )

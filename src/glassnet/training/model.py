@@ -29,6 +29,7 @@ from ..errors import (
     ShapeError,
     describe,
 )
+from ..i18n import N_, t
 from ..io import registry
 from ..nn import losses as losses_module
 from ..nn.layers import Input, Layer, forcing_inference, inference_mode, recording
@@ -65,6 +66,9 @@ from .step import StepResult
 from .telemetry import Telemetry
 
 __all__ = ["Model", "Sequential", "StepResult"]
+
+# What _warn_non_finite names (its messages are translated; see glassnet.i18n).
+_NON_FINITE = {"loss or metrics": N_("loss or metrics"), "outputs": N_("outputs")}
 
 
 def _check_fit_options(verbose: Any, checkpoint_every: Any, where: str) -> None:
@@ -1098,12 +1102,16 @@ class Model(Module):
         """A NaN or inf result is never returned silently: say where it comes from."""
         finite = all(np.isfinite(p.data).all() for p in self.parameters())
         cause = (
-            "the weights are finite, so the values overflowed on the way (weights or inputs "
-            "too large; retrain with a lower learning rate or scale the inputs)"
+            t(
+                "the weights are finite, so the values overflowed on the way (weights or "
+                "inputs too large; retrain with a lower learning rate or scale the inputs)"
+            )
             if finite
-            else "the weights themselves contain NaN or inf"
+            else t("the weights themselves contain NaN or inf")
         )
-        warnings.warn(f"{where}: the {what} contain NaN or inf; {cause}", RuntimeWarning, 3)
+        subject = t(_NON_FINITE[what]) if what in _NON_FINITE else what
+        message = t("the {what} contain NaN or inf; {cause}").format(what=subject, cause=cause)
+        warnings.warn(f"{where}: {message}", RuntimeWarning, 3)
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(x, (Tensor, np.ndarray)) and is_symbolic(x):

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
+from ..i18n import t
 from ._notebook import LiveDisplay, box, escape, html_table, in_notebook
 
 __all__ = ["Progress", "format_logs", "format_value"]
@@ -33,6 +34,18 @@ def format_value(key: str, value: Any) -> str:
 def format_logs(logs: dict[str, Any]) -> str:
     """``loss: 0.4321 - accuracy: 0.8765`` (learning rates and values ≥ 1e5 in %g)."""
     return " - ".join(f"{key}: {format_value(key, value)}" for key, value in logs.items())
+
+
+def _epoch(epoch: int, epochs: int) -> str:
+    """``Epoch 3/5`` (0-based ``epoch``), in the current language."""
+    return t("Epoch {n}/{total}").format(n=epoch + 1, total=epochs)
+
+
+def _columns_of(text: str) -> int:
+    """Terminal columns ``text`` takes: two for a wide (CJK) character, one otherwise."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def _is_terminal(stream: IO[str]) -> bool:
@@ -113,18 +126,19 @@ class Progress:
         """The bar's line after ``step`` steps, at most ``width`` columns unless the metrics
         alone need more (they are never cut)."""
         # The step count padded to the total's width, so the bar keeps its length.
-        head = f"Epoch {self._epoch + 1}/{self.epochs} {step:>{len(str(self.steps))}}/{self.steps}"
+        head = f"{_epoch(self._epoch, self.epochs)} {step:>{len(str(self.steps))}}/{self.steps}"
         metrics = format_logs(logs)
         left = self.eta(step, now)
         # Padded to 5 (up to 59:59) so that the bar keeps its length as the ETA falls.
-        eta = f"ETA {_clock_text(left):>5}" if left is not None else ""
+        eta = f"{t('ETA')} {_clock_text(left):>5}" if left is not None else ""
         tail = " - ".join(part for part in (eta, metrics) if part)
-        room = width - len(head) - len(tail) - 4  # the spaces and brackets around the bar
+        # the spaces and brackets around the bar; a Chinese character takes two columns
+        room = width - _columns_of(head) - _columns_of(tail) - 4
         if room >= MIN_BAR:
             filled = room * step // max(self.steps, 1)
             bar = "█" * filled + "·" * (room - filled)
             return f"{head} [{bar}] {tail}".rstrip()
-        if eta and len(head) + len(tail) + 1 > width:
+        if eta and _columns_of(head) + _columns_of(tail) + 1 > width:
             tail = metrics
         return f"{head} - {tail}" if tail else head
 
@@ -153,20 +167,22 @@ class Progress:
         """End the bar's line or print the summary line; returns the epoch's seconds."""
         seconds = self.clock() - self._started
         per_step = seconds / max(self.steps, 1) * 1000
-        summary = f"{self.steps} steps - {seconds:.2f}s ({per_step:.2f}ms/step)"
+        summary = t("{steps} steps - {seconds}s ({per_step}ms/step)").format(
+            steps=self.steps, seconds=f"{seconds:.2f}", per_step=f"{per_step:.2f}"
+        )
         if self.mode == "html":
             self._finished.append((epoch, seconds, dict(logs)))
             self._current = ""
             self._show(self.clock())
         elif self.mode == "bar":
-            head = f"Epoch {epoch + 1}/{self.epochs} {self.steps}/{self.steps}"
+            head = f"{_epoch(epoch, self.epochs)} {self.steps}/{self.steps}"
             self._draw(f"{head} - {seconds:.2f}s - {format_logs(logs)}")
             self.stream.write("\n")
             self.stream.flush()
             self._drawn = 0
         elif self.mode == "line":
             print(
-                f"Epoch {epoch + 1}/{self.epochs} - {summary} - {format_logs(logs)}",
+                f"{_epoch(epoch, self.epochs)} - {summary} - {format_logs(logs)}",
                 file=self.stream,
                 flush=True,
             )
