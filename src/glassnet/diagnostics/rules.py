@@ -90,6 +90,9 @@ LR_RISE_FRACTION = 0.10
 UPDATE_RATIO_HEALTHY = 1e-3
 #: lr_too_high: the median update ratio of a layer over the latest epoch is above this.
 UPDATE_RATIO_HIGH = 1e-1
+#: ... unless the step losses fell by at least this fraction over the run (large steps that
+#: still bring the loss down fast, as SGD(1.0) on a linear model, are not a problem).
+LR_HIGH_UNLESS_PROGRESS = 0.25
 #: lr_too_low: the median update ratio of every layer over the latest epoch is below this ...
 UPDATE_RATIO_LOW = 1e-5
 #: ... and the loss has fallen by less than this fraction of its starting value ...
@@ -602,6 +605,20 @@ def _lr_high_suggestion(view: RunView) -> str:
     ).format(lr=view.lr_text())
 
 
+def _loss_progress(view: RunView) -> tuple[float, float, float] | None:
+    """(first, last, progress): the median step loss of the first and last tenth of the steps
+    (at least 5 each) and the fraction by which it fell; None without finite step losses."""
+    n = view.step_loss.size
+    if n < 10:
+        return None
+    k = max(5, n // 10)
+    first = float(np.median(view.step_loss[:k]))
+    last = float(np.median(view.step_loss[-k:]))
+    if not (math.isfinite(first) and math.isfinite(last)) or first <= 0:
+        return None
+    return first, last, (first - last) / first
+
+
 def check_lr_too_high(view: RunView) -> list[Finding]:
     """NaN/inf loss, a loss that blows up or keeps rising, or updates ≫ 1e-3 of the weights."""
     suggestion = _lr_high_suggestion(view)
@@ -683,6 +700,9 @@ def check_lr_too_high(view: RunView) -> list[Finding]:
                     suggestion,
                 )
             ]
+    moved = _loss_progress(view)
+    if moved is not None and moved[2] >= LR_HIGH_UNLESS_PROGRESS:
+        return []  # large steps, but the loss falls fast: nothing to lower
     found = []
     for name in view.layer_names:
         ratio = _median(view.window(view.stat(name, "update_ratio")))
@@ -711,12 +731,10 @@ def check_lr_too_low(view: RunView) -> list[Finding]:
     names = view.layer_names
     if n < LR_LOW_MIN_STEPS or not names:
         return []
-    k = max(5, n // 10)
-    first = float(np.median(view.step_loss[:k]))
-    last = float(np.median(view.step_loss[-k:]))
-    if not (math.isfinite(first) and math.isfinite(last)) or first <= 0:
+    moved = _loss_progress(view)
+    if moved is None:
         return []
-    progress = (first - last) / first
+    first, last, progress = moved
     # Only layers that receive a gradient: a dead or cut-off layer does not move at any rate
     # (dead_relu and vanishing_gradients speak for those).
     ratios = {}
