@@ -30,9 +30,10 @@ from ..datasets import load
 from ..datasets._split import stratified_split
 from ..errors import InvalidArgumentError
 from ..explain import backprop
-from ..layers import Dense
-from ..optim import optimizers
+from ..layers import Dense, Dropout
+from ..optim import optimizers, schedules
 from ..training import Sequential
+from ..training.fused import forward_arrays
 
 __all__ = [
     "LIMITS",
@@ -60,6 +61,9 @@ LIMITS = {
     "sessions": 32,
     "grid": 50,
     "speed": 100,
+    "dropout": 0.9,
+    "l2": 1.0,
+    "decay_steps": 100_000,
 }
 GENERATED = ("xor", "moons", "circles", "spirals", "blobs")
 DATASETS = (*GENERATED, "iris", "digits", "mnist-5k", "csv")
@@ -69,14 +73,23 @@ IMAGES = {"digits": (8, 8), "mnist-5k": (28, 28)}
 DRAWN_INPUTS = 64
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
+# The page's loss → (glassnet's loss, the output layer's activation): cross-entropy pairs with
+# softmax (δ^L = a^L − y); the quadratic cost of seed 000 with sigmoid outputs and one-hot
+# targets, whose σ'(z^L) factor is the slow learning the seeds warn about.
+LOSSES = {
+    "cross_entropy": ("sparse_categorical_crossentropy", "softmax"),
+    "mse": ("mean_squared_error", "sigmoid"),
+}
+SCHEDULES = ("constant", "step", "exponential", "cosine")
+DECAY_FACTOR = 0.5  # step and exponential decay halve the rate every decay_steps steps
 COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron", "export", "csv")
-LOSS = "sparse_categorical_crossentropy"
 _BUILD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Config:
-    """What the page chose: data, hidden layers (units, activation), optimiser and its rate."""
+    """What the page chose: data, hidden layers (units, activation), loss, optimiser, its rate
+    and schedule, dropout and L2."""
 
     dataset: str = "spirals"
     n: int = 400
@@ -87,6 +100,11 @@ class Config:
     batch_size: int = 32
     optimizer: str = "adam"
     speed: int = 0  # steps per screen update while playing; 0: as many as fit in a frame
+    loss: str = "cross_entropy"
+    lr_schedule: str = "constant"
+    decay_steps: int = 1000  # the schedule's period: halve every, or cosine down to 0 over
+    dropout: float = 0.0  # after every hidden layer
+    l2: float = 0.0  # λ of the penalty λ Σ w² on every Dense layer's weights
 
 
 def _refuse(name: str, value: Any, expected: str) -> InvalidArgumentError:
@@ -158,6 +176,11 @@ def validate_config(data: Any) -> Config:
         batch_size=_int(merged, "batch_size", 1, int(LIMITS["batch_size"])),
         optimizer=_choice(merged, "optimizer", OPTIMIZERS),
         speed=_int(merged, "speed", 0, int(LIMITS["speed"])),
+        loss=_choice(merged, "loss", tuple(LOSSES)),
+        lr_schedule=_choice(merged, "lr_schedule", SCHEDULES),
+        decay_steps=_int(merged, "decay_steps", 1, int(LIMITS["decay_steps"])),
+        dropout=_number(merged, "dropout", 0.0, LIMITS["dropout"], open_low=False),
+        l2=_number(merged, "l2", 0.0, LIMITS["l2"], open_low=False),
     )
 
 
@@ -307,6 +330,41 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def learning_rate(config: Config) -> float | schedules.Schedule:
+    """The optimiser's rate: the number, or a glassnet schedule starting from it."""
+    rate, period = config.learning_rate, config.decay_steps
+    if config.lr_schedule == "step":
+        return schedules.StepDecay(rate, period, DECAY_FACTOR)
+    if config.lr_schedule == "exponential":
+        return schedules.ExponentialDecay(rate, period, DECAY_FACTOR)
+    if config.lr_schedule == "cosine":
+        return schedules.CosineDecay(rate, period)
+    return rate
+
+
+def _dense(units: int, activation: str, l2: float) -> Any:
+    """A Dense layer; with ``l2`` > 0 Keras's Dense with the penalty l2 Σ w² on its weights
+    (glassnet.keras.regularizers; the graph adds it to the cost of every step)."""
+    if not l2:
+        return Dense(units, activation=activation)
+    from ..keras import layers as keras_layers
+    from ..keras import regularizers
+
+    return keras_layers.Dense(units, activation=activation, kernel_regularizer=regularizers.l2(l2))
+
+
+def get_weights(model: Sequential) -> list[np.ndarray]:
+    """Copies of W^l (units, inputs) and b^l of every Dense layer, input side first (the
+    parameters themselves: Keras's Dense would give its kernel transposed)."""
+    return [np.array(p.data, copy=True) for p in model.parameters()]
+
+
+def put_weights(model: Sequential, weights: list[np.ndarray]) -> None:
+    """Set what ``get_weights`` returned."""
+    for p, w in zip(model.parameters(), weights, strict=True):
+        p.data[...] = w
+
+
 class Session:
     """One tab's model, data and optimiser; every method runs under the caller's lock."""
 
@@ -335,14 +393,24 @@ class Session:
         self.order = self.rng.permutation(len(self.x))
         self.cursor = 0
         self.steps = 0
+        self.rate = config.learning_rate  # the rate the last step used (schedules change it)
         self.last: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None
         self.trace: Any = None
         self.checked_at = -math.inf  # when findings last took a trace (time.monotonic)
         self.findings_now: list[str] = []
 
-    def _build(self, config: Config, weights: list[np.ndarray] | None = None) -> Sequential:
-        layers = [Dense(units, activation=act) for units, act in config.layers]
-        model = Sequential([*layers, Dense(self.classes, activation="softmax")])
+    def _build(
+        self, config: Config, weights: list[np.ndarray] | None = None, penalty: bool = True
+    ) -> Sequential:
+        """The network of ``config`` (with ``weights``: those); ``penalty=False`` leaves L2 out
+        (backprop traces the data's cost; the story adds the penalty's 2λw itself)."""
+        layers: list[Any] = []
+        for units, act in config.layers:
+            layers.append(_dense(units, act, config.l2 if penalty else 0.0))
+            if config.dropout:
+                layers.append(Dropout(config.dropout))
+        layers.append(_dense(self.classes, LOSSES[config.loss][1], config.l2 if penalty else 0.0))
+        model = Sequential(layers)
         with _BUILD_LOCK:  # glassnet's initialisers draw from the one global generator
             state = _rng.get_state()
             _rng.seed(config.seed)
@@ -350,13 +418,19 @@ class Session:
             _rng.set_state(state)
         optimizer = {"adam": optimizers.Adam, "sgd": optimizers.SGD, "rmsprop": optimizers.RMSprop}
         model.compile(
-            optimizer=optimizer[config.optimizer](learning_rate=config.learning_rate),
-            loss=LOSS,
+            optimizer=optimizer[config.optimizer](learning_rate=learning_rate(config)),
+            loss=LOSSES[config.loss][0],
             metrics=["accuracy"],
         )
         if weights is not None:
-            model.set_weights(weights)
+            put_weights(model, weights)
         return model
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """Labels as the loss takes them: class indices, or one-hot rows for the MSE."""
+        if self.config.loss == "mse":
+            return np.eye(self.classes, dtype=np.float32)[y]
+        return y
 
     def step(self) -> float:
         """Exactly one mini-batch: remember the weights before it and the batch, then train."""
@@ -366,10 +440,12 @@ class Session:
             self.cursor = 0
         idx = self.order[self.cursor : self.cursor + size]
         self.cursor += size
-        xb, yb = self.x[idx], self.y[idx]
-        self.last = (self.model.get_weights(), xb, yb)
+        xb, yb = self.x[idx], self.targets(self.y[idx])
+        self.last = (get_weights(self.model), xb, yb)
         self.trace = None
         loss = self.model.train_on_batch(xb, yb)
+        used = self.model.optimizer.last_learning_rate  # type: ignore[union-attr]
+        self.rate = float(used if used is not None else self.config.learning_rate)
         self.steps += 1
         return loss
 
@@ -384,7 +460,7 @@ class Session:
         probs = self.model.predict(self.probe, batch_size=len(self.probe))
         loss, acc = self._metrics(self.y, probs[:n])
         val_loss, val_acc = self._metrics(self.y_val, probs[n : n + m])
-        weights = self.model.get_weights()
+        weights = get_weights(self.model)
         out: dict[str, Any] = {
             "type": "state",
             "step": self.steps,
@@ -398,6 +474,7 @@ class Session:
                 for i, w in enumerate(weights[0::2])
             ],
             "findings": self.findings(loss),
+            "rate": self.rate,
         }
         if self.x.shape[1] == 2:
             out["boundary"] = self.boundary(probs[n + m :])
@@ -430,7 +507,8 @@ class Session:
 
     def _metrics(self, y: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
         assert self.model.loss is not None  # compiled in _build
-        loss = float(np.mean(self.model.loss.per_sample(y, probs.astype(np.float64))))
+        t = self.targets(y)
+        loss = float(np.mean(self.model.loss.per_sample(t, probs.astype(np.float64))))
         return loss, float(np.mean(probs.argmax(axis=1) == y))
 
     def points(self) -> dict[str, Any]:
@@ -483,9 +561,12 @@ class Session:
                     "story: the weights before the last step must be finite numbers, received "
                     "NaN or inf (the network diverged); lower the learning rate and Reset"
                 )
-            twin = self._build(self.config, weights)
-            rate = self.config.learning_rate if self.config.optimizer == "sgd" else None
-            self.trace = backprop(twin, xb, yb, loss=LOSS, learning_rate=rate)
+            twin = self._build(self.config, weights, penalty=False)
+            plain = self.config.optimizer == "sgd" and not self.config.l2
+            exact = plain and not self.config.dropout and self.rate > 0
+            rate = self.rate if exact else None
+            loss = LOSSES[self.config.loss][0]
+            self.trace = backprop(twin, xb, yb, loss=loss, learning_rate=rate)
         return self.trace
 
     def _check_weight(self, l: int, j: int, k: int | None) -> None:
@@ -501,12 +582,13 @@ class Session:
         trace = self._last_trace()
         layer = trace.layer(l)
         before = float(layer.W[j - 1, k - 1])
-        after = float(self.model.get_weights()[2 * (l - 1)][j - 1, k - 1])
+        after = float(get_weights(self.model)[2 * (l - 1)][j - 1, k - 1])
         # One sample's paths in full (the batch's would be n times as long); the batch's
         # gradient is the mean of such per-sample sums.
         assert self.last is not None
-        first = self._build(self.config, self.last[0])
-        path = backprop(first, trace.x[:1], trace.y[:1], loss=LOSS).path(l, j, k)
+        first = self._build(self.config, self.last[0], penalty=False)
+        loss = LOSSES[self.config.loss][0]
+        path = backprop(first, trace.x[:1], trace.y[:1], loss=loss).path(l, j, k)
         return {
             "type": "story",
             "l": l,
@@ -520,8 +602,12 @@ class Session:
             "before": before,
             "after": after,
             "optimizer": self.config.optimizer,
-            "learning_rate": self.config.learning_rate,
+            "learning_rate": self.rate,
             "sample_total": path.value,
+            # L2's share of this step's gradient: ∂(λ Σ w²)/∂w = 2λw (not in the trace)
+            "l2_term": 2 * self.config.l2 * before,
+            "dropout": self.config.dropout,
+            "loss": self.config.loss,
         }
 
     def neuron(self, l: int, j: int) -> dict[str, Any]:
@@ -550,16 +636,22 @@ class Session:
         xx, yy = np.meshgrid(ticks, ticks[::-1])
         return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
+    def dense_outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        """a^l of every Dense layer for the inputs ``x`` (input side first), in one forward pass
+        through the layers' own kernels in inference mode (Dropout passes a through)."""
+        out = []
+        a = x
+        for layer in self.model.layers:
+            a = forward_arrays([layer], a)
+            if isinstance(layer, Dense):
+                out.append(a)
+        return out
+
     def neuron_map(self, l: int, j: int) -> dict[str, Any]:
         """Neuron j of layer l's output a^l_j over the boundary's grid, with today's weights:
-        the first l layers as their own model, scaled to bytes between ``low`` and ``high``."""
+        scaled to bytes between ``low`` and ``high``."""
         self._check_weight(l, j, None)
-        specs = [*self.config.layers, (self.classes, "softmax")][:l]
-        head = Sequential([Dense(units, activation=act) for units, act in specs])
-        head.build((self.x.shape[1],))
-        head.set_weights(self.model.get_weights()[: 2 * l])
-        a = head.predict(self._grid(), batch_size=len(self._grid()))[:, j - 1].astype(np.float64)
-        a = np.nan_to_num(a)
+        a = np.nan_to_num(self.dense_outputs(self._grid())[l - 1][:, j - 1].astype(np.float64))
         low, high = float(a.min()), float(a.max())
         scaled = np.rint((a - low) / (high - low) * 255) if high > low else np.zeros_like(a)
         return {
@@ -620,7 +712,8 @@ def _status(activation: str, a: np.ndarray, sigma_prime: np.ndarray) -> str:
 def python_code(config: Config, epochs: int = 50, label: str | None = None) -> str:
     """A Python program that rebuilds the playground's network and trains it with ``fit``.
 
-    The same data (set, points, noise, seed), layers, optimiser, rate and batch size; fit
+    The same data (set, points, noise, seed), layers, dropout, L2, loss, optimiser, rate and
+    its schedule, and batch size; fit
     shuffles with its own order, so its numbers are not the page's step for step. For an
     uploaded CSV (``label``: its label column) the program reads ``data.csv`` and splits it
     with ``train_val_split``, not with the page's stratified split.
@@ -657,30 +750,58 @@ def python_code(config: Config, epochs: int = 50, label: str | None = None) -> s
             "std[std < 1e-6] = 1.0  # a column constant in training (digits' border pixels)\n"
             "x, x_val = (x - mean) / std, (x_val - mean) / std\n"
         )
-    layers = "".join(f"        Dense({u}, activation={a!r}),\n" for u, a in config.layers)
+    loss, output = LOSSES[config.loss]
+    dense = "keras_layers.Dense" if config.l2 else "Dense"
+    penalty = f", kernel_regularizer=regularizers.l2({config.l2!r})" if config.l2 else ""
+    dropout = f"        Dropout({config.dropout!r}),\n" if config.dropout else ""
+    layers = "".join(
+        f"        {dense}({u}, activation={a!r}{penalty}),\n{dropout}" for u, a in config.layers
+    )
     optimizer = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}[config.optimizer]
+    schedule = {"step": "StepDecay", "exponential": "ExponentialDecay", "cosine": "CosineDecay"}
+    rate = repr(config.learning_rate)
+    imports = (
+        "from glassnet.layers import Dense, Dropout\n"
+        if config.dropout
+        else ("from glassnet.layers import Dense\n")
+    )
+    if config.l2:
+        imports += "from glassnet.keras import layers as keras_layers, regularizers\n"
+    if config.lr_schedule != "constant":
+        name = schedule[config.lr_schedule]
+        imports += f"from glassnet.schedules import {name}\n"
+        extra = f", {DECAY_FACTOR!r}" if config.lr_schedule != "cosine" else ""
+        rate = f"{name}({rate}, {config.decay_steps}{extra})"
+    one_hot = (
+        "y_fit, y_val_fit = np.eye(int(y.max()) + 1)[y], np.eye(int(y.max()) + 1)[y_val]"
+        "  # MSE: one-hot targets\n"
+        if config.loss == "mse"
+        else "y_fit, y_val_fit = y, y_val\n"
+    )
     return (
         "# The playground's network, rebuilt and trained with glassnet (glassnet playground).\n"
+        "import numpy as np\n"
         "import glassnet as gn\n"
         "from glassnet.datasets import load\n"
-        "from glassnet.layers import Dense\n"
+        f"{imports}"
         f"from glassnet.optimizers import {optimizer}\n\n"
         f"{data}"
+        f"{one_hot}"
         f"gn.seed({config.seed})  # the initial weights\n"
         "model = gn.Sequential(\n"
         "    [\n"
         f"{layers}"
-        "        Dense(int(y.max()) + 1, activation='softmax'),\n"
+        f"        {dense}(int(y.max()) + 1, activation={output!r}{penalty}),\n"
         "    ]\n"
         ")\n"
         "model.build((x.shape[1],))\n"
         "model.compile(\n"
-        f"    optimizer={optimizer}(learning_rate={config.learning_rate!r}),\n"
-        f"    loss={LOSS!r},\n"
+        f"    optimizer={optimizer}(learning_rate={rate}),\n"
+        f"    loss={loss!r},\n"
         "    metrics=['accuracy'],\n"
         ")\n"
-        f"model.fit(x, y, batch_size={config.batch_size}, epochs={epochs}, verbose=0,\n"
-        "          validation_data=(x_val, y_val))\n"
-        "print(model.evaluate(x_val, y_val, return_dict=True))\n"
+        f"model.fit(x, y_fit, batch_size={config.batch_size}, epochs={epochs}, verbose=0,\n"
+        "          validation_data=(x_val, y_val_fit))\n"
+        "print(model.evaluate(x_val, y_val_fit, return_dict=True))\n"
         "model.save('playground.glassnet')\n"
     )

@@ -6,7 +6,12 @@
     dataset: "spirals", n: 400, noise: 0.1, seed: 0,
     layers: [{ units: 8, activation: "tanh" }, { units: 8, activation: "tanh" }],
     learning_rate: 0.03, batch_size: 32, optimizer: "adam", speed: 0,
+    loss: "cross_entropy", lr_schedule: "constant", decay_steps: 1000, dropout: 0, l2: 0,
   };
+  // URL key → field, for the fields written only when they differ from DEFAULT.
+  const OPTIONAL = { sp: "speed", loss: "loss", sched: "lr_schedule", decay: "decay_steps",
+    drop: "dropout", l2: "l2" };
+  const TEXT_FIELDS = ["dataset", "optimizer", "loss", "lr_schedule"];
   const ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu"];
   const PALETTE = [[31, 111, 209], [224, 118, 27], [46, 160, 67], [170, 60, 180], [200, 50, 50],
     [110, 110, 110], [0, 160, 160], [150, 110, 40], [230, 180, 0], [90, 90, 200]];
@@ -20,8 +25,10 @@
     "Data": "数据", "data set": "数据集", "noise": "噪声", "points": "样本数", "seed": "随机种子",
     "your own CSV": "你自己的 CSV", "file": "文件", "label column": "标签列", "Upload": "上传",
     "Network": "网络", "+ layer": "+ 一层", "− layer": "− 一层",
-    "Output: softmax, one unit per class; loss: cross-entropy.":
-      "输出层：softmax，每个类别一个神经元；损失：交叉熵。",
+    "Output: one unit per class; softmax with cross-entropy, sigmoid with MSE.":
+      "输出层：每个类别一个神经元；交叉熵配 softmax，均方误差配 sigmoid。",
+    "dropout": "丢弃率（dropout）", "L2 (λ)": "L2（λ）", "loss": "损失函数", "schedule": "学习率调度",
+    "decay steps": "衰减步数", "rate now": "当前学习率",
     "Training": "训练", "optimiser": "优化器", "learning rate": "学习率", "batch size": "批大小", "speed": "速度",
     "▶ Play": "▶ 开始", "❚❚ Pause": "❚❚ 暂停", "Step": "单步", "↺ Reset": "↺ 重置",
     "step": "步数", "loss (train / val)": "损失（训练 / 验证）",
@@ -81,9 +88,9 @@
     if (![...h.keys()].length) return null;
     const c = JSON.parse(JSON.stringify(DEFAULT));
     const map = { dataset: "dataset", n: "n", noise: "noise", seed: "seed", lr: "learning_rate",
-      bs: "batch_size", opt: "optimizer", sp: "speed" };
+      bs: "batch_size", opt: "optimizer", ...OPTIONAL };
     for (const [key, field] of Object.entries(map)) {
-      if (h.has(key)) c[field] = ["dataset", "optimizer"].includes(field) ? h.get(key) : value(h.get(key));
+      if (h.has(key)) c[field] = TEXT_FIELDS.includes(field) ? h.get(key) : value(h.get(key));
     }
     if (h.has("layers")) {
       const text = h.get("layers");
@@ -99,20 +106,31 @@
     const layers = c.layers.map((l) => `${l.units}:${l.activation}`).join(",");
     const h = `dataset=${c.dataset}&n=${c.n}&noise=${c.noise}&seed=${c.seed}&layers=${layers}` +
       `&lr=${c.learning_rate}&bs=${c.batch_size}&opt=${c.optimizer}` +
-      (c.speed ? `&sp=${c.speed}` : "") +
+      Object.entries(OPTIONAL).map(([key, f]) => (c[f] !== DEFAULT[f] ? `&${key}=${c[f]}` : "")).join("") +
       (language === "zh" ? "&lang=zh" : "");
     window.history.replaceState(null, "", `#${h}`);
   }
 
-  function renderControls(c) {
-    $("dataset").value = c.dataset;
-    $("noise").value = c.noise;
-    $("n").value = c.n;
-    $("seed").value = c.seed;
-    $("optimizer").value = c.optimizer;
-    $("learning-rate").value = c.learning_rate;
-    $("batch-size").value = c.batch_size;
-    $("speed").value = String(c.speed);
+  // Each control shows the configuration the server runs; after a reply the field being
+  // typed in keeps its text (its own change, or a blur, sends it next), unless it was refused.
+  function renderControls(c, refused = false) {
+    const set = (id, v) => {
+      const el = $(id);
+      if (refused || el !== document.activeElement) el.value = v;
+    };
+    set("dataset", c.dataset);
+    set("noise", c.noise);
+    set("n", c.n);
+    set("seed", c.seed);
+    set("optimizer", c.optimizer);
+    set("learning-rate", c.learning_rate);
+    set("batch-size", c.batch_size);
+    set("speed", String(c.speed));
+    set("loss-fn", c.loss);
+    set("lr-schedule", c.lr_schedule);
+    set("decay-steps", c.decay_steps);
+    set("dropout", c.dropout);
+    set("l2", c.l2);
     const box = $("layers");
     box.textContent = "";
     c.layers.forEach((layer, i) => {
@@ -144,7 +162,9 @@
       dataset: $("dataset").value, n: value($("n").value), noise: value($("noise").value),
       seed: value($("seed").value), layers, learning_rate: value($("learning-rate").value),
       batch_size: value($("batch-size").value), optimizer: $("optimizer").value,
-      speed: value($("speed").value),
+      speed: value($("speed").value), loss: $("loss-fn").value,
+      lr_schedule: $("lr-schedule").value, decay_steps: value($("decay-steps").value),
+      dropout: value($("dropout").value), l2: value($("l2").value),
     };
   }
 
@@ -162,7 +182,7 @@
     const m = JSON.parse(event.data);
     if (m.type === "error") {
       showError(m.message);
-      if (accepted) renderControls(accepted);  // the controls show what actually runs
+      if (accepted) renderControls(accepted, true);  // the controls show what actually runs
     } else if (m.type === "data") {
       $("error").hidden = true;
       accepted = m.config;
@@ -200,6 +220,7 @@
   // ---- drawing -----------------------------------------------------------------------------
   function draw(state) {
     $("step-count").textContent = String(state.step);
+    $("rate-now").textContent = fmt(state.rate);
     $("loss").textContent = fmt(state.loss);
     $("val-loss").textContent = fmt(state.val_loss);
     $("accuracy").textContent = fmt(state.accuracy, 3);
@@ -464,14 +485,24 @@
       ` (W^${m.l}[${m.j - 1}, ${m.k - 1}] in code). The last step used a mini-batch of ${m.batch} samples.`);
     line("∂C/∂w over the batch = mean of a^", String(m.l - 1), "_k δ^", String(m.l), "_j = ",
       field("grad", fmt6(m.grad), "sum"));
+    const total = m.grad + m.l2_term;
+    if (m.l2_term) {
+      line("  + L2's 2λw = ", field("l2_term", fmt6(m.l2_term)), " → ∂(C + λΣw²)/∂w = ",
+        field("total", fmt6(total)));
+    }
+    if (m.dropout) {
+      line(`  dropout ${m.dropout}: this step silenced a random ${m.dropout} of the hidden units ` +
+        "(and scaled the others by 1/(1 − p)); the story shows the whole network, as at inference, " +
+        "so its numbers differ from the masked step's.");
+    }
     line("update: w = ", field("before", fmt6(m.before)), " → ", field("after", fmt6(m.after)),
-      ` (change ${fmt6(m.after - m.before)}, ${m.optimizer}, α = ${m.learning_rate})`);
+      ` (change ${fmt6(m.after - m.before)}, ${m.optimizer}, α = ${fmt(m.learning_rate)})`);
     if (m.optimizer === "sgd") {
-      line(`  SGD: w − α ∂C/∂w = ${fmt6(m.before)} − ${m.learning_rate} × ${fmt6(m.grad)} = `,
-        field("sgd_after", fmt6(m.before - m.learning_rate * m.grad)));
+      line(`  SGD: w − α ∂C/∂w = ${fmt6(m.before)} − ${fmt(m.learning_rate)} × ${fmt6(total)} = `,
+        field("sgd_after", fmt6(m.before - m.learning_rate * total)));
     } else {
       line(`  ${m.optimizer} scales the step by its running averages; plain SGD would move it by ` +
-        `−α ∂C/∂w = ${fmt6(-m.learning_rate * m.grad)}`);
+        `−α ∂C/∂w = ${fmt6(-m.learning_rate * total)}`);
     }
     line("");
     line("Sample 1 of the batch, path by path (glassnet.explain.backprop; ∂C_x/∂w = ",
@@ -563,7 +594,8 @@
     ws.onclose = () => { $("status").textContent = "disconnected: reload the page to start again"; };
   }
 
-  for (const id of ["dataset", "noise", "n", "seed", "optimizer", "learning-rate", "batch-size", "speed"]) {
+  for (const id of ["dataset", "noise", "n", "seed", "optimizer", "learning-rate", "batch-size", "speed",
+    "loss-fn", "lr-schedule", "decay-steps", "dropout", "l2"]) {
     $(id).addEventListener("change", reconfigure);
   }
   $("add-layer").addEventListener("click", () => {
