@@ -19,7 +19,6 @@ import math
 import os
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +33,7 @@ from ..layers import Dense, Dropout
 from ..optim import optimizers, schedules
 from ..training import Sequential
 from ..training.fused import forward_arrays
+from .doctor import Watch
 
 __all__ = [
     "LIMITS",
@@ -389,6 +389,7 @@ class Session:
         parts = [self.x, self.x_val] + ([self._grid()] if self.x.shape[1] == 2 else [])
         self.probe = np.concatenate(parts).astype(np.float32)
         self.model = self._build(config)
+        self.model._bind_optimizer()  # what train_on_batch does before its first step
         self.rng = np.random.default_rng(config.seed)
         self.order = self.rng.permutation(len(self.x))
         self.cursor = 0
@@ -396,8 +397,7 @@ class Session:
         self.rate = config.learning_rate  # the rate the last step used (schedules change it)
         self.last: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None
         self.trace: Any = None
-        self.checked_at = -math.inf  # when findings last took a trace (time.monotonic)
-        self.findings_now: list[str] = []
+        self.watch = Watch(self.model)  # the doctor's records and findings
 
     def _build(
         self, config: Config, weights: list[np.ndarray] | None = None, penalty: bool = True
@@ -438,16 +438,33 @@ class Session:
         if self.cursor + size > len(self.order):
             self.order = self.rng.permutation(len(self.x))
             self.cursor = 0
+            self._end_epoch()
+        first_of_epoch = self.cursor == 0
         idx = self.order[self.cursor : self.cursor + size]
         self.cursor += size
         xb, yb = self.x[idx], self.targets(self.y[idx])
         self.last = (get_weights(self.model), xb, yb)
         self.trace = None
-        loss = self.model.train_on_batch(xb, yb)
+        record = self.watch.wants(self.steps, first_of_epoch)
+        if record:
+            self.watch.begin(self.steps)
+        # fit's own step function, with fit's telemetry recorder on sampled steps (the doctor
+        # reads it); train_on_batch takes no recorder.
+        result = self.model._step_function()(xb, yb, self.watch.telemetry if record else None)
         used = self.model.optimizer.last_learning_rate  # type: ignore[union-attr]
         self.rate = float(used if used is not None else self.config.learning_rate)
+        outputs = np.asarray(getattr(result.outputs, "data", result.outputs))
+        hits = int(np.sum(outputs.argmax(axis=1) == self.y[idx]))
+        self.watch.record(result.loss, self.rate, hits, len(idx))
         self.steps += 1
-        return loss
+        return float(result.loss)
+
+    def _end_epoch(self) -> None:
+        """The epoch's validation loss and accuracy, for the doctor's History."""
+        if self.steps == 0:
+            return
+        probs = self.model.predict(self.x_val, batch_size=len(self.x_val))
+        self.watch.end_epoch(*self._metrics(self.y_val, probs))
 
     def state(self) -> dict[str, Any]:
         """What the page draws after a step: counts, loss/accuracy, weights, the boundary.
@@ -473,7 +490,7 @@ class Session:
                 None if i == 0 and w.shape[1] > DRAWN_INPUTS else _round(w, 4)
                 for i, w in enumerate(weights[0::2])
             ],
-            "findings": self.findings(loss),
+            "findings": self.findings(),
             "rate": self.rate,
         }
         if self.x.shape[1] == 2:
@@ -675,30 +692,11 @@ class Session:
             "steps": self.steps,
         }
 
-    def findings(self, loss: float) -> list[str]:
-        """Plain warnings a teacher would point at, from the last step's trace; while
-        playing the trace is taken at most once a second (it costs a few steps' time)."""
-        out = []
-        if not math.isfinite(loss):
-            out.append("The loss is not a finite number: lower the learning rate and Reset.")
-            return out
-        now = time.monotonic()
-        if self.trace is None and self.last is not None and now - self.checked_at >= 1.0:
-            self.checked_at = now
-            self._last_trace()
-            self.findings_now = self._neuron_findings()
-        elif self.trace is not None:
-            self.findings_now = self._neuron_findings()
-        return out + self.findings_now
-
-    def _neuron_findings(self) -> list[str]:
-        out = []
-        for l, layer in enumerate(self.trace.layers[:-1], 1):
-            for j in range(layer.units):
-                s = _status(layer.activation, layer.a[:, j], layer.sigma_prime[:, j])
-                if s != "ok":
-                    out.append(f"neuron {j + 1} of layer {l}: {s}")
-        return out[:10]
+    def findings(self, force: bool = False) -> list[dict[str, Any]]:
+        """The doctor's findings so far (glassnet.diagnostics' rules, those fit's doctor
+        runs), each with its title, evidence and advice; the rules run at most once a second
+        unless ``force``."""
+        return self.watch.check(self.model, self.steps, force)
 
 
 def _status(activation: str, a: np.ndarray, sigma_prime: np.ndarray) -> str:

@@ -28,7 +28,7 @@
     "Output: one unit per class; softmax with cross-entropy, sigmoid with MSE.":
       "输出层：每个类别一个神经元；交叉熵配 softmax，均方误差配 sigmoid。",
     "dropout": "丢弃率（dropout）", "L2 (λ)": "L2（λ）", "loss": "损失函数", "schedule": "学习率调度",
-    "decay steps": "衰减步数", "rate now": "当前学习率",
+    "decay steps": "衰减步数", "rate now": "当前学习率", "none so far": "暂无",
     "Training": "训练", "optimiser": "优化器", "learning rate": "学习率", "batch size": "批大小", "speed": "速度",
     "▶ Play": "▶ 开始", "❚❚ Pause": "❚❚ 暂停", "Step": "单步", "↺ Reset": "↺ 重置",
     "step": "步数", "loss (train / val)": "损失（训练 / 验证）",
@@ -41,6 +41,7 @@
     "First layer's weights as images": "第一层的权重（图像）",
     "Misclassified validation images": "分错的验证图像",
   };
+  const tr = (text) => (language === "zh" && ZH[text]) || text;
   const english = new Map();
   let language = "en";
   function applyLanguage(lang) {
@@ -229,15 +230,36 @@
     drawHistory();
     drawNetwork(state);
     drawImages(state.images);
-    const findings = state.findings.length ? state.findings : ["none"];
-    const key = findings.join("\n");
-    if (key === shownFindings) return;  // the list is rebuilt only when it changes
+    drawFindings(state.findings);
+  }
+
+  // The doctor's findings (glassnet.diagnostics' rules), newest last; redrawn only on change.
+  function drawFindings(findings) {
+    const key = findings.map((f) => `${f.rule}/${f.layer}/${f.severity}`).join("\n");
+    if (key === shownFindings) return;
     shownFindings = key;
     const list = $("findings");
     list.textContent = "";
+    if (!findings.length) {
+      const li = document.createElement("li");
+      li.textContent = tr("none so far");
+      list.append(li);
+      return;
+    }
     for (const f of findings) {
       const li = document.createElement("li");
-      li.textContent = f;
+      li.className = f.severity;
+      li.dataset.testid = `finding-${f.rule}`;
+      const title = document.createElement("b");
+      title.textContent = f.title + (f.layer ? `, ${f.layer}` : "");
+      const when = document.createElement("small");
+      when.textContent = ` (${tr("step")} ${f.step})`;
+      const evidence = document.createElement("div");
+      evidence.textContent = f.evidence;
+      const advice = document.createElement("div");
+      advice.className = "advice";
+      advice.textContent = f.advice;
+      li.append(title, when, evidence, advice);
       list.append(li);
     }
   }
@@ -625,6 +647,8 @@
   });
   $("language").addEventListener("change", () => {
     applyLanguage($("language").value);
+    shownFindings = null;  // redrawn in the new language
+    dirty = true;
     if (accepted) writeHash(accepted);
   });
   applyLanguage(new URLSearchParams(location.hash.replace(/^#/, "")).get("lang") || "en");
