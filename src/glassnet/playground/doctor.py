@@ -22,6 +22,7 @@ import numpy as np
 
 from ..diagnostics.doctor import evaluate
 from ..diagnostics.rules import RULES, Finding, RunView
+from ..explain.i18n import t
 from ..training.callbacks import History
 
 __all__ = ["Watch", "EVERY", "SECONDS", "KEEP_STEPS", "MAX_SHOWN"]
@@ -115,7 +116,7 @@ def _shown(finding: Finding, step: int, names: dict[str, int]) -> dict[str, Any]
     where = f"layer {names[layer]} ({layer})" if layer in names else layer
     return {
         "rule": finding.rule,
-        "title": RULES[finding.rule].title,
+        "title": t(RULES[finding.rule].title),
         "severity": finding.severity,
         "layer": where,
         "step": step,

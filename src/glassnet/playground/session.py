@@ -29,6 +29,7 @@ from ..datasets import load
 from ..datasets._split import stratified_split
 from ..errors import InvalidArgumentError
 from ..explain import backprop
+from ..explain.i18n import LANGS, t
 from ..layers import Dense, Dropout
 from ..optim import optimizers, schedules
 from ..training import Sequential
@@ -82,7 +83,18 @@ LOSSES = {
 }
 SCHEDULES = ("constant", "step", "exponential", "cosine")
 DECAY_FACTOR = 0.5  # step and exponential decay halve the rate every decay_steps steps
-COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron", "export", "csv")
+COMMANDS = (
+    "config",
+    "play",
+    "pause",
+    "step",
+    "reset",
+    "story",
+    "neuron",
+    "export",
+    "csv",
+    "language",
+)
 _BUILD_LOCK = threading.Lock()
 
 
@@ -111,13 +123,21 @@ def _refuse(name: str, value: Any, expected: str) -> InvalidArgumentError:
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return InvalidArgumentError(f"{name} must be {expected}, received {shown}")
+    return InvalidArgumentError(
+        t("{name} must be {expected}, received {shown}").format(
+            name=name, expected=expected, shown=shown
+        )
+    )
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return t("one of {choices}").format(choices=", ".join(choices))
 
 
 def _int(data: dict[str, Any], name: str, low: int, high: int) -> int:
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _refuse(name, value, f"an integer from {low} to {high}")
+        raise _refuse(name, value, t("an integer from {low} to {high}").format(low=low, high=high))
     return value
 
 
@@ -127,15 +147,19 @@ def _number(data: dict[str, Any], name: str, low: float, high: float, open_low: 
     if ok:
         ok = math.isfinite(value) and value <= high and (value > low if open_low else value >= low)
     if not ok:
-        bound = f"> {low:g}" if open_low else f">= {low:g}"
-        raise _refuse(name, value, f"a finite number {bound} and <= {high:g}")
+        expected = (
+            t("a finite number > {low} and <= {high}")
+            if open_low
+            else t("a finite number >= {low} and <= {high}")
+        )
+        raise _refuse(name, value, expected.format(low=f"{low:g}", high=f"{high:g}"))
     return float(value)
 
 
 def _choice(data: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
     value = data[name]
     if value not in choices:
-        raise _refuse(name, value, f"one of {', '.join(choices)}")
+        raise _refuse(name, value, _one_of(choices))
     return str(value)
 
 
@@ -143,14 +167,16 @@ def _layers(value: Any) -> tuple[tuple[int, str], ...]:
     top = LIMITS["hidden_layers"]
     if not isinstance(value, list) or len(value) > top:
         count = len(value) if isinstance(value, list) else value
-        raise _refuse("layers", count, f"a list of at most {top} hidden layers")
+        raise _refuse("layers", count, t("a list of at most {top} hidden layers").format(top=top))
     out = []
     for i, layer in enumerate(value, 1):
         if not isinstance(layer, dict) or set(layer) != {"units", "activation"}:
-            raise _refuse(f"layer {i}", layer, "an object with units and activation")
+            where = t("layer {i}").format(i=i)
+            raise _refuse(where, layer, t("an object with units and activation"))
         units = layer["units"]
         if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= 64:
-            raise _refuse(f"units of layer {i}", units, f"an integer from 1 to {LIMITS['units']}")
+            expected = t("an integer from {low} to {high}").format(low=1, high=LIMITS["units"])
+            raise _refuse(t("units of layer {i}").format(i=i), units, expected)
         out.append((units, _choice(layer, "activation", ACTIVATIONS)))
     return tuple(out)
 
@@ -158,11 +184,12 @@ def _layers(value: Any) -> tuple[tuple[int, str], ...]:
 def validate_config(data: Any) -> Config:
     """A ``Config`` from the page's JSON object, or InvalidArgumentError naming the field."""
     if not isinstance(data, dict):
-        raise _refuse("config", data, "an object")
+        raise _refuse("config", data, t("an object"))
     fields = set(Config.__dataclass_fields__)
     unknown = sorted(set(data) - fields)
     if unknown:
-        raise _refuse("config", unknown[0], f"made of the fields {', '.join(sorted(fields))}")
+        made = t("made of the fields {fields}").format(fields=", ".join(sorted(fields)))
+        raise _refuse("config", unknown[0], made)
     merged = {**Config().__dict__, **data}
     if "layers" in data:
         merged["layers"] = _layers(data["layers"])
@@ -186,38 +213,46 @@ def validate_config(data: Any) -> Config:
 
 def _index(data: dict[str, Any], name: str) -> int:
     if name not in data:
-        raise _refuse(name, None, "a positive integer")
+        raise _refuse(name, None, t("a positive integer"))
     return _int(data, name, 1, 10_000)
 
 
 def parse_message(text: Any) -> dict[str, Any]:
     """Check one WebSocket message; returns {"type": ..., and its checked fields}."""
     if not isinstance(text, str):
-        raise _refuse("message", type(text).__name__, "JSON text")
+        raise _refuse("message", type(text).__name__, t("JSON text"))
     if len(text.encode("utf-8", "replace")) > LIMITS["message_bytes"]:
         raise InvalidArgumentError(
-            f"message must be at most {LIMITS['message_bytes']} bytes (a network has at most "
-            f"{LIMITS['hidden_layers']} hidden layers of 1 to {LIMITS['units']} units), "
-            f"received {len(text)} characters"
+            t(
+                "message must be at most {size} bytes (a network has at most {layers} hidden "
+                "layers of 1 to {units} units), received {count} characters"
+            ).format(
+                size=LIMITS["message_bytes"],
+                layers=LIMITS["hidden_layers"],
+                units=LIMITS["units"],
+                count=len(text),
+            )
         )
     try:
         data = json.loads(text, parse_constant=lambda c: c)
     except ValueError:
-        raise _refuse("message", text, "a JSON object") from None
+        raise _refuse("message", text, t("a JSON object")) from None
     if not isinstance(data, dict):
-        raise _refuse("message", data, "a JSON object")
+        raise _refuse("message", data, t("a JSON object"))
     kind = data.get("type")
     if kind not in COMMANDS:
-        raise _refuse("type", kind, f"one of {', '.join(COMMANDS)}")
+        raise _refuse("type", kind, _one_of(COMMANDS))
     allowed = {
         "config": {"type", "config"},
         "story": {"type", "l", "j", "k"},
         "neuron": {"type", "l", "j"},
         "csv": {"type", "text", "label"},
+        "language": {"type", "lang"},
     }.get(kind, {"type"})
     extra = sorted(set(data) - allowed)
     if extra:
-        raise _refuse(f"field of a {kind} message", extra[0], f"one of {', '.join(allowed)}")
+        where = t("field of a {kind} message").format(kind=kind)
+        raise _refuse(where, extra[0], _one_of(tuple(allowed)))
     if kind == "config":
         return {"type": kind, "config": validate_config(data.get("config"))}
     if kind == "story":
@@ -226,6 +261,8 @@ def parse_message(text: Any) -> dict[str, Any]:
         return {"type": kind, **{n: _index(data, n) for n in ("l", "j")}}
     if kind == "csv":
         return {"type": kind, "data": parse_csv(data.get("text"), data.get("label"))}
+    if kind == "language":
+        return {"type": kind, "lang": _choice({"lang": data.get("lang")}, "lang", LANGS)}
     return {"type": kind}
 
 
@@ -248,27 +285,31 @@ def parse_csv(text: Any, label: Any = None) -> Upload:
     """The user's CSV: a header row, numeric feature columns, and a label column (its name,
     or None for the last column) of at most ``csv_classes`` distinct values."""
     if not isinstance(text, str) or not text.strip():
-        raise _refuse("csv text", text, "the text of a CSV file with a header row")
+        raise _refuse(t("csv text"), text, t("the text of a CSV file with a header row"))
     rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
     if len(rows) < 5:
-        raise _refuse("csv rows", len(rows) - 1, "a header row and at least 4 data rows")
+        raise _refuse(t("csv rows"), len(rows) - 1, t("a header row and at least 4 data rows"))
     header = [h.strip() for h in rows[0]]
     if len(rows) - 1 > LIMITS["csv_rows"]:
-        raise _refuse("csv rows", len(rows) - 1, f"at most {LIMITS['csv_rows']} data rows")
+        most = t("at most {rows} data rows").format(rows=LIMITS["csv_rows"])
+        raise _refuse(t("csv rows"), len(rows) - 1, most)
     if label is None or label == "":
         column = len(header) - 1
     elif isinstance(label, str) and label.strip() in header:
         column = header.index(label.strip())
     else:
-        raise _refuse("label column", label, f"one of the header's names: {', '.join(header)}")
+        known = t("one of the header's names: {names}").format(names=", ".join(header))
+        raise _refuse(t("label column"), label, known)
     features = [i for i in range(len(header)) if i != column]
     if not 1 <= len(features) <= LIMITS["csv_features"]:
-        raise _refuse("csv columns", len(header), f"2 to {LIMITS['csv_features'] + 1} columns")
+        columns = t("2 to {top} columns").format(top=LIMITS["csv_features"] + 1)
+        raise _refuse(t("csv columns"), len(header), columns)
     x = np.empty((len(rows) - 1, len(features)), dtype=np.float64)
     labels = []
     for r, row in enumerate(rows[1:], 2):
         if len(row) != len(header):
-            raise _refuse(f"csv row {r}", len(row), f"{len(header)} cells like the header")
+            cells = t("{count} cells like the header").format(count=len(header))
+            raise _refuse(t("csv row {r}").format(r=r), len(row), cells)
         labels.append(row[column].strip())
         for c, i in enumerate(features):
             try:
@@ -276,14 +317,16 @@ def parse_csv(text: Any, label: Any = None) -> Upload:
             except ValueError:
                 x[r - 2, c] = math.nan
             if not math.isfinite(x[r - 2, c]):
-                raise _refuse(f"csv row {r}, column {header[i]!r}", row[i], "a finite number")
+                where = t("csv row {r}, column {column}").format(r=r, column=repr(header[i]))
+                raise _refuse(where, row[i], t("a finite number"))
     classes = tuple(sorted(set(labels)))
     if not 2 <= len(classes) <= LIMITS["csv_classes"]:
-        raise _refuse("label column's classes", len(classes), f"2 to {LIMITS['csv_classes']}")
+        top = t("2 to {top}").format(top=LIMITS["csv_classes"])
+        raise _refuse(t("label column's classes"), len(classes), top)
     index = {name: k for k, name in enumerate(classes)}
     y = np.array([index[v] for v in labels], dtype=np.int64)
     if np.bincount(y).min() < 2:
-        raise _refuse("label column", "a class with one row", "at least 2 rows per class")
+        raise _refuse(t("label column"), t("a class with one row"), t("at least 2 rows per class"))
     names = tuple(header[i] for i in features)
     return Upload(x.astype(np.float32), y, classes, names, header[column])
 
@@ -376,7 +419,8 @@ class Session:
         """Build the data, the model and the optimiser from ``config`` (also Reset)."""
         if config.dataset == "csv":
             if self.upload is None:
-                raise _refuse("dataset", "csv", "a data set name until a CSV file is uploaded")
+                expected = t("a data set name until a CSV file is uploaded")
+                raise _refuse("dataset", "csv", expected)
             arrays = _split_upload(self.upload, config.seed)
         else:
             arrays = _load(config)
@@ -568,15 +612,20 @@ class Session:
         """``backprop`` on the weights before the last step and its mini-batch (cached)."""
         if self.last is None:
             raise InvalidArgumentError(
-                "story: no step has been taken yet, received a click before any Step; "
-                "press Step first"
+                t(
+                    "story: no step has been taken yet, received a click before any Step; "
+                    "press Step first"
+                )
             )
         if self.trace is None:
             weights, xb, yb = self.last
             if not all(np.isfinite(w).all() for w in weights):
                 raise InvalidArgumentError(
-                    "story: the weights before the last step must be finite numbers, received "
-                    "NaN or inf (the network diverged); lower the learning rate and Reset"
+                    t(
+                        "story: the weights before the last step must be finite numbers, "
+                        "received NaN or inf (the network diverged); lower the learning rate "
+                        "and Reset"
+                    )
                 )
             twin = self._build(self.config, weights, penalty=False)
             plain = self.config.optimizer == "sgd" and not self.config.l2
@@ -589,9 +638,10 @@ class Session:
     def _check_weight(self, l: int, j: int, k: int | None) -> None:
         sizes = [self.x.shape[1], *[u for u, _ in self.config.layers], self.classes]
         if not 1 <= l < len(sizes) or not 1 <= j <= sizes[l]:
-            raise _refuse("neuron", (l, j), f"a layer 1..{len(sizes) - 1} and a neuron in it")
+            expected = t("a layer 1..{top} and a neuron in it").format(top=len(sizes) - 1)
+            raise _refuse(t("neuron"), (l, j), expected)
         if k is not None and not 1 <= k <= sizes[l - 1]:
-            raise _refuse("k", k, f"an input index from 1 to {sizes[l - 1]}")
+            raise _refuse("k", k, t("an input index from 1 to {top}").format(top=sizes[l - 1]))
 
     def story(self, l: int, j: int, k: int) -> dict[str, Any]:
         """Weight w^l_jk's backpropagation in the last step, from glassnet.explain."""

@@ -29,6 +29,9 @@
       "输出层：每个类别一个神经元；交叉熵配 softmax，均方误差配 sigmoid。",
     "dropout": "丢弃率（dropout）", "L2 (λ)": "L2（λ）", "loss": "损失函数", "schedule": "学习率调度",
     "decay steps": "衰减步数", "rate now": "当前学习率", "none so far": "暂无",
+    "Take a Step, then click a weight (an edge) or a neuron.": "先按“单步”，再点击一个权重（一条边）或一个神经元。",
+    "training": "训练中", "paused": "已暂停", "connected": "已连接",
+    "disconnected: reload the page to start again": "连接已断开：请重新加载页面",
     "Training": "训练", "optimiser": "优化器", "learning rate": "学习率", "batch size": "批大小", "speed": "速度",
     "▶ Play": "▶ 开始", "❚❚ Pause": "❚❚ 暂停", "Step": "单步", "↺ Reset": "↺ 重置",
     "step": "步数", "loss (train / val)": "损失（训练 / 验证）",
@@ -42,6 +45,7 @@
     "Misclassified validation images": "分错的验证图像",
   };
   const tr = (text) => (language === "zh" && ZH[text]) || text;
+  const L = (en, zh) => (language === "zh" ? zh : en);
   const english = new Map();
   let language = "en";
   function applyLanguage(lang) {
@@ -196,7 +200,7 @@
         $("csv-info").textContent = `${m.csv.rows} rows; features ${m.csv.features.join(", ")}; ` +
           `label ${m.csv.label} (${m.csv.classes.join(", ")})`;
       }
-      $("weight-story").textContent = "Take a Step, then click a weight (an edge) or a neuron.";
+      $("weight-story").textContent = tr("Take a Step, then click a weight (an edge) or a neuron.");
       $("neuron-story").hidden = true;
     } else if (m.type === "state") {
       latest = m;
@@ -214,7 +218,7 @@
       renderExport(m);
     } else if (m.type === "playing") {
       $("play").classList.toggle("on", m.playing);
-      $("status").textContent = m.playing ? "training" : "paused";
+      $("status").textContent = tr(m.playing ? "training" : "paused");
     }
   }
 
@@ -503,32 +507,40 @@
       for (const p of parts) box.append(typeof p === "string" ? document.createTextNode(p) : p);
       box.append(document.createTextNode("\n"));
     };
-    line(`w^${m.l}_${m.j}${m.k}: from neuron ${m.k} of layer ${m.l - 1} to neuron ${m.j} of layer ${m.l}` +
-      ` (W^${m.l}[${m.j - 1}, ${m.k - 1}] in code). The last step used a mini-batch of ${m.batch} samples.`);
-    line("∂C/∂w over the batch = mean of a^", String(m.l - 1), "_k δ^", String(m.l), "_j = ",
-      field("grad", fmt6(m.grad), "sum"));
+    const code = `W^${m.l}[${m.j - 1}, ${m.k - 1}]`;
+    line(L(`w^${m.l}_${m.j}${m.k}: from neuron ${m.k} of layer ${m.l - 1} to neuron ${m.j} of layer ${m.l}` +
+      ` (${code} in code). The last step used a mini-batch of ${m.batch} samples.`,
+      `w^${m.l}_${m.j}${m.k}：从第 ${m.l - 1} 层第 ${m.k} 个神经元到第 ${m.l} 层第 ${m.j} 个神经元` +
+      `（代码中的 ${code}）。上一步使用了 ${m.batch} 个样本的小批量。`));
+    line(L("∂C/∂w over the batch = mean of a^", "整个批量的 ∂C/∂w = a^"), String(m.l - 1), "_k δ^",
+      String(m.l), L("_j = ", "_j 的平均 = "), field("grad", fmt6(m.grad), "sum"));
     const total = m.grad + m.l2_term;
     if (m.l2_term) {
-      line("  + L2's 2λw = ", field("l2_term", fmt6(m.l2_term)), " → ∂(C + λΣw²)/∂w = ",
+      line(L("  + L2's 2λw = ", "  + L2 的 2λw = "), field("l2_term", fmt6(m.l2_term)), " → ∂(C + λΣw²)/∂w = ",
         field("total", fmt6(total)));
     }
     if (m.dropout) {
-      line(`  dropout ${m.dropout}: this step silenced a random ${m.dropout} of the hidden units ` +
+      line(L(`  dropout ${m.dropout}: this step silenced a random ${m.dropout} of the hidden units ` +
         "(and scaled the others by 1/(1 − p)); the story shows the whole network, as at inference, " +
-        "so its numbers differ from the masked step's.");
+        "so its numbers differ from the masked step's.",
+        `  dropout ${m.dropout}：这一步随机关闭了比例为 ${m.dropout} 的隐藏神经元（其余乘以 1/(1 − p)）；` +
+        "这里展示的是完整网络（与推理时一样），所以数值与带掩码的那一步不同。"));
     }
-    line("update: w = ", field("before", fmt6(m.before)), " → ", field("after", fmt6(m.after)),
-      ` (change ${fmt6(m.after - m.before)}, ${m.optimizer}, α = ${fmt(m.learning_rate)})`);
+    line(L("update: w = ", "更新：w = "), field("before", fmt6(m.before)), " → ", field("after", fmt6(m.after)),
+      L(` (change ${fmt6(m.after - m.before)}, ${m.optimizer}, α = ${fmt(m.learning_rate)})`,
+        `（变化 ${fmt6(m.after - m.before)}，${m.optimizer}，α = ${fmt(m.learning_rate)}）`));
     if (m.optimizer === "sgd") {
       line(`  SGD: w − α ∂C/∂w = ${fmt6(m.before)} − ${fmt(m.learning_rate)} × ${fmt6(total)} = `,
         field("sgd_after", fmt6(m.before - m.learning_rate * total)));
     } else {
-      line(`  ${m.optimizer} scales the step by its running averages; plain SGD would move it by ` +
-        `−α ∂C/∂w = ${fmt6(-m.learning_rate * total)}`);
+      line(L(`  ${m.optimizer} scales the step by its running averages; plain SGD would move it by ` +
+        `−α ∂C/∂w = ${fmt6(-m.learning_rate * total)}`,
+        `  ${m.optimizer} 用它的滑动平均缩放步长；普通 SGD 会移动 −α ∂C/∂w = ${fmt6(-m.learning_rate * total)}`));
     }
     line("");
-    line("Sample 1 of the batch, path by path (glassnet.explain.backprop; ∂C_x/∂w = ",
-      field("sample_total", fmt6(m.sample_total)), "):");
+    line(L("Sample 1 of the batch, path by path (glassnet.explain.backprop; ∂C_x/∂w = ",
+      "批量中的第 1 个样本，逐条路径（glassnet.explain.backprop；∂C_x/∂w = "),
+      field("sample_total", fmt6(m.sample_total)), L("):", "）："));
     line(m.text);
   }
 
@@ -607,13 +619,14 @@
   }
 
   function connect() {
-    ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    // The server answers in the page's language (its refusals, and the stories it builds).
+    ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws?lang=${language}`);
     ws.onopen = () => {
-      $("status").textContent = "connected";
+      $("status").textContent = tr("connected");
       send({ type: "config", config: configFromHash() || DEFAULT });
     };
     ws.onmessage = onMessage;
-    ws.onclose = () => { $("status").textContent = "disconnected: reload the page to start again"; };
+    ws.onclose = () => { $("status").textContent = tr("disconnected: reload the page to start again"); };
   }
 
   for (const id of ["dataset", "noise", "n", "seed", "optimizer", "learning-rate", "batch-size", "speed",
@@ -648,6 +661,7 @@
   $("language").addEventListener("change", () => {
     applyLanguage($("language").value);
     shownFindings = null;  // redrawn in the new language
+    send({ type: "language", lang: language });
     dirty = true;
     if (accepted) writeHash(accepted);
   });
