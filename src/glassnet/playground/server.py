@@ -156,7 +156,7 @@ def _train_for(session: Session, seconds: float) -> str:
         if time.monotonic() >= end:
             break
         session.step()
-    return _encode(session.state())
+    return _encode(session.state(live=True))
 
 
 def _encode(message: dict[str, Any]) -> str:

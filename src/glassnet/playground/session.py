@@ -19,6 +19,7 @@ import math
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,7 @@ DATASETS = (*GENERATED, "iris", "digits", "mnist-5k", "csv")
 IMAGES = {"digits": (8, 8), "mnist-5k": (28, 28)}
 # Wider inputs are drawn as one block, without their edges (784 × units lines is no picture).
 DRAWN_INPUTS = 64
+MAPS_PER_SECOND = 20  # every neuron's output map goes out at most this often
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 # The page's loss → (glassnet's loss, the output layer's activation): cross-entropy pairs with
@@ -442,6 +444,7 @@ class Session:
         self.last: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None
         self.trace: Any = None
         self.watch = Watch(self.model)  # the doctor's records and findings
+        self.maps_at = -math.inf  # when state() last sent every neuron's map
 
     def _build(
         self, config: Config, weights: list[np.ndarray] | None = None, penalty: bool = True
@@ -510,15 +513,19 @@ class Session:
         probs = self.model.predict(self.x_val, batch_size=len(self.x_val))
         self.watch.end_epoch(*self._metrics(self.y_val, probs))
 
-    def state(self) -> dict[str, Any]:
-        """What the page draws after a step: counts, loss/accuracy, weights, the boundary.
+    def state(self, live: bool = False) -> dict[str, Any]:
+        """What the page draws after a step: counts, loss/accuracy, weights, the boundary, every
+        neuron's map (while playing, ``live``: at most ``MAPS_PER_SECOND`` times a second).
 
-        One predict over the training points, the validation points and the boundary's grid
-        together (three calls cost three times the fixed cost of one, up to 35 times a second); the
-        losses are the compiled loss's own per-sample C_x on those outputs.
+        One forward pass over the training points, the validation points and the boundary's grid
+        together (three calls cost three times the fixed cost of one, up to 35 times a second),
+        keeping every Dense layer's output: the last is the prediction, the hidden ones on the
+        grid are every neuron's output map; the losses are the compiled loss's own per-sample
+        C_x on those outputs.
         """
         n, m = len(self.x), len(self.x_val)
-        probs = self.model.predict(self.probe, batch_size=len(self.probe))
+        outputs = self.dense_outputs(self.probe)
+        probs = outputs[-1]
         loss, acc = self._metrics(self.y, probs[:n])
         val_loss, val_acc = self._metrics(self.y_val, probs[n : n + m])
         weights = get_weights(self.model)
@@ -539,6 +546,10 @@ class Session:
         }
         if self.x.shape[1] == 2:
             out["boundary"] = self.boundary(probs[n + m :])
+            now = time.monotonic()
+            if not live or now - self.maps_at >= 1.0 / MAPS_PER_SECOND:
+                self.maps_at = now
+                out["maps"] = self.neuron_maps([a[n + m :] for a in outputs[:-1]])
         if self.config.dataset in IMAGES:
             out["images"] = self.images(weights[0], probs[n : n + m])
         return out
@@ -712,6 +723,24 @@ class Session:
             a = forward_arrays([layer], a)
             if isinstance(layer, Dense):
                 out.append(a)
+        return out
+
+    def neuron_maps(self, hidden: list[np.ndarray]) -> list[dict[str, Any]]:
+        """Every hidden neuron's output a^l_j over the grid (``hidden``: each hidden layer's
+        outputs on the boundary's grid), every ``stride``-th point each way, one byte per cell:
+        127.5 (white) at a = 0, 0 (orange) at −scale, 255 (blue) at +scale — scale 1 for tanh and
+        sigmoid, else the layer's largest |a| (sent along). One base64 string per layer, its
+        neurons one after another."""
+        g = int(LIMITS["grid"])
+        units = sum(a.shape[1] for a in hidden)
+        stride = 2 if units <= 128 else 5  # at most 128 × 625 or 512 × 100 bytes per update
+        out = []
+        for a, (_, activation) in zip(hidden, self.config.layers):
+            cells = np.nan_to_num(a.reshape(g, g, -1)[::stride, ::stride].astype(np.float64))
+            top = float(np.abs(cells).max(initial=0.0))
+            scale = 1.0 if activation in ("tanh", "sigmoid") else (top or 1.0)
+            values = 127.5 + 127.5 * np.moveaxis(cells, 2, 0) / scale
+            out.append({"size": cells.shape[0], "scale": scale, "values": _bytes(values)})
         return out
 
     def neuron_map(self, l: int, j: int) -> dict[str, Any]:

@@ -29,6 +29,8 @@
       "输出层：每个类别一个神经元；交叉熵配 softmax，均方误差配 sigmoid。",
     "dropout": "丢弃率（dropout）", "L2 (λ)": "L2（λ）", "loss": "损失函数", "schedule": "学习率调度",
     "decay steps": "衰减步数", "rate now": "当前学习率", "none so far": "暂无",
+    "Every neuron's output": "每个神经元的输出",
+    "over the plane; orange: a < 0, white: 0, blue: a > 0": "在平面上；橙：a < 0，白：0，蓝：a > 0",
     "Take a Step, then click a weight (an edge) or a neuron.": "先按“单步”，再点击一个权重（一条边）或一个神经元。",
     "training": "训练中", "paused": "已暂停", "connected": "已连接",
     "disconnected: reload the page to start again": "连接已断开：请重新加载页面",
@@ -59,7 +61,7 @@
     $("language").value = language;
   }
   // Counters a test (or a curious teacher in the console) can read.
-  const stats = window.__playground = { updates: 0, drawn: 0, errors: 0, fps: 0, state: null, story: null };
+  const stats = window.__playground = { updates: 0, drawn: 0, errors: 0, fps: 0, maps: 0, state: null, story: null };
 
   const $ = (id) => document.getElementById(id);
   let ws = null;
@@ -235,6 +237,72 @@
     drawNetwork(state);
     drawImages(state.images);
     drawFindings(state.findings);
+    if (state.maps) drawMaps(state);
+    $("maps-box").hidden = !state.boundary;
+  }
+
+  // Every hidden neuron's output over the plane, one small canvas each (TensorFlow
+  // Playground's thumbnails), repainted from the bytes of each update that carries them.
+  const MAP_COLOURS = (() => {
+    const lut = new Uint8ClampedArray(256 * 3);
+    for (let v = 0; v < 256; v++) {
+      const t = (v - 127.5) / 127.5;
+      const c = t < 0 ? [224, 118, 27] : [31, 111, 209];
+      for (let ch = 0; ch < 3; ch++) lut[3 * v + ch] = 255 + (c[ch] - 255) * Math.abs(t);
+    }
+    return lut;
+  })();
+  let mapsKey = "";
+  let mapCanvases = [];  // mapCanvases[l-1][j-1]
+  function buildMaps(state) {
+    const box = $("neuron-maps");
+    box.textContent = "";
+    mapCanvases = [];
+    state.maps.forEach((layer, i) => {
+      const l = i + 1;
+      const row = document.createElement("div");
+      row.className = "maps-row";
+      const name = document.createElement("span");
+      name.textContent = L(`layer ${l}`, `第 ${l} 层`);
+      row.append(name);
+      const canvases = [];
+      for (let j = 1; j <= state.sizes[l]; j++) {
+        const c = document.createElement("canvas");
+        c.width = layer.size; c.height = layer.size;
+        c.dataset.testid = `neuron-map-${l}-${j}`;
+        c.title = `a^${l}_${j}`;
+        c.addEventListener("click", () => pick(c, { type: "neuron", l, j }));
+        row.append(c);
+        canvases.push(c);
+      }
+      box.append(row);
+      mapCanvases.push(canvases);
+    });
+  }
+
+  function drawMaps(state) {
+    const key = `${state.sizes.join(",")}/${state.maps.map((m) => m.size).join(",")}`;
+    if (key !== mapsKey) {
+      mapsKey = key;
+      buildMaps(state);
+    }
+    state.maps.forEach((layer, i) => {
+      const bytes = atob(layer.values);
+      const cells = layer.size * layer.size;
+      mapCanvases[i].forEach((canvas, j) => {
+        const ctx = canvas.getContext("2d");
+        const img = ctx.createImageData(layer.size, layer.size);
+        for (let p = 0; p < cells; p++) {
+          const v = bytes.charCodeAt(j * cells + p);
+          img.data[4 * p] = MAP_COLOURS[3 * v];
+          img.data[4 * p + 1] = MAP_COLOURS[3 * v + 1];
+          img.data[4 * p + 2] = MAP_COLOURS[3 * v + 2];
+          img.data[4 * p + 3] = 255;
+        }
+        ctx.putImageData(img, 0, 0);
+      });
+    });
+    stats.maps += 1;
   }
 
   // The doctor's findings (glassnet.diagnostics' rules), newest last; redrawn only on change.
@@ -661,6 +729,7 @@
   $("language").addEventListener("change", () => {
     applyLanguage($("language").value);
     shownFindings = null;  // redrawn in the new language
+    mapsKey = "";
     send({ type: "language", lang: language });
     dirty = true;
     if (accepted) writeHash(accepted);
