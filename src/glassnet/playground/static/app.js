@@ -280,7 +280,17 @@
     });
   }
 
+  // The maps are painted only while their box is on screen (on a phone it is scrolled away
+  // while the boundary is watched); the newest bytes are painted when it comes back.
+  let mapsVisible = true;
+  let pendingMaps = null;
+  new IntersectionObserver((entries) => {
+    mapsVisible = entries[entries.length - 1].isIntersecting;
+    if (mapsVisible && pendingMaps) { drawMaps(pendingMaps); pendingMaps = null; }
+  }).observe($("maps-box"));
+
   function drawMaps(state) {
+    if (!mapsVisible && mapsKey) { pendingMaps = state; return; }
     const key = `${state.sizes.join(",")}/${state.maps.map((m) => m.size).join(",")}`;
     if (key !== mapsKey) {
       mapsKey = key;
@@ -291,7 +301,8 @@
       const cells = layer.size * layer.size;
       mapCanvases[i].forEach((canvas, j) => {
         const ctx = canvas.getContext("2d");
-        const img = ctx.createImageData(layer.size, layer.size);
+        // one ImageData per canvas, kept: nothing is allocated per update
+        const img = canvas.pixels || (canvas.pixels = ctx.createImageData(layer.size, layer.size));
         for (let p = 0; p < cells; p++) {
           const v = bytes.charCodeAt(j * cells + p);
           img.data[4 * p] = MAP_COLOURS[3 * v];
