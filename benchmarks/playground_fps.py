@@ -2,7 +2,8 @@
 
 Starts the server on a free port, opens the page in Debian's Chromium (Playwright), presses
 Play and counts, over a few seconds, the state messages received (``updates``) and the frames
-that drew one (``drawn``, from requestAnimationFrame) — both read from ``window.__playground``.
+that drew one (``drawn``, from requestAnimationFrame), and the updates that repainted every
+neuron's output map (``maps``) — read from ``window.__playground``.
 Usage: python benchmarks/playground_fps.py [seconds]   (figures vary with the machine's load)
 """
 
@@ -35,17 +36,20 @@ def main(seconds: float = 5.0) -> None:
             page.wait_for_function("window.__playground && window.__playground.updates > 0")
             page.get_by_test_id("play").click()
             page.wait_for_timeout(1000)
-            start = page.evaluate("[window.__playground.updates, window.__playground.drawn]")
+            counters = (
+                "[window.__playground.updates, window.__playground.drawn, window.__playground.maps]"
+            )
+            start = page.evaluate(counters)
             page.wait_for_timeout(seconds * 1000)
-            end = page.evaluate("[window.__playground.updates, window.__playground.drawn]")
+            end = page.evaluate(counters)
             step = page.evaluate("window.__playground.state.step")
             draw_ms = page.evaluate("window.__playground.drawMs")
             page.get_by_test_id("pause").click()
-            updates, drawn = ((b - a) / seconds for a, b in zip(start, end))
+            updates, drawn, maps = ((b - a) / seconds for a, b in zip(start, end))
             print(
                 f"{width} px: {updates:.1f} state updates/s received, {drawn:.1f} screen "
-                f"updates/s drawn ({draw_ms:.1f} ms of script per drawing); {step} steps in "
-                f"{seconds + 1:.0f} s"
+                f"updates/s drawn, every neuron's map repainted {maps:.1f}/s "
+                f"({draw_ms:.1f} ms of script per drawing); {step} steps in {seconds + 1:.0f} s"
             )
             page.close()
         browser.close()

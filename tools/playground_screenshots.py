@@ -1,7 +1,8 @@
 """Screenshots of the playground at 1280 px and 390 px (a phone) for docs/playground.md.
 
 Starts the server on a free port, opens the page in Debian's Chromium (Playwright), trains the
-default spirals network for a few seconds, clicks a weight and a neuron, and writes
+default spirals network for a few seconds, clicks a weight and a neuron (every neuron's live
+map shows under the network), and writes
 docs/images/playground-1280.png and docs/images/playground-390.png (full page).
 Usage: python tools/playground_screenshots.py
 """
@@ -48,7 +49,11 @@ def main() -> None:
             page.locator("[data-testid=weight-story] [data-field=grad]").wait_for()
             page.get_by_test_id("neuron-2-1").dispatch_event("click")
             page.get_by_test_id("neuron-story").wait_for(state="visible")
+            # every neuron's maps are painted while on screen: bring them in once
+            page.get_by_test_id("neuron-maps").scroll_into_view_if_needed()
             page.wait_for_timeout(500)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(300)
             path = OUT / f"playground-{width}.png"
             page.screenshot(path=str(path), full_page=True)
             print(f"wrote {path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -323,4 +324,44 @@ def test_mnist_shows_first_layer_weights_and_misclassified_images(
     assert by_id(page, "weight-2-10-16").count() == 1
     by_id(page, "weight-2-10-16").dispatch_event("click")
     by_id(page, "weight-story").locator("[data-field=grad]").wait_for(timeout=TIMEOUT_MS)
+    assert page.console_errors == []
+
+
+def test_every_neuron_has_its_live_output_map(page: Any, server_url: str) -> None:
+    open_page(page, server_url, "#dataset=spirals&layers=8:tanh,5:relu")
+    maps = page.locator("[data-testid^=neuron-map-]")
+    assert maps.count() == 8 + 5  # one small canvas per hidden neuron
+    assert by_id(page, "neuron-map-2-5").count() == 1
+
+    def pixels(name: str) -> list[int]:
+        return page.evaluate(  # type: ignore[no-any-return]
+            "(id) => { const c = document.querySelector(`[data-testid=${id}]`);"
+            " return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data); }",
+            name,
+        )
+
+    # The canvas shows the bytes of the update: white at 127.5, blue above, orange below.
+    state = page.evaluate("window.__playground.state")
+    first = state["maps"][0]
+    size = first["size"]
+    values = np.frombuffer(base64.b64decode(first["values"]), dtype=np.uint8)[: size * size]
+    shown = np.array(pixels("neuron-map-1-1"), dtype=float).reshape(-1, 4)
+    t = (values.astype(float) - 127.5) / 127.5
+    blue, orange = np.array([31, 111, 209]), np.array([224, 118, 27])
+    colour = np.where(t[:, None] < 0, orange, blue)
+    expected = 255 + (colour - 255) * np.abs(t)[:, None]
+    assert np.abs(shown[:, :3] - expected).max() <= 1.0
+    # Live: while playing, every neuron's picture changes.
+    before = {f"neuron-map-{l}-{j}": pixels(f"neuron-map-{l}-{j}") for l, j in [(1, 3), (2, 2)]}
+    drawn = page.evaluate("window.__playground.maps")
+    by_id(page, "play").click()
+    page.wait_for_function(f"window.__playground.maps > {drawn + 5}", timeout=TIMEOUT_MS)
+    by_id(page, "pause").click()
+    for name, old in before.items():
+        assert pixels(name) != old, name
+    # Clicking one tells that neuron's story.
+    by_id(page, "neuron-map-2-2").dispatch_event("click")
+    story = by_id(page, "neuron-story")
+    story.wait_for(state="visible", timeout=TIMEOUT_MS)
+    assert story.inner_text().startswith("neuron 2 of layer 2 (relu)")
     assert page.console_errors == []

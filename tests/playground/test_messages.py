@@ -255,25 +255,52 @@ def test_image_sets_send_the_first_layer_as_images_and_the_misclassified() -> No
     assert mnist.state()["weights"][0] is None  # 784 inputs: images only
 
 
-def test_findings_name_dead_and_saturated_neurons_and_a_diverged_loss() -> None:
-    session = Session(Config(dataset="spirals", layers=((4, "relu"), (3, "sigmoid"))))
-    weights = session.model.get_weights()
-    weights[1][:2] = -100.0  # two ReLUs that never fire
-    weights[3][0] = 50.0  # a sigmoid stuck at 1
-    session.model.set_weights(weights)
+def test_a_diverged_loss_stays_valid_json_and_the_doctor_says_so() -> None:
+    session = Session(Config(dataset="spirals"))
     session.step()
-    findings = session.state()["findings"]
-    assert [f.split(":")[0] for f in findings] == [
-        "neuron 1 of layer 1",
-        "neuron 2 of layer 1",
-        "neuron 1 of layer 2",
-    ]
-    assert "dead" in findings[0] and "saturated" in findings[2]
     session.model.parameters()[0].data[:] = np.nan  # what a far too high rate ends in
     with pytest.warns(RuntimeWarning):
         session.step()
         state = session.state()
     json.dumps(state, allow_nan=False)  # still valid JSON for the page
-    assert state["loss"] is None and state["findings"][0].startswith("The loss is not")
+    assert state["loss"] is None
+    found = session.findings(force=True)
+    assert [f["rule"] for f in found] == ["lr_too_high"]
+    assert found[0]["evidence"] == "The loss became nan at step 2."
     with pytest.raises(InvalidArgumentError, match="diverged"):
         session.story(1, 1, 1)
+
+
+def test_every_neurons_map_is_its_output_over_the_grid_computed_by_hand(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session = Session(Config(dataset="moons", layers=((5, "tanh"), (3, "relu"))))
+    for _ in range(20):
+        session.step()
+    maps = session.state()["maps"]
+    W1, b1, W2, b2 = (w.astype(np.float64) for w in session.model.get_weights()[:4])
+    grid = session._grid().astype(np.float64)
+    a1 = np.tanh(grid @ W1.T + b1)  # the seeds' a = σ(W a_prev + b), per row
+    a2 = np.maximum(a1 @ W2.T + b2, 0.0)
+    g = LIMITS["grid"]
+    for layer, (a, scale) in enumerate([(a1, 1.0), (a2, None)]):
+        shown = maps[layer]
+        assert shown["size"] == 25
+        cells = a.reshape(g, g, -1)[::2, ::2]
+        expected_scale = scale if layer == 0 else float(np.abs(cells).max())
+        assert shown["scale"] == pytest.approx(expected_scale, rel=1e-5)
+        expected = 127.5 + 127.5 * np.moveaxis(cells, 2, 0) / expected_scale
+        got = np.frombuffer(base64.b64decode(shown["values"]), dtype=np.uint8)
+        assert got.size == cells.size
+        # float32 kernels against float64 by hand: at most one step of the byte scale apart
+        assert np.abs(got.astype(float) - expected.ravel()).max() <= 1.0
+    # While playing (live) the maps go out at most MAPS_PER_SECOND times a second.
+    from glassnet.playground import session as module
+
+    clock = [module.time.monotonic() + 10.0]
+    monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
+    sent = []
+    for _ in range(40):  # 40 updates over 1 s of a fake clock
+        sent.append("maps" in session.state(live=True))
+        clock[0] += 0.025
+    assert sum(sent) == 20 and sent[0]

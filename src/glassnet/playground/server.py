@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import socket
 import time
@@ -29,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..errors import GlassnetError
+from ..explain.i18n import LANGS, t, using
 from .session import LIMITS, Config, Session, Upload, parse_message
 
 __all__ = ["create_app", "serve", "FPS", "IDLE_SECONDS"]
@@ -40,8 +42,9 @@ IDLE_SECONDS = 15 * 60
 class _Runner:
     """One socket's session, its lock and its play loop."""
 
-    def __init__(self, socket: WebSocket, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, socket: WebSocket, pool: ThreadPoolExecutor, lang: str = "en") -> None:
         self.socket = socket
+        self.lang = lang  # the session's language: its messages and stories
         self.pool = pool
         self.session: Session | None = None
         self.upload: Upload | None = None
@@ -49,8 +52,11 @@ class _Runner:
         self.player: asyncio.Task[None] | None = None
 
     async def call(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` in a worker thread, in the session's language (a worker thread does
+        not inherit the event loop's context): its refusals and the stories it builds."""
         async with self.lock:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
+            job = functools.partial(_in_language, self.lang, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(self.pool, job)
 
     async def send(self, message: dict[str, Any] | str) -> None:
         text = message if isinstance(message, str) else _encode(message)
@@ -58,6 +64,9 @@ class _Runner:
 
     async def handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
+        if kind == "language":
+            self.lang = message["lang"]
+            return
         if kind in ("config", "csv"):
             await self.pause()
             if kind == "csv":  # the upload replaces the data set; the network stays
@@ -130,6 +139,11 @@ class _Runner:
             self.player = None
 
 
+def _in_language(lang: str, fn: Any, *args: Any) -> Any:
+    with using(lang):
+        return fn(*args)
+
+
 def _train_for(session: Session, seconds: float) -> str:
     """Steps until ``seconds`` have passed (at least one, at most the session's speed), then
     the state to draw, as JSON
@@ -142,7 +156,7 @@ def _train_for(session: Session, seconds: float) -> str:
         if time.monotonic() >= end:
             break
         session.step()
-    return _encode(session.state())
+    return _encode(session.state(live=True))
 
 
 def _encode(message: dict[str, Any]) -> str:
@@ -174,16 +188,20 @@ def create_app(debug_endpoints: bool = False) -> Starlette:
         if origin is not None and urlsplit(origin).netloc != websocket.headers.get("host"):
             await websocket.close(code=1008)
             return
+        # The page's language from its address (/ws?lang=zh), until a language message.
+        lang = websocket.query_params.get("lang", "en")
+        lang = lang if lang in LANGS else "en"
         await websocket.accept()
         if len(runners) >= LIMITS["sessions"]:
-            busy = (
-                f"sessions: the server already runs {LIMITS['sessions']}, the most it allows, "
-                "received one more; close another tab and reload"
-            )
+            with using(lang):
+                busy = t(
+                    "sessions: the server already runs {top}, the most it allows, received one "
+                    "more; close another tab and reload"
+                ).format(top=LIMITS["sessions"])
             await websocket.send_text(_encode({"type": "error", "message": busy}))
             await websocket.close(code=1013)
             return
-        runner = _Runner(websocket, pool)
+        runner = _Runner(websocket, pool, lang)
         runners.add(runner)
         try:
             while True:
@@ -191,12 +209,17 @@ def create_app(debug_endpoints: bool = False) -> Starlette:
                 if received["type"] == "websocket.disconnect":
                     break
                 try:
-                    await runner.handle(parse_message(received.get("text")))
+                    with using(runner.lang):  # the refusal in the tab's language
+                        message = parse_message(received.get("text"))
+                    await runner.handle(message)
                 except GlassnetError as exc:
                     await runner.send({"type": "error", "message": _one_line(exc)})
                 except Exception as exc:  # a bug must not end the tab's session: report it
-                    message = f"unexpected {type(exc).__name__}: {_one_line(exc)}"
-                    await runner.send({"type": "error", "message": message})
+                    with using(runner.lang):
+                        text = t("unexpected {kind}: {text}").format(
+                            kind=type(exc).__name__, text=_one_line(exc)
+                        )
+                    await runner.send({"type": "error", "message": text})
         except (WebSocketDisconnect, asyncio.TimeoutError, RuntimeError):
             pass
         finally:

@@ -30,9 +30,12 @@ from ..datasets import load
 from ..datasets._split import stratified_split
 from ..errors import InvalidArgumentError
 from ..explain import backprop
-from ..layers import Dense
-from ..optim import optimizers
+from ..explain.i18n import LANGS, t
+from ..layers import Dense, Dropout
+from ..optim import optimizers, schedules
 from ..training import Sequential
+from ..training.fused import forward_arrays
+from .doctor import Watch
 
 __all__ = [
     "LIMITS",
@@ -60,6 +63,9 @@ LIMITS = {
     "sessions": 32,
     "grid": 50,
     "speed": 100,
+    "dropout": 0.9,
+    "l2": 1.0,
+    "decay_steps": 100_000,
 }
 GENERATED = ("xor", "moons", "circles", "spirals", "blobs")
 DATASETS = (*GENERATED, "iris", "digits", "mnist-5k", "csv")
@@ -67,16 +73,37 @@ DATASETS = (*GENERATED, "iris", "digits", "mnist-5k", "csv")
 IMAGES = {"digits": (8, 8), "mnist-5k": (28, 28)}
 # Wider inputs are drawn as one block, without their edges (784 × units lines is no picture).
 DRAWN_INPUTS = 64
+MAPS_PER_SECOND = 20  # every neuron's output map goes out at most this often
 ACTIVATIONS = ("tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu")
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
-COMMANDS = ("config", "play", "pause", "step", "reset", "story", "neuron", "export", "csv")
-LOSS = "sparse_categorical_crossentropy"
+# The page's loss → (glassnet's loss, the output layer's activation): cross-entropy pairs with
+# softmax (δ^L = a^L − y); the quadratic cost of seed 000 with sigmoid outputs and one-hot
+# targets, whose σ'(z^L) factor is the slow learning the seeds warn about.
+LOSSES = {
+    "cross_entropy": ("sparse_categorical_crossentropy", "softmax"),
+    "mse": ("mean_squared_error", "sigmoid"),
+}
+SCHEDULES = ("constant", "step", "exponential", "cosine")
+DECAY_FACTOR = 0.5  # step and exponential decay halve the rate every decay_steps steps
+COMMANDS = (
+    "config",
+    "play",
+    "pause",
+    "step",
+    "reset",
+    "story",
+    "neuron",
+    "export",
+    "csv",
+    "language",
+)
 _BUILD_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
 class Config:
-    """What the page chose: data, hidden layers (units, activation), optimiser and its rate."""
+    """What the page chose: data, hidden layers (units, activation), loss, optimiser, its rate
+    and schedule, dropout and L2."""
 
     dataset: str = "spirals"
     n: int = 400
@@ -87,19 +114,32 @@ class Config:
     batch_size: int = 32
     optimizer: str = "adam"
     speed: int = 0  # steps per screen update while playing; 0: as many as fit in a frame
+    loss: str = "cross_entropy"
+    lr_schedule: str = "constant"
+    decay_steps: int = 1000  # the schedule's period: halve every, or cosine down to 0 over
+    dropout: float = 0.0  # after every hidden layer
+    l2: float = 0.0  # λ of the penalty λ Σ w² on every Dense layer's weights
 
 
 def _refuse(name: str, value: Any, expected: str) -> InvalidArgumentError:
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
-    return InvalidArgumentError(f"{name} must be {expected}, received {shown}")
+    return InvalidArgumentError(
+        t("{name} must be {expected}, received {shown}").format(
+            name=name, expected=expected, shown=shown
+        )
+    )
+
+
+def _one_of(choices: tuple[str, ...]) -> str:
+    return t("one of {choices}").format(choices=", ".join(choices))
 
 
 def _int(data: dict[str, Any], name: str, low: int, high: int) -> int:
     value = data[name]
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise _refuse(name, value, f"an integer from {low} to {high}")
+        raise _refuse(name, value, t("an integer from {low} to {high}").format(low=low, high=high))
     return value
 
 
@@ -109,15 +149,19 @@ def _number(data: dict[str, Any], name: str, low: float, high: float, open_low: 
     if ok:
         ok = math.isfinite(value) and value <= high and (value > low if open_low else value >= low)
     if not ok:
-        bound = f"> {low:g}" if open_low else f">= {low:g}"
-        raise _refuse(name, value, f"a finite number {bound} and <= {high:g}")
+        expected = (
+            t("a finite number > {low} and <= {high}")
+            if open_low
+            else t("a finite number >= {low} and <= {high}")
+        )
+        raise _refuse(name, value, expected.format(low=f"{low:g}", high=f"{high:g}"))
     return float(value)
 
 
 def _choice(data: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
     value = data[name]
     if value not in choices:
-        raise _refuse(name, value, f"one of {', '.join(choices)}")
+        raise _refuse(name, value, _one_of(choices))
     return str(value)
 
 
@@ -125,14 +169,16 @@ def _layers(value: Any) -> tuple[tuple[int, str], ...]:
     top = LIMITS["hidden_layers"]
     if not isinstance(value, list) or len(value) > top:
         count = len(value) if isinstance(value, list) else value
-        raise _refuse("layers", count, f"a list of at most {top} hidden layers")
+        raise _refuse("layers", count, t("a list of at most {top} hidden layers").format(top=top))
     out = []
     for i, layer in enumerate(value, 1):
         if not isinstance(layer, dict) or set(layer) != {"units", "activation"}:
-            raise _refuse(f"layer {i}", layer, "an object with units and activation")
+            where = t("layer {i}").format(i=i)
+            raise _refuse(where, layer, t("an object with units and activation"))
         units = layer["units"]
         if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= 64:
-            raise _refuse(f"units of layer {i}", units, f"an integer from 1 to {LIMITS['units']}")
+            expected = t("an integer from {low} to {high}").format(low=1, high=LIMITS["units"])
+            raise _refuse(t("units of layer {i}").format(i=i), units, expected)
         out.append((units, _choice(layer, "activation", ACTIVATIONS)))
     return tuple(out)
 
@@ -140,11 +186,12 @@ def _layers(value: Any) -> tuple[tuple[int, str], ...]:
 def validate_config(data: Any) -> Config:
     """A ``Config`` from the page's JSON object, or InvalidArgumentError naming the field."""
     if not isinstance(data, dict):
-        raise _refuse("config", data, "an object")
+        raise _refuse("config", data, t("an object"))
     fields = set(Config.__dataclass_fields__)
     unknown = sorted(set(data) - fields)
     if unknown:
-        raise _refuse("config", unknown[0], f"made of the fields {', '.join(sorted(fields))}")
+        made = t("made of the fields {fields}").format(fields=", ".join(sorted(fields)))
+        raise _refuse("config", unknown[0], made)
     merged = {**Config().__dict__, **data}
     if "layers" in data:
         merged["layers"] = _layers(data["layers"])
@@ -158,43 +205,56 @@ def validate_config(data: Any) -> Config:
         batch_size=_int(merged, "batch_size", 1, int(LIMITS["batch_size"])),
         optimizer=_choice(merged, "optimizer", OPTIMIZERS),
         speed=_int(merged, "speed", 0, int(LIMITS["speed"])),
+        loss=_choice(merged, "loss", tuple(LOSSES)),
+        lr_schedule=_choice(merged, "lr_schedule", SCHEDULES),
+        decay_steps=_int(merged, "decay_steps", 1, int(LIMITS["decay_steps"])),
+        dropout=_number(merged, "dropout", 0.0, LIMITS["dropout"], open_low=False),
+        l2=_number(merged, "l2", 0.0, LIMITS["l2"], open_low=False),
     )
 
 
 def _index(data: dict[str, Any], name: str) -> int:
     if name not in data:
-        raise _refuse(name, None, "a positive integer")
+        raise _refuse(name, None, t("a positive integer"))
     return _int(data, name, 1, 10_000)
 
 
 def parse_message(text: Any) -> dict[str, Any]:
     """Check one WebSocket message; returns {"type": ..., and its checked fields}."""
     if not isinstance(text, str):
-        raise _refuse("message", type(text).__name__, "JSON text")
+        raise _refuse("message", type(text).__name__, t("JSON text"))
     if len(text.encode("utf-8", "replace")) > LIMITS["message_bytes"]:
         raise InvalidArgumentError(
-            f"message must be at most {LIMITS['message_bytes']} bytes (a network has at most "
-            f"{LIMITS['hidden_layers']} hidden layers of 1 to {LIMITS['units']} units), "
-            f"received {len(text)} characters"
+            t(
+                "message must be at most {size} bytes (a network has at most {layers} hidden "
+                "layers of 1 to {units} units), received {count} characters"
+            ).format(
+                size=LIMITS["message_bytes"],
+                layers=LIMITS["hidden_layers"],
+                units=LIMITS["units"],
+                count=len(text),
+            )
         )
     try:
         data = json.loads(text, parse_constant=lambda c: c)
     except ValueError:
-        raise _refuse("message", text, "a JSON object") from None
+        raise _refuse("message", text, t("a JSON object")) from None
     if not isinstance(data, dict):
-        raise _refuse("message", data, "a JSON object")
+        raise _refuse("message", data, t("a JSON object"))
     kind = data.get("type")
     if kind not in COMMANDS:
-        raise _refuse("type", kind, f"one of {', '.join(COMMANDS)}")
+        raise _refuse("type", kind, _one_of(COMMANDS))
     allowed = {
         "config": {"type", "config"},
         "story": {"type", "l", "j", "k"},
         "neuron": {"type", "l", "j"},
         "csv": {"type", "text", "label"},
+        "language": {"type", "lang"},
     }.get(kind, {"type"})
     extra = sorted(set(data) - allowed)
     if extra:
-        raise _refuse(f"field of a {kind} message", extra[0], f"one of {', '.join(allowed)}")
+        where = t("field of a {kind} message").format(kind=kind)
+        raise _refuse(where, extra[0], _one_of(tuple(allowed)))
     if kind == "config":
         return {"type": kind, "config": validate_config(data.get("config"))}
     if kind == "story":
@@ -203,6 +263,8 @@ def parse_message(text: Any) -> dict[str, Any]:
         return {"type": kind, **{n: _index(data, n) for n in ("l", "j")}}
     if kind == "csv":
         return {"type": kind, "data": parse_csv(data.get("text"), data.get("label"))}
+    if kind == "language":
+        return {"type": kind, "lang": _choice({"lang": data.get("lang")}, "lang", LANGS)}
     return {"type": kind}
 
 
@@ -225,27 +287,31 @@ def parse_csv(text: Any, label: Any = None) -> Upload:
     """The user's CSV: a header row, numeric feature columns, and a label column (its name,
     or None for the last column) of at most ``csv_classes`` distinct values."""
     if not isinstance(text, str) or not text.strip():
-        raise _refuse("csv text", text, "the text of a CSV file with a header row")
+        raise _refuse(t("csv text"), text, t("the text of a CSV file with a header row"))
     rows = [r for r in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in r)]
     if len(rows) < 5:
-        raise _refuse("csv rows", len(rows) - 1, "a header row and at least 4 data rows")
+        raise _refuse(t("csv rows"), len(rows) - 1, t("a header row and at least 4 data rows"))
     header = [h.strip() for h in rows[0]]
     if len(rows) - 1 > LIMITS["csv_rows"]:
-        raise _refuse("csv rows", len(rows) - 1, f"at most {LIMITS['csv_rows']} data rows")
+        most = t("at most {rows} data rows").format(rows=LIMITS["csv_rows"])
+        raise _refuse(t("csv rows"), len(rows) - 1, most)
     if label is None or label == "":
         column = len(header) - 1
     elif isinstance(label, str) and label.strip() in header:
         column = header.index(label.strip())
     else:
-        raise _refuse("label column", label, f"one of the header's names: {', '.join(header)}")
+        known = t("one of the header's names: {names}").format(names=", ".join(header))
+        raise _refuse(t("label column"), label, known)
     features = [i for i in range(len(header)) if i != column]
     if not 1 <= len(features) <= LIMITS["csv_features"]:
-        raise _refuse("csv columns", len(header), f"2 to {LIMITS['csv_features'] + 1} columns")
+        columns = t("2 to {top} columns").format(top=LIMITS["csv_features"] + 1)
+        raise _refuse(t("csv columns"), len(header), columns)
     x = np.empty((len(rows) - 1, len(features)), dtype=np.float64)
     labels = []
     for r, row in enumerate(rows[1:], 2):
         if len(row) != len(header):
-            raise _refuse(f"csv row {r}", len(row), f"{len(header)} cells like the header")
+            cells = t("{count} cells like the header").format(count=len(header))
+            raise _refuse(t("csv row {r}").format(r=r), len(row), cells)
         labels.append(row[column].strip())
         for c, i in enumerate(features):
             try:
@@ -253,14 +319,16 @@ def parse_csv(text: Any, label: Any = None) -> Upload:
             except ValueError:
                 x[r - 2, c] = math.nan
             if not math.isfinite(x[r - 2, c]):
-                raise _refuse(f"csv row {r}, column {header[i]!r}", row[i], "a finite number")
+                where = t("csv row {r}, column {column}").format(r=r, column=repr(header[i]))
+                raise _refuse(where, row[i], t("a finite number"))
     classes = tuple(sorted(set(labels)))
     if not 2 <= len(classes) <= LIMITS["csv_classes"]:
-        raise _refuse("label column's classes", len(classes), f"2 to {LIMITS['csv_classes']}")
+        top = t("2 to {top}").format(top=LIMITS["csv_classes"])
+        raise _refuse(t("label column's classes"), len(classes), top)
     index = {name: k for k, name in enumerate(classes)}
     y = np.array([index[v] for v in labels], dtype=np.int64)
     if np.bincount(y).min() < 2:
-        raise _refuse("label column", "a class with one row", "at least 2 rows per class")
+        raise _refuse(t("label column"), t("a class with one row"), t("at least 2 rows per class"))
     names = tuple(header[i] for i in features)
     return Upload(x.astype(np.float32), y, classes, names, header[column])
 
@@ -307,6 +375,41 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def learning_rate(config: Config) -> float | schedules.Schedule:
+    """The optimiser's rate: the number, or a glassnet schedule starting from it."""
+    rate, period = config.learning_rate, config.decay_steps
+    if config.lr_schedule == "step":
+        return schedules.StepDecay(rate, period, DECAY_FACTOR)
+    if config.lr_schedule == "exponential":
+        return schedules.ExponentialDecay(rate, period, DECAY_FACTOR)
+    if config.lr_schedule == "cosine":
+        return schedules.CosineDecay(rate, period)
+    return rate
+
+
+def _dense(units: int, activation: str, l2: float) -> Any:
+    """A Dense layer; with ``l2`` > 0 Keras's Dense with the penalty l2 Σ w² on its weights
+    (glassnet.keras.regularizers; the graph adds it to the cost of every step)."""
+    if not l2:
+        return Dense(units, activation=activation)
+    from ..keras import layers as keras_layers
+    from ..keras import regularizers
+
+    return keras_layers.Dense(units, activation=activation, kernel_regularizer=regularizers.l2(l2))
+
+
+def get_weights(model: Sequential) -> list[np.ndarray]:
+    """Copies of W^l (units, inputs) and b^l of every Dense layer, input side first (the
+    parameters themselves: Keras's Dense would give its kernel transposed)."""
+    return [np.array(p.data, copy=True) for p in model.parameters()]
+
+
+def put_weights(model: Sequential, weights: list[np.ndarray]) -> None:
+    """Set what ``get_weights`` returned."""
+    for p, w in zip(model.parameters(), weights, strict=True):
+        p.data[...] = w
+
+
 class Session:
     """One tab's model, data and optimiser; every method runs under the caller's lock."""
 
@@ -318,7 +421,8 @@ class Session:
         """Build the data, the model and the optimiser from ``config`` (also Reset)."""
         if config.dataset == "csv":
             if self.upload is None:
-                raise _refuse("dataset", "csv", "a data set name until a CSV file is uploaded")
+                expected = t("a data set name until a CSV file is uploaded")
+                raise _refuse("dataset", "csv", expected)
             arrays = _split_upload(self.upload, config.seed)
         else:
             arrays = _load(config)
@@ -331,18 +435,29 @@ class Session:
         parts = [self.x, self.x_val] + ([self._grid()] if self.x.shape[1] == 2 else [])
         self.probe = np.concatenate(parts).astype(np.float32)
         self.model = self._build(config)
+        self.model._bind_optimizer()  # what train_on_batch does before its first step
         self.rng = np.random.default_rng(config.seed)
         self.order = self.rng.permutation(len(self.x))
         self.cursor = 0
         self.steps = 0
+        self.rate = config.learning_rate  # the rate the last step used (schedules change it)
         self.last: tuple[list[np.ndarray], np.ndarray, np.ndarray] | None = None
         self.trace: Any = None
-        self.checked_at = -math.inf  # when findings last took a trace (time.monotonic)
-        self.findings_now: list[str] = []
+        self.watch = Watch(self.model)  # the doctor's records and findings
+        self.maps_at = -math.inf  # when state() last sent every neuron's map
 
-    def _build(self, config: Config, weights: list[np.ndarray] | None = None) -> Sequential:
-        layers = [Dense(units, activation=act) for units, act in config.layers]
-        model = Sequential([*layers, Dense(self.classes, activation="softmax")])
+    def _build(
+        self, config: Config, weights: list[np.ndarray] | None = None, penalty: bool = True
+    ) -> Sequential:
+        """The network of ``config`` (with ``weights``: those); ``penalty=False`` leaves L2 out
+        (backprop traces the data's cost; the story adds the penalty's 2λw itself)."""
+        layers: list[Any] = []
+        for units, act in config.layers:
+            layers.append(_dense(units, act, config.l2 if penalty else 0.0))
+            if config.dropout:
+                layers.append(Dropout(config.dropout))
+        layers.append(_dense(self.classes, LOSSES[config.loss][1], config.l2 if penalty else 0.0))
+        model = Sequential(layers)
         with _BUILD_LOCK:  # glassnet's initialisers draw from the one global generator
             state = _rng.get_state()
             _rng.seed(config.seed)
@@ -350,13 +465,19 @@ class Session:
             _rng.set_state(state)
         optimizer = {"adam": optimizers.Adam, "sgd": optimizers.SGD, "rmsprop": optimizers.RMSprop}
         model.compile(
-            optimizer=optimizer[config.optimizer](learning_rate=config.learning_rate),
-            loss=LOSS,
+            optimizer=optimizer[config.optimizer](learning_rate=learning_rate(config)),
+            loss=LOSSES[config.loss][0],
             metrics=["accuracy"],
         )
         if weights is not None:
-            model.set_weights(weights)
+            put_weights(model, weights)
         return model
+
+    def targets(self, y: np.ndarray) -> np.ndarray:
+        """Labels as the loss takes them: class indices, or one-hot rows for the MSE."""
+        if self.config.loss == "mse":
+            return np.eye(self.classes, dtype=np.float32)[y]
+        return y
 
     def step(self) -> float:
         """Exactly one mini-batch: remember the weights before it and the batch, then train."""
@@ -364,27 +485,50 @@ class Session:
         if self.cursor + size > len(self.order):
             self.order = self.rng.permutation(len(self.x))
             self.cursor = 0
+            self._end_epoch()
+        first_of_epoch = self.cursor == 0
         idx = self.order[self.cursor : self.cursor + size]
         self.cursor += size
-        xb, yb = self.x[idx], self.y[idx]
-        self.last = (self.model.get_weights(), xb, yb)
+        xb, yb = self.x[idx], self.targets(self.y[idx])
+        self.last = (get_weights(self.model), xb, yb)
         self.trace = None
-        loss = self.model.train_on_batch(xb, yb)
+        record = self.watch.wants(self.steps, first_of_epoch)
+        if record:
+            self.watch.begin(self.steps)
+        # fit's own step function, with fit's telemetry recorder on sampled steps (the doctor
+        # reads it); train_on_batch takes no recorder.
+        result = self.model._step_function()(xb, yb, self.watch.telemetry if record else None)
+        used = self.model.optimizer.last_learning_rate  # type: ignore[union-attr]
+        self.rate = float(used if used is not None else self.config.learning_rate)
+        outputs = np.asarray(getattr(result.outputs, "data", result.outputs))
+        hits = int(np.sum(outputs.argmax(axis=1) == self.y[idx]))
+        self.watch.record(result.loss, self.rate, hits, len(idx))
         self.steps += 1
-        return loss
+        return float(result.loss)
 
-    def state(self) -> dict[str, Any]:
-        """What the page draws after a step: counts, loss/accuracy, weights, the boundary.
+    def _end_epoch(self) -> None:
+        """The epoch's validation loss and accuracy, for the doctor's History."""
+        if self.steps == 0:
+            return
+        probs = self.model.predict(self.x_val, batch_size=len(self.x_val))
+        self.watch.end_epoch(*self._metrics(self.y_val, probs))
 
-        One predict over the training points, the validation points and the boundary's grid
-        together (three calls cost three times the fixed cost of one, up to 35 times a second); the
-        losses are the compiled loss's own per-sample C_x on those outputs.
+    def state(self, live: bool = False) -> dict[str, Any]:
+        """What the page draws after a step: counts, loss/accuracy, weights, the boundary, every
+        neuron's map (while playing, ``live``: at most ``MAPS_PER_SECOND`` times a second).
+
+        One forward pass over the training points, the validation points and the boundary's grid
+        together (three calls cost three times the fixed cost of one, up to 35 times a second),
+        keeping every Dense layer's output: the last is the prediction, the hidden ones on the
+        grid are every neuron's output map; the losses are the compiled loss's own per-sample
+        C_x on those outputs.
         """
         n, m = len(self.x), len(self.x_val)
-        probs = self.model.predict(self.probe, batch_size=len(self.probe))
+        outputs = self.dense_outputs(self.probe)
+        probs = outputs[-1]
         loss, acc = self._metrics(self.y, probs[:n])
         val_loss, val_acc = self._metrics(self.y_val, probs[n : n + m])
-        weights = self.model.get_weights()
+        weights = get_weights(self.model)
         out: dict[str, Any] = {
             "type": "state",
             "step": self.steps,
@@ -397,10 +541,15 @@ class Session:
                 None if i == 0 and w.shape[1] > DRAWN_INPUTS else _round(w, 4)
                 for i, w in enumerate(weights[0::2])
             ],
-            "findings": self.findings(loss),
+            "findings": self.findings(),
+            "rate": self.rate,
         }
         if self.x.shape[1] == 2:
             out["boundary"] = self.boundary(probs[n + m :])
+            now = time.monotonic()
+            if not live or now - self.maps_at >= 1.0 / MAPS_PER_SECOND:
+                self.maps_at = now
+                out["maps"] = self.neuron_maps([a[n + m :] for a in outputs[:-1]])
         if self.config.dataset in IMAGES:
             out["images"] = self.images(weights[0], probs[n : n + m])
         return out
@@ -430,7 +579,8 @@ class Session:
 
     def _metrics(self, y: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
         assert self.model.loss is not None  # compiled in _build
-        loss = float(np.mean(self.model.loss.per_sample(y, probs.astype(np.float64))))
+        t = self.targets(y)
+        loss = float(np.mean(self.model.loss.per_sample(t, probs.astype(np.float64))))
         return loss, float(np.mean(probs.argmax(axis=1) == y))
 
     def points(self) -> dict[str, Any]:
@@ -473,27 +623,36 @@ class Session:
         """``backprop`` on the weights before the last step and its mini-batch (cached)."""
         if self.last is None:
             raise InvalidArgumentError(
-                "story: no step has been taken yet, received a click before any Step; "
-                "press Step first"
+                t(
+                    "story: no step has been taken yet, received a click before any Step; "
+                    "press Step first"
+                )
             )
         if self.trace is None:
             weights, xb, yb = self.last
             if not all(np.isfinite(w).all() for w in weights):
                 raise InvalidArgumentError(
-                    "story: the weights before the last step must be finite numbers, received "
-                    "NaN or inf (the network diverged); lower the learning rate and Reset"
+                    t(
+                        "story: the weights before the last step must be finite numbers, "
+                        "received NaN or inf (the network diverged); lower the learning rate "
+                        "and Reset"
+                    )
                 )
-            twin = self._build(self.config, weights)
-            rate = self.config.learning_rate if self.config.optimizer == "sgd" else None
-            self.trace = backprop(twin, xb, yb, loss=LOSS, learning_rate=rate)
+            twin = self._build(self.config, weights, penalty=False)
+            plain = self.config.optimizer == "sgd" and not self.config.l2
+            exact = plain and not self.config.dropout and self.rate > 0
+            rate = self.rate if exact else None
+            loss = LOSSES[self.config.loss][0]
+            self.trace = backprop(twin, xb, yb, loss=loss, learning_rate=rate)
         return self.trace
 
     def _check_weight(self, l: int, j: int, k: int | None) -> None:
         sizes = [self.x.shape[1], *[u for u, _ in self.config.layers], self.classes]
         if not 1 <= l < len(sizes) or not 1 <= j <= sizes[l]:
-            raise _refuse("neuron", (l, j), f"a layer 1..{len(sizes) - 1} and a neuron in it")
+            expected = t("a layer 1..{top} and a neuron in it").format(top=len(sizes) - 1)
+            raise _refuse(t("neuron"), (l, j), expected)
         if k is not None and not 1 <= k <= sizes[l - 1]:
-            raise _refuse("k", k, f"an input index from 1 to {sizes[l - 1]}")
+            raise _refuse("k", k, t("an input index from 1 to {top}").format(top=sizes[l - 1]))
 
     def story(self, l: int, j: int, k: int) -> dict[str, Any]:
         """Weight w^l_jk's backpropagation in the last step, from glassnet.explain."""
@@ -501,12 +660,13 @@ class Session:
         trace = self._last_trace()
         layer = trace.layer(l)
         before = float(layer.W[j - 1, k - 1])
-        after = float(self.model.get_weights()[2 * (l - 1)][j - 1, k - 1])
+        after = float(get_weights(self.model)[2 * (l - 1)][j - 1, k - 1])
         # One sample's paths in full (the batch's would be n times as long); the batch's
         # gradient is the mean of such per-sample sums.
         assert self.last is not None
-        first = self._build(self.config, self.last[0])
-        path = backprop(first, trace.x[:1], trace.y[:1], loss=LOSS).path(l, j, k)
+        first = self._build(self.config, self.last[0], penalty=False)
+        loss = LOSSES[self.config.loss][0]
+        path = backprop(first, trace.x[:1], trace.y[:1], loss=loss).path(l, j, k)
         return {
             "type": "story",
             "l": l,
@@ -520,8 +680,12 @@ class Session:
             "before": before,
             "after": after,
             "optimizer": self.config.optimizer,
-            "learning_rate": self.config.learning_rate,
+            "learning_rate": self.rate,
             "sample_total": path.value,
+            # L2's share of this step's gradient: ∂(λ Σ w²)/∂w = 2λw (not in the trace)
+            "l2_term": 2 * self.config.l2 * before,
+            "dropout": self.config.dropout,
+            "loss": self.config.loss,
         }
 
     def neuron(self, l: int, j: int) -> dict[str, Any]:
@@ -550,16 +714,40 @@ class Session:
         xx, yy = np.meshgrid(ticks, ticks[::-1])
         return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
+    def dense_outputs(self, x: np.ndarray) -> list[np.ndarray]:
+        """a^l of every Dense layer for the inputs ``x`` (input side first), in one forward pass
+        through the layers' own kernels in inference mode (Dropout passes a through)."""
+        out = []
+        a = x
+        for layer in self.model.layers:
+            a = forward_arrays([layer], a)
+            if isinstance(layer, Dense):
+                out.append(a)
+        return out
+
+    def neuron_maps(self, hidden: list[np.ndarray]) -> list[dict[str, Any]]:
+        """Every hidden neuron's output a^l_j over the grid (``hidden``: each hidden layer's
+        outputs on the boundary's grid), every ``stride``-th point each way, one byte per cell:
+        127.5 (white) at a = 0, 0 (orange) at −scale, 255 (blue) at +scale — scale 1 for tanh and
+        sigmoid, else the layer's largest |a| (sent along). One base64 string per layer, its
+        neurons one after another."""
+        g = int(LIMITS["grid"])
+        units = sum(a.shape[1] for a in hidden)
+        stride = 2 if units <= 128 else 5  # at most 128 × 625 or 512 × 100 bytes per update
+        out = []
+        for a, (_, activation) in zip(hidden, self.config.layers):
+            cells = np.nan_to_num(a.reshape(g, g, -1)[::stride, ::stride].astype(np.float64))
+            top = float(np.abs(cells).max(initial=0.0))
+            scale = 1.0 if activation in ("tanh", "sigmoid") else (top or 1.0)
+            values = 127.5 + 127.5 * np.moveaxis(cells, 2, 0) / scale
+            out.append({"size": cells.shape[0], "scale": scale, "values": _bytes(values)})
+        return out
+
     def neuron_map(self, l: int, j: int) -> dict[str, Any]:
         """Neuron j of layer l's output a^l_j over the boundary's grid, with today's weights:
-        the first l layers as their own model, scaled to bytes between ``low`` and ``high``."""
+        scaled to bytes between ``low`` and ``high``."""
         self._check_weight(l, j, None)
-        specs = [*self.config.layers, (self.classes, "softmax")][:l]
-        head = Sequential([Dense(units, activation=act) for units, act in specs])
-        head.build((self.x.shape[1],))
-        head.set_weights(self.model.get_weights()[: 2 * l])
-        a = head.predict(self._grid(), batch_size=len(self._grid()))[:, j - 1].astype(np.float64)
-        a = np.nan_to_num(a)
+        a = np.nan_to_num(self.dense_outputs(self._grid())[l - 1][:, j - 1].astype(np.float64))
         low, high = float(a.min()), float(a.max())
         scaled = np.rint((a - low) / (high - low) * 255) if high > low else np.zeros_like(a)
         return {
@@ -583,30 +771,11 @@ class Session:
             "steps": self.steps,
         }
 
-    def findings(self, loss: float) -> list[str]:
-        """Plain warnings a teacher would point at, from the last step's trace; while
-        playing the trace is taken at most once a second (it costs a few steps' time)."""
-        out = []
-        if not math.isfinite(loss):
-            out.append("The loss is not a finite number: lower the learning rate and Reset.")
-            return out
-        now = time.monotonic()
-        if self.trace is None and self.last is not None and now - self.checked_at >= 1.0:
-            self.checked_at = now
-            self._last_trace()
-            self.findings_now = self._neuron_findings()
-        elif self.trace is not None:
-            self.findings_now = self._neuron_findings()
-        return out + self.findings_now
-
-    def _neuron_findings(self) -> list[str]:
-        out = []
-        for l, layer in enumerate(self.trace.layers[:-1], 1):
-            for j in range(layer.units):
-                s = _status(layer.activation, layer.a[:, j], layer.sigma_prime[:, j])
-                if s != "ok":
-                    out.append(f"neuron {j + 1} of layer {l}: {s}")
-        return out[:10]
+    def findings(self, force: bool = False) -> list[dict[str, Any]]:
+        """The doctor's findings so far (glassnet.diagnostics' rules, those fit's doctor
+        runs), each with its title, evidence and advice; the rules run at most once a second
+        unless ``force``."""
+        return self.watch.check(self.model, self.steps, force)
 
 
 def _status(activation: str, a: np.ndarray, sigma_prime: np.ndarray) -> str:
@@ -620,7 +789,8 @@ def _status(activation: str, a: np.ndarray, sigma_prime: np.ndarray) -> str:
 def python_code(config: Config, epochs: int = 50, label: str | None = None) -> str:
     """A Python program that rebuilds the playground's network and trains it with ``fit``.
 
-    The same data (set, points, noise, seed), layers, optimiser, rate and batch size; fit
+    The same data (set, points, noise, seed), layers, dropout, L2, loss, optimiser, rate and
+    its schedule, and batch size; fit
     shuffles with its own order, so its numbers are not the page's step for step. For an
     uploaded CSV (``label``: its label column) the program reads ``data.csv`` and splits it
     with ``train_val_split``, not with the page's stratified split.
@@ -657,30 +827,58 @@ def python_code(config: Config, epochs: int = 50, label: str | None = None) -> s
             "std[std < 1e-6] = 1.0  # a column constant in training (digits' border pixels)\n"
             "x, x_val = (x - mean) / std, (x_val - mean) / std\n"
         )
-    layers = "".join(f"        Dense({u}, activation={a!r}),\n" for u, a in config.layers)
+    loss, output = LOSSES[config.loss]
+    dense = "keras_layers.Dense" if config.l2 else "Dense"
+    penalty = f", kernel_regularizer=regularizers.l2({config.l2!r})" if config.l2 else ""
+    dropout = f"        Dropout({config.dropout!r}),\n" if config.dropout else ""
+    layers = "".join(
+        f"        {dense}({u}, activation={a!r}{penalty}),\n{dropout}" for u, a in config.layers
+    )
     optimizer = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}[config.optimizer]
+    schedule = {"step": "StepDecay", "exponential": "ExponentialDecay", "cosine": "CosineDecay"}
+    rate = repr(config.learning_rate)
+    imports = (
+        "from glassnet.layers import Dense, Dropout\n"
+        if config.dropout
+        else ("from glassnet.layers import Dense\n")
+    )
+    if config.l2:
+        imports += "from glassnet.keras import layers as keras_layers, regularizers\n"
+    if config.lr_schedule != "constant":
+        name = schedule[config.lr_schedule]
+        imports += f"from glassnet.schedules import {name}\n"
+        extra = f", {DECAY_FACTOR!r}" if config.lr_schedule != "cosine" else ""
+        rate = f"{name}({rate}, {config.decay_steps}{extra})"
+    one_hot = (
+        "y_fit, y_val_fit = np.eye(int(y.max()) + 1)[y], np.eye(int(y.max()) + 1)[y_val]"
+        "  # MSE: one-hot targets\n"
+        if config.loss == "mse"
+        else "y_fit, y_val_fit = y, y_val\n"
+    )
     return (
         "# The playground's network, rebuilt and trained with glassnet (glassnet playground).\n"
+        "import numpy as np\n"
         "import glassnet as gn\n"
         "from glassnet.datasets import load\n"
-        "from glassnet.layers import Dense\n"
+        f"{imports}"
         f"from glassnet.optimizers import {optimizer}\n\n"
         f"{data}"
+        f"{one_hot}"
         f"gn.seed({config.seed})  # the initial weights\n"
         "model = gn.Sequential(\n"
         "    [\n"
         f"{layers}"
-        "        Dense(int(y.max()) + 1, activation='softmax'),\n"
+        f"        {dense}(int(y.max()) + 1, activation={output!r}{penalty}),\n"
         "    ]\n"
         ")\n"
         "model.build((x.shape[1],))\n"
         "model.compile(\n"
-        f"    optimizer={optimizer}(learning_rate={config.learning_rate!r}),\n"
-        f"    loss={LOSS!r},\n"
+        f"    optimizer={optimizer}(learning_rate={rate}),\n"
+        f"    loss={loss!r},\n"
         "    metrics=['accuracy'],\n"
         ")\n"
-        f"model.fit(x, y, batch_size={config.batch_size}, epochs={epochs}, verbose=0,\n"
-        "          validation_data=(x_val, y_val))\n"
-        "print(model.evaluate(x_val, y_val, return_dict=True))\n"
+        f"model.fit(x, y_fit, batch_size={config.batch_size}, epochs={epochs}, verbose=0,\n"
+        "          validation_data=(x_val, y_val_fit))\n"
+        "print(model.evaluate(x_val, y_val_fit, return_dict=True))\n"
         "model.save('playground.glassnet')\n"
     )

@@ -6,7 +6,12 @@
     dataset: "spirals", n: 400, noise: 0.1, seed: 0,
     layers: [{ units: 8, activation: "tanh" }, { units: 8, activation: "tanh" }],
     learning_rate: 0.03, batch_size: 32, optimizer: "adam", speed: 0,
+    loss: "cross_entropy", lr_schedule: "constant", decay_steps: 1000, dropout: 0, l2: 0,
   };
+  // URL key → field, for the fields written only when they differ from DEFAULT.
+  const OPTIONAL = { sp: "speed", loss: "loss", sched: "lr_schedule", decay: "decay_steps",
+    drop: "dropout", l2: "l2" };
+  const TEXT_FIELDS = ["dataset", "optimizer", "loss", "lr_schedule"];
   const ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu"];
   const PALETTE = [[31, 111, 209], [224, 118, 27], [46, 160, 67], [170, 60, 180], [200, 50, 50],
     [110, 110, 110], [0, 160, 160], [150, 110, 40], [230, 180, 0], [90, 90, 200]];
@@ -20,8 +25,15 @@
     "Data": "数据", "data set": "数据集", "noise": "噪声", "points": "样本数", "seed": "随机种子",
     "your own CSV": "你自己的 CSV", "file": "文件", "label column": "标签列", "Upload": "上传",
     "Network": "网络", "+ layer": "+ 一层", "− layer": "− 一层",
-    "Output: softmax, one unit per class; loss: cross-entropy.":
-      "输出层：softmax，每个类别一个神经元；损失：交叉熵。",
+    "Output: one unit per class; softmax with cross-entropy, sigmoid with MSE.":
+      "输出层：每个类别一个神经元；交叉熵配 softmax，均方误差配 sigmoid。",
+    "dropout": "丢弃率（dropout）", "L2 (λ)": "L2（λ）", "loss": "损失函数", "schedule": "学习率调度",
+    "decay steps": "衰减步数", "rate now": "当前学习率", "none so far": "暂无",
+    "Every neuron's output": "每个神经元的输出",
+    "over the plane; orange: a < 0, white: 0, blue: a > 0": "在平面上；橙：a < 0，白：0，蓝：a > 0",
+    "Take a Step, then click a weight (an edge) or a neuron.": "先按“单步”，再点击一个权重（一条边）或一个神经元。",
+    "training": "训练中", "paused": "已暂停", "connected": "已连接",
+    "disconnected: reload the page to start again": "连接已断开：请重新加载页面",
     "Training": "训练", "optimiser": "优化器", "learning rate": "学习率", "batch size": "批大小", "speed": "速度",
     "▶ Play": "▶ 开始", "❚❚ Pause": "❚❚ 暂停", "Step": "单步", "↺ Reset": "↺ 重置",
     "step": "步数", "loss (train / val)": "损失（训练 / 验证）",
@@ -34,6 +46,8 @@
     "First layer's weights as images": "第一层的权重（图像）",
     "Misclassified validation images": "分错的验证图像",
   };
+  const tr = (text) => (language === "zh" && ZH[text]) || text;
+  const L = (en, zh) => (language === "zh" ? zh : en);
   const english = new Map();
   let language = "en";
   function applyLanguage(lang) {
@@ -47,7 +61,7 @@
     $("language").value = language;
   }
   // Counters a test (or a curious teacher in the console) can read.
-  const stats = window.__playground = { updates: 0, drawn: 0, errors: 0, fps: 0, state: null, story: null };
+  const stats = window.__playground = { updates: 0, drawn: 0, errors: 0, fps: 0, maps: 0, state: null, story: null };
 
   const $ = (id) => document.getElementById(id);
   let ws = null;
@@ -81,9 +95,9 @@
     if (![...h.keys()].length) return null;
     const c = JSON.parse(JSON.stringify(DEFAULT));
     const map = { dataset: "dataset", n: "n", noise: "noise", seed: "seed", lr: "learning_rate",
-      bs: "batch_size", opt: "optimizer", sp: "speed" };
+      bs: "batch_size", opt: "optimizer", ...OPTIONAL };
     for (const [key, field] of Object.entries(map)) {
-      if (h.has(key)) c[field] = ["dataset", "optimizer"].includes(field) ? h.get(key) : value(h.get(key));
+      if (h.has(key)) c[field] = TEXT_FIELDS.includes(field) ? h.get(key) : value(h.get(key));
     }
     if (h.has("layers")) {
       const text = h.get("layers");
@@ -99,20 +113,31 @@
     const layers = c.layers.map((l) => `${l.units}:${l.activation}`).join(",");
     const h = `dataset=${c.dataset}&n=${c.n}&noise=${c.noise}&seed=${c.seed}&layers=${layers}` +
       `&lr=${c.learning_rate}&bs=${c.batch_size}&opt=${c.optimizer}` +
-      (c.speed ? `&sp=${c.speed}` : "") +
+      Object.entries(OPTIONAL).map(([key, f]) => (c[f] !== DEFAULT[f] ? `&${key}=${c[f]}` : "")).join("") +
       (language === "zh" ? "&lang=zh" : "");
     window.history.replaceState(null, "", `#${h}`);
   }
 
-  function renderControls(c) {
-    $("dataset").value = c.dataset;
-    $("noise").value = c.noise;
-    $("n").value = c.n;
-    $("seed").value = c.seed;
-    $("optimizer").value = c.optimizer;
-    $("learning-rate").value = c.learning_rate;
-    $("batch-size").value = c.batch_size;
-    $("speed").value = String(c.speed);
+  // Each control shows the configuration the server runs; after a reply the field being
+  // typed in keeps its text (its own change, or a blur, sends it next), unless it was refused.
+  function renderControls(c, refused = false) {
+    const set = (id, v) => {
+      const el = $(id);
+      if (refused || el !== document.activeElement) el.value = v;
+    };
+    set("dataset", c.dataset);
+    set("noise", c.noise);
+    set("n", c.n);
+    set("seed", c.seed);
+    set("optimizer", c.optimizer);
+    set("learning-rate", c.learning_rate);
+    set("batch-size", c.batch_size);
+    set("speed", String(c.speed));
+    set("loss-fn", c.loss);
+    set("lr-schedule", c.lr_schedule);
+    set("decay-steps", c.decay_steps);
+    set("dropout", c.dropout);
+    set("l2", c.l2);
     const box = $("layers");
     box.textContent = "";
     c.layers.forEach((layer, i) => {
@@ -144,7 +169,9 @@
       dataset: $("dataset").value, n: value($("n").value), noise: value($("noise").value),
       seed: value($("seed").value), layers, learning_rate: value($("learning-rate").value),
       batch_size: value($("batch-size").value), optimizer: $("optimizer").value,
-      speed: value($("speed").value),
+      speed: value($("speed").value), loss: $("loss-fn").value,
+      lr_schedule: $("lr-schedule").value, decay_steps: value($("decay-steps").value),
+      dropout: value($("dropout").value), l2: value($("l2").value),
     };
   }
 
@@ -162,7 +189,7 @@
     const m = JSON.parse(event.data);
     if (m.type === "error") {
       showError(m.message);
-      if (accepted) renderControls(accepted);  // the controls show what actually runs
+      if (accepted) renderControls(accepted, true);  // the controls show what actually runs
     } else if (m.type === "data") {
       $("error").hidden = true;
       accepted = m.config;
@@ -175,7 +202,7 @@
         $("csv-info").textContent = `${m.csv.rows} rows; features ${m.csv.features.join(", ")}; ` +
           `label ${m.csv.label} (${m.csv.classes.join(", ")})`;
       }
-      $("weight-story").textContent = "Take a Step, then click a weight (an edge) or a neuron.";
+      $("weight-story").textContent = tr("Take a Step, then click a weight (an edge) or a neuron.");
       $("neuron-story").hidden = true;
     } else if (m.type === "state") {
       latest = m;
@@ -193,13 +220,14 @@
       renderExport(m);
     } else if (m.type === "playing") {
       $("play").classList.toggle("on", m.playing);
-      $("status").textContent = m.playing ? "training" : "paused";
+      $("status").textContent = tr(m.playing ? "training" : "paused");
     }
   }
 
   // ---- drawing -----------------------------------------------------------------------------
   function draw(state) {
     $("step-count").textContent = String(state.step);
+    $("rate-now").textContent = fmt(state.rate);
     $("loss").textContent = fmt(state.loss);
     $("val-loss").textContent = fmt(state.val_loss);
     $("accuracy").textContent = fmt(state.accuracy, 3);
@@ -208,15 +236,113 @@
     drawHistory();
     drawNetwork(state);
     drawImages(state.images);
-    const findings = state.findings.length ? state.findings : ["none"];
-    const key = findings.join("\n");
-    if (key === shownFindings) return;  // the list is rebuilt only when it changes
+    drawFindings(state.findings);
+    if (state.maps) drawMaps(state);
+    $("maps-box").hidden = !state.boundary;
+  }
+
+  // Every hidden neuron's output over the plane, one small canvas each (TensorFlow
+  // Playground's thumbnails), repainted from the bytes of each update that carries them.
+  const MAP_COLOURS = (() => {
+    const lut = new Uint8ClampedArray(256 * 3);
+    for (let v = 0; v < 256; v++) {
+      const t = (v - 127.5) / 127.5;
+      const c = t < 0 ? [224, 118, 27] : [31, 111, 209];
+      for (let ch = 0; ch < 3; ch++) lut[3 * v + ch] = 255 + (c[ch] - 255) * Math.abs(t);
+    }
+    return lut;
+  })();
+  let mapsKey = "";
+  let mapCanvases = [];  // mapCanvases[l-1][j-1]
+  function buildMaps(state) {
+    const box = $("neuron-maps");
+    box.textContent = "";
+    mapCanvases = [];
+    state.maps.forEach((layer, i) => {
+      const l = i + 1;
+      const row = document.createElement("div");
+      row.className = "maps-row";
+      const name = document.createElement("span");
+      name.textContent = L(`layer ${l}`, `第 ${l} 层`);
+      row.append(name);
+      const canvases = [];
+      for (let j = 1; j <= state.sizes[l]; j++) {
+        const c = document.createElement("canvas");
+        c.width = layer.size; c.height = layer.size;
+        c.dataset.testid = `neuron-map-${l}-${j}`;
+        c.title = `a^${l}_${j}`;
+        c.addEventListener("click", () => pick(c, { type: "neuron", l, j }));
+        row.append(c);
+        canvases.push(c);
+      }
+      box.append(row);
+      mapCanvases.push(canvases);
+    });
+  }
+
+  // The maps are painted only while their box is on screen (on a phone it is scrolled away
+  // while the boundary is watched); the newest bytes are painted when it comes back.
+  let mapsVisible = true;
+  let pendingMaps = null;
+  new IntersectionObserver((entries) => {
+    mapsVisible = entries[entries.length - 1].isIntersecting;
+    if (mapsVisible && pendingMaps) { drawMaps(pendingMaps); pendingMaps = null; }
+  }).observe($("maps-box"));
+
+  function drawMaps(state) {
+    if (!mapsVisible && mapsKey) { pendingMaps = state; return; }
+    const key = `${state.sizes.join(",")}/${state.maps.map((m) => m.size).join(",")}`;
+    if (key !== mapsKey) {
+      mapsKey = key;
+      buildMaps(state);
+    }
+    state.maps.forEach((layer, i) => {
+      const bytes = atob(layer.values);
+      const cells = layer.size * layer.size;
+      mapCanvases[i].forEach((canvas, j) => {
+        const ctx = canvas.getContext("2d");
+        // one ImageData per canvas, kept: nothing is allocated per update
+        const img = canvas.pixels || (canvas.pixels = ctx.createImageData(layer.size, layer.size));
+        for (let p = 0; p < cells; p++) {
+          const v = bytes.charCodeAt(j * cells + p);
+          img.data[4 * p] = MAP_COLOURS[3 * v];
+          img.data[4 * p + 1] = MAP_COLOURS[3 * v + 1];
+          img.data[4 * p + 2] = MAP_COLOURS[3 * v + 2];
+          img.data[4 * p + 3] = 255;
+        }
+        ctx.putImageData(img, 0, 0);
+      });
+    });
+    stats.maps += 1;
+  }
+
+  // The doctor's findings (glassnet.diagnostics' rules), newest last; redrawn only on change.
+  function drawFindings(findings) {
+    const key = findings.map((f) => `${f.rule}/${f.layer}/${f.severity}`).join("\n");
+    if (key === shownFindings) return;
     shownFindings = key;
     const list = $("findings");
     list.textContent = "";
+    if (!findings.length) {
+      const li = document.createElement("li");
+      li.textContent = tr("none so far");
+      list.append(li);
+      return;
+    }
     for (const f of findings) {
       const li = document.createElement("li");
-      li.textContent = f;
+      li.className = f.severity;
+      li.dataset.testid = `finding-${f.rule}`;
+      const title = document.createElement("b");
+      title.textContent = f.title + (f.layer ? `, ${f.layer}` : "");
+      const when = document.createElement("small");
+      when.textContent = ` (${tr("step")} ${f.step})`;
+      const evidence = document.createElement("div");
+      evidence.textContent = f.evidence;
+      const advice = document.createElement("div");
+      advice.className = "advice";
+      advice.textContent = f.advice;
+      li.append(title, when, evidence, advice);
       list.append(li);
     }
   }
@@ -460,22 +586,40 @@
       for (const p of parts) box.append(typeof p === "string" ? document.createTextNode(p) : p);
       box.append(document.createTextNode("\n"));
     };
-    line(`w^${m.l}_${m.j}${m.k}: from neuron ${m.k} of layer ${m.l - 1} to neuron ${m.j} of layer ${m.l}` +
-      ` (W^${m.l}[${m.j - 1}, ${m.k - 1}] in code). The last step used a mini-batch of ${m.batch} samples.`);
-    line("∂C/∂w over the batch = mean of a^", String(m.l - 1), "_k δ^", String(m.l), "_j = ",
-      field("grad", fmt6(m.grad), "sum"));
-    line("update: w = ", field("before", fmt6(m.before)), " → ", field("after", fmt6(m.after)),
-      ` (change ${fmt6(m.after - m.before)}, ${m.optimizer}, α = ${m.learning_rate})`);
+    const code = `W^${m.l}[${m.j - 1}, ${m.k - 1}]`;
+    line(L(`w^${m.l}_${m.j}${m.k}: from neuron ${m.k} of layer ${m.l - 1} to neuron ${m.j} of layer ${m.l}` +
+      ` (${code} in code). The last step used a mini-batch of ${m.batch} samples.`,
+      `w^${m.l}_${m.j}${m.k}：从第 ${m.l - 1} 层第 ${m.k} 个神经元到第 ${m.l} 层第 ${m.j} 个神经元` +
+      `（代码中的 ${code}）。上一步使用了 ${m.batch} 个样本的小批量。`));
+    line(L("∂C/∂w over the batch = mean of a^", "整个批量的 ∂C/∂w = a^"), String(m.l - 1), "_k δ^",
+      String(m.l), L("_j = ", "_j 的平均 = "), field("grad", fmt6(m.grad), "sum"));
+    const total = m.grad + m.l2_term;
+    if (m.l2_term) {
+      line(L("  + L2's 2λw = ", "  + L2 的 2λw = "), field("l2_term", fmt6(m.l2_term)), " → ∂(C + λΣw²)/∂w = ",
+        field("total", fmt6(total)));
+    }
+    if (m.dropout) {
+      line(L(`  dropout ${m.dropout}: this step silenced a random ${m.dropout} of the hidden units ` +
+        "(and scaled the others by 1/(1 − p)); the story shows the whole network, as at inference, " +
+        "so its numbers differ from the masked step's.",
+        `  dropout ${m.dropout}：这一步随机关闭了比例为 ${m.dropout} 的隐藏神经元（其余乘以 1/(1 − p)）；` +
+        "这里展示的是完整网络（与推理时一样），所以数值与带掩码的那一步不同。"));
+    }
+    line(L("update: w = ", "更新：w = "), field("before", fmt6(m.before)), " → ", field("after", fmt6(m.after)),
+      L(` (change ${fmt6(m.after - m.before)}, ${m.optimizer}, α = ${fmt(m.learning_rate)})`,
+        `（变化 ${fmt6(m.after - m.before)}，${m.optimizer}，α = ${fmt(m.learning_rate)}）`));
     if (m.optimizer === "sgd") {
-      line(`  SGD: w − α ∂C/∂w = ${fmt6(m.before)} − ${m.learning_rate} × ${fmt6(m.grad)} = `,
-        field("sgd_after", fmt6(m.before - m.learning_rate * m.grad)));
+      line(`  SGD: w − α ∂C/∂w = ${fmt6(m.before)} − ${fmt(m.learning_rate)} × ${fmt6(total)} = `,
+        field("sgd_after", fmt6(m.before - m.learning_rate * total)));
     } else {
-      line(`  ${m.optimizer} scales the step by its running averages; plain SGD would move it by ` +
-        `−α ∂C/∂w = ${fmt6(-m.learning_rate * m.grad)}`);
+      line(L(`  ${m.optimizer} scales the step by its running averages; plain SGD would move it by ` +
+        `−α ∂C/∂w = ${fmt6(-m.learning_rate * total)}`,
+        `  ${m.optimizer} 用它的滑动平均缩放步长；普通 SGD 会移动 −α ∂C/∂w = ${fmt6(-m.learning_rate * total)}`));
     }
     line("");
-    line("Sample 1 of the batch, path by path (glassnet.explain.backprop; ∂C_x/∂w = ",
-      field("sample_total", fmt6(m.sample_total)), "):");
+    line(L("Sample 1 of the batch, path by path (glassnet.explain.backprop; ∂C_x/∂w = ",
+      "批量中的第 1 个样本，逐条路径（glassnet.explain.backprop；∂C_x/∂w = "),
+      field("sample_total", fmt6(m.sample_total)), L("):", "）："));
     line(m.text);
   }
 
@@ -554,16 +698,18 @@
   }
 
   function connect() {
-    ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
+    // The server answers in the page's language (its refusals, and the stories it builds).
+    ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws?lang=${language}`);
     ws.onopen = () => {
-      $("status").textContent = "connected";
+      $("status").textContent = tr("connected");
       send({ type: "config", config: configFromHash() || DEFAULT });
     };
     ws.onmessage = onMessage;
-    ws.onclose = () => { $("status").textContent = "disconnected: reload the page to start again"; };
+    ws.onclose = () => { $("status").textContent = tr("disconnected: reload the page to start again"); };
   }
 
-  for (const id of ["dataset", "noise", "n", "seed", "optimizer", "learning-rate", "batch-size", "speed"]) {
+  for (const id of ["dataset", "noise", "n", "seed", "optimizer", "learning-rate", "batch-size", "speed",
+    "loss-fn", "lr-schedule", "decay-steps", "dropout", "l2"]) {
     $(id).addEventListener("change", reconfigure);
   }
   $("add-layer").addEventListener("click", () => {
@@ -593,6 +739,10 @@
   });
   $("language").addEventListener("change", () => {
     applyLanguage($("language").value);
+    shownFindings = null;  // redrawn in the new language
+    mapsKey = "";
+    send({ type: "language", lang: language });
+    dirty = true;
     if (accepted) writeHash(accepted);
   });
   applyLanguage(new URLSearchParams(location.hash.replace(/^#/, "")).get("lang") || "en");

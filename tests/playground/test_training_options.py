@@ -1,0 +1,185 @@
+"""Loss, learning-rate schedule, dropout and L2: validated, trained with, told in the story,
+exported, and driven from the page."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from glassnet.errors import InvalidArgumentError
+from glassnet.layers import Dropout
+from glassnet.playground.session import Config, Session, get_weights, parse_message, python_code
+
+SRC = str(Path(__file__).resolve().parents[2] / "src")
+TIMEOUT_MS = 30_000
+
+
+def config_message(**fields: object) -> str:
+    return json.dumps({"type": "config", "config": fields})
+
+
+def test_the_new_fields_are_accepted() -> None:
+    fields = dict(loss="mse", lr_schedule="cosine", decay_steps=300, dropout=0.25, l2=0.001)
+    assert parse_message(config_message(**fields))["config"] == Config(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "name"),
+    [
+        ({"loss": "hinge"}, "loss"),
+        ({"loss": "__import__('os')"}, "loss"),
+        ({"lr_schedule": "linear"}, "lr_schedule"),
+        ({"decay_steps": 0}, "decay_steps"),
+        ({"decay_steps": 100_001}, "decay_steps"),
+        ({"decay_steps": 2.5}, "decay_steps"),
+        ({"dropout": 0.95}, "dropout"),
+        ({"dropout": -0.1}, "dropout"),
+        ({"dropout": "abc"}, "dropout"),
+        ({"l2": 2}, "l2"),
+        ({"l2": -1e-3}, "l2"),
+        ({"l2": True}, "l2"),
+    ],
+)
+def test_bad_values_are_refused_naming_the_field(fields: dict[str, Any], name: str) -> None:
+    with pytest.raises(InvalidArgumentError) as info:
+        parse_message(config_message(**fields))
+    assert str(info.value).startswith(f"{name} must be"), str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        # by hand: α0 = 0.1, decay_steps = 4, factor 0.5; the 10th step is t = 9
+        ("constant", 0.1),
+        ("step", 0.1 * 0.5 ** (9 // 4)),
+        ("exponential", 0.1 * 0.5 ** (9 / 4)),
+        ("cosine", 0.1 * 0.5 * (1 + math.cos(math.pi * 4 / 4))),  # t ≥ T: stays at 0
+    ],
+)
+def test_the_schedule_sets_the_rate_of_each_step(schedule: str, expected: float) -> None:
+    session = Session(
+        Config(
+            dataset="xor", optimizer="sgd", learning_rate=0.1, lr_schedule=schedule, decay_steps=4
+        )
+    )
+    for _ in range(10):
+        session.step()
+    assert session.state()["rate"] == pytest.approx(expected, abs=1e-12)
+    # SGD moves w by exactly −α(t) ∂C/∂w: the story's numbers with this step's rate.
+    story = session.story(1, 1, 1)
+    assert story["learning_rate"] == pytest.approx(expected, abs=1e-12)
+    assert story["after"] == pytest.approx(story["before"] - expected * story["grad"], abs=1e-6)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "mse"])
+def test_an_sgd_step_with_l2_is_the_storys_gradient_plus_2_lambda_w(loss: str) -> None:
+    lam, rate = 0.05, 0.5
+    session = Session(
+        Config(dataset="moons", loss=loss, optimizer="sgd", learning_rate=rate, l2=lam)
+    )
+    session.step()
+    for l, j, k in [(1, 1, 1), (1, 8, 2), (2, 3, 5), (3, 2, 8)]:
+        story = session.story(l, j, k)
+        assert story["l2_term"] == pytest.approx(2 * lam * story["before"])
+        expected = story["before"] - rate * (story["grad"] + story["l2_term"])
+        # the trace is float64 from the equations, the step float32 on the graph
+        assert story["after"] == pytest.approx(expected, rel=1e-5, abs=1e-6), (l, j, k)
+    if loss == "mse":
+        assert session.model.layers[-1].activation.name == "sigmoid"
+        assert session.model.loss.name == "mse"
+
+
+def test_dropout_masks_training_only() -> None:
+    config = Config(dataset="circles", dropout=0.5, layers=((16, "relu"), (16, "relu")))
+    session = Session(config)
+    drops = [m for m in session.model.layers if isinstance(m, Dropout)]
+    assert [d.rate for d in drops] == [0.5, 0.5]  # after each hidden layer
+    plain = Session(Config(dataset="circles", layers=((16, "relu"), (16, "relu"))))
+    # Same initial weights; at inference dropout is the identity: same outputs.
+    np.testing.assert_array_equal(
+        session.model.predict(session.x_val), plain.model.predict(plain.x_val)
+    )
+    # In training a random half of the units is silenced: the step differs from the plain one.
+    session.step()
+    plain.step()
+    changes = [a - b for a, b in zip(get_weights(session.model), get_weights(plain.model))]
+    assert max(float(np.abs(c).max()) for c in changes) > 1e-4
+
+
+def test_the_exported_code_carries_every_option(tmp_path: Path) -> None:
+    config = Config(
+        dataset="moons",
+        layers=((6, "relu"),),
+        loss="mse",
+        lr_schedule="step",
+        decay_steps=50,
+        dropout=0.1,
+        l2=0.001,
+        optimizer="sgd",
+        learning_rate=0.2,
+    )
+    code = python_code(config, epochs=2)
+    for part in ("Dropout(0.1)", "regularizers.l2(0.001)", "StepDecay(0.2, 50, 0.5)"):
+        assert part in code
+    assert "loss='mean_squared_error'" in code and "activation='sigmoid'" in code
+    namespace: dict[str, Any] = {}
+    exec(code[: code.index("model.compile(")], namespace)
+    for mine, page in zip(get_weights(namespace["model"]), get_weights(Session(config).model)):
+        np.testing.assert_array_equal(mine, page)
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "playground.glassnet").is_file()
+
+
+def test_the_page_sets_them_and_the_link_keeps_them(page: Any, server_url: str) -> None:
+    page.goto(f"{server_url}/")
+    page.wait_for_function("window.__playground && window.__playground.updates > 0")
+    page.get_by_test_id("loss-fn").select_option("mse")
+    page.wait_for_function("location.hash.includes('loss=mse')", timeout=TIMEOUT_MS)
+    page.get_by_test_id("lr-schedule").select_option("cosine")
+    page.wait_for_function("location.hash.includes('sched=cosine')", timeout=TIMEOUT_MS)
+    for name, text, key in (
+        ("dropout", "0.2", "drop=0.2"),
+        ("l2", "0.001", "l2=0.001"),
+        ("decay-steps", "500", "decay=500"),
+    ):  # one at a time: each reply redraws the controls with what the server runs
+        page.get_by_test_id(name).fill(text)
+        page.get_by_test_id(name).dispatch_event("change")
+        page.wait_for_function(f"location.hash.includes('{key}')", timeout=TIMEOUT_MS)
+    other = page.context.new_page()
+    other.goto(page.url)
+    other.wait_for_function("window.__playground && window.__playground.updates > 0")
+    assert other.get_by_test_id("loss-fn").input_value() == "mse"
+    assert other.get_by_test_id("lr-schedule").input_value() == "cosine"
+    assert other.get_by_test_id("dropout").input_value() == "0.2"
+    assert other.get_by_test_id("l2").input_value() == "0.001"
+    # The story of a weight shows L2's share of the gradient.
+    other.get_by_test_id("step").click()
+    other.wait_for_function("window.__playground.state.step === 1", timeout=TIMEOUT_MS)
+    other.get_by_test_id("weight-1-1-1").dispatch_event("click")
+    other.wait_for_function("window.__playground.story !== null", timeout=TIMEOUT_MS)
+    assert "2λw" in other.get_by_test_id("weight-story").inner_text()
+    other.close()
+    # A bad value is refused visibly and the controls show what runs.
+    page.get_by_test_id("dropout").fill("abc")
+    page.get_by_test_id("dropout").dispatch_event("change")
+    error = page.get_by_test_id("error")
+    error.wait_for(state="visible", timeout=TIMEOUT_MS)
+    assert error.inner_text().startswith("dropout must be")
+    assert page.get_by_test_id("dropout").input_value() == "0.2"
+    assert page.console_errors == []
