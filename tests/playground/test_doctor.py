@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -56,11 +57,18 @@ def test_the_rules_run_at_most_once_a_second(monkeypatch: pytest.MonkeyPatch) ->
     calls = []
     real = doctor.evaluate
     monkeypatch.setattr(doctor, "evaluate", lambda *a: calls.append(1) or real(*a))
+    clock = [1000.0]  # a clock the test moves: the machine's speed must not decide the count
+    monkeypatch.setattr(doctor, "time", SimpleNamespace(monotonic=lambda: clock[0]))
     session = Session(Config(dataset="xor"))
     for _ in range(20):
         session.step()
         session.state()
-    assert len(calls) == 1
+        clock[0] += 0.01
+    assert len(calls) == 1  # 20 updates within 0.2 s: the rules ran once
+    clock[0] += doctor.SECONDS
+    session.step()
+    session.state()
+    assert len(calls) == 2  # a second later they run again
 
 
 def test_the_records_keep_a_bounded_window(monkeypatch: pytest.MonkeyPatch) -> None:
