@@ -537,7 +537,8 @@ def _prepare_input(model: Any, x: Any, fmt: str) -> tuple[np.ndarray, bool]:
 def _preprocess(pre: list[Any], raw: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """a^0 from x through the Rescaling / Normalization layers in front (constants, nothing
     to learn: the trace starts after them), and a note for each."""
-    a0, notes = raw, []
+    a0 = raw
+    notes: list[str] = []
     for layer in pre:
         if layer.explain_role == "scale":
             a0 = a0 * layer.scale + layer.offset
