@@ -977,9 +977,12 @@ def _spot_check(
     trace.spot_checks = checks
     if skipped:
         trace.notes.append(
-            f"{skipped} central-difference spot check(s) skipped: there C has a kink (a ReLU "
-            f"input at 0 or a tie for a pooling maximum), where a difference quotient is not "
-            f"the derivative; the engine comparison covers those parameters."
+            Message(
+                "{skipped} central-difference spot check(s) skipped: there C has a kink (a ReLU "
+                "input at 0 or a tie for a pooling maximum), where a difference quotient is not "
+                "the derivative; the engine comparison covers those parameters.",
+                skipped=skipped,
+            )
         )
 
 
