@@ -148,6 +148,10 @@ def test_the_notebook_displays_are_chinese(monkeypatch: pytest.MonkeyPatch) -> N
     bar_text = bar_page.all_text()
     assert "第 3/5 轮" in bar_text and "40/100" in bar_text
     assert "已用 0:20" in bar_text and "elapsed" not in bar_text
+    with i18n.using("zh"):
+        printed: list[str] = []
+        model.summary(print_fn=printed.append)
+    assert printed[0].startswith('模型："') and "参数总数：58" in printed[0]
     # The English stays English.
     assert Page(model._repr_html_()).tables[0][0] == ["Layer (type)", "Output Shape", "Param #"]
 

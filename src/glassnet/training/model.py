@@ -1227,7 +1227,7 @@ class Model(Module):
         widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) + 2 for i in range(n)]
         line = "─" * sum(widths)
         out = [
-            f'Model: "{self.name}"',
+            t('Model: "{name}"').format(name=self.name),
             line,
             "".join(h.ljust(w) for h, w in zip(headers, widths)),
             "═" * sum(widths),
