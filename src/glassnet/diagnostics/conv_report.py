@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ..i18n import N_, t
+
 __all__ = ["conv_section", "png_bytes", "diverging_rgb", "grey_rgb", "CONV_STYLE"]
 
 # ColorBrewer's RdBu (11 classes), negative (blue) to positive (red): the anchors matplotlib's
@@ -118,7 +120,8 @@ def _scale_bar(kind: str, limit: float) -> str:
     uri = base64.b64encode(png_bytes(rgb)).decode("ascii")
     low = f"{-limit:.3g}" if kind == "diverging" else "0"
     return (
-        f'<div class="gn-scale"><span>{low}</span><img alt="colour scale" width="160" '
+        f'<div class="gn-scale"><span>{low}</span><img alt="{html.escape(t("colour scale"))}" '
+        f'width="160" '
         f'height="12" src="data:image/png;base64,{uri}"><span>{limit:.3g}</span></div>'
     )
 
@@ -137,7 +140,7 @@ def _filter_notes(history: Any, layer: str, filters: int) -> tuple[list[str], li
     from .conv_rules import DEAD_FILTER_SHARE, FILTER_SATURATION_FRACTION, filter_window
     from .rules import RunView
 
-    tips = [f"filter {f}" for f in range(filters)]
+    tips = [t("filter {f}").format(f=f) for f in range(filters)]
     flags = [""] * filters
     if getattr(history, "telemetry", None) is None:
         return tips, flags
@@ -153,19 +156,27 @@ def _filter_notes(history: Any, layer: str, filters: int) -> tuple[list[str], li
         sat_median = np.nanmedian(saturated, axis=0) if np.isfinite(saturated).any() else None
         grad_median = np.nanmedian(grads, axis=0) if np.isfinite(grads).any() else None
     for f in range(filters):
-        parts = [f"filter {f} (last epoch, median)"]
+        parts = [t("filter {f} (last epoch, median)").format(f=f)]
         if zero_median is not None:
-            parts.append(f"z ≤ 0 at {100 * zero_median[f]:.0f}% of outputs")
+            parts.append(t("z ≤ 0 at {pct}% of outputs").format(pct=f"{100 * zero_median[f]:.0f}"))
             if dead_share[f] > DEAD_FILTER_SHARE:
                 flags[f] = "dead"
         if sat_median is not None:
-            parts.append(f"saturated {100 * sat_median[f]:.0f}%")
+            parts.append(t("saturated {pct}%").format(pct=f"{100 * sat_median[f]:.0f}"))
             if sat_median[f] > FILTER_SATURATION_FRACTION:
                 flags[f] = flags[f] or "saturated"
         if grad_median is not None:
             parts.append(f"‖∂C/∂W‖ {grad_median[f]:.3g}")
-        tips[f] = "; ".join(parts)
+        tips[f] = t("; ").join(parts)
     return tips, flags
+
+
+# A flagged tile's caption: its number and what the doctor found.
+_FLAG_CAPTIONS = {"dead": N_("{f} · dead"), "saturated": N_("{f} · saturated")}
+
+
+def _caption(f: int, flag: str) -> str:
+    return t(_FLAG_CAPTIONS[flag]).format(f=f) if flag else str(f)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,26 +210,40 @@ def _filters_part(name: str, layer: Any, history: Any) -> str:
             for c in range(channels)
         )
         flag = flags[f]
-        caption = f"{f} · {flag}" if flag else f"{f}"
+        caption = _caption(f, flag)
         css = "gn-unit flagged" if flag else "gn-unit"
         units.append(
             f'<figure class="{css}" title="{html.escape(tips[f])}">{tiles}'
             f"<figcaption>{html.escape(caption)}</figcaption></figure>"
         )
-    per = (
-        "one tile"
+    if channels == 1:
+        per = t("one tile")
+    else:
+        per = t("{channels} tiles side by side (input channels 0–{last})").format(
+            channels=channels, last=channels - 1
+        )
+    title = (
+        N_("Filters of {name}: {filters} filters of {rows}×{cols} on {channels} input channel")
         if channels == 1
-        else f"{channels} tiles side by side (input channels 0–{channels - 1})"
+        else N_(
+            "Filters of {name}: {filters} filters of {rows}×{cols} on {channels} input channels"
+        )
     )
-    intro = (
-        f"<h3>Filters of <code>{html.escape(name)}</code>: {filters} filters of "
-        f"{rows}×{cols} on {channels} input channel{'s' if channels != 1 else ''}</h3>"
-        f"<p>Filter f is W[:, :, c, f], {per} per filter, numbered from 0. Rows are kernel "
-        f"rows, top first, as the filter lies over its input (the layer computes a "
-        f"correlation: no 180° flip). Blue is negative, white 0, red positive, on one scale "
-        f"for the layer (± max |W|). A filter outlined in orange is one the doctor finds dead "
-        f"or saturated; hover a filter for its statistics over the last epoch.</p>"
+    heading = t(title).format(
+        name=f"<code>{html.escape(name)}</code>",
+        filters=filters,
+        rows=rows,
+        cols=cols,
+        channels=channels,
     )
+    text = t(
+        "Filter f is W[:, :, c, f], {per} per filter, numbered from 0. Rows are kernel rows, top "
+        "first, as the filter lies over its input (the layer computes a correlation: no 180° "
+        "flip). Blue is negative, white 0, red positive, on one scale for the layer (± max |W|). "
+        "A filter outlined in orange is one the doctor finds dead or saturated; hover a filter "
+        "for its statistics over the last epoch."
+    ).format(per=per)
+    intro = f"<h3>{heading}</h3><p>{html.escape(text)}</p>"
     return intro + _scale_bar("diverging", limit) + f'<div class="gn-grid">{"".join(units)}</div>'
 
 
@@ -235,7 +260,7 @@ def _maps_grid(
     tips, flags = _filter_notes(history, name, n) if history is not None else ([""] * n, [""] * n)
     tiles = []
     for f in range(n):
-        caption = (f"{f} · {flags[f]}" if flags[f] else f"{f}") if numbered else ""
+        caption = _caption(f, flags[f]) if numbered else ""
         tiles.append(
             f'<figure class="gn-unit{" flagged" if flags[f] else ""}" '
             f'title="{html.escape(tips[f])}">'
@@ -251,27 +276,29 @@ def _maps_part(model: Any, convs: list[tuple[str, Any]], x: Any, history: Any) -
     from ..training.fused import forward_arrays, kernel_chain
 
     if x is None:
-        return (
-            '<p class="note">No test data was given (report(..., x=x_test, y=y_test)), so no '
-            "feature maps are drawn.</p>"
+        note = t(
+            "No test data was given (report(..., x=x_test, y=y_test)), so no feature maps are "
+            "drawn."
         )
+        return f'<p class="note">{html.escape(note)}</p>'
     chain = kernel_chain(model)
     if chain is None:
-        return (
-            '<p class="note">Feature maps are drawn for a Sequential or a chain of layers; '
-            "this model is neither.</p>"
+        note = t(
+            "Feature maps are drawn for a Sequential or a chain of layers; this model is neither."
         )
+        return f'<p class="note">{html.escape(note)}</p>'
     sample = np.asarray(x)[:1]
-    parts = [
-        "<p>The first test sample, run through the trained layers in inference mode; each "
-        "image is one filter's output a after the layer's activation, one pixel per position, "
-        "on one scale per layer.</p>"
-    ]
+    intro = t(
+        "The first test sample, run through the trained layers in inference mode; each image is "
+        "one filter's output a after the layer's activation, one pixel per position, on one "
+        "scale per layer."
+    )
+    parts = [f"<p>{html.escape(intro)}</p>"]
     image = sample[0].astype(np.float64)
     if image.ndim == 3 and image.shape[-1] in (1, 3) or image.ndim == 2:
         plane = image if image.ndim == 2 else image[..., 0]
         rows, cols = plane.shape
-        heading = f"The sample ({rows}×{cols})"
+        heading = t("The sample ({rows}×{cols})").format(rows=rows, cols=cols)
         parts.append(_maps_grid("input", plane[:, :, None], heading, numbered=False))
     positions = {id(layer): i for i, layer in enumerate(chain)}
     with forcing_inference():
@@ -283,11 +310,14 @@ def _maps_part(model: Any, convs: list[tuple[str, Any]], x: Any, history: Any) -
             if layer.data_format == "channels_first":
                 out = np.moveaxis(out, 0, -1)
             act = layer.activation.kernel.name
-            which = "first" if rank == 0 else "second"
+            which = (
+                N_("After {name} (the first convolution, {act}): {n} maps of {rows}×{cols}")
+                if rank == 0
+                else N_("After {name} (the second convolution, {act}): {n} maps of {rows}×{cols}")
+            )
             rows, cols, n = out.shape
-            heading = (
-                f"After <code>{html.escape(name)}</code> (the {which} convolution, {act}): "
-                f"{n} maps of {rows}×{cols}"
+            heading = t(which).format(
+                name=f"<code>{html.escape(name)}</code>", act=act, n=n, rows=rows, cols=cols
             )
             maps = np.asarray(out, dtype=np.float64)
             parts.append(_maps_grid(name, maps, heading, history))

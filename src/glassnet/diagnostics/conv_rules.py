@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..i18n import N_, t
 from .rules import SATURATION_FRACTION, Finding, Rule, RunView, _finding, _pct, fmt
 
 __all__ = [
@@ -50,24 +51,33 @@ def filter_window(view: RunView, layer: str, stat: str) -> np.ndarray:
 
 
 def _listed(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    if len(words) == 1:
+        return words[0]
+    return t("{first} and {last}").format(first=t(", ").join(words[:-1]), last=words[-1])
 
 
 def _indices(found: np.ndarray) -> str:
     """ "1 and 3", "0, 2 and 5", "0, 1, …, 15 and 20 more" for a list of filter indices."""
     shown = [str(int(i)) for i in found[:_SHOWN]]
     more = len(found) - len(shown)
-    return ", ".join(shown) + f" and {more} more" if more else _listed(shown)
+    if more:
+        return t("{shown} and {more} more").format(shown=t(", ").join(shown), more=more)
+    return _listed(shown)
 
 
 def _share_of_samples(share: float, samples: int) -> str:
     if share >= 1.0:
-        return f"every one of the latest {samples} samples" if samples > 1 else "the latest sample"
-    return f"at least {_pct(share)} of the latest {samples} samples"
+        if samples > 1:
+            return t("every one of the latest {samples} samples").format(samples=samples)
+        return t("the latest sample")
+    return t("at least {pct} of the latest {samples} samples").format(
+        pct=_pct(share), samples=samples
+    )
 
 
-def _filters_word(found: np.ndarray) -> str:
-    return "filter" if len(found) == 1 else "filters"
+def _which_filters(found: np.ndarray) -> str:
+    message = N_("filter {indices}") if len(found) == 1 else N_("filters {indices}")
+    return t(message).format(indices=_indices(found))
 
 
 def _gradient_clause(view: RunView, layer: str, found: np.ndarray) -> str:
@@ -80,10 +90,12 @@ def _gradient_clause(view: RunView, layer: str, found: np.ndarray) -> str:
     theirs = float(np.nanmax(median[found])) if np.isfinite(median[found]).any() else np.nan
     if not np.isfinite(theirs):
         return ""
-    mine = "is 0" if theirs == 0 else f"is at most {fmt(theirs)}"
+    mine = t("is 0") if theirs == 0 else t("is at most {value}").format(value=fmt(theirs))
     if others.size and np.isfinite(others).any():
-        return f"; their ‖∂C/∂W‖ {mine} (the other filters' median: {fmt(np.nanmedian(others))})"
-    return f"; their ‖∂C/∂W‖ {mine}"
+        return t("; their ‖∂C/∂W‖ {mine} (the other filters' median: {median})").format(
+            mine=mine, median=fmt(np.nanmedian(others))
+        )
+    return t("; their ‖∂C/∂W‖ {mine}").format(mine=mine)
 
 
 def _severity(found: np.ndarray, filters: int) -> str:
@@ -108,16 +120,26 @@ def check_dead_filters(view: RunView) -> list[Finding]:
             _finding(
                 view,
                 "dead_filters",
-                f"{len(found)} of {filters} ReLU filters of {layer} are dead "
-                f"({_filters_word(found)} {_indices(found)}, counted from 0 as in W[..., f]): "
-                f"z <= 0 at every position of every sample of the batch in "
-                f"{_share_of_samples(float(np.min(dead_share[found])), len(zero))}"
-                f"{_gradient_clause(view, layer, found)}.",
-                "A dead filter outputs a = 0 everywhere, so σ'(z) = 0 and its δ is 0 at every "
-                "position (BP2), and by BP4 ∂C/∂W, the correlation of a^(l-1) with δ^l, is 0: it "
-                "never learns back. Use He initialisation (kernel_initializer='he_normal') and "
-                "biases >= 0, a lower learning rate, BatchNormalization before the ReLU, or "
-                "LeakyReLU; if the other filters suffice, fewer filters cost nothing.",
+                t(
+                    "{n} of {filters} ReLU filters of {layer} are dead ({which}, counted from 0 "
+                    "as in W[..., f]): z <= 0 at every position of every sample of the batch in "
+                    "{samples}{gradient}."
+                ).format(
+                    n=len(found),
+                    filters=filters,
+                    layer=layer,
+                    which=_which_filters(found),
+                    samples=_share_of_samples(float(np.min(dead_share[found])), len(zero)),
+                    gradient=_gradient_clause(view, layer, found),
+                ),
+                t(
+                    "A dead filter outputs a = 0 everywhere, so σ'(z) = 0 and its δ is 0 at "
+                    "every position (BP2), and by BP4 ∂C/∂W, the correlation of a^(l-1) with "
+                    "δ^l, is 0: it never learns back. Use He initialisation "
+                    "(kernel_initializer='he_normal') and biases >= 0, a lower learning rate, "
+                    "BatchNormalization before the ReLU, or "
+                    "LeakyReLU; if the other filters suffice, fewer filters cost nothing."
+                ),
                 layer=layer,
                 severity=_severity(found, filters),
             )
@@ -138,20 +160,33 @@ def check_saturated_filters(view: RunView) -> list[Finding]:
             continue
         filters, act = saturated.shape[1], view.activation(layer)
         shares = _listed([_pct(float(v)) for v in median[found[:_SHOWN]]])
-        if len(found) > 1:
-            shares = "respectively " + shares + (" (the first ones)" if len(found) > _SHOWN else "")
+        if len(found) > _SHOWN:
+            shares = t("respectively {shares} (the first ones)").format(shares=shares)
+        elif len(found) > 1:
+            shares = t("respectively {shares}").format(shares=shares)
         out.append(
             _finding(
                 view,
                 "saturated_filters",
-                f"{len(found)} of {filters} {act} filters of {layer} are saturated "
-                f"({_filters_word(found)} {_indices(found)}, counted from 0 as in W[..., f]): "
-                f"{shares} of their outputs have σ'(z) below 5% of its maximum (median over "
-                f"the latest samples){_gradient_clause(view, layer, found)}.",
-                "By BP2, δ^l = (error from above) ⊙ σ'(z^l) ≈ 0 at a saturated position, so "
-                "these filters' weights barely learn (BP4). Scale the inputs to mean 0 and std "
-                "1, use a smaller initialisation (Glorot) and biases near 0, put "
-                "BatchNormalization before the activation, or use ReLU.",
+                t(
+                    "{n} of {filters} {act} filters of {layer} are saturated ({which}, counted "
+                    "from 0 as in W[..., f]): {shares} of their outputs have σ'(z) below 5% of "
+                    "its maximum (median over the latest samples){gradient}."
+                ).format(
+                    n=len(found),
+                    filters=filters,
+                    act=act,
+                    layer=layer,
+                    which=_which_filters(found),
+                    shares=shares,
+                    gradient=_gradient_clause(view, layer, found),
+                ),
+                t(
+                    "By BP2, δ^l = (error from above) ⊙ σ'(z^l) ≈ 0 at a saturated position, so "
+                    "these filters' weights barely learn (BP4). Scale the inputs to mean 0 and std "
+                    "1, use a smaller initialisation (Glorot) and biases near 0, put "
+                    "BatchNormalization before the activation, or use ReLU."
+                ),
                 layer=layer,
                 severity=_severity(found, filters),
             )
@@ -162,10 +197,12 @@ def check_saturated_filters(view: RunView) -> list[Finding]:
 CONV_RULES: dict[str, Rule] = {
     r.name: r
     for r in (
-        Rule("dead_filters", "dead convolution filters", check_dead_filters, needs_telemetry=True),
+        Rule(
+            "dead_filters", N_("dead convolution filters"), check_dead_filters, needs_telemetry=True
+        ),
         Rule(
             "saturated_filters",
-            "saturated convolution filters",
+            N_("saturated convolution filters"),
             check_saturated_filters,
             needs_telemetry=True,
         ),

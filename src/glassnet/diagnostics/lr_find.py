@@ -32,6 +32,7 @@ from .. import _rng
 from .._fpenv import flush_denormals
 from .._threads import blas_threads
 from ..errors import InvalidArgumentError, describe
+from ..i18n import t
 
 
 def _limit_blas_threads(fn: Any) -> Any:
@@ -103,43 +104,49 @@ class LRFinderResult:
     def __str__(self) -> str:
         n = self.learning_rates.size
         if n == 0:
-            return "lr_find: no step was taken"
-        lines = [
-            f"Learning-rate range test (Smith 2015): {n} steps, learning rate "
-            f"{self.learning_rates[0]:.2g} -> {self.learning_rates[-1]:.2g}"
-            + (
-                f" (stopped: the smoothed loss passed {self.diverge_factor:g}x its minimum)"
-                if self.stopped_early
-                else ""
+            return t("lr_find: no step was taken")
+        head = t(
+            "Learning-rate range test (Smith 2015): {n} steps, learning rate {first} -> {last}"
+        ).format(n=n, first=f"{self.learning_rates[0]:.2g}", last=f"{self.learning_rates[-1]:.2g}")
+        if self.stopped_early:
+            head += t(" (stopped: the smoothed loss passed {factor}x its minimum)").format(
+                factor=f"{self.diverge_factor:g}"
             )
-        ]
+        lines = [head]
         best = self.min_loss_learning_rate
         if best is not None:
             lines.append(
-                f"  lowest smoothed loss {np.nanmin(self.smoothed_losses):.4g} at "
-                f"learning rate {best:.2g}"
+                "  "
+                + t("lowest smoothed loss {loss} at learning rate {lr}").format(
+                    loss=f"{np.nanmin(self.smoothed_losses):.4g}", lr=f"{best:.2g}"
+                )
             )
         # A coarse table: about ten rows across the curve.
         idx = np.unique(np.linspace(0, n - 1, min(n, 10)).round().astype(int))
-        lines.append("  learning rate   loss (smoothed)")
+        lines.append("  " + t("learning rate   loss (smoothed)"))
         for i in idx:
             lines.append(f"  {self.learning_rates[i]:>13.2e}   {self.smoothed_losses[i]:.4g}")
         if self.trained_steps:
             lines.append(
-                f"note: the model was already trained ({self.trained_steps:,} optimizer "
-                f"steps), so the test ran from those weights (they are restored) and the "
-                f"suggestion is a rate for fine-tuning them; for a rate to train from scratch, "
-                f"run lr_find on a fresh model of the same architecture"
+                t(
+                    "note: the model was already trained ({steps} optimizer steps), so the test "
+                    "ran from those weights (they are restored) and the suggestion is a rate for "
+                    "fine-tuning them; for a rate to train from scratch, run lr_find on a fresh "
+                    "model of the same architecture"
+                ).format(steps=f"{self.trained_steps:,}")
             )
         if self.suggestion is None:
             lines.append(
-                "suggested learning rate: none (the loss never fell; try a wider range "
-                "or more steps)"
+                t(
+                    "suggested learning rate: none (the loss never fell; try a wider range or "
+                    "more steps)"
+                )
             )
         else:
             lines.append(
-                f"suggested learning rate: {self.suggestion:.2g} (steepest descent of "
-                f"the smoothed loss)"
+                t("suggested learning rate: {lr} (steepest descent of the smoothed loss)").format(
+                    lr=f"{self.suggestion:.2g}"
+                )
             )
         return "\n".join(lines)
 
@@ -161,17 +168,20 @@ class LRFinderResult:
             span = max(high - low, 1e-12)
             marker = None
             if self.suggestion is not None:
-                marker = (self.suggestion, f"suggested α = {self.suggestion:.2g}")
+                marker = (
+                    self.suggestion,
+                    t("suggested α = {lr}").format(lr=f"{self.suggestion:.2g}"),
+                )
             chart = line_chart(
                 {
-                    "mini-batch loss": (lrs, [float(v) for v in self.losses]),
-                    "smoothed loss": (lrs, [float(v) for v in smooth]),
+                    t("mini-batch loss"): (lrs, [float(v) for v in self.losses]),
+                    t("smoothed loss"): (lrs, [float(v) for v in smooth]),
                 },
-                "learning rate α",
-                "loss",
+                t("learning rate α"),
+                t("loss"),
                 log_x=True,
                 marker=marker,
-                light=("mini-batch loss",),
+                light=(t("mini-batch loss"),),
                 y_range=(low - 0.1 * span, max(high, low) + 1.5 * span),
                 width=460,
                 height=260,

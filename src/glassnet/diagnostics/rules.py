@@ -271,6 +271,16 @@ class Finding:
             return t("Suggestion:")
 
 
+_FINDINGS_HEADERS = (
+    N_("severity"),
+    N_("rule"),
+    N_("layer"),
+    N_("epoch"),
+    N_("evidence"),
+    N_("what to do"),
+)
+
+
 class Findings(list):  # type: ignore[type-arg]
     """The doctor's findings (``history.findings``, ``doctor.findings``, ``diagnose``): a list
     of ``Finding`` that a notebook shows as a table — severity, rule, layer, epoch, evidence
@@ -281,27 +291,25 @@ class Findings(list):  # type: ignore[type-arg]
         from .report import _rich
 
         if not self:
-            return f"{box('findings')}<b>Doctor:</b> no problems found.</div>"
+            return f"{box('findings')}<b>{escape(t('Doctor: no problems found.'))}</b></div>"
         cell = "padding:3px 8px;border-bottom:1px solid #ddd;vertical-align:top;text-align:left"
         rows = []
         for f in self:
             colour = "#b45309" if f.severity == "warning" else "#1d4ed8"
             rows.append(
-                f'<tr><td style="{cell};color:{colour};font-weight:bold">{escape(f.severity)}</td>'
+                f'<tr><td style="{cell};color:{colour};font-weight:bold">'
+                f"{escape(t(f.severity))}</td>"
                 f'<td style="{cell}"><code>{escape(f.rule)}</code></td>'
                 f'<td style="{cell}">{escape(f.layer or "")}</td>'
                 f'<td style="{cell};text-align:right">{f.epoch + 1}</td>'
                 f'<td style="{cell}">{_rich(f.evidence)}</td>'
                 f'<td style="{cell}">{_rich(f.suggestion)}</td></tr>'
             )
-        head = "".join(
-            f'<th style="{cell}">{h}</th>'
-            for h in ("severity", "rule", "layer", "epoch", "evidence", "what to do")
-        )
+        head = "".join(f'<th style="{cell}">{escape(t(h))}</th>' for h in _FINDINGS_HEADERS)
         n = len(self)
+        title = N_("Doctor: {n} finding") if n == 1 else N_("Doctor: {n} findings")
         return (
-            f"{box('findings')}<b>Doctor: {n} finding"
-            f"{'s' if n != 1 else ''}</b>"
+            f"{box('findings')}<b>{escape(t(title).format(n=n))}</b>"
             f'<table style="border-collapse:collapse;margin:4px 0"><thead><tr>{head}</tr>'
             f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
         )

@@ -182,11 +182,14 @@ def run_explain(
         trace = backprop(
             net, x, y, loss=conv_loss if loss is None else loss, learning_rate=learning_rate
         )
-        trace.title = (
-            "A small convolutional network: a 6×6 image, two 3×3 filters"
-            + (", batch normalisation" if example == "conv-bn" else "")
-            + ", 2×2 max pooling, a Dense output"
-        )
+        with i18n.using(language):
+            trace.title = i18n.t(
+                "A small convolutional network: a 6×6 image, two 3×3 filters, batch "
+                "normalisation, 2×2 max pooling, a Dense output"
+                if example == "conv-bn"
+                else "A small convolutional network: a 6×6 image, two 3×3 filters, 2×2 max "
+                "pooling, a Dense output"
+            )
         digits = 6 if precision is None else precision
         graph_model: Any = net
     elif model is None:

@@ -41,6 +41,7 @@ from ..errors import InvalidArgumentError, NotTraceableError, ShapeError, descri
 from ..nn import losses as losses_module
 from ..nn.module import Parameter
 from . import trace as tr
+from .i18n import Message
 
 __all__ = ["ConvTrace", "StageTrace", "conv_backprop", "CONV_ROLES", "is_conv_chain"]
 
@@ -347,14 +348,22 @@ def _plan(chain: Sequence[Any]) -> tuple[list[_Stage], str, list[Any]]:
             ):
                 last.act = layer
                 last.notes.append(
-                    f"σ comes from the separate layer {layer.name!r} ({layer.kernel.name}) "
-                    f"after {last.layer.name!r}."
+                    Message(
+                        "σ comes from the separate layer {layer} ({kernel}) after {dense}.",
+                        layer=repr(layer.name),
+                        kernel=layer.kernel.name,
+                        dense=repr(last.layer.name),
+                    )
                 )
             else:
                 stages.append(_Stage("activation", layer, layer))
         elif role == "identity":
             pending.append(
-                f"{layer.name!r}: {layer!r} is the identity at inference; the trace skips it."
+                Message(
+                    "{layer}: {module} is the identity at inference; the trace skips it.",
+                    layer=repr(layer.name),
+                    module=repr(layer),
+                )
             )
         else:
             raise NotTraceableError(
@@ -528,18 +537,29 @@ def _prepare_input(model: Any, x: Any, fmt: str) -> tuple[np.ndarray, bool]:
 def _preprocess(pre: list[Any], raw: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """a^0 from x through the Rescaling / Normalization layers in front (constants, nothing
     to learn: the trace starts after them), and a note for each."""
-    a0, notes = raw, []
+    a0 = raw
+    notes: list[str] = []
     for layer in pre:
         if layer.explain_role == "scale":
             a0 = a0 * layer.scale + layer.offset
             offset = f" + {layer.offset:g}" if layer.offset else ""
-            notes.append(f"{layer.name!r}: a^0 = x · {layer.scale:g}{offset} (Rescaling).")
+            notes.append(
+                Message(
+                    "{layer}: a^0 = x · {scale}{offset} (Rescaling).",
+                    layer=repr(layer.name),
+                    scale=f"{layer.scale:g}",
+                    offset=offset,
+                )
+            )
         else:
             inv, mean = (np.asarray(v, dtype=np.float64) for v in layer.scale_and_shift())
             a0 = (a0 - mean) * inv
             notes.append(
-                f"{layer.name!r}: a^0 = (x − μ) ⊘ s with the layer's fixed statistics "
-                f"(Normalization): an affine map of the inputs with nothing to learn."
+                Message(
+                    "{layer}: a^0 = (x − μ) ⊘ s with the layer's fixed statistics "
+                    "(Normalization): an affine map of the inputs with nothing to learn.",
+                    layer=repr(layer.name),
+                )
             )
     return a0, notes
 
@@ -693,8 +713,11 @@ def conv_backprop(
     dtypes = {str(q.data.dtype) for st in stages for q in st.layer.kernel_parameters()}
     if dtypes - {"float64"}:
         notes.append(
-            f"The model's weights are {', '.join(sorted(dtypes))}; the trace and its checks use "
-            f"float64 copies of them."
+            Message(
+                "The model's weights are {dtypes}; the trace and its checks use float64 copies "
+                "of them.",
+                dtypes=", ".join(sorted(dtypes)),
+            )
         )
 
     # ---- BP1 ---------------------------------------------------------------------------------
@@ -954,9 +977,12 @@ def _spot_check(
     trace.spot_checks = checks
     if skipped:
         trace.notes.append(
-            f"{skipped} central-difference spot check(s) skipped: there C has a kink (a ReLU "
-            f"input at 0 or a tie for a pooling maximum), where a difference quotient is not "
-            f"the derivative; the engine comparison covers those parameters."
+            Message(
+                "{skipped} central-difference spot check(s) skipped: there C has a kink (a ReLU "
+                "input at 0 or a tie for a pooling maximum), where a difference quotient is not "
+                "the derivative; the engine comparison covers those parameters.",
+                skipped=skipped,
+            )
         )
 
 

@@ -16,7 +16,7 @@ from ..errors import InvalidArgumentError
 from ..nn import losses as L
 from . import i18n, presets
 from .conv import ConvTrace, StageTrace, correlate
-from .i18n import t
+from .i18n import N_, localise, t
 from .notation import (
     Expr,
     Fenced,
@@ -103,17 +103,25 @@ def _first(arr: np.ndarray | None) -> np.ndarray:
 def _kind_title(st: StageTrace) -> str:
     shape_in = "×".join(str(d) for d in st.a_prev.shape[1:])
     shape_out = "×".join(str(d) for d in st.a.shape[1:])
+    mode = st.info.get("mode", "max")
     what = {
-        "conv": "convolution",
-        "pool": f"{st.info.get('mode', 'max')} pooling",
-        "global_pool": f"global {st.info.get('mode', 'max')} pooling",
-        "batchnorm": "batch normalisation",
-        "activation": "activation",
-        "flatten": "flatten",
-        "dense": "dense",
+        "conv": N_("convolution"),
+        "pool": N_("max pooling") if mode == "max" else N_("average pooling"),
+        "global_pool": N_("global max pooling") if mode == "max" else N_("global average pooling"),
+        "batchnorm": N_("batch normalisation"),
+        "activation": N_("activation"),
+        "flatten": N_("flatten"),
+        "dense": N_("dense"),
     }[st.kind]
     sigma = f", σ = {st.activation}" if st.kind in ("conv", "dense", "activation") else ""
-    return f"Layer {st.index} ({what}, {st.name!r}): {shape_in} → {shape_out}{sigma}"
+    return t("Layer {l} ({what}, {name}): {shape_in} → {shape_out}{sigma}").format(
+        l=st.index,
+        what=t(what),
+        name=repr(st.name),
+        shape_in=shape_in,
+        shape_out=shape_out,
+        sigma=sigma,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,9 +135,11 @@ def _conv_forward(st: StageTrace) -> list[Any]:
         items.append(
             Para(
                 [
-                    f"Padding 'same': each input map gets {pad[0][0]} row(s) of zeros above, "
-                    f"{pad[0][1]} below, {pad[1][0]} column(s) left and {pad[1][1]} right, so "
-                    f"that z has the input's size; the padded maps are shown."
+                    t(
+                        "Padding 'same': each input map gets {top} row(s) of zeros above, "
+                        "{bottom} below, {left} column(s) left and {right} right, so that z has "
+                        "the input's size; the padded maps are shown."
+                    ).format(top=pad[0][0], bottom=pad[0][1], left=pad[1][0], right=pad[1][1])
                 ]
             )
         )
@@ -140,7 +150,7 @@ def _conv_forward(st: StageTrace) -> list[Any]:
     for f in _shown(W.shape[0]):
         items.append(_conv_position(st, f, at))
         items += _conv_map(st, f)
-    items += _more(W.shape[0], "Filters", l)
+    items += _more(W.shape[0], N_("Filters"), l)
     return items
 
 
@@ -156,10 +166,10 @@ def _more(count: int, what: str, l: int) -> list[Any]:
     """A note for the maps beyond SHOWN (none when all are shown)."""
     if count <= SHOWN:
         return []
-    text = (
-        f"{what} {SHOWN + 1}–{count} of layer {l} are computed and checked the same way; their "
-        f"numbers are in trace.stages[{l - 1}] and in the JSON."
-    )
+    text = t(
+        "{what} {first}–{count} of layer {l} are computed and checked the same way; their "
+        "numbers are in trace.stages[{index}] and in the JSON."
+    ).format(what=t(what), first=SHOWN + 1, count=count, l=l, index=l - 1)
     return [Para([text])]
 
 
@@ -188,7 +198,11 @@ def _conv_position(st: StageTrace, f: int, at: tuple[int, int]) -> Step:
         products += ([Op("+")] if c else []) + [_sum_of(window * W[f, c])]
     if channels > SHOWN:  # the other channels' windows, added up
         rest = float((a_pad[SHOWN:, rows, cols] * W[f, SHOWN:]).sum())
-        tail: list[Expr] = [Op("+"), Words(f"(channels {SHOWN + 1}–{channels}) "), Num(rest)]
+        tail: list[Expr] = [
+            Op("+"),
+            Words(t("(channels {first}–{last}) ").format(first=SHOWN + 1, last=channels)),
+            Num(rest),
+        ]
         terms, products = terms + tail, products + tail
     one = channels == 1
     formula = Row(
@@ -198,14 +212,18 @@ def _conv_position(st: StageTrace, f: int, at: tuple[int, int]) -> Step:
     )  # fmt: skip
     return Step(
         "forward",
-        f"one position of filter {f + 1}: the window at [{r + 1}, {s + 1}] of the input, "
-        f"weighted by the kernel",
+        t(
+            "one position of filter {f}: the window at [{r}, {s}] of the input, weighted by the "
+            "kernel"
+        ).format(f=f + 1, r=r + 1, s=s + 1),
         _at(S("z", l, str(f + 1)), r, s),
         [formula, Row([*terms, *_plus(b[f])]), Row([*products, *_plus(b[f])]), Num(z[f, r, s])],
         layer=l,
         value=z[f, r, s],
-        note="i, j run over the kernel's rows and columns (from 0); the window slides one step "
-        "at a time, and every position of z is computed the same way.",
+        note=t(
+            "i, j run over the kernel's rows and columns (from 0); the window slides one step "
+            "at a time, and every position of z is computed the same way."
+        ),
     )
 
 
@@ -222,22 +240,29 @@ def _conv_map(st: StageTrace, f: int) -> list[Any]:
         sum_terms: list[Expr] = []
         for c in _shown(channels):
             part = correlate_2d(a_pad[c], W[f, c])
+            label = t("filter {f}, the part from input channel {c}").format(f=f + 1, c=c + 1)
             items.append(
-                Step("forward", f"filter {f + 1}, the part from input channel {c + 1}",
+                Step("forward", label,
                      Row([S("W", l, _fc(f, c)), STAR, S("a", l - 1, str(c + 1))]),
                      [_prod(Mat(W[f, c]), STAR, Mat(a_pad[c])), Mat(part)], layer=l, value=part)
             )  # fmt: skip
             sum_terms += ([Op("+")] if c else []) + [Mat(part)]
         if channels > SHOWN:
             rest = np.sum([correlate_2d(a_pad[c], W[f, c]) for c in range(SHOWN, channels)], 0)
-            sum_terms += [Op("+"), Words(f"(channels {SHOWN + 1}–{channels}) "), Mat(rest)]
+            sum_terms += [
+                Op("+"),
+                Words(t("(channels {first}–{last}) ").format(first=SHOWN + 1, last=channels)),
+                Mat(rest),
+            ]
         whole = Row([*sum_terms, *_plus(b[f])])
+    label = t("weighted input of filter {f}, every position").format(f=f + 1)
     items.append(
-        Step("forward", f"weighted input of filter {f + 1}, every position", S("z", l, str(f + 1)),
+        Step("forward", label, S("z", l, str(f + 1)),
              [_conv_formula(l, f, channels), whole, Mat(z[f])], layer=l, value=z[f])
     )  # fmt: skip
+    label = t("activation of filter {f}, σ = {act}").format(f=f + 1, act=st.activation)
     items.append(
-        Step("forward", f"activation of filter {f + 1}, σ = {st.activation}", S("a", l, str(f + 1)),
+        Step("forward", label, S("a", l, str(f + 1)),
              [_call(SIGMA, S("z", l, str(f + 1))), _call(SIGMA, Mat(z[f])), Mat(a[f])], layer=l,
              value=a[f])
     )  # fmt: skip
@@ -270,8 +295,13 @@ def _pool_forward(st: StageTrace) -> list[Any]:
         items.append(
             Step(
                 "forward",
-                f"channel {c + 1}, window [{r + 1}, {s + 1}] ({pool}, stride "
-                f"{'×'.join(map(str, st.info['strides']))})",
+                t("channel {c}, window [{r}, {s}] ({pool}, stride {stride})").format(
+                    c=c + 1,
+                    r=r + 1,
+                    s=s + 1,
+                    pool=pool,
+                    stride="×".join(map(str, st.info["strides"])),
+                ),
                 _at(S("a", l, str(c + 1)), r, s),
                 [_call(Words(name), Mat(window)), Num(a[c, r, s])],
                 layer=l,
@@ -281,7 +311,7 @@ def _pool_forward(st: StageTrace) -> list[Any]:
         items.append(
             Step(
                 "forward",
-                f"channel {c + 1}, every window",
+                t("channel {c}, every window").format(c=c + 1),
                 S("a", l, str(c + 1)),
                 [
                     _call(Words(f"{name}pool"), S("a", l - 1, str(c + 1))),
@@ -292,7 +322,7 @@ def _pool_forward(st: StageTrace) -> list[Any]:
                 value=a[c],
             )
         )
-    items += _more(x.shape[0], "Channels", l)
+    items += _more(x.shape[0], N_("Channels"), l)
     return items
 
 
@@ -300,14 +330,21 @@ def _global_forward(st: StageTrace) -> list[Any]:
     """a^l_c = the maximum (mean) of the whole map a^{l−1}_c: one number per channel."""
     l, x, a = st.index, _first(st.a_prev), _first(st.a)
     name = "max" if st.info["mode"] == "max" else "mean"
+    label = (
+        N_("channel {c}: the max of the whole map")
+        if name == "max"
+        else N_("channel {c}: the mean of the whole map")
+    )
     items: list[Any] = [
-        Step("forward", f"channel {c + 1}: the {name} of the whole map", S("a", l, str(c + 1)),
+        Step("forward", t(label).format(c=c + 1), S("a", l, str(c + 1)),
              [_call(Words(name), S("a", l - 1, str(c + 1))), _call(Words(name), Mat(x[c])),
               Num(a[c])], layer=l, value=a[c])
         for c in _shown(x.shape[0])
     ]  # fmt: skip
-    items += _more(x.shape[0], "Channels", l)
-    items.append(Step("forward", "one number per channel", S("a", l), [Mat(a)], layer=l, value=a))
+    items += _more(x.shape[0], N_("Channels"), l)
+    items.append(
+        Step("forward", t("one number per channel"), S("a", l), [Mat(a)], layer=l, value=a)
+    )
     return items
 
 
@@ -320,14 +357,19 @@ def _global_backward(st: StageTrace) -> list[Any]:
         cs = str(c + 1)
         if st.info["mode"] == "max":
             r, s = divmod(int(where[c, 0, 0]), x.shape[-1])
-            rule: Expr = Words(f"{g[c]:.6g} at the maximum [{r + 1}, {s + 1}], 0 elsewhere")
+            rule: Expr = Words(
+                t("{g} at the maximum [{r}, {s}], 0 elsewhere").format(
+                    g=f"{g[c]:.6g}", r=r + 1, s=s + 1
+                )
+            )
         else:
-            rule = Row([Frac(_grad_sym(l, cs), Num(x[c].size)), Words(" at every position")])
+            rule = Row([Frac(_grad_sym(l, cs), Num(x[c].size)), Words(t(" at every position"))])
+        label = t("channel {c}: the gradient routed back").format(c=c + 1)
         items.append(
-            Step("BP2", f"channel {c + 1}: the gradient routed back", _grad_sym(l - 1, cs),
+            Step("BP2", label, _grad_sym(l - 1, cs),
                  [rule, Mat(dx[c])], layer=l, value=dx[c])
         )  # fmt: skip
-    return items + _more(x.shape[0], "Channels", l)
+    return items + _more(x.shape[0], N_("Channels"), l)
 
 
 def _bn_forward(st: StageTrace) -> list[Any]:
@@ -338,9 +380,11 @@ def _bn_forward(st: StageTrace) -> list[Any]:
     items.append(
         Para(
             [
-                f"Batch statistics, as in training: μ and σ² per channel over the "
-                f"{count} values of the batch ({len(st.a_prev)} sample(s)); ε = "
-                f"{info['eps']:g}. The model's moving statistics are not used or changed."
+                t(
+                    "Batch statistics, as in training: μ and σ² per channel over the {count} "
+                    "values of the batch ({n} sample(s)); ε = {eps}. The model's moving "
+                    "statistics are not used or changed."
+                ).format(count=count, n=len(st.a_prev), eps=f"{info['eps']:g}")
             ]
         )
     )
@@ -350,7 +394,7 @@ def _bn_forward(st: StageTrace) -> list[Any]:
         items.append(
             Step(
                 "forward",
-                f"channel {c + 1}: mean and variance",
+                t("channel {c}: mean and variance").format(c=c + 1),
                 Sym("μ", sub=sub),
                 [_call(Words("mean"), Mat(shown)), Num(info["mean"][c])],
                 layer=l,
@@ -361,7 +405,7 @@ def _bn_forward(st: StageTrace) -> list[Any]:
         items.append(
             Step(
                 "forward",
-                f"channel {c + 1}: normalised",
+                t("channel {c}: normalised").format(c=c + 1),
                 Hat("x", sub),
                 [
                     Frac(
@@ -386,7 +430,7 @@ def _bn_forward(st: StageTrace) -> list[Any]:
         items.append(
             Step(
                 "forward",
-                f"channel {c + 1}: scaled and shifted",
+                t("channel {c}: scaled and shifted").format(c=c + 1),
                 S("a", l, sub),
                 [
                     Row([Sym("γ", sub=sub), Hat("x", sub), Op("+"), Sym("β", sub=sub)]),
@@ -405,7 +449,7 @@ def _bn_forward(st: StageTrace) -> list[Any]:
                 value=a[c],
             )
         )
-    items += _more(x.shape[0], "Channels", l)
+    items += _more(x.shape[0], N_("Channels"), l)
     return items
 
 
@@ -415,7 +459,7 @@ def _dense_forward(st: StageTrace) -> list[Any]:
     return [
         Step(
             "forward",
-            "weighted input",
+            t("weighted input"),
             S("z", l),
             [
                 Row([S("W", l), S("a", l - 1), Op("+"), S("b", l)]),
@@ -427,7 +471,7 @@ def _dense_forward(st: StageTrace) -> list[Any]:
         ),
         Step(
             "forward",
-            f"activation, σ = {st.activation}",
+            t("activation, σ = {act}").format(act=st.activation),
             S("a", l),
             [_call(SIGMA, S("z", l)), _call(SIGMA, Mat(_first(st.z))), Mat(_first(st.a))],
             layer=l,
@@ -438,16 +482,18 @@ def _dense_forward(st: StageTrace) -> list[Any]:
 
 def _flatten_forward(st: StageTrace, fmt: str) -> list[Any]:
     order = (
-        "position by position (row by row), the channels of each position together, as "
-        "Keras's channels-last layout stores them"
+        t(
+            "position by position (row by row), the channels of each position together, as "
+            "Keras's channels-last layout stores them"
+        )
         if fmt == "channels_last"
-        else "channel by channel, each map row by row (channels-first layout)"
+        else t("channel by channel, each map row by row (channels-first layout)")
     )
     return [
-        Para([f"Flatten lists the maps' entries {order}."]),
+        Para([t("Flatten lists the maps' entries {order}.").format(order=order)]),
         Step(
             "forward",
-            "the maps as one vector",
+            t("the maps as one vector"),
             S("a", st.index),
             [_call(Words("flatten"), S("a", st.index - 1)), Mat(_first(st.a))],
             layer=st.index,
@@ -479,14 +525,14 @@ def _activation_forward(st: StageTrace) -> list[Any]:
     return [
         Step(
             "forward",
-            f"channel {c + 1}, σ = {st.activation}",
+            t("channel {c}, σ = {act}").format(c=c + 1, act=st.activation),
             S("a", l, str(c + 1)),
             [_call(SIGMA, S("a", l - 1, str(c + 1))), _call(SIGMA, Mat(z[c])), Mat(a[c])],
             layer=l,
             value=a[c],
         )
         for c in _shown(z.shape[0])
-    ] + _more(z.shape[0], "Channels", l)
+    ] + _more(z.shape[0], N_("Channels"), l)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -510,8 +556,8 @@ def _prime_steps(st: StageTrace, c: int | None) -> list[Step]:
     return [
         Step(
             "σ'",
-            f"derivative of the activation ({st.activation})"
-            + ("" if c is None else f", channel {c + 1}"),
+            t("derivative of the activation ({act})").format(act=st.activation)
+            + ("" if c is None else t(", channel {c}").format(c=c + 1)),
             _call(SIGMA_PRIME, S("z", l, sub)),
             prime_rhs,
             layer=l,
@@ -519,7 +565,7 @@ def _prime_steps(st: StageTrace, c: int | None) -> list[Step]:
         ),
         Step(
             "δ",
-            "error of the layer" + ("" if c is None else f", channel {c + 1}"),
+            t("error of the layer") + ("" if c is None else t(", channel {c}").format(c=c + 1)),
             S("δ", l, sub),
             [
                 Row([_grad_sym(l, sub), Op("⊙"), _call(SIGMA_PRIME, S("z", l, sub))]),
@@ -529,9 +575,9 @@ def _prime_steps(st: StageTrace, c: int | None) -> list[Step]:
             layer=l,
             value=delta,
             note=[
-                "The gradient that reached ",
+                t("The gradient that reached "),
                 S("a", l, sub),
-                " times the slope of σ at every position — zero where a ReLU is off.",
+                t(" times the slope of σ at every position — zero where a ReLU is off."),
             ]
             if st.activation == "relu"
             else "",
@@ -551,25 +597,31 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
         if st.activation != "linear":
             items += _prime_steps(st, f)
         else:
-            items.append(Para(["σ is linear: ", S("δ", l, fs), " = ", _grad_sym(l, fs), "."]))
+            items.append(Para([t("σ is linear: "), S("δ", l, fs), " = ", _grad_sym(l, fs), "."]))
         if "b" in st.grads:
             items.append(
                 Step(
                     "BP3",
-                    f"gradient of the bias of filter {f + 1}: the sum of its δ",
+                    t("gradient of the bias of filter {f}: the sum of its δ").format(f=f + 1),
                     _partial(_C(), S("b", l, fs)),
                     [
                         Row([Sym("Σ", sub="r,s"), S("δ", l, fs), Words("[r, s]")]),
-                        _sum_of(delta[f]) if n == 1 else Words(f"(mean over the {n} samples)"),
+                        _sum_of(delta[f])
+                        if n == 1
+                        else Words(t("(mean over the {n} samples)").format(n=n)),
                         Num(st.grads["b"][f]),
                     ],
                     layer=l,
                     value=st.grads["b"][f],
-                    note="The bias is added at every position, so its gradient collects δ from "
-                    "all of them."
+                    note=t(
+                        "The bias is added at every position, so its gradient collects δ from "
+                        "all of them."
+                    )
                     + (
-                        " Batch normalisation follows and subtracts the channel's mean, so "
-                        "this sum is 0 up to rounding: such a bias learns nothing."
+                        t(
+                            " Batch normalisation follows and subtracts the channel's mean, so "
+                            "this sum is 0 up to rounding: such a bias learns nothing."
+                        )
                         if before_bn
                         else ""
                     ),
@@ -582,8 +634,10 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
             items.append(
                 Step(
                     "BP4",
-                    f"one entry of the kernel's gradient: input channel {c + 1} → "
-                    f"filter {f + 1}, [1, 1]" + ("" if n == 1 else ", first sample"),
+                    t(
+                        "one entry of the kernel's gradient: input channel {c} → filter {f}, [1, 1]"
+                    ).format(c=c + 1, f=f + 1)
+                    + ("" if n == 1 else t(", first sample")),
                     Row([_partial(_C(), S("W", l, sub)), Words("[1, 1]")]),
                     [
                         Row(
@@ -600,8 +654,10 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
                     ],
                     layer=l,
                     value=float((window * delta[f]).sum()),
-                    note="The input window under δ (the top-left one), weighted by δ and "
-                    "summed: a kernel entry learns from every position it touched.",
+                    note=t(
+                        "The input window under δ (the top-left one), weighted by δ and summed: "
+                        "a kernel entry learns from every position it touched."
+                    ),
                 )
             )
             corr: list[Expr] = [S("a", l - 1, str(c + 1)), STAR, S("δ", l, fs)]
@@ -612,16 +668,18 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
             items.append(
                 Step(
                     "BP4",
-                    f"gradient of the kernel from input channel {c + 1} to filter {f + 1}",
+                    t("gradient of the kernel from input channel {c} to filter {f}").format(
+                        c=c + 1, f=f + 1
+                    ),
                     _partial(_C(), S("W", l, sub)),
                     rhs,
                     layer=l,
                     value=grad,
-                    note="Every entry [i, j] as above, with the window moved by (i − 1, j − 1)"
-                    + (" and averaged over the samples." if n > 1 else "."),
+                    note=t("Every entry [i, j] as above, with the window moved by (i − 1, j − 1)")
+                    + (t(" and averaged over the samples.") if n > 1 else "."),
                 )
             )
-    items += _more(F, "Filters", l) + _more(channels, "Input channels", l)
+    items += _more(F, N_("Filters"), l) + _more(channels, N_("Input channels"), l)
     items += _conv_input_grad(st)
     return items
 
@@ -635,13 +693,15 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
     padded = np.pad(delta, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
     full, grad = _first(st.info["full"]), _first(st.grad_a_prev)
     items: list[Any] = []
-    below = "the input" if l == 1 else f"layer {l - 1}"
+    below = t("the input") if l == 1 else t("layer {l}").format(l=l - 1)
     items.append(
         Para(
             [
-                f"Back to {below}: the full correlation of δ with each kernel turned by 180° — "
-                f"δ padded with {kh - 1} row(s) and {kw - 1} column(s) of zeros on every side, "
-                f"then correlated with rot180(W)."
+                t(
+                    "Back to {below}: the full correlation of δ with each kernel turned by 180° — "
+                    "δ padded with {rows} row(s) and {cols} column(s) of zeros on every side, "
+                    "then correlated with rot180(W)."
+                ).format(below=below, rows=kh - 1, cols=kw - 1)
             ]
         )
     )
@@ -654,7 +714,9 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
                 items.append(
                     Step(
                         "BP2",
-                        f"what filter {f + 1} sends back to input channel {c + 1}",
+                        t("what filter {f} sends back to input channel {c}").format(
+                            f=f + 1, c=c + 1
+                        ),
                         Row(
                             [
                                 _call(Words("pad"), S("δ", l, str(f + 1))),
@@ -669,9 +731,11 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
                 )
             # the parts side by side would not fit a page: they are the steps just above
             numbers: Expr = Words(
-                " + ".join(f"filter {f + 1}'s part" for f in range(F))
+                " + ".join(t("filter {f}'s part").format(f=f + 1) for f in range(F))
                 if F <= SHOWN
-                else f"the parts of filters 1–{F} added up (filters 1–{SHOWN} above)"
+                else t("the parts of filters 1–{F} added up (filters 1–{shown} above)").format(
+                    F=F, shown=SHOWN
+                )
             )
         else:
             numbers = _prod(Mat(padded[0]), STAR, Mat(parts[0]))
@@ -691,19 +755,21 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
         items.append(
             Step(
                 "BP2",
-                f"gradient for input channel {c + 1} of layer {l}",
+                t("gradient for input channel {c} of layer {l}").format(c=c + 1, l=l),
                 _grad_sym(l - 1, cs),
                 rhs,
                 layer=l,
                 value=grad[c],
-                note="The padding rows and columns are dropped (they are not inputs)."
+                note=t("The padding rows and columns are dropped (they are not inputs).")
                 if cropped
-                else "Each input value collects δ from every position whose window covered it, "
-                "weighted by the kernel entry that touched it."
-                + ("" if l > 1 else " (The input has no weights; this is ∂C/∂x.)"),
+                else t(
+                    "Each input value collects δ from every position whose window covered it, "
+                    "weighted by the kernel entry that touched it."
+                )
+                + ("" if l > 1 else t(" (The input has no weights; this is ∂C/∂x.)")),
             )
         )
-    items += _more(channels, "Input channels", l)
+    items += _more(channels, N_("Input channels"), l)
     return items
 
 
@@ -728,30 +794,42 @@ def _pool_backward(st: StageTrace) -> list[Any]:
             items.append(
                 Step(
                     "route",
-                    f"channel {c + 1}: where each window's maximum is (1) in the layer's input",
+                    t(
+                        "channel {c}: where each window's maximum is (1) in the layer's input"
+                    ).format(c=c + 1),
                     Words("mask"),
                     [Mat(mask.reshape(x[c].shape))],
                     layer=l,
-                    note=f"Window [{wr + 1}, {ws + 1}]'s maximum {x[c, r, s]:.6g} sits at "
-                    f"[{r + 1}, {s + 1}]; it receives ∂C/∂a^{l}_{cs}[{wr + 1}, {ws + 1}] = "
-                    f"{g[c, wr, ws]:.6g}, the other entries of that window get 0 (the first "
-                    f"maximum wins a tie, as in the engine).",
+                    note=t(
+                        "Window [{wr}, {ws}]'s maximum {value} sits at [{r}, {s}]; it receives "
+                        "∂C/∂a^{l}_{c}[{wr}, {ws}] = {g}, the other entries of that window get 0 "
+                        "(the first maximum wins a tie, as in the engine)."
+                    ).format(
+                        wr=wr + 1,
+                        ws=ws + 1,
+                        value=f"{x[c, r, s]:.6g}",
+                        r=r + 1,
+                        s=s + 1,
+                        l=l,
+                        c=cs,
+                        g=f"{g[c, wr, ws]:.6g}",
+                    ),
                 )
             )
-            rule = Words("each g[r, s] added at its window's maximum")
+            rule = Words(t("each g[r, s] added at its window's maximum"))
         else:
-            rule = Words("each g[r, s] shared equally over its window")
+            rule = Words(t("each g[r, s] shared equally over its window"))
         items.append(
             Step(
                 "BP2",
-                f"channel {c + 1}: the gradient routed back",
+                t("channel {c}: the gradient routed back").format(c=c + 1),
                 _grad_sym(l - 1, cs),
                 [rule, _call(Words("route"), Mat(g[c])), Mat(dx[c])],
                 layer=l,
                 value=dx[c],
             )
         )
-    items += _more(x.shape[0], "Channels", l)
+    items += _more(x.shape[0], N_("Channels"), l)
     return items
 
 
@@ -763,17 +841,19 @@ def _bn_backward(st: StageTrace) -> list[Any]:
     for c in _shown(g.shape[0]):
         cs = str(c + 1)
         view = lambda arr, c=c: arr[c] if arr.ndim > 1 else arr[c : c + 1]  # noqa: E731
-        sums = "Σ over the batch and positions" if n > 1 else "Σ over positions"
-        over = "batch and positions" if n > 1 else "positions"
+        sums = t("Σ over the batch and positions") if n > 1 else t("Σ over positions")
+        over = t("batch and positions") if n > 1 else t("positions")
         if "beta" in st.grads:
             items.append(
                 Step(
                     "dβ",
-                    f"channel {c + 1}",
+                    t("channel {c}").format(c=c + 1),
                     _partial(_C(), Sym("β", sub=cs)),
                     [
                         Row([Sym("Σ"), _grad_sym(l, cs)]),
-                        _sum_of(view(g)) if n == 1 else Words(f"({sums}, mean over samples)"),
+                        _sum_of(view(g))
+                        if n == 1
+                        else Words(t("({sums}, mean over samples)").format(sums=sums)),
                         Num(st.grads["beta"][c]),
                     ],
                     layer=l,
@@ -784,13 +864,13 @@ def _bn_backward(st: StageTrace) -> list[Any]:
             items.append(
                 Step(
                     "dγ",
-                    f"channel {c + 1}",
+                    t("channel {c}").format(c=c + 1),
                     _partial(_C(), Sym("γ", sub=cs)),
                     [
                         Row([Sym("Σ"), _grad_sym(l, cs), Op("⊙"), Hat("x", cs)]),
                         Row([Sym("Σ"), Fenced(Row([Mat(view(g)), Op("⊙"), Mat(view(xhat))]))])
                         if n == 1
-                        else Words(f"({sums}, mean over samples)"),
+                        else Words(t("({sums}, mean over samples)").format(sums=sums)),
                         Num(st.grads["gamma"][c]),
                     ],
                     layer=l,
@@ -801,7 +881,7 @@ def _bn_backward(st: StageTrace) -> list[Any]:
         items.append(
             Step(
                 "BN",
-                f"channel {c + 1}: the gradient scaled by γ",
+                t("channel {c}: the gradient scaled by γ").format(c=c + 1),
                 gh,
                 [
                     Row([Sym("γ", sub=cs), _grad_sym(l, cs)]),
@@ -810,12 +890,15 @@ def _bn_backward(st: StageTrace) -> list[Any]:
                 ],
                 layer=l,
                 value=view(ghat),
-                note=f"mean(ĝ) = {info['mean_ghat'][c]:.6g} and mean(ĝ ⊙ x̂) = "
-                f"{info['mean_ghat_xhat'][c]:.6g}, means over the {over}.",
+                note=t("mean(ĝ) = {m1} and mean(ĝ ⊙ x̂) = {m2}, means over the {over}.").format(
+                    m1=f"{info['mean_ghat'][c]:.6g}",
+                    m2=f"{info['mean_ghat_xhat'][c]:.6g}",
+                    over=over,
+                ),
             )
         )
         items += _bn_input_grad(st, c, view)
-    items += _more(g.shape[0], "Channels", l)
+    items += _more(g.shape[0], N_("Channels"), l)
     return items
 
 
@@ -832,18 +915,20 @@ def _bn_input_grad(st: StageTrace, c: int, view: Any) -> list[Step]:
     numerator = ghat - info["mean_ghat"][c] - xhat * info["mean_ghat_xhat"][c]
     top = Sym("m", sub=cs)
     root = Row([Words("√("), Sym("σ", sub=cs, sup="2"), Op("+"), Sym("ε"), Words(")")])
+    left = t("channel {c}: what is left of ĝ once the mean and the x̂ part go").format(c=c + 1)
+    back = t("channel {c}: the gradient for the layer's input").format(c=c + 1)
     return [
-        Step("BN", f"channel {c + 1}: what is left of ĝ once the mean and the x̂ part go", top,
+        Step("BN", left, top,
              [Row([gh, Op("−"), _call(Words("mean"), gh), Op("−"), xh, Op("⊙"),
                    _call(Words("mean"), Row([gh, Op("⊙"), xh]))]),
               Row([Mat(ghat), *_plus(-info["mean_ghat"][c]), Op("−"),
                    Num(info["mean_ghat_xhat"][c]), Op("·"), Mat(xhat)]), Mat(numerator)],
              layer=l, value=numerator),
-        Step("BN", f"channel {c + 1}: the gradient for the layer's input", _grad_sym(l - 1, cs),
+        Step("BN", back, _grad_sym(l - 1, cs),
              [Frac(top, root), Row([Mat(numerator), Op("·"), Num(info["inv"][c])]), Mat(dx)],
              layer=l, value=dx,
-             note="μ and σ² depend on every value of the channel, hence the two mean terms: the "
-             "gradient keeps no part along the all-ones direction or along x̂."),
+             note=t("μ and σ² depend on every value of the channel, hence the two mean terms: "
+                    "the gradient keeps no part along the all-ones direction or along x̂.")),
     ]  # fmt: skip
 
 
@@ -863,7 +948,7 @@ def _dense_backward(st: StageTrace, trace: ConvTrace) -> list[Any]:
         items.append(
             Step(
                 "BP1",
-                "output error (fused form)",
+                t("output error (fused form)"),
                 S("δ", l),
                 [eq, sub, Mat(delta)],
                 layer=l,
@@ -877,7 +962,7 @@ def _dense_backward(st: StageTrace, trace: ConvTrace) -> list[Any]:
             items.append(
                 Step(
                     "∇C",
-                    "gradient of the cost with respect to the output",
+                    t("gradient of the cost with respect to the output"),
                     head,
                     [_grad_formula(trace), Mat(g)],
                     layer=l,
@@ -888,7 +973,7 @@ def _dense_backward(st: StageTrace, trace: ConvTrace) -> list[Any]:
             items.append(
                 Step(
                     "BP1",
-                    "output error (softmax Jacobian)",
+                    t("output error (softmax Jacobian)"),
                     S("δ", l),
                     [Row([_T(Sym("J")), head]), Mat(delta)],
                     layer=l,
@@ -902,10 +987,10 @@ def _dense_backward(st: StageTrace, trace: ConvTrace) -> list[Any]:
         items.append(
             Step(
                 "BP3",
-                "gradient of the biases",
+                t("gradient of the biases"),
                 _partial(_C(), S("b", l)),
                 [
-                    S("δ", l) if trace.single else Words("mean of δ over the samples"),
+                    S("δ", l) if trace.single else Words(t("mean of δ over the samples")),
                     Mat(st.grads["b"]),
                 ],
                 layer=l,
@@ -919,7 +1004,7 @@ def _dense_backward(st: StageTrace, trace: ConvTrace) -> list[Any]:
     items.append(
         Step(
             "BP4",
-            "gradient of the weights",
+            t("gradient of the weights"),
             _partial(_C(), S("W", l)),
             rhs,
             layer=l,
@@ -929,7 +1014,7 @@ def _dense_backward(st: StageTrace, trace: ConvTrace) -> list[Any]:
     items.append(
         Step(
             "BP2",
-            f"gradient for layer {l - 1}",
+            t("gradient for layer {l}").format(l=l - 1),
             _grad_sym(l - 1),
             [
                 Row([_T(S("W", l)), S("δ", l)]),
@@ -950,7 +1035,9 @@ def _flatten_backward(st: StageTrace) -> list[Any]:
         [
             Step(
                 "shape",
-                f"channel {c + 1}: the entries of layer {l}'s gradient put back in place",
+                t("channel {c}: the entries of layer {l}'s gradient put back in place").format(
+                    c=c + 1, l=l
+                ),
                 _grad_sym(l - 1, str(c + 1)),
                 [Mat(maps[c])],
                 layer=l,
@@ -958,9 +1045,9 @@ def _flatten_backward(st: StageTrace) -> list[Any]:
             )
             for c in _shown(maps.shape[0])
         ]
-        + _more(maps.shape[0], "Channels", l)
+        + _more(maps.shape[0], N_("Channels"), l)
         if maps.ndim == 3
-        else [Para(["Flatten of a vector changes nothing."])]
+        else [Para([t("Flatten of a vector changes nothing.")])]
     )
 
 
@@ -970,9 +1057,15 @@ def _activation_backward(st: StageTrace) -> list[Any]:
     items: list[Any] = []
     for c in _shown(_first(st.a).shape[0]):
         items += _prime_steps(st, c)
-    items += _more(_first(st.a).shape[0], "Channels", st.index)
+    items += _more(_first(st.a).shape[0], N_("Channels"), st.index)
     items.append(
-        Para([f"The gradient for layer {st.index - 1} is this δ (z is that layer's output)."])
+        Para(
+            [
+                t("The gradient for layer {l} is this δ (z is that layer's output).").format(
+                    l=st.index - 1
+                )
+            ]
+        )
     )
     return items
 
@@ -1010,22 +1103,30 @@ def _backward_items(st: StageTrace, trace: ConvTrace) -> list[Any]:
 
 def _intro(trace: ConvTrace) -> list[Para]:
     n = trace.batch_size
-    samples = "one sample" if trace.single else f"a batch of {n} samples, C = 1/n Σ_x C_x"
+    samples = (
+        t("one sample")
+        if trace.single
+        else t("a batch of {n} samples, C = 1/n Σ_x C_x").format(n=n)
+    )
     intro = [
         Para(
             [
-                f"Network {trace.describe()}; loss {trace.loss_name}: ",
+                t("Network {network}; loss {loss}: ").format(
+                    network=trace.describe(), loss=trace.loss_name
+                ),
                 Row([_C("x"), Op("="), _loss_formula(trace)]),
-                f"; {samples}.",
+                t("; {samples}.").format(samples=samples),
             ]
         ),  # type: ignore[arg-type]
         Para(
             [
-                "Feature maps are matrices, one per channel (rows × columns, indices from 1); a^0 "
-                "is the input and a^l the output of layer l. ⋆ is the cross-correlation that Keras "
-                "and PyTorch call convolution: (W ⋆ a)[r, s] = Σ_ij W[i, j] a[r + i, s + j]. "
-                "Every number is computed in float64 from the equations, then checked against the "
-                "autograd engine running the model's own layers."
+                t(
+                    "Feature maps are matrices, one per channel (rows × columns, indices from 1); "
+                    "a^0 is the input and a^l the output of layer l. ⋆ is the cross-correlation "
+                    "that Keras and PyTorch call convolution: (W ⋆ a)[r, s] = Σ_ij W[i, j] "
+                    "a[r + i, s + j]. Every number is computed in float64 from the equations, then "
+                    "checked against the autograd engine running the model's own layers."
+                )
             ]
         ),
     ]
@@ -1033,12 +1134,14 @@ def _intro(trace: ConvTrace) -> list[Para]:
         intro.append(
             Para(
                 [
-                    f"The maps shown are the first sample's; the gradients of W, b, γ "
-                    f"and β are means over the {n} samples."
+                    t(
+                        "The maps shown are the first sample's; the gradients of W, b, γ and β "
+                        "are means over the {n} samples."
+                    ).format(n=n)
                 ]
             )
         )
-    intro += [Para([note]) for note in trace.notes]
+    intro += [Para([localise(note)]) for note in trace.notes]
     return intro
 
 
@@ -1047,11 +1150,22 @@ def _input_section(trace: ConvTrace) -> Section:
     a0 = _first(trace.stages[0].a_prev)
     if a0.ndim == 3 and a0.shape[0] == 1 and min(a0.shape[1:]) >= 5 and max(a0.shape[1:]) <= 64:
         sec.items.append(
-            Picture(a0[0], f"the input as an image ({a0.shape[1]}×{a0.shape[2]}, dark = large)")
+            Picture(
+                a0[0],
+                t("the input as an image ({rows}×{cols}, dark = large)").format(
+                    rows=a0.shape[1], cols=a0.shape[2]
+                ),
+            )
         )
     for c, m in enumerate(_maps_or_vec(trace.stages[0].a_prev)):
         sec.items.append(
-            Step("input", f"input channel {c + 1}", S("a", 0, str(c + 1)), [m], value=a0[c])
+            Step(
+                "input",
+                t("input channel {c}").format(c=c + 1),
+                S("a", 0, str(c + 1)),
+                [m],
+                value=a0[c],
+            )
         )
     if trace.labels is not None:
         labels = ", ".join(str(int(v)) for v in np.atleast_1d(trace.labels)[:12])
@@ -1086,7 +1200,7 @@ def _update_section(trace: ConvTrace) -> Section:
                 sec.items.append(
                     Step(
                         "update",
-                        f"new {name} of layer {st.index}",
+                        t("new {name} of layer {l}").format(name=name, l=st.index),
                         sym,
                         [
                             Row([sym, Op("−"), _prod(Sym("α"), _partial(_C(), sym))]),
@@ -1107,11 +1221,14 @@ def _check_section(trace: ConvTrace) -> Section:
     sec.items.append(
         Para(
             [
-                f"The autograd engine, running the model's own layers on the same float64 "
-                f"weights (z, a and their gradients read off retained tensors), gives the same "
-                f"numbers: largest relative difference {trace.max_discrepancy:.2g} (at "
-                f"{worst[0]}) over C and every z, a, δ, ∂C/∂a and parameter gradient "
-                f"({len(trace.discrepancies)} arrays)."
+                t(
+                    "The autograd engine, running the model's own layers on the same float64 "
+                    "weights (z, a and their gradients read off retained tensors), gives the same "
+                    "numbers: largest relative difference {diff} (at {worst}) over C and every z, "
+                    "a, δ, ∂C/∂a and parameter gradient ({n} arrays)."
+                ).format(
+                    diff=f"{trace.max_discrepancy:.2g}", worst=worst[0], n=len(trace.discrepancies)
+                )
             ]
         )
     )
@@ -1151,7 +1268,7 @@ def build_conv_document(trace: ConvTrace) -> Document:
         )
     fwd = Section(t("Forward pass"))
     for st in trace.stages:
-        sec = Section(_kind_title(st), [Para([note]) for note in st.notes])
+        sec = Section(_kind_title(st), [Para([localise(note)]) for note in st.notes])
         sec.items += _forward_items(st, trace)
         fwd.items.append(sec)
     y = trace.y_matrix if trace.single else trace.y_matrix[0]
@@ -1177,7 +1294,9 @@ def build_conv_document(trace: ConvTrace) -> Document:
     if trace.learning_rate is not None:
         sections.append(_update_section(trace))
     sections.append(_check_section(trace))
-    title = trace.title or f"Backpropagation through a convolutional network: {trace.describe()}"
+    title = trace.title or t("Backpropagation through a convolutional network: {network}").format(
+        network=trace.describe()
+    )
     return Document(title, _intro(trace), sections, trace.ok)
 
 
@@ -1185,8 +1304,10 @@ def conv_equations() -> tuple[str, list[tuple[str, Expr]]]:
     """The heading and the equations listed at the top of the Markdown and HTML pages."""
     l, lm1 = "l", "l−1"
     return (
-        "The equations of a convolutional layer l (filter f, input channel c), of pooling and of "
-        "batch normalisation:",
+        t(
+            "The equations of a convolutional layer l (filter f, input channel c), of pooling and "
+            "of batch normalisation:"
+        ),
         [
             (
                 "conv",
@@ -1285,6 +1406,12 @@ def conv_equations() -> tuple[str, list[tuple[str, Expr]]]:
     )
 
 
+def _notes_in(notes: list[str], lang: str | None) -> list[str]:
+    """The notes in ``lang`` (they are kept in English, with their message ids)."""
+    with i18n.using(i18n.check_lang(lang)):
+        return [localise(note) for note in notes]
+
+
 def conv_dict(
     trace: ConvTrace, precision: int | None, weights: Any, notation: str | None, lang: str | None
 ) -> dict[str, Any]:
@@ -1334,7 +1461,7 @@ def conv_dict(
         entry["params"] = {k: _lists(v, precision) for k, v in st.params.items()}
         entry["grads"] = {k: _lists(v, precision) for k, v in st.grads.items()}
         entry["engine"] = {k: _lists(v, precision) for k, v in st.engine.items()}
-        entry["notes"] = st.notes
+        entry["notes"] = _notes_in(st.notes, lang)
         stages.append(entry)
     return {
         "format": "glassnet.explain.conv/1",
@@ -1368,5 +1495,5 @@ def conv_dict(
                 for s in trace.spot_checks
             ],
         },
-        "notes": trace.notes,
+        "notes": _notes_in(trace.notes, lang),
     }

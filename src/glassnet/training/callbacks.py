@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from ..i18n import t
 
 if TYPE_CHECKING:
     from .model import Model
@@ -254,7 +255,7 @@ class History(Callback):
                     for key in (base, f"val_{base}")
                     if key in self.history
                 }
-                charts.append(line_chart(series, "epoch", base))
+                charts.append(line_chart(series, t("epoch"), base))
             flex = "display:flex;flex-wrap:wrap;gap:8px"
             parts.append(f'<div style="{flex}">{"".join(charts)}</div>')
             keys = list(self.history)
@@ -269,9 +270,10 @@ class History(Callback):
             if len(rows) > self.HTML_ROWS:
                 half = self.HTML_ROWS // 2
                 rows = rows[:half] + [["…"] * (len(keys) + 1)] + rows[-half:]
-            parts.append(html_table(["epoch", *keys], rows, right=range(len(keys) + 1)))
+            parts.append(html_table([t("epoch"), *keys], rows, right=range(len(keys) + 1)))
         if self.stopped_reason:
-            parts.append(f"<div><b>Stopped early:</b> {escape(self.stopped_reason)}</div>")
+            head = escape(t("Stopped early:"))
+            parts.append(f"<div><b>{head}</b> {escape(self.stopped_reason)}</div>")
         if self.findings:
             # The doctor's Findings show as one table; any other list, finding by finding.
             table = getattr(self.findings, "_repr_html_", None)

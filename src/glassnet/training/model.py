@@ -1214,11 +1214,12 @@ class Model(Module):
         total = self.count_params()
         trainable = int(sum(p.data.size for p in self.parameters() if p.requires_grad))
         totals = [
-            f"Total params: {total:,}",
-            f"Trainable params: {trainable:,}",
-            f"Non-trainable params: {total - trainable:,}",
+            t("Total params: {n}").format(n=f"{total:,}"),
+            t("Trainable params: {n}").format(n=f"{trainable:,}"),
+            t("Non-trainable params: {n}").format(n=f"{total - trainable:,}"),
         ]
-        return ("Layer (type)", "Output Shape", "Param #"), list(self._summary_rows()), totals
+        headers = (t("Layer (type)"), t("Output Shape"), t("Param #"))
+        return headers, list(self._summary_rows()), totals
 
     def _summary_text(self) -> str:
         headers, rows, totals = self._summary_table()
@@ -1226,7 +1227,7 @@ class Model(Module):
         widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) + 2 for i in range(n)]
         line = "─" * sum(widths)
         out = [
-            f'Model: "{self.name}"',
+            t('Model: "{name}"').format(name=self.name),
             line,
             "".join(h.ljust(w) for h, w in zip(headers, widths)),
             "═" * sum(widths),
@@ -1254,16 +1255,16 @@ class Model(Module):
         """``compiled with Adam, loss CategoricalCrossentropy, metrics accuracy`` ('' before)."""
         if not self.compiled:
             return ""
-        parts = [f"compiled with {type(self.optimizer).__name__}"]
+        parts = [t("compiled with {optimizer}").format(optimizer=type(self.optimizer).__name__)]
         if self.loss is not None:
-            parts.append(f"loss {type(self.loss).__name__}")
+            parts.append(t("loss {loss}").format(loss=type(self.loss).__name__))
         if self.metric_specs:
             names = [
                 m if isinstance(m, str) else getattr(m, "name", type(m).__name__)
                 for m in self.metric_specs
             ]
-            parts.append("metrics " + ", ".join(str(n) for n in names))
-        return ", ".join(parts)
+            parts.append(t("metrics {metrics}").format(metrics=t(", ").join(str(n) for n in names)))
+        return t(", ").join(parts)
 
     def _summary_rows(self) -> list[tuple[str, str, str]]:
         return [

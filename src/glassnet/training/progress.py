@@ -202,14 +202,14 @@ class Progress:
     def _html_bar(self, step: int, logs: dict[str, Any], now: float) -> str:
         """The running epoch: a native <progress> bar, step/steps, elapsed time, ETA, metrics."""
         left = self.eta(step, now)
-        times = f"{_clock_text(now - self._started)} elapsed" + (
-            f" - ETA {_clock_text(left)}" if left is not None else ""
+        times = t("{time} elapsed").format(time=_clock_text(now - self._started)) + (
+            f" - {t('ETA')} {_clock_text(left)}" if left is not None else ""
         )
         return (
-            f"<div><b>Epoch {self._epoch + 1}/{self.epochs}</b> "
+            f"<div><b>{escape(_epoch(self._epoch, self.epochs))}</b> "
             f'<progress value="{step}" max="{max(self.steps, 1)}" '
             'style="width:240px;vertical-align:middle"></progress> '
-            f"{step}/{self.steps} - {times}</div>"
+            f"{step}/{self.steps} - {escape(times)}</div>"
             f'<div style="font-family:monospace">{escape(format_logs(logs))}</div>'
         )
 
@@ -223,7 +223,8 @@ class Progress:
                 + [format_value(k, logs[k]) if k in logs else "" for k in keys]
                 for e, seconds, logs in self._finished
             ]
-            parts.append(html_table(["epoch", "time", *keys], rows, right=range(1, len(keys) + 2)))
+            headers = [t("epoch"), t("time"), *keys]
+            parts.append(html_table(headers, rows, right=range(1, len(keys) + 2)))
         parts.append(self._current)
         parts.append("</div>")
         return "".join(parts)
