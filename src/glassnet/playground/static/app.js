@@ -237,7 +237,7 @@
     drawNetwork(state);
     drawImages(state.images);
     drawFindings(state.findings);
-    if (state.maps) drawMaps(state);
+    if (state.maps) mapsSoon(state);
     $("maps-box").hidden = !state.boundary;
   }
 
@@ -289,6 +289,29 @@
     if (mapsVisible && pendingMaps) { drawMaps(pendingMaps); pendingMaps = null; }
   }).observe($("maps-box"));
 
+  // Painting every neuron's map costs the browser more than the rest of a frame (measured on
+  // 2 cores, benchmarks/playground_fps.py: 29 screen updates/s at 1280 px without the maps,
+  // 16 with a repaint per update, 26 with this limit), so the maps repaint at most every
+  // MAP_MS; the newest bytes are painted when that time is up.
+  const MAP_MS = 250;
+  let mapsAt = -Infinity;
+  let mapsTimer = null;
+  let mapsLatest = null;
+  function mapsSoon(state) {
+    mapsLatest = state;
+    const wait = mapsAt + MAP_MS - performance.now();
+    if (wait <= 0) {
+      mapsAt = performance.now();
+      drawMaps(state);
+    } else if (mapsTimer === null) {
+      mapsTimer = setTimeout(() => {
+        mapsTimer = null;
+        mapsAt = performance.now();
+        drawMaps(mapsLatest);
+      }, wait);
+    }
+  }
+
   function drawMaps(state) {
     if (!mapsVisible && mapsKey) { pendingMaps = state; return; }
     const key = `${state.sizes.join(",")}/${state.maps.map((m) => m.size).join(",")}`;
@@ -300,7 +323,9 @@
       const bytes = atob(layer.values);
       const cells = layer.size * layer.size;
       mapCanvases[i].forEach((canvas, j) => {
-        const ctx = canvas.getContext("2d");
+        // A CPU-backed canvas: 16 small GPU canvases cost the compositor more than the
+        // pixels themselves (and headless Chromium's GPU is emulated).
+        const ctx = canvas.getContext("2d", { willReadFrequently: true });
         // one ImageData per canvas, kept: nothing is allocated per update
         const img = canvas.pixels || (canvas.pixels = ctx.createImageData(layer.size, layer.size));
         for (let p = 0; p < cells; p++) {
