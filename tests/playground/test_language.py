@@ -109,3 +109,22 @@ def test_the_doctors_titles_follow_the_language() -> None:
     with using("zh"):
         assert session.findings(force=True)[0]["title"] == "学习率过高"
     assert session.findings()[0]["title"] == "learning rate too high"
+
+
+def test_a_sessions_findings_speak_its_language() -> None:
+    """The doctor's evidence and advice come out in the session's language (the rules' own
+    catalogue entries); the same run in English says the same numbers."""
+    from glassnet.i18n import using
+    from glassnet.playground.session import Config, Session
+
+    found = {}
+    for lang in ("en", "zh"):
+        with using(lang):
+            session = Session(Config(dataset="xor", learning_rate=10.0))
+            for _ in range(40):
+                session.step()
+            found[lang] = session.findings(force=True)[0]
+    assert found["en"]["rule"] == found["zh"]["rule"] == "lr_too_high"
+    assert found["zh"]["title"] == "学习率过高"
+    assert "训练损失" in found["zh"]["evidence"] and "学习率" in found["zh"]["advice"]
+    assert "training loss" in found["en"]["evidence"]
