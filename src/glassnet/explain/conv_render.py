@@ -28,8 +28,6 @@ from .notation import (
     Style,
     Sym,
     Words,
-    to_inline_text,
-    to_latex,
 )
 from .render import (
     _C,
@@ -50,6 +48,7 @@ from .render import (
     _prime_formula,
     _prod,
     _round,
+    document_steps,
 )
 
 __all__ = ["build_conv_document", "conv_equations", "conv_dict"]
@@ -1421,33 +1420,7 @@ def conv_dict(
     style = Style(precision or 12)
     with presets.using(presets.get(notation), trace.L), i18n.using(i18n.check_lang(lang)):
         doc = build_conv_document(trace)
-        steps = []
-
-        def collect(sec: Section, where: str) -> None:
-            for item in sec.items:
-                if isinstance(item, Section):
-                    collect(item, f"{where} / {item.title}")
-                elif isinstance(item, Step):
-                    steps.append(
-                        {
-                            "section": where,
-                            "label": item.label,
-                            "title": item.title,
-                            "layer": item.layer,
-                            "equation": {
-                                "latex": f"{to_latex(item.lhs, style)} {item.relation} "
-                                f"{to_latex(item.rhs[0], style)}",
-                                "text": f"{to_inline_text(item.lhs, style)} {item.relation} "
-                                f"{to_inline_text(item.rhs[0], style)}",
-                            },
-                            "result": _lists(item.value, precision)
-                            if item.value is not None
-                            else None,
-                        }
-                    )
-
-        for sec in doc.sections:
-            collect(sec, sec.title)
+        steps = document_steps(doc, style, precision, notes=False)
     stages = []
     for st in trace.stages:
         entry: dict[str, Any] = {

@@ -1149,38 +1149,47 @@ def _lists(arr: Any, precision: int | None) -> Any:
     return [_lists(x, precision) for x in a]
 
 
-def _trace_dict(
-    trace: BackpropTrace, precision: int | None = None, weights: Sequence[Any] = ()
-) -> dict[str, Any]:
-    """The trace as plain data: arrays as nested lists, equations as LaTeX and text."""
-    style = Style(precision or 12)
-    doc = build_document(trace)
-    steps = []
+def document_steps(
+    doc: Document, style: Style, precision: int | None, notes: bool = True
+) -> list[dict[str, Any]]:
+    """Every Step of ``doc`` as plain data, with the path of section titles it sits under (the
+    JSON of the Dense and the convolution traces)."""
+    steps: list[dict[str, Any]] = []
 
     def collect(sec: Section, where: str) -> None:
         for item in sec.items:
             if isinstance(item, Section):
                 collect(item, f"{where} / {item.title}")
             elif isinstance(item, Step):
-                steps.append(
-                    {
-                        "section": where,
-                        "label": item.label,
-                        "title": item.title,
-                        "layer": item.layer,
-                        "equation": {
-                            "latex": f"{to_latex(item.lhs, style)} {item.relation} "
-                            f"{to_latex(item.rhs[0], style)}",
-                            "text": f"{to_inline_text(item.lhs, style)} {item.relation} "
-                            f"{to_inline_text(item.rhs[0], style)}",
-                        },
-                        "result": _lists(item.value, precision) if item.value is not None else None,
-                        "note": _para_text(_note_para(item.note), style) if item.note else None,
-                    }
-                )
+                entry = {
+                    "section": where,
+                    "label": item.label,
+                    "title": item.title,
+                    "layer": item.layer,
+                    "equation": {
+                        "latex": f"{to_latex(item.lhs, style)} {item.relation} "
+                        f"{to_latex(item.rhs[0], style)}",
+                        "text": f"{to_inline_text(item.lhs, style)} {item.relation} "
+                        f"{to_inline_text(item.rhs[0], style)}",
+                    },
+                    "result": _lists(item.value, precision) if item.value is not None else None,
+                }
+                if notes:
+                    entry["note"] = _para_text(_note_para(item.note), style) if item.note else None
+                steps.append(entry)
 
     for sec in doc.sections:
         collect(sec, sec.title)
+    return steps
+
+
+def _trace_dict(
+    trace: BackpropTrace, precision: int | None = None, weights: Sequence[Any] = ()
+) -> dict[str, Any]:
+    """The trace as plain data: arrays as nested lists, equations as LaTeX and text."""
+    style = Style(precision or 12)
+    doc = build_document(trace)
+    steps = document_steps(doc, style, precision)
     layers = []
     for lt in trace.layers:
         layers.append(
