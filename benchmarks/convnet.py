@@ -20,13 +20,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from collections import defaultdict
 from typing import Any
+
+from _interleave import median_seconds, peak_rss_mb, reply, wait_command
 
 PEERS = ("torch", "jax")
 
@@ -45,26 +46,8 @@ def load_data(args: argparse.Namespace) -> Any:
     return (x, y.astype(np.int64)), (xt, yt.astype(np.int64))
 
 
-def _reply(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def _wait_command() -> str:
-    return sys.stdin.readline().strip() or "quit"
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _time_predict(fn: Any, repeats: int = 3) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+def time_predict(fn: Any) -> float:
+    return median_seconds(fn, repeats=3)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,21 +84,21 @@ def worker_glassnet(args: argparse.Namespace) -> None:
 
     class Interleave(Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            _wait_command()
+            wait_command()
             self.started = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            _reply({"seconds": time.perf_counter() - self.started})
+            reply({"seconds": time.perf_counter() - self.started})
 
     model.fit(
         x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=0, callbacks=[Interleave()]
     )
-    _wait_command()
+    wait_command()
     accuracy = float(np.mean(model.predict(xt, batch_size=1000).argmax(axis=1) == yt))
-    seconds = _time_predict(lambda: model.predict(xt, batch_size=1000))
-    rss = _peak_rss_mb()
+    seconds = time_predict(lambda: model.predict(xt, batch_size=1000))
+    rss = peak_rss_mb()
     parts = step_breakdown(model, x, y, args.batch_size, steps=args.breakdown_steps)
-    _reply({"accuracy": accuracy, "predict": seconds, "rss": rss, "parts": parts})
+    reply({"accuracy": accuracy, "predict": seconds, "rss": rss, "parts": parts})
 
 
 def step_breakdown(model: Any, x: Any, y: Any, batch_size: int, steps: int) -> dict[str, float]:
@@ -218,7 +201,7 @@ def worker_torch(args: argparse.Namespace) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     for _ in range(args.epochs):
-        _wait_command()
+        wait_command()
         started = time.perf_counter()
         model.train()
         order = torch.randperm(len(xs))
@@ -228,8 +211,8 @@ def worker_torch(args: argparse.Namespace) -> None:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        _reply({"seconds": time.perf_counter() - started})
-    _wait_command()
+        reply({"seconds": time.perf_counter() - started})
+    wait_command()
     model.eval()
     xts = torch.from_numpy(xt).permute(0, 3, 1, 2).contiguous()
 
@@ -240,7 +223,7 @@ def worker_torch(args: argparse.Namespace) -> None:
             )
 
     accuracy = float((predict().argmax(1).numpy() == yt).mean())
-    _reply({"accuracy": accuracy, "predict": _time_predict(predict), "rss": _peak_rss_mb()})
+    reply({"accuracy": accuracy, "predict": time_predict(predict), "rss": peak_rss_mb()})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -296,7 +279,7 @@ def worker_jax(args: argparse.Namespace) -> None:
 
     rng = np.random.default_rng(args.seed)
     for _ in range(args.epochs):
-        _wait_command()
+        wait_command()
         started = time.perf_counter()
         order = rng.permutation(len(x))
         for i in range(0, len(x), args.batch_size):
@@ -304,8 +287,8 @@ def worker_jax(args: argparse.Namespace) -> None:
             key, sub = jax.random.split(key)
             params, state, loss = step(params, state, x[idx], y[idx], sub)
         loss.block_until_ready()
-        _reply({"seconds": time.perf_counter() - started})
-    _wait_command()
+        reply({"seconds": time.perf_counter() - started})
+    wait_command()
     predict_fn = jax.jit(lambda p, xb: jax.nn.softmax(logits(p, xb, None, False)))
 
     def predict() -> Any:
@@ -314,7 +297,7 @@ def worker_jax(args: argparse.Namespace) -> None:
         )
 
     accuracy = float((predict().argmax(1) == yt).mean())
-    _reply({"accuracy": accuracy, "predict": _time_predict(predict), "rss": _peak_rss_mb()})
+    reply({"accuracy": accuracy, "predict": time_predict(predict), "rss": peak_rss_mb()})
 
 
 WORKERS = {"glassnet": worker_glassnet, "torch": worker_torch, "jax": worker_jax}

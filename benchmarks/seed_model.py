@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
 import time
 from typing import Any
+
+from _interleave import median_seconds, peak_rss_mb, reply, wait_command
 
 PEERS = ("torch", "jax", "sklearn", "keras")
 MODULES = {
@@ -34,6 +35,10 @@ MODULES = {
     "sklearn": "sklearn",
     "keras": "tensorflow",
 }
+
+
+def time_predict(fn: Any) -> float:
+    return median_seconds(fn, repeats=11)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -48,27 +53,6 @@ def load_data(dataset: str) -> Any:
 # ---------------------------------------------------------------------------------------------
 # workers: each trains one framework, one epoch per "epoch" command on stdin
 # ---------------------------------------------------------------------------------------------
-def _reply(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
-    sys.stdout.flush()
-
-
-def _wait_command() -> str:
-    line = sys.stdin.readline()
-    return line.strip() or "quit"
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def _time_predict(fn: Any, repeats: int = 11) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def glassnet_model(seed: int) -> Any:
@@ -137,11 +121,11 @@ def worker_glassnet(args: argparse.Namespace) -> None:
 
     class Interleave(Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            _wait_command()
+            wait_command()
             self.started = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            _reply({"seconds": time.perf_counter() - self.started})
+            reply({"seconds": time.perf_counter() - self.started})
 
     model.fit(
         x,
@@ -152,11 +136,11 @@ def worker_glassnet(args: argparse.Namespace) -> None:
         callbacks=[Interleave()],
         telemetry=not args.no_telemetry,
     )
-    _wait_command()
+    wait_command()
     probs = model.predict(xt, batch_size=1000)
     accuracy = float(np.mean(probs.argmax(axis=1) == yt))
-    seconds = _time_predict(lambda: model.predict(xt, batch_size=1000))
-    _reply({"accuracy": accuracy, "predict": seconds, "rss": _peak_rss_mb()})
+    seconds = time_predict(lambda: model.predict(xt, batch_size=1000))
+    reply({"accuracy": accuracy, "predict": seconds, "rss": peak_rss_mb()})
 
 
 def worker_torch(args: argparse.Namespace) -> None:
@@ -167,11 +151,11 @@ def worker_torch(args: argparse.Namespace) -> None:
     (x, y), (xt, yt) = load_data(args.dataset)
     model, train_epoch = torch_model(args.seed, x, y)
     for _ in range(args.epochs):
-        _wait_command()
+        wait_command()
         started = time.perf_counter()
         train_epoch(args.batch_size)
-        _reply({"seconds": time.perf_counter() - started})
-    _wait_command()
+        reply({"seconds": time.perf_counter() - started})
+    wait_command()
     model.eval()
     xts = torch.from_numpy(xt)
 
@@ -185,7 +169,7 @@ def worker_torch(args: argparse.Namespace) -> None:
             )
 
     accuracy = float((predict().argmax(1).numpy() == yt).mean())
-    _reply({"accuracy": accuracy, "predict": _time_predict(predict), "rss": _peak_rss_mb()})
+    reply({"accuracy": accuracy, "predict": time_predict(predict), "rss": peak_rss_mb()})
 
 
 def worker_jax(args: argparse.Namespace) -> None:
@@ -228,7 +212,7 @@ def worker_jax(args: argparse.Namespace) -> None:
     rng = np.random.default_rng(args.seed)
     n = len(x)
     for _ in range(args.epochs):
-        _wait_command()
+        wait_command()
         started = time.perf_counter()
         order = rng.permutation(n)
         for i in range(0, n, args.batch_size):
@@ -236,8 +220,8 @@ def worker_jax(args: argparse.Namespace) -> None:
             key, sub = jax.random.split(key)
             params, state, loss = step(params, state, x[idx], y[idx], sub)
         loss.block_until_ready()
-        _reply({"seconds": time.perf_counter() - started})
-    _wait_command()
+        reply({"seconds": time.perf_counter() - started})
+    wait_command()
     predict_fn = jax.jit(
         lambda p, xb: jax.nn.softmax(
             logits(p, xb.reshape(xb.shape[0], -1).astype(jnp.float32) / 255.0, None, False)
@@ -250,7 +234,7 @@ def worker_jax(args: argparse.Namespace) -> None:
         )
 
     accuracy = float((predict().argmax(1) == yt).mean())
-    _reply({"accuracy": accuracy, "predict": _time_predict(predict), "rss": _peak_rss_mb()})
+    reply({"accuracy": accuracy, "predict": time_predict(predict), "rss": peak_rss_mb()})
 
 
 def worker_sklearn(args: argparse.Namespace) -> None:
@@ -271,18 +255,18 @@ def worker_sklearn(args: argparse.Namespace) -> None:
     classes = np.arange(10)
     rng = np.random.default_rng(args.seed)
     for _ in range(args.epochs):
-        _wait_command()
+        wait_command()
         started = time.perf_counter()
         order = rng.permutation(len(xf))
         model.partial_fit(xf[order], y[order], classes=classes)
-        _reply({"seconds": time.perf_counter() - started})
-    _wait_command()
+        reply({"seconds": time.perf_counter() - started})
+    wait_command()
     accuracy = float((model.predict(xtf) == yt).mean())
-    _reply(
+    reply(
         {
             "accuracy": accuracy,
-            "predict": _time_predict(lambda: model.predict_proba(xtf)),
-            "rss": _peak_rss_mb(),
+            "predict": time_predict(lambda: model.predict_proba(xtf)),
+            "rss": peak_rss_mb(),
         }
     )
 
@@ -311,20 +295,20 @@ def worker_keras(args: argparse.Namespace) -> None:
 
     class Interleave(tf.keras.callbacks.Callback):
         def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-            _wait_command()
+            wait_command()
             self.started = time.perf_counter()
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            _reply({"seconds": time.perf_counter() - self.started})
+            reply({"seconds": time.perf_counter() - self.started})
 
     model.fit(
         x, y, epochs=args.epochs, batch_size=args.batch_size, verbose=0, callbacks=[Interleave()]
     )
-    _wait_command()
+    wait_command()
     probs = model.predict(xt, batch_size=1000, verbose=0)
     accuracy = float(np.mean(probs.argmax(axis=1) == yt))
-    seconds = _time_predict(lambda: model.predict(xt, batch_size=1000, verbose=0))
-    _reply({"accuracy": accuracy, "predict": seconds, "rss": _peak_rss_mb()})
+    seconds = time_predict(lambda: model.predict(xt, batch_size=1000, verbose=0))
+    reply({"accuracy": accuracy, "predict": seconds, "rss": peak_rss_mb()})
 
 
 WORKERS = {
