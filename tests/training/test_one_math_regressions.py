@@ -6,6 +6,8 @@ now either honours the model exactly or hands it to the graph path.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -210,6 +212,28 @@ def test_predict_and_evaluate_warn_when_finite_weights_overflow():
         model.predict(x)
     with pytest.warns(RuntimeWarning, match="evaluate: the loss or metrics contain NaN or inf"):
         model.evaluate(x, np.zeros(5, int))
+
+
+def test_an_overflow_in_predict_or_evaluate_is_reported_once_not_twice():
+    # glassnet's own warning says where the inf came from; NumPy's "overflow encountered in
+    # matmul" must not leak beside it — on one batch, and on the worker pool's threads.
+    gn.seed(8)
+    model = gn.Sequential([L.Dense(4, "relu", input_dim=3), L.Dense(2, "softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    for p in model.parameters():
+        p.data[...] = 1e20
+    x = np.ones((64, 3), np.float32)
+    for run in (
+        lambda: model.predict(x[:5]),
+        lambda: model.predict(x, batch_size=4),
+        lambda: model.evaluate(x, np.zeros(64, int), batch_size=4),
+    ):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run()
+        messages = [str(w.message) for w in caught]
+        assert len(messages) == 1, messages
+        assert "contain NaN or inf" in messages[0]
 
 
 def test_resume_of_a_model_with_a_frozen_layer(tmp_path):

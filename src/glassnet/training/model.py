@@ -153,6 +153,19 @@ def _numeric_environment(method: _F) -> _F:
     return wrapper  # type: ignore[return-value]
 
 
+def _overflow_reported_once(method: _F) -> _F:
+    """Run predict/evaluate with NumPy's floating-point warnings off: a NaN or inf result gets
+    one warning of glassnet's that says where it came from (``_warn_non_finite``), not that one
+    and NumPy's "overflow encountered in matmul" besides."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 class _InferenceFacts:
     """A model's structure as inference sees it, for one set of layers (a Sequential's).
 
@@ -860,6 +873,7 @@ class Model(Module):
         return out.data if isinstance(out, Tensor) else np.asarray(out)
 
     @_numeric_environment
+    @_overflow_reported_once
     def evaluate(
         self,
         x: Any = None,
@@ -977,6 +991,7 @@ class Model(Module):
         return result
 
     @_numeric_environment
+    @_overflow_reported_once
     def predict(
         self,
         x: Any,
@@ -1095,7 +1110,8 @@ class Model(Module):
         # that multi-threaded BLAS suffers on a busy machine.
         chunks = [starts[i::workers] for i in range(workers)]
         pool = executor()
-        for future in [pool.submit(run, chunk) for chunk in chunks]:
+        quiet = _overflow_reported_once(run)  # NumPy's error state is per thread
+        for future in [pool.submit(quiet, chunk) for chunk in chunks]:
             future.result()
 
     def _warn_non_finite(self, where: str, what: str) -> None:
