@@ -2,10 +2,12 @@
 batch normalisation, with real numbers, checked against the autograd engine.
 
 The trace follows a Sequential chain of *stages*, numbered l = 1, …, L (a^0 is the input, a^l
-the output of stage l): Conv2D, MaxPooling2D / AveragePooling2D, BatchNormalization, Activation,
-Flatten and Dense (Dropout is the identity, as at inference). Feature maps are kept as
-(n, channels, rows, cols) whatever the model's ``data_format``; the equations, per sample
-(C is the mean of the samples' C_x, so every parameter gradient is averaged over them):
+the output of stage l): Conv1D / Conv2D, Max- and AveragePooling1D/2D, the global poolings,
+BatchNormalization, Activation, Flatten and Dense (Dropout is the identity, as at inference).
+Feature maps are kept as (n, channels, rows, cols) whatever the model's ``data_format``; a
+sequence's as (n, channels, 1, steps), so that a Conv1D is a Conv2D over one row. The
+equations, per sample (C is the mean of the samples' C_x, so every parameter gradient is
+averaged over them), written for stride 1 and dilation 1:
 
     convolution    z^l_f = Σ_c W^l_fc ⋆ a^{l−1}_c + b^l_f        (⋆: valid cross-correlation
                    a^l_f = σ(z^l_f)                               of the zero-padded maps)
@@ -19,6 +21,13 @@ Flatten and Dense (Dropout is the identity, as at inference). Feature maps are k
                    a = γ x̂ + β;  ∂C/∂γ = Σ g ⊙ x̂, ∂C/∂β = Σ g, ĝ = γ g,
                    ∂C/∂x = (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂)) / √(σ² + ε)
     dense          z^l = W^l a^{l−1} + b^l and BP1–BP4 as in ``trace.py``
+
+With strides s and dilation d (per axis) the convolution's index map is
+z[r, q] = Σ_{c,i,j} W[f, c, i, j] a[c, s₁r + d₁i, s₂q + d₂j] + b; backwards each δ[r, q] goes
+to the entries its window touched, ∂C/∂a[c, s₁r + d₁i, s₂q + d₂j] += W[f, c, i, j] δ[r, q] —
+computed as the full correlation of δ spread by the stride (zeros between its entries) with
+the 180°-rotated kernel spread by the dilation — and ∂C/∂W[f, c, i, j] = Σ_{r,q}
+a[c, s₁r + d₁i, s₂q + d₂j] δ[r, q].
 
 Everything is computed here with NumPy loops over the kernel offsets and window positions —
 not with the layers' im2col kernels — and then compared with the engine: the model's own
