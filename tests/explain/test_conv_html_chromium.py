@@ -1,16 +1,21 @@
 """The convolution trace's HTML in headless Chromium (Playwright) at slide width, 1280 px: zero
 console errors, every formula laid out, and no element overflowing its box (the derivation
-rows alone scroll sideways, on purpose, when an equation is wider than the column). Issue 16's
-must-show: "its HTML renders in headless Chromium with no console errors"."""
+rows alone scroll sideways, on purpose, when an equation is wider than the column) — for the
+example, a strided and dilated Conv2D and a Conv1D. Issue 16's must-show: "its HTML renders in
+headless Chromium with no console errors"."""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from glassnet.explain import backprop, conv_example
+from glassnet.nn.layers import Conv1D, Conv2D, Dense, Flatten, MaxPooling1D, MaxPooling2D
+from glassnet.training.model import Sequential
 
 MEASURE = """() => {
   const root = document.querySelector(".glassnet-trace");
@@ -42,15 +47,53 @@ MEASURE = """() => {
 }"""
 
 
-@pytest.mark.parametrize("batchnorm", [False, True], ids=["conv", "conv-bn"])
-def test_conv_trace_html_renders_without_errors_or_overflow(
-    tmp_path: Path, batchnorm: bool
-) -> None:
+def _model(kind: str) -> tuple[Any, Any, Any, str]:
+    """The example (with or without batch normalisation), a strided and dilated Conv2D with
+    "same" padding, and a Conv1D with a stride and causal padding."""
+    if kind in ("conv", "conv-bn"):
+        return conv_example(batchnorm=kind == "conv-bn")  # type: ignore[no-any-return]
+    rng = np.random.default_rng(2)
+    if kind == "strided":
+        model = Sequential(
+            [
+                Conv2D(
+                    2,
+                    3,
+                    strides=2,
+                    dilation_rate=2,
+                    padding="same",
+                    activation="relu",
+                    dtype="float64",
+                ),
+                MaxPooling2D(2),
+                Flatten(),
+                Dense(3, "softmax", dtype="float64"),
+            ]
+        )
+        shape: tuple[int, ...] = (9, 9, 1)
+    else:
+        model = Sequential(
+            [
+                Conv1D(2, 3, strides=2, padding="causal", activation="tanh", dtype="float64"),
+                MaxPooling1D(2),
+                Flatten(),
+                Dense(3, "softmax", dtype="float64"),
+            ]
+        )
+        shape = (11, 1)
+    model.build(shape)
+    for p in model.parameters():
+        p.data[...] = rng.normal(scale=0.5, size=p.shape)
+    return model, rng.random(shape), 2, "sparse_categorical_crossentropy"
+
+
+@pytest.mark.parametrize("kind", ["conv", "conv-bn", "strided", "conv1d"])
+def test_conv_trace_html_renders_without_errors_or_overflow(tmp_path: Path, kind: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium")
     if chromium is None:
         pytest.skip("chromium is not installed (Debian package chromium)")
-    model, x, y, loss = conv_example(batchnorm=batchnorm)
+    model, x, y, loss = _model(kind)
     trace = backprop(model, x, y, loss=loss, learning_rate=0.1)
     trace.check(rtol=1e-10, atol=1e-12)
     path = tmp_path / "conv.html"
@@ -64,14 +107,19 @@ def test_conv_trace_html_renders_without_errors_or_overflow(
         page.goto(path.as_uri())
         result = page.evaluate(MEASURE)
         headings = page.locator("h3").all_inner_texts()
+        body = page.locator("body").inner_text()
         browser.close()
     assert errors == []
     assert result["mathml"] is True
     assert result["maths"] > 100 and result["laidOut"] == result["maths"]
     assert result["overflowing"] == [], result["overflowing"][:5]
     assert result["page"] <= 1280
-    if not batchnorm:  # the example's every equation fits the column: nothing even scrolls
+    if kind == "conv":  # the example's every equation fits the column: nothing even scrolls
         assert result["scrolling"] == 0
     assert any(h.startswith("Layer 1 (convolution") for h in headings)
     assert any("max pooling" in h for h in headings)
-    assert any("batch normalisation" in h for h in headings) == batchnorm
+    assert any("batch normalisation" in h for h in headings) == (kind == "conv-bn")
+    if kind == "strided":
+        assert "Strides (2, 2), dilation (2, 2)" in body
+    if kind == "conv1d":
+        assert "The inputs are sequences" in body and "Strides (1, 2)" in body

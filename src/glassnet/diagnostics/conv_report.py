@@ -49,6 +49,8 @@ _RDBU_R = np.array(
 
 # Tiles are shown about this many CSS pixels wide (an integer multiple of their size).
 _TILE_PX = 56
+# The least height of a one-row strip, in CSS pixels.
+_STRIP_PX = 12
 
 CONV_STYLE = """
 .gn-grid { display: flex; flex-wrap: wrap; gap: 8px 6px; margin: 8px 0 14px; }
@@ -106,10 +108,15 @@ def grey_rgb(values: np.ndarray, limit: float) -> np.ndarray:
 def _img(rgb: np.ndarray, alt: str, **data: Any) -> str:
     h, w = rgb.shape[:2]
     scale = max(1, _TILE_PX // max(h, w))
+    if h == 1:  # a 1-D strip (a Conv1D's filter or feature map): wider, and _STRIP_PX tall
+        scale = max(1, 2 * _TILE_PX // w)
+        rgb = np.repeat(rgb, -(-_STRIP_PX // scale), axis=0)
+        h = rgb.shape[0]
+    height = h * scale
     attrs = "".join(f' data-{k}="{html.escape(str(v))}"' for k, v in data.items())
     uri = base64.b64encode(png_bytes(rgb)).decode("ascii")
     return (
-        f'<img alt="{html.escape(alt)}" width="{w * scale}" height="{h * scale}"{attrs} '
+        f'<img alt="{html.escape(alt)}" width="{w * scale}" height="{height}"{attrs} '
         f'src="data:image/png;base64,{uri}">'
     )
 
@@ -134,12 +141,40 @@ def _limit(values: np.ndarray) -> float:
 # ---------------------------------------------------------------------------------------------
 # what the doctor knows per filter
 # ---------------------------------------------------------------------------------------------
-def _filter_notes(history: Any, layer: str, filters: int) -> tuple[list[str], list[str]]:
+def _block_notes(block: dict[str, Any], filters: int) -> tuple[list[str], list[str]]:
+    """Tooltips and flags of a Conv → BN → Activation block's filters, from the doctor's probe
+    of the test inputs (``conv_rules.probe_blocks``): judged after the activation."""
+    from .conv_rules import _DEAD_KERNELS, FILTER_SATURATION_FRACTION
+
+    tips, flags = [], []
+    zero, saturated = block["zero_fraction"], block["saturated_fraction"]
+    for f in range(filters):
+        parts = [
+            t("filter {f}").format(f=f),
+            f"{block['bn']} → {block['act']}",
+            t("output 0 at {pct}% of outputs").format(pct=f"{100 * zero[f]:.0f}"),
+        ]
+        flag = "dead" if zero[f] >= 1.0 and block["activation"] in _DEAD_KERNELS else ""
+        if np.isfinite(saturated[f]):
+            parts.append(t("saturated {pct}%").format(pct=f"{100 * saturated[f]:.0f}"))
+            if saturated[f] > FILTER_SATURATION_FRACTION:
+                flag = flag or "saturated"
+        tips.append(t("; ").join(parts))
+        flags.append(flag)
+    return tips, flags
+
+
+def _filter_notes(
+    history: Any, layer: str, filters: int, blocks: dict[str, Any] | None = None
+) -> tuple[list[str], list[str]]:
     """Per filter: a tooltip of its last-epoch statistics and a flag ("dead", "saturated",
-    or "") by the doctor's rules."""
+    or "") by the doctor's rules; a Conv → BN → Activation block's filters are judged on the
+    probe in ``blocks`` instead (after the activation)."""
     from .conv_rules import DEAD_FILTER_SHARE, FILTER_SATURATION_FRACTION, filter_window
     from .rules import RunView
 
+    if blocks and layer in blocks and len(blocks[layer]["zero_fraction"]) == filters:
+        return _block_notes(blocks[layer], filters)
     tips = [t("filter {f}").format(f=f) for f in range(filters)]
     flags = [""] * filters
     if getattr(history, "telemetry", None) is None:
@@ -183,21 +218,24 @@ def _caption(f: int, flag: str) -> str:
 # the section
 # ---------------------------------------------------------------------------------------------
 def _conv_layers(model: Any) -> list[tuple[str, Any]]:
-    """(name, layer) of the model's Conv2D layers in order, when its first layer with a
-    weight matrix is a Conv2D; else []."""
-    from ..nn.layers import Conv2D, weight_layers
+    """(name, layer) of the model's Conv2D (or Conv1D) layers in order, when its first layer
+    with a weight matrix is one; else []."""
+    from ..nn.layers import Conv1D, Conv2D, weight_layers
 
     found = weight_layers(model) if hasattr(model, "named_modules") else []
-    if not found or not isinstance(found[0][1], Conv2D):
+    if not found or not isinstance(found[0][1], (Conv1D, Conv2D)):
         return []
-    return [(name, layer) for name, layer, _ in found if isinstance(layer, Conv2D)]
+    kind = type(found[0][1])
+    return [(name, layer) for name, layer, _ in found if isinstance(layer, kind)]
 
 
-def _filters_part(name: str, layer: Any, history: Any) -> str:
+def _filters_part(name: str, layer: Any, history: Any, blocks: dict[str, Any] | None = None) -> str:
     W = np.asarray(layer.W.data, dtype=np.float64)  # (rows, cols, channels, filters)
+    if W.ndim == 3:  # a Conv1D's (steps, channels, filters): each kernel a strip of one row
+        W = W[None]
     rows, cols, channels, filters = W.shape
     limit = _limit(W)
-    tips, flags = _filter_notes(history, name, filters)
+    tips, flags = _filter_notes(history, name, filters, blocks)
     units = []
     for f in range(filters):
         tiles = "".join(
@@ -243,12 +281,22 @@ def _filters_part(name: str, layer: Any, history: Any) -> str:
         "A filter outlined in orange is one the doctor finds dead or saturated; hover a filter "
         "for its statistics over the last epoch."
     ).format(per=per)
+    if layer.W.data.ndim == 3:
+        text += " " + t(
+            "A Conv1D's filter W[:, c, f] is drawn as a strip of one row, its steps left to "
+            "right; its feature maps below are strips too, one per filter."
+        )
     intro = f"<h3>{heading}</h3><p>{html.escape(text)}</p>"
     return intro + _scale_bar("diverging", limit) + f'<div class="gn-grid">{"".join(units)}</div>'
 
 
 def _maps_grid(
-    name: str, maps: np.ndarray, heading: str, history: Any = None, numbered: bool = True
+    name: str,
+    maps: np.ndarray,
+    heading: str,
+    history: Any = None,
+    numbered: bool = True,
+    blocks: dict[str, Any] | None = None,
 ) -> str:
     """One image per channel of a (rows, cols, filters) output, under ``heading`` (HTML); a
     filter the doctor flags (with ``history``) is outlined, as in the filters' grid."""
@@ -257,7 +305,10 @@ def _maps_grid(
     kind = "diverging" if signed else "grey"
     colour = diverging_rgb if signed else grey_rgb
     n = maps.shape[-1]
-    tips, flags = _filter_notes(history, name, n) if history is not None else ([""] * n, [""] * n)
+    if history is not None:
+        tips, flags = _filter_notes(history, name, n, blocks)
+    else:
+        tips, flags = [""] * n, [""] * n
     tiles = []
     for f in range(n):
         caption = _caption(f, flags[f]) if numbered else ""
@@ -271,9 +322,16 @@ def _maps_grid(
     return f"<h3>{heading}</h3>" + _scale_bar(kind, limit) + grid
 
 
-def _maps_part(model: Any, convs: list[tuple[str, Any]], x: Any, history: Any) -> str:
+def _maps_part(
+    model: Any,
+    convs: list[tuple[str, Any]],
+    x: Any,
+    history: Any,
+    blocks: dict[str, Any] | None = None,
+) -> str:
     from ..nn.layers import forcing_inference
     from ..training.fused import forward_arrays, kernel_chain
+    from .conv_rules import bn_blocks
 
     if x is None:
         note = t(
@@ -295,21 +353,32 @@ def _maps_part(model: Any, convs: list[tuple[str, Any]], x: Any, history: Any) -
     )
     parts = [f"<p>{html.escape(intro)}</p>"]
     image = sample[0].astype(np.float64)
-    if image.ndim == 3 and image.shape[-1] in (1, 3) or image.ndim == 2:
+    sequence = convs[0][1].W.data.ndim == 3
+    if sequence:  # (steps, channels) or (channels, steps): one strip per channel
+        steps = image if convs[0][1].data_format == "channels_last" else image.T
+        heading = t("The sample ({rows}×{cols})").format(rows=steps.shape[0], cols=steps.shape[1])
+        parts.append(_maps_grid("input", steps[None], heading, numbered=False))
+    elif image.ndim == 3 and image.shape[-1] in (1, 3) or image.ndim == 2:
         plane = image if image.ndim == 2 else image[..., 0]
         rows, cols = plane.shape
         heading = t("The sample ({rows}×{cols})").format(rows=rows, cols=cols)
         parts.append(_maps_grid("input", plane[:, :, None], heading, numbered=False))
     positions = {id(layer): i for i, layer in enumerate(chain)}
+    # a Conv → BN → Activation block's maps are drawn after its activation
+    block_end = {
+        id(conv): (i + 2, f"{bn.name} → {act.name}") for i, conv, bn, act in bn_blocks(model)
+    }
     with forcing_inference():
         for rank, (name, layer) in enumerate(convs[:2]):
             index = positions.get(id(layer))
             if index is None:
                 continue
-            out = forward_arrays(chain[: index + 1], sample)[0]
+            end, act = block_end.get(id(layer), (index, layer.activation.kernel.name))
+            out = forward_arrays(chain[: end + 1], sample)[0]
             if layer.data_format == "channels_first":
                 out = np.moveaxis(out, 0, -1)
-            act = layer.activation.kernel.name
+            if out.ndim == 2:  # a sequence's (steps, filters): strips of one row
+                out = out[None]
             which = (
                 N_("After {name} (the first convolution, {act}): {n} maps of {rows}×{cols}")
                 if rank == 0
@@ -320,7 +389,7 @@ def _maps_part(model: Any, convs: list[tuple[str, Any]], x: Any, history: Any) -
                 name=f"<code>{html.escape(name)}</code>", act=act, n=n, rows=rows, cols=cols
             )
             maps = np.asarray(out, dtype=np.float64)
-            parts.append(_maps_grid(name, maps, heading, history))
+            parts.append(_maps_grid(name, maps, heading, history, blocks=blocks))
     return "\n".join(parts)
 
 
@@ -330,5 +399,12 @@ def conv_section(model: Any, history: Any, x: Any = None) -> str | None:
     convs = _conv_layers(model)
     if not convs:
         return None
+    from .conv_rules import probe_blocks
+
+    blocks = probe_blocks(model, x) if x is not None else {}
     name, first = convs[0]
-    return _filters_part(name, first, history) + "\n" + _maps_part(model, convs, x, history)
+    return (
+        _filters_part(name, first, history, blocks)
+        + "\n"
+        + _maps_part(model, convs, x, history, blocks)
+    )

@@ -9,13 +9,25 @@ filter, the share of z ≤ 0, of saturated outputs, ‖∂C/∂W‖ and mean |δ
 (``Telemetry.filters``); these rules read them over the latest epoch and name the layer and
 the filters (counted from 0, as in W[..., f]).
 
+A convolution followed by BatchNormalization and an Activation layer (Conv → BN → ReLU, the
+usual block) has a linear z of its own, so telemetry's shares say nothing about it: what lives
+or dies is the activation after the normalisation. Given a batch of inputs (``Doctor(x=...)``,
+``diagnose(..., x=...)``, ``report(..., x=...)``), ``probe_blocks`` runs the model's layers up
+to each such convolution, normalises its output as the block does in training (the batch's
+statistics; the moving ones for a frozen BatchNormalization), applies the activation, and keeps
+per filter the share of outputs that are exactly 0 and the share where σ' is below 5 % of its
+maximum; the same two rules judge those filters, naming the block.
+
 The thresholds are module constants, documented in docs/diagnostics.md.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
+from ..errors import InvalidArgumentError, describe
 from ..i18n import N_, t
 from .rules import SATURATION_FRACTION, Finding, Rule, RunView, _finding, _pct, fmt
 
@@ -27,6 +39,9 @@ __all__ = [
     "check_dead_filters",
     "check_saturated_filters",
     "filter_window",
+    "bn_blocks",
+    "probe_blocks",
+    "check_probe",
 ]
 
 #: dead_filters: a filter is dead when z ≤ 0 at every position of every sample of the batch in
@@ -40,6 +55,13 @@ FILTER_SATURATION_FRACTION = SATURATION_FRACTION
 FILTER_WARNING_SHARE = 0.1
 
 _SHOWN = 16  # filter indices listed in a sentence before "and N more"
+
+#: probe_blocks runs at most this many inputs (the first ones) through the model
+PROBE_SAMPLES = 256
+#: σ'(z) below this share of its maximum is "saturated" (as telemetry's per-filter share)
+_SATURATION_THRESHOLD = 0.05
+_MAX_PRIME = {"sigmoid": 0.25, "tanh": 1.0, "softplus": 1.0, "hard_sigmoid": 0.2}
+_DEAD_KERNELS = ("relu", "relu6")
 
 
 def filter_window(view: RunView, layer: str, stat: str) -> np.ndarray:
@@ -102,9 +124,191 @@ def _severity(found: np.ndarray, filters: int) -> str:
     return "warning" if len(found) > FILTER_WARNING_SHARE * filters else "info"
 
 
-def check_dead_filters(view: RunView) -> list[Finding]:
-    """ReLU filters whose z ≤ 0 at every position of every sample of the batch."""
+# ---------------------------------------------------------------------------------------------
+# Conv → BatchNormalization → Activation blocks, judged after the activation
+# ---------------------------------------------------------------------------------------------
+def bn_blocks(model: Any) -> list[tuple[int, Any, Any, Any]]:
+    """(index of the convolution in the model's chain, the convolution, its BatchNormalization,
+    the Activation layer) for every convolution without an activation of its own that is
+    followed directly by a BatchNormalization over its channels and an Activation layer."""
+    from ..nn.layers import Conv1D, Conv2D, Conv2DTranspose
+    from ..training.fused import kernel_chain
+
+    chain = kernel_chain(model) if hasattr(model, "named_modules") else None
+    if not chain:
+        return []
+    found = []
+    for i, conv in enumerate(chain[:-2]):
+        bn: Any = chain[i + 1]
+        act: Any = chain[i + 2]
+        if (
+            isinstance(conv, (Conv1D, Conv2D, Conv2DTranspose))
+            and conv.activation.kernel.name == "linear"
+            and getattr(bn, "explain_role", None) == "batchnorm"
+            and getattr(act, "explain_role", None) == "activation"
+            and bn.axis in ((-1, conv.rank + 1) if conv.data_format == "channels_last" else (1,))
+        ):
+            found.append((i, conv, bn, act))
+    return found
+
+
+def _normalised(z: np.ndarray, bn: Any) -> np.ndarray:
+    """z (rows, channels) through the BatchNormalization as training runs it: the batch's
+    statistics, or the moving ones when the layer is frozen (trainable=False)."""
+    if bn.trainable:
+        mean, var = z.mean(axis=0), z.var(axis=0)
+    else:
+        mean = np.asarray(bn.moving_mean.data, dtype=np.float64)
+        var = np.asarray(bn.moving_variance.data, dtype=np.float64)
+    y = (z - mean) / np.sqrt(var + float(bn.epsilon))
+    if bn.gamma is not None:
+        y = y * np.asarray(bn.gamma.data, dtype=np.float64)
+    if bn.beta is not None:
+        y = y + np.asarray(bn.beta.data, dtype=np.float64)
+    return y  # type: ignore[no-any-return]
+
+
+def check_probe(x: Any, where: str) -> np.ndarray:
+    """x as an array of a batch of inputs (N, ...) with N ≥ 1, or a one-sentence error."""
+    batch = np.asarray(x)
+    if batch.dtype.kind not in "fiub" or batch.ndim < 2 or not len(batch):
+        raise InvalidArgumentError(
+            f"{where}: x must be a batch of the model's inputs, an array (N, ...) of numbers "
+            f"with N >= 1, received {describe(x)}"
+        )
+    return batch
+
+
+def probe_blocks(model: Any, x: Any) -> dict[str, dict[str, Any]]:
+    """Per Conv → BatchNormalization → Activation block (``bn_blocks``), keyed by the
+    convolution's name: the names of the block's layers, its activation, the number of
+    inputs run, and per filter ``zero_fraction`` (outputs of the activation exactly 0) and
+    ``saturated_fraction`` (σ' below 5 % of its maximum; NaN for non-saturating activations),
+    from the first PROBE_SAMPLES inputs of x run through the model's current weights."""
+    from ..training.fused import forward_arrays, kernel_chain
+
+    blocks = bn_blocks(model)
+    if not blocks or x is None:
+        return {}
+    batch = check_probe(x, "doctor")[:PROBE_SAMPLES]
+    chain = kernel_chain(model)
+    assert chain is not None
+    out: dict[str, dict[str, Any]] = {}
+    for index, conv, bn, act in blocks:
+        z = np.asarray(forward_arrays(chain[: index + 1], batch), dtype=np.float64)
+        if conv.data_format == "channels_first":
+            z = np.moveaxis(z, 1, -1)
+        filters = z.shape[-1]
+        y = _normalised(z.reshape(-1, filters), bn)
+        kernel = act.kernel
+        a = kernel.value(y)
+        saturated = np.full(filters, np.nan)
+        if kernel.name in _MAX_PRIME:
+            limit = _SATURATION_THRESHOLD * _MAX_PRIME[kernel.name]
+            saturated = (kernel.prime(y, a) < limit).mean(axis=0)
+        out[conv.name] = {
+            "bn": bn.name,
+            "act": act.name,
+            "activation": kernel.name,
+            "samples": len(batch),
+            "zero_fraction": (a == 0).mean(axis=0),
+            "saturated_fraction": saturated,
+        }
+    return out
+
+
+def _dead_block_findings(view: RunView) -> list[Finding]:
     out = []
+    for layer, block in view.blocks.items():
+        if block["activation"] not in _DEAD_KERNELS:
+            continue
+        found = np.flatnonzero(block["zero_fraction"] >= 1.0)
+        if not found.size:
+            continue
+        filters = len(block["zero_fraction"])
+        out.append(
+            _finding(
+                view,
+                "dead_filters",
+                t(
+                    "{n} of {filters} filters of {layer} are dead after {bn} and {act} "
+                    "({which}, counted from 0 as in W[..., f]): the {kernel} output is 0 at "
+                    "every position of every one of {samples} inputs, the batch normalised as "
+                    "in training."
+                ).format(
+                    n=len(found),
+                    filters=filters,
+                    layer=layer,
+                    bn=block["bn"],
+                    act=block["act"],
+                    which=_which_filters(found),
+                    kernel=block["activation"],
+                    samples=block["samples"],
+                ),
+                t(
+                    "A dead filter's activation outputs 0 everywhere, so σ' = 0 there, the "
+                    "gradient reaching the batch normalisation is 0 and so are δ and ∂C/∂W of "
+                    "the convolution (BP2, BP4): it never learns back. Its normalised output "
+                    "γ x̂ + β stays below 0 — look at that filter's β (and γ) in the "
+                    "BatchNormalization, lower the learning rate, or use LeakyReLU."
+                ),
+                layer=layer,
+                severity=_severity(found, filters),
+            )
+        )
+    return out
+
+
+def _saturated_block_findings(view: RunView) -> list[Finding]:
+    out = []
+    for layer, block in view.blocks.items():
+        shares = block["saturated_fraction"]
+        if not np.isfinite(shares).any():
+            continue
+        found = np.flatnonzero(shares > FILTER_SATURATION_FRACTION)
+        if not found.size:
+            continue
+        filters = len(shares)
+        listed = _listed([_pct(float(v)) for v in shares[found[:_SHOWN]]])
+        if len(found) > 1:
+            listed = t("respectively {shares}").format(shares=listed)
+        out.append(
+            _finding(
+                view,
+                "saturated_filters",
+                t(
+                    "{n} of {filters} filters of {layer} are saturated after {bn} and {act} "
+                    "({which}, counted from 0 as in W[..., f]): {shares} of their {kernel} "
+                    "outputs have σ' below 5% of its maximum, over {samples} inputs with the "
+                    "batch normalised as in training."
+                ).format(
+                    n=len(found),
+                    filters=filters,
+                    layer=layer,
+                    bn=block["bn"],
+                    act=block["act"],
+                    which=_which_filters(found),
+                    shares=listed,
+                    kernel=block["activation"],
+                    samples=block["samples"],
+                ),
+                t(
+                    "By BP2 the gradient through a saturated activation is ≈ 0, so these "
+                    "filters (and their γ, β) barely learn. The normalised output γ x̂ + β "
+                    "sits far from 0: look at those filters' γ and β in the "
+                    "BatchNormalization, lower the learning rate, or use ReLU."
+                ),
+                layer=layer,
+                severity=_severity(found, filters),
+            )
+        )
+    return out
+
+
+def check_dead_filters(view: RunView) -> list[Finding]:
+    """ReLU filters whose z ≤ 0 at every position of every sample of the batch, and filters
+    of Conv → BN → ReLU blocks whose output after the activation is 0 everywhere."""
+    out = _dead_block_findings(view)
     for layer in view.filters:
         if view.activation(layer) != "relu":
             continue
@@ -148,8 +352,9 @@ def check_dead_filters(view: RunView) -> list[Finding]:
 
 
 def check_saturated_filters(view: RunView) -> list[Finding]:
-    """Sigmoid/tanh/softplus filters whose outputs mostly sit where σ'(z) ≈ 0."""
-    out = []
+    """Sigmoid/tanh/softplus filters whose outputs mostly sit where σ'(z) ≈ 0, after their
+    own activation or after a BN block's."""
+    out = _saturated_block_findings(view)
     for layer in view.filters:
         saturated = filter_window(view, layer, "saturated_fraction")
         if saturated.size == 0 or not np.isfinite(saturated).any():
@@ -197,14 +402,8 @@ def check_saturated_filters(view: RunView) -> list[Finding]:
 CONV_RULES: dict[str, Rule] = {
     r.name: r
     for r in (
-        Rule(
-            "dead_filters", N_("dead convolution filters"), check_dead_filters, needs_telemetry=True
-        ),
-        Rule(
-            "saturated_filters",
-            N_("saturated convolution filters"),
-            check_saturated_filters,
-            needs_telemetry=True,
-        ),
+        # Without telemetry they read only the blocks a given batch was run through.
+        Rule("dead_filters", N_("dead convolution filters"), check_dead_filters),
+        Rule("saturated_filters", N_("saturated convolution filters"), check_saturated_filters),
     )
 }

@@ -64,6 +64,7 @@ def diagnose(
     model: Any = None,
     rules: Iterable[str] | None = None,
     lang: str | None = None,
+    x: Any = None,
 ) -> Findings:
     """The doctor's findings for a finished run, post hoc (``history.findings`` is untouched).
 
@@ -72,6 +73,9 @@ def diagnose(
     to run (default all of ``RULES``). Each finding's ``epoch`` is the first epoch at which
     the evidence seen so far was enough, as the Doctor callback would have reported it.
     ``lang``: "en" (default) or "zh", the language of the findings' evidence and advice.
+    ``x``: a batch of inputs (with ``model``) to judge the filters of Conv → BatchNormalization
+    → Activation blocks after their activation; the model's final weights are all there is
+    after training, so those findings carry the last epoch.
     """
     if not hasattr(history, "history") or not hasattr(history, "epoch"):
         raise InvalidArgumentError(
@@ -84,7 +88,7 @@ def diagnose(
     with i18n.in_lang(lang):
         for epoch in sorted(set(int(e) for e in history.epoch)):
             found += evaluate(RunView.from_history(history, model, epoch), chosen, seen)
-        found += evaluate(RunView.from_history(history, model), chosen, seen)
+        found += evaluate(RunView.from_history(history, model, x=x), chosen, seen)
     return Findings(found)
 
 
@@ -131,6 +135,9 @@ class Doctor(Callback):
     passes one in ``params``, else stdout. The findings are also on ``doctor.findings``.
     ``lang``: "en" or "zh" for what it finds and prints (default: the language current when
     training starts, English unless ``glassnet.i18n.using("zh")`` or ``--lang zh`` set it).
+    ``x``: a batch of inputs (e.g. ``x_train[:256]``) run through the model at each epoch end
+    to judge the filters of Conv → BatchNormalization → Activation blocks on the activation
+    after the normalisation (telemetry sees only the convolution's own, linear, z).
     """
 
     #: fit runs it after History, whose epoch it reads
@@ -143,8 +150,14 @@ class Doctor(Callback):
         verbose: int | None = None,
         stream: IO[str] | None = None,
         lang: str | None = None,
+        x: Any = None,
     ) -> None:
         super().__init__()
+        if x is not None:
+            from .conv_rules import check_probe
+
+            x = check_probe(x, "Doctor")
+        self.x = x
         self.lang = None if lang is None else i18n.check_lang(lang)
         self._lang = self.lang or "en"
         self.rules = _select_rules(rules, "Doctor")
@@ -190,7 +203,8 @@ class Doctor(Callback):
         history = self._history()
         if history is None:
             return []
-        view = RunView.from_history(history, self.model, epoch)
+        probe = None if fast_only else self.x
+        view = RunView.from_history(history, self.model, epoch, x=probe)
         rules = [r for r in self.rules if r.fast] if fast_only else self.rules
         with i18n.using(self._lang):
             new = evaluate(view, rules, self._seen)

@@ -515,6 +515,21 @@ def render_report(
         return _render_report(history, model, x, y, title, class_names)
 
 
+def _block_findings(history: Any, model: Any, x: Any, known: list[Any]) -> list[Any]:
+    """With test data, the doctor's verdict on the filters of the model's Conv → BN →
+    Activation blocks (judged after the activation on x), unless the run's doctor already
+    judged them."""
+    from .conv_rules import bn_blocks
+    from .doctor import diagnose
+
+    if x is None or not bn_blocks(model):
+        return []
+    rules = ["dead_filters", "saturated_filters"]
+    found = diagnose(history, model, rules=rules, lang=i18n.current(), x=x)
+    seen = {(f.rule, f.layer) for f in known}
+    return [f for f in found if (f.rule, f.layer) not in seen]
+
+
 def _render_report(
     history: Any,
     model: Any,
@@ -536,6 +551,7 @@ def _render_report(
         # one, find the same things.
         rules = sorted({f.rule for f in findings})
         findings = diagnose(history, model, rules=rules, lang=i18n.current()) or findings
+    findings += _block_findings(history, model, x, findings)
     test, test_error = _evaluate(model, x, y)
     figures = _Figures()
     tel = getattr(history, "telemetry", None)

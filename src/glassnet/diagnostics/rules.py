@@ -350,6 +350,9 @@ class RunView:
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
     #: convolution name → statistic → (samples, filters) array (conv_rules.py reads it)
     filters: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    #: Conv → BN → Activation blocks judged on a given batch: conv name → ``probe_blocks``'s
+    #: entry (the activation's per-filter zero and saturated shares after the normalisation)
+    blocks: dict[str, dict[str, Any]] = field(default_factory=dict)
     has_telemetry: bool = False
     stopped_reason: str | None = None
     stopped_epoch: int | None = None
@@ -362,8 +365,12 @@ class RunView:
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
-    def from_history(cls, history: Any, model: Any = None, epoch: int | None = None) -> RunView:
-        """The run as seen at the end of ``epoch`` (None: everything recorded so far)."""
+    def from_history(
+        cls, history: Any, model: Any = None, epoch: int | None = None, x: Any = None
+    ) -> RunView:
+        """The run as seen at the end of ``epoch`` (None: everything recorded so far). ``x``:
+        a batch of inputs run through the model's current weights to judge its Conv → BN →
+        Activation blocks (``conv_rules.probe_blocks``)."""
         epochs = [int(e) for e in getattr(history, "epoch", [])]
         if epoch is None:
             last = epochs[-1] if epochs else 0
@@ -415,6 +422,10 @@ class RunView:
         view.loss_name = config.get("loss") if isinstance(config, Mapping) else None
         if model is not None:
             view._read_model(model)
+            if x is not None:
+                from .conv_rules import probe_blocks
+
+                view.blocks = probe_blocks(model, x)
         if view.num_outputs is None and view.layer_info:
             output_info = list(view.layer_info.values())[-1]
             view.num_outputs = int(output_info.get("units", 0)) or None

@@ -2,10 +2,12 @@
 batch normalisation, with real numbers, checked against the autograd engine.
 
 The trace follows a Sequential chain of *stages*, numbered l = 1, …, L (a^0 is the input, a^l
-the output of stage l): Conv2D, MaxPooling2D / AveragePooling2D, BatchNormalization, Activation,
-Flatten and Dense (Dropout is the identity, as at inference). Feature maps are kept as
-(n, channels, rows, cols) whatever the model's ``data_format``; the equations, per sample
-(C is the mean of the samples' C_x, so every parameter gradient is averaged over them):
+the output of stage l): Conv1D / Conv2D, Max- and AveragePooling1D/2D, the global poolings,
+BatchNormalization, Activation, Flatten and Dense (Dropout is the identity, as at inference).
+Feature maps are kept as (n, channels, rows, cols) whatever the model's ``data_format``; a
+sequence's as (n, channels, 1, steps), so that a Conv1D is a Conv2D over one row. The
+equations, per sample (C is the mean of the samples' C_x, so every parameter gradient is
+averaged over them), written for stride 1 and dilation 1:
 
     convolution    z^l_f = Σ_c W^l_fc ⋆ a^{l−1}_c + b^l_f        (⋆: valid cross-correlation
                    a^l_f = σ(z^l_f)                               of the zero-padded maps)
@@ -19,6 +21,13 @@ Flatten and Dense (Dropout is the identity, as at inference). Feature maps are k
                    a = γ x̂ + β;  ∂C/∂γ = Σ g ⊙ x̂, ∂C/∂β = Σ g, ĝ = γ g,
                    ∂C/∂x = (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂)) / √(σ² + ε)
     dense          z^l = W^l a^{l−1} + b^l and BP1–BP4 as in ``trace.py``
+
+With strides s and dilation d (per axis) the convolution's index map is
+z[r, q] = Σ_{c,i,j} W[f, c, i, j] a[c, s₁r + d₁i, s₂q + d₂j] + b; backwards each δ[r, q] goes
+to the entries its window touched, ∂C/∂a[c, s₁r + d₁i, s₂q + d₂j] += W[f, c, i, j] δ[r, q] —
+computed as the full correlation of δ spread by the stride (zeros between its entries) with
+the 180°-rotated kernel spread by the dilation — and ∂C/∂W[f, c, i, j] = Σ_{r,q}
+a[c, s₁r + d₁i, s₂q + d₂j] δ[r, q].
 
 Everything is computed here with NumPy loops over the kernel offsets and window positions —
 not with the layers' im2col kernels — and then compared with the engine: the model's own
@@ -51,7 +60,27 @@ CONV_ROLES = frozenset({"conv", "pool", "global_pool", "batchnorm"})
 
 def is_conv_chain(chain: Sequence[Any]) -> bool:
     """True when a chain of layers holds a convolution, a pooling or a batch normalisation."""
-    return any(getattr(layer, "explain_role", None) in CONV_ROLES for layer in chain)
+    return any(role_of(layer) in CONV_ROLES for layer in chain)
+
+
+def _one_d_roles() -> dict[type, str]:
+    """The 1-D window layers the trace follows. They declare no ``explain_role`` of their own
+    (nn/layers sets it on the 2-D ones only), so the trace names their roles here."""
+    from ..nn import layers as nl
+
+    return {
+        nl.Conv1D: "conv",
+        nl.MaxPooling1D: "pool",
+        nl.AveragePooling1D: "pool",
+        nl.GlobalMaxPooling1D: "global_pool",
+        nl.GlobalAveragePooling1D: "global_pool",
+    }
+
+
+def role_of(layer: Any) -> str | None:
+    """How the trace treats a layer: its ``explain_role``, or a 1-D window layer's role."""
+    role = getattr(layer, "explain_role", None)
+    return role if role is not None else _one_d_roles().get(type(layer))
 
 
 @dataclass(eq=False)
@@ -86,6 +115,8 @@ class StageTrace:
     engine: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     activation_params: dict[str, float] = field(default_factory=dict)
+    #: 2 for images; 1 for sequences, whose maps are kept as (n, channels, 1, steps)
+    rank: int = 2
 
     @property
     def units(self) -> int:
@@ -109,16 +140,25 @@ def pad_maps(x: np.ndarray, pad: tuple[tuple[int, int], tuple[int, int]]) -> np.
     return np.pad(x, ((0, 0), (0, 0), pad[0], pad[1]))
 
 
-def correlate(x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
-    """The valid cross-correlation z[n, f] = Σ_c kernels[f, c] ⋆ x[n, c]:
-    z[n, f, r, s] = Σ_{c, i, j} kernels[f, c, i, j] · x[n, c, r + i, s + j]."""
+Pair = tuple[int, int]
+
+
+def correlate(
+    x: np.ndarray, kernels: np.ndarray, strides: Pair = (1, 1), dilation: Pair = (1, 1)
+) -> np.ndarray:
+    """The valid cross-correlation z[n, f] = Σ_c kernels[f, c] ⋆ x[n, c] with stride s and
+    dilation d per axis:
+    z[n, f, r, q] = Σ_{c, i, j} kernels[f, c, i, j] · x[n, c, s₁r + d₁i, s₂q + d₂j]."""
     n, _, h, w = x.shape
     f, _, kh, kw = kernels.shape
-    oh, ow = h - kh + 1, w - kw + 1
+    (sh, sw), (dh, dw) = strides, dilation
+    oh, ow = (h - (kh - 1) * dh - 1) // sh + 1, (w - (kw - 1) * dw - 1) // sw + 1
     z = np.zeros((n, f, oh, ow))
     for i in range(kh):
         for j in range(kw):
-            z += np.einsum("nchw,fc->nfhw", x[:, :, i : i + oh, j : j + ow], kernels[:, :, i, j])
+            window = x[:, :, dh * i : dh * i + sh * (oh - 1) + 1 : sh,
+                       dw * j : dw * j + sw * (ow - 1) + 1 : sw]  # fmt: skip
+            z += np.einsum("nchw,fc->nfhw", window, kernels[:, :, i, j])
     return z
 
 
@@ -127,29 +167,95 @@ def rot180(kernels: np.ndarray) -> np.ndarray:
     return kernels[..., ::-1, ::-1]
 
 
-def full_correlate_rotated(delta: np.ndarray, kernels: np.ndarray) -> np.ndarray:
-    """Σ_f pad(δ_f) ⋆ rot180(W_fc) for every input channel c: the input gradient of a stride-1
-    convolution. δ (n, F, oh, ow) is padded with k − 1 zeros on each side (the full
-    correlation); kernels are (F, C, kh, kw). Result (n, C, oh + kh − 1, ow + kw − 1)."""
-    kh, kw = kernels.shape[-2:]
-    padded = pad_maps(delta, ((kh - 1, kh - 1), (kw - 1, kw - 1)))
-    turned = rot180(kernels).transpose(1, 0, 2, 3)  # (C, F, kh, kw)
-    return correlate(padded, np.ascontiguousarray(turned))
+def spread(maps: np.ndarray, step: Pair) -> np.ndarray:
+    """maps (..., h, w) with step − 1 zeros put between neighbouring entries along each axis:
+    δ spread by the stride (its entries back at the rows and columns their windows start
+    from), or a kernel spread by the dilation (its entries where they touch the input)."""
+    h, w = maps.shape[-2:]
+    out = np.zeros((*maps.shape[:-2], (h - 1) * step[0] + 1, (w - 1) * step[1] + 1))
+    out[..., :: step[0], :: step[1]] = maps
+    return out
 
 
-def kernel_gradient(a_pad: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """∂C/∂W[f, c, i, j] = 1/n Σ_{n, r, s} a_pad[n, c, r + i, s + j] · δ[n, f, r, s]: the
-    correlation of the (padded) input with δ, averaged over the samples."""
+def full_correlate_rotated(
+    delta: np.ndarray,
+    kernels: np.ndarray,
+    strides: Pair = (1, 1),
+    dilation: Pair = (1, 1),
+    size: Pair | None = None,
+) -> np.ndarray:
+    """Σ_f pad(δ_f) ⋆ rot180(W_fc) for every input channel c: the input gradient of a
+    convolution, in the frame of its (padded) input. With a stride, δ is first spread by the
+    stride; with a dilation, the kernel by the dilation; the spread δ is padded with span − 1
+    zeros on each side (the full correlation; span = the spread kernel's size). kernels are
+    (F, C, kh, kw). Rows and columns past the last window (a "valid" stride that does not
+    divide) receive nothing: ``size`` adds them as zeros. Result (n, C, *size)."""
+    up, kernel = spread(delta, strides), spread(kernels, dilation)
+    kh, kw = kernel.shape[-2:]
+    padded = pad_maps(up, ((kh - 1, kh - 1), (kw - 1, kw - 1)))
+    turned = rot180(kernel).transpose(1, 0, 2, 3)  # (C, F, kh, kw)
+    full = correlate(padded, np.ascontiguousarray(turned))
+    if size is None:
+        return full
+    return pad_maps(full, ((0, size[0] - full.shape[2]), (0, size[1] - full.shape[3])))
+
+
+def scatter_back(
+    delta: np.ndarray, kernels: np.ndarray, strides: Pair, dilation: Pair, size: Pair
+) -> np.ndarray:
+    """The same input gradient as ``full_correlate_rotated``, in the scatter form of the
+    index map: ∂C/∂a[n, c, s₁r + d₁i, s₂q + d₂j] += W[f, c, i, j] · δ[n, f, r, q]."""
+    n, _, oh, ow = delta.shape
+    _, c, kh, kw = kernels.shape
+    (sh, sw), (dh, dw) = strides, dilation
+    out = np.zeros((n, c, *size))
+    for i in range(kh):
+        for j in range(kw):
+            out[:, :, dh * i : dh * i + sh * (oh - 1) + 1 : sh,
+                dw * j : dw * j + sw * (ow - 1) + 1 : sw] += np.einsum(
+                "nfhw,fc->nchw", delta, kernels[:, :, i, j])  # fmt: skip
+    return out
+
+
+def kernel_gradient(
+    a_pad: np.ndarray,
+    delta: np.ndarray,
+    kernel: Pair | None = None,
+    strides: Pair = (1, 1),
+    dilation: Pair = (1, 1),
+) -> np.ndarray:
+    """∂C/∂W[f, c, i, j] = 1/n Σ_{n, r, q} a_pad[n, c, s₁r + d₁i, s₂q + d₂j] · δ[n, f, r, q]:
+    the correlation of the (padded) input with δ through the forward's index map, averaged
+    over the samples. ``kernel`` (kh, kw) defaults to what a stride-1 correlation leaves."""
     n, _, h, w = a_pad.shape
     oh, ow = delta.shape[-2:]
-    kh, kw = h - oh + 1, w - ow + 1
+    kh, kw = kernel if kernel is not None else (h - oh + 1, w - ow + 1)
+    (sh, sw), (dh, dw) = strides, dilation
     grad = np.zeros((delta.shape[1], a_pad.shape[1], kh, kw))
     for i in range(kh):
         for j in range(kw):
-            grad[:, :, i, j] = np.einsum(
-                "nchw,nfhw->fc", a_pad[:, :, i : i + oh, j : j + ow], delta
-            )
+            window = a_pad[:, :, dh * i : dh * i + sh * (oh - 1) + 1 : sh,
+                           dw * j : dw * j + sw * (ow - 1) + 1 : sw]  # fmt: skip
+            grad[:, :, i, j] = np.einsum("nchw,nfhw->fc", window, delta)
     return grad / n
+
+
+def conv_padding(
+    size: Pair, kernel: Pair, strides: Pair, dilation: Pair, padding: str
+) -> tuple[Pair, Pair]:
+    """((top, bottom), (left, right)) zeros of Keras's padding: none for "valid"; for "same"
+    ⌈size/stride⌉ positions with the padding split evenly, the extra one after; "causal"
+    (Conv1D) span − 1 before the steps only."""
+    pads = []
+    for n, k, s, d in zip(size, kernel, strides, dilation):
+        span = (k - 1) * d + 1
+        if padding == "same":
+            pads.append(same_padding(n, span, s))
+        elif padding == "causal":
+            pads.append((span - 1, 0))
+        else:
+            pads.append((0, 0))
+    return pads[0], pads[1]
 
 
 def same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
@@ -290,30 +396,35 @@ def _refuse(layer: Any, arg: str, value: Any, expected: str) -> NotTraceableErro
     )
 
 
+def pair(values: Sequence[int]) -> Pair:
+    """A window layer's per-axis tuple as (rows, cols): a 1-D layer's (v,) is (1, v)."""
+    return (int(values[0]), int(values[1])) if len(values) == 2 else (1, int(values[0]))
+
+
 def _check_conv(layer: Any) -> None:
-    if tuple(layer.strides) != (1, 1):
-        raise _refuse(layer, "strides", tuple(layer.strides), "strides=1 only")
-    if tuple(layer.dilation_rate) != (1, 1):
-        raise _refuse(layer, "dilation_rate", tuple(layer.dilation_rate), "dilation_rate=1 only")
-    if layer.padding not in ("valid", "same"):
-        raise _refuse(layer, "padding", layer.padding, "padding 'valid' or 'same'")
+    if layer.padding not in ("valid", "same", "causal"):
+        raise _refuse(layer, "padding", layer.padding, "padding 'valid', 'same' or 'causal'")
     if not layer.activation.kernel.elementwise:
         raise _refuse(
             layer, "activation", layer.activation.kernel.name, "elementwise activations only"
         )
 
 
-def _plan(chain: Sequence[Any]) -> tuple[list[_Stage], str, list[Any]]:
-    """(the stages, the data format, the fixed preprocessing of the inputs before them)."""
+def _plan(chain: Sequence[Any]) -> tuple[list[_Stage], str, list[Any], int]:
+    """(the stages, the data format, the fixed preprocessing of the inputs before them, the
+    number of spatial axes)."""
     stages: list[_Stage] = []
     pre: list[Any] = []
     formats = set()
+    ranks = set()
     pending: list[str] = []
     for layer in chain:
-        role = getattr(layer, "explain_role", None)
+        role = role_of(layer)
         fmt = getattr(layer, "data_format", None)
         if fmt is not None:
             formats.add(fmt)
+        if role in ("conv", "pool", "global_pool"):
+            ranks.add(int(getattr(layer, "rank", 2)))
         if role in ("scale", "normalize") and not stages:
             pre.append(layer)  # Rescaling / Normalization of the inputs: a fixed affine map
         elif role == "conv":
@@ -368,8 +479,9 @@ def _plan(chain: Sequence[Any]) -> tuple[list[_Stage], str, list[Any]]:
         else:
             raise NotTraceableError(
                 f"backprop: layer {getattr(layer, 'name', '?')!r} ({type(layer).__name__}) is "
-                f"not traceable yet; the convolution trace follows Conv2D, MaxPooling2D, "
-                f"AveragePooling2D, BatchNormalization, Activation, Dropout, Flatten and Dense"
+                f"not traceable yet; the convolution trace follows Conv1D, Conv2D, "
+                f"MaxPooling1D/2D, AveragePooling1D/2D, GlobalMax/AveragePooling1D/2D, "
+                f"BatchNormalization, Activation, Dropout, Flatten and Dense"
             )
         if pending and stages:
             stages[-1].notes.extend(pending)
@@ -378,6 +490,11 @@ def _plan(chain: Sequence[Any]) -> tuple[list[_Stage], str, list[Any]]:
         raise NotTraceableError(
             f"backprop: the layers mix data formats ({', '.join(sorted(formats))}); the "
             f"convolution trace needs one data_format for the whole model"
+        )
+    if len(ranks) > 1:
+        raise NotTraceableError(
+            "backprop: the layers mix 1-D and 2-D windows; the convolution trace needs one "
+            "kind of map (sequences or images) for the whole model"
         )
     if not stages or stages[-1].kind != "dense":
         raise NotTraceableError(
@@ -390,7 +507,12 @@ def _plan(chain: Sequence[Any]) -> tuple[list[_Stage], str, list[Any]]:
             raise _refuse(
                 st.layer, "activation", st.act.kernel.name, "softmax only on the output layer"
             )
-    return stages, (formats.pop() if formats else "channels_last"), pre
+    return (
+        stages,
+        (formats.pop() if formats else "channels_last"),
+        pre,
+        (ranks.pop() if ranks else 2),
+    )
 
 
 # =============================================================================================
@@ -404,6 +526,8 @@ class ConvTrace(tr.BackpropTrace):
     """
 
     data_format: str = "channels_last"
+    #: 2 for images, 1 for sequences (their maps kept as (n, C, 1, steps))
+    rank: int = 2
     #: ∂C/∂a^0 per sample (n, C, H, W), from the equations and from the engine
     input_grad: np.ndarray
     engine_input_grad: np.ndarray
@@ -418,10 +542,9 @@ class ConvTrace(tr.BackpropTrace):
         return super().layer(l)
 
     def describe(self) -> str:
-        shape = "×".join(str(d) for d in self.stages[0].a_prev.shape[1:])
-        parts = [shape]
+        parts = [shape_text(self.stages[0].a_prev, self.rank)]
         for st in self.stages:
-            out = "×".join(str(d) for d in st.a.shape[1:])
+            out = shape_text(st.a, self.rank)
             what = {
                 "conv": "conv",
                 "pool": st.info.get("mode", "max") + "pool",
@@ -491,7 +614,7 @@ class ConvTrace(tr.BackpropTrace):
         """The heading and equations listed at the top of the Markdown and HTML pages."""
         from .conv_render import conv_equations
 
-        return conv_equations()
+        return conv_equations(self)
 
     def __repr__(self) -> str:
         return (
@@ -500,13 +623,30 @@ class ConvTrace(tr.BackpropTrace):
         )
 
 
+def shape_text(arr: np.ndarray, rank: int) -> str:
+    """A sample's shape as the trace shows it: channels × rows × cols, or channels × steps
+    for a sequence."""
+    shape = list(arr.shape[1:])
+    if rank == 1 and len(shape) == 3:
+        del shape[1]
+    return "×".join(str(d) for d in shape)
+
+
 def _to_internal(x: np.ndarray, fmt: str) -> np.ndarray:
-    """A batch of maps in the model's layout as (n, C, H, W); vectors unchanged."""
-    return np.moveaxis(x, -1, 1) if x.ndim == 4 and fmt == "channels_last" else x
+    """A batch of maps in the model's layout as (n, C, H, W) — sequences (n, steps, C) as
+    (n, C, 1, steps) —; vectors unchanged."""
+    if x.ndim not in (3, 4):
+        return x
+    x = np.moveaxis(x, -1, 1) if fmt == "channels_last" else x
+    return x[:, :, None, :] if x.ndim == 3 else x
 
 
-def _to_layout(x: np.ndarray, fmt: str) -> np.ndarray:
-    return np.moveaxis(x, 1, -1) if x.ndim == 4 and fmt == "channels_last" else x
+def _to_layout(x: np.ndarray, fmt: str, rank: int = 2) -> np.ndarray:
+    """The inverse of ``_to_internal`` for maps of ``rank`` spatial axes."""
+    if x.ndim != 4:
+        return x
+    x = x[:, :, 0, :] if rank == 1 else x
+    return np.moveaxis(x, 1, -1) if fmt == "channels_last" else x
 
 
 def _prepare_input(model: Any, x: Any, fmt: str) -> tuple[np.ndarray, bool]:
@@ -584,7 +724,7 @@ def _params_of(stage: _Stage) -> dict[str, np.ndarray]:
     layer = stage.layer
     out: dict[str, np.ndarray] = {}
     if stage.kind == "conv":
-        out["W"] = np.array(layer.W.data, dtype=np.float64).transpose(3, 2, 0, 1)
+        out["W"] = kernels_internal(np.array(layer.W.data, dtype=np.float64))
         out["b"] = (
             np.array(layer.b.data, dtype=np.float64)
             if layer.b is not None
@@ -608,6 +748,12 @@ def _params_of(stage: _Stage) -> dict[str, np.ndarray]:
     return out
 
 
+def kernels_internal(W: np.ndarray) -> np.ndarray:
+    """A convolution's W in Keras's layout (*kernel, channels, filters) as (filters, channels,
+    rows, cols); a 1-D kernel (k, channels, filters) as (filters, channels, 1, k)."""
+    return W.transpose(3, 2, 0, 1) if W.ndim == 4 else W.transpose(2, 1, 0)[:, :, None, :]
+
+
 def _trained(stage: _Stage) -> list[str]:
     """The parameter names of the stage that the model really has (a missing bias is 0)."""
     layer = stage.layer
@@ -619,6 +765,7 @@ def _trained(stage: _Stage) -> list[str]:
 
 
 def _check_batchnorm(layer: Any, ndim: int, fmt: str) -> None:
+    """ndim: of the model's own layout (a sequence batch is 3-D there)."""
     axis = layer.axis if layer.axis > 0 else ndim + layer.axis
     channel = 1 if (ndim == 2 or fmt == "channels_first") else ndim - 1
     if axis != channel:
@@ -626,7 +773,11 @@ def _check_batchnorm(layer: Any, ndim: int, fmt: str) -> None:
 
 
 def _forward(
-    stages: list[_Stage], a0: np.ndarray, params: list[dict[str, np.ndarray]], fmt: str
+    stages: list[_Stage],
+    a0: np.ndarray,
+    params: list[dict[str, np.ndarray]],
+    fmt: str,
+    rank: int = 2,
 ) -> list[dict[str, Any]]:
     """Per stage: a_prev, z (or None), a, σ'(z), jacobian?, and what the stage adds."""
     out: list[dict[str, Any]] = []
@@ -637,14 +788,12 @@ def _forward(
         if stage.kind == "conv":
             if a_prev.ndim != 4:
                 raise ShapeError(f"backprop: layer {layer.name!r} needs feature maps as input")
-            kh, kw = p["W"].shape[-2:]
-            if layer.padding == "same":
-                pad = (same_padding(a_prev.shape[2], kh, 1), same_padding(a_prev.shape[3], kw, 1))
-            else:
-                pad = ((0, 0), (0, 0))
+            strides, dilation = pair(layer.strides), pair(layer.dilation_rate)
+            kernel = (int(p["W"].shape[2]), int(p["W"].shape[3]))
+            pad = conv_padding(a_prev.shape[2:], kernel, strides, dilation, layer.padding)
             a_pad = pad_maps(a_prev, pad)
-            z = correlate(a_pad, p["W"]) + p["b"][None, :, None, None]
-            rec.update(z=z, pad=pad, a_pad=a_pad)
+            z = correlate(a_pad, p["W"], strides, dilation) + p["b"][None, :, None, None]
+            rec.update(z=z, pad=pad, a_pad=a_pad, strides=strides, dilation=dilation)
         elif stage.kind == "dense":
             if a_prev.ndim != 2:
                 raise ShapeError(
@@ -656,7 +805,7 @@ def _forward(
             if a_prev.ndim != 4:
                 raise ShapeError(f"backprop: layer {layer.name!r} needs feature maps as input")
             windows = pool_windows(
-                a_prev.shape[2:], tuple(layer.pool_size), tuple(layer.strides), layer.padding
+                a_prev.shape[2:], pair(layer.pool_size), pair(layer.strides), layer.padding
             )
             a, where = pool_forward(a_prev, windows, layer.mode)
             rec.update(a=a, windows=windows, where=where, mode=layer.mode)
@@ -667,11 +816,11 @@ def _forward(
             a, where = pool_forward(a_prev, windows, layer.mode)
             rec.update(a=a[:, :, 0, 0], windows=windows, where=where, mode=layer.mode)
         elif stage.kind == "batchnorm":
-            _check_batchnorm(layer, a_prev.ndim, fmt)
+            _check_batchnorm(layer, a_prev.ndim - (rank == 1 and a_prev.ndim == 4), fmt)
             stats = batchnorm_forward(a_prev, p["gamma"], p["beta"], float(layer.epsilon))
             rec.update(a=stats["a"], stats=stats, eps=float(layer.epsilon))
         elif stage.kind == "flatten":
-            rec["a"] = _to_layout(a_prev, fmt).reshape(len(a_prev), -1)
+            rec["a"] = _to_layout(a_prev, fmt, rank).reshape(len(a_prev), -1)
         elif stage.kind == "activation":
             rec["z"] = a_prev
         if rec["z"] is not None:
@@ -689,7 +838,7 @@ def conv_backprop(
     (see the module docstring); the result is a ConvTrace with ``check()`` and renderers."""
     chain = tr.kernel_chain(model)
     assert chain is not None
-    stages, fmt, pre = _plan(chain)
+    stages, fmt, pre, rank = _plan(chain)
     loss_obj = tr.resolve_loss(model, loss)
     alpha = tr._check_learning_rate(learning_rate)
     raw, single = _prepare_input(model, x, fmt)
@@ -705,7 +854,7 @@ def conv_backprop(
             f"backprop: from_logits=True is not meaningful for {loss_obj.name}"
         )
 
-    fwd = _forward(stages, a0, params, fmt)
+    fwd = _forward(stages, a0, params, fmt, rank)
     zL, aL = fwd[-1]["z"], fwd[-1]["a"]
     fused = tr._fused(loss_obj, last.act)
     per_sample = tr._cost(loss_obj, y_loss, ymat, aL, zL, fused)
@@ -756,6 +905,7 @@ def conv_backprop(
             params=p,
             notes=list(st.notes),
             activation_params=dict(st.act.kernel.params) if st.act is not None else {},
+            rank=rank,
         )
         delta: np.ndarray | None = None
         if rec["z"] is not None:
@@ -766,7 +916,7 @@ def conv_backprop(
             else:
                 delta = grad * rec["sp"]
             s.delta = delta
-        s.grad_a_prev, s.grads, s.info = _stage_backward(st, rec, p, grad, delta, n, fmt)
+        s.grad_a_prev, s.grads, s.info = _stage_backward(st, rec, p, grad, delta, n, fmt, rank)
         s.grads = {k: v for k, v in s.grads.items() if k in _trained(st)}
         if alpha is not None:
             s.updated = {k: s.params[k] - alpha * g for k, g in s.grads.items()}
@@ -792,9 +942,10 @@ def conv_backprop(
         model_name=str(getattr(model, "name", "model")),
     )
     trace.data_format = fmt
+    trace.rank = rank
     trace.input_grad = grad  # ∂C/∂a^0 per sample
     _engine_check(trace, stages, inputs, y_loss, fused, fmt)
-    _spot_check(trace, stages, a0, params, y_loss, ymat, fused, fmt)
+    _spot_check(trace, stages, a0, params, y_loss, ymat, fused, fmt, rank)
     return trace
 
 
@@ -806,20 +957,26 @@ def _stage_backward(
     delta: np.ndarray | None,
     n: int,
     fmt: str,
+    rank: int = 2,
 ) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, Any]]:
     """(∂C/∂a^{l−1}, the parameter gradients, what the rendering shows) of one stage, from
     g = ∂C/∂a^l and δ = ∂C/∂z^l (None for a stage without z)."""
     if st.kind == "conv":
         assert delta is not None
-        full = full_correlate_rotated(delta, p["W"])  # the input's padded frame
+        strides, dilation = rec["strides"], rec["dilation"]
+        size = rec["a_pad"].shape[2:]
+        # the input's padded frame
+        full = full_correlate_rotated(delta, p["W"], strides, dilation, size)
         (top, bottom), (left, right) = rec["pad"]
         h, w = full.shape[-2:]
+        kernel = p["W"].shape[2:]
         grads = {
-            "W": kernel_gradient(rec["a_pad"], delta),
+            "W": kernel_gradient(rec["a_pad"], delta, kernel, strides, dilation),
             "b": delta.sum(axis=(2, 3)).mean(axis=0),
         }
         info = {"pad": rec["pad"], "a_pad": rec["a_pad"], "full": full,
-                "padding": st.layer.padding}  # fmt: skip
+                "padding": st.layer.padding, "strides": strides,
+                "dilation": dilation}  # fmt: skip
         return full[:, :, top : h - bottom, left : w - right], grads, info
     if st.kind == "dense":
         assert delta is not None
@@ -840,7 +997,7 @@ def _stage_backward(
                 **{k: bn[k] for k in ("ghat", "mean_ghat", "mean_ghat_xhat")}}  # fmt: skip
         return bn["dx"], {"gamma": bn["gamma"], "beta": bn["beta"]}, info
     if st.kind == "flatten":
-        shape = _to_layout(rec["a_prev"], fmt).shape
+        shape = _to_layout(rec["a_prev"], fmt, rank).shape
         return _to_internal(grad.reshape(shape), fmt), {}, {}
     assert delta is not None  # an Activation stage: z is the layer's input
     return delta, {}, {}
@@ -917,7 +1074,7 @@ def _engine_check(
             leaf = tap["leaves"][name]
             eng = leaf.grad if leaf.grad is not None else np.zeros_like(leaf.data)
             if s.kind == "conv" and name == "W":
-                eng = eng.transpose(3, 2, 0, 1)
+                eng = kernels_internal(np.asarray(eng))
             s.engine[f"grad_{name}"] = np.asarray(eng)
             pairs.append((f"∂C/∂{name}^{l}", grad, s.engine[f"grad_{name}"]))
     trace.engine_input_grad = internal(x, True)
@@ -943,6 +1100,7 @@ def _spot_check(
     ymat: np.ndarray,
     fused: bool,
     fmt: str,
+    rank: int,
     per_parameter: int = 3,
     eps: float = 1e-6,
 ) -> None:
@@ -953,7 +1111,7 @@ def _spot_check(
     rng = np.random.default_rng(0)
 
     def cost_now() -> tuple[float, bytes]:
-        fwd = _forward(stages, a0, params, fmt)
+        fwd = _forward(stages, a0, params, fmt, rank)
         cost = float(tr._cost(trace.loss, y_loss, ymat, fwd[-1]["a"], fwd[-1]["z"], fused).mean())
         pattern = [
             (rec["z"] > 0).tobytes() if st.act is not None and st.act.kernel.name in KINKED

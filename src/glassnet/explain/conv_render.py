@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import InvalidArgumentError
 from ..nn import losses as L
 from . import i18n, presets
-from .conv import ConvTrace, StageTrace, correlate
+from .conv import ConvTrace, StageTrace, correlate, rot180, shape_text, spread
 from .i18n import N_, localise, t
 from .notation import (
     Expr,
@@ -100,8 +100,7 @@ def _first(arr: np.ndarray | None) -> np.ndarray:
 
 
 def _kind_title(st: StageTrace) -> str:
-    shape_in = "×".join(str(d) for d in st.a_prev.shape[1:])
-    shape_out = "×".join(str(d) for d in st.a.shape[1:])
+    shape_in, shape_out = shape_text(st.a_prev, st.rank), shape_text(st.a, st.rank)
     mode = st.info.get("mode", "max")
     what = {
         "conv": N_("convolution"),
@@ -130,7 +129,26 @@ def _conv_forward(st: StageTrace) -> list[Any]:
     l, items = st.index, list[Any]()
     W = st.params["W"]
     pad = st.info["pad"]
-    if st.info["padding"] == "same" and any(any(p) for p in pad):
+    if (st.info["padding"] == "causal" or _strided(st)) and any(any(p) for p in pad):
+        items.append(
+            Para(
+                [
+                    t(
+                        "Padding {padding}: each input map gets {top} row(s) of zeros above, "
+                        "{bottom} below, {left} column(s) left and {right} right (Keras's rule: "
+                        "⌈size/stride⌉ positions for 'same', span − 1 steps before for "
+                        "'causal'); the padded maps are shown."
+                    ).format(
+                        padding=repr(st.info["padding"]),
+                        top=pad[0][0],
+                        bottom=pad[0][1],
+                        left=pad[1][0],
+                        right=pad[1][1],
+                    )  # fmt: skip
+                ]
+            )
+        )
+    elif st.info["padding"] == "same" and any(any(p) for p in pad):
         items.append(
             Para(
                 [
@@ -142,10 +160,13 @@ def _conv_forward(st: StageTrace) -> list[Any]:
                 ]
             )
         )
+    if _strided(st):
+        items.append(Para([_index_map_text(st)]))
     a_pad = _first(st.info["a_pad"])
     # one position for every filter: the top-left window unless it is blank
-    spread = correlate(np.abs(a_pad)[None], np.ones((1, *a_pad.shape[:1], *W.shape[-2:])))
-    at = _telling(spread[0, 0])
+    ones = np.ones((1, *a_pad.shape[:1], *W.shape[-2:]))
+    covered = correlate(np.abs(a_pad)[None], ones, st.info["strides"], st.info["dilation"])
+    at = _telling(covered[0, 0])
     for f in _shown(W.shape[0]):
         items.append(_conv_position(st, f, at))
         items += _conv_map(st, f)
@@ -181,22 +202,65 @@ def _telling(values: np.ndarray) -> tuple[int, int]:
     return r, s
 
 
+def _strided(st: StageTrace) -> bool:
+    """True for a convolution with a stride or a dilation above 1."""
+    return st.info["strides"] != (1, 1) or st.info["dilation"] != (1, 1)
+
+
+def _times(step: int, var: str) -> str:
+    """ "i" or "2i": step · var as written in an index."""
+    return var if step == 1 else f"{step}{var}"
+
+
+def _index_map(st: StageTrace) -> str:
+    """ "[2r + i, 2s + 2j]": the input entry that kernel entry [i, j] touches at position [r, s]
+    (every index from 0)."""
+    (sh, sw), (dh, dw) = st.info["strides"], st.info["dilation"]
+    rows = f"{_times(sh, 'r')} + {_times(dh, 'i')}"
+    return f"[{rows}, {_times(sw, 's')} + {_times(dw, 'j')}]"
+
+
+def _index_map_text(st: StageTrace) -> str:
+    """The stride and dilation in words, with the index map they give."""
+    (sh, sw), (dh, dw) = st.info["strides"], st.info["dilation"]
+    return t(
+        "Strides ({sh}, {sw}), dilation ({dh}, {dw}): z[r, s] = Σ_ij W[i, j] a{map} + b with r, "
+        "s, i, j from 0 — the window moves {sh} row(s) and {sw} column(s) at a time, and its "
+        "entries are {dh} row(s) and {dw} column(s) apart. The backward pass goes through the "
+        "same index map."
+    ).format(sh=sh, sw=sw, dh=dh, dw=dw, map=_index_map(st))
+
+
+def _window(st: StageTrace, maps: np.ndarray, r: int, s: int) -> np.ndarray:
+    """The entries of maps (..., rows, cols) that the kernel touches at output position
+    (r, s): rows s₁r + d₁i, columns s₂s + d₂j."""
+    (sh, sw), (dh, dw) = st.info["strides"], st.info["dilation"]
+    kh, kw = st.params["W"].shape[-2:]
+    return maps[
+        ..., sh * r : sh * r + (kh - 1) * dh + 1 : dh, sw * s : sw * s + (kw - 1) * dw + 1 : dw
+    ]
+
+
+def _offset(start: int, step: int, var: str) -> str:
+    """ "1 + i", "3 + 2i": the 1-based index start + step·var."""
+    return f"{start} + {var}" if step == 1 else f"{start} + {step}{var}"
+
+
 def _conv_position(st: StageTrace, f: int, at: tuple[int, int]) -> Step:
     """z^l_f[r, s]: the window at (r, s) of each input channel ⊙ the kernel, summed, + b."""
     l, W, b = st.index, st.params["W"], st.params["b"]
     a_pad, z = _first(st.info["a_pad"]), _first(st.z)
-    kh, kw = W.shape[-2:]
     channels = W.shape[1]
     r, s = at
-    rows, cols = slice(r, r + kh), slice(s, s + kw)
+    (sh, sw), (dh, dw) = st.info["strides"], st.info["dilation"]
     terms: list[Expr] = []
     products: list[Expr] = []
     for c in _shown(channels):
-        window = a_pad[c, rows, cols]
+        window = _window(st, a_pad[c], r, s)
         terms += ([Op("+")] if c else []) + [_sum_of_product(window, W[f, c])]
         products += ([Op("+")] if c else []) + [_sum_of(window * W[f, c])]
     if channels > SHOWN:  # the other channels' windows, added up
-        rest = float((a_pad[SHOWN:, rows, cols] * W[f, SHOWN:]).sum())
+        rest = float((_window(st, a_pad[SHOWN:], r, s) * W[f, SHOWN:]).sum())
         tail: list[Expr] = [
             Op("+"),
             Words(t("(channels {first}–{last}) ").format(first=SHOWN + 1, last=channels)),
@@ -206,7 +270,8 @@ def _conv_position(st: StageTrace, f: int, at: tuple[int, int]) -> Step:
     one = channels == 1
     formula = Row(
         [Sym("Σ", sub="i,j" if one else "c,i,j"), S("W", l, _fc(f, 0) if one else f"{f + 1}c"),
-         Words("[i, j]"), S("a", l - 1, "1" if one else "c"), Words(f"[{r + 1} + i, {s + 1} + j]"),
+         Words("[i, j]"), S("a", l - 1, "1" if one else "c"),
+         Words(f"[{_offset(sh * r + 1, dh, 'i')}, {_offset(sw * s + 1, dw, 'j')}]"),
          Op("+"), S("b", l, str(f + 1))]
     )  # fmt: skip
     return Step(
@@ -222,6 +287,11 @@ def _conv_position(st: StageTrace, f: int, at: tuple[int, int]) -> Step:
         note=t(
             "i, j run over the kernel's rows and columns (from 0); the window slides one step "
             "at a time, and every position of z is computed the same way."
+        )
+        if not _strided(st)
+        else t(
+            "i, j run over the kernel's rows and columns (from 0); every position of z is "
+            "computed the same way, through the index map above."
         ),
     )
 
@@ -238,7 +308,7 @@ def _conv_map(st: StageTrace, f: int) -> list[Any]:
     else:
         sum_terms: list[Expr] = []
         for c in _shown(channels):
-            part = correlate_2d(a_pad[c], W[f, c])
+            part = correlate_2d(a_pad[c], W[f, c], st)
             label = t("filter {f}, the part from input channel {c}").format(f=f + 1, c=c + 1)
             items.append(
                 Step("forward", label,
@@ -247,7 +317,7 @@ def _conv_map(st: StageTrace, f: int) -> list[Any]:
             )  # fmt: skip
             sum_terms += ([Op("+")] if c else []) + [Mat(part)]
         if channels > SHOWN:
-            rest = np.sum([correlate_2d(a_pad[c], W[f, c]) for c in range(SHOWN, channels)], 0)
+            rest = np.sum([correlate_2d(a_pad[c], W[f, c], st) for c in range(SHOWN, channels)], 0)
             sum_terms += [
                 Op("+"),
                 Words(t("(channels {first}–{last}) ").format(first=SHOWN + 1, last=channels)),
@@ -626,10 +696,13 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
                     ),
                 )
             )
+        (sh, sw) = st.info["strides"]
+        rows = "r" if sh == 1 else f"{sh}r − {sh - 1}"
+        cols = "s" if sw == 1 else f"{sw}s − {sw - 1}"
         for c in _shown(channels):
             sub = _fc(f, c)
             grad = st.grads["W"][f, c]
-            window = a_pad[c, :oh, :ow]
+            window = a_pad[c, : sh * (oh - 1) + 1 : sh, : sw * (ow - 1) + 1 : sw]
             items.append(
                 Step(
                     "BP4",
@@ -643,7 +716,7 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
                             [
                                 Sym("Σ", sub="r,s"),
                                 S("a", l - 1, str(c + 1)),
-                                Words("[r, s]"),
+                                Words(f"[{rows}, {cols}]"),
                                 S("δ", l, fs),
                                 Words("[r, s]"),
                             ]
@@ -674,7 +747,14 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
                     rhs,
                     layer=l,
                     value=grad,
-                    note=t("Every entry [i, j] as above, with the window moved by (i − 1, j − 1)")
+                    note=(
+                        t("Every entry [i, j] as above, with the window moved by (i − 1, j − 1)")
+                        if st.info["dilation"] == (1, 1)
+                        else t(
+                            "Every entry [i, j] as above, with the window moved by the dilation "
+                            "times (i − 1, j − 1)"
+                        )
+                    )
                     + (t(" and averaged over the samples.") if n > 1 else "."),
                 )
             )
@@ -687,8 +767,10 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
     l = st.index
     W = st.params["W"]
     F, channels = W.shape[:2]
-    kh, kw = W.shape[-2:]
-    delta = _first(st.delta)
+    strides, dilation = st.info["strides"], st.info["dilation"]
+    kernels = spread(W, dilation)  # the kernel's entries where they touch the input
+    kh, kw = kernels.shape[-2:]
+    delta = spread(_first(st.delta), strides)  # δ back where its windows start
     padded = np.pad(delta, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1)))
     full, grad = _first(st.info["full"]), _first(st.grad_a_prev)
     items: list[Any] = []
@@ -704,9 +786,24 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
             ]
         )
     )
+    if _strided(st):
+        items.append(
+            Para(
+                [
+                    t(
+                        "With strides {strides} and dilation {dilation} this is the index map "
+                        "run backwards, ∂C/∂a{map} += W[i, j] δ[r, s]: below, δ is spread by "
+                        "the stride (zeros between its entries, each one back where its window "
+                        "starts) and the kernel by the dilation (its entries where they touch "
+                        "the input) before the padding and the rotation. Rows or columns that "
+                        "no window reached get 0."
+                    ).format(strides=strides, dilation=dilation, map=_index_map(st))
+                ]
+            )
+        )
     for c in _shown(channels):
         cs = str(c + 1)
-        parts = [W[f, c, ::-1, ::-1] for f in range(F)]
+        parts = [rot180(kernels[f, c]) for f in range(F)]
         contributions = [correlate_2d(padded[f], parts[f]) for f in range(F)]
         if F > 1:
             for f in _shown(F):
@@ -747,8 +844,12 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
             ],
             sep=" ",
         )
-        rhs: list[Expr] = [formula, numbers, Mat(full[c])]
-        cropped = st.info["padding"] == "same" and full.shape[-2:] != grad.shape[-2:]
+        rhs: list[Expr] = [formula, numbers]
+        reached = np.sum(contributions, axis=0)
+        if reached.shape != full.shape[-2:]:  # then the rows and columns no window reached
+            rhs.append(Mat(reached))
+        rhs.append(Mat(full[c]))
+        cropped = full.shape[-2:] != grad.shape[-2:]
         if cropped:
             rhs.append(Mat(grad[c]))
         items.append(
@@ -772,9 +873,11 @@ def _conv_input_grad(st: StageTrace) -> list[Any]:
     return items
 
 
-def correlate_2d(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """The valid cross-correlation of one map with one kernel (for the shown contributions)."""
-    return correlate(x[None, None], kernel[None, None])[0, 0]
+def correlate_2d(x: np.ndarray, kernel: np.ndarray, st: StageTrace | None = None) -> np.ndarray:
+    """The valid cross-correlation of one map with one kernel (for the shown contributions),
+    with the stride and dilation of the convolution st (none without it)."""
+    steps = (st.info["strides"], st.info["dilation"]) if st is not None else ((1, 1), (1, 1))
+    return correlate(x[None, None], kernel[None, None], *steps)[0, 0]
 
 
 def _pool_backward(st: StageTrace) -> list[Any]:
@@ -1129,6 +1232,19 @@ def _intro(trace: ConvTrace) -> list[Para]:
             ]
         ),
     ]
+    if trace.rank == 1:
+        intro.append(
+            Para(
+                [
+                    t(
+                        "The inputs are sequences: each channel's map is shown as a matrix of "
+                        "one row, a[1, t] being step t, so that the equations are those of "
+                        "images with one row — z_f[t] = Σ_c Σ_m W_fc[m] a_c[s·t + d·m] + b_f "
+                        "for stride s and dilation d (t, m from 0)."
+                    )
+                ]
+            )
+        )
     if not trace.single:
         intro.append(
             Para(
@@ -1299,8 +1415,33 @@ def build_conv_document(trace: ConvTrace) -> Document:
     return Document(title, _intro(trace), sections, trace.ok)
 
 
-def conv_equations() -> tuple[str, list[tuple[str, Expr]]]:
-    """The heading and the equations listed at the top of the Markdown and HTML pages."""
+def _strided_equations(trace: ConvTrace | None) -> list[tuple[str, Expr]]:
+    """The index map of a strided or dilated convolution (stride s, dilation d per axis), when
+    the trace has one: forward, backward scatter and kernel gradient."""
+    if trace is None or not any(st.kind == "conv" and _strided(st) for st in trace.stages):
+        return []
+    at = Words("[s₁r + d₁i, s₂q + d₂j]")
+    return [
+        (
+            "stride",
+            Row([S("z", "l", "f"), Words("[r, q]"), Op("="), Sym("Σ", sub="c,i,j"),
+                 S("W", "l", "fc"), Words("[i, j]"), S("a", "l−1", "c"), at, Op("+"),
+                 S("b", "l", "f")]),
+        ),
+        (
+            "stride, back",
+            Row([_partial(_C(), S("a", "l−1", "c")), at, Op("+="), S("W", "l", "fc"),
+                 Words("[i, j]"), S("δ", "l", "f"), Words("[r, q]"), Words(",  "),
+                 _partial(_C(), S("W", "l", "fc")), Words("[i, j]"), Op("="),
+                 Sym("Σ", sub="r,q"), S("a", "l−1", "c"), at, S("δ", "l", "f"),
+                 Words("[r, q]")]),
+        ),
+    ]  # fmt: skip
+
+
+def conv_equations(trace: ConvTrace | None = None) -> tuple[str, list[tuple[str, Expr]]]:
+    """The heading and the equations listed at the top of the Markdown and HTML pages (with
+    the index map of a strided or dilated convolution when ``trace`` has one)."""
     l, lm1 = "l", "l−1"
     return (
         t(
@@ -1370,6 +1511,7 @@ def conv_equations() -> tuple[str, list[tuple[str, Expr]]]:
                     ]
                 ),
             ),
+            *_strided_equations(trace),
             (
                 "pool",
                 Words(
