@@ -63,24 +63,9 @@ def is_conv_chain(chain: Sequence[Any]) -> bool:
     return any(role_of(layer) in CONV_ROLES for layer in chain)
 
 
-def _one_d_roles() -> dict[type, str]:
-    """The 1-D window layers the trace follows. They declare no ``explain_role`` of their own
-    (nn/layers sets it on the 2-D ones only), so the trace names their roles here."""
-    from ..nn import layers as nl
-
-    return {
-        nl.Conv1D: "conv",
-        nl.MaxPooling1D: "pool",
-        nl.AveragePooling1D: "pool",
-        nl.GlobalMaxPooling1D: "global_pool",
-        nl.GlobalAveragePooling1D: "global_pool",
-    }
-
-
 def role_of(layer: Any) -> str | None:
-    """How the trace treats a layer: its ``explain_role``, or a 1-D window layer's role."""
-    role = getattr(layer, "explain_role", None)
-    return role if role is not None else _one_d_roles().get(type(layer))
+    """How the trace treats a layer: its ``explain_role`` (None for layers it does not know)."""
+    return getattr(layer, "explain_role", None)
 
 
 @dataclass(eq=False)

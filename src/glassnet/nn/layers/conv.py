@@ -273,6 +273,9 @@ class _Conv(Layer):
 class _ConvND(_Conv):
     """A convolution over ``rank`` spatial axes (the module docstring's equations)."""
 
+    # glassnet.explain.conv traces it (Conv1D and Conv2D; strides, dilation, every padding)
+    explain_role = "conv"
+
     def forward_kernel(self, x: np.ndarray, ctx: Context) -> np.ndarray:
         assert self.W is not None
         x = self._checked_input(x, self.W.data.shape[-2])
@@ -353,7 +356,6 @@ class Conv2D(_ConvND):
     """
 
     rank = 2
-    explain_role = "conv"  # glassnet.explain.conv traces it (stride 1, "valid" or "same")
 
 
 class Conv2DTranspose(_Conv):

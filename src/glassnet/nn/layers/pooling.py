@@ -60,6 +60,7 @@ class _Pooling(Layer):
 
     rank: ClassVar[int] = 2
     mode: ClassVar[str] = "max"
+    explain_role = "pool"  # glassnet.explain.conv routes δ through it (1-D and 2-D)
 
     def __init__(
         self,
@@ -185,7 +186,6 @@ class MaxPooling2D(_Pooling):
     """The maximum of each ``pool_size`` window, per channel (2×2 halves rows and columns)."""
 
     rank, mode = 2, "max"
-    explain_role = "pool"
 
 
 class AveragePooling1D(_Pooling):
@@ -198,7 +198,6 @@ class AveragePooling2D(_Pooling):
     """The mean of each ``pool_size`` window, per channel."""
 
     rank, mode = 2, "average"
-    explain_role = "pool"
 
 
 class _GlobalPooling(Layer):
@@ -206,6 +205,7 @@ class _GlobalPooling(Layer):
 
     rank: ClassVar[int] = 2
     mode: ClassVar[str] = "average"
+    explain_role = "global_pool"
 
     def __init__(
         self,
@@ -271,7 +271,6 @@ class GlobalAveragePooling2D(_GlobalPooling):
     """The mean over all rows and columns, per channel."""
 
     rank, mode = 2, "average"
-    explain_role = "global_pool"
 
 
 class GlobalMaxPooling1D(_GlobalPooling):
@@ -284,4 +283,3 @@ class GlobalMaxPooling2D(_GlobalPooling):
     """The maximum over all rows and columns, per channel."""
 
     rank, mode = 2, "max"
-    explain_role = "global_pool"
