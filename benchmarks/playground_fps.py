@@ -46,9 +46,12 @@ def main(seconds: float = 5.0) -> None:
             draw_ms = page.evaluate("window.__playground.drawMs")
             page.get_by_test_id("pause").click()
             updates, drawn, maps = ((b - a) / seconds for a, b in zip(start, end))
+            # drawn / received: on a shared machine the server's rate caps what can be drawn
+            share = 100 * drawn / updates if updates else 0.0
             print(
                 f"{width} px: {updates:.1f} state updates/s received, {drawn:.1f} screen "
-                f"updates/s drawn, every neuron's map repainted {maps:.1f}/s "
+                f"updates/s drawn ({share:.0f} % of those received), every neuron's map "
+                f"repainted {maps:.1f}/s "
                 f"({draw_ms:.1f} ms of script per drawing); {step} steps in {seconds + 1:.0f} s"
             )
             page.close()

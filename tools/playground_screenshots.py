@@ -3,13 +3,15 @@
 Starts the server on a free port, opens the page in Debian's Chromium (Playwright), trains the
 default spirals network for a few seconds, clicks a weight and a neuron (every neuron's live
 map shows under the network), and writes
-docs/images/playground-1280.png and docs/images/playground-390.png (full page).
-Usage: python tools/playground_screenshots.py
+docs/images/playground-1280.png and docs/images/playground-390.png (full page), or the same
+names in the folder given.
+Usage: python tools/playground_screenshots.py [folder]
 """
 
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
@@ -22,7 +24,7 @@ from glassnet.playground.server import create_app
 OUT = Path(__file__).resolve().parents[1] / "docs" / "images"
 
 
-def main() -> None:
+def main(out: Path = OUT) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -30,7 +32,7 @@ def main() -> None:
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
-    OUT.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
         for width in (1280, 390):
@@ -54,7 +56,7 @@ def main() -> None:
             page.wait_for_timeout(500)
             page.evaluate("window.scrollTo(0, 0)")
             page.wait_for_timeout(300)
-            path = OUT / f"playground-{width}.png"
+            path = out / f"playground-{width}.png"
             page.screenshot(path=str(path), full_page=True)
             print(f"wrote {path}")
             page.close()
@@ -63,4 +65,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)

@@ -75,7 +75,10 @@ def test_the_socket_answers_in_its_language(server_url: str) -> None:
         assert receive_error(ws) == "lang must be one of en, zh, received 'fr'"
         ws.send(json.dumps({"type": "language", "lang": "zh"}))
         ws.send(json.dumps({"type": "config", "config": {"dropout": 2}}))
-        assert receive_error(ws).startswith("dropout 必须是不小于 0 且不大于 0.9 的有限数")
+        assert receive_error(ws).startswith("dropout 必须是不小于 0 且小于 1 的有限数")
+        layers = [{"units": 4, "activation": "tanh", "dropout": 1}]
+        ws.send(json.dumps({"type": "config", "config": {"layers": layers}}))
+        assert receive_error(ws).startswith("第 1 层的 dropout 必须是不小于 0 且小于 1 的有限数")
     with connect(uri + "?lang=xx") as ws:  # an unknown language: English
         ws.send(json.dumps({"type": "exec"}))
         assert receive_error(ws).startswith("type must be one of")

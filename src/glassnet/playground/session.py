@@ -63,7 +63,7 @@ LIMITS = {
     "sessions": 32,
     "grid": 50,
     "speed": 100,
-    "dropout": 0.9,
+    "dropout": 1.0,  # a hidden layer's dropout rate: 0 <= rate < 1
     "l2": 1.0,
     "decay_steps": 100_000,
 }
@@ -102,14 +102,15 @@ _BUILD_LOCK = threading.Lock()
 
 @dataclass(frozen=True)
 class Config:
-    """What the page chose: data, hidden layers (units, activation), loss, optimiser, its rate
-    and schedule, dropout and L2."""
+    """What the page chose: data, hidden layers (units, activation, dropout rate after the
+    layer), loss, optimiser, its rate and schedule, and L2. A layer given as (units,
+    activation) has no dropout."""
 
     dataset: str = "spirals"
     n: int = 400
     noise: float = 0.1
     seed: int = 0
-    layers: tuple[tuple[int, str], ...] = ((8, "tanh"), (8, "tanh"))
+    layers: tuple[tuple[int, str, float], ...] = ((8, "tanh", 0.0), (8, "tanh", 0.0))
     learning_rate: float = 0.03
     batch_size: int = 32
     optimizer: str = "adam"
@@ -117,8 +118,16 @@ class Config:
     loss: str = "cross_entropy"
     lr_schedule: str = "constant"
     decay_steps: int = 1000  # the schedule's period: halve every, or cosine down to 0 over
-    dropout: float = 0.0  # after every hidden layer
     l2: float = 0.0  # λ of the penalty λ Σ w² on every Dense layer's weights
+
+    def __post_init__(self) -> None:
+        layers = tuple((*layer, 0.0) if len(layer) == 2 else tuple(layer) for layer in self.layers)
+        object.__setattr__(self, "layers", layers)
+
+    @property
+    def dropout(self) -> tuple[float, ...]:
+        """Each hidden layer's dropout rate (0: none)."""
+        return tuple(rate for _, _, rate in self.layers)
 
 
 def _refuse(name: str, value: Any, expected: str) -> InvalidArgumentError:
@@ -165,21 +174,35 @@ def _choice(data: dict[str, Any], name: str, choices: tuple[str, ...]) -> str:
     return str(value)
 
 
-def _layers(value: Any) -> tuple[tuple[int, str], ...]:
+def _rate(value: Any, name: str) -> float:
+    """A dropout rate: 0 <= rate < 1 (a rate of 1 would silence every unit)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not (ok and math.isfinite(value) and 0 <= value < LIMITS["dropout"]):
+        expected = t("a finite number >= {low} and < {high}").format(low=0, high=1)
+        raise _refuse(name, value, expected)
+    return float(value)
+
+
+def _layers(value: Any, dropout: float = 0.0) -> tuple[tuple[int, str, float], ...]:
+    """The hidden layers; ``dropout`` is the rate of those that name none (the single rate
+    for every layer that earlier pages sent)."""
     top = LIMITS["hidden_layers"]
     if not isinstance(value, list) or len(value) > top:
         count = len(value) if isinstance(value, list) else value
         raise _refuse("layers", count, t("a list of at most {top} hidden layers").format(top=top))
     out = []
     for i, layer in enumerate(value, 1):
-        if not isinstance(layer, dict) or set(layer) != {"units", "activation"}:
+        fields = set(layer) if isinstance(layer, dict) else set()
+        if not {"units", "activation"} <= fields <= {"units", "activation", "dropout"}:
             where = t("layer {i}").format(i=i)
-            raise _refuse(where, layer, t("an object with units and activation"))
+            raise _refuse(where, layer, t("an object with units, activation and maybe dropout"))
         units = layer["units"]
         if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= 64:
             expected = t("an integer from {low} to {high}").format(low=1, high=LIMITS["units"])
             raise _refuse(t("units of layer {i}").format(i=i), units, expected)
-        out.append((units, _choice(layer, "activation", ACTIVATIONS)))
+        activation = _choice(layer, "activation", ACTIVATIONS)
+        rate = _rate(layer.get("dropout", dropout), t("dropout of layer {i}").format(i=i))
+        out.append((units, activation, rate))
     return tuple(out)
 
 
@@ -187,14 +210,18 @@ def validate_config(data: Any) -> Config:
     """A ``Config`` from the page's JSON object, or InvalidArgumentError naming the field."""
     if not isinstance(data, dict):
         raise _refuse("config", data, t("an object"))
-    fields = set(Config.__dataclass_fields__)
+    fields = set(Config.__dataclass_fields__) | {"dropout"}
     unknown = sorted(set(data) - fields)
     if unknown:
         made = t("made of the fields {fields}").format(fields=", ".join(sorted(fields)))
         raise _refuse("config", unknown[0], made)
+    data = dict(data)
+    # "dropout": one rate for every hidden layer, as earlier pages sent it
+    dropout = _rate(data.pop("dropout"), "dropout") if "dropout" in data else 0.0
     merged = {**Config().__dict__, **data}
-    if "layers" in data:
-        merged["layers"] = _layers(data["layers"])
+    if "layers" in data or dropout:
+        default = [{"units": u, "activation": a} for u, a, _ in Config().layers]
+        merged["layers"] = _layers(data.get("layers", default), dropout)
     return Config(
         dataset=_choice(merged, "dataset", DATASETS),
         n=_int(merged, "n", 20, int(LIMITS["n"])),
@@ -208,7 +235,6 @@ def validate_config(data: Any) -> Config:
         loss=_choice(merged, "loss", tuple(LOSSES)),
         lr_schedule=_choice(merged, "lr_schedule", SCHEDULES),
         decay_steps=_int(merged, "decay_steps", 1, int(LIMITS["decay_steps"])),
-        dropout=_number(merged, "dropout", 0.0, LIMITS["dropout"], open_low=False),
         l2=_number(merged, "l2", 0.0, LIMITS["l2"], open_low=False),
     )
 
@@ -452,10 +478,10 @@ class Session:
         """The network of ``config`` (with ``weights``: those); ``penalty=False`` leaves L2 out
         (backprop traces the data's cost; the story adds the penalty's 2λw itself)."""
         layers: list[Any] = []
-        for units, act in config.layers:
+        for units, act, rate in config.layers:
             layers.append(_dense(units, act, config.l2 if penalty else 0.0))
-            if config.dropout:
-                layers.append(Dropout(config.dropout))
+            if rate:
+                layers.append(Dropout(rate))
         layers.append(_dense(self.classes, LOSSES[config.loss][1], config.l2 if penalty else 0.0))
         model = Sequential(layers)
         with _BUILD_LOCK:  # glassnet's initialisers draw from the one global generator
@@ -536,7 +562,7 @@ class Session:
             "accuracy": _finite(acc),
             "val_loss": _finite(val_loss),
             "val_accuracy": _finite(val_acc),
-            "sizes": [self.x.shape[1], *[u for u, _ in self.config.layers], self.classes],
+            "sizes": [self.x.shape[1], *[u for u, _, _ in self.config.layers], self.classes],
             "weights": [
                 None if i == 0 and w.shape[1] > DRAWN_INPUTS else _round(w, 4)
                 for i, w in enumerate(weights[0::2])
@@ -595,7 +621,11 @@ class Session:
             "x_val": _round(self.x_val, 3) if two_d else [],
             "y_val": self.y_val.tolist() if two_d else [],
             "config": self.config.__dict__
-            | {"layers": [{"units": u, "activation": a} for u, a in self.config.layers]},
+            | {
+                "layers": [
+                    {"units": u, "activation": a, "dropout": r} for u, a, r in self.config.layers
+                ]
+            },
             "csv": None
             if self.upload is None
             else {
@@ -640,14 +670,14 @@ class Session:
                 )
             twin = self._build(self.config, weights, penalty=False)
             plain = self.config.optimizer == "sgd" and not self.config.l2
-            exact = plain and not self.config.dropout and self.rate > 0
+            exact = plain and not any(self.config.dropout) and self.rate > 0
             rate = self.rate if exact else None
             loss = LOSSES[self.config.loss][0]
             self.trace = backprop(twin, xb, yb, loss=loss, learning_rate=rate)
         return self.trace
 
     def _check_weight(self, l: int, j: int, k: int | None) -> None:
-        sizes = [self.x.shape[1], *[u for u, _ in self.config.layers], self.classes]
+        sizes = [self.x.shape[1], *[u for u, _, _ in self.config.layers], self.classes]
         if not 1 <= l < len(sizes) or not 1 <= j <= sizes[l]:
             expected = t("a layer 1..{top} and a neuron in it").format(top=len(sizes) - 1)
             raise _refuse(t("neuron"), (l, j), expected)
@@ -684,7 +714,7 @@ class Session:
             "sample_total": path.value,
             # L2's share of this step's gradient: ∂(λ Σ w²)/∂w = 2λw (not in the trace)
             "l2_term": 2 * self.config.l2 * before,
-            "dropout": self.config.dropout,
+            "dropout": list(self.config.dropout),  # each hidden layer's rate
             "loss": self.config.loss,
         }
 
@@ -735,7 +765,7 @@ class Session:
         units = sum(a.shape[1] for a in hidden)
         stride = 2 if units <= 128 else 5  # at most 128 × 625 or 512 × 100 bytes per update
         out = []
-        for a, (_, activation) in zip(hidden, self.config.layers):
+        for a, (_, activation, _) in zip(hidden, self.config.layers):
             cells = np.nan_to_num(a.reshape(g, g, -1)[::stride, ::stride].astype(np.float64))
             top = float(np.abs(cells).max(initial=0.0))
             scale = 1.0 if activation in ("tanh", "sigmoid") else (top or 1.0)
@@ -830,16 +860,17 @@ def python_code(config: Config, epochs: int = 50, label: str | None = None) -> s
     loss, output = LOSSES[config.loss]
     dense = "keras_layers.Dense" if config.l2 else "Dense"
     penalty = f", kernel_regularizer=regularizers.l2({config.l2!r})" if config.l2 else ""
-    dropout = f"        Dropout({config.dropout!r}),\n" if config.dropout else ""
     layers = "".join(
-        f"        {dense}({u}, activation={a!r}{penalty}),\n{dropout}" for u, a in config.layers
+        f"        {dense}({u}, activation={a!r}{penalty}),\n"
+        + (f"        Dropout({rate!r}),\n" if rate else "")
+        for u, a, rate in config.layers
     )
     optimizer = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}[config.optimizer]
     schedule = {"step": "StepDecay", "exponential": "ExponentialDecay", "cosine": "CosineDecay"}
     rate = repr(config.learning_rate)
     imports = (
         "from glassnet.layers import Dense, Dropout\n"
-        if config.dropout
+        if any(config.dropout)
         else ("from glassnet.layers import Dense\n")
     )
     if config.l2:

@@ -4,13 +4,13 @@
 (() => {
   const DEFAULT = {
     dataset: "spirals", n: 400, noise: 0.1, seed: 0,
-    layers: [{ units: 8, activation: "tanh" }, { units: 8, activation: "tanh" }],
+    layers: [{ units: 8, activation: "tanh", dropout: 0 }, { units: 8, activation: "tanh", dropout: 0 }],
     learning_rate: 0.03, batch_size: 32, optimizer: "adam", speed: 0,
-    loss: "cross_entropy", lr_schedule: "constant", decay_steps: 1000, dropout: 0, l2: 0,
+    loss: "cross_entropy", lr_schedule: "constant", decay_steps: 1000, l2: 0,
   };
-  // URL key → field, for the fields written only when they differ from DEFAULT.
-  const OPTIONAL = { sp: "speed", loss: "loss", sched: "lr_schedule", decay: "decay_steps",
-    drop: "dropout", l2: "l2" };
+  // URL key → field, for the fields written only when they differ from DEFAULT. Each hidden
+  // layer's dropout rate is in `layers` (units:activation:rate, the rate only when > 0).
+  const OPTIONAL = { sp: "speed", loss: "loss", sched: "lr_schedule", decay: "decay_steps", l2: "l2" };
   const TEXT_FIELDS = ["dataset", "optimizer", "loss", "lr_schedule"];
   const ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear", "leaky_relu", "elu"];
   const PALETTE = [[31, 111, 209], [224, 118, 27], [46, 160, 67], [170, 60, 180], [200, 50, 50],
@@ -27,7 +27,7 @@
     "Network": "网络", "+ layer": "+ 一层", "− layer": "− 一层",
     "Output: one unit per class; softmax with cross-entropy, sigmoid with MSE.":
       "输出层：每个类别一个神经元；交叉熵配 softmax，均方误差配 sigmoid。",
-    "dropout": "丢弃率（dropout）", "L2 (λ)": "L2（λ）", "loss": "损失函数", "schedule": "学习率调度",
+    "units": "神经元数", "activation": "激活函数", "dropout": "丢弃率", "L2 (λ)": "L2（λ）", "loss": "损失函数", "schedule": "学习率调度",
     "decay steps": "衰减步数", "rate now": "当前学习率", "none so far": "暂无",
     "Every neuron's output": "每个神经元的输出",
     "over the plane; orange: a < 0, white: 0, blue: a > 0": "在平面上；橙：a < 0，白：0，蓝：a > 0",
@@ -70,7 +70,6 @@
   let latest = null;     // the newest state, drawn at the next animation frame
   let dirty = false;
   let netSizes = "";
-  let edges = [];        // edges[l-1][j-1][k-1] = <line>
   let picked = null;
   let history = [];
   let shownFindings = "";
@@ -99,18 +98,23 @@
     for (const [key, field] of Object.entries(map)) {
       if (h.has(key)) c[field] = TEXT_FIELDS.includes(field) ? h.get(key) : value(h.get(key));
     }
+    // Links made before dropout was per layer carry one rate for every layer: drop=0.2.
+    const drop = h.has("drop") ? value(h.get("drop")) : 0;
     if (h.has("layers")) {
       const text = h.get("layers");
       c.layers = text === "" ? [] : text.split(",").map((part) => {
-        const [units, activation] = part.split(":");
-        return { units: value(units), activation: activation || "tanh" };
+        const [units, activation, rate] = part.split(":");
+        return { units: value(units), activation: activation || "tanh",
+          dropout: rate === undefined ? drop : value(rate) };
       });
+    } else {
+      c.layers.forEach((layer) => { layer.dropout = drop; });
     }
     return c;
   }
 
   function writeHash(c) {
-    const layers = c.layers.map((l) => `${l.units}:${l.activation}`).join(",");
+    const layers = c.layers.map((l) => `${l.units}:${l.activation}${l.dropout ? `:${l.dropout}` : ""}`).join(",");
     const h = `dataset=${c.dataset}&n=${c.n}&noise=${c.noise}&seed=${c.seed}&layers=${layers}` +
       `&lr=${c.learning_rate}&bs=${c.batch_size}&opt=${c.optimizer}` +
       Object.entries(OPTIONAL).map(([key, f]) => (c[f] !== DEFAULT[f] ? `&${key}=${c[f]}` : "")).join("") +
@@ -136,34 +140,67 @@
     set("loss-fn", c.loss);
     set("lr-schedule", c.lr_schedule);
     set("decay-steps", c.decay_steps);
-    set("dropout", c.dropout);
     set("l2", c.l2);
+    // The layers' rows are rebuilt only when their number (or the language) changes; otherwise
+    // their fields are set like the others, so a reply never takes away the field being typed in.
     const box = $("layers");
-    box.textContent = "";
+    const shape = `${c.layers.length}/${language}`;
+    if (box.dataset.shape !== shape) {
+      box.dataset.shape = shape;
+      buildLayers(box, c.layers.length);
+    }
     c.layers.forEach((layer, i) => {
       const l = i + 1;
+      set(`units-${l}`, layer.units);
+      set(`activation-${l}`, layer.activation);
+      set(`dropout-${l}`, layer.dropout);
+    });
+  }
+
+  // Each hidden layer's row: units, activation, and the dropout rate after it (in training a
+  // random share `rate` of its units is silenced each step), under a row of the columns' names.
+  function buildLayers(box, count) {
+    box.textContent = "";
+    if (count) {
+      const head = document.createElement("div");
+      head.className = "layer head";
+      for (const text of ["", "units", "activation", "dropout"]) {
+        const span = document.createElement("span");
+        span.textContent = tr(text);
+        head.append(span);
+      }
+      box.append(head);
+    }
+    for (let l = 1; l <= count; l++) {
       const row = document.createElement("div");
       row.className = "layer";
       const name = document.createElement("span");
-      name.textContent = `layer ${l}`;
+      name.textContent = L(`layer ${l}`, `第 ${l} 层`);
       const units = document.createElement("input");
-      Object.assign(units, { type: "number", min: 1, max: 64, value: layer.units });
+      Object.assign(units, { type: "number", min: 1, max: 64, id: `units-${l}` });
       units.dataset.testid = `units-${l}`;
       units.setAttribute("aria-label", `units of layer ${l}`);
       const act = document.createElement("select");
+      act.id = `activation-${l}`;
       act.dataset.testid = `activation-${l}`;
       act.setAttribute("aria-label", `activation of layer ${l}`);
-      for (const a of ACTIVATIONS) act.add(new Option(a, a, false, a === layer.activation));
-      row.append(name, units, act);
+      for (const a of ACTIVATIONS) act.add(new Option(a, a));
+      const drop = document.createElement("input");
+      Object.assign(drop, { type: "text", inputMode: "decimal", id: `dropout-${l}` });
+      drop.dataset.testid = `dropout-${l}`;
+      drop.setAttribute("aria-label", `dropout rate after layer ${l}`);
+      drop.title = L(`dropout after layer ${l}: 0 ≤ rate < 1`, `第 ${l} 层之后的丢弃率：0 ≤ rate < 1`);
+      for (const el of [units, act, drop]) el.addEventListener("change", reconfigure);
+      row.append(name, units, act, drop);
       box.append(row);
-    });
-    $("layers").querySelectorAll("input, select").forEach((el) => el.addEventListener("change", reconfigure));
+    }
   }
 
   function readControls() {
-    const layers = [...$("layers").querySelectorAll(".layer")].map((row) => ({
-      units: value(row.querySelector("input").value),
-      activation: row.querySelector("select").value,
+    const layers = [...$("layers").querySelectorAll(".layer:not(.head)")].map((row, i) => ({
+      units: value($(`units-${i + 1}`).value),
+      activation: $(`activation-${i + 1}`).value,
+      dropout: value($(`dropout-${i + 1}`).value),
     }));
     return {
       dataset: $("dataset").value, n: value($("n").value), noise: value($("noise").value),
@@ -171,7 +208,7 @@
       batch_size: value($("batch-size").value), optimizer: $("optimizer").value,
       speed: value($("speed").value), loss: $("loss-fn").value,
       lr_schedule: $("lr-schedule").value, decay_steps: value($("decay-steps").value),
-      dropout: value($("dropout").value), l2: value($("l2").value),
+      l2: value($("l2").value),
     };
   }
 
@@ -196,6 +233,7 @@
       data = m;
       history = [];
       picked = null;
+      pickedKey = null;
       renderControls(accepted);
       writeHash(accepted);
       if (m.csv) {
@@ -372,50 +410,56 @@
     }
   }
 
-  const cell = document.createElement("canvas");
+  // The boundary canvas has one pixel per grid cell; CSS scales it to its box (smoothly, as
+  // the page used to with drawImage on a 400-pixel canvas, which cost every frame a scaled
+  // copy and a 400 × 400 composite of the points). The points sit on their own canvas above.
+  let boundaryPixels = null;  // the ImageData reused from frame to frame
+  let overlayFor = null;      // what the points canvas shows: the data set, or a message
   function drawBoundary(state) {
+    const overlay = state.boundary && data ? data : `${state.sizes[0]} features`;
+    if (overlay !== overlayFor) {
+      overlayFor = overlay;
+      drawOverlay(state.boundary && data ? null : overlay);
+    }
     const canvas = $("boundary");
-    const ctx = canvas.getContext("2d");
-    const W = canvas.width;
-    ctx.fillStyle = "#fff";
-    ctx.fillRect(0, 0, W, W);
+    const ctx = canvas.getContext("2d", { alpha: false });  // opaque: nothing to blend under it
     if (!state.boundary || !data) {
-      ctx.fillStyle = "#666";
-      ctx.font = "15px sans-serif";
-      ctx.fillText(`${state.sizes[0]} features: no 2-D picture for this data set`, 20, W / 2);
+      ctx.fillStyle = "#fff";
+      ctx.fillRect(0, 0, canvas.width, canvas.height);
       return;
     }
     const g = state.boundary.size;
+    if (canvas.width !== g) { canvas.width = g; canvas.height = g; }
+    if (!boundaryPixels || boundaryPixels.width !== g) boundaryPixels = ctx.createImageData(g, g);
+    const img = boundaryPixels.data;
     const k = data.classes;
-    cell.width = g; cell.height = g;
-    const cctx = cell.getContext("2d");
-    const img = cctx.createImageData(g, g);
     const cls = atob(state.boundary.cls);
     const conf = atob(state.boundary.conf);
     for (let i = 0; i < g * g; i++) {
       const [r, gg, b] = PALETTE[cls.charCodeAt(i) % PALETTE.length];
       const p = conf.charCodeAt(i) / 255;
       const strength = 0.15 + 0.5 * Math.max(0, (p - 1 / k) / (1 - 1 / k));
-      img.data[4 * i] = 255 + (r - 255) * strength;
-      img.data[4 * i + 1] = 255 + (gg - 255) * strength;
-      img.data[4 * i + 2] = 255 + (b - 255) * strength;
-      img.data[4 * i + 3] = 255;
+      img[4 * i] = 255 + (r - 255) * strength;
+      img[4 * i + 1] = 255 + (gg - 255) * strength;
+      img[4 * i + 2] = 255 + (b - 255) * strength;
+      img[4 * i + 3] = 255;
     }
-    cctx.putImageData(img, 0, 0);
-    ctx.imageSmoothingEnabled = true;
-    ctx.drawImage(cell, 0, 0, W, W);
-    if (pointsFor !== data) drawPoints(W);
-    ctx.drawImage(pointsLayer, 0, 0);
+    ctx.putImageData(boundaryPixels, 0, 0);
   }
 
-  // The points never move during training: drawn once per data set on their own layer.
-  const pointsLayer = document.createElement("canvas");
-  let pointsFor = null;
-  function drawPoints(W) {
-    pointsFor = data;
-    pointsLayer.width = W;
-    pointsLayer.height = W;
-    const ctx = pointsLayer.getContext("2d");
+  // The points never move during training: drawn once per data set. Without a 2-D picture
+  // the same canvas says why (``message``).
+  function drawOverlay(message) {
+    const canvas = $("points");
+    const W = canvas.width;
+    const ctx = canvas.getContext("2d");
+    ctx.clearRect(0, 0, W, W);
+    if (message) {
+      ctx.fillStyle = "#666";
+      ctx.font = "15px sans-serif";
+      ctx.fillText(`${message}: no 2-D picture for this data set`, 20, W / 2);
+      return;
+    }
     const e = data.extent;
     const px = (v) => ((v + e) / (2 * e)) * W;
     const py = (v) => ((e - v) / (2 * e)) * W;
@@ -513,25 +557,34 @@
     ctx.fillText("loss (log scale): train black, validation grey", 8, 12);
   }
 
+  // The diagram is painted on an opaque canvas; the SVG under it (the canvas lets clicks
+  // through) holds one line per weight and one circle per neuron, to click and to test, and
+  // never changes while training. Restyling every SVG line at each update cost the browser a
+  // style recalculation and a raster of the diagram per frame, and a transparent layer over
+  // the edges costs the (software) compositor a blend of the whole box: together most of a
+  // frame at 1280 px (benchmarks/playground_fps.py; docs/playground.md has the figures).
+  const NET_W = 420;
+  const NET_H = 300;
+  let geometry = null;   // where each layer's neurons sit (viewBox units), their radius, wide
+  let netWeights = null; // the weights painted last, repainted on a resize or a click
+  let edgePixels = null; // [width, height] of the canvas in device pixels
+  let pickedKey = null;  // the clicked weight {l, j, k} or neuron {l, j}, drawn in black
+
   function buildNetwork(sizes) {
     const svg = $("net");
     svg.textContent = "";
-    edges = [];
-    const [W, H] = [420, 300];
+    const [W, H] = [NET_W, NET_H];
     const xs = sizes.map((_, i) => 20 + (i * (W - 40)) / (sizes.length - 1));
     const ys = sizes.map((n) => Array.from({ length: n }, (_, j) => ((j + 0.5) * H) / n));
+    const radii = sizes.map((n) => Math.max(2.5, Math.min(9, (H / n) * 0.35)));
+    const wide = sizes[0] > 64;  // drawn as one block, its edges left out (the server sends none)
+    geometry = { sizes, xs, ys, radii, wide };
     const edgeGroup = document.createElementNS(SVG, "g");
     const nodeGroup = document.createElementNS(SVG, "g");
     svg.append(edgeGroup, nodeGroup);
-    const wide = sizes[0] > 64;  // drawn as one block, its edges left out (the server sends none)
     for (let l = 1; l < sizes.length; l++) {
-      const rows = [];
-      if (l === 1 && wide) {
-        edges.push(rows);
-        continue;
-      }
+      if (l === 1 && wide) continue;
       for (let j = 1; j <= sizes[l]; j++) {
-        const row = [];
         for (let k = 1; k <= sizes[l - 1]; k++) {
           const line = document.createElementNS(SVG, "line");
           line.setAttribute("x1", xs[l - 1]); line.setAttribute("y1", ys[l - 1][k - 1]);
@@ -542,29 +595,14 @@
           line.append(title);
           line.addEventListener("click", () => pick(line, { type: "story", l, j, k }));
           edgeGroup.append(line);
-          row.push(line);
         }
-        rows.push(row);
       }
-      edges.push(rows);
-    }
-    if (wide) {
-      const box = document.createElementNS(SVG, "rect");
-      Object.entries({ x: 4, y: 20, width: 32, height: H - 40, fill: "#ddd", rx: 4 })
-        .forEach(([k, v]) => box.setAttribute(k, v));
-      const label = document.createElementNS(SVG, "text");
-      Object.entries({ x: 20, y: H / 2, "font-size": 11, "text-anchor": "middle",
-        transform: `rotate(-90 20 ${H / 2})` }).forEach(([k, v]) => label.setAttribute(k, v));
-      label.textContent = `${sizes[0]} inputs (weights: see the images)`;
-      nodeGroup.append(box, label);
     }
     sizes.forEach((n, l) => {
       if (l === 0 && wide) return;
-      const r = Math.max(2.5, Math.min(9, (H / n) * 0.35));
       for (let j = 1; j <= n; j++) {
         const c = document.createElementNS(SVG, "circle");
-        c.setAttribute("cx", xs[l]); c.setAttribute("cy", ys[l][j - 1]); c.setAttribute("r", r);
-        c.setAttribute("fill", l === 0 ? "#ccc" : l === sizes.length - 1 ? "#ffe7c7" : "#e4eefc");
+        c.setAttribute("cx", xs[l]); c.setAttribute("cy", ys[l][j - 1]); c.setAttribute("r", radii[l]);
         c.dataset.testid = `neuron-${l}-${j}`;
         if (l > 0) c.addEventListener("click", () => pick(c, { type: "neuron", l, j }));
         nodeGroup.append(c);
@@ -572,10 +610,84 @@
     });
   }
 
+  // Each edge blue (w > 0) or orange (w < 0), as wide and as opaque as |w| says; then the
+  // neurons, and what was clicked in black.
+  function paintNetwork() {
+    const canvas = $("net-edges");
+    if (!edgePixels) return;  // not laid out yet: the ResizeObserver paints it
+    const [pw, ph] = edgePixels;
+    if (canvas.width !== pw || canvas.height !== ph) { canvas.width = pw; canvas.height = ph; }
+    const ctx = canvas.getContext("2d", { alpha: false });
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#fcfcfb";
+    ctx.fillRect(0, 0, pw, ph);
+    if (!geometry) return;
+    ctx.setTransform(pw / NET_W, 0, 0, ph / NET_H, 0, 0);
+    const { sizes, xs, ys, radii, wide } = geometry;
+    const edge = (l, j, k) => {  // l from 1, j and k from 0
+      ctx.beginPath();
+      ctx.moveTo(xs[l - 1], ys[l - 1][k]);
+      ctx.lineTo(xs[l], ys[l][j]);
+      ctx.stroke();
+    };
+    (netWeights || []).forEach((W, li) => W && W.forEach((row, j) => row.forEach((w, k) => {
+      const a = Math.abs(w);
+      ctx.strokeStyle = w >= 0 ? "#1f6fd1" : "#e0761b";
+      ctx.lineWidth = Math.min(6, 0.3 + 1.8 * a);
+      ctx.globalAlpha = Math.min(1, 0.2 + 0.6 * a);
+      edge(li + 1, j, k);
+    })));
+    ctx.globalAlpha = 1;
+    const p = pickedKey;
+    if (p && p.k !== undefined && p.l < sizes.length && p.j <= sizes[p.l] && p.k <= sizes[p.l - 1]) {
+      ctx.strokeStyle = "#000";
+      ctx.lineWidth = 1.5;
+      edge(p.l, p.j - 1, p.k - 1);
+    }
+    if (wide) {
+      ctx.fillStyle = "#ddd";
+      ctx.beginPath();
+      ctx.roundRect(4, 20, 32, NET_H - 40, 4);
+      ctx.fill();
+      ctx.save();
+      ctx.translate(20, NET_H / 2);
+      ctx.rotate(-Math.PI / 2);
+      ctx.fillStyle = "#222";
+      ctx.font = "11px sans-serif";
+      ctx.textAlign = "center";
+      ctx.fillText(`${sizes[0]} inputs (weights: see the images)`, 0, 4);
+      ctx.restore();
+    }
+    sizes.forEach((n, l) => {
+      if (l === 0 && wide) return;
+      ctx.fillStyle = l === 0 ? "#ccc" : l === sizes.length - 1 ? "#ffe7c7" : "#e4eefc";
+      for (let j = 0; j < n; j++) {
+        const chosen = p && p.k === undefined && p.l === l && p.j === j + 1;
+        ctx.beginPath();
+        ctx.arc(xs[l], ys[l][j], radii[l], 0, 2 * Math.PI);
+        ctx.fill();
+        ctx.strokeStyle = chosen ? "#000" : "#555";
+        ctx.lineWidth = chosen ? 3 : 1;
+        ctx.stroke();
+      }
+    });
+  }
+
+  // The canvas follows its box's size in device pixels (sharp on any screen); the size is
+  // read here, once per resize, never while drawing a frame (that would force a layout).
+  new ResizeObserver((entries) => {
+    const box = entries[entries.length - 1].contentRect;
+    const dpr = window.devicePixelRatio || 1;
+    edgePixels = [Math.max(1, Math.round(box.width * dpr)), Math.max(1, Math.round(box.height * dpr))];
+    paintNetwork();
+  }).observe($("net-box"));
+
   function pick(element, message) {
     if (picked) picked.classList.remove("picked");
     picked = element;
     element.classList.add("picked");
+    pickedKey = { l: message.l, j: message.j, k: message.k };
+    paintNetwork();
     send(message);
   }
 
@@ -585,15 +697,8 @@
       netSizes = key;
       buildNetwork(state.sizes);
     }
-    state.weights.forEach((W, li) => W && W.forEach((row, j) => row.forEach((w, k) => {
-      const line = edges[li][j][k];
-      if (line.weight === w) return;  // touch the DOM only for weights that moved
-      line.weight = w;
-      const a = Math.abs(w);
-      line.setAttribute("stroke", w >= 0 ? "#1f6fd1" : "#e0761b");
-      line.setAttribute("stroke-width", Math.min(6, 0.3 + 1.8 * a).toFixed(2));
-      line.setAttribute("stroke-opacity", Math.min(1, 0.2 + 0.6 * a).toFixed(2));
-    })));
+    netWeights = state.weights;
+    paintNetwork();
   }
 
   function field(name, text, cls = "") {
@@ -623,11 +728,14 @@
       line(L("  + L2's 2λw = ", "  + L2 的 2λw = "), field("l2_term", fmt6(m.l2_term)), " → ∂(C + λΣw²)/∂w = ",
         field("total", fmt6(total)));
     }
-    if (m.dropout) {
-      line(L(`  dropout ${m.dropout}: this step silenced a random ${m.dropout} of the hidden units ` +
+    const drops = (m.dropout || []).map((p, i) => [i + 1, p]).filter(([, p]) => p > 0);
+    if (drops.length) {
+      const en = drops.map(([l, p]) => `layer ${l}: ${p}`).join(", ");
+      const zh = drops.map(([l, p]) => `第 ${l} 层 ${p}`).join("，");
+      line(L(`  dropout (${en}): this step silenced a random share p of those layers' units ` +
         "(and scaled the others by 1/(1 − p)); the story shows the whole network, as at inference, " +
         "so its numbers differ from the masked step's.",
-        `  dropout ${m.dropout}：这一步随机关闭了比例为 ${m.dropout} 的隐藏神经元（其余乘以 1/(1 − p)）；` +
+        `  dropout（${zh}）：这一步随机关闭了这些层中比例为 p 的神经元（其余乘以 1/(1 − p)）；` +
         "这里展示的是完整网络（与推理时一样），所以数值与带掩码的那一步不同。"));
     }
     line(L("update: w = ", "更新：w = "), field("before", fmt6(m.before)), " → ", field("after", fmt6(m.after)),
@@ -734,12 +842,12 @@
   }
 
   for (const id of ["dataset", "noise", "n", "seed", "optimizer", "learning-rate", "batch-size", "speed",
-    "loss-fn", "lr-schedule", "decay-steps", "dropout", "l2"]) {
+    "loss-fn", "lr-schedule", "decay-steps", "l2"]) {
     $(id).addEventListener("change", reconfigure);
   }
   $("add-layer").addEventListener("click", () => {
     const c = readControls();
-    c.layers.push({ units: 4, activation: "tanh" });
+    c.layers.push({ units: 4, activation: "tanh", dropout: 0 });
     send({ type: "config", config: c });
   });
   $("remove-layer").addEventListener("click", () => {
@@ -768,7 +876,10 @@
     mapsKey = "";
     send({ type: "language", lang: language });
     dirty = true;
-    if (accepted) writeHash(accepted);
+    if (accepted) {
+      renderControls(accepted);  // the layers' rows in the new language
+      writeHash(accepted);
+    }
   });
   applyLanguage(new URLSearchParams(location.hash.replace(/^#/, "")).get("lang") || "en");
   connect();
