@@ -30,6 +30,11 @@ CASES = [
     ((3, 3), (1, 2), (2, 1), (33, 30)),
     ((5,), (1,), (1,), (70,)),
     ((3,), (2,), (3,), (91,)),
+    # windows that do not overlap but leave inputs in no window (odd sizes, gaps)
+    ((2, 2), (2, 2), (1, 1), (11, 11)),
+    ((2, 3), (3, 3), (1, 1), (13, 14)),
+    ((2,), (2,), (1,), (9,)),
+    ((1, 1), (1, 1), (1, 1), (4, 5)),
 ]
 
 
@@ -61,7 +66,8 @@ def test_im2col_and_col2im_are_the_references_bits(kernel, strides, dilation, si
 def test_window_max_and_its_gradient_are_the_references_bits(kernel, strides, _, size, dtype):
     rng = np.random.default_rng(1)
     xp = np.maximum(rng.standard_normal((4, *size, 5)), 0).astype(dtype)  # many ties at 0
-    xp[0, 0, ..., 0] = np.nan
+    xp[0, 0, ..., 0] = np.nan  # a NaN at a window's first offset stays its maximum...
+    xp[1, 1, ..., 1] = np.nan  # ...one at a later offset never replaces it (as np.greater)
     out_shape = (4, *_out(kernel, strides, (1,) * len(kernel), size), 5)
     results = []
     for ops in (COMPILED_OPS, NUMPY_OPS):
@@ -69,11 +75,14 @@ def test_window_max_and_its_gradient_are_the_references_bits(kernel, strides, _,
         argmax = np.empty(out_shape, np.uint8)
         ops.window_max(xp, kernel, strides, out, argmax)
         g = np.random.default_rng(2).standard_normal(out_shape).astype(dtype)
+        g[..., 0] = -0.0  # routed as 0 + g: +0, as the reference adds g to a zero
+        g[1, ..., 2] = np.nan
         dxp = np.full(xp.shape, np.nan, dtype)
         ops.window_max_grad(g, argmax, kernel, strides, dxp)
         results.append((out, argmax, dxp))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+        assert np.array_equal(np.signbit(a), np.signbit(b))
 
 
 def test_the_halved_ops_give_the_same_bits_on_two_threads():
@@ -102,3 +111,28 @@ def test_the_halved_ops_give_the_same_bits_on_two_threads():
         results.append((out, argmax, grad))
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_halved_bias_relu_and_relu_vjp_give_the_compiled_ops_bits(dtype):
+    """A convolution's z (positions, filters) split by rows on two threads: each element is
+    the same single operation, so the same bits (−0 and NaN included)."""
+    from glassnet.training.split import HALVED_OPS, HALVES_MIN
+
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((20_001, 32)).astype(dtype)
+    z[::7, 3] = -0.0
+    z[5, 5] = np.nan
+    b = rng.standard_normal(32).astype(dtype)
+    g = rng.standard_normal(z.shape).astype(dtype)
+    assert z.size >= HALVES_MIN
+    outs = []
+    for ops in (HALVED_OPS, COMPILED_OPS, NUMPY_OPS):
+        zb, a, d = z.copy(), np.empty_like(z), np.empty_like(z)
+        ops.bias_relu(zb, b, a)
+        ops.relu_vjp(zb, g, d)
+        outs.append((zb, a, d))
+    for ours, other in ((outs[0], outs[1]), (outs[0], outs[2])):
+        for x, y in zip(ours, other):
+            np.testing.assert_array_equal(x, y)
+            assert np.array_equal(np.signbit(x), np.signbit(y))

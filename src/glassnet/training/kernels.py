@@ -126,8 +126,10 @@ def output_error(a: Any, labels: Any, one: Any, inv_n: Any, delta: Any) -> None:
 
 
 # Sliding windows on channels-last 4-D arrays (N, rows, cols, C); a 1-D layer passes a unit row
-# axis. Each loop runs the kernel offsets outermost, as the reference does, so every element of
-# an output that several windows add into receives its terms in the reference's order.
+# axis. Each sample is finished before the next (its part of the arrays stays in the cache), and
+# within a sample the loops that add into an output run the kernel offsets in the reference's
+# row-major order, so every element receives its terms in the reference's order. Samples are
+# independent: HalvedOps runs two halves of a batch on two threads with the same bits.
 def im2col(xp: Any, kh: Any, kw: Any, sh: Any, sw: Any, dh: Any, dw: Any, cols: Any) -> None:
     n_, ho, wo = cols.shape[0], cols.shape[1], cols.shape[2]
     for n in range(n_):
@@ -142,53 +144,64 @@ def im2col(xp: Any, kh: Any, kw: Any, sh: Any, sw: Any, dh: Any, dw: Any, cols: 
 
 
 def col2im(dcols: Any, kh: Any, kw: Any, sh: Any, sw: Any, dh: Any, dw: Any, dxp: Any) -> None:
-    dxp[...] = 0
     n_, ho, wo, c_ = dcols.shape[0], dcols.shape[1], dcols.shape[2], dcols.shape[5]
-    for a in range(kh):
-        for b in range(kw):
-            for n in range(n_):
+    for n in range(n_):
+        dxp[n] = 0
+        for a in range(kh):
+            for b in range(kw):
                 for i in range(ho):
-                    y = i * sh + a * dh
                     for j in range(wo):
-                        x = j * sw + b * dw
+                        dst = dxp[n, i * sh + a * dh, j * sw + b * dw]
+                        src = dcols[n, i, j, a, b]
                         for c in range(c_):
-                            dxp[n, y, x, c] += dcols[n, i, j, a, b, c]
+                            dst[c] += src[c]
 
 
 def window_max(xp: Any, kh: Any, kw: Any, sh: Any, sw: Any, out: Any, argmax: Any) -> None:
     n_, ho, wo, c_ = out.shape
     for n in range(n_):
         for i in range(ho):
-            # One output row at a time, offset by offset: each pass reads a contiguous input row.
-            for a in range(kh):
-                for b in range(kw):
-                    t = a * kw + b
-                    for j in range(wo):
-                        for c in range(c_):
-                            v = xp[n, i * sh + a, j * sw + b, c]
-                            if t == 0:
-                                out[n, i, j, c] = v
-                                argmax[n, i, j, c] = 0
-                            elif v > out[n, i, j, c]:  # strictly, as np.greater
-                                out[n, i, j, c] = v
-                                argmax[n, i, j, c] = t
+            for j in range(wo):
+                y, x = i * sh, j * sw
+                for c in range(c_):
+                    # The first offset's value, replaced only by a strictly larger one (as
+                    # np.greater: a tie keeps the first offset, a NaN there stays).
+                    best, t = xp[n, y, x, c], 0
+                    for a in range(kh):
+                        for b in range(kw):
+                            v = xp[n, y + a, x + b, c]
+                            if v > best:
+                                best, t = v, a * kw + b
+                    out[n, i, j, c] = best
+                    argmax[n, i, j, c] = t
 
 
-def window_max_grad(g: Any, argmax: Any, kh: Any, kw: Any, sh: Any, sw: Any, dxp: Any) -> None:
-    dxp[...] = 0
+def window_max_grad(
+    g: Any, argmax: Any, kh: Any, kw: Any, sh: Any, sw: Any, zero: Any, dxp: Any
+) -> None:
     n_, ho, wo, c_ = g.shape
     if sh >= kh and sw >= kw:  # windows do not overlap: each input gets at most one term
+        # Each covered input is written once, 0 + g (as the reference adds g to a zero: −0
+        # becomes +0) or 0; a sample is zeroed first only if some inputs lie in no window.
+        tiled = sh == kh and sw == kw and ho * sh == dxp.shape[1] and wo * sw == dxp.shape[2]
         for n in range(n_):
+            if not tiled:
+                dxp[n] = zero
             for i in range(ho):
-                for j in range(wo):
-                    for c in range(c_):
-                        t = argmax[n, i, j, c]
-                        dxp[n, i * sh + t // kw, j * sw + t % kw, c] += g[n, i, j, c]
+                for a in range(kh):
+                    for j in range(wo):
+                        src, chosen = g[n, i, j], argmax[n, i, j]
+                        for b in range(kw):
+                            t = a * kw + b
+                            dst = dxp[n, i * sh + a, j * sw + b]
+                            for c in range(c_):
+                                dst[c] = (zero + src[c]) if chosen[c] == t else zero
         return
-    for a in range(kh):  # the reference's order: offset by offset
-        for b in range(kw):
-            t = a * kw + b
-            for n in range(n_):
+    for n in range(n_):
+        dxp[n] = zero
+        for a in range(kh):  # the reference's order: offset by offset
+            for b in range(kw):
+                t = a * kw + b
                 for i in range(ho):
                     for j in range(wo):
                         for c in range(c_):
@@ -347,7 +360,12 @@ class CompiledOps(NumpyOps):
             return super().window_max_grad(g, argmax, kernel, strides, dxp)
         nd = len(kernel)
         k.window_max_grad(
-            _rows(g, nd), _rows(argmax, nd), *_pair(kernel), *_pair(strides), _rows(dxp, nd)
+            _rows(g, nd),
+            _rows(argmax, nd),
+            *_pair(kernel),
+            *_pair(strides),
+            g.dtype.type(0),
+            _rows(dxp, nd),
         )
         return dxp
 

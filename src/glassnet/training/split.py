@@ -245,11 +245,12 @@ HALVES_MIN = 500_000
 
 class HalvedOps(kernels.CompiledOps):
     """The compiled ops, with the sliding-window copies (im2col, col2im, the window maximum and
-    its gradient) run on two halves of the batch at once: the caller's half here, the other on
-    a pool thread (the compiled loops release the GIL). Each sample's values are computed by
-    the same loop either way, so the bits do not change. If the pool thread has not started
-    its half when the caller finishes its own, the caller takes it back and runs it, so a busy
-    second core costs a hand-off, never a wait."""
+    its gradient) and the elementwise bias + ReLU and g ⊙ ReLU'(z) run on two halves of the
+    batch at once: the caller's half here, the other on a pool thread (the compiled loops
+    release the GIL). Each sample's (row's) values are computed by the same loop either way,
+    so the bits do not change. If the pool thread has not started its half when the caller
+    finishes its own, the caller takes it back and runs it, so a busy second core costs a
+    hand-off, never a wait."""
 
     def _halves(self, fn: Any, size: int, *arrays: Any) -> bool:
         """Run fn on each half of the batch axis of ``arrays`` (None passes through); False
@@ -260,13 +261,31 @@ class HalvedOps(kernels.CompiledOps):
         h = n // 2
         first = [a[:h] if isinstance(a, np.ndarray) else a for a in arrays]
         second = [a[h:] if isinstance(a, np.ndarray) else a for a in arrays]
+        self._both(fn, first, second)
+        return True
+
+    @staticmethod
+    def _both(fn: Any, first: Any, second: Any) -> None:
+        """fn(*first) here and fn(*second) on the pool thread — or here too, afterwards, if the
+        pool thread has not started it by then."""
         future = executor().submit(fn, *second)
         fn(*first)
         if future.cancel():  # the pool had not started it: do it here
             fn(*second)
         else:
             future.result()
-        return True
+
+    def bias_relu(self, z: Any, b: Any, out: Any) -> Any:
+        run = super().bias_relu
+        if z.shape != out.shape or not self._halves(lambda zh, oh: run(zh, b, oh), z.size, z, out):
+            run(z, b, out)
+        return out
+
+    def relu_vjp(self, z: Any, g: Any, out: Any) -> Any:
+        run = super().relu_vjp
+        if not (z.shape == g.shape == out.shape) or not self._halves(run, g.size, z, g, out):
+            run(z, g, out)
+        return out
 
     def im2col(self, xp: Any, kernel: Any, strides: Any, dilation: Any, cols: Any) -> Any:
         run = super().im2col
