@@ -217,6 +217,22 @@ def probe_blocks(model: Any, x: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _block_fields(
+    layer: str, block: dict[str, Any], found: np.ndarray, filters: int
+) -> dict[str, Any]:
+    """What a Conv → BN → Activation block's finding names: the filters found, the layers."""
+    return {
+        "n": len(found),
+        "filters": filters,
+        "layer": layer,
+        "bn": block["bn"],
+        "act": block["act"],
+        "which": _which_filters(found),
+        "kernel": block["activation"],
+        "samples": block["samples"],
+    }
+
+
 def _dead_block_findings(view: RunView) -> list[Finding]:
     out = []
     for layer, block in view.blocks.items():
@@ -235,16 +251,7 @@ def _dead_block_findings(view: RunView) -> list[Finding]:
                     "({which}, counted from 0 as in W[..., f]): the {kernel} output is 0 at "
                     "every position of every one of {samples} inputs, the batch normalised as "
                     "in training."
-                ).format(
-                    n=len(found),
-                    filters=filters,
-                    layer=layer,
-                    bn=block["bn"],
-                    act=block["act"],
-                    which=_which_filters(found),
-                    kernel=block["activation"],
-                    samples=block["samples"],
-                ),
+                ).format(**_block_fields(layer, block, found, filters)),
                 t(
                     "A dead filter's activation outputs 0 everywhere, so σ' = 0 there, the "
                     "gradient reaching the batch normalisation is 0 and so are δ and ∂C/∂W of "
@@ -281,17 +288,7 @@ def _saturated_block_findings(view: RunView) -> list[Finding]:
                     "({which}, counted from 0 as in W[..., f]): {shares} of their {kernel} "
                     "outputs have σ' below 5% of its maximum, over {samples} inputs with the "
                     "batch normalised as in training."
-                ).format(
-                    n=len(found),
-                    filters=filters,
-                    layer=layer,
-                    bn=block["bn"],
-                    act=block["act"],
-                    which=_which_filters(found),
-                    shares=listed,
-                    kernel=block["activation"],
-                    samples=block["samples"],
-                ),
+                ).format(shares=listed, **_block_fields(layer, block, found, filters)),
                 t(
                     "By BP2 the gradient through a saturated activation is ≈ 0, so these "
                     "filters (and their γ, β) barely learn. The normalised output γ x̂ + β "
