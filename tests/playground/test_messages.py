@@ -297,10 +297,12 @@ def test_every_neurons_map_is_its_output_over_the_grid_computed_by_hand(
     # While playing (live) the maps go out at most MAPS_PER_SECOND times a second.
     from glassnet.playground import session as module
 
-    clock = [module.time.monotonic() + 10.0]
+    # The fake clock moves by 1/32 s, exact in binary: steps of 0.025 s made "two steps apart"
+    # land a rounding error either side of 1/20 s, depending on where the clock started.
+    clock = [float(2**20)]
     monkeypatch.setattr(module.time, "monotonic", lambda: clock[0])
     sent = []
-    for _ in range(40):  # 40 updates over 1 s of a fake clock
+    for _ in range(40):  # 40 updates at 32 a second: every second one may carry the maps
         sent.append("maps" in session.state(live=True))
-        clock[0] += 0.025
-    assert sum(sent) == 20 and sent[0]
+        clock[0] += 1 / 32
+    assert sent == [True, False] * 20
