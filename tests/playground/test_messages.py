@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from _playground_export import run_exported_code
 from glassnet.datasets import load
 from glassnet.errors import InvalidArgumentError
 from glassnet.explain import backprop
@@ -116,21 +117,8 @@ def test_the_exported_code_rebuilds_the_same_network_and_trains(tmp_path: Path) 
     config = Config(dataset="moons", layers=((6, "relu"),), learning_rate=0.05, batch_size=16)
     code = python_code(config, epochs=3)
     # Up to compile, the program builds the network with the page's initial weights.
-    namespace: dict[str, Any] = {}
-    exec(code[: code.index("model.compile(")], namespace)
-    for mine, page in zip(namespace["model"].get_weights(), Session(config).model.get_weights()):
-        np.testing.assert_array_equal(mine, page)
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": SRC},
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_exported_code(code, config, tmp_path)
     assert "'accuracy'" in done.stdout
-    assert (tmp_path / "playground.glassnet").is_file()
 
 
 def test_the_exported_model_file_predicts_what_the_session_predicts(tmp_path: Path) -> None:

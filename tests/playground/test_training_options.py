@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
+from _playground_export import run_exported_code
 from glassnet.errors import InvalidArgumentError
 from glassnet.layers import Dropout
 from glassnet.playground.session import Config, Session, get_weights, parse_message, python_code
 
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 TIMEOUT_MS = 30_000
 
 
@@ -168,20 +165,7 @@ def test_the_exported_code_carries_every_option(tmp_path: Path) -> None:
     dense = "keras_layers.Dense(6, activation='relu', kernel_regularizer=regularizers.l2(0.001))"
     assert f"{dense},\n        Dropout(0.1),\n        keras_layers.Dense(4," in code
     assert "loss='mean_squared_error'" in code and "activation='sigmoid'" in code
-    namespace: dict[str, Any] = {}
-    exec(code[: code.index("model.compile(")], namespace)
-    for mine, page in zip(get_weights(namespace["model"]), get_weights(Session(config).model)):
-        np.testing.assert_array_equal(mine, page)
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYTHONPATH": SRC},
-    )
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "playground.glassnet").is_file()
+    run_exported_code(code, config, tmp_path)
 
 
 def test_the_page_sets_them_and_the_link_keeps_them(page: Any, server_url: str) -> None:
