@@ -125,10 +125,14 @@ def step_breakdown(model: Any, x: Any, y: Any, batch_size: int, steps: int) -> d
 
         return wrapper
 
-    originals = (_windows.im2col, _windows.col2im, split.RowSplit.gemm)
+    originals = (_windows.im2col, _windows.col2im, split.RowSplit.gemm, split.RowSplit.gemm_col2im)
     _windows.im2col = timed(_windows.im2col, "im2col/col2im")
     _windows.col2im = timed(_windows.col2im, "im2col/col2im")
     split.RowSplit.gemm = timed(split.RowSplit.gemm, "products (conv)", True)  # type: ignore[method-assign]
+    # The input gradients: δ W_matᵀ and col2im, a few samples at a time (their own part).
+    split.RowSplit.gemm_col2im = timed(  # type: ignore[method-assign]
+        split.RowSplit.gemm_col2im, "conv input gradients (δWᵀ, col2im)", True
+    )
     for layer in model.layers:
         kind = type(layer).__name__
         part = "pooling" if "Pooling" in kind else f"{kind} kernel (total)"
@@ -153,7 +157,12 @@ def step_breakdown(model: Any, x: Any, y: Any, batch_size: int, steps: int) -> d
         totals.clear()
         whole = run(model)
     finally:
-        _windows.im2col, _windows.col2im, split.RowSplit.gemm = originals  # type: ignore[method-assign]
+        (  # type: ignore[method-assign]
+            _windows.im2col,
+            _windows.col2im,
+            split.RowSplit.gemm,
+            split.RowSplit.gemm_col2im,
+        ) = originals
     parts = {k: v / steps for k, v in totals.items()}
     parts["whole step"] = whole / steps
     # The floor: the same products (shapes of one step), alone, through the same RowSplit.

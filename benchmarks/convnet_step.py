@@ -27,7 +27,16 @@ from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(os.path.dirname(HERE), "src")
-PARTS = ("whole step", "Conv2D", "products", "im2col/col2im", "pooling", "Dropout", "Dense")
+PARTS = (
+    "whole step",
+    "Conv2D",
+    "products",
+    "im2col/col2im",
+    "input gradient",
+    "pooling",
+    "Dropout",
+    "Dense",
+)
 
 
 def worker(steps: int) -> None:
@@ -67,6 +76,8 @@ def worker(steps: int) -> None:
     for op in ("im2col", "col2im"):
         timed(split.HALVED_OPS, op, "im2col/col2im")
     timed(split.RowSplit, "gemm", "products")
+    if hasattr(split.RowSplit, "gemm_col2im"):  # trees with the chunked input gradient
+        timed(split.RowSplit, "gemm_col2im", "input gradient")
     step = model._step_function()
 
     @_numeric_environment
@@ -129,8 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ms per step, median of {args.rounds} rounds of {args.steps} steps (interleaved)")
     print(f"{'part':16s}" + "".join(f"{name[-24:]:>26s}" for name in workers))
     for part in PARTS:
-        row = [statistics.median(results[name][part]) for name in workers]
-        print(f"{part:16s}" + "".join(f"{ms:26.2f}" for ms in row))
+        row = [results[name][part] for name in workers]  # a part an older tree lacks: "–"
+        cells = (f"{statistics.median(ms):26.2f}" if ms else f"{'–':>26s}" for ms in row)
+        print(f"{part:16s}" + "".join(cells))
     for name in workers:
         rounds = ", ".join(f"{ms:.1f}" for ms in results[name]["whole step"])
         print(f"whole step per round, {name}: {rounds}")

@@ -287,9 +287,11 @@ def test_fast_step_equals_the_graph_on_random_conv_configurations(index):
 @pytest.fixture
 def split_everything(monkeypatch):
     """The two-core paths on every product and window op, however small (their thresholds at
-    zero), and predict's convolutions in chunks of three samples: the tiny configurations then
-    run the code that only large models reach otherwise."""
+    zero), the convolutions' input gradients one sample at a time, and predict's convolutions
+    in chunks of three samples: the tiny configurations then run the code that only large
+    models reach otherwise."""
     monkeypatch.setattr(split, "ROW_SPLIT_MIN", 0)
+    monkeypatch.setattr(split, "CHUNK_BYTES", 0)
     monkeypatch.setattr(split, "HALVES_MIN", 0)
     monkeypatch.setattr(conv, "INFERENCE_CHUNK", 3)
     monkeypatch.setattr(conv._Conv, "inference_rows", 3)

@@ -152,22 +152,6 @@ def bn_blocks(model: Any) -> list[tuple[int, Any, Any, Any]]:
     return found
 
 
-def _normalised(z: np.ndarray, bn: Any) -> np.ndarray:
-    """z (rows, channels) through the BatchNormalization as training runs it: the batch's
-    statistics, or the moving ones when the layer is frozen (trainable=False)."""
-    if bn.trainable:
-        mean, var = z.mean(axis=0), z.var(axis=0)
-    else:
-        mean = np.asarray(bn.moving_mean.data, dtype=np.float64)
-        var = np.asarray(bn.moving_variance.data, dtype=np.float64)
-    y = (z - mean) / np.sqrt(var + float(bn.epsilon))
-    if bn.gamma is not None:
-        y = y * np.asarray(bn.gamma.data, dtype=np.float64)
-    if bn.beta is not None:
-        y = y + np.asarray(bn.beta.data, dtype=np.float64)
-    return y  # type: ignore[no-any-return]
-
-
 def check_probe(x: Any, where: str) -> np.ndarray:
     """x as an array of a batch of inputs (N, ...) with N ≥ 1, or a one-sentence error."""
     batch = np.asarray(x)
@@ -199,7 +183,7 @@ def probe_blocks(model: Any, x: Any) -> dict[str, dict[str, Any]]:
         if conv.data_format == "channels_first":
             z = np.moveaxis(z, 1, -1)
         filters = z.shape[-1]
-        y = _normalised(z.reshape(-1, filters), bn)
+        y = bn.normalise(z.reshape(-1, filters), batch_stats=bn.trainable)[0]  # as training
         kernel = act.kernel
         a = kernel.value(y)
         saturated = np.full(filters, np.nan)

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._threads import executor, helper_allowed
+from ..nn.layers.base import Matmul
 from ..optim import accelerated
 from . import kernels, parallel
 
@@ -203,7 +204,12 @@ class FirstLayerSplit:
 ROW_SPLIT_MIN = 4_000_000
 
 
-class RowSplit:
+# A convolution's input gradient is computed a few samples at a time, so that each piece of
+# δ W_matᵀ (at most this many bytes) is still in the core's cache when col2im reads it back.
+CHUNK_BYTES = 1 << 19
+
+
+class RowSplit(Matmul):
     """A convolution's products on two cores: a product strategy for the ``gemm`` of the
     layer protocol (``nn.layers.base.Matmul``), splitting out = a @ b by rows of ``out``.
 
@@ -212,6 +218,11 @@ class RowSplit:
     Every element of out is still one dot product computed by one call, so the result does
     not depend on whether the helper ran its half. Without the engine (no numba, float64,
     strides BLAS cannot take) it is np.matmul.
+
+    ``gemm_col2im`` (a convolution's input gradient) runs in chunks of samples instead, each
+    chunk's product and col2im one after the other while the product is in cache: half of the
+    chunks here, half on a pool thread. The chunks depend only on the shapes, so the result
+    does not depend on which thread ran them either.
     """
 
     def __init__(self) -> None:
@@ -234,9 +245,50 @@ class RowSplit:
                 return out
         return np.matmul(a, b, out=out)
 
+    def gemm_col2im(
+        self, a: np.ndarray, b: np.ndarray, geo: Any, ctx: Any, names: tuple[str, str]
+    ) -> np.ndarray:
+        rows_per_sample, depth = int(np.prod(geo.out)), b.shape[1]
+        n, channels = a.shape[0] // rows_per_sample, depth // int(np.prod(geo.kernel))
+        dt = np.result_type(a, b)
+        dxp = ctx.buffer(names[1], (n, *geo.padded, channels), dt)
+        if dxp is None or n < 2 or a.shape[0] * a.shape[1] * depth < ROW_SPLIT_MIN:
+            return super().gemm_col2im(a, b, geo, ctx, names)
+        samples = max(1, CHUNK_BYTES // (rows_per_sample * depth * dt.itemsize))
+        chunks = [(s, min(s + samples, n)) for s in range(0, n, samples)]
+        shape = (samples * rows_per_sample, depth)
+        scratch = [ctx.buffer(f"{names[0]}{k}", shape, dt) for k in (0, 1)]  # one per thread
+        ops = getattr(ctx.ops, "unsplit", ctx.ops)  # one chunk is one thread's work
+
+        def run(part: list[tuple[int, int]], out: np.ndarray) -> None:
+            for start, stop in part:
+                rows = slice(start * rows_per_sample, stop * rows_per_sample)
+                cols = np.matmul(a[rows], b, out=out[: rows.stop - rows.start])
+                cols = cols.reshape(stop - start, *geo.out, *geo.kernel, channels)
+                ops.col2im(cols, geo.kernel, geo.strides, geo.dilation, dxp[start:stop])
+
+        half = (len(chunks) + 1) // 2
+        if helper_allowed() and len(chunks) > 1:
+            on_both(run, (chunks[:half], scratch[0]), (chunks[half:], scratch[1]))
+        else:
+            run(chunks, scratch[0])
+        return dxp
+
     @staticmethod
     def inputs(saved: np.ndarray) -> np.ndarray:
         return saved
+
+
+def on_both(fn: Any, first: Any, second: Any) -> None:
+    """fn(*first) here and fn(*second) on the pool thread — or here too, afterwards, if the
+    pool thread has not started it by then (so a busy second core costs a hand-off, never a
+    wait)."""
+    future = executor().submit(fn, *second)
+    fn(*first)
+    if future.cancel():  # the pool had not started it: do it here
+        fn(*second)
+    else:
+        future.result()
 
 
 # A sliding-window op is split over the two cores when it touches at least this many values.
@@ -261,19 +313,13 @@ class HalvedOps(kernels.CompiledOps):
         h = n // 2
         first = [a[:h] if isinstance(a, np.ndarray) else a for a in arrays]
         second = [a[h:] if isinstance(a, np.ndarray) else a for a in arrays]
-        self._both(fn, first, second)
+        on_both(fn, first, second)
         return True
 
-    @staticmethod
-    def _both(fn: Any, first: Any, second: Any) -> None:
-        """fn(*first) here and fn(*second) on the pool thread — or here too, afterwards, if the
-        pool thread has not started it by then."""
-        future = executor().submit(fn, *second)
-        fn(*first)
-        if future.cancel():  # the pool had not started it: do it here
-            fn(*second)
-        else:
-            future.result()
+    @property
+    def unsplit(self) -> kernels.CompiledOps:
+        """The same ops without the split (for work already divided between the threads)."""
+        return kernels.COMPILED_OPS
 
     def bias_relu(self, z: Any, b: Any, out: Any) -> Any:
         run = super().bias_relu

@@ -41,6 +41,7 @@ from ...errors import DTypeError, InvalidArgumentError
 from ...functional.array_ops import NUMPY_OPS
 from ..module import Module, Parameter
 from ..symbolic import SymbolicTensor, call_symbolic, is_symbolic
+from . import _windows as win
 
 __all__ = [
     "Layer",
@@ -93,11 +94,24 @@ class Matmul:
             return x @ W.T, x
         return np.matmul(x, W.T, out=out), x
 
-    @staticmethod
-    def gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    def gemm(self, a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
         """out = a @ b for 2-D a and b (a convolution's im2col products; the fast step may
         pass a strategy that splits the rows of out over two cores)."""
         return a @ b if out is None else np.matmul(a, b, out=out)
+
+    def gemm_col2im(
+        self, a: np.ndarray, b: np.ndarray, geo: Any, ctx: Context, names: tuple[str, str]
+    ) -> np.ndarray:
+        """col2im(a @ b), (N, *padded, C): a convolution's input gradient (δ W_matᵀ added back
+        where each window came from) and a transposed convolution's forward. Here the whole
+        product, then col2im, in ctx's buffers ``names`` (the product's, col2im's); the fast
+        step's strategy takes a few samples at a time instead (training/split.py)."""
+        rows_per_sample, depth = int(np.prod(geo.out)), b.shape[1]
+        n, channels = a.shape[0] // rows_per_sample, depth // int(np.prod(geo.kernel))
+        dt = np.result_type(a, b)
+        cols = self.gemm(a, b, ctx.buffer(names[0], (a.shape[0], depth), dt))
+        cols = cols.reshape(n, *geo.out, *geo.kernel, channels)
+        return win.col2im(cols, geo, ctx.buffer(names[1], (n, *geo.padded, channels), dt), ctx.ops)
 
     @staticmethod
     def inputs(saved: np.ndarray) -> np.ndarray:

@@ -329,13 +329,9 @@ class _ConvND(_Conv):
         self._bias_grad(ctx, delta)
         if not ctx.need_input_grad:
             return None
-        n, channels = g.shape[0], W.shape[-2]
-        dcols = ctx.product.gemm(
-            delta, W.reshape(depth, self.filters).T, ctx.buffer("dcols", (rows, depth), W.dtype)
-        )
-        dcols = dcols.reshape(n, *geo.out, *geo.kernel, channels)
-        dxp = win.col2im(
-            dcols, geo, ctx.buffer("dxp", (n, *geo.padded, channels), W.dtype), ctx.ops
+        # BP2 through the windows: ∂C/∂x = col2im(δ W_matᵀ)
+        dxp = ctx.product.gemm_col2im(
+            delta, W.reshape(depth, self.filters).T, geo, ctx, ("dcols", "dxp")
         )
         dx = dxp[win.interior(geo)] if geo.has_padding else dxp
         return from_last(dx, self.data_format)
@@ -412,14 +408,8 @@ class Conv2DTranspose(_Conv):
         n, dt, f = len(x), W.dtype, self.filters
         inputs = np.ascontiguousarray(x).reshape(-1, channels)
         depth = int(np.prod(geo.kernel)) * f
-        cols = ctx.product.gemm(
-            inputs, W.reshape(depth, channels).T, ctx.buffer("cols", (len(inputs), depth), dt)
-        )
-        full = win.col2im(
-            cols.reshape(n, *geo.out, *geo.kernel, f),
-            geo,
-            ctx.buffer("full", (n, *geo.padded, f), dt),
-            ctx.ops,
+        full = ctx.product.gemm_col2im(
+            inputs, W.reshape(depth, channels).T, geo, ctx, ("cols", "full")
         )
         z = ctx.buffer("z", (n, *geo.size, f), dt)
         if z is None:

@@ -216,32 +216,44 @@ class BatchNormalization(_Normalization):
     def forward_kernel(self, x: np.ndarray, ctx: Context) -> np.ndarray:
         assert self.moving_mean is not None and self.moving_variance is not None
         dt = self.moving_mean.data.dtype
-        if x.ndim < 2 or x.shape[self._feature_axis(x.ndim)] != self.moving_mean.shape[0]:
-            raise ShapeError(
-                f"{self.name}: expected {self.moving_mean.shape[0]} features on axis "
-                f"{self.axis}, received {describe(x)}"
-            )
-        x = x if x.dtype == dt else x.astype(dt)
-        axis = self._feature_axis(x.ndim)
-        axes = tuple(i for i in range(x.ndim) if i != axis)
-        shape = tuple(x.shape[axis] if i == axis else 1 for i in range(x.ndim))
         batch_stats = ctx.training and self.trainable
+        a, (xhat, inv, axes, shape, mean, var) = self.normalise(
+            x.astype(dt, copy=False), batch_stats
+        )
         if batch_stats:
-            mean = x.mean(axis=axes, keepdims=True)
-            centred = x - mean
-            var = np.mean(centred * centred, axis=axes, keepdims=True)  # biased, as Keras
             m = self.momentum
             self.moving_mean.data *= m
             self.moving_mean.data += (1 - m) * mean.reshape(-1)
             self.moving_variance.data *= m
             self.moving_variance.data += (1 - m) * var.reshape(-1)
-        else:
-            centred = x - self.moving_mean.data.reshape(shape)
-            var = self.moving_variance.data.reshape(shape)
-        inv = 1.0 / np.sqrt(var + dt.type(self.epsilon))
-        xhat = centred * inv
         ctx.saved = (xhat, inv, axes, shape, batch_stats)
-        return self._scale_shift(xhat, shape)
+        return a
+
+    def normalise(self, x: np.ndarray, batch_stats: bool) -> tuple[np.ndarray, tuple[Any, ...]]:
+        """(γ x̂ + β, (x̂, 1/√(σ² + ε), axes, shape, μ, σ²)) with x̂ = (x − μ)/√(σ² + ε): the
+        batch's statistics (biased variance, as Keras) when ``batch_stats``, else the moving
+        ones. The moving statistics are not updated here (forward_kernel does that; the
+        doctor's probe runs this alone). Computed in x's dtype."""
+        assert self.moving_mean is not None and self.moving_variance is not None
+        if x.ndim < 2 or x.shape[self._feature_axis(x.ndim)] != self.moving_mean.shape[0]:
+            raise ShapeError(
+                f"{self.name}: expected {self.moving_mean.shape[0]} features on axis "
+                f"{self.axis}, received {describe(x)}"
+            )
+        axis = self._feature_axis(x.ndim)
+        axes = tuple(i for i in range(x.ndim) if i != axis)
+        shape = tuple(x.shape[axis] if i == axis else 1 for i in range(x.ndim))
+        if batch_stats:
+            mean = x.mean(axis=axes, keepdims=True)
+            centred = x - mean
+            var = np.mean(centred * centred, axis=axes, keepdims=True)
+        else:
+            mean = self.moving_mean.data.reshape(shape)
+            centred = x - mean
+            var = self.moving_variance.data.reshape(shape)
+        inv = 1.0 / np.sqrt(var + x.dtype.type(self.epsilon))
+        xhat = centred * inv
+        return self._scale_shift(xhat, shape), (xhat, inv, axes, shape, mean, var)
 
     def backward_kernel(self, ctx: Context, g: np.ndarray) -> np.ndarray | None:
         xhat, inv, axes, shape, batch_stats = ctx.saved
