@@ -139,3 +139,26 @@ def test_the_halved_bias_relu_and_relu_vjp_give_the_compiled_ops_bits(dtype):
         for x, y in zip(ours, other):
             np.testing.assert_array_equal(x, y)
             assert np.array_equal(np.signbit(x), np.signbit(y))
+
+
+@pytest.mark.parametrize("kernel,strides,_,size", CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_window_maximum_without_argmax_is_the_one_with_it(kernel, strides, _, size, dtype):
+    """Inference keeps no argmax; its maximum is the training forward's, bit for bit, in the
+    compiled loops and the reference: a NaN wins only at a window's first offset, and of
+    +0 and −0 the first stays."""
+    rng = np.random.default_rng(5)
+    xp = np.maximum(rng.standard_normal((3, *size, 6)), 0).astype(dtype)
+    xp[0, 0, ..., 0] = np.nan  # at a window's first offset
+    xp[1, 1, ..., 1] = np.nan  # at a later offset
+    xp[2, ::2, ..., 2] = -0.0  # ties of −0 and +0
+    out_shape = (3, *_out(kernel, strides, (1,) * len(kernel), size), 6)
+    outs = []
+    for ops, keep in ((COMPILED_OPS, False), (NUMPY_OPS, False), (NUMPY_OPS, True)):
+        out = np.empty(out_shape, dtype)
+        argmax = np.empty(out_shape, np.uint8) if keep else None
+        ops.window_max(xp, kernel, strides, out, argmax)
+        outs.append(out)
+    for other in outs[1:]:
+        np.testing.assert_array_equal(outs[0], other)
+        assert np.array_equal(np.signbit(outs[0]), np.signbit(other))

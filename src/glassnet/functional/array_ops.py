@@ -110,23 +110,24 @@ class NumpyOps:
     def window_max(
         self, xp: np.ndarray, kernel: Any, strides: Any, out: np.ndarray, argmax: Any
     ) -> np.ndarray:
-        """out = each window's maximum and, unless argmax is None, argmax = the offset (in
-        row-major order) that held it: the first one when several are equal."""
+        """out = each window's maximum and, unless argmax is None (inference), argmax = the
+        offset (in row-major order) that held it: the first one when several are equal, and a
+        NaN only where it is the first (the same comparisons with or without argmax, so that
+        predict gives fit's forward values — np.maximum would not: it lets any NaN win, and
+        its choice between +0 and −0 depends on NumPy's SIMD code)."""
         ones = (1,) * len(kernel)
         positions = list(kernel_offsets(kernel))
         first = xp[window_index(positions[0], strides, ones, out.shape[1:-1])]
         out[...] = first
-        if argmax is None:
-            for offset in positions[1:]:
-                np.maximum(out, xp[window_index(offset, strides, ones, out.shape[1:-1])], out=out)
-            return out
-        argmax.fill(0)
+        if argmax is not None:
+            argmax.fill(0)
         better = np.empty(out.shape, dtype=bool)
         for t, offset in enumerate(positions[1:], start=1):
             values = xp[window_index(offset, strides, ones, out.shape[1:-1])]
             np.greater(values, out, out=better)  # strictly: a tie keeps the first offset
             np.copyto(out, values, where=better)
-            np.copyto(argmax, np.uint8(t), where=better)
+            if argmax is not None:
+                np.copyto(argmax, np.uint8(t), where=better)
         return out
 
     def window_max_grad(

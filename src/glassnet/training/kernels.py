@@ -173,25 +173,27 @@ def window_max(xp: Any, kh: Any, kw: Any, sh: Any, sw: Any, out: Any, argmax: An
                             if v > best:
                                 best, t = v, a * kw + b
                     out[n, i, j, c] = best
-                    argmax[n, i, j, c] = t
+                    if argmax is not None:  # inference keeps none
+                        argmax[n, i, j, c] = t
 
 
 def window_max_2x2(xp: Any, sh: Any, sw: Any, out: Any, argmax: Any) -> None:
-    """window_max for a 2×2 window (MaxPooling2D(2), the usual case): the same comparisons in
-    the same order, written out, so that the loop over channels has no loop inside and is
-    vectorised (3–4× faster than the general loop on the Keras convnet's first pooling)."""
+    """window_max for a 2×2 window (MaxPooling2D(2), the usual case): the general loop's
+    comparisons in its order, written out, so that the loop over channels has no loop inside
+    and is vectorised (3–4× faster on the Keras convnet's first pooling). argmax may be None
+    (inference: numba compiles that case without the stores)."""
     n_, ho, wo, c_ = out.shape
     for n in range(n_):
         for i in range(ho):
             for j in range(wo):
                 y, x = i * sh, j * sw
-                o, m = out[n, i, j], argmax[n, i, j]
+                o = out[n, i, j]
                 r0, r1 = xp[n, y, x], xp[n, y, x + 1]
                 r2, r3 = xp[n, y + 1, x], xp[n, y + 1, x + 1]
                 for c in range(c_):
                     best, t = r0[c], np.uint8(0)
                     v = r1[c]
-                    if v > best:
+                    if v > best:  # strictly, as np.greater: a tie or a NaN keeps the first
                         best, t = v, np.uint8(1)
                     v = r2[c]
                     if v > best:
@@ -200,7 +202,8 @@ def window_max_2x2(xp: Any, sh: Any, sw: Any, out: Any, argmax: Any) -> None:
                     if v > best:
                         best, t = v, np.uint8(3)
                     o[c] = best
-                    m[c] = t
+                    if argmax is not None:
+                        argmax[n, i, j, c] = t
 
 
 def window_max_grad(
@@ -372,15 +375,17 @@ class CompiledOps(NumpyOps):
         self, xp: np.ndarray, kernel: Any, strides: Any, out: np.ndarray, argmax: Any
     ) -> np.ndarray:
         k = _kernels(out.size)
-        if k is None or argmax is None or not _windowed(xp, out, kernel, argmax):
+        kept = () if argmax is None else (argmax,)  # inference keeps no argmax
+        if k is None or not _windowed(xp, out, kernel, *kept):
             return super().window_max(xp, kernel, strides, out, argmax)
-        nd = len(kernel)
-        if tuple(kernel) == (2, 2) and argmax.dtype == np.uint8:
+        if argmax is not None and argmax.dtype != np.uint8:
+            return super().window_max(xp, kernel, strides, out, argmax)
+        if tuple(kernel) == (2, 2):
             k.window_max_2x2(xp, *_pair(strides), out, argmax)
             return out
-        k.window_max(
-            _rows(xp, nd), *_pair(kernel), *_pair(strides), _rows(out, nd), _rows(argmax, nd)
-        )
+        nd = len(kernel)
+        argmax = None if argmax is None else _rows(argmax, nd)
+        k.window_max(_rows(xp, nd), *_pair(kernel), *_pair(strides), _rows(out, nd), argmax)
         return out
 
     def window_max_grad(
