@@ -12,19 +12,31 @@ arrays are copied as they are (C-contiguous).
     Flatten                Flatten()
     Rescaling, Normalization   a small module x·scale + shift (no weights in the state dict)
     Input                  nothing
-    Conv2D                 Conv2d(weight (out, in, kh, kw) = W transposed from (kh, kw, in,
-                           out)), between Permute steps when channels_last, then σ
-    Max/AveragePooling2D   MaxPool2d / AvgPool2d(count_include_pad=False), Permute-wrapped
-    Global*Pooling2D       Reduce (a small module: mean or amax over the spatial dims)
+    Conv1D, Conv2D         Conv1d/Conv2d(weight (out, in, *kernel) = W transposed from
+                           (*kernel, in, out)), between Permute steps when channels_last,
+                           then σ; unequal padding ("causal", an odd "same") is a
+                           ConstantPad1d/2d of zeros before a valid convolution
+    Conv2DTranspose        ConvTranspose2d(weight (in, out, kh, kw) from (kh, kw, out, in),
+                           padding = the crop before, output_padding = the rows added after;
+                           an odd "same" crops one more row after by a ConstantPad2d of −1)
+    Max/AveragePooling1D/2D    MaxPool1d/2d (an unequal "same" as a −∞ ConstantPad first) /
+                           AvgPool1d/2d(count_include_pad=False; unequal "same" refused)
+    Global*Pooling1D/2D    Reduce (a small module: mean or amax over the spatial dims)
     BatchNormalization     BatchNorm1d/2d(eps, momentum = 1 − glassnet's momentum): weight,
                            bias, running_mean, running_var (num_batches_tracked is written as
                            0 and ignored on loading); Permute-wrapped for channels-last
+    LayerNormalization     LayerNorm(the last len(axis) dims, eps, elementwise_affine = scale,
+                           bias = center); center without scale refused
+    Reshape                Reshape (a small module: x.reshape(batch, *target_shape))
+    ZeroPadding2D          ZeroPad2d((left, right, top, bottom)), Permute-wrapped
+    UpSampling2D           Upsample(scale_factor = size, mode="nearest"), Permute-wrapped
     Embedding              Embedding (weight = the table, same layout)
 
 The data between modules keeps glassnet's layout (channels-last by default): torch's
 channels-first modules sit between Permute steps, so a Flatten after them orders the values as
-glassnet's Flatten does. Padding must be the same on both sides (torch pads symmetrically); a
-"same" geometry with an extra row after is refused by name.
+glassnet's Flatten does. torch's layers pad both sides equally: where glassnet pads one more
+row after, an explicit ConstantPad module does it exactly (it shifts the keys after it by one);
+where no torch module is exact (an average over unequal padding) the layer is refused by name.
 
 So ``Dense(128, "relu")``, ``Dropout(0.2)``, ``Dense(10, "softmax")`` is
 ``Sequential(Linear, ReLU, Dropout, Linear, Softmax)`` with keys 0.* and 3.*.
@@ -320,7 +332,7 @@ def _layer_norm_specs(layer: LayerNormalization, shape: tuple[int, ...]) -> list
 
 def _zero_padding_specs(layer: ZeroPadding2D, shape: tuple[int, ...]) -> list[Spec]:
     (top, bottom), (left, right) = layer.padding
-    spec = ("ZeroPad2d", {"padding": (left, right, top, bottom)}, {})
+    spec: Spec = ("ZeroPad2d", {"padding": (left, right, top, bottom)}, {})
     return _around([spec], 4, layer.data_format == "channels_last")
 
 
