@@ -450,6 +450,16 @@ def test_new_layers_keys_and_layouts():
     assert set(state) == {"2.weight", "2.bias", "4.weight", "4.bias", "8.weight", "8.bias"}
 
 
+def test_upsampling_repeats_exactly_in_float32_for_large_factors():
+    """torch's "nearest" computes floor(i · (1/41)) in float32 and takes the wrong row at
+    i = 41·m for some m; the exported module must repeat each value exactly, as glassnet."""
+    model = glassnet.Sequential([L.Input(shape=(3, 64, 1)), L.UpSampling2D((2, 41))])
+    x = np.arange(3 * 64, dtype=np.float32).reshape(1, 3, 64, 1)
+    expected = x.repeat(2, axis=1).repeat(41, axis=2)
+    np.testing.assert_array_equal(model.predict(x), expected)
+    np.testing.assert_array_equal(_torch_out(to_torch_module(model), x), expected)
+
+
 # --- configurations torch cannot express exactly: refused by name, in one sentence ---
 
 

@@ -29,7 +29,9 @@ arrays are copied as they are (C-contiguous).
                            bias = center); center without scale refused
     Reshape                Reshape (a small module: x.reshape(batch, *target_shape))
     ZeroPadding2D          ZeroPad2d((left, right, top, bottom)), Permute-wrapped
-    UpSampling2D           Upsample(scale_factor = size, mode="nearest"), Permute-wrapped
+    UpSampling2D           Upsample(scale_factor = size, mode="nearest-exact": for integer
+                           factors the same repetition as "nearest", without its float32
+                           rounding), Permute-wrapped
     Embedding              Embedding (weight = the table, same layout)
 
 The data between modules keeps glassnet's layout (channels-last by default): torch's
@@ -337,8 +339,10 @@ def _zero_padding_specs(layer: ZeroPadding2D, shape: tuple[int, ...]) -> list[Sp
 
 
 def _upsampling_specs(layer: UpSampling2D, shape: tuple[int, ...]) -> list[Spec]:
-    # nearest with integer factors repeats each value: torch's index floor(i · (1/k)) is exact
-    kwargs = {"scale_factor": tuple(float(k) for k in layer.size), "mode": "nearest"}
+    # Both of torch's nearest modes repeat each value k times for an integer k, but "nearest"
+    # finds the source as floor(i · (1/k)) in float32, which for k = 41, 47, … lands one short
+    # at a multiple of k; "nearest-exact"'s floor((i + ½) / k) stays ½k away from any integer.
+    kwargs = {"scale_factor": tuple(float(k) for k in layer.size), "mode": "nearest-exact"}
     return _around([("Upsample", kwargs, {})], 4, layer.data_format == "channels_last")
 
 
