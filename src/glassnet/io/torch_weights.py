@@ -157,7 +157,7 @@ def _geometry_of(layer: Any, shape: tuple[int, ...]) -> Any:
 
 def _average_padding(layer: Any, geo: Any) -> tuple[int, ...]:
     """The padding of AvgPool(count_include_pad=False): torch puts it on both sides equally,
-    and a −∞-style explicit pad cannot stand in for it (zeros would be averaged)."""
+    and no explicit pad module can stand in for it (its values would be averaged)."""
     if geo.before != geo.after:
         _refuse(
             layer,
@@ -341,7 +341,7 @@ def _zero_padding_specs(layer: ZeroPadding2D, shape: tuple[int, ...]) -> list[Sp
 def _upsampling_specs(layer: UpSampling2D, shape: tuple[int, ...]) -> list[Spec]:
     # Both of torch's nearest modes repeat each value k times for an integer k, but "nearest"
     # finds the source as floor(i · (1/k)) in float32, which for k = 41, 47, … lands one short
-    # at a multiple of k; "nearest-exact"'s floor((i + ½) / k) stays ½k away from any integer.
+    # at a multiple of k; "nearest-exact"'s floor((i + ½) / k) stays 1/(2k) from any integer.
     kwargs = {"scale_factor": tuple(float(k) for k in layer.size), "mode": "nearest-exact"}
     return _around([("Upsample", kwargs, {})], 4, layer.data_format == "channels_last")
 
