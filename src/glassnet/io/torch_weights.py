@@ -12,19 +12,33 @@ arrays are copied as they are (C-contiguous).
     Flatten                Flatten()
     Rescaling, Normalization   a small module x·scale + shift (no weights in the state dict)
     Input                  nothing
-    Conv2D                 Conv2d(weight (out, in, kh, kw) = W transposed from (kh, kw, in,
-                           out)), between Permute steps when channels_last, then σ
-    Max/AveragePooling2D   MaxPool2d / AvgPool2d(count_include_pad=False), Permute-wrapped
-    Global*Pooling2D       Reduce (a small module: mean or amax over the spatial dims)
+    Conv1D, Conv2D         Conv1d/Conv2d(weight (out, in, *kernel) = W transposed from
+                           (*kernel, in, out)), between Permute steps when channels_last,
+                           then σ; unequal padding ("causal", an odd "same") is a
+                           ConstantPad1d/2d of zeros before a valid convolution
+    Conv2DTranspose        ConvTranspose2d(weight (in, out, kh, kw) from (kh, kw, out, in),
+                           padding = the crop before, output_padding = the rows added after;
+                           an odd "same" crops one more row after by a ConstantPad2d of −1)
+    Max/AveragePooling1D/2D    MaxPool1d/2d (an unequal "same" as a −∞ ConstantPad first) /
+                           AvgPool1d/2d(count_include_pad=False; unequal "same" refused)
+    Global*Pooling1D/2D    Reduce (a small module: mean or amax over the spatial dims)
     BatchNormalization     BatchNorm1d/2d(eps, momentum = 1 − glassnet's momentum): weight,
                            bias, running_mean, running_var (num_batches_tracked is written as
                            0 and ignored on loading); Permute-wrapped for channels-last
+    LayerNormalization     LayerNorm(the last len(axis) dims, eps, elementwise_affine = scale,
+                           bias = center); center without scale refused
+    Reshape                Reshape (a small module: x.reshape(batch, *target_shape))
+    ZeroPadding2D          ZeroPad2d((left, right, top, bottom)), Permute-wrapped
+    UpSampling2D           Upsample(scale_factor = size, mode="nearest-exact": for integer
+                           factors the same repetition as "nearest", without its float32
+                           rounding), Permute-wrapped
     Embedding              Embedding (weight = the table, same layout)
 
 The data between modules keeps glassnet's layout (channels-last by default): torch's
 channels-first modules sit between Permute steps, so a Flatten after them orders the values as
-glassnet's Flatten does. Padding must be the same on both sides (torch pads symmetrically); a
-"same" geometry with an extra row after is refused by name.
+glassnet's Flatten does. torch's layers pad both sides equally: where glassnet pads one more
+row after, an explicit ConstantPad module does it exactly (it shifts the keys after it by one);
+where no torch module is exact (an average over unequal padding) the layer is refused by name.
 
 So ``Dense(128, "relu")``, ``Dropout(0.2)``, ``Dense(10, "softmax")`` is
 ``Sequential(Linear, ReLU, Dropout, Linear, Softmax)`` with keys 0.* and 3.*.
@@ -41,20 +55,30 @@ import numpy as np
 from ..errors import InvalidArgumentError, ShapeError, require
 from ..nn.layers import (
     Activation,
+    AveragePooling1D,
     AveragePooling2D,
     BatchNormalization,
+    Conv1D,
     Conv2D,
+    Conv2DTranspose,
     Dense,
     Dropout,
     Embedding,
     Flatten,
+    GlobalAveragePooling1D,
     GlobalAveragePooling2D,
+    GlobalMaxPooling1D,
     GlobalMaxPooling2D,
     Input,
     Layer,
+    LayerNormalization,
+    MaxPooling1D,
     MaxPooling2D,
     Normalization,
     Rescaling,
+    Reshape,
+    UpSampling2D,
+    ZeroPadding2D,
 )
 from ..nn.layers.conv import spatial_of
 from ._sequential import mapped_ancestor, sequential_layers
@@ -127,21 +151,82 @@ def _refuse(layer: Layer, why: str) -> None:
     raise InvalidArgumentError(f"to_torch: layer {layer.name!r} ({type(layer).__name__}) {why}")
 
 
-def _symmetric_padding(layer: Any, shape: tuple[int, ...]) -> tuple[int, ...]:
-    geo = layer._geometry(spatial_of(shape, layer.data_format))
+def _geometry_of(layer: Any, shape: tuple[int, ...]) -> Any:
+    return layer._geometry(spatial_of(shape, layer.data_format))
+
+
+def _average_padding(layer: Any, geo: Any) -> tuple[int, ...]:
+    """The padding of AvgPool(count_include_pad=False): torch puts it on both sides equally,
+    and no explicit pad module can stand in for it (its values would be averaged)."""
     if geo.before != geo.after:
         _refuse(
             layer,
-            f"pads {geo.before} before and {geo.after} after; torch pads both sides equally, "
-            f"so choose an input size or stride for which padding='same' is symmetric",
+            f"with padding={layer.padding!r} pads {geo.before} before and {geo.after} after, "
+            f"but torch's AvgPool pads both sides equally and an explicit zero pad would be "
+            f"counted in the average, so choose an input size or stride for which "
+            f"padding='same' is symmetric",
         )
     return geo.before
 
 
-def _conv_specs(layer: Conv2D, shape: tuple[int, ...]) -> list[Spec]:
+def _pad_spec(before: tuple[int, ...], after: tuple[int, ...], value: float = 0.0) -> Spec:
+    """torch's explicit padding of the last 1 or 2 dims of a channels-first batch (negative
+    widths crop): ConstantPad1d/2d take (left, right[, top, bottom]), the last axis first."""
+    widths = tuple(w for pair in reversed(list(zip(before, after))) for w in pair)
+    return (f"ConstantPad{len(before)}d", {"padding": widths, "value": value}, {})
+
+
+def _channel_activation(layer: Any, last: bool) -> list[Spec]:
+    """The σ a convolution ends with (a softmax runs over the channels, as the kernel's)."""
+    kernel = layer.activation.kernel
+    if kernel.name == "softmax":
+        return [("Softmax", {"dim": -1 if last else 1}, {})]
+    if kernel.name == "linear":
+        return []
+    return [_activation_spec(layer.name, kernel)]
+
+
+def _conv_specs(layer: Any, shape: tuple[int, ...]) -> list[Spec]:
+    """Conv1D and Conv2D: Conv1d/Conv2d; padding torch cannot put equally on both sides
+    (Conv1D's "causal", an odd "same") is an explicit ConstantPad before a valid convolution."""
     assert layer.W is not None
-    kh, kw, channels, filters = layer.W.shape
-    params: dict[str, Any] = {"weight": (layer.W, (3, 2, 0, 1))}  # (out, in, kh, kw)
+    n = layer.rank
+    *kernel, channels, filters = layer.W.shape
+    axes = (n + 1, n, *range(n))  # (*kernel, in, out) → (out, in, *kernel)
+    params: dict[str, Any] = {"weight": (layer.W, axes)}
+    if layer.b is not None:
+        params["bias"] = layer.b
+    geo = _geometry_of(layer, shape)
+    symmetric = geo.before == geo.after
+    kwargs = {
+        "in_channels": channels,
+        "out_channels": filters,
+        "kernel_size": tuple(kernel),
+        "stride": layer.strides,
+        "padding": geo.before if symmetric else 0,
+        "dilation": layer.dilation_rate,
+        "bias": layer.b is not None,
+    }
+    padding = [] if symmetric else [_pad_spec(geo.before, geo.after)]
+    last = layer.data_format == "channels_last"
+    specs = _around([*padding, (f"Conv{n}d", kwargs, params)], n + 2, last)
+    return specs + _channel_activation(layer, last)
+
+
+def _conv_transpose_specs(layer: Conv2DTranspose, shape: tuple[int, ...]) -> list[Spec]:
+    """ConvTranspose2d crops ``padding`` from both ends of the full output and adds
+    ``output_padding`` at the end; glassnet crops ``before`` and ``after``. With padding =
+    before, output_padding = what is left to add; an odd "same" has one more to crop at the
+    end, done by a ConstantPad2d of width −1 (exact: it only drops values)."""
+    assert layer.W is not None
+    geo = _geometry_of(layer, shape)  # geo.out: this layer's input, geo.size: its output
+    extra = []
+    for n, k, s, d, b, length in zip(
+        geo.out, geo.kernel, geo.strides, geo.dilation, geo.before, geo.size
+    ):
+        extra.append(length - ((n - 1) * s + (k - 1) * d + 1 - 2 * b))
+    kh, kw, filters, channels = layer.W.shape
+    params: dict[str, Any] = {"weight": (layer.W, (3, 2, 0, 1))}  # (in, out, kh, kw)
     if layer.b is not None:
         params["bias"] = layer.b
     kwargs = {
@@ -149,22 +234,31 @@ def _conv_specs(layer: Conv2D, shape: tuple[int, ...]) -> list[Spec]:
         "out_channels": filters,
         "kernel_size": (kh, kw),
         "stride": layer.strides,
-        "padding": _symmetric_padding(layer, shape),
+        "padding": geo.before,
+        "output_padding": tuple(max(e, 0) for e in extra),
         "dilation": layer.dilation_rate,
         "bias": layer.b is not None,
     }
+    specs = [("ConvTranspose2d", kwargs, params)]
+    if min(extra) < 0:
+        specs.append(_pad_spec((0, 0), tuple(min(e, 0) for e in extra)))
     last = layer.data_format == "channels_last"
-    specs = _around([("Conv2d", kwargs, params)], 4, last)
-    kernel = layer.activation.kernel
-    if kernel.name == "softmax":  # the kernel's softmax runs over the channels
-        specs.append(("Softmax", {"dim": -1 if last else 1}, {}))
-    elif kernel.name != "linear":
-        specs.append(_activation_spec(layer.name, kernel))
-    return specs
+    return _around(specs, 4, last) + _channel_activation(layer, last)
 
 
 def _pool_specs(layer: Any, shape: tuple[int, ...]) -> list[Spec]:
-    pads = _symmetric_padding(layer, shape)
+    """MaxPool1d/2d, AvgPool1d/2d. An odd "same" max pooling is an explicit −∞ pad (torch's
+    own padding value for max); an odd "same" average is refused: torch's count_include_pad
+    =False only knows symmetric padding."""
+    n = layer.rank
+    geo = _geometry_of(layer, shape)
+    padding: list[Spec] = []
+    if layer.mode == "average":
+        pads = _average_padding(layer, geo)
+    elif geo.before == geo.after:
+        pads = geo.before
+    else:
+        pads, padding = (0,) * n, [_pad_spec(geo.before, geo.after, float("-inf"))]
     kwargs: dict[str, Any] = {
         "kernel_size": layer.pool_size,
         "stride": layer.strides,
@@ -172,13 +266,14 @@ def _pool_specs(layer: Any, shape: tuple[int, ...]) -> list[Spec]:
     }
     if layer.mode == "average":
         kwargs["count_include_pad"] = False  # as glassnet: a window averages its real values
-    cls = "MaxPool2d" if layer.mode == "max" else "AvgPool2d"
-    return _around([(cls, kwargs, {})], 4, layer.data_format == "channels_last")
+    cls = f"MaxPool{n}d" if layer.mode == "max" else f"AvgPool{n}d"
+    return _around([*padding, (cls, kwargs, {})], n + 2, layer.data_format == "channels_last")
 
 
 def _global_pool_specs(layer: Any, shape: tuple[int, ...]) -> list[Spec]:
     first = 1 if layer.data_format == "channels_last" else 2
-    kwargs = {"dims": (first, first + 1), "keepdims": layer.keepdims, "mode": layer.mode}
+    dims = tuple(range(first, first + layer.rank))
+    kwargs = {"dims": dims, "keepdims": layer.keepdims, "mode": layer.mode}
     return [("Reduce", kwargs, {})]
 
 
@@ -217,6 +312,40 @@ def _embedding_specs(layer: Embedding, shape: tuple[int, ...]) -> list[Spec]:
     return [("Embedding", kwargs, {"weight": layer.embeddings})]
 
 
+def _layer_norm_specs(layer: LayerNormalization, shape: tuple[int, ...]) -> list[Spec]:
+    if layer.center and not layer.scale:
+        _refuse(
+            layer,
+            "has center=True with scale=False; torch's LayerNorm has a bias only with a weight "
+            "(elementwise_affine=True), so there is no torch module for β without γ",
+        )
+    features = tuple(int(d) for d in shape[len(shape) - layer._count :])
+    params = {"weight": layer.gamma} if layer.gamma is not None else {}
+    if layer.beta is not None:
+        params["bias"] = layer.beta
+    kwargs = {
+        "normalized_shape": features,
+        "eps": layer.epsilon,
+        "elementwise_affine": layer.scale,
+        "bias": layer.center,
+    }
+    return [("LayerNorm", kwargs, params)]
+
+
+def _zero_padding_specs(layer: ZeroPadding2D, shape: tuple[int, ...]) -> list[Spec]:
+    (top, bottom), (left, right) = layer.padding
+    spec: Spec = ("ZeroPad2d", {"padding": (left, right, top, bottom)}, {})
+    return _around([spec], 4, layer.data_format == "channels_last")
+
+
+def _upsampling_specs(layer: UpSampling2D, shape: tuple[int, ...]) -> list[Spec]:
+    # Both of torch's nearest modes repeat each value k times for an integer k, but "nearest"
+    # finds the source as floor(i · (1/k)) in float32, which for k = 41, 47, … lands one short
+    # at a multiple of k; "nearest-exact"'s floor((i + ½) / k) stays 1/(2k) from any integer.
+    kwargs = {"scale_factor": tuple(float(k) for k in layer.size), "mode": "nearest-exact"}
+    return _around([("Upsample", kwargs, {})], 4, layer.data_format == "channels_last")
+
+
 SPECS: dict[type[Layer], Callable[[Any, tuple[int, ...]], list[Spec]]] = {
     Dense: _dense_specs,
     Dropout: lambda layer, shape: [("Dropout", {"p": layer.rate}, {})],
@@ -226,13 +355,23 @@ SPECS: dict[type[Layer], Callable[[Any, tuple[int, ...]], list[Spec]]] = {
         ("Affine", {"scale": layer.scale, "shift": layer.offset, "centre": 0.0}, {})
     ],
     Normalization: _normalization_specs,
+    Reshape: lambda layer, shape: [("Reshape", {"shape": layer.target_shape}, {})],
+    Conv1D: _conv_specs,
     Conv2D: _conv_specs,
+    Conv2DTranspose: _conv_transpose_specs,
+    MaxPooling1D: _pool_specs,
     MaxPooling2D: _pool_specs,
+    AveragePooling1D: _pool_specs,
     AveragePooling2D: _pool_specs,
+    GlobalAveragePooling1D: _global_pool_specs,
     GlobalAveragePooling2D: _global_pool_specs,
+    GlobalMaxPooling1D: _global_pool_specs,
     GlobalMaxPooling2D: _global_pool_specs,
     BatchNormalization: _batch_norm_specs,
     Embedding: _embedding_specs,
+    LayerNormalization: _layer_norm_specs,
+    ZeroPadding2D: _zero_padding_specs,
+    UpSampling2D: _upsampling_specs,
 }
 
 
@@ -376,7 +515,22 @@ def _helper_classes(torch: Any) -> dict[str, Any]:
                 return x.mean(dim=self.dims, keepdim=self.keepdims)
             return x.amax(dim=self.dims, keepdim=self.keepdims)
 
-    return {"Affine": _affine_class(torch), "Permute": Permute, "Reduce": Reduce}
+    class Reshape(torch.nn.Module):  # type: ignore[misc, name-defined]
+        """x.reshape(batch, *shape), as glassnet's Reshape (one entry may be -1)."""
+
+        def __init__(self, shape: tuple[int, ...]) -> None:
+            super().__init__()
+            self.shape = tuple(shape)
+
+        def forward(self, x: Any) -> Any:
+            return x.reshape(x.shape[0], *self.shape)
+
+    return {
+        "Affine": _affine_class(torch),
+        "Permute": Permute,
+        "Reduce": Reduce,
+        "Reshape": Reshape,
+    }
 
 
 def to_torch_module(model: Any) -> Any:
