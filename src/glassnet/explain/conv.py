@@ -55,11 +55,14 @@ from .i18n import Message
 __all__ = ["ConvTrace", "StageTrace", "conv_backprop", "CONV_ROLES", "is_conv_chain"]
 
 #: the explain roles that make a chain a convolutional one
-CONV_ROLES = frozenset({"conv", "pool", "global_pool", "batchnorm"})
+CONV_ROLES = frozenset({"conv", "tconv", "pool", "global_pool", "batchnorm", "zeropad", "upsample"})
+#: the roles of layers whose windows run over 1 or 2 spatial axes (one kind per model)
+_SPATIAL_ROLES = frozenset({"conv", "tconv", "pool", "global_pool", "zeropad", "upsample"})
 
 
 def is_conv_chain(chain: Sequence[Any]) -> bool:
-    """True when a chain of layers holds a convolution, a pooling or a batch normalisation."""
+    """True when a chain of layers holds a convolution, a pooling, a batch normalisation, a
+    zero padding or an upsampling."""
     return any(role_of(layer) in CONV_ROLES for layer in chain)
 
 
@@ -82,7 +85,9 @@ class StageTrace:
     """
 
     index: int
-    kind: str  # "conv", "pool", "global_pool", "batchnorm", "activation", "flatten", "dense"
+    # "conv", "tconv", "pool", "global_pool", "batchnorm", "zeropad", "upsample", "activation",
+    # "flatten" or "dense"
+    kind: str
     name: str
     a_prev: np.ndarray
     a: np.ndarray
@@ -123,6 +128,14 @@ class StageTrace:
 def pad_maps(x: np.ndarray, pad: tuple[tuple[int, int], tuple[int, int]]) -> np.ndarray:
     """x (n, C, H, W) with zeros added around each map: ((top, bottom), (left, right))."""
     return np.pad(x, ((0, 0), (0, 0), pad[0], pad[1]))
+
+
+def crop_maps(x: np.ndarray, pad: tuple[tuple[int, int], tuple[int, int]]) -> np.ndarray:
+    """The inverse of ``pad_maps``: x (n, C, H, W) without its first and last rows and
+    columns ((top, bottom), (left, right))."""
+    (top, bottom), (left, right) = pad
+    h, w = x.shape[-2:]
+    return x[:, :, top : h - bottom, left : w - right]
 
 
 Pair = tuple[int, int]
@@ -241,6 +254,39 @@ def conv_padding(
         else:
             pads.append((0, 0))
     return pads[0], pads[1]
+
+
+def transpose_frame(
+    size: Pair, kernel: Pair, strides: Pair, dilation: Pair, padding: str
+) -> tuple[tuple[Pair, Pair], Pair]:
+    """Keras's Conv2DTranspose geometry: (the crop ((top, bottom), (left, right)) that takes z
+    out of the frame, the frame's size). The full correlation of the input spread by the
+    stride has (n − 1)·s + span rows (span = (k − 1)·d + 1); Keras keeps n·s + max(span − s, 0)
+    of them for "valid" and n·s for "same", from row max(span − s, 0) // 2 ("same") or 0 on.
+    When span < s the output is longer than the correlation: the frame adds zeros after."""
+    crops, frame = [], []
+    for n, k, s, d in zip(size, kernel, strides, dilation):
+        span = (k - 1) * d + 1
+        out = n * s + (max(span - s, 0) if padding == "valid" else 0)
+        top = max(span - s, 0) // 2 if padding == "same" else 0
+        total = max((n - 1) * s + span, top + out)
+        crops.append((top, total - top - out))
+        frame.append(total)
+    return (crops[0], crops[1]), (frame[0], frame[1])
+
+
+def upsample(x: np.ndarray, size: Pair) -> np.ndarray:
+    """Nearest-neighbour upsampling of x (n, C, H, W): a[r, q] = x[r // s₁, q // s₂]."""
+    rows = np.arange(x.shape[2] * size[0]) // size[0]
+    cols = np.arange(x.shape[3] * size[1]) // size[1]
+    return x[:, :, rows][:, :, :, cols]
+
+
+def block_sums(g: np.ndarray, size: Pair) -> np.ndarray:
+    """The backward of ``upsample``: ∂C/∂x[r, q] = the sum of g over the s₁×s₂ block
+    (rows s₁r … s₁r + s₁ − 1, columns s₂q … s₂q + s₂ − 1) that repeated x[r, q]."""
+    n, c, h, w = g.shape
+    return g.reshape(n, c, h // size[0], size[0], w // size[1], size[1]).sum(axis=(3, 5))
 
 
 def same_padding(size: int, window: int, stride: int) -> tuple[int, int]:
@@ -408,13 +454,19 @@ def _plan(chain: Sequence[Any]) -> tuple[list[_Stage], str, list[Any], int]:
         fmt = getattr(layer, "data_format", None)
         if fmt is not None:
             formats.add(fmt)
-        if role in ("conv", "pool", "global_pool"):
+        if role in _SPATIAL_ROLES:
             ranks.add(int(getattr(layer, "rank", 2)))
         if role in ("scale", "normalize") and not stages:
             pre.append(layer)  # Rescaling / Normalization of the inputs: a fixed affine map
-        elif role == "conv":
+        elif role in ("conv", "tconv"):
             _check_conv(layer)
-            stages.append(_Stage("conv", layer, layer.activation))
+            stages.append(_Stage(role, layer, layer.activation))
+        elif role == "zeropad":
+            stages.append(_Stage("zeropad", layer))
+        elif role == "upsample":
+            if layer.interpolation != "nearest":
+                raise _refuse(layer, "interpolation", layer.interpolation, "'nearest' only")
+            stages.append(_Stage("upsample", layer))
         elif role == "dense":
             stages.append(_Stage("dense", layer, layer.activation))
         elif role == "pool":
@@ -438,7 +490,7 @@ def _plan(chain: Sequence[Any]) -> tuple[list[_Stage], str, list[Any], int]:
             last = stages[-1] if stages else None
             if (
                 last is not None
-                and last.kind in ("conv", "dense")
+                and last.kind in ("conv", "tconv", "dense")
                 and last.act.kernel.name == "linear"
                 and not last.notes
             ):
@@ -465,7 +517,8 @@ def _plan(chain: Sequence[Any]) -> tuple[list[_Stage], str, list[Any], int]:
             raise NotTraceableError(
                 f"backprop: layer {getattr(layer, 'name', '?')!r} ({type(layer).__name__}) is "
                 f"not traceable yet; the convolution trace follows Conv1D, Conv2D, "
-                f"MaxPooling1D/2D, AveragePooling1D/2D, GlobalMax/AveragePooling1D/2D, "
+                f"Conv2DTranspose, MaxPooling1D/2D, AveragePooling1D/2D, "
+                f"GlobalMax/AveragePooling1D/2D, ZeroPadding2D, UpSampling2D, "
                 f"BatchNormalization, Activation, Dropout, Flatten and Dense"
             )
         if pending and stages:
@@ -532,6 +585,9 @@ class ConvTrace(tr.BackpropTrace):
             out = shape_text(st.a, self.rank)
             what = {
                 "conv": "conv",
+                "tconv": "transposed conv",
+                "zeropad": "zero padding",
+                "upsample": "upsampling",
                 "pool": st.info.get("mode", "max") + "pool",
                 "global_pool": "global " + st.info.get("mode", "max") + "pool",
                 "batchnorm": "batchnorm",
@@ -539,7 +595,7 @@ class ConvTrace(tr.BackpropTrace):
                 "dense": "dense",
                 "activation": st.activation,
             }[st.kind]
-            if st.kind in ("conv", "dense") and st.activation != "linear":
+            if st.kind in ("conv", "tconv", "dense") and st.activation != "linear":
                 what += f" {st.activation}"
             parts.append(f"{out} ({what})")
         return " → ".join(parts)
@@ -708,7 +764,7 @@ def _params_of(stage: _Stage) -> dict[str, np.ndarray]:
     """The stage's parameters in the trace's layout, float64."""
     layer = stage.layer
     out: dict[str, np.ndarray] = {}
-    if stage.kind == "conv":
+    if stage.kind in ("conv", "tconv"):  # a transposed one's W is (channels, filters, ...)
         out["W"] = kernels_internal(np.array(layer.W.data, dtype=np.float64))
         out["b"] = (
             np.array(layer.b.data, dtype=np.float64)
@@ -742,7 +798,7 @@ def kernels_internal(W: np.ndarray) -> np.ndarray:
 def _trained(stage: _Stage) -> list[str]:
     """The parameter names of the stage that the model really has (a missing bias is 0)."""
     layer = stage.layer
-    if stage.kind in ("conv", "dense"):
+    if stage.kind in ("conv", "tconv", "dense"):
         return ["W"] + (["b"] if layer.b is not None else [])
     if stage.kind == "batchnorm":
         return [n for n, p in (("gamma", layer.gamma), ("beta", layer.beta)) if p is not None]
@@ -779,6 +835,25 @@ def _forward(
             a_pad = pad_maps(a_prev, pad)
             z = correlate(a_pad, p["W"], strides, dilation) + p["b"][None, :, None, None]
             rec.update(z=z, pad=pad, a_pad=a_pad, strides=strides, dilation=dilation)
+        elif stage.kind == "tconv":
+            if a_prev.ndim != 4:
+                raise ShapeError(f"backprop: layer {layer.name!r} needs feature maps as input")
+            strides, dilation = pair(layer.strides), pair(layer.dilation_rate)
+            kernel = (int(p["W"].shape[2]), int(p["W"].shape[3]))
+            crop, frame = transpose_frame(
+                a_prev.shape[2:], kernel, strides, dilation, layer.padding
+            )
+            # the input gradient of the convolution this layer is the transpose of
+            full = full_correlate_rotated(a_prev, p["W"], strides, dilation, frame)
+            z = crop_maps(full, crop) + p["b"][None, :, None, None]
+            rec.update(z=z, crop=crop, full=full, strides=strides, dilation=dilation)
+        elif stage.kind in ("zeropad", "upsample"):
+            if a_prev.ndim != 4:
+                raise ShapeError(f"backprop: layer {layer.name!r} needs feature maps as input")
+            if stage.kind == "zeropad":
+                rec["a"] = pad_maps(a_prev, layer.padding)
+            else:
+                rec["a"] = upsample(a_prev, pair(layer.size))
         elif stage.kind == "dense":
             if a_prev.ndim != 2:
                 raise ShapeError(
@@ -952,8 +1027,6 @@ def _stage_backward(
         size = rec["a_pad"].shape[2:]
         # the input's padded frame
         full = full_correlate_rotated(delta, p["W"], strides, dilation, size)
-        (top, bottom), (left, right) = rec["pad"]
-        h, w = full.shape[-2:]
         kernel = p["W"].shape[2:]
         grads = {
             "W": kernel_gradient(rec["a_pad"], delta, kernel, strides, dilation),
@@ -962,7 +1035,28 @@ def _stage_backward(
         info = {"pad": rec["pad"], "a_pad": rec["a_pad"], "full": full,
                 "padding": st.layer.padding, "strides": strides,
                 "dilation": dilation}  # fmt: skip
-        return full[:, :, top : h - bottom, left : w - right], grads, info
+        return crop_maps(full, rec["pad"]), grads, info
+    if st.kind == "tconv":
+        assert delta is not None
+        strides, dilation = rec["strides"], rec["dilation"]
+        # δ back in the frame z was cropped from; the layer's input gradient is then the
+        # forward of the convolution it transposes: a (strided) valid correlation with W
+        framed = pad_maps(delta, rec["crop"])
+        back = correlate(framed, p["W"], strides, dilation)
+        kernel = p["W"].shape[2:]
+        grads = {
+            "W": kernel_gradient(framed, rec["a_prev"], kernel, strides, dilation),
+            "b": delta.sum(axis=(2, 3)).mean(axis=0),
+        }
+        info = {"crop": rec["crop"], "full": rec["full"], "framed": framed,
+                "padding": st.layer.padding, "strides": strides,
+                "dilation": dilation}  # fmt: skip
+        return back, grads, info
+    if st.kind == "zeropad":
+        return crop_maps(grad, st.layer.padding), {}, {"pad": st.layer.padding}
+    if st.kind == "upsample":
+        size = pair(st.layer.size)
+        return block_sums(grad, size), {}, {"size": size}
     if st.kind == "dense":
         assert delta is not None
         return delta @ p["W"], {"W": delta.T @ rec["a_prev"] / n, "b": delta.mean(axis=0)}, {}
@@ -1002,7 +1096,7 @@ def _engine_run(
     for i, st in enumerate(stages):
         twin, leaves = _float64_layer(st.layer)
         tap: dict[str, Any] = {"leaves": leaves}
-        if st.kind in ("conv", "dense"):
+        if st.kind in ("conv", "tconv", "dense"):
             z = twin._node(a, logits_only=True)
             z.retain_grad()
             tap["z"] = z
@@ -1058,7 +1152,7 @@ def _engine_check(
         for name, grad in s.grads.items():
             leaf = tap["leaves"][name]
             eng = leaf.grad if leaf.grad is not None else np.zeros_like(leaf.data)
-            if s.kind == "conv" and name == "W":
+            if s.kind in ("conv", "tconv") and name == "W":
                 eng = kernels_internal(np.asarray(eng))
             s.engine[f"grad_{name}"] = np.asarray(eng)
             pairs.append((f"∂C/∂{name}^{l}", grad, s.engine[f"grad_{name}"]))
