@@ -8,6 +8,7 @@ cannot show is refused in one sentence."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pytest
@@ -246,3 +247,34 @@ def test_what_cannot_be_shown_is_refused_in_one_sentence(layer, words) -> None: 
     message = str(info.value)
     assert all(w in message for w in words), message
     assert message.count(". ") == 0 and "\n" not in message
+
+
+def test_the_renderers_write_each_new_stage() -> None:
+    """Text, Markdown (LaTeX), JSON and HTML show the transposed convolution's index map and
+    crop, its worked entry (equal to z there), the padding and the upsampling."""
+    model, x, y = _unet_like(2, 1, "same", seed=0)
+    trace = backprop(model, x, y, loss="sparse_categorical_crossentropy", learning_rate=0.1)
+    text = trace.to_text()
+    assert "Layer 3 (transposed convolution, 'conv2d_transpose')" in text
+    assert "Transposed convolution with strides (2, 2) and dilation (1, 1)" in text
+    assert "Zero padding: 1 row(s) of zeros above each map, 0 below, 0 column(s) left" in text
+    assert "Upsampling (nearest neighbour) by (2, 1)" in text
+    md = trace.to_markdown()
+    assert "**transposed**" in md and "**transposed, back**" in md and r"\text{crop}" in md
+    assert "**zero padding**" in md and "**upsampling**" in md
+    data = json.loads(trace.to_json())
+    assert data["check"]["agree"] is True
+    tconv = trace.stages[2]
+    entries = [s for s in data["steps"] if s["title"].startswith("one entry of filter")]
+    assert len(entries) == tconv.z.shape[1]
+    for f, step in enumerate(entries):
+        r, q = (int(v) - 1 for v in step["title"].rsplit("[", 1)[1].rstrip("]").split(", "))
+        assert float(step["result"]) == pytest.approx(tconv.z[0, f, r, q], rel=1e-5)
+    blocks = [s for s in data["steps"] if "collects its block" in s["title"]]
+    up = trace.stages[4]
+    s1, s2 = up.info["size"]
+    assert (s1, s2) == (2, 1)
+    first_block = up.grad_a[0, 0, :s1, :s2].sum()
+    assert float(blocks[0]["result"]) == pytest.approx(first_block, rel=1e-5)
+    html = trace.to_html()
+    assert "transposed convolution" in html and "<math" in html
