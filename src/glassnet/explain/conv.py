@@ -2,8 +2,9 @@
 batch normalisation, with real numbers, checked against the autograd engine.
 
 The trace follows a Sequential chain of *stages*, numbered l = 1, …, L (a^0 is the input, a^l
-the output of stage l): Conv1D / Conv2D, Max- and AveragePooling1D/2D, the global poolings,
-BatchNormalization, Activation, Flatten and Dense (Dropout is the identity, as at inference).
+the output of stage l): Conv1D / Conv2D, Conv2DTranspose, Max- and AveragePooling1D/2D, the
+global poolings, ZeroPadding2D, UpSampling2D (nearest), BatchNormalization, Activation, Flatten
+and Dense (Dropout is the identity, as at inference).
 Feature maps are kept as (n, channels, rows, cols) whatever the model's ``data_format``; a
 sequence's as (n, channels, 1, steps), so that a Conv1D is a Conv2D over one row. The
 equations, per sample (C is the mean of the samples' C_x, so every parameter gradient is
@@ -21,6 +22,14 @@ averaged over them), written for stride 1 and dilation 1:
                    a = γ x̂ + β;  ∂C/∂γ = Σ g ⊙ x̂, ∂C/∂β = Σ g, ĝ = γ g,
                    ∂C/∂x = (ĝ − mean(ĝ) − x̂ ⊙ mean(ĝ ⊙ x̂)) / √(σ² + ε)
     dense          z^l = W^l a^{l−1} + b^l and BP1–BP4 as in ``trace.py``
+    transposed     z^l_f = crop(Σ_c pad(spread(a^{l−1}_c)) ⋆ rot180(W^l_cf)) + b^l_f: the input
+    convolution    gradient of a convolution (W is (channels, filters, ·, ·) here, as in
+                   PyTorch); δ^l_f = ∂C/∂a^l_f ⊙ σ'(z^l_f); ∂C/∂a^{l−1}_c = Σ_f pad(δ^l_f) ⋆ W^l_cf
+                   (strided: the convolution's forward); ∂C/∂W^l_cf = pad(δ^l_f) read through
+                   the index map with a^{l−1}_c; ∂C/∂b^l_f = Σ_rs δ^l_f[r, s]
+    zero padding   a^l = pad(a^{l−1});  ∂C/∂a^{l−1} = ∂C/∂a^l with the padding cropped off
+    upsampling     a^l[r, q] = a^{l−1}[r // s₁, q // s₂];  ∂C/∂a^{l−1}[r, q] = Σ of ∂C/∂a^l over
+                   the s₁×s₂ block that repeated it
 
 With strides s and dilation d (per axis) the convolution's index map is
 z[r, q] = Σ_{c,i,j} W[f, c, i, j] a[c, s₁r + d₁i, s₂q + d₂j] + b; backwards each δ[r, q] goes
@@ -28,6 +37,15 @@ to the entries its window touched, ∂C/∂a[c, s₁r + d₁i, s₂q + d₂j] +=
 computed as the full correlation of δ spread by the stride (zeros between its entries) with
 the 180°-rotated kernel spread by the dilation — and ∂C/∂W[f, c, i, j] = Σ_{r,q}
 a[c, s₁r + d₁i, s₂q + d₂j] δ[r, q].
+
+A transposed convolution runs that index map the other way: z[f, s₁r + d₁i − top,
+s₂q + d₂j − left] += W[c, f, i, j] a[c, r, q], where Keras keeps n·s rows ("same", from
+top = max(span − s, 0) // 2) or n·s + max(span − s, 0) ("valid", top = 0) of the (n − 1)·s +
+span that the full correlation gives (``transpose_frame``). Backwards δ is put back in that
+frame (pad(δ)), and ∂C/∂a[c, r, q] = Σ_{f,i,j} W[c, f, i, j] pad(δ)[f, s₁r + d₁i, s₂q + d₂j],
+∂C/∂W[c, f, i, j] = Σ_{r,q} a[c, r, q] pad(δ)[f, s₁r + d₁i, s₂q + d₂j]. Glassnet's
+Conv2DTranspose has no output_padding argument; an UpSampling2D whose interpolation is not
+"nearest" is refused.
 
 Everything is computed here with NumPy loops over the kernel offsets and window positions —
 not with the layers' im2col kernels — and then compared with the engine: the model's own
