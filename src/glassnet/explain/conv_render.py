@@ -1199,198 +1199,309 @@ def _tconv_map_text(st: StageTrace) -> str:
         "input gradient of a convolution. Computed below as the full correlation of the input "
         "spread by the stride with each kernel turned by 180°; Keras's padding {padding} then "
         "drops {top} row(s) above, {bottom} below, {left} column(s) left and {right} right."
-    ).format(sh=sh, sw=sw, dh=dh, dw=dw, map=f"{rows}, {cols}", padding=repr(st.info["padding"]),
-             top=top, bottom=bottom, left=left, right=right)  # fmt: skip
+    ).format(
+        sh=sh,
+        sw=sw,
+        dh=dh,
+        dw=dw,
+        map=f"{rows}, {cols}",
+        padding=repr(st.info["padding"]),
+        top=top,
+        bottom=bottom,
+        left=left,
+        right=right,
+    )
 
 
 def _tconv_parts(st: StageTrace) -> tuple[np.ndarray, np.ndarray]:
-    """(each input map spread by the stride and padded by span − 1 on every side, each kernel
-    spread by the dilation and turned by 180°) of the first sample: the full correlation's
-    operands, (C, ·, ·) and (C, F, ·, ·)."""
+    """(each input map spread by the stride and padded by span − 1 on every side — and after,
+    to the frame's size when that is larger —, each kernel spread by the dilation and turned
+    by 180°) of the first sample: the full correlation's operands, (C, ·, ·) and (C, F, ·, ·)."""
     kernels = rot180(spread(st.params["W"], st.info["dilation"]))
     kh, kw = kernels.shape[-2:]
     up = spread(_first(st.a_prev), st.info["strides"])
-    return np.pad(up, ((0, 0), (kh - 1, kh - 1), (kw - 1, kw - 1))), kernels
+    frame = st.info["full"].shape[-2:]
+    extra = (frame[0] - up.shape[-2] - kh + 1, frame[1] - up.shape[-1] - kw + 1)
+    return np.pad(up, ((0, 0), (kh - 1, kh - 1 + extra[0]), (kw - 1, kw - 1 + extra[1]))), kernels
+
+
+def _tconv_formula(l: int, fs: str) -> Row:
+    """Σ_c pad(spread(a^{l−1}_c)) ⋆ rot180(W^l_cf)."""
+    spread_a = _call(Words("pad"), _call(Words("spread"), S("a", l - 1, "c")))
+    turned = _call(Words("rot180"), S("W", l, f"c{fs}"))
+    return Row([Sym("Σ", sub="c"), spread_a, STAR, turned], sep=" ")
+
+
+def _tconv_entry(st: StageTrace, f: int, spread_a: np.ndarray, turned: np.ndarray) -> Step:
+    """z^l_f[r, s]: the padded spread input's window under each turned kernel, summed, + b."""
+    l, b, fs = st.index, st.params["b"], str(f + 1)
+    channels = turned.shape[0]
+    (top, _), (left, _) = st.info["crop"]
+    z = _first(st.z)
+    r, q = _telling(z[f] - b[f])
+    kh, kw = turned.shape[-2:]
+    windows = spread_a[:, r + top : r + top + kh, q + left : q + left + kw]
+    terms: list[Expr] = []
+    for c in _shown(channels):
+        terms += ([Op("+")] if c else []) + [_sum_of_product(windows[c], turned[c, f])]
+    if channels > SHOWN:  # the other channels' windows, added up
+        rest = float((windows[SHOWN:] * turned[SHOWN:, f]).sum())
+        label = t("(channels {first}–{last}) ").format(first=SHOWN + 1, last=channels)
+        terms += [Op("+"), Words(label), Num(rest)]
+    window = Row(
+        [
+            Words(t("window of ")),
+            _call(Words("pad"), _call(Words("spread"), S("a", l - 1, "c"))),
+            Op("⊙"),
+            _call(Words("rot180"), S("W", l, f"c{fs}")),
+        ]
+    )
+    formula = Row([Sym("Σ", sub="c"), Sym("Σ"), Fenced(window), Op("+"), S("b", l, fs)], sep=" ")
+    note = (
+        t(
+            "The window starts at row {row} and column {col} of the padded spread input: the "
+            "crop moves z by ({top}, {left})."
+        ).format(row=r + top + 1, col=q + left + 1, top=top, left=left)
+        if top or left
+        else ""
+    )
+    title = t("one entry of filter {f}: the spread input under the turned kernel at [{r}, {s}]")
+    return Step(
+        "forward",
+        title.format(f=f + 1, r=r + 1, s=q + 1),
+        _at(S("z", l, fs), r, q),
+        [formula, Row([*terms, *_plus(b[f])]), Num(z[f, r, q])],
+        layer=l,
+        value=z[f, r, q],
+        note=note,
+    )
+
+
+def _tconv_map(st: StageTrace, f: int, spread_a: np.ndarray, turned: np.ndarray) -> list[Step]:
+    """z^l_f = crop(Σ_c pad(spread(a^{l−1}_c)) ⋆ rot180(W^l_cf)) + b^l_f, then a^l_f = σ(z^l_f)."""
+    l, b, fs = st.index, st.params["b"], str(f + 1)
+    channels = turned.shape[0]
+    full, z, a = _first(st.info["full"]), _first(st.z), _first(st.a)
+    parts: list[Expr] = []
+    for c in _shown(channels):
+        parts += ([Op("+")] if c else []) + [_prod(Mat(spread_a[c]), STAR, Mat(turned[c, f]))]
+    if channels > SHOWN:
+        label = t("(channels {first}–{last}) ").format(first=SHOWN + 1, last=channels)
+        parts += [Op("+"), Words(label)]
+    formula = Row([_call(Words("crop"), _tconv_formula(l, fs)), Op("+"), S("b", l, fs)])
+    cropped = Row([_call(Words("crop"), Mat(full[f])), *_plus(b[f])])
+    act = t("activation of filter {f}, σ = {act}").format(f=f + 1, act=st.activation)
+    return [
+        Step(
+            "forward",
+            t("weighted input of filter {f}, every position").format(f=f + 1),
+            S("z", l, fs),
+            [formula, Row(parts), cropped, Mat(z[f])],
+            layer=l,
+            value=z[f],
+        ),
+        Step(
+            "forward",
+            act,
+            S("a", l, fs),
+            [_call(SIGMA, S("z", l, fs)), _call(SIGMA, Mat(z[f])), Mat(a[f])],
+            layer=l,
+            value=a[f],
+        ),
+    ]
 
 
 def _tconv_forward(st: StageTrace) -> list[Any]:
-    l, b = st.index, st.params["b"]
-    channels, F = st.params["W"].shape[:2]
-    (top, _), (left, _) = st.info["crop"]
+    """The index map, then per filter one entry worked out, the whole map and σ."""
+    F = st.params["W"].shape[1]
     spread_a, turned = _tconv_parts(st)
-    full, z, a = _first(st.info["full"]), _first(st.z), _first(st.a)
-    kh, kw = turned.shape[-2:]
     items: list[Any] = [Para([_tconv_map_text(st)])]
     for f in _shown(F):
-        fs = str(f + 1)
-        r, q = _telling(z[f] - b[f])
-        windows = [spread_a[c, r + top : r + top + kh, q + left : q + left + kw]
-                   for c in _shown(channels)]  # fmt: skip
-        terms: list[Expr] = []
-        for c, window in enumerate(windows):
-            terms += ([Op("+")] if c else []) + [_sum_of_product(window, turned[c, f])]
-        if channels > SHOWN:
-            terms += [Op("+"), Words(t("(channels {first}–{last}) ").format(
-                first=SHOWN + 1, last=channels)), Num(float(full[f, r + top, q + left]) - sum(
-                float((w * turned[c, f]).sum()) for c, w in enumerate(windows)))]  # fmt: skip
-        items.append(
-            Step("forward",
-                 t("one entry of filter {f}: the spread input under the turned kernel at "
-                   "[{r}, {s}]").format(f=f + 1, r=r + 1, s=q + 1),
-                 _at(S("z", l, fs), r, q),
-                 [Row([Sym("Σ", sub="c"), Sym("Σ"), Fenced(Row([
-                     Words(t("window of ")), _call(Words("pad"), _call(
-                         Words("spread"), S("a", l - 1, "c"))), Op("⊙"),
-                     _call(Words("rot180"), S("W", l, f"c{fs}"))])), Op("+"), S("b", l, fs)],
-                     sep=" "),
-                  Row([*terms, *_plus(b[f])]), Num(z[f, r, q])],
-                 layer=l, value=z[f, r, q],
-                 note=t("The window starts at row {row} and column {col} of the padded spread "
-                        "input: the crop moves z by ({top}, {left}).").format(
-                     row=r + top + 1, col=q + left + 1, top=top, left=left) if top or left
-                 else "")
-        )  # fmt: skip
-        parts: list[Expr] = []
-        for c in _shown(channels):
-            parts += ([Op("+")] if c else []) + [_prod(Mat(spread_a[c]), STAR, Mat(turned[c, f]))]
-        if channels > SHOWN:
-            parts += [Op("+"), Words(t("(channels {first}–{last}) ").format(
-                first=SHOWN + 1, last=channels))]  # fmt: skip
-        formula = Row([_call(Words("crop"), Row([Sym("Σ", sub="c"), _call(Words("pad"), _call(
-            Words("spread"), S("a", l - 1, "c"))), STAR, _call(Words("rot180"), S(
-                "W", l, f"c{fs}"))], sep=" ")), Op("+"), S("b", l, fs)])  # fmt: skip
-        items.append(
-            Step("forward", t("weighted input of filter {f}, every position").format(f=f + 1),
-                 S("z", l, fs),
-                 [formula, Row(parts), Row([_call(Words("crop"), Mat(full[f])), *_plus(b[f])]),
-                  Mat(z[f])], layer=l, value=z[f])
-        )  # fmt: skip
-        items.append(
-            Step("forward", t("activation of filter {f}, σ = {act}").format(
-                f=f + 1, act=st.activation), S("a", l, fs),
-                 [_call(SIGMA, S("z", l, fs)), _call(SIGMA, Mat(z[f])), Mat(a[f])], layer=l,
-                 value=a[f])
-        )  # fmt: skip
-    return items + _more(F, N_("Filters"), l)
+        items.append(_tconv_entry(st, f, spread_a, turned))
+        items += _tconv_map(st, f, spread_a, turned)
+    return items + _more(F, N_("Filters"), st.index)
 
 
-def _tconv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]:
-    """δ and ∂C/∂b per filter; ∂C/∂W_cf, one entry worked out; ∂C/∂a_c, the convolution's
-    forward run on δ put back in its frame."""
-    l, items = st.index, list[Any]()
-    W = st.params["W"]
-    channels, F = W.shape[:2]
+def _tconv_kernel_grad(st: StageTrace, f: int, c: int, n: int) -> list[Step]:
+    """∂C/∂W^l_cf[i, j] = Σ_rs a^{l−1}_c[r, s] pad(δ^l_f)[s₁r + d₁i, s₂s + d₂j]: entry [1, 1]
+    worked out (first sample), then the whole kernel."""
+    l, sub, fs = st.index, _fc(c, f), str(f + 1)
     (sh, sw), (dh, dw) = st.info["strides"], st.info["dilation"]
     framed, x = _first(st.info["framed"]), _first(st.a_prev)
     h, w = x.shape[-2:]
-    items.append(
-        Para([t("Backwards, δ is put back in the frame z was cropped from (pad(δ): the dropped "
-                "rows and columns as zeros); ∂C/∂a and ∂C/∂W then read it through the same "
-                "index map.")])
-    )  # fmt: skip
-    for f in _shown(F):
-        fs = str(f + 1)
-        items += _delta_and_bias(st, f, n, before_bn)
-        for c in _shown(channels):
-            sub = _fc(c, f)
-            under = framed[f, : sh * (h - 1) + 1 : sh, : sw * (w - 1) + 1 : sw]
-            value = float((under * x[c]).sum())
-            items.append(
-                Step("BP4",
-                     t("one entry of the kernel's gradient: input channel {c} → filter {f}, "
-                       "[1, 1]").format(c=c + 1, f=f + 1) + ("" if n == 1 else t(
-                         ", first sample")),
-                     Row([_partial(_C(), S("W", l, sub)), Words("[1, 1]")]),
-                     [Row([Sym("Σ", sub="r,s"), S("a", l - 1, str(c + 1)), Words("[r, s]"),
-                           _call(Words("pad"), S("δ", l, fs)),
-                           Words(f"[{_times(sh, 'r')}, {_times(sw, 's')}]")]),
-                      _sum_of_product(x[c], under), Num(value)],
-                     layer=l, value=value,
-                     note=t("Entry [i, j] reads pad(δ) moved by the dilation times (i − 1, j − 1)"
-                            ) + (t(" and averaged over the samples.") if n > 1 else "."))
-            )  # fmt: skip
-            items.append(
-                Step("BP4", t("gradient of the kernel from input channel {c} to filter {f}").format(
-                    c=c + 1, f=f + 1), _partial(_C(), S("W", l, sub)),
-                     [Row([Sym("Σ", sub="r,s"), S("a", l - 1, str(c + 1)), Words("[r, s]"),
-                           _call(Words("pad"), S("δ", l, fs)),
-                           Words(f"[{_times(sh, 'r')} + {_times(dh, 'i')}, "
-                                 f"{_times(sw, 's')} + {_times(dw, 'j')}]")]),
-                      Mat(st.grads["W"][c, f])], layer=l, value=st.grads["W"][c, f])
-            )  # fmt: skip
-    items += _more(F, N_("Filters"), l) + _more(channels, N_("Input channels"), l)
-    grad = _first(st.grad_a_prev)
+    under = framed[f, : sh * (h - 1) + 1 : sh, : sw * (w - 1) + 1 : sw]  # what a_c[r, s] met
+    value = float((under * x[c]).sum())
+
+    def formula(at: str) -> Row:
+        head = [Sym("Σ", sub="r,s"), S("a", l - 1, str(c + 1)), Words("[r, s]")]
+        return Row([*head, _call(Words("pad"), S("δ", l, fs)), Words(at)])
+
+    title = t("one entry of the kernel's gradient: input channel {c} → filter {f}, [1, 1]")
+    rows, cols = f"{_times(sh, 'r')} + {_times(dh, 'i')}", f"{_times(sw, 's')} + {_times(dw, 'j')}"
+    return [
+        Step(
+            "BP4",
+            title.format(c=c + 1, f=f + 1) + ("" if n == 1 else t(", first sample")),
+            Row([_partial(_C(), S("W", l, sub)), Words("[1, 1]")]),
+            [
+                formula(f"[{_times(sh, 'r')}, {_times(sw, 's')}]"),
+                _sum_of_product(x[c], under),
+                Num(value),
+            ],
+            layer=l,
+            value=value,
+            note=t("Entry [i, j] reads pad(δ) moved by the dilation times (i − 1, j − 1)")
+            + (t(" and averaged over the samples.") if n > 1 else "."),
+        ),
+        Step(
+            "BP4",
+            t("gradient of the kernel from input channel {c} to filter {f}").format(
+                c=c + 1, f=f + 1
+            ),
+            _partial(_C(), S("W", l, sub)),
+            [formula(f"[{rows}, {cols}]"), Mat(st.grads["W"][c, f])],
+            layer=l,
+            value=st.grads["W"][c, f],
+        ),
+    ]
+
+
+def _tconv_input_grad(st: StageTrace) -> list[Any]:
+    """∂C/∂a^{l−1}_c = Σ_f pad(δ^l_f) ⋆ W^l_cf, moving s at a time: the forward of the
+    convolution the layer transposes."""
+    l, W = st.index, st.params["W"]
+    channels, F = W.shape[:2]
+    (sh, sw) = st.info["strides"]
+    framed, grad = _first(st.info["framed"]), _first(st.grad_a_prev)
     below = t("the input") if l == 1 else t("layer {l}").format(l=l - 1)
-    items.append(
-        Para([t("Back to {below}: the forward of the convolution this layer transposes — pad(δ) "
-                "correlated with each kernel as it is (not turned), moving {sh} row(s) and {sw} "
-                "column(s) at a time.").format(below=below, sh=sh, sw=sw)])
-    )  # fmt: skip
+    text = t(
+        "Back to {below}: the forward of the convolution this layer transposes — pad(δ) "
+        "correlated with each kernel as it is (not turned), moving {sh} row(s) and {sw} "
+        "column(s) at a time."
+    )
+    items: list[Any] = [Para([text.format(below=below, sh=sh, sw=sw)])]
     for c in _shown(channels):
         cs = str(c + 1)
         parts: list[Expr] = []
         for f in _shown(F):
             parts += ([Op("+")] if f else []) + [_prod(Mat(framed[f]), STAR, Mat(W[c, f]))]
         if F > SHOWN:
-            parts += [Op("+"), Words(t("(filters {first}–{last})").format(
-                first=SHOWN + 1, last=F))]  # fmt: skip
+            label = t("(filters {first}–{last})").format(first=SHOWN + 1, last=F)
+            parts += [Op("+"), Words(label)]
+        formula = [
+            Sym("Σ", sub="f"),
+            _call(Words("pad"), S("δ", l, "f")),
+            STAR,
+            S("W", l, f"{cs}f"),
+        ]
         items.append(
-            Step("BP2", t("gradient for input channel {c} of layer {l}").format(c=c + 1, l=l),
-                 _grad_sym(l - 1, cs),
-                 [Row([Sym("Σ", sub="f"), _call(Words("pad"), S("δ", l, "f")), STAR,
-                       S("W", l, f"{cs}f")], sep=" "), Row(parts), Mat(grad[c])],
-                 layer=l, value=grad[c],
-                 note=t("Each input entry collects δ from every output position its kernel "
-                        "reached."))
-        )  # fmt: skip
+            Step(
+                "BP2",
+                t("gradient for input channel {c} of layer {l}").format(c=c + 1, l=l),
+                _grad_sym(l - 1, cs),
+                [Row(formula, sep=" "), Row(parts), Mat(grad[c])],
+                layer=l,
+                value=grad[c],
+                note=t(
+                    "Each input entry collects δ from every output position its kernel reached."
+                ),
+            )
+        )
     return items + _more(channels, N_("Input channels"), l)
+
+
+def _tconv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]:
+    """δ and ∂C/∂b per filter; ∂C/∂W_cf, one entry worked out; ∂C/∂a_c, the convolution's
+    forward run on δ put back in its frame."""
+    l = st.index
+    channels, F = st.params["W"].shape[:2]
+    text = t(
+        "Backwards, δ is put back in the frame z was cropped from (pad(δ): the dropped rows and "
+        "columns as zeros); ∂C/∂a and ∂C/∂W then read it through the same index map."
+    )
+    items: list[Any] = [Para([text])]
+    for f in _shown(F):
+        items += _delta_and_bias(st, f, n, before_bn)
+        for c in _shown(channels):
+            items += _tconv_kernel_grad(st, f, c, n)
+    items += _more(F, N_("Filters"), l) + _more(channels, N_("Input channels"), l)
+    return items + _tconv_input_grad(st)
 
 
 def _zeropad_forward(st: StageTrace) -> list[Any]:
     l, x, a = st.index, _first(st.a_prev), _first(st.a)
     (top, bottom), (left, right) = st.info["pad"]
     items: list[Any] = [
-        Para([t("Zero padding: {top} row(s) of zeros above each map, {bottom} below, {left} "
-                "column(s) left and {right} right; nothing to learn.").format(
-            top=top, bottom=bottom, left=left, right=right)])
-    ]  # fmt: skip
+        Para(
+            [
+                t(
+                    "Zero padding: {top} row(s) of zeros above each map, {bottom} below, {left} "
+                    "column(s) left and {right} right; nothing to learn."
+                ).format(top=top, bottom=bottom, left=left, right=right)
+            ]
+        )
+    ]
     for c in _shown(x.shape[0]):
         cs = str(c + 1)
         items.append(
-            Step("forward", t("channel {c}, padded").format(c=c + 1), S("a", l, cs),
-                 [_call(Words("pad"), S("a", l - 1, cs)), _call(Words("pad"), Mat(x[c])),
-                  Mat(a[c])], layer=l, value=a[c])
-        )  # fmt: skip
+            Step(
+                "forward",
+                t("channel {c}, padded").format(c=c + 1),
+                S("a", l, cs),
+                [_call(Words("pad"), S("a", l - 1, cs)), _call(Words("pad"), Mat(x[c])), Mat(a[c])],
+                layer=l,
+                value=a[c],
+            )
+        )
     return items + _more(x.shape[0], N_("Channels"), l)
 
 
 def _zeropad_backward(st: StageTrace) -> list[Any]:
     l, g, dx = st.index, _first(st.grad_a), _first(st.grad_a_prev)
     return [
-        Step("BP2", t("channel {c}: the gradient without the padding").format(c=c + 1),
-             _grad_sym(l - 1, str(c + 1)),
-             [_call(Words("crop"), _grad_sym(l, str(c + 1))), _call(Words("crop"), Mat(g[c])),
-              Mat(dx[c])], layer=l, value=dx[c],
-             note=t("The zeros are constants: what reaches them goes nowhere."))
+        Step(
+            "BP2",
+            t("channel {c}: the gradient without the padding").format(c=c + 1),
+            _grad_sym(l - 1, str(c + 1)),
+            [
+                _call(Words("crop"), _grad_sym(l, str(c + 1))),
+                _call(Words("crop"), Mat(g[c])),
+                Mat(dx[c]),
+            ],
+            layer=l,
+            value=dx[c],
+            note=t("The zeros are constants: what reaches them goes nowhere."),
+        )
         for c in _shown(g.shape[0])
-    ] + _more(g.shape[0], N_("Channels"), l)  # fmt: skip
+    ] + _more(g.shape[0], N_("Channels"), l)
 
 
 def _upsample_forward(st: StageTrace) -> list[Any]:
     l, x, a = st.index, _first(st.a_prev), _first(st.a)
     s1, s2 = st.info["size"]
     items: list[Any] = [
-        Para([t("Upsampling (nearest neighbour) by ({s1}, {s2}): a[r, s] = a^{prev}[⌊r/{s1}⌋, "
-                "⌊s/{s2}⌋] (indices from 0), each entry repeated over a {s1}×{s2} block; "
-                "nothing to learn.").format(s1=s1, s2=s2, prev=l - 1)])
-    ]  # fmt: skip
+        Para(
+            [
+                t(
+                    "Upsampling (nearest neighbour) by ({s1}, {s2}): a[r, s] = a^{prev}[⌊r/{s1}⌋, "
+                    "⌊s/{s2}⌋] (indices from 0), each entry repeated over a {s1}×{s2} block; "
+                    "nothing to learn."
+                ).format(s1=s1, s2=s2, prev=l - 1)
+            ]
+        )
+    ]
     for c in _shown(x.shape[0]):
         cs = str(c + 1)
         items.append(
-            Step("forward", t("channel {c}, upsampled").format(c=c + 1), S("a", l, cs),
-                 [_call(Words("up"), S("a", l - 1, cs)), _call(Words("up"), Mat(x[c])),
-                  Mat(a[c])], layer=l, value=a[c])
-        )  # fmt: skip
+            Step(
+                "forward",
+                t("channel {c}, upsampled").format(c=c + 1),
+                S("a", l, cs),
+                [_call(Words("up"), S("a", l - 1, cs)), _call(Words("up"), Mat(x[c])), Mat(a[c])],
+                layer=l,
+                value=a[c],
+            )
+        )
     return items + _more(x.shape[0], N_("Channels"), l)
 
 
@@ -1401,19 +1512,33 @@ def _upsample_backward(st: StageTrace) -> list[Any]:
     for c in _shown(g.shape[0]):
         cs = str(c + 1)
         items.append(
-            Step("BP2", t("channel {c}: entry [1, 1] collects its block").format(c=c + 1),
-                 _at(_grad_sym(l - 1, cs), 0, 0),
-                 [Row([Sym("Σ"), _grad_sym(l, cs), Words(f"[1…{s1}, 1…{s2}]")]),
-                  _sum_of(g[c, :s1, :s2]), Num(dx[c, 0, 0])], layer=l, value=dx[c, 0, 0])
-        )  # fmt: skip
+            Step(
+                "BP2",
+                t("channel {c}: entry [1, 1] collects its block").format(c=c + 1),
+                _at(_grad_sym(l - 1, cs), 0, 0),
+                [
+                    Row([Sym("Σ"), _grad_sym(l, cs), Words(f"[1…{s1}, 1…{s2}]")]),
+                    _sum_of(g[c, :s1, :s2]),
+                    Num(dx[c, 0, 0]),
+                ],
+                layer=l,
+                value=dx[c, 0, 0],
+            )
+        )
         items.append(
-            Step("BP2", t("channel {c}: the sum over every block").format(c=c + 1),
-                 _grad_sym(l - 1, cs),
-                 [_call(Words(t("block sums")), Mat(g[c])), Mat(dx[c])], layer=l,
-                 value=dx[c],
-                 note=t("Entry [r, s] was copied to the {s1}×{s2} entries of its block, so it "
-                        "receives the sum of their gradients.").format(s1=s1, s2=s2))
-        )  # fmt: skip
+            Step(
+                "BP2",
+                t("channel {c}: the sum over every block").format(c=c + 1),
+                _grad_sym(l - 1, cs),
+                [_call(Words(t("block sums")), Mat(g[c])), Mat(dx[c])],
+                layer=l,
+                value=dx[c],
+                note=t(
+                    "Entry [r, s] was copied to the {s1}×{s2} entries of its block, so it "
+                    "receives the sum of their gradients."
+                ).format(s1=s1, s2=s2),
+            )
+        )
     return items + _more(g.shape[0], N_("Channels"), l)
 
 
@@ -1702,29 +1827,84 @@ def _reshaping_equations(trace: ConvTrace | None) -> list[tuple[str, Expr]]:
     if "tconv" in kinds:
         spread_a = _call(Words("spread"), S("a", "l−1", "c"))
         out += [
-            ("transposed",
-             Row([S("z", "l", "f"), Op("="), _call(Words("crop"), Row(
-                 [Sym("Σ", sub="c"), _call(Words("pad"), spread_a), STAR,
-                  _call(Words("rot180"), S("W", "l", "cf"))], sep=" ")), Op("+"),
-                  S("b", "l", "f"), Words(",  "), S("z", "l", "f"),
-                  Words("[s₁r + d₁i − top, s₂q + d₂j − left]"), Op("+="), S("W", "l", "cf"),
-                  Words("[i, j]"), S("a", "l−1", "c"), Words("[r, q]")])),
-            ("transposed, back",
-             Row([_partial(_C(), S("a", "l−1", "c")), Op("="), Sym("Σ", sub="f"),
-                  _call(Words("pad"), S("δ", "l", "f")), STAR, S("W", "l", "cf"),
-                  Words(t(" (moving s₁, s₂ at a time),  ")), _partial(_C(), S("W", "l", "cf")),
-                  Words("[i, j]"), Op("="),
-                  Sym("Σ", sub="r,q"), S("a", "l−1", "c"), Words("[r, q]"),
-                  _call(Words("pad"), S("δ", "l", "f")), Words("[s₁r + d₁i, s₂q + d₂j]")])),
-        ]  # fmt: skip
+            (
+                "transposed",
+                Row(
+                    [
+                        S("z", "l", "f"),
+                        Op("="),
+                        _call(
+                            Words("crop"),
+                            Row(
+                                [
+                                    Sym("Σ", sub="c"),
+                                    _call(Words("pad"), spread_a),
+                                    STAR,
+                                    _call(Words("rot180"), S("W", "l", "cf")),
+                                ],
+                                sep=" ",
+                            ),
+                        ),
+                        Op("+"),
+                        S("b", "l", "f"),
+                        Words(",  "),
+                        S("z", "l", "f"),
+                        Words("[s₁r + d₁i − top, s₂q + d₂j − left]"),
+                        Op("+="),
+                        S("W", "l", "cf"),
+                        Words("[i, j]"),
+                        S("a", "l−1", "c"),
+                        Words("[r, q]"),
+                    ]
+                ),
+            ),
+            (
+                "transposed, back",
+                Row(
+                    [
+                        _partial(_C(), S("a", "l−1", "c")),
+                        Op("="),
+                        Sym("Σ", sub="f"),
+                        _call(Words("pad"), S("δ", "l", "f")),
+                        STAR,
+                        S("W", "l", "cf"),
+                        Words(t(" (moving s₁, s₂ at a time),  ")),
+                        _partial(_C(), S("W", "l", "cf")),
+                        Words("[i, j]"),
+                        Op("="),
+                        Sym("Σ", sub="r,q"),
+                        S("a", "l−1", "c"),
+                        Words("[r, q]"),
+                        _call(Words("pad"), S("δ", "l", "f")),
+                        Words("[s₁r + d₁i, s₂q + d₂j]"),
+                    ]
+                ),
+            ),
+        ]
     if "zeropad" in kinds:
-        out.append(("zero padding", Words(t(
-            "a = the input with rows and columns of zeros around it; ∂C/∂a^{l−1} = ∂C/∂a with "
-            "those rows and columns cropped off"))))  # fmt: skip
+        out.append(
+            (
+                "zero padding",
+                Words(
+                    t(
+                        "a = the input with rows and columns of zeros around it; "
+                        "∂C/∂a^{l−1} = ∂C/∂a with those rows and columns cropped off"
+                    )
+                ),
+            )
+        )
     if "upsample" in kinds:
-        out.append(("upsampling", Words(t(
-            "a[r, q] = a^{l−1}[⌊r/s₁⌋, ⌊q/s₂⌋]; ∂C/∂a^{l−1}[r, q] = the sum of ∂C/∂a over the "
-            "s₁×s₂ block that repeated it"))))  # fmt: skip
+        out.append(
+            (
+                "upsampling",
+                Words(
+                    t(
+                        "a[r, q] = a^{l−1}[⌊r/s₁⌋, ⌊q/s₂⌋]; ∂C/∂a^{l−1}[r, q] = the sum of "
+                        "∂C/∂a over the s₁×s₂ block that repeated it"
+                    )
+                ),
+            )
+        )
     return out
 
 
