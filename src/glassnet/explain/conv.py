@@ -97,9 +97,11 @@ class StageTrace:
     ``grad_a`` is ∂C/∂a^l and ``delta`` ∂C/∂z^l, both for the sample's own C_x (n times the
     gradient of the mean C); ``grad_a_prev`` is ∂C/∂a^{l−1}. ``params``/``grads`` hold the
     parameters in the trace's layout (a convolution's W as (filters, channels, rows, cols),
-    so W[f, c] is the kernel from input channel c to filter f) and their gradients averaged
-    over the samples. ``info`` holds what the rendering shows beside the equations (padding,
-    the routing of max pooling, the batch statistics).
+    so W[f, c] is the kernel from input channel c to filter f; a transposed convolution's as
+    (channels, filters, rows, cols), PyTorch's layout, W[c, f] spreading channel c into
+    filter f) and their gradients averaged over the samples. ``info`` holds what the
+    rendering shows beside the equations (padding, the routing of max pooling, the batch
+    statistics).
     """
 
     index: int
@@ -809,7 +811,8 @@ def _params_of(stage: _Stage) -> dict[str, np.ndarray]:
 
 def kernels_internal(W: np.ndarray) -> np.ndarray:
     """A convolution's W in Keras's layout (*kernel, channels, filters) as (filters, channels,
-    rows, cols); a 1-D kernel (k, channels, filters) as (filters, channels, 1, k)."""
+    rows, cols); a 1-D kernel (k, channels, filters) as (filters, channels, 1, k). A transposed
+    convolution's (*kernel, filters, channels) becomes (channels, filters, rows, cols)."""
     return W.transpose(3, 2, 0, 1) if W.ndim == 4 else W.transpose(2, 1, 0)[:, :, None, :]
 
 
