@@ -14,7 +14,17 @@ import numpy as np
 import pytest
 
 from glassnet.explain import backprop, conv_example
-from glassnet.nn.layers import Conv1D, Conv2D, Dense, Flatten, MaxPooling1D, MaxPooling2D
+from glassnet.nn.layers import (
+    Conv1D,
+    Conv2D,
+    Conv2DTranspose,
+    Dense,
+    Flatten,
+    MaxPooling1D,
+    MaxPooling2D,
+    UpSampling2D,
+    ZeroPadding2D,
+)
 from glassnet.training.model import Sequential
 
 MEASURE = """() => {
@@ -49,7 +59,8 @@ MEASURE = """() => {
 
 def _model(kind: str) -> tuple[Any, Any, Any, str]:
     """The example (with or without batch normalisation), a strided and dilated Conv2D with
-    "same" padding, and a Conv1D with a stride and causal padding."""
+    "same" padding, a Conv1D with a stride and causal padding, and a U-Net-like network
+    (Conv2D → pooling → Conv2DTranspose → ZeroPadding2D → UpSampling2D)."""
     if kind in ("conv", "conv-bn"):
         return conv_example(batchnorm=kind == "conv-bn")  # type: ignore[no-any-return]
     rng = np.random.default_rng(2)
@@ -71,6 +82,20 @@ def _model(kind: str) -> tuple[Any, Any, Any, str]:
             ]
         )
         shape: tuple[int, ...] = (9, 9, 1)
+    elif kind == "transposed":
+        model = Sequential(
+            [
+                Conv2D(2, 3, activation="relu", dtype="float64"),
+                MaxPooling2D(2),
+                Conv2DTranspose(2, 3, strides=2, padding="same", activation="tanh",
+                                dtype="float64"),
+                ZeroPadding2D(((1, 0), (0, 1))),
+                UpSampling2D(2),
+                Flatten(),
+                Dense(3, "softmax", dtype="float64"),
+            ]
+        )  # fmt: skip
+        shape = (6, 6, 1)
     else:
         model = Sequential(
             [
@@ -87,7 +112,7 @@ def _model(kind: str) -> tuple[Any, Any, Any, str]:
     return model, rng.random(shape), 2, "sparse_categorical_crossentropy"
 
 
-@pytest.mark.parametrize("kind", ["conv", "conv-bn", "strided", "conv1d"])
+@pytest.mark.parametrize("kind", ["conv", "conv-bn", "strided", "conv1d", "transposed"])
 def test_conv_trace_html_renders_without_errors_or_overflow(tmp_path: Path, kind: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     chromium = shutil.which("chromium")
@@ -123,3 +148,8 @@ def test_conv_trace_html_renders_without_errors_or_overflow(tmp_path: Path, kind
         assert "Strides (2, 2), dilation (2, 2)" in body
     if kind == "conv1d":
         assert "The inputs are sequences" in body and "Strides (1, 2)" in body
+    if kind == "transposed":
+        assert any(h.startswith("Layer 3 (transposed convolution") for h in headings)
+        assert any(h.startswith("Layer 4 (zero padding") for h in headings)
+        assert any(h.startswith("Layer 5 (upsampling") for h in headings)
+        assert "Transposed convolution with strides (2, 2)" in body

@@ -16,7 +16,16 @@ import pytest
 from _zh import english_left
 from glassnet import i18n
 from glassnet.explain import backprop, conv_example
-from glassnet.layers import Activation, AveragePooling2D, Conv2D, Dense, Flatten
+from glassnet.layers import (
+    Activation,
+    AveragePooling2D,
+    Conv2D,
+    Conv2DTranspose,
+    Dense,
+    Flatten,
+    UpSampling2D,
+    ZeroPadding2D,
+)
 from glassnet.training import Sequential
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -27,6 +36,9 @@ TAGS = {"conv", "back", "pool", "maxpool", "avgpool", "bn", "batchnorm", "route"
 TAGS |= {"keras", "pytorch", "mean", "max", "mask", "activation", "flatten", "pad", "rot"}
 TAGS |= {"gamma", "beta"}  # batch normalisation's parameters, named as in the layer
 TAGS |= {"averagepool", "meanpool", "json"}  # the pooling's function, the format
+# the transposed convolution's and the upsampling's functions, and the kinds of layer as the
+# network's description names them ("transposed conv", "zero padding", "upsampling")
+TAGS |= {"crop", "spread", "up", "transposed", "zero", "padding", "upsampling"}
 
 
 def _left(text: str) -> list[str]:
@@ -84,11 +96,30 @@ def _wider_trace():  # type: ignore[no-untyped-def]
     return backprop(model, x, [0, 2], "sparse_categorical_crossentropy", 0.1)
 
 
+def _transposed_trace():  # type: ignore[no-untyped-def]
+    """Conv2DTranspose (stride 2, 'same', an odd crop), ZeroPadding2D and UpSampling2D, two
+    samples."""
+    rng = np.random.default_rng(1)
+    model = Sequential(
+        [
+            Conv2DTranspose(2, 2, strides=2, padding="same", activation="tanh", dtype="float64"),
+            ZeroPadding2D(((1, 0), (0, 1))),
+            UpSampling2D((2, 1)),
+            Flatten(),
+            Dense(2, activation="softmax", dtype="float64"),
+        ]
+    )
+    model.build((2, 3, 2))
+    x = rng.normal(size=(2, 2, 3, 2))
+    return backprop(model, x, [0, 1], "sparse_categorical_crossentropy", 0.1)
+
+
 def test_every_message_of_the_chinese_conv_traces_is_translated() -> None:
     traces = [backprop(*conv_example()[:3], loss=conv_example()[3], learning_rate=0.1)]
     net, x, y, loss = conv_example(batchnorm=True)
     traces.append(backprop(net, x, y, loss=loss, learning_rate=0.1))
     traces.append(_wider_trace())
+    traces.append(_transposed_trace())
     for trace in traces:
         for render in (trace.to_text, trace.to_markdown, trace.to_html):
             zh, en = render(lang="zh"), render()
@@ -96,7 +127,12 @@ def test_every_message_of_the_chinese_conv_traces_is_translated() -> None:
             assert english_left(en)  # the English stays English
         notes = json.dumps(trace.to_dict(lang="zh"), ensure_ascii=False)
         assert "σ comes from" not in notes
-    wide = traces[-1].to_text(lang="zh")
+    wide = traces[2].to_text(lang="zh")
+    transposed = traces[3].to_text(lang="zh")
+    assert "第 1 层（转置卷积，'conv2d_transpose'）" in transposed
+    assert "转置卷积，步幅 (2, 2)，膨胀率 (1, 1)" in transposed
+    assert "补零：每张特征图上方补 1 行零" in transposed
+    assert "上采样（最近邻），倍数 (2, 1)" in transposed
     assert "'same' 填充：每张输入特征图在上方补 1 行零" in wide
     assert "卷积核 5 的带权输入" not in wide  # 4 filters in full, then a note
     assert "第 1 层的卷积核 5–5 以同样的方式计算和核对" in wide

@@ -104,6 +104,9 @@ def _kind_title(st: StageTrace) -> str:
     mode = st.info.get("mode", "max")
     what = {
         "conv": N_("convolution"),
+        "tconv": N_("transposed convolution"),
+        "zeropad": N_("zero padding"),
+        "upsample": N_("upsampling"),
         "pool": N_("max pooling") if mode == "max" else N_("average pooling"),
         "global_pool": N_("global max pooling") if mode == "max" else N_("global average pooling"),
         "batchnorm": N_("batch normalisation"),
@@ -111,7 +114,7 @@ def _kind_title(st: StageTrace) -> str:
         "flatten": N_("flatten"),
         "dense": N_("dense"),
     }[st.kind]
-    sigma = f", σ = {st.activation}" if st.kind in ("conv", "dense", "activation") else ""
+    sigma = f", σ = {st.activation}" if st.kind in ("conv", "tconv", "dense", "activation") else ""
     return t("Layer {l} ({what}, {name}): {shape_in} → {shape_out}{sigma}").format(
         l=st.index,
         what=t(what),
@@ -654,6 +657,47 @@ def _prime_steps(st: StageTrace, c: int | None) -> list[Step]:
     ]
 
 
+def _delta_and_bias(st: StageTrace, f: int, n: int, before_bn: bool = False) -> list[Any]:
+    """δ^l_f (or the note that σ is linear) and ∂C/∂b^l_f = Σ δ^l_f of one filter: the same
+    for a convolution and a transposed one."""
+    l, items, fs = st.index, list[Any](), str(f + 1)
+    delta = _first(st.delta)
+    if st.activation != "linear":
+        items += _prime_steps(st, f)
+    else:
+        items.append(Para([t("σ is linear: "), S("δ", l, fs), " = ", _grad_sym(l, fs), "."]))
+    if "b" in st.grads:
+        items.append(
+            Step(
+                "BP3",
+                t("gradient of the bias of filter {f}: the sum of its δ").format(f=f + 1),
+                _partial(_C(), S("b", l, fs)),
+                [
+                    Row([Sym("Σ", sub="r,s"), S("δ", l, fs), Words("[r, s]")]),
+                    _sum_of(delta[f])
+                    if n == 1
+                    else Words(t("(mean over the {n} samples)").format(n=n)),
+                    Num(st.grads["b"][f]),
+                ],
+                layer=l,
+                value=st.grads["b"][f],
+                note=t(
+                    "The bias is added at every position, so its gradient collects δ from "
+                    "all of them."
+                )
+                + (
+                    t(
+                        " Batch normalisation follows and subtracts the channel's mean, so "
+                        "this sum is 0 up to rounding: such a bias learns nothing."
+                    )
+                    if before_bn
+                    else ""
+                ),
+            )
+        )
+    return items
+
+
 def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]:
     l, items = st.index, list[Any]()
     W = st.params["W"]
@@ -663,39 +707,7 @@ def _conv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]
     oh, ow = delta.shape[-2:]
     for f in _shown(F):
         fs = str(f + 1)
-        if st.activation != "linear":
-            items += _prime_steps(st, f)
-        else:
-            items.append(Para([t("σ is linear: "), S("δ", l, fs), " = ", _grad_sym(l, fs), "."]))
-        if "b" in st.grads:
-            items.append(
-                Step(
-                    "BP3",
-                    t("gradient of the bias of filter {f}: the sum of its δ").format(f=f + 1),
-                    _partial(_C(), S("b", l, fs)),
-                    [
-                        Row([Sym("Σ", sub="r,s"), S("δ", l, fs), Words("[r, s]")]),
-                        _sum_of(delta[f])
-                        if n == 1
-                        else Words(t("(mean over the {n} samples)").format(n=n)),
-                        Num(st.grads["b"][f]),
-                    ],
-                    layer=l,
-                    value=st.grads["b"][f],
-                    note=t(
-                        "The bias is added at every position, so its gradient collects δ from "
-                        "all of them."
-                    )
-                    + (
-                        t(
-                            " Batch normalisation follows and subtracts the channel's mean, so "
-                            "this sum is 0 up to rounding: such a bias learns nothing."
-                        )
-                        if before_bn
-                        else ""
-                    ),
-                )
-            )
+        items += _delta_and_bias(st, f, n, before_bn)
         (sh, sw) = st.info["strides"]
         rows = "r" if sh == 1 else f"{sh}r − {sh - 1}"
         cols = "s" if sw == 1 else f"{sw}s − {sw - 1}"
@@ -1173,11 +1185,372 @@ def _activation_backward(st: StageTrace) -> list[Any]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Transposed convolution, zero padding, upsampling
+# ---------------------------------------------------------------------------------------------
+def _tconv_map_text(st: StageTrace) -> str:
+    """The transposed convolution's index map and its frame, in words."""
+    (sh, sw), (dh, dw) = st.info["strides"], st.info["dilation"]
+    (top, bottom), (left, right) = st.info["crop"]
+    rows = f"{_times(sh, 'r')} + {_times(dh, 'i')}" + (f" − {top}" if top else "")
+    cols = f"{_times(sw, 's')} + {_times(dw, 'j')}" + (f" − {left}" if left else "")
+    return t(
+        "Transposed convolution with strides ({sh}, {sw}) and dilation ({dh}, {dw}): each input "
+        "entry a[c, r, s] adds W[c, f, i, j] a[c, r, s] to z[f, {map}] (r, s, i, j from 0) — the "
+        "input gradient of a convolution. Computed below as the full correlation of the input "
+        "spread by the stride with each kernel turned by 180°; Keras's padding {padding} then "
+        "drops {top} row(s) above, {bottom} below, {left} column(s) left and {right} right."
+    ).format(
+        sh=sh,
+        sw=sw,
+        dh=dh,
+        dw=dw,
+        map=f"{rows}, {cols}",
+        padding=repr(st.info["padding"]),
+        top=top,
+        bottom=bottom,
+        left=left,
+        right=right,
+    )
+
+
+def _tconv_parts(st: StageTrace) -> tuple[np.ndarray, np.ndarray]:
+    """(each input map spread by the stride and padded by span − 1 on every side — and after,
+    to the frame's size when that is larger —, each kernel spread by the dilation and turned
+    by 180°) of the first sample: the full correlation's operands, (C, ·, ·) and (C, F, ·, ·)."""
+    kernels = rot180(spread(st.params["W"], st.info["dilation"]))
+    kh, kw = kernels.shape[-2:]
+    up = spread(_first(st.a_prev), st.info["strides"])
+    frame = st.info["full"].shape[-2:]
+    extra = (frame[0] - up.shape[-2] - kh + 1, frame[1] - up.shape[-1] - kw + 1)
+    return np.pad(up, ((0, 0), (kh - 1, kh - 1 + extra[0]), (kw - 1, kw - 1 + extra[1]))), kernels
+
+
+def _tconv_formula(l: int, fs: str) -> Row:
+    """Σ_c pad(spread(a^{l−1}_c)) ⋆ rot180(W^l_cf)."""
+    spread_a = _call(Words("pad"), _call(Words("spread"), S("a", l - 1, "c")))
+    turned = _call(Words("rot180"), S("W", l, f"c{fs}"))
+    return Row([Sym("Σ", sub="c"), spread_a, STAR, turned], sep=" ")
+
+
+def _tconv_entry(st: StageTrace, f: int, spread_a: np.ndarray, turned: np.ndarray) -> Step:
+    """z^l_f[r, s]: the padded spread input's window under each turned kernel, summed, + b."""
+    l, b, fs = st.index, st.params["b"], str(f + 1)
+    channels = turned.shape[0]
+    (top, _), (left, _) = st.info["crop"]
+    z = _first(st.z)
+    r, q = _telling(z[f] - b[f])
+    kh, kw = turned.shape[-2:]
+    windows = spread_a[:, r + top : r + top + kh, q + left : q + left + kw]
+    terms: list[Expr] = []
+    for c in _shown(channels):
+        terms += ([Op("+")] if c else []) + [_sum_of_product(windows[c], turned[c, f])]
+    if channels > SHOWN:  # the other channels' windows, added up
+        rest = float((windows[SHOWN:] * turned[SHOWN:, f]).sum())
+        label = t("(channels {first}–{last}) ").format(first=SHOWN + 1, last=channels)
+        terms += [Op("+"), Words(label), Num(rest)]
+    window = Row(
+        [
+            Words(t("window of ")),
+            _call(Words("pad"), _call(Words("spread"), S("a", l - 1, "c"))),
+            Op("⊙"),
+            _call(Words("rot180"), S("W", l, f"c{fs}")),
+        ]
+    )
+    formula = Row([Sym("Σ", sub="c"), Sym("Σ"), Fenced(window), Op("+"), S("b", l, fs)], sep=" ")
+    note = (
+        t(
+            "The window starts at row {row} and column {col} of the padded spread input: the "
+            "crop moves z by ({top}, {left})."
+        ).format(row=r + top + 1, col=q + left + 1, top=top, left=left)
+        if top or left
+        else ""
+    )
+    title = t("one entry of filter {f}: the spread input under the turned kernel at [{r}, {s}]")
+    return Step(
+        "forward",
+        title.format(f=f + 1, r=r + 1, s=q + 1),
+        _at(S("z", l, fs), r, q),
+        [formula, Row([*terms, *_plus(b[f])]), Num(z[f, r, q])],
+        layer=l,
+        value=z[f, r, q],
+        note=note,
+    )
+
+
+def _tconv_map(st: StageTrace, f: int, spread_a: np.ndarray, turned: np.ndarray) -> list[Step]:
+    """z^l_f = crop(Σ_c pad(spread(a^{l−1}_c)) ⋆ rot180(W^l_cf)) + b^l_f, then a^l_f = σ(z^l_f)."""
+    l, b, fs = st.index, st.params["b"], str(f + 1)
+    channels = turned.shape[0]
+    full, z, a = _first(st.info["full"]), _first(st.z), _first(st.a)
+    parts: list[Expr] = []
+    for c in _shown(channels):
+        parts += ([Op("+")] if c else []) + [_prod(Mat(spread_a[c]), STAR, Mat(turned[c, f]))]
+    if channels > SHOWN:
+        label = t("(channels {first}–{last}) ").format(first=SHOWN + 1, last=channels)
+        parts += [Op("+"), Words(label)]
+    formula = Row([_call(Words("crop"), _tconv_formula(l, fs)), Op("+"), S("b", l, fs)])
+    cropped = Row([_call(Words("crop"), Mat(full[f])), *_plus(b[f])])
+    act = t("activation of filter {f}, σ = {act}").format(f=f + 1, act=st.activation)
+    return [
+        Step(
+            "forward",
+            t("weighted input of filter {f}, every position").format(f=f + 1),
+            S("z", l, fs),
+            [formula, Row(parts), cropped, Mat(z[f])],
+            layer=l,
+            value=z[f],
+        ),
+        Step(
+            "forward",
+            act,
+            S("a", l, fs),
+            [_call(SIGMA, S("z", l, fs)), _call(SIGMA, Mat(z[f])), Mat(a[f])],
+            layer=l,
+            value=a[f],
+        ),
+    ]
+
+
+def _tconv_forward(st: StageTrace) -> list[Any]:
+    """The index map, then per filter one entry worked out, the whole map and σ."""
+    F = st.params["W"].shape[1]
+    spread_a, turned = _tconv_parts(st)
+    items: list[Any] = [Para([_tconv_map_text(st)])]
+    for f in _shown(F):
+        items.append(_tconv_entry(st, f, spread_a, turned))
+        items += _tconv_map(st, f, spread_a, turned)
+    return items + _more(F, N_("Filters"), st.index)
+
+
+def _tconv_kernel_grad(st: StageTrace, f: int, c: int, n: int) -> list[Step]:
+    """∂C/∂W^l_cf[i, j] = Σ_rs a^{l−1}_c[r, s] pad(δ^l_f)[s₁r + d₁i, s₂s + d₂j]: entry [1, 1]
+    worked out (first sample), then the whole kernel."""
+    l, sub, fs = st.index, _fc(c, f), str(f + 1)
+    (sh, sw), (dh, dw) = st.info["strides"], st.info["dilation"]
+    framed, x = _first(st.info["framed"]), _first(st.a_prev)
+    h, w = x.shape[-2:]
+    under = framed[f, : sh * (h - 1) + 1 : sh, : sw * (w - 1) + 1 : sw]  # what a_c[r, s] met
+    value = float((under * x[c]).sum())
+
+    def formula(at: str) -> Row:
+        head = [Sym("Σ", sub="r,s"), S("a", l - 1, str(c + 1)), Words("[r, s]")]
+        return Row([*head, _call(Words("pad"), S("δ", l, fs)), Words(at)])
+
+    title = t("one entry of the kernel's gradient: input channel {c} → filter {f}, [1, 1]")
+    rows, cols = f"{_times(sh, 'r')} + {_times(dh, 'i')}", f"{_times(sw, 's')} + {_times(dw, 'j')}"
+    return [
+        Step(
+            "BP4",
+            title.format(c=c + 1, f=f + 1) + ("" if n == 1 else t(", first sample")),
+            Row([_partial(_C(), S("W", l, sub)), Words("[1, 1]")]),
+            [
+                formula(f"[{_times(sh, 'r')}, {_times(sw, 's')}]"),
+                _sum_of_product(x[c], under),
+                Num(value),
+            ],
+            layer=l,
+            value=value,
+            note=t("Entry [i, j] reads pad(δ) moved by the dilation times (i − 1, j − 1)")
+            + (t(" and averaged over the samples.") if n > 1 else "."),
+        ),
+        Step(
+            "BP4",
+            t("gradient of the kernel from input channel {c} to filter {f}").format(
+                c=c + 1, f=f + 1
+            ),
+            _partial(_C(), S("W", l, sub)),
+            [formula(f"[{rows}, {cols}]"), Mat(st.grads["W"][c, f])],
+            layer=l,
+            value=st.grads["W"][c, f],
+        ),
+    ]
+
+
+def _tconv_input_grad(st: StageTrace) -> list[Any]:
+    """∂C/∂a^{l−1}_c = Σ_f pad(δ^l_f) ⋆ W^l_cf, moving s at a time: the forward of the
+    convolution the layer transposes."""
+    l, W = st.index, st.params["W"]
+    channels, F = W.shape[:2]
+    (sh, sw) = st.info["strides"]
+    framed, grad = _first(st.info["framed"]), _first(st.grad_a_prev)
+    below = t("the input") if l == 1 else t("layer {l}").format(l=l - 1)
+    text = t(
+        "Back to {below}: the forward of the convolution this layer transposes — pad(δ) "
+        "correlated with each kernel as it is (not turned), moving {sh} row(s) and {sw} "
+        "column(s) at a time."
+    )
+    items: list[Any] = [Para([text.format(below=below, sh=sh, sw=sw)])]
+    for c in _shown(channels):
+        cs = str(c + 1)
+        parts: list[Expr] = []
+        for f in _shown(F):
+            parts += ([Op("+")] if f else []) + [_prod(Mat(framed[f]), STAR, Mat(W[c, f]))]
+        if F > SHOWN:
+            label = t("(filters {first}–{last})").format(first=SHOWN + 1, last=F)
+            parts += [Op("+"), Words(label)]
+        formula = [
+            Sym("Σ", sub="f"),
+            _call(Words("pad"), S("δ", l, "f")),
+            STAR,
+            S("W", l, f"{cs}f"),
+        ]
+        items.append(
+            Step(
+                "BP2",
+                t("gradient for input channel {c} of layer {l}").format(c=c + 1, l=l),
+                _grad_sym(l - 1, cs),
+                [Row(formula, sep=" "), Row(parts), Mat(grad[c])],
+                layer=l,
+                value=grad[c],
+                note=t(
+                    "Each input entry collects δ from every output position its kernel reached."
+                ),
+            )
+        )
+    return items + _more(channels, N_("Input channels"), l)
+
+
+def _tconv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any]:
+    """δ and ∂C/∂b per filter; ∂C/∂W_cf, one entry worked out; ∂C/∂a_c, the convolution's
+    forward run on δ put back in its frame."""
+    l = st.index
+    channels, F = st.params["W"].shape[:2]
+    text = t(
+        "Backwards, δ is put back in the frame z was cropped from (pad(δ): the dropped rows and "
+        "columns as zeros); ∂C/∂a and ∂C/∂W then read it through the same index map."
+    )
+    items: list[Any] = [Para([text])]
+    for f in _shown(F):
+        items += _delta_and_bias(st, f, n, before_bn)
+        for c in _shown(channels):
+            items += _tconv_kernel_grad(st, f, c, n)
+    items += _more(F, N_("Filters"), l) + _more(channels, N_("Input channels"), l)
+    return items + _tconv_input_grad(st)
+
+
+def _zeropad_forward(st: StageTrace) -> list[Any]:
+    l, x, a = st.index, _first(st.a_prev), _first(st.a)
+    (top, bottom), (left, right) = st.info["pad"]
+    items: list[Any] = [
+        Para(
+            [
+                t(
+                    "Zero padding: {top} row(s) of zeros above each map, {bottom} below, {left} "
+                    "column(s) left and {right} right; nothing to learn."
+                ).format(top=top, bottom=bottom, left=left, right=right)
+            ]
+        )
+    ]
+    for c in _shown(x.shape[0]):
+        cs = str(c + 1)
+        items.append(
+            Step(
+                "forward",
+                t("channel {c}, padded").format(c=c + 1),
+                S("a", l, cs),
+                [_call(Words("pad"), S("a", l - 1, cs)), _call(Words("pad"), Mat(x[c])), Mat(a[c])],
+                layer=l,
+                value=a[c],
+            )
+        )
+    return items + _more(x.shape[0], N_("Channels"), l)
+
+
+def _zeropad_backward(st: StageTrace) -> list[Any]:
+    l, g, dx = st.index, _first(st.grad_a), _first(st.grad_a_prev)
+    return [
+        Step(
+            "BP2",
+            t("channel {c}: the gradient without the padding").format(c=c + 1),
+            _grad_sym(l - 1, str(c + 1)),
+            [
+                _call(Words("crop"), _grad_sym(l, str(c + 1))),
+                _call(Words("crop"), Mat(g[c])),
+                Mat(dx[c]),
+            ],
+            layer=l,
+            value=dx[c],
+            note=t("The zeros are constants: what reaches them goes nowhere."),
+        )
+        for c in _shown(g.shape[0])
+    ] + _more(g.shape[0], N_("Channels"), l)
+
+
+def _upsample_forward(st: StageTrace) -> list[Any]:
+    l, x, a = st.index, _first(st.a_prev), _first(st.a)
+    s1, s2 = st.info["size"]
+    items: list[Any] = [
+        Para(
+            [
+                t(
+                    "Upsampling (nearest neighbour) by ({s1}, {s2}): a[r, s] = a^{prev}[⌊r/{s1}⌋, "
+                    "⌊s/{s2}⌋] (indices from 0), each entry repeated over a {s1}×{s2} block; "
+                    "nothing to learn."
+                ).format(s1=s1, s2=s2, prev=l - 1)
+            ]
+        )
+    ]
+    for c in _shown(x.shape[0]):
+        cs = str(c + 1)
+        items.append(
+            Step(
+                "forward",
+                t("channel {c}, upsampled").format(c=c + 1),
+                S("a", l, cs),
+                [_call(Words("up"), S("a", l - 1, cs)), _call(Words("up"), Mat(x[c])), Mat(a[c])],
+                layer=l,
+                value=a[c],
+            )
+        )
+    return items + _more(x.shape[0], N_("Channels"), l)
+
+
+def _upsample_backward(st: StageTrace) -> list[Any]:
+    l, g, dx = st.index, _first(st.grad_a), _first(st.grad_a_prev)
+    s1, s2 = st.info["size"]
+    items: list[Any] = []
+    for c in _shown(g.shape[0]):
+        cs = str(c + 1)
+        items.append(
+            Step(
+                "BP2",
+                t("channel {c}: entry [1, 1] collects its block").format(c=c + 1),
+                _at(_grad_sym(l - 1, cs), 0, 0),
+                [
+                    Row([Sym("Σ"), _grad_sym(l, cs), Words(f"[1…{s1}, 1…{s2}]")]),
+                    _sum_of(g[c, :s1, :s2]),
+                    Num(dx[c, 0, 0]),
+                ],
+                layer=l,
+                value=dx[c, 0, 0],
+            )
+        )
+        items.append(
+            Step(
+                "BP2",
+                t("channel {c}: the sum over every block").format(c=c + 1),
+                _grad_sym(l - 1, cs),
+                [_call(Words(t("block sums")), Mat(g[c])), Mat(dx[c])],
+                layer=l,
+                value=dx[c],
+                note=t(
+                    "Entry [r, s] was copied to the {s1}×{s2} entries of its block, so it "
+                    "receives the sum of their gradients."
+                ).format(s1=s1, s2=s2),
+            )
+        )
+    return items + _more(g.shape[0], N_("Channels"), l)
+
+
+# ---------------------------------------------------------------------------------------------
 # The document
 # ---------------------------------------------------------------------------------------------
 def _forward_items(st: StageTrace, trace: ConvTrace) -> list[Any]:
     return {
         "conv": lambda: _conv_forward(st),
+        "tconv": lambda: _tconv_forward(st),
+        "zeropad": lambda: _zeropad_forward(st),
+        "upsample": lambda: _upsample_forward(st),
         "pool": lambda: _pool_forward(st),
         "global_pool": lambda: _global_forward(st),
         "batchnorm": lambda: _bn_forward(st),
@@ -1194,6 +1567,13 @@ def _backward_items(st: StageTrace, trace: ConvTrace) -> list[Any]:
             trace.batch_size,
             st.index < trace.L and trace.stages[st.index].kind == "batchnorm",
         ),
+        "tconv": lambda: _tconv_backward(
+            st,
+            trace.batch_size,
+            st.index < trace.L and trace.stages[st.index].kind == "batchnorm",
+        ),
+        "zeropad": lambda: _zeropad_backward(st),
+        "upsample": lambda: _upsample_backward(st),
         "pool": lambda: _pool_backward(st),
         "global_pool": lambda: _global_backward(st),
         "batchnorm": lambda: _bn_backward(st),
@@ -1439,6 +1819,95 @@ def _strided_equations(trace: ConvTrace | None) -> list[tuple[str, Expr]]:
     ]  # fmt: skip
 
 
+def _reshaping_equations(trace: ConvTrace | None) -> list[tuple[str, Expr]]:
+    """The equations of a transposed convolution, a zero padding and an upsampling, for the
+    ones the trace has."""
+    kinds = {st.kind for st in trace.stages} if trace is not None else set()
+    out: list[tuple[str, Expr]] = []
+    if "tconv" in kinds:
+        spread_a = _call(Words("spread"), S("a", "l−1", "c"))
+        out += [
+            (
+                "transposed",
+                Row(
+                    [
+                        S("z", "l", "f"),
+                        Op("="),
+                        _call(
+                            Words("crop"),
+                            Row(
+                                [
+                                    Sym("Σ", sub="c"),
+                                    _call(Words("pad"), spread_a),
+                                    STAR,
+                                    _call(Words("rot180"), S("W", "l", "cf")),
+                                ],
+                                sep=" ",
+                            ),
+                        ),
+                        Op("+"),
+                        S("b", "l", "f"),
+                        Words(",  "),
+                        S("z", "l", "f"),
+                        Words("[s₁r + d₁i − top, s₂q + d₂j − left]"),
+                        Op("+="),
+                        S("W", "l", "cf"),
+                        Words("[i, j]"),
+                        S("a", "l−1", "c"),
+                        Words("[r, q]"),
+                    ]
+                ),
+            ),
+            (
+                "transposed, back",
+                Row(
+                    [
+                        _partial(_C(), S("a", "l−1", "c")),
+                        Op("="),
+                        Sym("Σ", sub="f"),
+                        _call(Words("pad"), S("δ", "l", "f")),
+                        STAR,
+                        S("W", "l", "cf"),
+                        Words(t(" (moving s₁, s₂ at a time),  ")),
+                        _partial(_C(), S("W", "l", "cf")),
+                        Words("[i, j]"),
+                        Op("="),
+                        Sym("Σ", sub="r,q"),
+                        S("a", "l−1", "c"),
+                        Words("[r, q]"),
+                        _call(Words("pad"), S("δ", "l", "f")),
+                        Words("[s₁r + d₁i, s₂q + d₂j]"),
+                    ]
+                ),
+            ),
+        ]
+    if "zeropad" in kinds:
+        out.append(
+            (
+                "zero padding",
+                Words(
+                    t(
+                        "a = the input with rows and columns of zeros around it; "
+                        "∂C/∂a^{l−1} = ∂C/∂a with those rows and columns cropped off"
+                    )
+                ),
+            )
+        )
+    if "upsample" in kinds:
+        out.append(
+            (
+                "upsampling",
+                Words(
+                    t(
+                        "a[r, q] = a^{l−1}[⌊r/s₁⌋, ⌊q/s₂⌋]; ∂C/∂a^{l−1}[r, q] = the sum of "
+                        "∂C/∂a over the s₁×s₂ block that repeated it"
+                    )
+                ),
+            )
+        )
+    return out
+
+
 def conv_equations(trace: ConvTrace | None = None) -> tuple[str, list[tuple[str, Expr]]]:
     """The heading and the equations listed at the top of the Markdown and HTML pages (with
     the index map of a strided or dilated convolution when ``trace`` has one)."""
@@ -1512,6 +1981,7 @@ def conv_equations(trace: ConvTrace | None = None) -> tuple[str, list[tuple[str,
                 ),
             ),
             *_strided_equations(trace),
+            *_reshaping_equations(trace),
             (
                 "pool",
                 Words(
@@ -1582,7 +2052,8 @@ def conv_dict(
         "format": "glassnet.explain.conv/1",
         "title": doc.title,
         "layout": "maps as (samples, channels, rows, cols); "
-        "conv W as (filters, channels, rows, cols)",
+        "conv W as (filters, channels, rows, cols), transposed conv W as (channels, filters, "
+        "rows, cols)",
         "model": {
             "name": trace.model_name,
             "architecture": trace.describe(),

@@ -597,7 +597,8 @@ def _plan(model: Any) -> _Plan:
                 f"backprop: layer {getattr(layer, 'name', '?')!r} ({type(layer).__name__}) is "
                 f"not traceable yet; the trace follows Dense layers with Flatten, Dropout, "
                 f"Rescaling and Normalization (of the inputs) and Activation layers, and "
-                f"Conv2D, MaxPooling2D, AveragePooling2D and BatchNormalization layers"
+                f"Conv1D, Conv2D, Conv2DTranspose, pooling, ZeroPadding2D, UpSampling2D and "
+                f"BatchNormalization layers"
             )
     if not specs:
         raise NotTraceableError(

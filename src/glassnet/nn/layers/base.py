@@ -18,8 +18,8 @@ from it, so that nothing outside tests for its type:
   files check sizes against it before allocating anything);
 * ``telemetry_tap(ctx)`` — what telemetry records after a step (None: nothing);
 * ``explain_role`` — how the explain trace treats it ("dense", "activation", "identity", "conv",
-  "pool", "batchnorm",
-  "flatten", "scale"; None: not traceable);
+  "tconv", "pool", "global_pool", "batchnorm", "zeropad", "upsample", "flatten", "scale",
+  "normalize"; None: not traceable);
 * ``pointwise_affine()`` / ``reshape_only`` — lets the fast step fuse a preprocessing prefix
   into the first layer's product;
 * ``fast_step_problem()`` — why the fast step cannot run it exactly (None when it can): a

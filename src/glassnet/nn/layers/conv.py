@@ -364,6 +364,8 @@ class Conv2DTranspose(_Conv):
 
     rank = 2
     filter_axis = -2
+    # glassnet.explain.conv traces it (strides, dilation, "valid"/"same")
+    explain_role = "tconv"
 
     def _weight_shape(self, channels: int) -> tuple[int, ...]:
         return (*self.kernel_size, self.filters, channels)

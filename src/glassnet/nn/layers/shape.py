@@ -218,6 +218,8 @@ def _pairs(value: Any, arg: str, layer: str) -> tuple[tuple[int, int], tuple[int
 class ZeroPadding2D(Layer):
     """Adds rows and columns of zeros around each image (Keras's ZeroPadding2D)."""
 
+    explain_role = "zeropad"  # glassnet.explain.conv crops δ back
+
     def __init__(
         self,
         padding: Any = (1, 1),
@@ -268,6 +270,8 @@ class ZeroPadding2D(Layer):
 class UpSampling2D(Layer):
     """Repeats each row ``size[0]`` times and each column ``size[1]`` times (nearest
     neighbour, Keras's UpSampling2D); the backward sums each block's gradient."""
+
+    explain_role = "upsample"  # glassnet.explain.conv sums δ over each block
 
     def __init__(
         self,
