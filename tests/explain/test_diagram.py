@@ -62,3 +62,16 @@ def test_bad_arguments(trace) -> None:  # type: ignore[no-untyped-def]
     model, x, _, _, _ = seed004_example()
     with pytest.raises(InvalidArgumentError, match="forward trace has no δ"):
         diagram(forward(model, x), show="gradients")
+
+
+def test_a_convolution_trace_is_refused_in_one_sentence() -> None:
+    """A ConvTrace has stages of feature maps, not neurons: diagram names what it received and
+    where those numbers are shown (it raised AttributeError: 'in_features' before)."""
+    from glassnet.explain import conv_example
+
+    model, x, label, loss = conv_example()
+    with pytest.raises(InvalidArgumentError) as info:
+        diagram(backprop(model, x, label, loss=loss))
+    message = str(info.value)
+    assert message.startswith("diagram: trace must be") and "ConvTrace" in message
+    assert "to_html()" in message and "\n" not in message

@@ -46,3 +46,18 @@ def test_a_batch_through_relu_and_softmax_matches_predict() -> None:
     np.testing.assert_allclose(trace.output.sum(axis=1), 1.0, rtol=1e-12)
     with pytest.raises(InvalidArgumentError, match="from 1 to 2"):
         trace.layer(3)
+
+
+def test_a_convolutional_network_is_sent_to_backprop_in_one_sentence() -> None:
+    """forward follows Dense chains; for a convnet it said "backprop: layer 'conv' (Conv2D) is
+    not traceable yet; the trace follows ... Conv2D ..." — another function's name, and a list
+    naming the very layer it refused."""
+    from glassnet.errors import NotTraceableError
+    from glassnet.explain import conv_example
+
+    model, x, _, _ = conv_example()
+    with pytest.raises(NotTraceableError) as info:
+        forward(model, x)
+    message = str(info.value)
+    assert message.startswith("forward: layer 'conv' (Conv2D) belongs to a convolutional")
+    assert "backprop(model, x, y)" in message and "not traceable yet" not in message

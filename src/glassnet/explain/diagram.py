@@ -76,6 +76,11 @@ def diagram(
         raise InvalidArgumentError(
             "diagram: show='gradients' needs a backprop trace (a forward trace has no δ)"
         )
+    if hasattr(trace, "stages"):  # a ConvTrace: feature maps and kernels, not neurons and edges
+        raise InvalidArgumentError(
+            "diagram: trace must be the trace of a chain of Dense layers, received a "
+            "convolution trace (ConvTrace), whose maps and kernels trace.to_html() shows"
+        )
     if isinstance(width, bool) or not isinstance(width, int) or width < 300:
         raise InvalidArgumentError(f"diagram: width must be an integer ≥ 300, received {width!r}")
     chosen = presets.get(notation if notation is not None else getattr(trace, "notation", None))

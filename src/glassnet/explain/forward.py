@@ -132,7 +132,7 @@ class ForwardTrace:
 def forward(model: Any, x: Any) -> ForwardTrace:
     """Trace the forward pass of one sample (or a small batch) through a Sequential of Dense
     layers — no target needed. ``x``: one sample (its per-sample shape) or a batch (n, …)."""
-    plan = _plan(model)
+    plan = _plan(model, "forward")
     raw, a0, single, notes = _prepare_input(model, plan, x)
     weights = []
     for spec in plan.specs:

@@ -521,12 +521,13 @@ class _Plan:
     notes: list[str]
 
 
-def _plan(model: Any) -> _Plan:
-    """Check the model is a traceable Sequential and pair each Dense with its activation."""
+def _plan(model: Any, where: str = "backprop") -> _Plan:
+    """Check the model is a traceable Sequential and pair each Dense with its activation
+    (``where``: the function named in the errors)."""
     chain = kernel_chain(model)
     if chain is None:
         raise NotTraceableError(
-            f"backprop: a {type(model).__name__} is not traceable yet; the trace follows a "
+            f"{where}: a {type(model).__name__} is not traceable yet; the trace follows a "
             f"Sequential model of Dense layers (with Flatten, Dropout and Activation layers), "
             f"or a functional model that is such a chain"
         )
@@ -546,12 +547,12 @@ def _plan(model: Any) -> _Plan:
         elif role == "activation":
             if not specs:
                 raise NotTraceableError(
-                    f"backprop: layer {layer.name!r} (Activation) comes before any Dense layer "
+                    f"{where}: layer {layer.name!r} (Activation) comes before any Dense layer "
                     f"and is not traceable yet; put the activation inside the Dense layer"
                 )
             if merged or specs[-1].act.kernel.name != "linear":
                 raise NotTraceableError(
-                    f"backprop: layer {layer.name!r} applies a second activation after "
+                    f"{where}: layer {layer.name!r} applies a second activation after "
                     f"{specs[-1].dense.name!r}'s {specs[-1].act.kernel.name}; stacked "
                     f"activations are not traceable yet"
                 )
@@ -588,23 +589,36 @@ def _plan(model: Any) -> _Plan:
         elif role in ("scale", "normalize"):
             if specs:
                 raise NotTraceableError(
-                    f"backprop: layer {layer.name!r} ({type(layer).__name__}) between Dense "
+                    f"{where}: layer {layer.name!r} ({type(layer).__name__}) between Dense "
                     f"layers is not traceable yet; only one applied to the inputs is"
                 )
             pre.append(layer)
         else:
-            raise NotTraceableError(
-                f"backprop: layer {getattr(layer, 'name', '?')!r} ({type(layer).__name__}) is "
-                f"not traceable yet; the trace follows Dense layers with Flatten, Dropout, "
-                f"Rescaling and Normalization (of the inputs) and Activation layers, and "
-                f"Conv1D, Conv2D, Conv2DTranspose, pooling, ZeroPadding2D, UpSampling2D and "
-                f"BatchNormalization layers"
-            )
+            raise _not_traceable(layer, where)
     if not specs:
         raise NotTraceableError(
-            "backprop: the model has no Dense layer, so there are no weights to trace"
+            f"{where}: the model has no Dense layer, so there are no weights to trace"
         )
     return _Plan(pre, specs, notes)
+
+
+def _not_traceable(layer: Any, where: str) -> NotTraceableError:
+    from .conv import CONV_ROLES  # conv.py builds on this module
+
+    head = f"{where}: layer {getattr(layer, 'name', '?')!r} ({type(layer).__name__})"
+    if where != "backprop" and getattr(layer, "explain_role", None) in CONV_ROLES:
+        # backprop sends convolutional networks to explain/conv.py; the others follow Dense
+        return NotTraceableError(
+            f"{head} belongs to a convolutional network, and {where} follows chains of Dense "
+            f"layers only; backprop(model, x, y) traces a convolutional network's forward and "
+            f"backward passes"
+        )
+    return NotTraceableError(
+        f"{head} is not traceable yet; the trace follows Dense layers with Flatten, Dropout, "
+        f"Rescaling and Normalization (of the inputs) and Activation layers, and Conv1D, "
+        f"Conv2D, Conv2DTranspose, pooling, ZeroPadding2D, UpSampling2D and BatchNormalization "
+        f"layers"
+    )
 
 
 def resolve_loss(model: Any, loss: Any, where: str = "backprop") -> losses_module.Loss:
@@ -1107,7 +1121,7 @@ def engine_graph(
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """The autograd graph of the cost C for (x, y) through a traceable Sequential, on float64
     copies of the weights (the model is not touched), and its tensors by the trace's names."""
-    plan = _plan(model)
+    plan = _plan(model, where)
     loss_obj = resolve_loss(model, loss, where)
     _, a0, _, _ = _prepare_input(model, plan, x)
     y_loss, _, _ = _prepare_targets(loss_obj, y, a0.shape[0], plan.specs[-1].dense.units)
