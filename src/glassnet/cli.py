@@ -300,10 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explain.add_argument(
         "--example",
-        choices=["seed004", "conv", "conv-bn"],
+        choices=["seed004", "conv", "conv-bn", "conv-up"],
         default=None,
         help="a ready-made network: seed004 (the default without --model), conv (a 6×6 image, "
-        "two 3×3 filters, 2×2 max pooling, a Dense output) or conv-bn (with batch normalisation)",
+        "two 3×3 filters, 2×2 max pooling, a Dense output), conv-bn (with batch normalisation) "
+        "or conv-up (with a 3×3 transposed convolution of stride 2 after the pooling)",
     )
     explain.add_argument("--model", default=None, help="a model saved by glassnet")
     explain.add_argument("--dataset", default=None, type=_dataset_name, help="data set for --model")

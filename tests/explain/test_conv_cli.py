@@ -10,7 +10,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from glassnet.errors import InvalidArgumentError
 from glassnet.explain import backprop, conv_example
 
 
@@ -95,3 +97,33 @@ def test_explain_a_saved_convnet_on_a_data_set_sample(tmp_path: Path) -> None:
     assert any("Rescaling" in note for note in data["notes"])
     a0 = np.asarray(data["stages"][0]["a_prev"])
     assert a0.shape == (1, 1, 28, 28) and 0.0 <= a0.min() and a0.max() <= 1.0
+
+
+def test_explain_example_conv_up_spreads_each_pooled_value_over_a_patch() -> None:
+    """The transposed convolution of ``--example conv-up``, derived by hand from the example's
+    weights: the 3×3 tent kernel T (0.1 at the corners, 0.2 at the edges, 0.4 in the middle;
+    channel 2 at half of it), stride 2, Keras's "same" crop (none at the top), bias 0.02, so
+    z[r', q'] = Σ_c Σ_{2r+i=r', 2q+j=q'} W_c[i, j] a_c[r, q] + 0.02."""
+    model, x, y, loss = conv_example(transposed=True)
+    trace = backprop(model, x, y, loss=loss)
+    pooled, up = trace.stages[1].a[0], trace.stages[2]
+    np.testing.assert_allclose(pooled[0], [[0.05, 0.45], [0.0, 0.55]], atol=1e-15)
+    np.testing.assert_allclose(pooled[1], [[0.0, 0.25], [0.25, 0.0]], atol=1e-15)
+    assert up.z.shape == (1, 1, 4, 4)
+    # [0, 0]: only a[0, 0] reaches it, through the kernel's corner
+    assert up.z[0, 0, 0, 0] == pytest.approx(0.1 * 0.05 + 0.02, abs=1e-15)
+    # [1, 1]: a[0, 0] through the kernel's middle (channel 2 is 0 there)
+    assert up.z[0, 0, 1, 1] == pytest.approx(0.4 * 0.05 + 0.02, abs=1e-15)
+    # [2, 2]: the four pooled values overlap there, each through a corner of the kernel
+    corners = 0.1 * (0.05 + 0.45 + 0.0 + 0.55) + 0.05 * (0.0 + 0.25 + 0.25 + 0.0)
+    assert up.z[0, 0, 2, 2] == pytest.approx(corners + 0.02, abs=1e-15)
+    trace.check(rtol=1e-10, atol=1e-12)
+    done = run("--example", "conv-up")
+    assert done.returncode == 0, done.stderr
+    assert "Layer 3 (transposed convolution, 'up')" in done.stdout
+    assert "the equations and the engine agree." in done.stdout
+
+
+def test_conv_example_takes_one_variant() -> None:
+    with pytest.raises(InvalidArgumentError, match="batchnorm and transposed"):
+        conv_example(batchnorm=True, transposed=True)

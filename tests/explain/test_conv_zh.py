@@ -57,7 +57,7 @@ def _explain(*args: str) -> str:
     return done.stdout
 
 
-@pytest.mark.parametrize("example", ["conv", "conv-bn"])
+@pytest.mark.parametrize("example", ["conv", "conv-bn", "conv-up"])
 def test_the_command_explains_the_conv_example_in_chinese(example: str) -> None:
     text = _explain("--example", example, "--lang", "zh")
     english = _explain("--example", example)

@@ -13,8 +13,8 @@ trace::
                                                           dataset="mnist-5k", index=7)
 
 With no model it explains seed 004's worked example (9 significant digits, seed 004's names
-E, net, out and w1..w8 in the weight stories); ``example="conv"`` (or "conv-bn") explains the
-small convolutional network of ``glassnet.explain.conv_example``.
+E, net, out and w1..w8 in the weight stories); ``example="conv"`` (or "conv-bn", "conv-up")
+explains the small convolutional network of ``glassnet.explain.conv_example``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InvalidArgumentError, ShapeError
+from ..i18n import N_
 from ..nn import losses as losses_module
 from . import i18n, presets
 from .examples import conv_example, seed004_example
@@ -35,7 +36,23 @@ __all__ = ["run_explain", "parse_weight", "FORMATS", "EXAMPLES"]
 
 FORMATS = ("text", "markdown", "json", "html")
 #: the ready-made networks ``--example`` names
-EXAMPLES = ("seed004", "conv", "conv-bn")
+EXAMPLES = ("seed004", "conv", "conv-bn", "conv-up")
+#: the convolutional examples (conv_example's variants) and their titles
+CONV_TITLES = {
+    "conv": N_(
+        "A small convolutional network: a 6×6 image, two 3×3 filters, 2×2 max pooling, a "
+        "Dense output"
+    ),
+    "conv-bn": N_(
+        "A small convolutional network: a 6×6 image, two 3×3 filters, batch normalisation, "
+        "2×2 max pooling, a Dense output"
+    ),
+    "conv-up": N_(
+        "A small convolutional network: a 6×6 image, two 3×3 filters, 2×2 max pooling, a 3×3 "
+        "transposed convolution with stride 2, a Dense output"
+    ),
+}
+CONV_EXAMPLES = tuple(CONV_TITLES)
 
 
 def parse_weight(spec: Any) -> tuple[int, int, int] | str:
@@ -144,7 +161,8 @@ def run_explain(
     "seed003" or "seed004" (glassnet.explain.presets); ``lang``: "en" or "zh".
     ``example``: "seed004" (the default without a model), "conv" or "conv-bn" (a 6×6 image
     through two 3×3 filters, 2×2 max pooling and a Dense output; "conv-bn" with batch
-    normalisation after the convolution).
+    normalisation after the convolution, "conv-up" with a transposed convolution after the
+    pooling).
     """
     preset = presets.get(notation)
     language = i18n.check_lang(lang)
@@ -172,24 +190,20 @@ def run_explain(
             "explain: --example explains a ready-made network; it cannot be combined with "
             "--model or --dataset"
         )
-    if example in ("conv", "conv-bn") and graph is not None:
+    if example in CONV_EXAMPLES and graph is not None:
         raise InvalidArgumentError(
             f"explain: --graph draws the graph of a Dense chain; the {example} example's trace "
             f"shows every convolution step instead (drop --graph)"
         )
-    if example in ("conv", "conv-bn"):
-        net, x, y, conv_loss = conv_example(batchnorm=example == "conv-bn")
+    if example in CONV_EXAMPLES:
+        net, x, y, conv_loss = conv_example(
+            batchnorm=example == "conv-bn", transposed=example == "conv-up"
+        )
         trace = backprop(
             net, x, y, loss=conv_loss if loss is None else loss, learning_rate=learning_rate
         )
         with i18n.using(language):
-            trace.title = i18n.t(
-                "A small convolutional network: a 6×6 image, two 3×3 filters, batch "
-                "normalisation, 2×2 max pooling, a Dense output"
-                if example == "conv-bn"
-                else "A small convolutional network: a 6×6 image, two 3×3 filters, 2×2 max "
-                "pooling, a Dense output"
-            )
+            trace.title = i18n.t(CONV_TITLES[example])
         digits = 6 if precision is None else precision
         graph_model: Any = net
     elif model is None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidArgumentError
 from ..nn.layers import Dense
 from ..nn.losses import Quadratic
 from ..training.model import Sequential
@@ -72,7 +73,9 @@ CONV_X = np.array(
 )
 
 
-def conv_example(batchnorm: bool = False) -> tuple[Sequential, np.ndarray, int, str]:
+def conv_example(
+    batchnorm: bool = False, transposed: bool = False
+) -> tuple[Sequential, np.ndarray, int, str]:
     """A small convolutional network, its input, label and loss: (model, x, label, loss).
 
     1×6×6 input (``CONV_X``, channels-last (6, 6, 1)) → Conv2D(2 filters, 3×3, relu) →
@@ -80,6 +83,9 @@ def conv_example(batchnorm: bool = False) -> tuple[Sequential, np.ndarray, int, 
     label 1. Filter 1 answers vertical strokes ([0.2, 0, −0.2] in every row), filter 2
     horizontal ones; the Dense weights are short decimals. ``batchnorm=True`` puts
     BatchNormalization and the ReLU after a linear convolution instead (Conv2D → BN → relu).
+    ``transposed=True`` puts Conv2DTranspose(1 filter, 3×3, strides 2, "same", relu) after
+    the pooling: the 2×2 maps grow back to one 4×4 map, each entry spread over a 3×3 patch
+    and the overlaps summed, before Dense(3, softmax).
     """
     from ..nn.layers import (
         Activation,
@@ -88,6 +94,14 @@ def conv_example(batchnorm: bool = False) -> tuple[Sequential, np.ndarray, int, 
         Flatten,
         MaxPooling2D,
     )
+
+    if batchnorm and transposed:
+        raise InvalidArgumentError(
+            "conv_example: batchnorm and transposed are two separate examples; received both "
+            "True, expected at most one"
+        )
+    if transposed:
+        return _transposed_example()
 
     conv = Conv2D(
         2,
@@ -153,3 +167,39 @@ def xor_network(sharpness: float = 20.0, dtype: Any = "float64") -> Sequential:
         ]
     )
     return model
+
+
+def _transposed_example() -> tuple[Sequential, np.ndarray, int, str]:
+    """conv_example(transposed=True): the 6×6 "7" → Conv2D(2, 3×3, relu) → MaxPooling2D(2) →
+    Conv2DTranspose(1, 3×3, strides 2, "same", relu) → Flatten → Dense(3, softmax)."""
+    from ..nn.layers import Conv2D, Conv2DTranspose, Flatten, MaxPooling2D
+
+    model = Sequential(
+        [
+            Conv2D(2, 3, activation="relu", input_shape=(6, 6, 1), dtype="float64", name="conv"),
+            MaxPooling2D(2, name="pool"),
+            Conv2DTranspose(
+                1, 3, strides=2, padding="same", activation="relu", dtype="float64", name="up"
+            ),
+            Flatten(name="flatten"),
+            Dense(3, "softmax", dtype="float64", name="output"),
+        ],
+        name="conv-up",
+    )
+    vertical = np.array([[0.2, 0.0, -0.2], [0.3, 0.0, -0.3], [0.2, 0.0, -0.2]])
+    kernel = np.stack([vertical, -vertical.T], axis=-1)[:, :, None, :]  # (3, 3, 1, 2)
+    # the transposed kernel (rows, cols, filters, channels): a tent that spreads each pooled
+    # value over its 3×3 patch, channel 2 at half the weight
+    tent = np.array([[0.1, 0.2, 0.1], [0.2, 0.4, 0.2], [0.1, 0.2, 0.1]])
+    up = np.stack([tent, 0.5 * tent], axis=-1)[:, :, None, :]  # (3, 3, 1, 2)
+    dense = np.array(
+        [
+            [0.3, -0.2, 0.1, 0.4, -0.1, 0.2, 0.0, -0.3, 0.2, 0.1, -0.1, 0.3, 0.0, -0.2, 0.1, 0.2],
+            [-0.1, 0.4, 0.2, -0.3, 0.3, 0.1, -0.2, 0.2, -0.2, 0.0, 0.3, 0.1, 0.2, 0.1, -0.3, 0.0],
+            [0.2, 0.1, -0.4, 0.1, 0.0, -0.2, 0.3, 0.1, 0.1, -0.3, 0.0, -0.1, 0.2, 0.3, 0.0, -0.1],
+        ]
+    )
+    model.set_weights(
+        [kernel, np.array([0.05, -0.05]), up, np.array([0.02]), dense, np.array([0.1, 0.0, -0.1])]
+    )
+    return model, CONV_X[:, :, None].copy(), 1, "sparse_categorical_crossentropy"
