@@ -1428,8 +1428,27 @@ def _tconv_backward(st: StageTrace, n: int, before_bn: bool = False) -> list[Any
     return items + _tconv_input_grad(st)
 
 
-def _zeropad_forward(st: StageTrace) -> list[Any]:
+def _map_steps(st: StageTrace, title: str, word: str) -> list[Any]:
+    """One forward step per shown channel of a layer with nothing to learn:
+    a^l_c = word(a^{l−1}_c), with the channel's numbers (``title``: an N_ message of {c})."""
     l, x, a = st.index, _first(st.a_prev), _first(st.a)
+    steps: list[Any] = []
+    for c in _shown(x.shape[0]):
+        cs = str(c + 1)
+        steps.append(
+            Step(
+                "forward",
+                t(title).format(c=c + 1),
+                S("a", l, cs),
+                [_call(Words(word), S("a", l - 1, cs)), _call(Words(word), Mat(x[c])), Mat(a[c])],
+                layer=l,
+                value=a[c],
+            )
+        )
+    return steps + _more(x.shape[0], N_("Channels"), l)
+
+
+def _zeropad_forward(st: StageTrace) -> list[Any]:
     (top, bottom), (left, right) = st.info["pad"]
     items: list[Any] = [
         Para(
@@ -1441,19 +1460,7 @@ def _zeropad_forward(st: StageTrace) -> list[Any]:
             ]
         )
     ]
-    for c in _shown(x.shape[0]):
-        cs = str(c + 1)
-        items.append(
-            Step(
-                "forward",
-                t("channel {c}, padded").format(c=c + 1),
-                S("a", l, cs),
-                [_call(Words("pad"), S("a", l - 1, cs)), _call(Words("pad"), Mat(x[c])), Mat(a[c])],
-                layer=l,
-                value=a[c],
-            )
-        )
-    return items + _more(x.shape[0], N_("Channels"), l)
+    return items + _map_steps(st, N_("channel {c}, padded"), "pad")
 
 
 def _zeropad_backward(st: StageTrace) -> list[Any]:
@@ -1477,7 +1484,7 @@ def _zeropad_backward(st: StageTrace) -> list[Any]:
 
 
 def _upsample_forward(st: StageTrace) -> list[Any]:
-    l, x, a = st.index, _first(st.a_prev), _first(st.a)
+    l = st.index
     s1, s2 = st.info["size"]
     items: list[Any] = [
         Para(
@@ -1490,19 +1497,7 @@ def _upsample_forward(st: StageTrace) -> list[Any]:
             ]
         )
     ]
-    for c in _shown(x.shape[0]):
-        cs = str(c + 1)
-        items.append(
-            Step(
-                "forward",
-                t("channel {c}, upsampled").format(c=c + 1),
-                S("a", l, cs),
-                [_call(Words("up"), S("a", l - 1, cs)), _call(Words("up"), Mat(x[c])), Mat(a[c])],
-                layer=l,
-                value=a[c],
-            )
-        )
-    return items + _more(x.shape[0], N_("Channels"), l)
+    return items + _map_steps(st, N_("channel {c}, upsampled"), "up")
 
 
 def _upsample_backward(st: StageTrace) -> list[Any]:
