@@ -1277,17 +1277,27 @@ def _tconv_entry(st: StageTrace, f: int, spread_a: np.ndarray, turned: np.ndarra
     )
 
 
+def _shown_sum(terms: list[Expr], count: int, others: str) -> list[Expr]:
+    """terms[0] + terms[1] + … (those of the indices shown), then "+ (others)" naming the rest
+    of the ``count`` (``others``: an N_ message of {first} and {last}, 1-based)."""
+    parts: list[Expr] = []
+    for i, term in enumerate(terms):
+        parts += ([Op("+")] if i else []) + [term]
+    if count > SHOWN:
+        parts += [Op("+"), Words(t(others).format(first=SHOWN + 1, last=count))]
+    return parts
+
+
 def _tconv_map(st: StageTrace, f: int, spread_a: np.ndarray, turned: np.ndarray) -> list[Step]:
     """z^l_f = crop(Σ_c pad(spread(a^{l−1}_c)) ⋆ rot180(W^l_cf)) + b^l_f, then a^l_f = σ(z^l_f)."""
     l, b, fs = st.index, st.params["b"], str(f + 1)
     channels = turned.shape[0]
     full, z, a = _first(st.info["full"]), _first(st.z), _first(st.a)
-    parts: list[Expr] = []
-    for c in _shown(channels):
-        parts += ([Op("+")] if c else []) + [_prod(Mat(spread_a[c]), STAR, Mat(turned[c, f]))]
-    if channels > SHOWN:
-        label = t("(channels {first}–{last}) ").format(first=SHOWN + 1, last=channels)
-        parts += [Op("+"), Words(label)]
+    parts = _shown_sum(
+        [_prod(Mat(spread_a[c]), STAR, Mat(turned[c, f])) for c in _shown(channels)],
+        channels,
+        N_("(channels {first}–{last}) "),
+    )
     formula = Row([_call(Words("crop"), _tconv_formula(l, fs)), Op("+"), S("b", l, fs)])
     cropped = Row([_call(Words("crop"), Mat(full[f])), *_plus(b[f])])
     act = t("activation of filter {f}, σ = {act}").format(f=f + 1, act=st.activation)
@@ -1382,12 +1392,11 @@ def _tconv_input_grad(st: StageTrace) -> list[Any]:
     items: list[Any] = [Para([text.format(below=below, sh=sh, sw=sw)])]
     for c in _shown(channels):
         cs = str(c + 1)
-        parts: list[Expr] = []
-        for f in _shown(F):
-            parts += ([Op("+")] if f else []) + [_prod(Mat(framed[f]), STAR, Mat(W[c, f]))]
-        if F > SHOWN:
-            label = t("(filters {first}–{last})").format(first=SHOWN + 1, last=F)
-            parts += [Op("+"), Words(label)]
+        parts = _shown_sum(
+            [_prod(Mat(framed[f]), STAR, Mat(W[c, f])) for f in _shown(F)],
+            F,
+            N_("(filters {first}–{last})"),
+        )
         formula = [
             Sym("Σ", sub="f"),
             _call(Words("pad"), S("δ", l, "f")),
