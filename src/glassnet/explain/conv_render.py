@@ -1241,13 +1241,13 @@ def _tconv_entry(st: StageTrace, f: int, spread_a: np.ndarray, turned: np.ndarra
     r, q = _telling(z[f] - b[f])
     kh, kw = turned.shape[-2:]
     windows = spread_a[:, r + top : r + top + kh, q + left : q + left + kw]
-    terms: list[Expr] = []
-    for c in _shown(channels):
-        terms += ([Op("+")] if c else []) + [_sum_of_product(windows[c], turned[c, f])]
+    terms = _shown_sum(
+        [_sum_of_product(windows[c], turned[c, f]) for c in _shown(channels)],
+        channels,
+        N_("(channels {first}–{last}) "),
+    )
     if channels > SHOWN:  # the other channels' windows, added up
-        rest = float((windows[SHOWN:] * turned[SHOWN:, f]).sum())
-        label = t("(channels {first}–{last}) ").format(first=SHOWN + 1, last=channels)
-        terms += [Op("+"), Words(label), Num(rest)]
+        terms.append(Num(float((windows[SHOWN:] * turned[SHOWN:, f]).sum())))
     window = Row(
         [
             Words(t("window of ")),
@@ -1459,17 +1459,11 @@ def _map_steps(st: StageTrace, title: str, word: str) -> list[Any]:
 
 def _zeropad_forward(st: StageTrace) -> list[Any]:
     (top, bottom), (left, right) = st.info["pad"]
-    items: list[Any] = [
-        Para(
-            [
-                t(
-                    "Zero padding: {top} row(s) of zeros above each map, {bottom} below, {left} "
-                    "column(s) left and {right} right; nothing to learn."
-                ).format(top=top, bottom=bottom, left=left, right=right)
-            ]
-        )
-    ]
-    return items + _map_steps(st, N_("channel {c}, padded"), "pad")
+    text = t(
+        "Zero padding: {top} row(s) of zeros above each map, {bottom} below, {left} "
+        "column(s) left and {right} right; nothing to learn."
+    ).format(top=top, bottom=bottom, left=left, right=right)
+    return [Para([text]), *_map_steps(st, N_("channel {c}, padded"), "pad")]
 
 
 def _zeropad_backward(st: StageTrace) -> list[Any]:
@@ -1493,20 +1487,13 @@ def _zeropad_backward(st: StageTrace) -> list[Any]:
 
 
 def _upsample_forward(st: StageTrace) -> list[Any]:
-    l = st.index
     s1, s2 = st.info["size"]
-    items: list[Any] = [
-        Para(
-            [
-                t(
-                    "Upsampling (nearest neighbour) by ({s1}, {s2}): a[r, s] = a^{prev}[⌊r/{s1}⌋, "
-                    "⌊s/{s2}⌋] (indices from 0), each entry repeated over a {s1}×{s2} block; "
-                    "nothing to learn."
-                ).format(s1=s1, s2=s2, prev=l - 1)
-            ]
-        )
-    ]
-    return items + _map_steps(st, N_("channel {c}, upsampled"), "up")
+    text = t(
+        "Upsampling (nearest neighbour) by ({s1}, {s2}): a[r, s] = a^{prev}[⌊r/{s1}⌋, "
+        "⌊s/{s2}⌋] (indices from 0), each entry repeated over a {s1}×{s2} block; "
+        "nothing to learn."
+    ).format(s1=s1, s2=s2, prev=st.index - 1)
+    return [Para([text]), *_map_steps(st, N_("channel {c}, upsampled"), "up")]
 
 
 def _upsample_backward(st: StageTrace) -> list[Any]:
@@ -1565,17 +1552,10 @@ def _forward_items(st: StageTrace, trace: ConvTrace) -> list[Any]:
 
 
 def _backward_items(st: StageTrace, trace: ConvTrace) -> list[Any]:
+    before_bn = st.index < trace.L and trace.stages[st.index].kind == "batchnorm"
     return {
-        "conv": lambda: _conv_backward(
-            st,
-            trace.batch_size,
-            st.index < trace.L and trace.stages[st.index].kind == "batchnorm",
-        ),
-        "tconv": lambda: _tconv_backward(
-            st,
-            trace.batch_size,
-            st.index < trace.L and trace.stages[st.index].kind == "batchnorm",
-        ),
+        "conv": lambda: _conv_backward(st, trace.batch_size, before_bn),
+        "tconv": lambda: _tconv_backward(st, trace.batch_size, before_bn),
         "zeropad": lambda: _zeropad_backward(st),
         "upsample": lambda: _upsample_backward(st),
         "pool": lambda: _pool_backward(st),
