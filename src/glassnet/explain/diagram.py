@@ -19,6 +19,7 @@ from .. import i18n
 from ..errors import InvalidArgumentError
 from ..i18n import N_, t
 from . import presets
+from .conv import ConvTrace
 from .notation import Style, fmt_number, to_inline_text
 
 __all__ = ["diagram", "SVG"]
@@ -76,7 +77,7 @@ def diagram(
         raise InvalidArgumentError(
             "diagram: show='gradients' needs a backprop trace (a forward trace has no δ)"
         )
-    if hasattr(trace, "stages"):  # a ConvTrace: feature maps and kernels, not neurons and edges
+    if isinstance(trace, ConvTrace):  # feature maps and kernels, not neurons and edges
         raise InvalidArgumentError(
             "diagram: trace must be the trace of a chain of Dense layers, received a "
             "convolution trace (ConvTrace), whose maps and kernels trace.to_html() shows"

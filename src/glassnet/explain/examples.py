@@ -73,6 +73,13 @@ CONV_X = np.array(
 )
 
 
+def _stroke_filters() -> np.ndarray:
+    """conv_example's two 3×3 filters, (rows, cols, channels, filters) = (3, 3, 1, 2): filter 1
+    answers vertical strokes ([0.2, 0, −0.2] in every row), filter 2 horizontal ones."""
+    vertical = np.array([[0.2, 0.0, -0.2], [0.3, 0.0, -0.3], [0.2, 0.0, -0.2]])
+    return np.stack([vertical, -vertical.T], axis=-1)[:, :, None, :]
+
+
 def conv_example(
     batchnorm: bool = False, transposed: bool = False
 ) -> tuple[Sequential, np.ndarray, int, str]:
@@ -126,8 +133,7 @@ def conv_example(
         ],
         name="conv-bn" if batchnorm else "conv",
     )
-    vertical = np.array([[0.2, 0.0, -0.2], [0.3, 0.0, -0.3], [0.2, 0.0, -0.2]])
-    kernel = np.stack([vertical, -vertical.T], axis=-1)[:, :, None, :]  # (3, 3, 1, 2)
+    kernel = _stroke_filters()
     dense = np.array(
         [
             [0.3, -0.2, 0.1, 0.4, -0.1, 0.2, 0.0, -0.3],
@@ -186,8 +192,7 @@ def _transposed_example() -> tuple[Sequential, np.ndarray, int, str]:
         ],
         name="conv-up",
     )
-    vertical = np.array([[0.2, 0.0, -0.2], [0.3, 0.0, -0.3], [0.2, 0.0, -0.2]])
-    kernel = np.stack([vertical, -vertical.T], axis=-1)[:, :, None, :]  # (3, 3, 1, 2)
+    kernel = _stroke_filters()
     # the transposed kernel (rows, cols, filters, channels): a tent that spreads each pooled
     # value over its 3×3 patch, channel 2 at half the weight
     tent = np.array([[0.1, 0.2, 0.1], [0.2, 0.4, 0.2], [0.1, 0.2, 0.1]])
